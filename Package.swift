@@ -1,0 +1,54 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Every target is built with the same strictness: explicit existentials and
+/// imports that say which module a name comes from.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "wirecheck",
+    products: [
+        .executable(name: "wirecheck", targets: ["wirecheck"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // libpcap, from Debian's libpcap-dev.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+
+        // The pipeline, one stage per target; data flows down this list and no
+        // stage imports a later one.
+        .target(name: "PacketCapture", dependencies: ["CPcap"], swiftSettings: strict),
+        .target(name: "PacketDecoding", swiftSettings: strict),
+        .target(name: "StreamReassembly", swiftSettings: strict),
+        .target(name: "PayloadClassification", dependencies: ["StreamReassembly"], swiftSettings: strict),
+        .target(name: "VerdictPolicy", dependencies: ["PacketDecoding", "PayloadClassification"], swiftSettings: strict),
+        .target(
+            name: "FlowAnalysis",
+            dependencies: ["PacketDecoding", "StreamReassembly", "PayloadClassification", "VerdictPolicy"],
+            swiftSettings: strict
+        ),
+        .target(name: "Reporting", dependencies: ["VerdictPolicy", "PayloadClassification", "PacketDecoding"], swiftSettings: strict),
+        .executableTarget(
+            name: "wirecheck",
+            dependencies: [
+                "PacketCapture", "FlowAnalysis", "Reporting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(
+            name: "WirecheckTests",
+            dependencies: [
+                "PacketCapture", "PacketDecoding", "StreamReassembly", "PayloadClassification",
+                "VerdictPolicy", "FlowAnalysis", "Reporting",
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,317 @@
+import PacketDecoding
+import PayloadClassification
+import StreamReassembly
+import VerdictPolicy
+
+/// Settings for flow tracking; the defaults suit a busy node.
+public struct AnalyzerConfiguration: Sendable {
+    /// A flow with no packet for this long (capture time) gets its verdict.
+    public var idleTimeoutNanoseconds: Int64 = 120_000_000_000
+    /// After FIN both ways or a reset, late duplicates (the `-i any` copy of
+    /// the last packets) are absorbed for this long before the verdict.
+    public var closeLingerNanoseconds: Int64 = 1_000_000_000
+    /// Flows tracked at once; beyond it the oldest idle flow is judged and dropped.
+    public var maximumFlows = 1_000_000
+    public var budget = ReassemblyBudget()
+
+    public init() {}
+}
+
+/// Counters for the whole run.
+public struct AnalyzerStatistics: Sendable, Equatable {
+    public var frames = 0
+    public var tcpSegments = 0
+    public var notTCP = 0
+    public var truncatedFrames = 0
+    public var malformedFrames = 0
+    public var fragments = 0
+    public var unsupportedLinkType = 0
+    /// Segments without payload or SYN for a connection not being tracked.
+    public var strayControlSegments = 0
+    public var evictedFlows = 0
+
+    public init() {}
+}
+
+/// One direction of a flow: its reassembler feeding its classifier.
+struct DirectionState: Sendable {
+    var assembler = DirectionAssembler()
+    var classifier = DirectionClassifier()
+    var closure = Closure.open
+
+    mutating func accept(sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int, budget: inout ReassemblyBudget) {
+        if !assembler.isStarted { classifier.markMidStream() }
+        assembler.accept(sequence: sequence, payload: payload, missing: missing, budget: &budget, sink: &classifier)
+    }
+
+    mutating func finish(budget: inout ReassemblyBudget) -> DirectionSummary {
+        assembler.flush(budget: &budget, sink: &classifier)
+        return classifier.finish()
+    }
+}
+
+/// A connection being tracked.
+struct FlowState: Sendable {
+    var client: Endpoint
+    var server: Endpoint
+    var tunnel: Tunnel
+    var toServer = DirectionState()
+    var toClient = DirectionState()
+    var handshakeSeen = false
+    var clientISN: UInt32?
+    var packets = 0
+    var firstSeen: Int64
+    var lastSeen: Int64
+    /// Set when the connection closed; the verdict follows after the linger.
+    var closedAt: Int64?
+    var dropsWhileOpen = false
+}
+
+/// Tracks TCP flows from decoded frames and hands each finished flow's report
+/// to the caller. Time comes only from packet timestamps (and, for live
+/// captures, from explicit `advanceClock` calls), so replays are deterministic.
+public struct FlowAnalyzer: Sendable {
+    public let configuration: AnalyzerConfiguration
+    public private(set) var statistics = AnalyzerStatistics()
+    private let decoder: FrameDecoder
+    private var budget: ReassemblyBudget
+    private var index: [FlowKey: Int] = [:]
+    private var slots: [FlowState?] = []
+    private var freeSlots: [Int] = []
+    private var closing: [Int] = []
+    private var now: Int64 = 0
+    private var lastIdleSweep: Int64 = 0
+    private var lastCloseSweep: Int64 = 0
+
+    public init(linkType: Int32, configuration: AnalyzerConfiguration = AnalyzerConfiguration()) {
+        self.configuration = configuration
+        decoder = FrameDecoder(linkType: linkType)
+        budget = configuration.budget
+        index.reserveCapacity(1_024)
+    }
+
+    /// Flows being tracked now.
+    public var openFlows: Int { index.count }
+
+    /// Takes one captured frame. Reports of flows that became final are passed to `emit`.
+    public mutating func process(
+        frame: UnsafeRawBufferPointer, originalLength: Int, timestamp: Int64,
+        emit: (FlowReport) -> Void
+    ) {
+        statistics.frames += 1
+        advanceClock(to: timestamp, emit: emit)
+        switch decoder.decode(frame, originalLength: originalLength) {
+        case .success(let segment):
+            statistics.tcpSegments += 1
+            handle(segment, frame: frame, timestamp: timestamp, emit: emit)
+        case .failure(let failure):
+            switch failure {
+            case .notTCP: statistics.notTCP += 1
+            case .truncated: statistics.truncatedFrames += 1
+            case .malformed: statistics.malformedFrames += 1
+            case .fragment: statistics.fragments += 1
+            case .unsupportedLinkType: statistics.unsupportedLinkType += 1
+            }
+        }
+    }
+
+    /// Moves time forward: closed flows past their linger and idle flows get their verdicts.
+    public mutating func advanceClock(to timestamp: Int64, emit: (FlowReport) -> Void) {
+        guard timestamp > now else { return }
+        now = timestamp
+        if now - lastCloseSweep >= 100_000_000, !closing.isEmpty {
+            lastCloseSweep = now
+            let due = closing.filter { slot in
+                guard let closedAt = slots[slot]?.closedAt else { return false }
+                return now - closedAt >= configuration.closeLingerNanoseconds
+            }
+            if !due.isEmpty {
+                closing.removeAll { due.contains($0) }
+                for slot in due { finalize(slot, end: .closed, emit: emit) }
+            }
+        }
+        if now - lastIdleSweep >= 1_000_000_000 {
+            lastIdleSweep = now
+            var idle: [Int] = []
+            for (slot, flow) in slots.enumerated() {
+                if let flow, flow.closedAt == nil, now - flow.lastSeen >= configuration.idleTimeoutNanoseconds {
+                    idle.append(slot)
+                }
+            }
+            for slot in idle { finalize(slot, end: .idle, emit: emit) }
+        }
+    }
+
+    /// Marks every open flow as having been open while the kernel dropped packets.
+    public mutating func noteDrops() {
+        for slot in slots.indices where slots[slot] != nil { slots[slot]?.dropsWhileOpen = true }
+    }
+
+    /// Ends the capture: every flow still tracked gets its verdict, oldest first.
+    public mutating func finish(emit: (FlowReport) -> Void) {
+        let remaining = slots.indices
+            .compactMap { slot in slots[slot].map { (slot, $0.firstSeen) } }
+            .sorted { $0.1 < $1.1 }
+        for (slot, _) in remaining {
+            let end: FlowEnd = slots[slot]?.closedAt == nil ? .captureEnded : .closed
+            finalize(slot, end: end, emit: emit)
+        }
+        closing.removeAll()
+    }
+
+    // MARK: Per segment
+
+    private mutating func handle(
+        _ segment: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64, emit: (FlowReport) -> Void
+    ) {
+        let key = FlowKey(segment.source, segment.destination, tunnel: segment.tunnel)
+        let isSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
+        var slot = index[key]
+
+        if let existing = slot, isSYN, let flow = slots[existing], isNewConnection(flow, syn: segment) {
+            // Port reuse: the old connection is over.
+            closing.removeAll { $0 == existing }
+            finalize(existing, end: .portReused, emit: emit)
+            slot = nil
+        }
+        if slot == nil {
+            let hasPayload = !segment.payloadRange.isEmpty || segment.missingPayload > 0
+            guard segment.flags.contains(.syn) || hasPayload else {
+                statistics.strayControlSegments += 1
+                return
+            }
+            slot = startFlow(key: key, segment: segment, timestamp: timestamp, emit: emit)
+        }
+        guard let slot, var flow = slots[slot] else { return }
+        slots[slot] = nil  // Take it out so it is mutated in place, not copied.
+        update(&flow, with: segment, frame: frame, timestamp: timestamp)
+        let justClosed = flow.closedAt == nil && isClosed(flow)
+        if justClosed { flow.closedAt = timestamp }
+        slots[slot] = flow
+        if justClosed { closing.append(slot) }
+    }
+
+    private func isNewConnection(_ flow: FlowState, syn: TCPSegment) -> Bool {
+        guard syn.source == flow.client || flow.clientISN == nil else {
+            // A SYN from the server side: the roles are reversed, a new connection.
+            return true
+        }
+        if let isn = flow.clientISN { return isn != syn.sequence }
+        return flow.closedAt != nil
+    }
+
+    private func isClosed(_ flow: FlowState) -> Bool {
+        if flow.toServer.closure == .reset || flow.toClient.closure == .reset { return true }
+        return flow.toServer.assembler.isFinished && flow.toClient.assembler.isFinished
+    }
+
+    private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, emit: (FlowReport) -> Void) -> Int {
+        if index.count >= configuration.maximumFlows { evictOldest(emit: emit) }
+        let (client, server) = roles(for: segment)
+        let flow = FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp)
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[slot] = flow
+        } else {
+            slot = slots.count
+            slots.append(flow)
+        }
+        index[key] = slot
+        return slot
+    }
+
+    /// The client sent the SYN; without it, a guess that never affects the verdict's
+    /// direction-independent rules: the SYN-ACK sender is the server, else the
+    /// side on a well-known port, else the packet's destination.
+    private func roles(for segment: TCPSegment) -> (client: Endpoint, server: Endpoint) {
+        let src = segment.source, dst = segment.destination
+        if segment.flags.contains(.syn) {
+            return segment.flags.contains(.ack) ? (dst, src) : (src, dst)
+        }
+        if src.port < 1024, dst.port >= 1024 { return (dst, src) }
+        if dst.port < 1024, src.port >= 1024 { return (src, dst) }
+        if src.port < 32_768, dst.port >= 32_768 { return (dst, src) }
+        return (src, dst)
+    }
+
+    private mutating func update(_ flow: inout FlowState, with segment: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64) {
+        flow.packets += 1
+        flow.lastSeen = max(flow.lastSeen, timestamp)
+        let fromClient = segment.source == flow.client
+        let payload = UnsafeRawBufferPointer(rebasing: frame[segment.payloadRange])
+        let length = payload.count + segment.missingPayload
+
+        if segment.flags.contains(.syn) {
+            if fromClient {
+                flow.toServer.assembler.startAtSYN(initialSequence: segment.sequence)
+                if !segment.flags.contains(.ack) {
+                    flow.handshakeSeen = true
+                    flow.clientISN = segment.sequence
+                }
+            } else {
+                flow.toClient.assembler.startAtSYN(initialSequence: segment.sequence)
+            }
+        }
+        // Data on a SYN starts one past the SYN's sequence number.
+        let dataSequence = segment.flags.contains(.syn) ? segment.sequence &+ 1 : segment.sequence
+        if length > 0 {
+            if fromClient {
+                flow.toServer.accept(sequence: dataSequence, payload: payload, missing: segment.missingPayload, budget: &budget)
+            } else {
+                flow.toClient.accept(sequence: dataSequence, payload: payload, missing: segment.missingPayload, budget: &budget)
+            }
+        }
+        if segment.flags.contains(.fin) {
+            let finSequence = dataSequence &+ UInt32(truncatingIfNeeded: length)
+            if fromClient {
+                flow.toServer.assembler.noteFIN(at: finSequence)
+                if flow.toServer.closure == .open { flow.toServer.closure = .fin }
+            } else {
+                flow.toClient.assembler.noteFIN(at: finSequence)
+                if flow.toClient.closure == .open { flow.toClient.closure = .fin }
+            }
+        }
+        if segment.flags.contains(.rst) {
+            if fromClient { flow.toServer.closure = .reset } else { flow.toClient.closure = .reset }
+        }
+    }
+
+    // MARK: Verdicts
+
+    private mutating func evictOldest(emit: (FlowReport) -> Void) {
+        var oldest: (slot: Int, lastSeen: Int64)?
+        for (slot, flow) in slots.enumerated() {
+            guard let flow else { continue }
+            if flow.lastSeen < oldest?.lastSeen ?? .max { oldest = (slot, flow.lastSeen) }
+        }
+        guard let oldest else { return }
+        statistics.evictedFlows += 1
+        closing.removeAll { $0 == oldest.slot }
+        finalize(oldest.slot, end: .evicted, emit: emit)
+    }
+
+    private mutating func finalize(_ slot: Int, end: FlowEnd, emit: (FlowReport) -> Void) {
+        guard var flow = slots[slot] else { return }
+        slots[slot] = nil
+        index[FlowKey(flow.client, flow.server, tunnel: flow.tunnel)] = nil
+        freeSlots.append(slot)
+
+        var observation = FlowObservation(client: flow.client, server: flow.server)
+        observation.tunnel = flow.tunnel
+        observation.clientToServer = flow.toServer.finish(budget: &budget)
+        observation.serverToClient = flow.toClient.finish(budget: &budget)
+        observation.handshakeSeen = flow.handshakeSeen
+        observation.clientClosure = flow.toServer.closure
+        observation.serverClosure = flow.toClient.closure
+        observation.packets = flow.packets
+        observation.firstSeenNanoseconds = flow.firstSeen
+        observation.lastSeenNanoseconds = flow.lastSeen
+        let clientStats = flow.toServer.assembler.statistics, serverStats = flow.toClient.assembler.statistics
+        observation.conflictingBytes = clientStats.conflictingBytes + serverStats.conflictingBytes
+        observation.duplicateBytes = clientStats.duplicateBytes + serverStats.duplicateBytes
+        observation.end = end
+        observation.dropsWhileOpen = flow.dropsWhileOpen
+        emit(VerdictPolicy.judge(observation))
+    }
+}

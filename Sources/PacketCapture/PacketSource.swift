@@ -1,0 +1,189 @@
+import CPcap
+
+/// Why a capture could not be opened or read. The message is libpcap's own
+/// wording where it has one, so users can search for it.
+public struct CaptureError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        case openFailed
+        case noSuchDevice
+        case permissionDenied
+        case invalidFilter
+        case readFailed
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// One captured frame. `bytes` points into libpcap's buffer and is valid only
+/// until the next call to `PacketSource.next()`: callers must not keep it.
+public struct CapturedPacket {
+    /// Capture time in nanoseconds since the Unix epoch.
+    public var timestampNanoseconds: Int64
+    /// Length of the frame on the wire; larger than `bytes.count` when the
+    /// snapshot length cut it short.
+    public var originalLength: Int
+    public var bytes: UnsafeRawBufferPointer
+}
+
+/// What one read from the source produced.
+public enum ReadResult {
+    case packet(CapturedPacket)
+    /// Live capture only: the read timeout expired with no packet, a chance to
+    /// check for Ctrl-C or a deadline.
+    case timeout
+    /// End of the file, or the loop was broken.
+    case end
+    /// The source failed mid-way (a file cut off mid-packet, an interface that
+    /// went away). What was read before stays valid.
+    case failed(CaptureError)
+}
+
+/// Counters from the kernel for a live capture.
+public struct CaptureStatistics: Sendable, Equatable {
+    public var received: UInt64
+    public var droppedByKernel: UInt64
+    public var droppedByInterface: UInt64
+}
+
+/// Settings for a live capture, named after tcpdump's flags.
+public struct LiveCaptureOptions: Sendable {
+    public var interface: String = "any"
+    public var snapshotLength: Int32 = 262_144
+    /// Kernel buffer size; large so that a burst does not cost drops.
+    public var bufferKiB: Int32 = 32_768
+    public var promiscuous: Bool = true
+    /// Read timeout, so the loop wakes up to notice signals and deadlines.
+    public var timeoutMilliseconds: Int32 = 200
+
+    public init() {}
+}
+
+/// A libpcap handle, live or reading a file. Not thread-safe except for
+/// `breakLoop()`, which may be called from a signal handler or another thread.
+public final class PacketSource {
+    private let handle: OpaquePointer
+    /// `true` for interfaces, where reads can time out and statistics exist.
+    public let isLive: Bool
+
+    private init(handle: OpaquePointer, isLive: Bool) {
+        self.handle = handle
+        self.isLive = isLive
+    }
+
+    deinit { pcap_close(handle) }
+
+    /// Opens a pcap or pcapng file; `-` reads standard input.
+    public static func openFile(_ path: String) throws(CaptureError) -> PacketSource {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        guard let handle = pcap_open_offline_with_tstamp_precision(
+            path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf
+        ) else {
+            throw CaptureError(.openFailed, "\(path): \(message(errbuf))")
+        }
+        return PacketSource(handle: handle, isLive: false)
+    }
+
+    /// Opens a network interface for capture with immediate delivery, so that
+    /// verdicts appear as flows close rather than when a buffer fills.
+    public static func openInterface(_ options: LiveCaptureOptions) throws(CaptureError) -> PacketSource {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        guard let handle = pcap_create(options.interface, &errbuf) else {
+            throw CaptureError(.openFailed, "\(options.interface): \(message(errbuf))")
+        }
+        pcap_set_snaplen(handle, options.snapshotLength)
+        pcap_set_promisc(handle, options.promiscuous ? 1 : 0)
+        pcap_set_timeout(handle, options.timeoutMilliseconds)
+        pcap_set_immediate_mode(handle, 1)
+        pcap_set_buffer_size(handle, options.bufferKiB &* 1024)
+        _ = pcap_set_tstamp_precision(handle, Int32(PCAP_TSTAMP_PRECISION_NANO))
+        let status = pcap_activate(handle)
+        if status < 0 {
+            let detail = String(cString: pcap_geterr(handle))
+            let statusText = String(cString: pcap_statustostr(status))
+            pcap_close(handle)
+            let text = detail.isEmpty ? statusText : detail
+            switch status {
+            case PCAP_ERROR_NO_SUCH_DEVICE:
+                throw CaptureError(.noSuchDevice, "\(options.interface): no such interface (\(text))")
+            case PCAP_ERROR_PERM_DENIED:
+                throw CaptureError(.permissionDenied, "\(options.interface): permission denied; run as root or grant CAP_NET_RAW (\(text))")
+            default:
+                throw CaptureError(.openFailed, "\(options.interface): \(text)")
+            }
+        }
+        return PacketSource(handle: handle, isLive: true)
+    }
+
+    /// The data link type (DLT_ value) of every packet from this source.
+    public var linkType: Int32 { pcap_datalink(handle) }
+
+    /// Snapshot length: no captured frame is longer.
+    public var snapshotLength: Int { Int(pcap_snapshot(handle)) }
+
+    /// Compiles and installs a BPF filter in tcpdump's syntax.
+    public func setFilter(_ expression: String) throws(CaptureError) {
+        var program = bpf_program()
+        if pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
+            throw CaptureError(.invalidFilter, "invalid filter \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
+        }
+        defer { pcap_freecode(&program) }
+        if pcap_setfilter(handle, &program) != 0 {
+            throw CaptureError(.invalidFilter, "cannot install filter: \(String(cString: pcap_geterr(handle)))")
+        }
+    }
+
+    /// Reads the next packet. The packet's bytes stay valid until the next call.
+    public func next() -> ReadResult {
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        let status = pcap_next_ex(handle, &header, &data)
+        switch status {
+        case 1:
+            guard let header, let data else { return .failed(CaptureError(.readFailed, "libpcap returned no packet")) }
+            let pkt = header.pointee
+            let seconds = Int64(pkt.ts.tv_sec)
+            // Opened with nanosecond precision, libpcap stores nanoseconds in tv_usec.
+            let fraction = Int64(pkt.ts.tv_usec)
+            let captured = Int(pkt.caplen)
+            return .packet(CapturedPacket(
+                timestampNanoseconds: seconds &* 1_000_000_000 &+ fraction,
+                originalLength: max(Int(pkt.len), captured),
+                bytes: UnsafeRawBufferPointer(start: data, count: captured)
+            ))
+        case 0:
+            return .timeout
+        case PCAP_ERROR_BREAK:
+            return .end
+        default:
+            return .failed(CaptureError(.readFailed, String(cString: pcap_geterr(handle))))
+        }
+    }
+
+    /// Makes a blocked or future `next()` return `.end`. Safe from a signal handler.
+    public func breakLoop() { pcap_breakloop(handle) }
+
+    /// Kernel counters; `nil` for files.
+    public func statistics() -> CaptureStatistics? {
+        guard isLive else { return nil }
+        var stats = pcap_stat()
+        guard pcap_stats(handle, &stats) == 0 else { return nil }
+        return CaptureStatistics(
+            received: UInt64(stats.ps_recv),
+            droppedByKernel: UInt64(stats.ps_drop),
+            droppedByInterface: UInt64(stats.ps_ifdrop)
+        )
+    }
+}
+
+/// libpcap's error buffer as text.
+private func message(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

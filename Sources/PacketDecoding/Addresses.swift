@@ -1,0 +1,103 @@
+/// An IPv4 or IPv6 address held in a fixed 16 bytes, so flow keys never allocate.
+/// IPv4 addresses live in the low 32 bits with `isIPv6 == false`.
+public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var high: UInt64
+    public var low: UInt64
+    public var isIPv6: Bool
+
+    public init(ipv4: UInt32) {
+        high = 0
+        low = UInt64(ipv4)
+        isIPv6 = false
+    }
+
+    public init(ipv6High high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+        isIPv6 = true
+    }
+
+    public static func < (lhs: IPAddress, rhs: IPAddress) -> Bool {
+        if lhs.isIPv6 != rhs.isIPv6 { return !lhs.isIPv6 }
+        if lhs.high != rhs.high { return lhs.high < rhs.high }
+        return lhs.low < rhs.low
+    }
+
+    /// Dotted quad for IPv4; RFC 5952 text (lower case, longest zero run as `::`) for IPv6.
+    public var description: String {
+        if !isIPv6 {
+            let v = UInt32(truncatingIfNeeded: low)
+            return "\(v >> 24).\((v >> 16) & 0xFF).\((v >> 8) & 0xFF).\(v & 0xFF)"
+        }
+        var groups = [UInt16](repeating: 0, count: 8)
+        for i in 0..<4 {
+            groups[i] = UInt16(truncatingIfNeeded: high >> (48 - 16 * UInt64(i)))
+            groups[i + 4] = UInt16(truncatingIfNeeded: low >> (48 - 16 * UInt64(i)))
+        }
+        // Longest run of two or more zero groups becomes "::".
+        var bestStart = -1, bestLength = 0, runStart = -1
+        for i in 0...8 {
+            if i < 8, groups[i] == 0 {
+                if runStart < 0 { runStart = i }
+            } else if runStart >= 0 {
+                let length = i - runStart
+                if length > bestLength, length >= 2 { bestStart = runStart; bestLength = length }
+                runStart = -1
+            }
+        }
+        func hex(_ range: Range<Int>) -> String {
+            range.map { String(groups[$0], radix: 16) }.joined(separator: ":")
+        }
+        if bestStart < 0 { return hex(0..<8) }
+        return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
+    }
+}
+
+/// An address and TCP port.
+public struct Endpoint: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var address: IPAddress
+    public var port: UInt16
+
+    public init(address: IPAddress, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+
+    public static func < (lhs: Endpoint, rhs: Endpoint) -> Bool {
+        lhs.address != rhs.address ? lhs.address < rhs.address : lhs.port < rhs.port
+    }
+
+    /// `10.0.0.1:80`, or `[fd00::1]:443` for IPv6.
+    public var description: String {
+        address.isIPv6 ? "[\(address)]:\(port)" : "\(address):\(port)"
+    }
+}
+
+/// The overlay a packet was carried in, when it was decapsulated. Part of the
+/// flow key: the same inner addresses in two virtual networks are two flows.
+public struct Tunnel: Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: UInt8, Sendable {
+        case none, vxlan, geneve, ipInIP, gre
+    }
+
+    public var kind: Kind
+    /// VXLAN/Geneve VNI or GRE key; 0 when the encapsulation has none.
+    public var identifier: UInt32
+
+    public init(kind: Kind, identifier: UInt32 = 0) {
+        self.kind = kind
+        self.identifier = identifier
+    }
+
+    public static let none = Tunnel(kind: .none)
+
+    public var description: String {
+        switch kind {
+        case .none: return "none"
+        case .vxlan: return "vxlan vni \(identifier)"
+        case .geneve: return "geneve vni \(identifier)"
+        case .ipInIP: return "ip-in-ip"
+        case .gre: return identifier == 0 ? "gre" : "gre key \(identifier)"
+        }
+    }
+}

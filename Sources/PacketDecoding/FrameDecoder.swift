@@ -1,0 +1,370 @@
+/// Data link types wirecheck decodes (libpcap DLT_ values).
+public enum LinkType {
+    public static let null: Int32 = 0
+    public static let ethernet: Int32 = 1
+    public static let raw: Int32 = 12
+    public static let rawOpenBSD: Int32 = 14
+    public static let rawLinktype: Int32 = 101
+    public static let loop: Int32 = 108
+    public static let linuxCooked: Int32 = 113
+    public static let ipv4: Int32 = 228
+    public static let ipv6: Int32 = 229
+    public static let linuxCooked2: Int32 = 276
+
+    public static let supported: Set<Int32> = [null, ethernet, raw, rawOpenBSD, rawLinktype, loop, linuxCooked, ipv4, ipv6, linuxCooked2]
+
+    /// A name for messages.
+    public static func name(_ type: Int32) -> String {
+        switch type {
+        case null: return "BSD loopback (NULL)"
+        case ethernet: return "Ethernet"
+        case raw, rawOpenBSD, rawLinktype: return "raw IP"
+        case loop: return "OpenBSD loopback"
+        case linuxCooked: return "Linux cooked v1"
+        case linuxCooked2: return "Linux cooked v2"
+        case ipv4: return "raw IPv4"
+        case ipv6: return "raw IPv6"
+        default: return "link type \(type)"
+        }
+    }
+}
+
+/// TCP header flags.
+public struct TCPFlags: OptionSet, Sendable, Hashable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let fin = TCPFlags(rawValue: 0x01)
+    public static let syn = TCPFlags(rawValue: 0x02)
+    public static let rst = TCPFlags(rawValue: 0x04)
+    public static let psh = TCPFlags(rawValue: 0x08)
+    public static let ack = TCPFlags(rawValue: 0x10)
+}
+
+/// A decoded TCP segment: header fields plus where its payload lies in the
+/// frame. It holds no pointer, so it stays valid after the frame is gone, but
+/// `payloadRange` means something only for the frame it came from.
+public struct TCPSegment: Sendable, Equatable {
+    public var source: Endpoint
+    public var destination: Endpoint
+    public var sequence: UInt32
+    public var acknowledgment: UInt32
+    public var flags: TCPFlags
+    public var window: UInt16
+    /// Captured payload bytes, as offsets into the frame.
+    public var payloadRange: Range<Int>
+    /// Payload bytes that were on the wire but not captured (snapshot length):
+    /// they follow `payloadRange` in sequence space.
+    public var missingPayload: Int
+    public var tunnel: Tunnel
+}
+
+/// Why a frame yielded no TCP segment. Errors are data: the layer that failed
+/// and the offset in the frame, never a string built per packet.
+public enum DecodeFailure: Error, Sendable, Equatable {
+    public enum Layer: String, Sendable {
+        case link, vlan, ipv4, ipv6, ipv6Extension, tcp, udp, tunnel
+    }
+
+    /// The frame ended before a header did (snapshot length, or a cut file).
+    case truncated(Layer, offset: Int)
+    /// A header contradicts itself (bad version, length smaller than the header…).
+    case malformed(Layer, offset: Int)
+    /// A valid packet that is not TCP (UDP, ICMP, ARP…): not our business.
+    case notTCP
+    /// An IP fragment: its TCP bytes cannot be judged without the others.
+    case fragment
+    /// The capture's link type is not one wirecheck decodes.
+    case unsupportedLinkType
+}
+
+/// Decodes frames of one link type down to TCP, through VLAN tags and
+/// VXLAN, Geneve, GRE and IP-in-IP tunnels. Reads the frame in place.
+/// IP and TCP checksums are ignored on purpose: captures taken on the sending
+/// host carry offloaded, not-yet-computed checksums.
+public struct FrameDecoder: Sendable {
+    public let linkType: Int32
+    /// How many encapsulations deep to follow before giving up (loops in hostile input).
+    public static let maximumNesting = 4
+
+    public init(linkType: Int32) {
+        self.linkType = linkType
+    }
+
+    /// Decodes one frame. `originalLength` is its length on the wire (pcap's
+    /// `len`); when it exceeds the captured bytes the segment reports the
+    /// payload it is missing rather than treating the lengths as malformed.
+    public func decode(_ frame: UnsafeRawBufferPointer, originalLength: Int? = nil) -> Result<TCPSegment, DecodeFailure> {
+        let reader = FrameReader(frame, wireLength: originalLength)
+        switch linkType {
+        case LinkType.ethernet:
+            return decodeEthernet(reader, offset: 0, tunnel: .none, depth: 0)
+        case LinkType.linuxCooked2:
+            guard let proto = reader.u16(0), reader.has(20) else { return .failure(.truncated(.link, offset: 0)) }
+            return decodeEtherType(proto, reader, offset: 20, tunnel: .none, depth: 0)
+        case LinkType.linuxCooked:
+            guard let proto = reader.u16(14), reader.has(16) else { return .failure(.truncated(.link, offset: 0)) }
+            return decodeEtherType(proto, reader, offset: 16, tunnel: .none, depth: 0)
+        case LinkType.raw, LinkType.rawOpenBSD, LinkType.rawLinktype, LinkType.ipv4, LinkType.ipv6:
+            return decodeIP(reader, offset: 0, tunnel: .none, depth: 0)
+        case LinkType.null, LinkType.loop:
+            guard let family = reader.u32(0) else { return .failure(.truncated(.link, offset: 0)) }
+            // NULL stores the family in the writer's byte order, LOOP in network order.
+            let candidates = [family, family.byteSwapped]
+            if candidates.contains(2) { return decodeIP(reader, offset: 4, tunnel: .none, depth: 0) }
+            if candidates.contains(where: { [10, 24, 28, 30].contains($0) }) {
+                return decodeIP(reader, offset: 4, tunnel: .none, depth: 0)
+            }
+            return .failure(.notTCP)
+        default:
+            return .failure(.unsupportedLinkType)
+        }
+    }
+
+    private func decodeEthernet(_ reader: FrameReader, offset: Int, tunnel: Tunnel, depth: Int) -> Result<TCPSegment, DecodeFailure> {
+        guard let type = reader.u16(offset + 12), reader.has(offset + 14) else {
+            return .failure(.truncated(.link, offset: offset))
+        }
+        return decodeEtherType(type, reader, offset: offset + 14, tunnel: tunnel, depth: depth)
+    }
+
+    private func decodeEtherType(_ firstType: UInt16, _ reader: FrameReader, offset: Int, tunnel: Tunnel, depth: Int) -> Result<TCPSegment, DecodeFailure> {
+        var type = firstType
+        var offset = offset
+        // 802.1Q, 802.1ad (QinQ) and the old 0x9100 tag, any number deep.
+        while type == 0x8100 || type == 0x88A8 || type == 0x9100 {
+            guard let inner = reader.u16(offset + 2), reader.has(offset + 4) else {
+                return .failure(.truncated(.vlan, offset: offset))
+            }
+            type = inner
+            offset += 4
+        }
+        switch type {
+        case 0x0800, 0x86DD:
+            return decodeIP(reader, offset: offset, tunnel: tunnel, depth: depth)
+        default:
+            return .failure(.notTCP)
+        }
+    }
+
+    private func decodeIP(_ reader: FrameReader, offset: Int, tunnel: Tunnel, depth: Int) -> Result<TCPSegment, DecodeFailure> {
+        guard let first = reader.u8(offset) else { return .failure(.truncated(.ipv4, offset: offset)) }
+        switch first >> 4 {
+        case 4: return decodeIPv4(reader, offset: offset, tunnel: tunnel, depth: depth)
+        case 6: return decodeIPv6(reader, offset: offset, tunnel: tunnel, depth: depth)
+        default: return .failure(.malformed(.ipv4, offset: offset))
+        }
+    }
+
+    private func decodeIPv4(_ reader: FrameReader, offset: Int, tunnel: Tunnel, depth: Int) -> Result<TCPSegment, DecodeFailure> {
+        guard reader.has(offset + 20),
+              let versionIHL = reader.u8(offset),
+              let totalLength16 = reader.u16(offset + 2),
+              let fragmentField = reader.u16(offset + 6),
+              let proto = reader.u8(offset + 9),
+              let src = reader.u32(offset + 12),
+              let dst = reader.u32(offset + 16)
+        else { return .failure(.truncated(.ipv4, offset: offset)) }
+        let headerLength = Int(versionIHL & 0x0F) * 4
+        guard headerLength >= 20 else { return .failure(.malformed(.ipv4, offset: offset)) }
+        guard reader.has(offset + headerLength) else { return .failure(.truncated(.ipv4, offset: offset)) }
+        var totalLength = Int(totalLength16)
+        // Zero means a TSO super-packet captured before segmentation: the frame is the packet.
+        if totalLength == 0 { totalLength = reader.wireLength - offset }
+        guard totalLength >= headerLength else { return .failure(.malformed(.ipv4, offset: offset)) }
+        if fragmentField & 0x3FFF != 0 { return .failure(.fragment) }
+        let end = offset + totalLength
+        return decodeTransport(
+            proto, reader, offset: offset + headerLength, end: end,
+            source: IPAddress(ipv4: src), destination: IPAddress(ipv4: dst), tunnel: tunnel, depth: depth
+        )
+    }
+
+    private func decodeIPv6(_ reader: FrameReader, offset: Int, tunnel: Tunnel, depth: Int) -> Result<TCPSegment, DecodeFailure> {
+        guard reader.has(offset + 40),
+              let payloadLength16 = reader.u16(offset + 4),
+              let firstNext = reader.u8(offset + 6),
+              let srcHigh = reader.u64(offset + 8), let srcLow = reader.u64(offset + 16),
+              let dstHigh = reader.u64(offset + 24), let dstLow = reader.u64(offset + 32)
+        else { return .failure(.truncated(.ipv6, offset: offset)) }
+        var payloadLength = Int(payloadLength16)
+        // Zero: a jumbogram or a GSO super-packet; the frame holds the packet.
+        if payloadLength == 0 { payloadLength = reader.wireLength - offset - 40 }
+        let end = offset + 40 + payloadLength
+        var next = firstNext
+        var cursor = offset + 40
+        // Walk extension headers; a bounded count keeps hostile chains cheap.
+        for _ in 0..<16 {
+            switch next {
+            case 0, 43, 60, 135, 139, 140:
+                guard let following = reader.u8(cursor), let units = reader.u8(cursor + 1) else {
+                    return .failure(.truncated(.ipv6Extension, offset: cursor))
+                }
+                next = following
+                cursor += (Int(units) + 1) * 8
+            case 51: // Authentication Header counts 4-byte units, minus two.
+                guard let following = reader.u8(cursor), let units = reader.u8(cursor + 1) else {
+                    return .failure(.truncated(.ipv6Extension, offset: cursor))
+                }
+                next = following
+                cursor += (Int(units) + 2) * 4
+            case 44:
+                guard let following = reader.u8(cursor), let fragment = reader.u16(cursor + 2) else {
+                    return .failure(.truncated(.ipv6Extension, offset: cursor))
+                }
+                // Offset or more-fragments set: a real fragment. Neither: an atomic fragment.
+                if fragment & 0xFFF9 != 0 { return .failure(.fragment) }
+                next = following
+                cursor += 8
+            default:
+                guard cursor <= end else { return .failure(.malformed(.ipv6Extension, offset: cursor)) }
+                return decodeTransport(
+                    next, reader, offset: cursor, end: end,
+                    source: IPAddress(ipv6High: srcHigh, low: srcLow),
+                    destination: IPAddress(ipv6High: dstHigh, low: dstLow),
+                    tunnel: tunnel, depth: depth
+                )
+            }
+            if cursor > end { return .failure(.malformed(.ipv6Extension, offset: cursor)) }
+        }
+        return .failure(.malformed(.ipv6Extension, offset: cursor))
+    }
+
+    /// `end` is where the IP packet ends on the wire (IP length field), which
+    /// trims Ethernet padding and tells how much the snapshot length cut.
+    private func decodeTransport(
+        _ proto: UInt8, _ reader: FrameReader, offset: Int, end: Int,
+        source: IPAddress, destination: IPAddress, tunnel: Tunnel, depth: Int
+    ) -> Result<TCPSegment, DecodeFailure> {
+        guard end <= reader.wireLength else {
+            // The IP header claims more than the frame had on the wire.
+            return .failure(.malformed(source.isIPv6 ? .ipv6 : .ipv4, offset: offset))
+        }
+        switch proto {
+        case 6:
+            return decodeTCP(reader, offset: offset, end: end, source: source, destination: destination, tunnel: tunnel)
+        case 4, 41:
+            guard depth < Self.maximumNesting else { return .failure(.malformed(.tunnel, offset: offset)) }
+            return decodeIP(reader, offset: offset, tunnel: Tunnel(kind: .ipInIP), depth: depth + 1)
+        case 47:
+            guard depth < Self.maximumNesting else { return .failure(.malformed(.tunnel, offset: offset)) }
+            return decodeGRE(reader, offset: offset, depth: depth + 1)
+        case 17:
+            guard depth < Self.maximumNesting else { return .failure(.notTCP) }
+            return decodeUDP(reader, offset: offset, depth: depth + 1)
+        default:
+            return .failure(.notTCP)
+        }
+    }
+
+    private func decodeTCP(
+        _ reader: FrameReader, offset: Int, end: Int,
+        source: IPAddress, destination: IPAddress, tunnel: Tunnel
+    ) -> Result<TCPSegment, DecodeFailure> {
+        guard reader.has(offset + 20),
+              let srcPort = reader.u16(offset), let dstPort = reader.u16(offset + 2),
+              let seq = reader.u32(offset + 4), let ack = reader.u32(offset + 8),
+              let dataOffsetByte = reader.u8(offset + 12), let flagsByte = reader.u8(offset + 13),
+              let window = reader.u16(offset + 14)
+        else { return .failure(.truncated(.tcp, offset: offset)) }
+        let headerLength = Int(dataOffsetByte >> 4) * 4
+        guard headerLength >= 20, offset + headerLength <= end else { return .failure(.malformed(.tcp, offset: offset)) }
+        guard reader.has(offset + headerLength) else { return .failure(.truncated(.tcp, offset: offset)) }
+        let payloadStart = offset + headerLength
+        let capturedEnd = min(end, reader.count)
+        return .success(TCPSegment(
+            source: Endpoint(address: source, port: srcPort),
+            destination: Endpoint(address: destination, port: dstPort),
+            sequence: seq, acknowledgment: ack,
+            flags: TCPFlags(rawValue: flagsByte & 0x1F),
+            window: window,
+            payloadRange: payloadStart..<capturedEnd,
+            missingPayload: end - capturedEnd,
+            tunnel: tunnel
+        ))
+    }
+
+    private func decodeUDP(_ reader: FrameReader, offset: Int, depth: Int) -> Result<TCPSegment, DecodeFailure> {
+        guard let dstPort = reader.u16(offset + 2), reader.has(offset + 8) else { return .failure(.notTCP) }
+        let body = offset + 8
+        switch dstPort {
+        case 4789, 8472: // VXLAN: IANA port, and the Linux default that Flannel uses.
+            guard let flags = reader.u8(body), let vniWord = reader.u32(body + 4), reader.has(body + 8) else {
+                return .failure(.truncated(.tunnel, offset: body))
+            }
+            guard flags & 0x08 != 0 else { return .failure(.malformed(.tunnel, offset: body)) }
+            return decodeEthernet(reader, offset: body + 8, tunnel: Tunnel(kind: .vxlan, identifier: vniWord >> 8), depth: depth)
+        case 6081: // Geneve.
+            guard let versionOptions = reader.u8(body), let proto = reader.u16(body + 2),
+                  let vniWord = reader.u32(body + 4) else {
+                return .failure(.truncated(.tunnel, offset: body))
+            }
+            guard versionOptions >> 6 == 0 else { return .failure(.malformed(.tunnel, offset: body)) }
+            let inner = body + 8 + Int(versionOptions & 0x3F) * 4
+            guard reader.has(inner) else { return .failure(.truncated(.tunnel, offset: body)) }
+            let tunnel = Tunnel(kind: .geneve, identifier: vniWord >> 8)
+            if proto == 0x6558 { return decodeEthernet(reader, offset: inner, tunnel: tunnel, depth: depth) }
+            return decodeEtherType(proto, reader, offset: inner, tunnel: tunnel, depth: depth)
+        default:
+            return .failure(.notTCP)
+        }
+    }
+
+    private func decodeGRE(_ reader: FrameReader, offset: Int, depth: Int) -> Result<TCPSegment, DecodeFailure> {
+        guard let flags = reader.u16(offset), let proto = reader.u16(offset + 2) else {
+            return .failure(.truncated(.tunnel, offset: offset))
+        }
+        // Version 0 only; version 1 is PPTP's enhanced GRE carrying PPP.
+        guard flags & 0x0007 == 0 else { return .failure(.notTCP) }
+        var cursor = offset + 4
+        if flags & 0x8000 != 0 { cursor += 4 } // checksum + reserved
+        var key: UInt32 = 0
+        if flags & 0x2000 != 0 {
+            guard let k = reader.u32(cursor) else { return .failure(.truncated(.tunnel, offset: cursor)) }
+            key = k
+            cursor += 4
+        }
+        if flags & 0x1000 != 0 { cursor += 4 } // sequence number
+        guard reader.has(cursor) else { return .failure(.truncated(.tunnel, offset: offset)) }
+        let tunnel = Tunnel(kind: .gre, identifier: key)
+        if proto == 0x6558 { return decodeEthernet(reader, offset: cursor, tunnel: tunnel, depth: depth) }
+        return decodeEtherType(proto, reader, offset: cursor, tunnel: tunnel, depth: depth)
+    }
+}
+
+/// Bounds-checked big-endian reads from a frame. Every read returns nil past
+/// the captured bytes, so no input can make the decoder read out of bounds.
+struct FrameReader {
+    let base: UnsafeRawBufferPointer
+    /// Captured bytes.
+    var count: Int { base.count }
+    /// Bytes on the wire. Lengths in headers are checked against this, and
+    /// payload beyond `count` is reported as missing, not invented.
+    var wireLength: Int
+
+    init(_ base: UnsafeRawBufferPointer, wireLength: Int? = nil) {
+        self.base = base
+        self.wireLength = max(wireLength ?? base.count, base.count)
+    }
+
+    @inline(__always) func has(_ end: Int) -> Bool { end >= 0 && end <= base.count }
+
+    @inline(__always) func u8(_ offset: Int) -> UInt8? {
+        guard offset >= 0, offset < base.count else { return nil }
+        return base[offset]
+    }
+
+    @inline(__always) func u16(_ offset: Int) -> UInt16? {
+        guard offset >= 0, offset <= base.count - 2 else { return nil }
+        return UInt16(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+    }
+
+    @inline(__always) func u32(_ offset: Int) -> UInt32? {
+        guard offset >= 0, offset <= base.count - 4 else { return nil }
+        return UInt32(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+
+    @inline(__always) func u64(_ offset: Int) -> UInt64? {
+        guard offset >= 0, offset <= base.count - 8 else { return nil }
+        return UInt64(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+}

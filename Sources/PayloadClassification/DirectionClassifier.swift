@@ -1,0 +1,341 @@
+import StreamReassembly
+
+/// Classifies one direction of a TCP stream as its bytes arrive in order.
+///
+/// The first bytes are probed (copied into a small prefix only when one
+/// segment is not enough to decide). Once a stream is TLS, every record header
+/// is checked for the life of the flow with O(1) state and no buffering. A gap
+/// inside a record body is skipped; a gap across a record boundary, or a
+/// stream picked up mid-way, is resynchronised by finding a chain of valid
+/// record headers before trusting the framing again.
+public struct DirectionClassifier: StreamSink, Sendable {
+    enum State: Sendable {
+        /// Deciding from the first bytes.
+        case probing
+        /// Walking TLS records.
+        case tls
+        /// Decided for good (cleartext, SSH, binary): bytes are only counted.
+        case decided
+        /// Looking for record boundaries (or cleartext) after a gap or a mid-stream start.
+        case resyncing
+        /// TLS framing broke; a sample of what followed is kept to name it.
+        case broken
+    }
+
+    /// Bytes buffered while looking for record boundaries after a gap. Three
+    /// maximal records fit, so real TLS is always found within it.
+    public static let resyncLimit = 65_536
+    /// Records in a row that make a TLS resynchronisation credible.
+    public static let resyncChain = 3
+    /// Bytes kept after a framing break to say what they were.
+    static let sampleLimit = 512
+
+    var state: State = .probing
+    /// Probe prefix, resync window, or post-break sample, depending on state.
+    private var buffer: [UInt8] = []
+    /// Offsets in `buffer` below this cannot start a record chain.
+    private var resyncScanStart = 0
+    public private(set) var walker = TLSRecordWalker()
+    /// Preamble bytes (upgrade request, SSLv2 hello) still to pass before records.
+    private var preambleLeft = 0
+    /// Stream offset of the next byte, gaps included.
+    private var position = 0
+    private var summary = DirectionSummary()
+
+    /// `startsMidStream`: the stream's first byte was not seen (no SYN), so
+    /// the first bytes need not sit on a message boundary.
+    public init(startsMidStream: Bool = false) {
+        if startsMidStream {
+            summary.startedMidStream = true
+            state = .resyncing
+        }
+    }
+
+    /// Whether the classification can no longer change (only counters move).
+    public var isSettled: Bool {
+        switch state {
+        case .decided, .broken: return true
+        default: return false
+        }
+    }
+
+    /// Marks a stream whose beginning was not captured. Only meaningful before any byte.
+    public mutating func markMidStream() {
+        guard position == 0, case .probing = state else { return }
+        summary.startedMidStream = true
+        state = .resyncing
+    }
+
+    // MARK: StreamSink
+
+    public mutating func receive(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        summary.bytes += bytes.count
+        let start = position
+        position += bytes.count
+        switch state {
+        case .tls:
+            walkTLS(bytes, streamOffset: start)
+        case .decided:
+            return
+        case .probing:
+            if buffer.isEmpty {
+                // The common case: one segment decides, nothing is copied.
+                let result = Probes.probe(bytes, final: false)
+                if result != .needMore {
+                    apply(result, to: bytes, streamOffset: start)
+                    return
+                }
+            }
+            buffer.append(contentsOf: bytes)
+            probeBuffer(final: buffer.count >= Probes.probeLimit)
+        case .resyncing:
+            buffer.append(contentsOf: bytes)
+            resync(final: false)
+        case .broken:
+            if buffer.count < Self.sampleLimit {
+                buffer.append(contentsOf: bytes.prefix(Self.sampleLimit - buffer.count))
+            }
+        }
+    }
+
+    public mutating func receiveGap(_ count: Int) {
+        guard count > 0 else { return }
+        summary.gapBytes += count
+        position += count
+        switch state {
+        case .tls:
+            if preambleLeft >= count {
+                preambleLeft -= count
+            } else if preambleLeft == 0, walker.skip(count) {
+                return
+            } else {
+                startResync()
+            }
+        case .probing:
+            if buffer.isEmpty {
+                summary.startedMidStream = true
+                state = .resyncing
+            } else {
+                probeBuffer(final: true)
+                // Decided on what came before the gap; now apply the gap to that state.
+                position -= count
+                summary.gapBytes -= count
+                receiveGap(count)
+            }
+        case .resyncing:
+            summary.unverifiedBytes += buffer.count
+            buffer.removeAll(keepingCapacity: true)
+            resyncScanStart = 0
+        case .decided, .broken:
+            return
+        }
+    }
+
+    /// The outcome; call once no more bytes will come.
+    public mutating func finish() -> DirectionSummary {
+        switch state {
+        case .probing:
+            if !buffer.isEmpty { probeBuffer(final: true) }
+        case .resyncing:
+            resync(final: true)
+            if case .resyncing = state {
+                if !buffer.isEmpty, decideCleartextAfterGap(final: true) {
+                    // decided
+                } else {
+                    summary.unverifiedBytes += buffer.count
+                    if summary.bytes > 0 { summary.kind = .undetermined }
+                    buffer = []
+                }
+            }
+        case .broken:
+            nameBrokenRemainder()
+        case .tls:
+            summary.kind = .tls
+            summary.protocolName = "tls"
+        case .decided:
+            break
+        }
+        if summary.kind == .tls || walker.records > 0 {
+            summary.tlsRecords = walker.records
+            summary.tlsApplicationDataRecords = walker.applicationDataRecords
+            summary.tlsAlertRecords = walker.alertRecords
+            summary.handshake = walker.handshake.details
+        }
+        return summary
+    }
+
+    // MARK: TLS
+
+    private mutating func walkTLS(_ bytes: UnsafeRawBufferPointer, streamOffset: Int) {
+        var bytes = bytes
+        var offset = streamOffset
+        if preambleLeft > 0 {
+            let skipped = min(preambleLeft, bytes.count)
+            preambleLeft -= skipped
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[skipped...])
+            offset += skipped
+        }
+        guard !bytes.isEmpty else { return }
+        let consumed = walker.walk(bytes)
+        if consumed < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[consumed...])
+            if let error = walker.error {
+                summary.framingBreak = FramingBreak(offset: offset + consumed, error: error.error)
+            }
+            state = .broken
+            buffer = Array(rest.prefix(Self.sampleLimit))
+        }
+    }
+
+    private mutating func startResync() {
+        state = .resyncing
+        buffer.removeAll(keepingCapacity: true)
+        resyncScanStart = 0
+    }
+
+    /// Looks for `resyncChain` valid record headers in a row (or, at the end of
+    /// the stream, at least two that end exactly at its last byte).
+    private mutating func resync(final: Bool) {
+        let found: Int? = buffer.withUnsafeBytes { raw -> Int? in
+            var k = resyncScanStart
+            var firstUndecided: Int?
+            while k + 5 <= raw.count {
+                switch Self.chain(in: raw, from: k) {
+                case .found:
+                    return k
+                case .endsExactly(let headers) where final && headers >= 2:
+                    return k
+                case .broken:
+                    break
+                case .endsExactly, .runsOff:
+                    if firstUndecided == nil { firstUndecided = k }
+                }
+                k += 1
+            }
+            resyncScanStart = firstUndecided ?? max(resyncScanStart, raw.count - 4)
+            return nil
+        }
+        if let found {
+            summary.unverifiedBytes += found
+            summary.resynchronised = true
+            state = .tls
+            walker = TLSRecordWalker()
+            let window = buffer
+            buffer = []
+            resyncScanStart = 0
+            window.withUnsafeBytes { raw in
+                walkTLS(UnsafeRawBufferPointer(rebasing: raw[found...]), streamOffset: position - raw.count + found)
+            }
+            return
+        }
+        if buffer.count >= 1_024 || final, decideCleartextAfterGap(final: final) { return }
+        if buffer.count >= Self.resyncLimit {
+            // Real TLS would have shown a chain by now.
+            let entropy = buffer.withUnsafeBytes { Probes.entropy(UnsafeRawBufferPointer(rebasing: $0.prefix(4_096))) }
+            decide(kind: .binary, name: nil, evidence: nil)
+            summary.entropy = entropy
+            summary.unverifiedBytes += 0
+        }
+    }
+
+    enum ChainResult { case found, endsExactly(Int), runsOff, broken }
+
+    static func chain(in raw: UnsafeRawBufferPointer, from start: Int) -> ChainResult {
+        var position = start
+        var headers = 0
+        while position + 5 <= raw.count {
+            guard case .success(let header) = TLSRecordHeader.validate(
+                raw[position], raw[position + 1], raw[position + 2], raw[position + 3], raw[position + 4]
+            ) else { return .broken }
+            headers += 1
+            position += 5 + header.length
+            if headers >= resyncChain { return .found }
+        }
+        return position == raw.count ? .endsExactly(headers) : .runsOff
+    }
+
+    /// After a gap or mid-stream: HTTP at a line start, or mostly text.
+    private mutating func decideCleartextAfterGap(final: Bool) -> Bool {
+        let result: ProbeResult? = buffer.withUnsafeBytes { raw in
+            if let http = Probes.httpAtLineStart(raw) { return http }
+            let generic = Probes.generic(raw, final: final)
+            if case .cleartext = generic { return generic }
+            return nil
+        }
+        guard let result, case .cleartext(let kind, let name, let evidence) = result else { return false }
+        decide(kind: kind, name: name, evidence: evidence)
+        return true
+    }
+
+    // MARK: Probing
+
+    private mutating func probeBuffer(final: Bool) {
+        let window = buffer
+        let result = window.withUnsafeBytes { Probes.probe($0, final: final) }
+        guard result != .needMore else { return }
+        buffer = []
+        window.withUnsafeBytes { apply(result, to: $0, streamOffset: position - $0.count) }
+    }
+
+    private mutating func apply(_ result: ProbeResult, to bytes: UnsafeRawBufferPointer, streamOffset: Int) {
+        switch result {
+        case .needMore:
+            return
+        case .tls(let preambleLength, let preamble):
+            state = .tls
+            summary.preamble = preamble
+            preambleLeft = preambleLength
+            walkTLS(bytes, streamOffset: streamOffset)
+        case .sslv2Hello(let length, let version):
+            state = .tls
+            summary.preamble = "SSLv2-format ClientHello"
+            walker.handshake.noteSSLv2Hello(version: version)
+            preambleLeft = length
+            walkTLS(bytes, streamOffset: streamOffset)
+        case .ssh(let banner):
+            decide(kind: .ssh, name: "ssh", evidence: banner)
+        case .cleartext(let kind, let name, let evidence):
+            decide(kind: kind, name: name, evidence: evidence)
+        case .binary(let entropy):
+            decide(kind: .binary, name: nil, evidence: nil)
+            summary.entropy = entropy
+        }
+    }
+
+    private mutating func decide(kind: PayloadKind, name: String?, evidence: String?) {
+        state = .decided
+        summary.kind = kind
+        summary.protocolName = name
+        summary.evidence = evidence
+        buffer = []
+    }
+
+    /// TLS framing broke: name what followed (cleartext after a fake header is plaintext).
+    private mutating func nameBrokenRemainder() {
+        let result = buffer.withUnsafeBytes { Probes.probe($0, final: true) }
+        buffer = []
+        switch result {
+        case .cleartext(let kind, let name, let evidence):
+            summary.kind = kind
+            summary.protocolName = name
+            summary.evidence = evidence
+        case .binary(let entropy):
+            summary.kind = .binary
+            summary.entropy = entropy
+        default:
+            summary.kind = .binary
+        }
+    }
+
+    /// The kind so far, for reports that need it before the stream ends.
+    public var provisionalKind: PayloadKind {
+        switch state {
+        case .tls: return .tls
+        case .decided: return summary.kind
+        case .broken: return .binary
+        case .probing: return summary.bytes == 0 ? .none : .undetermined
+        case .resyncing: return .undetermined
+        }
+    }
+}

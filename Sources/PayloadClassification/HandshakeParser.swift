@@ -1,0 +1,249 @@
+/// What the cleartext part of a TLS handshake showed, from one direction.
+public struct TLSHandshakeDetails: Sendable, Equatable {
+    public var clientHelloSeen = false
+    public var serverHelloSeen = false
+    /// The legacy_version field of the ClientHello.
+    public var clientHelloVersion: UInt16?
+    /// supported_versions offered by the client (TLS 1.3 clients), GREASE removed.
+    public var offeredVersions: [UInt16] = []
+    public var serverName: String?
+    public var alpnOffered: [String] = []
+    /// ALPN chosen by the server; visible only up to TLS 1.2 (1.3 encrypts it).
+    public var alpnSelected: String?
+    /// Version the server selected (supported_versions, else ServerHello.version).
+    public var selectedVersion: UInt16?
+    public var cipherSuite: UInt16?
+    public var helloRetryRequest = false
+    /// A TLS 1.2 CertificateRequest was seen (server asks for a client certificate).
+    public var certificateRequestSeen = false
+    /// A Certificate message was seen; `certificateEmpty` says whether it held none.
+    public var certificateSeen = false
+    public var certificateEmpty = false
+    /// The stream opened with an SSLv2-format ClientHello (legacy clients).
+    public var sslv2Hello = false
+    /// A message claimed more than the parser keeps, or did not parse.
+    public var malformedMessage = false
+
+    public init() {}
+}
+
+/// Parses handshake messages from the bodies of handshake records, across
+/// record and segment boundaries. Only messages whose contents matter
+/// (ClientHello, ServerHello, Certificate, CertificateRequest) are buffered,
+/// each up to `maximumMessage`; the rest are skipped by count.
+public struct HandshakeParser: Sendable {
+    public private(set) var details = TLSHandshakeDetails()
+    private var header: [UInt8] = []
+    private var body: [UInt8] = []
+    private var bodyLeft = 0
+    private var bodyType: UInt8 = 0
+    private var keepBody = false
+    private var messages = 0
+
+    /// Large post-quantum key shares make ClientHellos of 2–3 KB; 64 KiB is plenty.
+    public static let maximumMessage = 65_536
+    /// After this many messages nothing more is learned from the cleartext part.
+    static let maximumMessages = 16
+
+    public init() {}
+
+    /// Whether more handshake bytes could still tell something.
+    public var wantsBytes: Bool { messages < Self.maximumMessages && !details.malformedMessage }
+
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        var i = 0
+        while i < bytes.count, wantsBytes {
+            if bodyLeft > 0 {
+                let take = min(bodyLeft, bytes.count - i)
+                if keepBody { body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)])) }
+                bodyLeft -= take
+                i += take
+                if bodyLeft == 0 { finishMessage() }
+                continue
+            }
+            header.append(bytes[i])
+            i += 1
+            if header.count == 4 {
+                bodyType = header[0]
+                let length = Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+                header.removeAll(keepingCapacity: true)
+                keepBody = [1, 2, 11, 13].contains(bodyType) && length <= Self.maximumMessage
+                body.removeAll(keepingCapacity: true)
+                bodyLeft = length
+                if length == 0 { finishMessage() }
+            }
+        }
+    }
+
+    /// Marks an SSLv2-format ClientHello, parsed by the direction classifier.
+    mutating func noteSSLv2Hello(version: UInt16) {
+        details.sslv2Hello = true
+        details.clientHelloSeen = true
+        details.clientHelloVersion = version
+    }
+
+    private mutating func finishMessage() {
+        messages += 1
+        guard keepBody else { return }
+        var reader = ByteReader(body)
+        let parsed: Bool
+        switch bodyType {
+        case 1: parsed = parseClientHello(&reader)
+        case 2: parsed = parseServerHello(&reader)
+        case 11:
+            details.certificateSeen = true
+            // TLS 1.2: certificate_list<0..2^24-1>; TLS 1.3 would be encrypted.
+            if let length = reader.u24() { details.certificateEmpty = length == 0; parsed = true } else { parsed = false }
+        case 13:
+            details.certificateRequestSeen = true
+            parsed = true
+        default:
+            parsed = true
+        }
+        if !parsed { details.malformedMessage = true }
+        body.removeAll()
+    }
+
+    private mutating func parseClientHello(_ r: inout ByteReader) -> Bool {
+        guard let version = r.u16(), r.skip(32),
+              let sessionLength = r.u8(), r.skip(Int(sessionLength)),
+              let suitesLength = r.u16(), r.skip(Int(suitesLength)),
+              let compressionLength = r.u8(), r.skip(Int(compressionLength))
+        else { return false }
+        details.clientHelloSeen = true
+        details.clientHelloVersion = version
+        guard r.remaining > 0 else { return true }
+        guard var extensions = r.vector16() else { return false }
+        while extensions.remaining > 0 {
+            guard let type = extensions.u16(), var data = extensions.vector16() else { return false }
+            switch type {
+            case 0: // server_name
+                guard var list = data.vector16() else { return false }
+                while list.remaining > 0 {
+                    guard let nameType = list.u8(), let name = list.vector16() else { return false }
+                    if nameType == 0, details.serverName == nil { details.serverName = name.printableText() }
+                }
+            case 16: // application_layer_protocol_negotiation
+                guard var list = data.vector16() else { return false }
+                while list.remaining > 0 {
+                    guard let name = list.vector8() else { return false }
+                    details.alpnOffered.append(name.printableText())
+                }
+            case 43: // supported_versions
+                guard var list = data.vector8() else { return false }
+                while list.remaining >= 2 {
+                    guard let v = list.u16() else { return false }
+                    if !Self.isGREASE(v) { details.offeredVersions.append(v) }
+                }
+            default:
+                break
+            }
+        }
+        return true
+    }
+
+    private mutating func parseServerHello(_ r: inout ByteReader) -> Bool {
+        guard let version = r.u16(), let random = r.bytes(32),
+              let sessionLength = r.u8(), r.skip(Int(sessionLength)),
+              let cipher = r.u16(), r.skip(1)
+        else { return false }
+        details.serverHelloSeen = true
+        details.selectedVersion = version
+        details.cipherSuite = cipher
+        if random.elementsEqual(Self.helloRetryRandom) { details.helloRetryRequest = true }
+        guard r.remaining > 0 else { return true }
+        guard var extensions = r.vector16() else { return false }
+        while extensions.remaining > 0 {
+            guard let type = extensions.u16(), var data = extensions.vector16() else { return false }
+            switch type {
+            case 43:
+                if let selected = data.u16() { details.selectedVersion = selected }
+            case 16:
+                if var list = data.vector16(), let name = list.vector8() { details.alpnSelected = name.printableText() }
+            default:
+                break
+            }
+        }
+        return true
+    }
+
+    /// RFC 8701 GREASE values: 0x?A?A with both bytes equal.
+    static func isGREASE(_ value: UInt16) -> Bool {
+        value & 0x0F0F == 0x0A0A && value >> 8 == value & 0xFF
+    }
+
+    /// ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3): SHA-256 of "HelloRetryRequest".
+    static let helloRetryRandom: [UInt8] = [
+        0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+        0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+    ]
+}
+
+/// Reads big-endian fields from a byte array; every read returns nil past the end.
+struct ByteReader {
+    private let storage: ArraySlice<UInt8>
+    private var position: Int
+
+    init(_ bytes: [UInt8]) { self.init(bytes[...]) }
+
+    init(_ slice: ArraySlice<UInt8>) {
+        storage = slice
+        position = slice.startIndex
+    }
+
+    var remaining: Int { storage.endIndex - position }
+
+    mutating func u8() -> UInt8? {
+        guard remaining >= 1 else { return nil }
+        defer { position += 1 }
+        return storage[position]
+    }
+
+    mutating func u16() -> UInt16? {
+        guard remaining >= 2 else { return nil }
+        defer { position += 2 }
+        return UInt16(storage[position]) << 8 | UInt16(storage[position + 1])
+    }
+
+    mutating func u24() -> Int? {
+        guard remaining >= 3 else { return nil }
+        defer { position += 3 }
+        return Int(storage[position]) << 16 | Int(storage[position + 1]) << 8 | Int(storage[position + 2])
+    }
+
+    mutating func skip(_ count: Int) -> Bool {
+        guard count >= 0, remaining >= count else { return false }
+        position += count
+        return true
+    }
+
+    mutating func bytes(_ count: Int) -> ArraySlice<UInt8>? {
+        guard count >= 0, remaining >= count else { return nil }
+        defer { position += count }
+        return storage[position..<(position + count)]
+    }
+
+    mutating func vector8() -> ByteReader? {
+        guard let length = u8(), let slice = bytes(Int(length)) else { return nil }
+        return ByteReader(slice)
+    }
+
+    mutating func vector16() -> ByteReader? {
+        guard let length = u16(), let slice = bytes(Int(length)) else { return nil }
+        return ByteReader(slice)
+    }
+
+    /// The unread bytes as text, with anything unprintable escaped, so names
+    /// from the wire cannot inject control characters into reports.
+    func printableText() -> String {
+        var text = ""
+        for byte in storage[position...] {
+            if byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\\") {
+                text.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                text += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+            }
+        }
+        return text
+    }
+}

@@ -1,0 +1,223 @@
+/// What the first bytes of a stream say.
+enum ProbeResult: Equatable {
+    /// Not enough bytes yet.
+    case needMore
+    /// TLS records start `preambleLength` bytes in; the preamble is named.
+    case tls(preambleLength: Int, preamble: String?)
+    /// An SSLv2-format ClientHello of `length` bytes, then TLS records.
+    case sslv2Hello(length: Int, version: UInt16)
+    case ssh(banner: String)
+    case cleartext(PayloadKind, protocolName: String, evidence: String)
+    case binary(entropy: Double)
+}
+
+/// Recognisers for the start of a stream. Each looks only at bytes it is
+/// given; none keeps state. `final` means no more bytes will come.
+enum Probes {
+    /// Bytes a probe may ask for before it must decide.
+    static let probeLimit = 8_192
+
+    static func probe(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult {
+        let n = d.count
+        guard n > 0 else { return .needMore }
+
+        // TLS record header at byte 0.
+        if (20...24).contains(d[0]) {
+            if n < 5 {
+                if n < 3 || TLSRecordHeader.isPlausible(d[0], d[1], d[2]) {
+                    if !final { return .needMore }
+                }
+            } else if case .success = TLSRecordHeader.validate(d[0], d[1], d[2], d[3], d[4]) {
+                return .tls(preambleLength: 0, preamble: nil)
+            }
+        }
+
+        // SSLv2-format ClientHello: 2-byte length with the top bit set, type 1.
+        if d[0] & 0x80 != 0 {
+            if n < 5 { if !final { return .needMore } } else if d[2] == 1, d[3] == 3 || (d[3] == 0 && d[4] == 2) {
+                let length = Int(d[0] & 0x7F) << 8 | Int(d[1])
+                return .sslv2Hello(length: length + 2, version: UInt16(d[3]) << 8 | UInt16(d[4]))
+            }
+        }
+
+        // PostgreSQL SSLRequest (client) and its 'S' answer (server).
+        if let result = postgresUpgrade(d, final: final) { return result }
+
+        if startsWith(d, "SSH-") {
+            guard let line = firstLine(d) else { return final || n >= 256 ? .ssh(banner: printable(d, limit: 80)) : .needMore }
+            return .ssh(banner: line)
+        }
+        if startsWith(d, "PRI * HTTP/2.0") || (n < 14 && !final && isPrefix(d, of: "PRI * HTTP/2.0")) {
+            if n < 14 { return .needMore }
+            return .cleartext(.h2c, protocolName: "h2c", evidence: "HTTP/2 prior-knowledge preface (PRI * HTTP/2.0)")
+        }
+        if let result = http(d, final: final) { return result }
+        return generic(d, final: final)
+    }
+
+    // MARK: HTTP/1.x
+
+    static let methods = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+                          "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH"]
+
+    static func http(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        let isResponse = startsWith(d, "HTTP/1.")
+        var isRequest = false
+        if !isResponse {
+            for method in methods where startsWith(d, method + " ") { isRequest = true; break }
+            if !isRequest {
+                // A prefix of a method or of "HTTP/1." might still become one.
+                if !final, d.count < 8, methods.contains(where: { isPrefix(d, of: $0 + " ") }) || isPrefix(d, of: "HTTP/1.") {
+                    return .needMore
+                }
+                return nil
+            }
+        }
+        guard let headerEnd = find(d, "\r\n\r\n") ?? (final || d.count >= probeLimit ? d.count : nil) else {
+            return .needMore
+        }
+        let head = UnsafeRawBufferPointer(rebasing: d[0..<headerEnd])
+        guard let line = firstLine(head) ?? (final ? printable(head, limit: 200) : nil) else { return .needMore }
+        if isRequest {
+            // "METHOD target HTTP/1.x": anything else is text that starts with a verb.
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") || parts[2].hasPrefix("HTTP/0.9") else {
+                return nil
+            }
+            var evidence = Redaction.requestLine(method: String(parts[0]), target: String(parts[1]), version: String(parts[2]))
+            evidence += Redaction.headerSummary(head)
+            return .cleartext(.http, protocolName: "http", evidence: evidence)
+        }
+        return .cleartext(.http, protocolName: "http", evidence: String(line.prefix(120)))
+    }
+
+    // MARK: PostgreSQL
+
+    static let sslRequest: [UInt8] = [0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F]
+
+    static func postgresUpgrade(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        if d[0] == 0 {
+            let n = min(d.count, sslRequest.count)
+            guard d.prefix(n).elementsEqual(sslRequest.prefix(n)) else { return nil }
+            if d.count < sslRequest.count { return final ? nil : .needMore }
+            return .tls(preambleLength: 8, preamble: "PostgreSQL SSLRequest")
+        }
+        if d[0] == UInt8(ascii: "S"), d.count >= 2, (20...24).contains(d[1]) {
+            if d.count < 6 { return final ? nil : .needMore }
+            if case .success = TLSRecordHeader.validate(d[1], d[2], d[3], d[4], d[5]) {
+                return .tls(preambleLength: 1, preamble: "PostgreSQL SSL accepted")
+            }
+        }
+        return nil
+    }
+
+    // MARK: Anything else
+
+    /// Text if nearly every byte is printable; otherwise binary, with entropy.
+    static func generic(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult {
+        let sample = UnsafeRawBufferPointer(rebasing: d[0..<min(d.count, 512)])
+        if sample.count < 16, !final { return .needMore }
+        var printableCount = 0
+        for byte in sample where isTextByte(byte) { printableCount += 1 }
+        if printableCount * 100 >= sample.count * 95 {
+            let line = firstLine(sample) ?? printable(sample, limit: 80)
+            return .cleartext(.text, protocolName: "text", evidence: String(line.prefix(120)))
+        }
+        if sample.count < 64, !final { return .needMore }
+        return .binary(entropy: entropy(sample))
+    }
+
+    /// Shannon entropy in bits per byte.
+    static func entropy(_ d: UnsafeRawBufferPointer) -> Double {
+        guard !d.isEmpty else { return 0 }
+        var counts = [Int](repeating: 0, count: 256)
+        for byte in d { counts[Int(byte)] += 1 }
+        let total = Double(d.count)
+        var bits = 0.0
+        for c in counts where c > 0 {
+            let p = Double(c) / total
+            bits -= p * log2(p)
+        }
+        return bits
+    }
+
+    static func log2(_ x: Double) -> Double {
+        // Foundation-free: natural log via the standard library is not available, so use a series on the exponent.
+        var exponent = 0.0
+        var m = x
+        while m >= 2 { m /= 2; exponent += 1 }
+        while m < 1 { m *= 2; exponent -= 1 }
+        // log2(m) for m in [1, 2): ln(m)/ln(2) with atanh series.
+        let y = (m - 1) / (m + 1)
+        let y2 = y * y
+        var term = y, sum = 0.0, k = 1.0
+        for _ in 0..<12 { sum += term / k; term *= y2; k += 2 }
+        return exponent + 2 * sum / 0.693_147_180_559_945_3
+    }
+
+    // MARK: Byte helpers
+
+    static func isTextByte(_ b: UInt8) -> Bool {
+        (b >= 0x20 && b < 0x7F) || b == 0x0D || b == 0x0A || b == 0x09
+    }
+
+    static func startsWith(_ d: UnsafeRawBufferPointer, _ text: String) -> Bool {
+        let utf8 = text.utf8
+        guard d.count >= utf8.count else { return false }
+        return zip(d, utf8).allSatisfy { $0 == $1 }
+    }
+
+    /// True when all of `d` is the beginning of `text`.
+    static func isPrefix(_ d: UnsafeRawBufferPointer, of text: String) -> Bool {
+        let utf8 = text.utf8
+        guard d.count <= utf8.count else { return false }
+        return zip(d, utf8).allSatisfy { $0 == $1 }
+    }
+
+    static func find(_ d: UnsafeRawBufferPointer, _ text: String) -> Int? {
+        let needle = Array(text.utf8)
+        guard d.count >= needle.count else { return nil }
+        var i = 0
+        while i + needle.count <= d.count {
+            if d[i] == needle[0] {
+                var match = true
+                for j in 1..<needle.count where d[i + j] != needle[j] { match = false; break }
+                if match { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The first line (without CRLF), if a line end is present.
+    static func firstLine(_ d: UnsafeRawBufferPointer) -> String? {
+        guard let end = d.firstIndex(of: 0x0A) else { return nil }
+        var line = UnsafeRawBufferPointer(rebasing: d[0..<end])
+        if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
+        return printable(line, limit: 200)
+    }
+
+    /// Bytes as text, unprintable ones escaped, at most `limit` characters.
+    static func printable(_ d: UnsafeRawBufferPointer, limit: Int) -> String {
+        var text = ""
+        for byte in d.prefix(limit) {
+            if byte >= 0x20, byte < 0x7F { text.unicodeScalars.append(Unicode.Scalar(byte)) } else { text += "." }
+        }
+        return text
+    }
+}
+
+extension Probes {
+    /// An HTTP request or status line at the start of any line in `d`: how a
+    /// stream picked up mid-way (or after a gap) shows it is HTTP.
+    static func httpAtLineStart(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        var lineStart = 0
+        while lineStart < d.count {
+            let line = UnsafeRawBufferPointer(rebasing: d[lineStart...])
+            if let result = http(line, final: true), case .cleartext = result { return result }
+            guard let newline = line.firstIndex(of: 0x0A) else { return nil }
+            lineStart += newline + 1
+        }
+        return nil
+    }
+}

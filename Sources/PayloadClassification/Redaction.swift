@@ -1,0 +1,88 @@
+/// Evidence is printed and stored in CI logs: it must prove a flow was
+/// cleartext without repeating the secrets the flow exposed.
+public enum Redaction {
+    /// What replaces a secret.
+    public static let marker = "[redacted]"
+
+    /// Headers whose values are credentials or session identifiers.
+    static let secretHeaders: Set<String> = [
+        "authorization", "proxy-authorization", "cookie", "set-cookie",
+        "x-api-key", "x-auth-token", "x-amz-security-token", "x-csrf-token",
+    ]
+
+    /// A request line with query values and URL user-info replaced, so that
+    /// `GET /login?token=abc` reads `GET /login?token=[redacted]`.
+    public static func requestLine(method: String, target: String, version: String) -> String {
+        "\(method) \(redactTarget(target)) \(version)"
+    }
+
+    /// Redacts `user:password@` in absolute URLs and every query value.
+    static func redactTarget(_ target: String) -> String {
+        var target = Substring(target)
+        var prefix = ""
+        if let scheme = target.firstRange(of: "://") {
+            let afterScheme = target[scheme.upperBound...]
+            let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" } ?? afterScheme.endIndex
+            let authority = afterScheme[..<authorityEnd]
+            if let at = authority.lastIndex(of: "@") {
+                prefix = String(target[..<scheme.upperBound]) + marker + "@" + String(authority[authority.index(after: at)...])
+            } else {
+                prefix = String(target[..<authorityEnd])
+            }
+            target = target[authorityEnd...]
+        }
+        guard let question = target.firstIndex(of: "?") else { return prefix + String(target) }
+        let path = target[..<question]
+        let query = target[target.index(after: question)...]
+        let redacted = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+            guard let equals = pair.firstIndex(of: "=") else { return String(pair) }
+            return String(pair[...equals]) + marker
+        }
+        return prefix + String(path) + "?" + redacted.joined(separator: "&")
+    }
+
+    /// A short summary of an HTTP head: the Host, and the names (never the
+    /// values) of credential headers present, e.g. ` (Host: web; Authorization: [redacted])`.
+    static func headerSummary(_ head: UnsafeRawBufferPointer) -> String {
+        var parts: [String] = []
+        var lineStart = 0
+        var index = 0
+        var isFirstLine = true
+        while index <= head.count {
+            if index == head.count || head[index] == 0x0A {
+                var end = index
+                if end > lineStart, head[end - 1] == 0x0D { end -= 1 }
+                if !isFirstLine, end > lineStart {
+                    let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<end])
+                    if let part = summarize(headerLine: line) { parts.append(part) }
+                }
+                isFirstLine = false
+                lineStart = index + 1
+                if parts.count >= 6 { break }
+            }
+            index += 1
+        }
+        return parts.isEmpty ? "" : " (" + parts.joined(separator: "; ") + ")"
+    }
+
+    private static func summarize(headerLine line: UnsafeRawBufferPointer) -> String? {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        let name = Probes.printable(UnsafeRawBufferPointer(rebasing: line[0..<colon]), limit: 64)
+        let lowered = name.lowercased()
+        if secretHeaders.contains(lowered) { return "\(name): \(marker)" }
+        if lowered == "host" {
+            let value = Probes.printable(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]), limit: 100)
+            return "Host: " + value.trimmingSpaces()
+        }
+        return nil
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { $0 != " " && $0 != "\t" }),
+              let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+        return String(scalars[first...last])
+    }
+}

@@ -1,0 +1,146 @@
+/// Why a stream stopped being TLS record framing.
+public enum TLSFramingError: Error, Sendable, Equatable, CustomStringConvertible {
+    case badContentType(UInt8)
+    case badVersion(UInt16)
+    case oversizedRecord(Int)
+
+    public var description: String {
+        switch self {
+        case .badContentType(let type): return "byte 0x\(String(type, radix: 16)) is not a TLS content type"
+        case .badVersion(let version): return "0x\(String(version, radix: 16)) is not a TLS record version"
+        case .oversizedRecord(let length): return "record length \(length) exceeds 2^14+2048"
+        }
+    }
+}
+
+/// A TLS record header (RFC 8446 §5.1), checked.
+public struct TLSRecordHeader: Sendable, Equatable {
+    public var contentType: UInt8
+    public var version: UInt16
+    public var length: Int
+
+    /// The largest record any TLS version allows: 2^14 plaintext plus 2048 of expansion.
+    public static let maximumLength = 16_384 + 2_048
+
+    /// Validates a header: content type 20–24 (change_cipher_spec, alert,
+    /// handshake, application_data, heartbeat), version 0x0300–0x0304,
+    /// length within the maximum.
+    public static func validate(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8, _ b4: UInt8) -> Result<TLSRecordHeader, TLSFramingError> {
+        guard (20...24).contains(b0) else { return .failure(.badContentType(b0)) }
+        let version = UInt16(b1) << 8 | UInt16(b2)
+        guard b1 == 3, b2 <= 4 else { return .failure(.badVersion(version)) }
+        let length = Int(b3) << 8 | Int(b4)
+        guard length <= maximumLength else { return .failure(.oversizedRecord(length)) }
+        return .success(TLSRecordHeader(contentType: b0, version: version, length: length))
+    }
+
+    public static func isPlausible(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8) -> Bool {
+        (20...24).contains(b0) && b1 == 3 && b2 <= 4
+    }
+}
+
+/// Walks a stream of TLS records, checking every header, in O(1) state: a
+/// carry for a header split across segments and a count of body bytes left.
+/// Handshake bytes (before encryption starts) go to a `HandshakeParser`.
+public struct TLSRecordWalker: Sendable {
+    private var carry: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
+    private var carried = 0
+    /// Body bytes left in the current record.
+    private var remaining = 0
+    private var currentType: UInt8 = 0
+    /// Stream offset of the current position, for error reports.
+    public private(set) var offset = 0
+    public private(set) var records = 0
+    public private(set) var applicationDataRecords = 0
+    public private(set) var alertRecords = 0
+    public private(set) var changeCipherSpecSeen = false
+    /// Version of the first record header (0x0301 is usual for ClientHello).
+    public private(set) var firstRecordVersion: UInt16 = 0
+    /// Set when framing broke; nothing after it is walked.
+    public private(set) var error: (offset: Int, error: TLSFramingError)?
+    public var handshake = HandshakeParser()
+
+    public init() {}
+
+    /// True when the walker stands exactly between records.
+    public var isAtRecordBoundary: Bool { carried == 0 && remaining == 0 }
+
+    /// Body bytes still expected in the current record.
+    public var bytesLeftInRecord: Int { remaining }
+
+    /// Walks `bytes`. Returns how many were consumed: all of them, unless the
+    /// framing broke, in which case the rest starts at the bad header.
+    @discardableResult
+    public mutating func walk(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard error == nil else { return 0 }
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            if remaining > 0 {
+                let take = min(remaining, n - i)
+                if currentType == 22, !changeCipherSpecSeen, handshake.wantsBytes {
+                    handshake.feed(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)]))
+                }
+                remaining -= take
+                i += take
+                offset += take
+                continue
+            }
+            // Collect a 5-byte header, possibly across calls.
+            if carried == 0, n - i >= 5 {
+                if !accept(bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3], bytes[i + 4], at: offset) { return i }
+                i += 5
+                offset += 5
+                continue
+            }
+            setCarry(carried, bytes[i])
+            carried += 1
+            i += 1
+            offset += 1
+            if carried == 5 {
+                carried = 0
+                if !accept(carry.0, carry.1, carry.2, carry.3, carry.4, at: offset - 5) { return max(0, i - 5) }
+            }
+        }
+        return n
+    }
+
+    /// Skips `count` unseen bytes. Succeeds only when they lie inside the
+    /// current record's body, where framing is known to continue.
+    public mutating func skip(_ count: Int) -> Bool {
+        guard error == nil, carried == 0, count <= remaining else { return false }
+        remaining -= count
+        offset += count
+        return true
+    }
+
+    private mutating func setCarry(_ index: Int, _ byte: UInt8) {
+        switch index {
+        case 0: carry.0 = byte
+        case 1: carry.1 = byte
+        case 2: carry.2 = byte
+        case 3: carry.3 = byte
+        default: carry.4 = byte
+        }
+    }
+
+    private mutating func accept(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8, _ b4: UInt8, at headerOffset: Int) -> Bool {
+        switch TLSRecordHeader.validate(b0, b1, b2, b3, b4) {
+        case .failure(let failure):
+            error = (headerOffset, failure)
+            return false
+        case .success(let header):
+            if records == 0 { firstRecordVersion = header.version }
+            records += 1
+            currentType = header.contentType
+            remaining = header.length
+            switch header.contentType {
+            case 20: changeCipherSpecSeen = true
+            case 21: alertRecords += 1
+            case 23: applicationDataRecords += 1
+            default: break
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import PacketDecoding
+import PayloadClassification
+import VerdictPolicy
+
+/// Facts about the capture itself, for the summary.
+public struct CaptureFacts: Sendable {
+    public var source: String
+    public var frames = 0
+    public var tcpSegments = 0
+    /// Kernel drops (live captures only).
+    public var droppedByKernel: UInt64?
+    public var droppedByInterface: UInt64?
+    /// Set when reading stopped early because of an error (e.g. a truncated file).
+    public var readError: String?
+
+    public init(source: String) { self.source = source }
+
+    public var drops: UInt64 { (droppedByKernel ?? 0) + (droppedByInterface ?? 0) }
+}
+
+/// Writes reports somewhere: one per flow as it becomes final, then a summary.
+public protocol Reporter {
+    mutating func report(_ flow: FlowReport) -> String
+    func summary(_ summary: RunSummary, capture: CaptureFacts) -> String
+}
+
+/// One line per flow for people; the summary says what it means.
+public struct TextReporter: Reporter {
+    public init() {}
+
+    public mutating func report(_ flow: FlowReport) -> String {
+        var line = flow.verdict.rawValue.padding(to: 19)
+        line += "\(flow.client) -> \(flow.server)"
+        if flow.observation.tunnel != .none { line += " [\(flow.observation.tunnel)]" }
+        if let name = flow.protocolName { line += "  \(name)" }
+        if let detail = Self.detail(flow) { line += "  \(detail)" }
+        line += "\n" + String(repeating: " ", count: 19) + "why: " + flow.reason
+        for note in flow.notes { line += "\n" + String(repeating: " ", count: 19) + "note: " + note }
+        return line + "\n"
+    }
+
+    static func detail(_ flow: FlowReport) -> String? {
+        if let tls = flow.tls, flow.protocolName == "tls" {
+            var items: [String] = []
+            items.append(tls.version ?? "version not seen")
+            if let sni = tls.serverName { items.append("SNI \(sni)") }
+            if !tls.alpnOffered.isEmpty { items.append("ALPN \(tls.alpnOffered.joined(separator: ","))") }
+            if let cert = tls.clientCertificate { items.append("client cert \(cert)") }
+            return items.joined(separator: ", ")
+        }
+        return flow.evidence.map { "\"\($0)\"" }
+    }
+
+    public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {
+        var text = "\n\(summary.flows) flow\(summary.flows == 1 ? "" : "s"): "
+        text += "\(summary.count(.encrypted)) encrypted, \(summary.count(.plaintext)) plaintext, "
+        text += "\(summary.count(.plaintextRejected)) plaintext-rejected, \(summary.count(.opaque)) opaque, "
+        text += "\(summary.count(.inconclusive)) inconclusive\n"
+        text += "\(capture.frames) packets read from \(capture.source), \(capture.tcpSegments) TCP"
+        if let kernel = capture.droppedByKernel {
+            text += ", \(kernel) dropped by the kernel, \(capture.droppedByInterface ?? 0) by the interface"
+        }
+        text += "\n"
+        if capture.drops > 0 { text += "warning: packets were dropped; verdicts of flows open at the time are suspect\n" }
+        switch summary.result {
+        case .fail: text += "result: FAIL (cleartext application data on the wire)\n"
+        case .pass: text += "result: PASS (no plaintext flow)\n"
+        case .inconclusive: text += "result: INCONCLUSIVE (no flow could be judged)\n"
+        }
+        return text
+    }
+}
+
+/// JSON Lines: one object per flow, then one summary object.
+public struct JSONLinesReporter: Reporter {
+    public init() {}
+
+    public mutating func report(_ flow: FlowReport) -> String {
+        let o = flow.observation
+        var json = JSONObject()
+        json.add("type", "flow")
+        json.add("client", flow.client.description)
+        json.add("server", flow.server.description)
+        json.add("verdict", flow.verdict.rawValue)
+        json.add("reason", flow.reason)
+        json.add("protocol", flow.protocolName)
+        json.add("tls", flow.tls.map(Self.tlsObject))
+        json.add("evidence", flow.evidence)
+        json.add("packets", o.packets)
+        json.add("bytes", o.payloadBytes)
+        json.add("bytesToServer", o.clientToServer.bytes)
+        json.add("bytesToClient", o.serverToClient.bytes)
+        json.add("firstSeen", Timestamp.iso8601(nanoseconds: o.firstSeenNanoseconds))
+        json.add("lastSeen", Timestamp.iso8601(nanoseconds: o.lastSeenNanoseconds))
+        json.add("tunnel", o.tunnel == .none ? nil : o.tunnel.description)
+        json.add("handshakeSeen", o.handshakeSeen)
+        json.add("clientClose", o.clientClosure.rawValue)
+        json.add("serverClose", o.serverClosure.rawValue)
+        json.add("end", o.end.rawValue)
+        json.add("gapBytes", o.clientToServer.gapBytes + o.serverToClient.gapBytes)
+        json.add("conflictingBytes", o.conflictingBytes)
+        json.add("notes", flow.notes)
+        return json.closed + "\n"
+    }
+
+    static func tlsObject(_ tls: TLSFacts) -> JSONObject {
+        var json = JSONObject()
+        json.add("version", tls.version)
+        json.add("sni", tls.serverName)
+        json.add("alpn", tls.alpnOffered)
+        json.add("alpnSelected", tls.alpnSelected)
+        json.add("cipherSuite", tls.cipherSuite.map(hex4))
+        json.add("handshakeSeen", tls.handshakeSeen)
+        json.add("clientCertificate", tls.clientCertificate)
+        json.add("alerts", tls.alerts)
+        if tls.legacySSLv2Hello { json.add("legacySSLv2Hello", true) }
+        return json
+    }
+
+    public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {
+        var json = JSONObject()
+        json.add("type", "summary")
+        json.add("flows", summary.flows)
+        json.add("encrypted", summary.count(.encrypted))
+        json.add("plaintext", summary.count(.plaintext))
+        json.add("plaintextRejected", summary.count(.plaintextRejected))
+        json.add("opaque", summary.count(.opaque))
+        json.add("inconclusive", summary.count(.inconclusive))
+        json.add("result", summary.result.rawValue)
+        json.add("packets", capture.frames)
+        json.add("tcpPackets", capture.tcpSegments)
+        if let kernel = capture.droppedByKernel {
+            json.add("droppedByKernel", kernel)
+            json.add("droppedByInterface", capture.droppedByInterface ?? 0)
+        }
+        if let error = capture.readError { json.add("readError", error) }
+        return json.closed + "\n"
+    }
+}
+
+extension String {
+    func padding(to width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
+}
+
+/// "0x1301": how cipher suites are written in the RFCs and IANA registry.
+func hex4(_ value: UInt16) -> String {
+    let hex = String(value, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+}

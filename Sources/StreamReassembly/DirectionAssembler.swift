@@ -1,0 +1,355 @@
+/// Receives one direction's bytes in sequence order. Bytes handed to
+/// `receive` are borrowed (often straight from the capture buffer) and valid
+/// only for the call.
+public protocol StreamSink {
+    mutating func receive(_ bytes: UnsafeRawBufferPointer)
+    /// `count` bytes of the stream were never seen (lost, not captured, or
+    /// given up on when a buffer limit was hit). What follows is not contiguous
+    /// with what came before.
+    mutating func receiveGap(_ count: Int)
+}
+
+/// Limits on out-of-order buffering, shared by every flow so that a hostile
+/// capture cannot grow memory without bound.
+public struct ReassemblyBudget: Sendable {
+    /// Bytes one direction may hold out of order.
+    public var perDirectionBytes: Int
+    /// Segments one direction may hold out of order (bounds work per insert).
+    public var perDirectionSegments: Int
+    /// Bytes all flows together may hold out of order.
+    public var totalBytes: Int
+    /// Bytes held now.
+    public internal(set) var usedBytes: Int = 0
+    /// Times a limit forced delivery past a hole.
+    public internal(set) var forcedSkips: Int = 0
+
+    public static let defaultPerDirectionBytes = 1 << 20
+    public static let defaultPerDirectionSegments = 1024
+    public static let defaultTotalBytes = 256 << 20
+
+    public init(
+        perDirectionBytes: Int = defaultPerDirectionBytes,
+        perDirectionSegments: Int = defaultPerDirectionSegments,
+        totalBytes: Int = defaultTotalBytes
+    ) {
+        self.perDirectionBytes = perDirectionBytes
+        self.perDirectionSegments = perDirectionSegments
+        self.totalBytes = totalBytes
+    }
+}
+
+/// What happened to one direction's bytes: the evidence that the stream
+/// handed on is (or is not) the stream that was on the wire.
+public struct DirectionStatistics: Sendable, Equatable {
+    public var deliveredBytes: Int = 0
+    public var gapBytes: Int = 0
+    public var gaps: Int = 0
+    /// Bytes seen again with the same content (the `-i any` double, retransmits).
+    public var duplicateBytes: Int = 0
+    /// Bytes seen again with different content. The first copy is kept.
+    public var conflictingBytes: Int = 0
+    public var outOfOrderSegments: Int = 0
+    public var peakBufferedBytes: Int = 0
+
+    public init() {}
+}
+
+/// Reassembles one direction of a TCP connection.
+///
+/// In-order data is passed to the sink as the caller's own bytes, with no copy
+/// and no allocation; only data that arrives ahead of a hole is copied, within
+/// the budget. Sequence numbers are compared modulo 2^32.
+public struct DirectionAssembler: Sendable {
+    /// The next sequence number the stream expects.
+    public private(set) var nextSequence: UInt32 = 0
+    /// Whether a first sequence number is known.
+    public private(set) var isStarted = false
+    /// Whether the stream started at a SYN (so no byte before it exists).
+    public private(set) var startedAtSYN = false
+    /// The sequence number of the FIN, once seen.
+    public private(set) var finSequence: UInt32?
+    public private(set) var statistics = DirectionStatistics()
+
+    private var pending: [PendingSegment] = []
+    private var pendingBytes = 0
+    /// Fingerprints of the last segments delivered, to tell an identical
+    /// retransmission from one with different bytes.
+    private var recent = RecentSegments()
+
+    public init() {}
+
+    /// Bytes held out of order now.
+    public var bufferedBytes: Int { pendingBytes }
+
+    /// True once the FIN has been seen and every byte before it delivered.
+    public var isFinished: Bool {
+        guard let finSequence else { return false }
+        return isStarted && pending.isEmpty && Self.offset(of: finSequence, from: nextSequence) <= 0
+    }
+
+    /// Starts the stream at a SYN: data begins at `initialSequence + 1`.
+    public mutating func startAtSYN(initialSequence: UInt32) {
+        guard !isStarted || !startedAtSYN else { return }
+        nextSequence = initialSequence &+ 1
+        isStarted = true
+        startedAtSYN = true
+    }
+
+    /// Records a FIN at the sequence number after the segment's payload.
+    public mutating func noteFIN(at sequence: UInt32) {
+        if finSequence == nil { finSequence = sequence }
+    }
+
+    /// Takes one segment. `missing` is payload that was on the wire after
+    /// `payload` but not captured (snapshot length); it is reported as a gap.
+    public mutating func accept<Sink: StreamSink>(
+        sequence: UInt32,
+        payload: UnsafeRawBufferPointer,
+        missing: Int = 0,
+        budget: inout ReassemblyBudget,
+        sink: inout Sink
+    ) {
+        let length = payload.count + missing
+        guard length > 0 else { return }
+        if !isStarted {
+            // Picked up mid-stream: the first byte seen starts the stream.
+            nextSequence = sequence
+            isStarted = true
+        }
+        let offset = Self.offset(of: sequence, from: nextSequence)
+        if offset + length <= 0 {
+            noteRetransmission(sequence: sequence, payload: payload, missing: missing)
+            return
+        }
+        if offset <= 0 {
+            deliverInOrder(sequence: sequence, payload: payload, missing: missing, skipping: -offset, sink: &sink)
+            drainPending(budget: &budget, sink: &sink)
+            return
+        }
+        statistics.outOfOrderSegments += 1
+        insertPending(sequence: sequence, payload: payload, missing: missing, budget: &budget, sink: &sink)
+    }
+
+    /// Delivers everything still held, reporting the holes between as gaps.
+    /// Called when the flow ends: nothing more can fill them.
+    public mutating func flush<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) {
+        while !pending.isEmpty {
+            skipToFirstPending(budget: &budget, sink: &sink)
+        }
+    }
+
+    /// Where `sequence` lies relative to `base`, modulo 2^32: negative means before.
+    @inline(__always)
+    static func offset(of sequence: UInt32, from base: UInt32) -> Int {
+        Int(Int32(bitPattern: sequence &- base))
+    }
+
+    // MARK: In order
+
+    private mutating func deliverInOrder<Sink: StreamSink>(
+        sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int, skipping: Int, sink: inout Sink
+    ) {
+        if skipping > 0 { statistics.duplicateBytes += min(skipping, payload.count + missing) }
+        if skipping < payload.count {
+            let fresh = UnsafeRawBufferPointer(rebasing: payload[skipping...])
+            sink.receive(fresh)
+            statistics.deliveredBytes += fresh.count
+            if skipping == 0 { recent.remember(sequence: sequence, payload: payload) }
+        }
+        let missingFresh = missing - max(0, skipping - payload.count)
+        if missingFresh > 0 {
+            sink.receiveGap(missingFresh)
+            statistics.gapBytes += missingFresh
+            statistics.gaps += 1
+        }
+        nextSequence = sequence &+ UInt32(truncatingIfNeeded: payload.count + missing)
+    }
+
+    private mutating func noteRetransmission(sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int) {
+        switch recent.compare(sequence: sequence, payload: payload) {
+        case .different:
+            statistics.conflictingBytes += payload.count
+        case .same, .unknown:
+            // Data delivered longer ago cannot be compared; it counts as a duplicate.
+            statistics.duplicateBytes += payload.count + missing
+        }
+    }
+
+    // MARK: Out of order
+
+    private mutating func insertPending<Sink: StreamSink>(
+        sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int,
+        budget: inout ReassemblyBudget, sink: inout Sink
+    ) {
+        // Make room first: a limit forces delivery past the oldest hole rather
+        // than blocking or growing.
+        while !pending.isEmpty,
+              pendingBytes + payload.count > budget.perDirectionBytes
+                || budget.usedBytes + payload.count > budget.totalBytes
+                || pending.count >= budget.perDirectionSegments {
+            budget.forcedSkips += 1
+            skipToFirstPending(budget: &budget, sink: &sink)
+        }
+        let offset = Self.offset(of: sequence, from: nextSequence)
+        if offset <= 0 || payload.count > budget.perDirectionBytes || budget.usedBytes + payload.count > budget.totalBytes {
+            // Either the skip made this segment current, or it cannot be held at
+            // all: deliver it now, after a gap for whatever is missing before it.
+            if offset > 0 {
+                budget.forcedSkips += 1
+                reportGap(offset)
+                sink.receiveGap(offset)
+                nextSequence = sequence
+            }
+            if Self.offset(of: sequence, from: nextSequence) + payload.count + missing > 0 {
+                deliverInOrder(sequence: sequence, payload: payload, missing: missing,
+                               skipping: max(0, -Self.offset(of: sequence, from: nextSequence)), sink: &sink)
+            }
+            drainPending(budget: &budget, sink: &sink)
+            return
+        }
+
+        // Copy only the parts not already held; compare the parts that are.
+        var start = offset
+        let end = offset + payload.count
+        var insertAt = 0
+        var pieces: [(offset: Int, bytes: ArraySlice<UInt8>)] = []
+        for segment in pending {
+            let segStart = Self.offset(of: segment.sequence, from: nextSequence)
+            let segEnd = segStart + segment.bytes.count
+            if segEnd <= start { insertAt += 1; continue }
+            if segStart >= end { break }
+            if segStart > start {
+                pieces.append((start, bytes(payload, from: start - offset, to: segStart - offset)))
+            }
+            let overlapStart = max(start, segStart), overlapEnd = min(end, segEnd)
+            if overlapEnd > overlapStart {
+                let held = segment.bytes[(overlapStart - segStart)..<(overlapEnd - segStart)]
+                let seen = UnsafeRawBufferPointer(rebasing: payload[(overlapStart - offset)..<(overlapEnd - offset)])
+                if held.elementsEqual(seen) {
+                    statistics.duplicateBytes += overlapEnd - overlapStart
+                } else {
+                    statistics.conflictingBytes += overlapEnd - overlapStart
+                }
+            }
+            start = max(start, segEnd)
+            if start >= end { break }
+        }
+        if start < end {
+            pieces.append((start, bytes(payload, from: start - offset, to: end - offset)))
+        }
+        let tail = missing
+        for (index, piece) in pieces.enumerated() {
+            let isLast = index == pieces.count - 1 && piece.offset + piece.bytes.count == end
+            let seq = nextSequence &+ UInt32(truncatingIfNeeded: piece.offset)
+            let newSegment = PendingSegment(sequence: seq, bytes: Array(piece.bytes), missingTail: isLast ? tail : 0)
+            let position = pending.firstIndex { Self.offset(of: $0.sequence, from: nextSequence) > piece.offset } ?? pending.count
+            pending.insert(newSegment, at: max(position, insertAt))
+            pendingBytes += piece.bytes.count
+            budget.usedBytes += piece.bytes.count
+        }
+        statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, pendingBytes)
+    }
+
+    private func bytes(_ payload: UnsafeRawBufferPointer, from: Int, to: Int) -> ArraySlice<UInt8> {
+        ArraySlice(UnsafeRawBufferPointer(rebasing: payload[from..<to]))
+    }
+
+    /// Delivers pending segments that have become contiguous.
+    private mutating func drainPending<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) {
+        while let first = pending.first {
+            let offset = Self.offset(of: first.sequence, from: nextSequence)
+            if offset > 0 { return }
+            pending.removeFirst()
+            pendingBytes -= first.bytes.count
+            budget.usedBytes -= first.bytes.count
+            first.bytes.withUnsafeBytes { raw in
+                if offset + raw.count + first.missingTail > 0 {
+                    deliverInOrder(sequence: first.sequence, payload: raw, missing: first.missingTail,
+                                   skipping: -offset, sink: &sink)
+                }
+            }
+        }
+    }
+
+    /// Gives up on the hole before the first pending segment.
+    private mutating func skipToFirstPending<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) {
+        guard let first = pending.first else { return }
+        let hole = Self.offset(of: first.sequence, from: nextSequence)
+        if hole > 0 {
+            reportGap(hole)
+            sink.receiveGap(hole)
+            nextSequence = first.sequence
+        }
+        drainPending(budget: &budget, sink: &sink)
+    }
+
+    private mutating func reportGap(_ count: Int) {
+        statistics.gapBytes += count
+        statistics.gaps += 1
+    }
+}
+
+/// Out-of-order bytes, copied because the capture buffer will be reused.
+struct PendingSegment: Sendable {
+    var sequence: UInt32
+    var bytes: [UInt8]
+    var missingTail: Int
+}
+
+/// A few fingerprints of recently delivered segments. The `-i any` double and
+/// fast retransmits arrive within a few packets of the original, so a short
+/// history catches them without keeping delivered bytes.
+struct RecentSegments: Sendable {
+    enum Comparison { case same, different, unknown }
+
+    private var entries: (Entry, Entry, Entry, Entry) = (.empty, .empty, .empty, .empty)
+    private var next = 0
+
+    struct Entry: Sendable {
+        var sequence: UInt32
+        var length: Int
+        var hash: UInt64
+        static let empty = Entry(sequence: 0, length: -1, hash: 0)
+    }
+
+    mutating func remember(sequence: UInt32, payload: UnsafeRawBufferPointer) {
+        let entry = Entry(sequence: sequence, length: payload.count, hash: Self.hash(payload))
+        switch next {
+        case 0: entries.0 = entry
+        case 1: entries.1 = entry
+        case 2: entries.2 = entry
+        default: entries.3 = entry
+        }
+        next = (next + 1) & 3
+    }
+
+    func compare(sequence: UInt32, payload: UnsafeRawBufferPointer) -> Comparison {
+        for entry in [entries.0, entries.1, entries.2, entries.3]
+        where entry.sequence == sequence && entry.length == payload.count {
+            return entry.hash == Self.hash(payload) ? .same : .different
+        }
+        return .unknown
+    }
+
+    /// A fast 64-bit hash of the payload, word at a time.
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        var i = 0
+        let n = bytes.count
+        while i + 8 <= n {
+            let word = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            h = (h ^ word) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 32
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < n {
+            tail |= UInt64(bytes[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+        return h ^ (h >> 29)
+    }
+}

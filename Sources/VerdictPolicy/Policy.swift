@@ -1,0 +1,217 @@
+import PacketDecoding
+import PayloadClassification
+
+/// Turns what was seen on a flow into a verdict with a reason. Pure: the same
+/// observation always gives the same report.
+public enum VerdictPolicy {
+    public static func judge(_ o: FlowObservation) -> FlowReport {
+        let c = o.clientToServer, s = o.serverToClient
+        var report = FlowReport(observation: o, verdict: .inconclusive, reason: "", protocolName: nil,
+                                tls: nil, evidence: nil, notes: [])
+        let (verdict, reason) = decide(o, c, s)
+        report.verdict = verdict
+        report.reason = reason
+        report.protocolName = protocolName(c, s)
+        if c.kind == .tls || s.kind == .tls || c.tlsRecords > 0 || s.tlsRecords > 0 {
+            report.tls = tlsFacts(c, s)
+        }
+        report.evidence = evidence(c, s, tls: report.tls)
+        report.notes = notes(o, c, s)
+        return report
+    }
+
+    static func decide(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> (Verdict, String) {
+        let serverClosed = o.serverClosure != .open
+        let how = o.serverClosure == .reset ? "reset the connection" : "closed the connection"
+
+        if c.kind.isCleartext || s.kind.isCleartext {
+            if c.kind.isCleartext, s.kind == .none || isAlertOnly(s) {
+                let answered = s.kind == .none ? "sent no payload" : "answered only with a TLS alert"
+                let what = name(c)
+                if serverClosed {
+                    return (.plaintextRejected, "client sent cleartext \(what); server \(answered) and \(how)")
+                }
+                if o.clientClosure == .reset {
+                    return (.inconclusive, "client sent cleartext \(what) and reset the connection; the server never answered")
+                }
+                return (.inconclusive, "client sent cleartext \(what); the server neither answered nor closed before the capture ended")
+            }
+            if c.kind.isCleartext, s.kind.isCleartext {
+                return (.plaintext, "cleartext \(name(c)) in both directions")
+            }
+            if s.kind.isCleartext {
+                return (.plaintext, "server sent cleartext \(name(s))" + (c.kind == .none ? "" : "; client sent \(describe(c))"))
+            }
+            return (.plaintext, "client sent cleartext \(name(c)); server sent \(describe(s))")
+        }
+
+        switch (c.kind, s.kind) {
+        case (.none, .none):
+            if o.clientClosure == .reset || o.serverClosure == .reset {
+                return (.inconclusive, "no payload: the connection was reset before any data")
+            }
+            return (.inconclusive, o.handshakeSeen ? "no payload: TCP handshake only" : "no payload captured")
+        case (.tls, .tls):
+            guard provesTLS(c), provesTLS(s) else {
+                return (.inconclusive, "too little TLS to prove framing (\(c.tlsRecords) client, \(s.tlsRecords) server records)")
+            }
+            var reason = "every byte in both directions is TLS record framing (\(c.tlsRecords) client, \(s.tlsRecords) server records)"
+            if c.resynchronised || s.resynchronised || c.startedMidStream || s.startedMidStream {
+                reason += "; picked up mid-stream, framing verified after resynchronising, handshake not seen"
+            }
+            return (.encrypted, reason)
+        case (.ssh, .ssh):
+            return (.encrypted, "SSH in both directions (banner, then binary packets)")
+        case (.tls, .none), (.ssh, .none):
+            return (.inconclusive, "only the client sent \(describe(c)); no reply seen")
+        case (.none, .tls), (.none, .ssh):
+            return (.inconclusive, "only the server sent \(describe(s)); nothing from the client seen")
+        default:
+            break
+        }
+        if c.kind == .binary || s.kind == .binary {
+            let side = c.kind == .binary ? c : s
+            let who = c.kind == .binary ? "client" : "server"
+            if let framingBreak = side.framingBreak {
+                return (.opaque, "\(who): \(framingBreak)")
+            }
+            let entropy = side.entropy.map { ", entropy \(format($0)) bits/byte" } ?? ""
+            return (.opaque, "\(who) sent binary data that is neither TLS nor known cleartext\(entropy)")
+        }
+        if c.kind == .undetermined || s.kind == .undetermined {
+            let who = c.kind == .undetermined ? "client" : "server"
+            let side = c.kind == .undetermined ? c : s
+            let cause = side.gapBytes > 0 ? "after \(side.gapBytes) missing bytes" : "in a stream picked up mid-way"
+            return (.inconclusive, "\(who) bytes \(cause) never resynchronised to TLS records or known cleartext")
+        }
+        return (.inconclusive, "client sent \(describe(c)), server sent \(describe(s))")
+    }
+
+    /// One valid header is not proof: require a parsed hello or several records.
+    static func provesTLS(_ d: DirectionSummary) -> Bool {
+        d.tlsRecords >= 2 || d.handshake.clientHelloSeen || d.handshake.serverHelloSeen
+    }
+
+    static func isAlertOnly(_ d: DirectionSummary) -> Bool {
+        d.kind == .tls && d.tlsRecords > 0 && d.tlsRecords == d.tlsAlertRecords
+    }
+
+    static func name(_ d: DirectionSummary) -> String {
+        switch d.kind {
+        case .http: return "HTTP"
+        case .h2c: return "HTTP/2 (h2c)"
+        case .text: return "text"
+        default: return d.protocolName ?? d.kind.rawValue
+        }
+    }
+
+    static func describe(_ d: DirectionSummary) -> String {
+        switch d.kind {
+        case .none: return "no payload"
+        case .tls: return "TLS"
+        case .ssh: return "SSH"
+        case .binary: return "binary data"
+        case .undetermined: return "unclassified bytes"
+        default: return "cleartext \(name(d))"
+        }
+    }
+
+    static func protocolName(_ c: DirectionSummary, _ s: DirectionSummary) -> String? {
+        for d in [c, s] where d.kind.isCleartext { return d.protocolName ?? d.kind.rawValue }
+        if c.kind == .tls || s.kind == .tls { return "tls" }
+        if c.kind == .ssh || s.kind == .ssh { return "ssh" }
+        if c.kind == .binary || s.kind == .binary { return "binary" }
+        return nil
+    }
+
+    static func tlsFacts(_ c: DirectionSummary, _ s: DirectionSummary) -> TLSFacts {
+        var facts = TLSFacts()
+        let hello = c.handshake, server = s.handshake
+        facts.handshakeSeen = hello.clientHelloSeen || server.serverHelloSeen
+        if let selected = server.selectedVersion { facts.version = TLSFacts.versionName(selected) }
+        facts.serverName = hello.serverName
+        facts.alpnOffered = hello.alpnOffered
+        facts.alpnSelected = server.alpnSelected
+        facts.cipherSuite = server.cipherSuite
+        facts.legacySSLv2Hello = hello.sslv2Hello
+        facts.alerts = c.tlsAlertRecords + s.tlsAlertRecords
+        if server.selectedVersion == 0x0304 {
+            facts.clientCertificate = "not visible (TLS 1.3 encrypts it)"
+        } else if hello.certificateSeen {
+            facts.clientCertificate = hello.certificateEmpty ? "empty" : "sent"
+        } else if server.certificateRequestSeen {
+            facts.clientCertificate = "requested"
+        }
+        return facts
+    }
+
+    static func evidence(_ c: DirectionSummary, _ s: DirectionSummary, tls: TLSFacts?) -> String? {
+        var parts: [String] = []
+        if let e = c.evidence { parts.append(e) }
+        if let e = s.evidence { parts.append(e) }
+        if parts.isEmpty, let tls {
+            var items: [String] = []
+            if let v = tls.version { items.append(v) }
+            if let sni = tls.serverName { items.append("SNI " + sni) }
+            if !tls.alpnOffered.isEmpty { items.append("ALPN " + tls.alpnOffered.joined(separator: ",")) }
+            if !tls.handshakeSeen { items.append("handshake not seen") }
+            return items.isEmpty ? nil : items.joined(separator: ", ")
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: " | ")
+    }
+
+    static func notes(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> [String] {
+        var notes: [String] = []
+        if o.conflictingBytes > 0 {
+            notes.append("\(o.conflictingBytes) bytes were retransmitted with different content; the first copy was used")
+        }
+        let gaps = c.gapBytes + s.gapBytes
+        if gaps > 0 { notes.append("\(gaps) payload bytes were not captured (gaps)") }
+        if c.unverifiedBytes + s.unverifiedBytes > 0 {
+            notes.append("\(c.unverifiedBytes + s.unverifiedBytes) bytes before resynchronisation were not classified")
+        }
+        if !o.handshakeSeen { notes.append("TCP handshake not captured: picked up mid-stream") }
+        if o.dropsWhileOpen { notes.append("the kernel dropped packets while this flow was open: verdict suspect") }
+        return notes
+    }
+
+    static func format(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    }
+}
+
+/// Totals over all flows, and what they mean for the exit code.
+public struct RunSummary: Sendable {
+    public enum Result: String, Sendable { case pass, fail, inconclusive }
+
+    public var counts: [Verdict: Int] = [:]
+    public var flows = 0
+
+    public init() {}
+
+    public mutating func add(_ report: FlowReport) {
+        counts[report.verdict, default: 0] += 1
+        flows += 1
+    }
+
+    public func count(_ verdict: Verdict) -> Int { counts[verdict] ?? 0 }
+
+    /// fail: any plaintext flow. pass: none, and at least one conclusive flow.
+    /// inconclusive: nothing conclusive (no matching traffic, only inconclusive flows).
+    public var result: Result {
+        if count(.plaintext) > 0 { return .fail }
+        if flows - count(.inconclusive) > 0 { return .pass }
+        return .inconclusive
+    }
+
+    /// 0 pass, 1 fail, 2 inconclusive (3 is for errors, decided by the CLI).
+    public var exitCode: Int32 {
+        switch result {
+        case .pass: return 0
+        case .fail: return 1
+        case .inconclusive: return 2
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import PacketDecoding
+import PayloadClassification
+
+/// The answer for one flow.
+public enum Verdict: String, Sendable, CaseIterable, Comparable {
+    /// Every payload byte seen in both directions is valid TLS (or SSH) framing.
+    case encrypted
+    /// Cleartext application data crossed the wire: a failure.
+    case plaintext
+    /// A cleartext client was refused: the server sent nothing and closed or
+    /// reset. What a STRICT workload does to a client outside the mesh.
+    case plaintextRejected = "plaintext-rejected"
+    /// Payload that is neither valid TLS nor recognisable cleartext.
+    case opaque
+    /// The capture cannot tell (no payload, too little, gaps that never resynchronised).
+    case inconclusive
+
+    /// Report order: the order of declaration.
+    var rank: Int {
+        switch self {
+        case .encrypted: return 0
+        case .plaintext: return 1
+        case .plaintextRejected: return 2
+        case .opaque: return 3
+        case .inconclusive: return 4
+        }
+    }
+
+    public static func < (lhs: Verdict, rhs: Verdict) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// How one side ended its half of the connection.
+public enum Closure: String, Sendable, Equatable {
+    case open, fin, reset
+}
+
+/// Why a flow's verdict was made final.
+public enum FlowEnd: String, Sendable, Equatable {
+    /// FIN both ways or a reset, then a short linger for late duplicates.
+    case closed
+    /// No packet for the idle timeout (by capture time).
+    case idle
+    /// The capture ended (end of file, Ctrl-C, -c, --duration).
+    case captureEnded = "capture-ended"
+    /// The flow table was full and this was the oldest idle flow.
+    case evicted
+    /// A new SYN reused the 4-tuple.
+    case portReused = "port-reused"
+}
+
+/// Everything the policy needs to know about one flow, from the stages before it.
+public struct FlowObservation: Sendable {
+    public var client: Endpoint
+    public var server: Endpoint
+    public var tunnel: Tunnel = .none
+    public var clientToServer = DirectionSummary()
+    public var serverToClient = DirectionSummary()
+    /// The client's SYN was captured, so the stream starts at its first byte.
+    public var handshakeSeen = false
+    public var clientClosure = Closure.open
+    public var serverClosure = Closure.open
+    public var packets = 0
+    public var firstSeenNanoseconds: Int64 = 0
+    public var lastSeenNanoseconds: Int64 = 0
+    /// Bytes retransmitted with content different from the first copy.
+    public var conflictingBytes = 0
+    /// Bytes seen twice with the same content (the `-i any` double, retransmits).
+    public var duplicateBytes = 0
+    public var end = FlowEnd.captureEnded
+    /// The kernel dropped packets while this flow was open.
+    public var dropsWhileOpen = false
+
+    public init(client: Endpoint, server: Endpoint) {
+        self.client = client
+        self.server = server
+    }
+
+    /// Payload bytes seen in both directions.
+    public var payloadBytes: Int { clientToServer.bytes + serverToClient.bytes }
+}
+
+/// The TLS facts a report shows, merged from both directions.
+public struct TLSFacts: Sendable, Equatable {
+    /// "TLS 1.3", from the ServerHello; nil when the handshake was not seen.
+    public var version: String?
+    public var serverName: String?
+    public var alpnOffered: [String] = []
+    public var alpnSelected: String?
+    public var cipherSuite: UInt16?
+    /// The handshake's cleartext part was captured.
+    public var handshakeSeen = false
+    /// Client certificate: "sent", "empty", "requested", "not visible (TLS 1.3)", or nil when unknown.
+    public var clientCertificate: String?
+    public var legacySSLv2Hello = false
+    public var alerts = 0
+
+    public init() {}
+
+    public static func versionName(_ version: UInt16) -> String {
+        switch version {
+        case 0x0300: return "SSL 3.0"
+        case 0x0301: return "TLS 1.0"
+        case 0x0302: return "TLS 1.1"
+        case 0x0303: return "TLS 1.2"
+        case 0x0304: return "TLS 1.3"
+        default: return "0x" + String(version, radix: 16)
+        }
+    }
+}
+
+/// One flow's verdict with its evidence: what reporters print.
+public struct FlowReport: Sendable {
+    public var observation: FlowObservation
+    public var verdict: Verdict
+    /// One sentence: why this verdict.
+    public var reason: String
+    /// "tls", "http", "ssh", "text"…; nil when nothing was seen.
+    public var protocolName: String?
+    public var tls: TLSFacts?
+    /// The shortest proof (request line, status line, banner), credentials redacted.
+    public var evidence: String?
+    /// Caveats: drops, conflicting retransmissions, mid-stream pickup.
+    public var notes: [String]
+
+    public var client: Endpoint { observation.client }
+    public var server: Endpoint { observation.server }
+}

@@ -1,0 +1,218 @@
+import ArgumentParser
+import FlowAnalysis
+import PacketCapture
+import PacketDecoding
+import Reporting
+import VerdictPolicy
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Set by SIGINT/SIGTERM; the read loop checks it between packets and on
+/// every read timeout, so Ctrl-C ends the capture cleanly with a summary.
+nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
+
+struct Wirecheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wirecheck",
+        abstract: "Prove whether TCP flows are encrypted: a verdict per flow from live traffic or a capture file.",
+        discussion: """
+        Verdicts: encrypted (every payload byte in both directions is TLS record framing),
+        plaintext (cleartext application data crossed the wire), plaintext-rejected
+        (a cleartext client got no payload back and the server closed or reset: what
+        Istio STRICT does to a client outside the mesh), opaque (neither TLS nor known
+        cleartext), inconclusive (the capture cannot tell; the reason says why).
+        Ports are never used to decide.
+
+        Exit status: 0 no plaintext flow and at least one conclusive flow; 1 at least one
+        plaintext flow; 2 nothing conclusive (no matching traffic, or only inconclusive
+        flows); 3 usage, permission or capture error.
+
+        Examples:
+          wirecheck -i any host 10.111.1.122 and port 80
+          wirecheck -r Captures/permissive.pcap --json
+        """
+    )
+
+    @Option(name: [.customShort("i"), .long], help: "Interface to capture on (default: any).")
+    var interface: String?
+
+    @Option(name: [.customShort("r"), .long], help: "Read packets from a pcap or pcapng file ('-' for standard input).")
+    var read: String?
+
+    @Option(name: [.customShort("s"), .long], help: "Snapshot length in bytes for live capture.")
+    var snaplen: Int32 = 262_144
+
+    @Option(name: [.customShort("B"), .long], help: "Kernel capture buffer size in KiB.")
+    var bufferSize: Int32 = 32_768
+
+    @Option(name: [.customShort("c"), .long], help: "Stop after this many packets.")
+    var count: Int?
+
+    @Option(help: "Stop after this many seconds.")
+    var duration: Double?
+
+    @Flag(help: "Write JSON Lines: one object per flow, then a summary object.")
+    var json = false
+
+    @Option(help: "Seconds without a packet (capture time) after which a flow gets its verdict.")
+    var idleTimeout: Double = 120
+
+    @Argument(help: "BPF filter expression, as tcpdump takes it (e.g. host 10.111.1.122 and port 80).")
+    var filter: [String] = []
+
+    func validate() throws {
+        if interface != nil, read != nil { throw ValidationError("-i and -r cannot be used together") }
+        if let count, count <= 0 { throw ValidationError("-c must be a positive number of packets") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        if snaplen <= 0 { throw ValidationError("-s must be positive") }
+        if bufferSize <= 0 { throw ValidationError("-B must be positive") }
+        if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
+    }
+
+    /// Runs the capture and returns the exit status.
+    func execute() -> Int32 {
+        let source: PacketSource
+        let sourceName: String
+        do {
+            if let read {
+                source = try PacketSource.openFile(read)
+                sourceName = read == "-" ? "standard input" : read
+            } else {
+                var options = LiveCaptureOptions()
+                options.interface = interface ?? "any"
+                options.snapshotLength = snaplen
+                options.bufferKiB = bufferSize
+                source = try PacketSource.openInterface(options)
+                sourceName = "interface \(options.interface)"
+            }
+            if !filter.isEmpty { try source.setFilter(filter.joined(separator: " ")) }
+        } catch {
+            standardError("wirecheck: \(error)\n")
+            return 3
+        }
+        guard LinkType.supported.contains(source.linkType) else {
+            standardError("wirecheck: \(sourceName): unsupported link type \(LinkType.name(source.linkType))\n")
+            return 3
+        }
+        if json {
+            var reporter = JSONLinesReporter()
+            return analyze(source, sourceName: sourceName, reporter: &reporter)
+        }
+        var reporter = TextReporter()
+        return analyze(source, sourceName: sourceName, reporter: &reporter)
+    }
+
+    private func analyze<R: Reporter>(_ source: PacketSource, sourceName: String, reporter: inout R) -> Int32 {
+        installSignalHandlers()
+        var configuration = AnalyzerConfiguration()
+        configuration.idleTimeoutNanoseconds = Int64(idleTimeout * 1e9)
+        var analyzer = FlowAnalyzer(linkType: source.linkType, configuration: configuration)
+        var summary = RunSummary()
+        var facts = CaptureFacts(source: sourceName)
+        let deadline = duration.map { wallClockNanoseconds() + Int64($0 * 1e9) }
+        var packets = 0
+        var lastDrops: UInt64 = 0
+        var lastStatsCheck = wallClockNanoseconds()
+
+        let emit: (FlowReport) -> Void = { report in
+            summary.add(report)
+            standardOutput(reporter.report(report))
+        }
+
+        reading: while stopRequested == 0 {
+            if let count, packets >= count { break }
+            if let deadline, wallClockNanoseconds() >= deadline { break }
+            switch source.next() {
+            case .packet(let packet):
+                packets += 1
+                analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
+                                 timestamp: packet.timestampNanoseconds, emit: emit)
+            case .timeout:
+                analyzer.advanceClock(to: wallClockNanoseconds(), emit: emit)
+            case .end:
+                break reading
+            case .failed(let error):
+                facts.readError = error.message
+                break reading
+            }
+            if source.isLive {
+                let now = wallClockNanoseconds()
+                if now - lastStatsCheck >= 1_000_000_000 {
+                    lastStatsCheck = now
+                    if let stats = source.statistics(), stats.droppedByKernel + stats.droppedByInterface > lastDrops {
+                        lastDrops = stats.droppedByKernel + stats.droppedByInterface
+                        analyzer.noteDrops()
+                    }
+                }
+            }
+        }
+        if let stats = source.statistics() {
+            if stats.droppedByKernel + stats.droppedByInterface > lastDrops { analyzer.noteDrops() }
+            facts.droppedByKernel = stats.droppedByKernel
+            facts.droppedByInterface = stats.droppedByInterface
+        }
+        analyzer.finish(emit: emit)
+        facts.frames = analyzer.statistics.frames
+        facts.tcpSegments = analyzer.statistics.tcpSegments
+        standardOutput(reporter.summary(summary, capture: facts))
+        if let error = facts.readError {
+            standardError("wirecheck: warning: \(sourceName): reading stopped early: \(error); results cover the \(packets) packets before it\n")
+        }
+        return summary.exitCode
+    }
+}
+
+func installSignalHandlers() {
+    let handler: @convention(c) (Int32) -> Void = { _ in stopRequested = 1 }
+    signal(SIGINT, handler)
+    signal(SIGTERM, handler)
+}
+
+func wallClockNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}
+
+/// Writes straight to the descriptor, unbuffered, so each verdict appears as
+/// soon as it is final, even when stdout is a pipe.
+func standardOutput(_ text: String) { writeAll(text, to: STDOUT_FILENO) }
+
+func standardError(_ text: String) { writeAll(text, to: STDERR_FILENO) }
+
+private func writeAll(_ text: String, to descriptor: Int32) {
+    var text = text
+    text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { return }
+            offset += written
+        }
+    }
+}
+
+@main
+enum Main {
+    static func main() {
+        let command: Wirecheck
+        do {
+            command = try Wirecheck.parse()
+        } catch {
+            if Wirecheck.exitCode(for: error) == .success {
+                // --help and friends.
+                print(Wirecheck.fullMessage(for: error))
+                exit(0)
+            }
+            standardError("wirecheck: \(Wirecheck.fullMessage(for: error))\n")
+            standardError(Wirecheck.usageString() + "\n")
+            exit(3)
+        }
+        exit(command.execute())
+    }
+}

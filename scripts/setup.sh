@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what wirecheck needs on a fresh Debian machine, and nothing more.
+#   scripts/setup.sh          build dependencies (libpcap headers)
+#   scripts/setup.sh --lab    also the lab: tcpdump, nginx with the stream module,
+#                             OpenSSL, curl, iproute2, scapy (for crafted captures)
+# Packages already present are skipped, so this is cheap to run every time.
+set -euo pipefail
+
+packages=(libpcap-dev pkg-config)
+if [[ "${1:-}" == "--lab" ]]; then
+  packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "setup: missing packages: ${missing[*]} (run as root, or install them)" >&2
+  exit 1
+fi
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
