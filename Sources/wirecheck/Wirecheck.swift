@@ -98,6 +98,10 @@ struct Wirecheck: ParsableCommand {
             standardError("wirecheck: \(sourceName): unsupported link type \(LinkType.name(source.linkType))\n")
             return 3
         }
+        if source.isLive {
+            // Like tcpdump: say where we listen, on stderr, once capture is active.
+            standardError("wirecheck: listening on \(interface ?? "any"), link-type \(LinkType.name(source.linkType)), snapshot length \(source.snapshotLength) bytes\n")
+        }
         if json {
             var reporter = JSONLinesReporter()
             return analyze(source, sourceName: sourceName, reporter: &reporter)

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+
+/// The binary as users run it: exit codes, errors on stderr, results never lost.
+@Suite struct CLITests {
+    let permissive = TestSupport.capturesDirectory.appendingPathComponent("permissive.pcap").path
+
+    func wirecheck(_ arguments: [String], input: Data? = nil) throws -> TestSupport.ProcessResult {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        return try TestSupport.run(binary, arguments, input: input)
+    }
+
+    @Test func helpDocumentsExitCodes() throws {
+        let run = try wirecheck(["--help"])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("Exit status"))
+        #expect(run.stdout.contains("plaintext-rejected"))
+    }
+
+    @Test(arguments: [["--no-such-flag"], ["-c", "0", "-r", "x.pcap"], ["-i", "lo", "-r", "x.pcap"], ["--duration", "-1"]])
+    func usageErrorsExitThree(_ arguments: [String]) throws {
+        let run = try wirecheck(arguments)
+        #expect(run.status == 3)
+        #expect(run.stderr.contains("wirecheck:"))
+        #expect(run.stdout.isEmpty)
+    }
+
+    @Test func fileThatIsNotACaptureExitsThree() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-not-a-capture-\(UUID()).txt")
+        try Data("GET / HTTP/1.1\r\nHost: example\r\n\r\n".utf8).write(to: path)
+        defer { try? FileManager.default.removeItem(at: path) }
+        let run = try wirecheck(["-r", path.path])
+        #expect(run.status == 3)
+        #expect(run.stderr.contains("unknown file format"), "stderr: \(run.stderr)")
+    }
+
+    @Test func missingFileExitsThree() throws {
+        let run = try wirecheck(["-r", "/nonexistent/capture.pcap"])
+        #expect(run.status == 3)
+        #expect(run.stderr.contains("No such file"), "stderr: \(run.stderr)")
+    }
+
+    @Test func invalidFilterExitsThree() throws {
+        let run = try wirecheck(["-r", permissive, "host", "and", "and"])
+        #expect(run.status == 3)
+        #expect(run.stderr.contains("invalid filter"))
+    }
+
+    @Test func filterSelectsFlows() throws {
+        // Only the legacy client: one plaintext flow, exit 1.
+        let legacy = try wirecheck(["-r", permissive, "--json", "host", "10.111.1.20"])
+        #expect(legacy.status == 1)
+        let flows = try TestSupport.jsonLines(legacy.stdout).filter { $0["type"] as? String == "flow" }
+        #expect(flows.count == 1)
+        #expect(flows.first?["verdict"] as? String == "plaintext")
+        // Nothing matches: exit 2, inconclusive.
+        let none = try wirecheck(["-r", permissive, "--json", "port", "9"])
+        #expect(none.status == 2)
+        let summary = try TestSupport.jsonLines(none.stdout).last
+        #expect(summary?["result"] as? String == "inconclusive")
+        #expect(summary?["flows"] as? Int == 0)
+    }
+
+    @Test func readsStandardInput() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: permissive))
+        let run = try wirecheck(["-r", "-", "--json"], input: data)
+        #expect(run.status == 1)
+        #expect(try TestSupport.jsonLines(run.stdout).filter { $0["type"] as? String == "flow" }.count == 3)
+    }
+
+    @Test func countStopsEarly() throws {
+        let run = try wirecheck(["-r", permissive, "--json", "-c", "4"])
+        let summary = try #require(try TestSupport.jsonLines(run.stdout).last)
+        #expect(summary["packets"] as? Int == 4)
+    }
+
+    /// A capture cut off mid-packet: what was read is analysed and reported,
+    /// with a warning on stderr, and the exit code follows the verdicts.
+    @Test func truncatedCaptureKeepsResults() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: permissive))
+        let cut = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-cut-\(UUID()).pcap")
+        // Cut inside the last packet's body.
+        try data.prefix(data.count - 20).write(to: cut)
+        defer { try? FileManager.default.removeItem(at: cut) }
+        let run = try wirecheck(["-r", cut.path, "--json"])
+        #expect(run.stderr.contains("warning"), "stderr: \(run.stderr)")
+        #expect(run.stderr.contains("truncated"), "stderr: \(run.stderr)")
+        let lines = try TestSupport.jsonLines(run.stdout)
+        #expect(lines.filter { $0["type"] as? String == "flow" }.count == 3)
+        #expect(lines.last?["type"] as? String == "summary")
+        #expect(run.status == 1)
+    }
+
+    /// The documented JSON Lines contract.
+    @Test func jsonContract() throws {
+        let run = try wirecheck(["-r", permissive, "--json"])
+        let lines = try TestSupport.jsonLines(run.stdout)
+        let flows = lines.filter { $0["type"] as? String == "flow" }
+        #expect(flows.count == 3)
+        let isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
+        for flow in flows {
+            for key in ["client", "server", "verdict", "reason", "protocol", "evidence", "firstSeen", "lastSeen"] {
+                #expect(flow[key] is String, "\(key) in \(flow)")
+            }
+            #expect(flow["packets"] is Int)
+            #expect(flow["bytes"] is Int)
+            #expect((flow["firstSeen"] as? String)?.wholeMatch(of: isoPattern) != nil)
+            #expect((flow["server"] as? String) == "10.111.1.122:80")
+        }
+        let encrypted = flows.filter { $0["verdict"] as? String == "encrypted" }
+        #expect(encrypted.count == 2)
+        for flow in encrypted {
+            let tls = try #require(flow["tls"] as? [String: Any])
+            #expect(tls["version"] is String)
+            #expect(tls["sni"] as? String == "outbound_.80_._.webserver.default.svc.cluster.local")
+            #expect((tls["alpn"] as? [String])?.first == "istio-peer-exchange")
+        }
+        let summary = try #require(lines.last)
+        #expect(summary["type"] as? String == "summary")
+        for key in ["flows", "encrypted", "plaintext", "plaintextRejected", "opaque", "inconclusive"] {
+            #expect(summary[key] is Int, "\(key)")
+        }
+        #expect(summary["result"] as? String == "fail")
+    }
+
+    /// The legacy client sends a bearer token; it is on the wire, never in the output.
+    @Test func credentialsNeverPrinted() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: permissive))
+        #expect(data.range(of: Data("wirecheck-secret-token".utf8)) != nil, "the capture should carry the token")
+        for format in [[], ["--json"]] {
+            let run = try wirecheck(["-r", permissive] + format)
+            #expect(!run.stdout.contains("wirecheck-secret-token"))
+            #expect(!run.stdout.contains("Bearer"))
+            #expect(run.stdout.contains("Authorization: [redacted]"))
+        }
+    }
+
+    @Test(.enabled(if: TestSupport.isRoot, "needs root to open an interface"))
+    func unknownInterfaceExitsThree() throws {
+        let run = try wirecheck(["-i", "wcnosuch0", "--duration", "1"])
+        #expect(run.status == 3)
+        #expect(run.stderr.contains("wcnosuch0"))
+    }
+}

@@ -1,0 +1,94 @@
+import PacketDecoding
+import PayloadClassification
+import Testing
+@testable import VerdictPolicy
+
+/// The verdict rules, one row per situation a node capture produces.
+@Suite struct PolicyTests {
+    static func direction(_ kind: PayloadKind, bytes: Int = 100, records: Int = 0, alerts: Int = 0,
+                          hello: Bool = false, evidence: String? = nil) -> DirectionSummary {
+        var d = DirectionSummary()
+        d.kind = kind
+        d.bytes = kind == .none ? 0 : bytes
+        d.tlsRecords = records
+        d.tlsAlertRecords = alerts
+        d.handshake.clientHelloSeen = hello
+        d.evidence = evidence
+        d.protocolName = kind == .http ? "http" : nil
+        return d
+    }
+
+    struct Row: CustomTestStringConvertible, Sendable {
+        var name: String
+        var client: DirectionSummary
+        var server: DirectionSummary
+        var serverClosure: Closure = .fin
+        var clientClosure: Closure = .fin
+        var expected: Verdict
+        var testDescription: String { name }
+    }
+
+    static let rows: [Row] = [
+        Row(name: "TLS both ways", client: direction(.tls, records: 5, hello: true), server: direction(.tls, records: 6), expected: .encrypted),
+        Row(name: "HTTP request and response", client: direction(.http), server: direction(.http), expected: .plaintext),
+        Row(name: "request, server resets without payload", client: direction(.http), server: direction(.none),
+            serverClosure: .reset, expected: .plaintextRejected),
+        Row(name: "request, server closes without payload", client: direction(.http), server: direction(.none),
+            serverClosure: .fin, expected: .plaintextRejected),
+        Row(name: "request, server answers only a TLS alert and closes", client: direction(.http),
+            server: direction(.tls, records: 1, alerts: 1), serverClosure: .fin, expected: .plaintextRejected),
+        Row(name: "request, capture ends before any answer", client: direction(.http), server: direction(.none),
+            serverClosure: .open, clientClosure: .open, expected: .inconclusive),
+        Row(name: "server banner only (cleartext)", client: direction(.none), server: direction(.cleartextProtocol), expected: .plaintext),
+        Row(name: "TLS client, cleartext server error", client: direction(.tls, records: 1, hello: true), server: direction(.http), expected: .plaintext),
+        Row(name: "no payload", client: direction(.none), server: direction(.none), expected: .inconclusive),
+        Row(name: "one lone TLS header each way is not proof", client: direction(.tls, records: 1), server: direction(.tls, records: 1), expected: .inconclusive),
+        Row(name: "TLS one way only", client: direction(.tls, records: 3, hello: true), server: direction(.none), expected: .inconclusive),
+        Row(name: "binary both ways", client: direction(.binary), server: direction(.binary), expected: .opaque),
+        Row(name: "TLS then binary", client: direction(.tls, records: 3, hello: true), server: direction(.binary), expected: .opaque),
+        Row(name: "never resynchronised", client: direction(.undetermined), server: direction(.tls, records: 4), expected: .inconclusive),
+        Row(name: "SSH both ways", client: direction(.ssh), server: direction(.ssh), expected: .encrypted),
+    ]
+
+    @Test(arguments: rows)
+    func verdict(_ row: Row) {
+        var observation = FlowObservation(
+            client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
+            server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: 80)
+        )
+        observation.handshakeSeen = true
+        observation.clientToServer = row.client
+        observation.serverToClient = row.server
+        observation.serverClosure = row.serverClosure
+        observation.clientClosure = row.clientClosure
+        let report = VerdictPolicy.judge(observation)
+        #expect(report.verdict == row.expected, "\(report.reason)")
+        #expect(!report.reason.isEmpty)
+    }
+
+    @Test func conflictingRetransmissionIsSurfaced() {
+        var observation = FlowObservation(
+            client: Endpoint(address: IPAddress(ipv4: 1), port: 40_000),
+            server: Endpoint(address: IPAddress(ipv4: 2), port: 443)
+        )
+        observation.clientToServer = Self.direction(.tls, records: 4, hello: true)
+        observation.serverToClient = Self.direction(.tls, records: 4)
+        observation.conflictingBytes = 12
+        let report = VerdictPolicy.judge(observation)
+        #expect(report.notes.contains { $0.contains("12 bytes were retransmitted with different content") })
+    }
+
+    @Test func exitCodes() {
+        func summary(_ verdicts: [Verdict]) -> RunSummary {
+            var s = RunSummary()
+            for v in verdicts { s.counts[v, default: 0] += 1; s.flows += 1 }
+            return s
+        }
+        #expect(summary([]).exitCode == 2)
+        #expect(summary([.inconclusive, .inconclusive]).exitCode == 2)
+        #expect(summary([.encrypted, .inconclusive]).exitCode == 0)
+        #expect(summary([.encrypted, .plaintextRejected]).exitCode == 0)
+        #expect(summary([.encrypted, .plaintext]).exitCode == 1)
+        #expect(summary([.plaintext, .inconclusive]).result == .fail)
+    }
+}

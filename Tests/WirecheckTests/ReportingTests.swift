@@ -1,0 +1,83 @@
+import Foundation
+import PacketDecoding
+import PayloadClassification
+import Testing
+import VerdictPolicy
+@testable import Reporting
+
+@Suite struct ReportingTests {
+    @Test(arguments: [
+        (Int64(0), "1970-01-01T00:00:00.000000Z"),
+        (Int64(1_795_000_000_123_456_789), "2026-11-18T11:06:40.123456Z"),
+        (Int64(951_782_400_000_001_000), "2000-02-29T00:00:00.000001Z"),
+        (Int64(4_107_542_399_999_999_999), "2100-02-28T23:59:59.999999Z"),
+    ])
+    func iso8601(_ nanoseconds: Int64, _ expected: String) {
+        #expect(Timestamp.iso8601(nanoseconds: nanoseconds) == expected)
+    }
+
+    @Test func jsonEscaping() throws {
+        var object = JSONObject()
+        object.add("text", "quote \" backslash \\ newline \n control \u{01} é")
+        let parsed = try JSONSerialization.jsonObject(with: Data(object.closed.utf8)) as? [String: String]
+        #expect(parsed?["text"] == "quote \" backslash \\ newline \n control \u{01} é")
+    }
+
+    func report() -> FlowReport {
+        var observation = FlowObservation(
+            client: Endpoint(address: IPAddress(ipv6High: 0xFD00_0000_0000_0000, low: 1), port: 51_884),
+            server: Endpoint(address: IPAddress(ipv6High: 0xFD00_0000_0000_0000, low: 2), port: 443)
+        )
+        observation.handshakeSeen = true
+        var c = DirectionSummary(), s = DirectionSummary()
+        c.kind = .tls; c.bytes = 500; c.tlsRecords = 3
+        c.handshake.clientHelloSeen = true
+        c.handshake.serverName = "web.example"
+        c.handshake.alpnOffered = ["h2", "http/1.1"]
+        s.kind = .tls; s.bytes = 1500; s.tlsRecords = 5
+        s.handshake.serverHelloSeen = true
+        s.handshake.selectedVersion = 0x0304
+        s.handshake.cipherSuite = 0x1301
+        observation.clientToServer = c
+        observation.serverToClient = s
+        observation.packets = 12
+        return VerdictPolicy.judge(observation)
+    }
+
+    @Test func jsonFlowLine() throws {
+        var reporter = JSONLinesReporter()
+        let line = reporter.report(report())
+        #expect(line.hasSuffix("\n"))
+        #expect(line.hasPrefix("{\"type\":\"flow\""))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["client"] as? String == "[fd00::1]:51884")
+        #expect(object["server"] as? String == "[fd00::2]:443")
+        #expect(object["verdict"] as? String == "encrypted")
+        #expect(object["bytes"] as? Int == 2000)
+        let tls = try #require(object["tls"] as? [String: Any])
+        #expect(tls["version"] as? String == "TLS 1.3")
+        #expect(tls["sni"] as? String == "web.example")
+        #expect(tls["alpn"] as? [String] == ["h2", "http/1.1"])
+        #expect(tls["cipherSuite"] as? String == "0x1301")
+    }
+
+    @Test func textLine() {
+        var reporter = TextReporter()
+        let text = reporter.report(report())
+        #expect(text.hasPrefix("encrypted"))
+        #expect(text.contains("[fd00::1]:51884 -> [fd00::2]:443"))
+        #expect(text.contains("TLS 1.3, SNI web.example, ALPN h2,http/1.1"))
+    }
+
+    @Test func summaryMentionsDrops() {
+        var facts = CaptureFacts(source: "interface any")
+        facts.droppedByKernel = 7
+        facts.droppedByInterface = 0
+        let text = TextReporter().summary(RunSummary(), capture: facts)
+        #expect(text.contains("7 dropped by the kernel"))
+        #expect(text.contains("suspect"))
+        let json = JSONLinesReporter().summary(RunSummary(), capture: facts)
+        #expect(json.contains("\"droppedByKernel\":7"))
+        #expect(json.contains("\"result\":\"inconclusive\""))
+    }
+}
