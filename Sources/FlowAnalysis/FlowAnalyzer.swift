@@ -26,7 +26,7 @@ public struct AnalyzerStatistics: Sendable, Equatable {
     public var malformedFrames = 0
     public var fragments = 0
     public var unsupportedLinkType = 0
-    /// Segments without payload or SYN for a connection not being tracked.
+    /// Resets without payload for a connection not being tracked.
     public var strayControlSegments = 0
     public var evictedFlows = 0
 
@@ -175,8 +175,10 @@ public struct FlowAnalyzer: Sendable {
             slot = nil
         }
         if slot == nil {
+            // A lone reset for a connection not tracked (often the late copy of
+            // one that just ended) says nothing; any other segment is a flow.
             let hasPayload = !segment.payloadRange.isEmpty || segment.missingPayload > 0
-            guard segment.flags.contains(.syn) || hasPayload else {
+            guard !segment.flags.contains(.rst) || hasPayload else {
                 statistics.strayControlSegments += 1
                 return
             }

@@ -1,5 +1,11 @@
 import CPcap
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Why a capture could not be opened or read. The message is libpcap's own
 /// wording where it has one, so users can search for it.
 public struct CaptureError: Error, Sendable, CustomStringConvertible {
@@ -72,10 +78,15 @@ public final class PacketSource {
     private let handle: OpaquePointer
     /// `true` for interfaces, where reads can time out and statistics exist.
     public let isLive: Bool
+    /// For live captures: a descriptor to wait on, and how long a wait may last.
+    private let selectableDescriptor: Int32
+    private let timeoutMilliseconds: Int32
 
-    private init(handle: OpaquePointer, isLive: Bool) {
+    private init(handle: OpaquePointer, isLive: Bool, timeoutMilliseconds: Int32 = 0) {
         self.handle = handle
         self.isLive = isLive
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.selectableDescriptor = isLive ? pcap_get_selectable_fd(handle) : -1
     }
 
     deinit { pcap_close(handle) }
@@ -119,7 +130,14 @@ public final class PacketSource {
                 throw CaptureError(.openFailed, "\(options.interface): \(text)")
             }
         }
-        return PacketSource(handle: handle, isLive: true)
+        // libpcap ignores the read timeout in immediate mode on Linux and would
+        // block in poll() forever on a quiet interface, deaf to Ctrl-C. Read
+        // non-blocking and wait on the descriptor ourselves, with a timeout.
+        if pcap_setnonblock(handle, 1, &errbuf) != 0 {
+            pcap_close(handle)
+            throw CaptureError(.openFailed, "\(options.interface): \(message(errbuf))")
+        }
+        return PacketSource(handle: handle, isLive: true, timeoutMilliseconds: options.timeoutMilliseconds)
     }
 
     /// The data link type (DLT_ value) of every packet from this source.
@@ -159,6 +177,12 @@ public final class PacketSource {
                 bytes: UnsafeRawBufferPointer(start: data, count: captured)
             ))
         case 0:
+            // Live, non-blocking: nothing buffered. Wait for the descriptor;
+            // a timeout or a signal hands control back to the caller.
+            if selectableDescriptor >= 0 {
+                var descriptor = pollfd(fd: selectableDescriptor, events: Int16(POLLIN), revents: 0)
+                _ = poll(&descriptor, 1, timeoutMilliseconds)
+            }
             return .timeout
         case PCAP_ERROR_BREAK:
             return .end

@@ -174,6 +174,13 @@ func installSignalHandlers() {
     let handler: @convention(c) (Int32) -> Void = { _ in stopRequested = 1 }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
+    // A parent may have started us with these blocked (threads of runtimes
+    // like libdispatch block everything and children inherit the mask).
+    var mask = sigset_t()
+    sigemptyset(&mask)
+    sigaddset(&mask, SIGINT)
+    sigaddset(&mask, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &mask, nil)
 }
 
 func wallClockNanoseconds() -> Int64 {

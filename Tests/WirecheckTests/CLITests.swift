@@ -5,9 +5,9 @@ import Testing
 @Suite struct CLITests {
     let permissive = TestSupport.capturesDirectory.appendingPathComponent("permissive.pcap").path
 
-    func wirecheck(_ arguments: [String], input: Data? = nil) throws -> TestSupport.ProcessResult {
+    func wirecheck(_ arguments: [String], stdinPath: String? = nil) throws -> TestSupport.ProcessResult {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
-        return try TestSupport.run(binary, arguments, input: input)
+        return try TestSupport.run(binary, arguments, stdinPath: stdinPath)
     }
 
     @Test func helpDocumentsExitCodes() throws {
@@ -62,8 +62,7 @@ import Testing
     }
 
     @Test func readsStandardInput() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: permissive))
-        let run = try wirecheck(["-r", "-", "--json"], input: data)
+        let run = try wirecheck(["-r", "-", "--json"], stdinPath: permissive)
         #expect(run.status == 1)
         #expect(try TestSupport.jsonLines(run.stdout).filter { $0["type"] as? String == "flow" }.count == 3)
     }

@@ -45,44 +45,40 @@ struct LiveLabTests {
         try LiveLab.lab("up", scenario.mode)
         defer { try? LiveLab.lab("down") }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        if !FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") { process.executableURL = URL(fileURLWithPath: "/sbin/ip") }
-        process.arguments = ["netns", "exec", "wc-node", binary.path, "-i", "any", "--json",
-                             "host", "10.111.1.122", "and", "port", "80"]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        let stdout = PipeCollector(out), stderr = PipeCollector(err)
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        #expect(stderr.waitFor("listening on any", timeout: 15), "stderr: \(stderr.text)")
+        let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
+        let wirecheck = try Subprocess(ip, ["netns", "exec", "wc-node", binary.path, "-i", "any", "--json",
+                                            "host", "10.111.1.122", "and", "port", "80"])
+        defer {
+            if wirecheck.wait(timeout: 0) == nil { wirecheck.send(SIGKILL); _ = wirecheck.wait() }
+            wirecheck.removeFiles()
+        }
+        #expect(wirecheck.waitForStderr("listening on any", timeout: 15), "stderr: \(wirecheck.stderr)")
 
         try LiveLab.lab("traffic")
         // Let the last flow's close linger pass, then stop as a user would: Ctrl-C.
         Thread.sleep(forTimeInterval: 1.5)
-        process.interrupt()
-        #expect(stdout.waitForEnd(timeout: 15), "wirecheck did not stop on SIGINT")
-        process.waitUntilExit()
+        wirecheck.send(SIGINT)
+        let status = wirecheck.wait(timeout: 15)
+        #expect(status != nil, "wirecheck did not stop on SIGINT")
+        let output = wirecheck.stdout
 
-        let lines = try TestSupport.jsonLines(stdout.text)
+        let lines = try TestSupport.jsonLines(output)
         let flows = lines.filter { $0["type"] as? String == "flow" }
         let mesh = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.10:") == true }
         let legacy = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.20:") == true }
-        #expect(mesh.count == 2, "flows: \(stdout.text)")
+        #expect(mesh.count == 2, "flows: \(output)")
         for flow in mesh {
             #expect(flow["verdict"] as? String == "encrypted", "\(flow)")
             let tls = flow["tls"] as? [String: Any]
             #expect(tls?["sni"] as? String == "outbound_.80_._.webserver.default.svc.cluster.local")
         }
         #expect(Set(mesh.compactMap { ($0["tls"] as? [String: Any])?["version"] as? String }) == ["TLS 1.2", "TLS 1.3"])
-        #expect(legacy.count == 1, "flows: \(stdout.text)")
+        #expect(legacy.count == 1, "flows: \(output)")
         #expect(legacy.first?["verdict"] as? String == scenario.legacyVerdict, "\(legacy)")
-        #expect(!stdout.text.contains("wirecheck-secret-token"))
+        #expect(!output.contains("wirecheck-secret-token"))
         let summary = try #require(lines.last)
         #expect(summary["type"] as? String == "summary")
         #expect(summary["droppedByKernel"] as? Int == 0)
-        #expect(process.terminationStatus == scenario.exitCode, "stderr: \(stderr.text)")
+        #expect(status == scenario.exitCode, "stderr: \(wirecheck.stderr)")
     }
 }

@@ -36,27 +36,13 @@ enum TestSupport {
         var stderr: String
     }
 
-    /// Runs a program to completion, feeding `input` to its standard input.
-    static func run(_ executable: URL, _ arguments: [String], input: Data? = nil) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let inPipe = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
-        try process.run()
-        if let input {
-            try inPipe.fileHandleForWriting.write(contentsOf: input)
-            try inPipe.fileHandleForWriting.close()
-        }
-        // Drain both pipes while the child runs, so a large output cannot block it.
-        let stdout = PipeCollector(out), stderr = PipeCollector(err)
-        _ = stdout.waitForEnd(timeout: 600)
-        _ = stderr.waitForEnd(timeout: 600)
-        process.waitUntilExit()
-        return ProcessResult(status: process.terminationStatus, stdout: stdout.text, stderr: stderr.text)
+    /// Runs a program to completion. Output goes to files, not pipes, so a
+    /// daemon the program leaves behind (the lab's nginx) cannot hold it open.
+    static func run(_ executable: URL, _ arguments: [String], stdinPath: String? = nil) throws -> ProcessResult {
+        let child = try Subprocess(executable.path, arguments, stdinPath: stdinPath)
+        let status = child.wait()
+        defer { child.removeFiles() }
+        return ProcessResult(status: status, stdout: child.stdout, stderr: child.stderr)
     }
 
     /// Analyses a capture file in-process, the way the CLI does.
@@ -98,35 +84,85 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Collects a pipe's output on a background thread so a test can wait for a line.
-final class PipeCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    private let done = DispatchSemaphore(value: 0)
+/// A child process started with posix_spawn and reaped with waitpid.
+/// (Foundation's Process sometimes never notices its child exited on Linux,
+/// hanging `waitUntilExit`; this has no such machinery to go wrong.)
+final class Subprocess: @unchecked Sendable {
+    let pid: pid_t
+    let stdoutPath: String
+    let stderrPath: String
+    private var exitStatus: Int32?
 
-    init(_ pipe: Pipe) {
-        let handle = pipe.fileHandleForReading
-        Thread.detachNewThread { [self] in
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                lock.lock(); data.append(chunk); lock.unlock()
-            }
-            done.signal()
-        }
+    init(_ path: String, _ arguments: [String], stdinPath: String? = nil) throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-test-\(UUID().uuidString)").path
+        stdoutPath = base + ".out"
+        stderrPath = base + ".err"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdinPath ?? "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        // The calling thread (a libdispatch worker) blocks all signals and a
+        // child inherits that mask: start it with none blocked, as a shell would.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        var child: pid_t = 0
+        let result = posix_spawn(&child, path, &actions, &attributes, argv, environ)
+        guard result == 0 else { throw TestFailure("cannot start \(path): \(String(cString: strerror(result)))") }
+        pid = child
     }
 
-    var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+    /// Waits for the child and returns its exit status (128+n if killed by signal n).
+    func wait() -> Int32 {
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        exitStatus = code
+        return code
+    }
 
-    func waitForEnd(timeout: Double) -> Bool { done.wait(timeout: .now() + timeout) == .success }
-
-    func waitFor(_ needle: String, timeout: Double) -> Bool {
+    /// Waits at most `timeout` seconds; nil if still running.
+    func wait(timeout: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if text.contains(needle) { return true }
+            if let exitStatus { return exitStatus }
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid {
+                exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+                return exitStatus
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return nil
+    }
+
+    func send(_ signal: Int32) { kill(pid, signal) }
+
+    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    /// Polls stderr until it contains `needle`.
+    func waitForStderr(_ needle: String, timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if stderr.contains(needle) { return true }
             Thread.sleep(forTimeInterval: 0.05)
         }
         return false
     }
-}
 
+    func removeFiles() {
+        try? FileManager.default.removeItem(atPath: stdoutPath)
+        try? FileManager.default.removeItem(atPath: stderrPath)
+    }
+}

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# A Kubernetes node in network namespaces, for checking wirecheck against the
+# documented Istio mutual-TLS check (`tcpdump -A -v -i any host 10.111.1.122 and port 80`).
+#
+#   wc-node    the "node": a bridge wcbr0; every pod's veth is enslaved to it, so
+#              `-i any` here sees each packet twice (once per veth), as on a real node
+#   wc-web     the "webserver" pod, 10.111.1.122: nginx on 127.0.0.1:8080 behind a
+#              TLS-terminating proxy on :80 that plays the sidecar:
+#                permissive  TLS (mutual, client certificate required) and plaintext
+#                strict      only TLS with a client certificate
+#   wc-mesh    a client in the mesh, 10.111.1.10: mutual TLS with Istio's SNI and ALPN
+#   wc-legacy  a client outside the mesh, 10.111.1.20: plain curl
+#
+# No namespace has a default route: traffic never leaves 10.111.1.0/24.
+#
+# Usage:
+#   scripts/lab.sh check                       can the lab run here? (reason on stderr)
+#   scripts/lab.sh up [permissive|strict]      build (or switch) the lab
+#   scripts/lab.sh traffic                     mesh TLS 1.3, mesh TLS 1.2, legacy plaintext
+#   scripts/lab.sh record OUT.pcap [mode]      up, tcpdump -i any in the node, traffic, stop
+#   scripts/lab.sh exec-node CMD...            run a command in the node namespace
+#   scripts/lab.sh down                        remove everything the lab made
+set -euo pipefail
+
+STATE=/tmp/wirecheck-lab
+SUBNET_PREFIX=10.111.1
+WEB_IP=$SUBNET_PREFIX.122
+MESH_IP=$SUBNET_PREFIX.10
+LEGACY_IP=$SUBNET_PREFIX.20
+SNI=outbound_.80_._.webserver.default.svc.cluster.local
+ALPN=istio-peer-exchange,istio-http/1.1,istio,http/1.1
+STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
+NAMESPACES=(wc-node wc-web wc-mesh wc-legacy)
+
+die() { echo "lab: $*" >&2; exit 1; }
+
+check() {
+  [[ $(id -u) -eq 0 ]] || die "needs root (network namespaces)"
+  for tool in ip nginx openssl curl tcpdump; do
+    command -v "$tool" >/dev/null || die "$tool not installed (scripts/setup.sh --lab installs it)"
+  done
+  [[ -f $STREAM_MODULE ]] || die "nginx stream module missing (libnginx-mod-stream)"
+  local probe="wc-probe-$$"
+  ip netns add "$probe" 2>/dev/null || die "cannot create network namespaces here"
+  ip netns del "$probe"
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+make_certs() {
+  [[ -f $STATE/pki/client.key ]] && return
+  mkdir -p "$STATE/pki"
+  local d=$STATE/pki
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+    -subj "/O=cluster.local/CN=wirecheck lab root CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj "/CN=webserver.default.svc.cluster.local" -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 3650 \
+    -extfile <(printf 'subjectAltName=DNS:webserver.default.svc.cluster.local,URI:spiffe://cluster.local/ns/default/sa/webserver\n') \
+    -out "$d/server.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj "/CN=sleep" -keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null
+  openssl x509 -req -in "$d/client.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 3650 \
+    -extfile <(printf 'subjectAltName=URI:spiffe://cluster.local/ns/default/sa/sleep\n') \
+    -out "$d/client.pem" 2>/dev/null
+}
+
+make_network() {
+  ip netns add wc-node
+  in_ns wc-node ip link set lo up
+  in_ns wc-node ip link add wcbr0 type bridge
+  in_ns wc-node ip link set wcbr0 up
+  local pod ip
+  for pod in web:$WEB_IP mesh:$MESH_IP legacy:$LEGACY_IP; do
+    ip=${pod#*:}; pod=${pod%%:*}
+    ip netns add "wc-$pod"
+    in_ns "wc-$pod" ip link set lo up
+    ip -n wc-node link add "veth-$pod" type veth peer name eth0 netns "wc-$pod"
+    ip -n wc-node link set "veth-$pod" master wcbr0 up
+    in_ns "wc-$pod" ip addr add "$ip/24" dev eth0
+    in_ns "wc-$pod" ip link set eth0 up
+  done
+}
+
+write_nginx_conf() {
+  local mode=$1 d=$STATE
+  local tls="ssl_certificate $d/pki/server.pem; ssl_certificate_key $d/pki/server.key;
+        ssl_client_certificate $d/pki/ca.pem; ssl_verify_client on;
+        ssl_protocols TLSv1.2 TLSv1.3;"
+  local listener
+  if [[ $mode == permissive ]]; then
+    # Like a PERMISSIVE sidecar: peek at the first bytes; TLS goes to the
+    # mutual-TLS terminator, anything else straight to the application.
+    listener="map \$ssl_preread_protocol \$wc_upstream { \"\" 127.0.0.1:8080; default 127.0.0.1:8443; }
+    server { listen $WEB_IP:80; ssl_preread on; proxy_pass \$wc_upstream; }
+    server { listen 127.0.0.1:8443 ssl; $tls proxy_pass 127.0.0.1:8080; }"
+  else
+    # STRICT: only mutual TLS is accepted on the service port.
+    listener="server { listen $WEB_IP:80 ssl; $tls proxy_pass 127.0.0.1:8080; }"
+  fi
+  mkdir -p "$d/nginx/logs" "$d/nginx/tmp"
+  cat >"$d/nginx/nginx.conf" <<EOF
+load_module $STREAM_MODULE;
+daemon on;
+worker_processes 1;
+pid $d/nginx/nginx.pid;
+error_log $d/nginx/logs/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log $d/nginx/logs/access.log;
+    client_body_temp_path $d/nginx/tmp/body;
+    proxy_temp_path $d/nginx/tmp/proxy;
+    fastcgi_temp_path $d/nginx/tmp/fastcgi;
+    uwsgi_temp_path $d/nginx/tmp/uwsgi;
+    scgi_temp_path $d/nginx/tmp/scgi;
+    server {
+        listen 127.0.0.1:8080;
+        location / { default_type text/plain; return 200 "hello from webserver\n"; }
+    }
+}
+stream {
+    $listener
+}
+EOF
+}
+
+stop_nginx() {
+  local pidfile=$STATE/nginx/nginx.pid
+  if [[ -f $pidfile ]]; then
+    local pid
+    pid=$(cat "$pidfile" 2>/dev/null || true)
+    if [[ -n $pid ]]; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$pidfile"
+  fi
+}
+
+wait_for_port() {
+  for _ in $(seq 50); do
+    in_ns wc-web bash -c "exec 3<>/dev/tcp/$WEB_IP/80" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "webserver did not start listening on $WEB_IP:80 (see $STATE/nginx/logs/error.log)"
+}
+
+up() {
+  local mode=${1:-permissive}
+  [[ $mode == permissive || $mode == strict ]] || die "mode must be permissive or strict"
+  check
+  mkdir -p "$STATE"
+  make_certs
+  ip netns pids wc-web >/dev/null 2>&1 || { down_network; make_network; }
+  stop_nginx
+  write_nginx_conf "$mode"
+  # nginx daemonises: detach it from our stdout/stderr so callers reading them see EOF.
+  in_ns wc-web nginx -e "$STATE/nginx/logs/error.log" -p "$STATE/nginx" -c "$STATE/nginx/nginx.conf" \
+    </dev/null >>"$STATE/nginx/logs/stdout.log" 2>&1
+  wait_for_port
+  echo "$mode" >"$STATE/mode"
+  # The probe connection above is not part of any recording: let it close.
+  sleep 0.3
+}
+
+mesh_request() {
+  local version=$1
+  printf 'GET / HTTP/1.1\r\nHost: webserver\r\nUser-Agent: mesh-sidecar\r\nConnection: close\r\n\r\n' |
+    in_ns wc-mesh timeout 10 openssl s_client -quiet -ign_eof -connect "$WEB_IP:80" \
+      "-$version" -servername "$SNI" -alpn "$ALPN" \
+      -cert "$STATE/pki/client.pem" -key "$STATE/pki/client.key" -CAfile "$STATE/pki/ca.pem" \
+      -verify_return_error 2>/dev/null
+}
+
+legacy_request() {
+  in_ns wc-legacy curl -sS --max-time 3 -H "Authorization: Bearer wirecheck-secret-token" \
+    "http://$WEB_IP/" || echo "lab: legacy request failed (expected under strict)" >&2
+}
+
+traffic() {
+  ip netns pids wc-web >/dev/null 2>&1 || die "lab is not up (scripts/lab.sh up)"
+  mesh_request tls1_3
+  sleep 0.3
+  mesh_request tls1_2
+  sleep 0.3
+  legacy_request
+  sleep 0.3
+}
+
+record() {
+  local out=${1:?usage: lab.sh record OUT.pcap [permissive|strict]} mode=${2:-permissive}
+  out=$(realpath -m "$out")
+  up "$mode"
+  local log=$STATE/tcpdump.log
+  : >"$log"
+  # Started directly (not through a function) so that $! is tcpdump itself.
+  ip netns exec wc-node tcpdump -i any -U -w "$out" "host $WEB_IP and port 80" 2>"$log" &
+  local pid=$!
+  for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.1; done
+  grep -q "listening on" "$log" || { kill "$pid"; die "tcpdump did not start: $(cat "$log")"; }
+  traffic
+  sleep 1
+  # SIGTERM, not SIGINT: background jobs of a script start with SIGINT ignored.
+  kill -TERM "$pid"
+  wait "$pid" || true
+  cat "$log" >&2
+}
+
+down_network() {
+  local ns
+  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+}
+
+down() {
+  stop_nginx
+  down_network
+}
+
+case ${1:-} in
+  check) check ;;
+  up) up "${2:-permissive}" ;;
+  traffic) traffic ;;
+  record) shift; record "$@" ;;
+  exec-node) shift; in_ns wc-node "$@" ;;
+  down) down ;;
+  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+esac
