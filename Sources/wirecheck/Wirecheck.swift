@@ -20,16 +20,15 @@ struct Wirecheck: ParsableCommand {
         commandName: "wirecheck",
         abstract: "Prove whether TCP flows are encrypted: a verdict per flow from live traffic or a capture file.",
         discussion: """
-        Verdicts: encrypted (every payload byte in both directions is TLS record framing),
-        plaintext (cleartext application data crossed the wire), plaintext-rejected
-        (a cleartext client got no payload back and the server closed or reset: what
-        Istio STRICT does to a client outside the mesh), opaque (neither TLS nor known
-        cleartext), inconclusive (the capture cannot tell; the reason says why).
-        Ports are never used to decide.
+        Verdicts: encrypted (every payload byte in both directions is TLS record framing), \
+        plaintext (cleartext application data crossed the wire), plaintext-rejected (a cleartext \
+        client got no payload back and the server closed or reset: what Istio STRICT does to a \
+        client outside the mesh), opaque (neither TLS nor known cleartext), inconclusive (the \
+        capture cannot tell; the reason says why). Ports are never used to decide.
 
-        Exit status: 0 no plaintext flow and at least one conclusive flow; 1 at least one
-        plaintext flow; 2 nothing conclusive (no matching traffic, or only inconclusive
-        flows); 3 usage, permission or capture error.
+        Exit status: 0 no plaintext flow and at least one conclusive flow; 1 at least one \
+        plaintext flow; 2 nothing conclusive (no matching traffic, or only inconclusive flows); \
+        3 usage, permission or capture error.
 
         Examples:
           wirecheck -i any host 10.111.1.122 and port 80
@@ -37,28 +36,28 @@ struct Wirecheck: ParsableCommand {
         """
     )
 
-    @Option(name: [.customShort("i"), .long], help: "Interface to capture on (default: any).")
+    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Interface to capture on (default: any).", valueName: "interface"))
     var interface: String?
 
-    @Option(name: [.customShort("r"), .long], help: "Read packets from a pcap or pcapng file ('-' for standard input).")
+    @Option(name: [.customShort("r"), .long], help: ArgumentHelp("Read packets from a pcap or pcapng file ('-' for standard input).", valueName: "file"))
     var read: String?
 
-    @Option(name: [.customShort("s"), .long], help: "Snapshot length in bytes for live capture.")
+    @Option(name: [.customShort("s"), .long], help: ArgumentHelp("Snapshot length in bytes for live capture.", valueName: "bytes"))
     var snaplen: Int32 = 262_144
 
-    @Option(name: [.customShort("B"), .long], help: "Kernel capture buffer size in KiB.")
+    @Option(name: [.customShort("B"), .long], help: ArgumentHelp("Kernel capture buffer size in KiB.", valueName: "KiB"))
     var bufferSize: Int32 = 32_768
 
-    @Option(name: [.customShort("c"), .long], help: "Stop after this many packets.")
+    @Option(name: [.customShort("c"), .long], help: ArgumentHelp("Stop after this many packets.", valueName: "packets"))
     var count: Int?
 
-    @Option(help: "Stop after this many seconds.")
+    @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
     var duration: Double?
 
     @Flag(help: "Write JSON Lines: one object per flow, then a summary object.")
     var json = false
 
-    @Option(help: "Seconds without a packet (capture time) after which a flow gets its verdict.")
+    @Option(help: ArgumentHelp("Seconds without a packet (capture time) after which a flow gets its verdict.", valueName: "seconds"))
     var idleTimeout: Double = 120
 
     @Argument(help: "BPF filter expression, as tcpdump takes it (e.g. host 10.111.1.122 and port 80).")
