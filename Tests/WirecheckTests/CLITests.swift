@@ -134,6 +134,19 @@ import Testing
         }
     }
 
+    /// `--duration` ends a live capture on a quiet interface: summary, exit 2 (nothing seen).
+    @Test(.enabled(if: TestSupport.isRoot, "needs root to open an interface"))
+    func durationEndsLiveCapture() throws {
+        let started = Date()
+        let run = try wirecheck(["-i", "lo", "--json", "--duration", "1", "port", "9"])
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(run.status == 2, "stderr: \(run.stderr)")
+        #expect(elapsed >= 1 && elapsed < 5, "took \(elapsed) s")
+        let summary = try #require(try TestSupport.jsonLines(run.stdout).last)
+        #expect(summary["result"] as? String == "inconclusive")
+        #expect(summary["droppedByKernel"] as? Int == 0)
+    }
+
     @Test(.enabled(if: TestSupport.isRoot, "needs root to open an interface"))
     func unknownInterfaceExitsThree() throws {
         let run = try wirecheck(["-i", "wcnosuch0", "--duration", "1"])
