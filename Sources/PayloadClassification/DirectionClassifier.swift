@@ -77,7 +77,9 @@ public struct DirectionClassifier: StreamSink, Sendable {
         case .tls:
             walkTLS(bytes, streamOffset: start)
         case .decided:
-            return
+            if summary.kind.isCleartext || (summary.kind == .binary && start <= 1_024) {
+                upgradeIfTLS(bytes, streamOffset: start)
+            }
         case .probing:
             if buffer.isEmpty {
                 // The common case: one segment decides, nothing is copied.
@@ -149,7 +151,16 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 }
             }
         case .broken:
-            nameBrokenRemainder()
+            if let before = upgradedFrom {
+                // Not TLS after all: the stream is what its start said it was.
+                summary.kind = before.kind
+                summary.protocolName = before.name
+                summary.evidence = before.evidence
+                summary.preamble = nil
+                buffer = []
+            } else {
+                nameBrokenRemainder()
+            }
         case .tls:
             summary.kind = .tls
             summary.protocolName = "tls"
@@ -157,12 +168,32 @@ public struct DirectionClassifier: StreamSink, Sendable {
             break
         }
         if summary.kind == .tls || walker.records > 0 {
+            summary.tlsEndsOnRecordBoundary = walker.isAtRecordBoundary
             summary.tlsRecords = walker.records
             summary.tlsApplicationDataRecords = walker.applicationDataRecords
             summary.tlsAlertRecords = walker.alertRecords
             summary.handshake = walker.handshake.details
         }
         return summary
+    }
+
+    // MARK: Upgrades
+
+    /// What the stream was before it turned into TLS (STARTTLS, PostgreSQL/MySQL
+    /// SSL requests, HTTP CONNECT): restored if the TLS framing then breaks.
+    private var upgradedFrom: (kind: PayloadKind, name: String?, evidence: String?)?
+
+    /// A cleartext (or short binary) preamble followed, at a segment start, by
+    /// a valid TLS record header: walk the rest as TLS.
+    private mutating func upgradeIfTLS(_ bytes: UnsafeRawBufferPointer, streamOffset: Int) {
+        guard upgradedFrom == nil, bytes.count >= 5,
+              case .success = TLSRecordHeader.validate(bytes[0], bytes[1], bytes[2], bytes[3], bytes[4]) else { return }
+        upgradedFrom = (summary.kind, summary.protocolName, summary.evidence)
+        let name = summary.protocolName ?? "binary"
+        summary.preamble = "\(name) preamble (\(streamOffset) bytes), then TLS"
+        state = .tls
+        walker = TLSRecordWalker()
+        walkTLS(bytes, streamOffset: streamOffset)
     }
 
     // MARK: TLS
@@ -204,7 +235,9 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 switch Self.chain(in: raw, from: k) {
                 case .found:
                     return k
-                case .endsExactly(let headers) where final && headers >= 2:
+                case .endsExactly(let headers) where final && (headers >= 2 || k == 0):
+                    // At the end of the stream, records that fill it exactly from
+                    // its first byte (or two in a row anywhere) are framing, not chance.
                     return k
                 case .broken:
                     break

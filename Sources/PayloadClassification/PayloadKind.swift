@@ -48,6 +48,8 @@ public struct DirectionSummary: Sendable, Equatable {
     public var tlsRecords: Int = 0
     public var tlsApplicationDataRecords: Int = 0
     public var tlsAlertRecords: Int = 0
+    /// The last TLS record seen was complete: the stream ended between records.
+    public var tlsEndsOnRecordBoundary = false
     /// Where and why TLS framing stopped being valid.
     public var framingBreak: FramingBreak?
     /// A preamble before TLS: "PostgreSQL SSLRequest", "SMTP STARTTLS"…

@@ -52,6 +52,7 @@ enum Probes {
             return .cleartext(.h2c, protocolName: "h2c", evidence: "HTTP/2 prior-knowledge preface (PRI * HTTP/2.0)")
         }
         if let result = http(d, final: final) { return result }
+        if let result = ClearBinaryProbes.probe(d, final: final) { return result }
         return generic(d, final: final)
     }
 

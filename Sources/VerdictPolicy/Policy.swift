@@ -56,16 +56,23 @@ public enum VerdictPolicy {
                 return (.inconclusive, "too little TLS to prove framing (\(c.tlsRecords) client, \(s.tlsRecords) server records)")
             }
             var reason = "every byte in both directions is TLS record framing (\(c.tlsRecords) client, \(s.tlsRecords) server records)"
+            if let preamble = c.preamble ?? s.preamble { reason += " after an upgrade: \(preamble)" }
             if c.resynchronised || s.resynchronised || c.startedMidStream || s.startedMidStream {
                 reason += "; picked up mid-stream, framing verified after resynchronising, handshake not seen"
             }
             return (.encrypted, reason)
         case (.ssh, .ssh):
             return (.encrypted, "SSH in both directions (banner, then binary packets)")
-        case (.tls, .none), (.ssh, .none):
-            return (.inconclusive, "only the client sent \(describe(c)); no reply seen")
-        case (.none, .tls), (.none, .ssh):
-            return (.inconclusive, "only the server sent \(describe(s)); nothing from the client seen")
+        case (.tls, .none), (.none, .tls):
+            // One direction captured (or answered with nothing): all of it is TLS.
+            let (side, who, other) = c.kind == .tls ? (c, "client", "server") : (s, "server", "client")
+            guard provesTLS(side) else {
+                return (.inconclusive, "only the \(who) sent bytes, too few to prove TLS framing (\(side.tlsRecords) record)")
+            }
+            return (.encrypted, "every byte seen is TLS record framing (\(side.tlsRecords) \(who) records); the \(other) sent no payload")
+        case (.ssh, .none), (.none, .ssh):
+            let who = c.kind == .ssh ? "client" : "server"
+            return (.encrypted, "SSH from the \(who) (banner, then binary packets); the other side sent no payload")
         default:
             break
         }
@@ -90,6 +97,7 @@ public enum VerdictPolicy {
     /// One valid header is not proof: require a parsed hello or several records.
     static func provesTLS(_ d: DirectionSummary) -> Bool {
         d.tlsRecords >= 2 || d.handshake.clientHelloSeen || d.handshake.serverHelloSeen
+            || (d.tlsRecords == 1 && d.tlsEndsOnRecordBoundary && d.bytes > 5 + d.unverifiedBytes)
     }
 
     static func isAlertOnly(_ d: DirectionSummary) -> Bool {

@@ -32,11 +32,12 @@ enum Corpus {
     }
 
     /// The verdicts a label allows.
-    static func accepts(_ label: String, _ verdict: Verdict) -> Bool {
+    static func accepts(_ label: String, _ verdict: Verdict, protocolName: String?) -> Bool {
         switch label {
         case "tls": return verdict == .encrypted
         case "http", "other-plaintext", "h2c": return verdict == .plaintext || verdict == .plaintextRejected
-        case "opaque": return verdict == .opaque
+        // The corpus calls SSH "opaque" (not TLS, not cleartext); wirecheck calls it encrypted, protocol ssh.
+        case "opaque": return verdict == .opaque || (verdict == .encrypted && protocolName == "ssh")
         case "no-payload": return verdict == .inconclusive
         default: return false
         }
@@ -68,7 +69,7 @@ struct CorpusTests {
     /// Agreement with the corpus labels. The product target is 99 % (issue 4);
     /// until classification reaches it this guards against regressions at the
     /// level last measured, and prints the accuracy and the disagreements.
-    static let regressionFloor = 0.60
+    static let regressionFloor = 0.75
 
     @Test func conformance() throws {
         let labels = try Corpus.labels()
@@ -85,7 +86,7 @@ struct CorpusTests {
                 verdicts["\(report.server) \(report.client)"] = verdicts["\(report.server) \(report.client)"] ?? report
             }
             for label in expected {
-                if let report = verdicts["\(label.client) \(label.server)"], Corpus.accepts(label.label, report.verdict) {
+                if let report = verdicts["\(label.client) \(label.server)"], Corpus.accepts(label.label, report.verdict, protocolName: report.protocolName) {
                     agreed += 1
                 } else {
                     let got = verdicts["\(label.client) \(label.server)"].map { "\($0.verdict.rawValue): \($0.reason)" } ?? "no flow"

@@ -1,0 +1,111 @@
+/// Cleartext protocols whose messages are binary-framed, so that the generic
+/// "mostly printable" test misses them: on a cluster these carry credentials
+/// and queries in clear as surely as HTTP does. Each probe checks the framing
+/// fields against each other (a length that matches what follows, a known
+/// opcode, a terminator), never a port.
+enum ClearBinaryProbes {
+    static func probe(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        if let result = postgresStartup(d) { return result }
+        if let result = mysqlGreeting(d) { return result }
+        if let result = mongoMessage(d) { return result }
+        if let result = dnsOverTCP(d) { return result }
+        if let result = rfbBanner(d) { return result }
+        if let result = telnet(d) { return result }
+        return nil
+    }
+
+    static func u32be(_ d: UnsafeRawBufferPointer, _ i: Int) -> Int {
+        Int(d[i]) << 24 | Int(d[i + 1]) << 16 | Int(d[i + 2]) << 8 | Int(d[i + 3])
+    }
+
+    static func u32le(_ d: UnsafeRawBufferPointer, _ i: Int) -> Int {
+        Int(d[i + 3]) << 24 | Int(d[i + 2]) << 16 | Int(d[i + 1]) << 8 | Int(d[i])
+    }
+
+    /// PostgreSQL StartupMessage: length, protocol 3.0, then `key\0value\0` pairs
+    /// ending in `\0`. Evidence names the user; passwords travel later and are never shown.
+    static func postgresStartup(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 9, d[0] == 0 else { return nil }
+        let length = u32be(d, 0)
+        guard u32be(d, 4) == 0x0003_0000, (9...10_000).contains(length), length <= d.count, d[length - 1] == 0 else { return nil }
+        let body = UnsafeRawBufferPointer(rebasing: d[8..<length])
+        let fields = body.split(separator: 0, omittingEmptySubsequences: false).map { Probes.printable(UnsafeRawBufferPointer(rebasing: $0), limit: 64) }
+        var evidence = "PostgreSQL startup"
+        if let user = fields.firstIndex(of: "user"), user + 1 < fields.count { evidence += " (user \(fields[user + 1]))" }
+        return .cleartext(.cleartextProtocol, protocolName: "postgresql", evidence: evidence)
+    }
+
+    /// MySQL server greeting: 3-byte little-endian length, sequence 0,
+    /// protocol version 10, a NUL-terminated server version.
+    static func mysqlGreeting(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 10, d[3] == 0, d[4] == 10 else { return nil }
+        let length = Int(d[0]) | Int(d[1]) << 8 | Int(d[2]) << 16
+        guard (20...1_024).contains(length), length + 4 <= d.count || d.count >= 64 else { return nil }
+        guard let end = UnsafeRawBufferPointer(rebasing: d[5..<min(d.count, 5 + 64)]).firstIndex(of: 0), end > 0 else { return nil }
+        let version = UnsafeRawBufferPointer(rebasing: d[5..<(5 + end)])
+        guard version.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
+        return .cleartext(.cleartextProtocol, protocolName: "mysql", evidence: "MySQL greeting, server \(Probes.printable(version, limit: 40))")
+    }
+
+    /// MongoDB wire protocol: little-endian messageLength that matches, and a known opCode.
+    static func mongoMessage(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 16 else { return nil }
+        let length = u32le(d, 0)
+        let opCode = u32le(d, 12)
+        let known: Set<Int> = [1, 2001, 2002, 2004, 2005, 2006, 2007, 2010, 2011, 2012, 2013]
+        guard (16...48_000_000).contains(length), known.contains(opCode) else { return nil }
+        // Requests carry responseTo 0; a reply names a request.
+        guard opCode != 1 || u32le(d, 8) != 0 else { return nil }
+        return .cleartext(.cleartextProtocol, protocolName: "mongodb", evidence: "MongoDB wire protocol message (opCode \(opCode))")
+    }
+
+    /// DNS over TCP: a 2-byte length that matches the message, a header with a
+    /// plausible opcode and counts, and a question name made of labels.
+    static func dnsOverTCP(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 2 + 12 + 5 else { return nil }
+        let length = Int(d[0]) << 8 | Int(d[1])
+        guard length >= 17, length + 2 <= d.count || d.count >= 512 else { return nil }
+        let opcode = (d[4] >> 3) & 0x0F
+        let questions = Int(d[6]) << 8 | Int(d[7])
+        guard opcode <= 5, (1...4).contains(questions) else { return nil }
+        var i = 14
+        var name: [String] = []
+        while i < min(d.count, 2 + length) {
+            let label = Int(d[i])
+            if label == 0 { break }
+            guard label <= 63, i + 1 + label <= d.count else { return nil }
+            let text = UnsafeRawBufferPointer(rebasing: d[(i + 1)..<(i + 1 + label)])
+            guard text.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
+            name.append(Probes.printable(text, limit: 63))
+            i += 1 + label
+        }
+        guard i < d.count, d[i] == 0, i + 5 <= 2 + length else { return nil }
+        let kind = d[4] & 0x80 == 0 ? "query" : "response"
+        return .cleartext(.cleartextProtocol, protocolName: "dns", evidence: "DNS \(kind) for \(name.isEmpty ? "." : name.joined(separator: "."))")
+    }
+
+    /// VNC: "RFB 003.008\n", sent first by the server and echoed by the client.
+    static func rfbBanner(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 12, Probes.startsWith(d, "RFB "), d[11] == 0x0A else { return nil }
+        return .cleartext(.cleartextProtocol, protocolName: "vnc",
+                          evidence: "VNC " + Probes.printable(UnsafeRawBufferPointer(rebasing: d[0..<11]), limit: 11))
+    }
+
+    /// Telnet option negotiation: IAC (0xFF) followed by WILL/WONT/DO/DONT or SB.
+    static func telnet(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 3, d[0] == 0xFF, (0xFA...0xFE).contains(d[1]) else { return nil }
+        // Most of the opening is negotiation: IAC pairs in a row.
+        var i = 0, commands = 0
+        while i + 2 < d.count, d[i] == 0xFF {
+            if d[i + 1] == 0xFA {
+                guard let end = UnsafeRawBufferPointer(rebasing: d[i...]).firstIndex(of: 0xF0) else { break }
+                i += end + 1
+            } else {
+                i += 3
+            }
+            commands += 1
+        }
+        guard commands >= 1 else { return nil }
+        return .cleartext(.cleartextProtocol, protocolName: "telnet", evidence: "Telnet option negotiation")
+    }
+}
