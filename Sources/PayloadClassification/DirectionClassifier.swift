@@ -161,11 +161,13 @@ public struct DirectionClassifier: StreamSink, Sendable {
             } else {
                 nameBrokenRemainder()
             }
-        case .tls:
+        case .tls, .decided:
+            break
+        }
+        // Probing or resynchronising may have just found TLS above.
+        if case .tls = state {
             summary.kind = .tls
             summary.protocolName = "tls"
-        case .decided:
-            break
         }
         if summary.kind == .tls || walker.records > 0 {
             summary.tlsEndsOnRecordBoundary = walker.isAtRecordBoundary

@@ -31,10 +31,11 @@ public enum VerdictPolicy {
                 if serverClosed {
                     return (.plaintextRejected, "client sent cleartext \(what); server \(answered) and \(how)")
                 }
+                // No refusal was seen, and the client's cleartext crossed the wire: that is the leak.
                 if o.clientClosure == .reset {
-                    return (.inconclusive, "client sent cleartext \(what) and reset the connection; the server never answered")
+                    return (.plaintext, "client sent cleartext \(what) and reset the connection; no answer or refusal from the server was captured")
                 }
-                return (.inconclusive, "client sent cleartext \(what); the server neither answered nor closed before the capture ended")
+                return (.plaintext, "client sent cleartext \(what); the server neither answered nor closed before the capture ended")
             }
             if c.kind.isCleartext, s.kind.isCleartext {
                 return (.plaintext, "cleartext \(name(c)) in both directions")

@@ -38,7 +38,7 @@ import Testing
         Row(name: "request, server answers only a TLS alert and closes", client: direction(.http),
             server: direction(.tls, records: 1, alerts: 1), serverClosure: .fin, expected: .plaintextRejected),
         Row(name: "request, capture ends before any answer", client: direction(.http), server: direction(.none),
-            serverClosure: .open, clientClosure: .open, expected: .inconclusive),
+            serverClosure: .open, clientClosure: .open, expected: .plaintext),
         Row(name: "server banner only (cleartext)", client: direction(.none), server: direction(.cleartextProtocol), expected: .plaintext),
         Row(name: "TLS client, cleartext server error", client: direction(.tls, records: 1, hello: true), server: direction(.http), expected: .plaintext),
         Row(name: "no payload", client: direction(.none), server: direction(.none), expected: .inconclusive),
