@@ -77,11 +77,11 @@ public struct Endpoint: Hashable, Comparable, Sendable, CustomStringConvertible 
 /// flow key: the same inner addresses in two virtual networks are two flows.
 public struct Tunnel: Hashable, Sendable, CustomStringConvertible {
     public enum Kind: UInt8, Sendable {
-        case none, vxlan, geneve, ipInIP, gre
+        case none, vxlan, geneve, ipInIP, gre, gtpU
     }
 
     public var kind: Kind
-    /// VXLAN/Geneve VNI or GRE key; 0 when the encapsulation has none.
+    /// VXLAN/Geneve VNI, GRE key or GTP-U TEID; 0 when the encapsulation has none.
     public var identifier: UInt32
 
     public init(kind: Kind, identifier: UInt32 = 0) {
@@ -98,6 +98,7 @@ public struct Tunnel: Hashable, Sendable, CustomStringConvertible {
         case .geneve: return "geneve vni \(identifier)"
         case .ipInIP: return "ip-in-ip"
         case .gre: return identifier == 0 ? "gre" : "gre key \(identifier)"
+        case .gtpU: return "gtp-u teid \(identifier)"
         }
     }
 }

@@ -141,6 +141,22 @@ public struct FrameDecoder: Sendable {
         switch type {
         case 0x0800, 0x86DD:
             return decodeIP(reader, offset: offset, tunnel: tunnel, depth: depth)
+        case 0x8847, 0x8848:
+            // MPLS: labels until the bottom-of-stack bit; the payload's first
+            // nibble says IPv4 or IPv6 (pseudowires carrying Ethernet are not followed).
+            var label = offset
+            while true {
+                guard let entry = reader.u32(label) else { return .failure(.truncated(.link, offset: label)) }
+                label += 4
+                if entry & 0x100 != 0 { break }
+                if label - offset > 64 { return .failure(.malformed(.link, offset: offset)) }
+            }
+            return decodeIP(reader, offset: label, tunnel: tunnel, depth: depth)
+        case 0x8864:
+            // PPPoE session: 6-byte header, then the PPP protocol number.
+            guard let proto = reader.u16(offset + 6) else { return .failure(.truncated(.link, offset: offset)) }
+            guard proto == 0x0021 || proto == 0x0057 else { return .failure(.notTCP) }
+            return decodeIP(reader, offset: offset + 8, tunnel: tunnel, depth: depth)
         default:
             return .failure(.notTCP)
         }
@@ -304,6 +320,29 @@ public struct FrameDecoder: Sendable {
             let tunnel = Tunnel(kind: .geneve, identifier: vniWord >> 8)
             if proto == 0x6558 { return decodeEthernet(reader, offset: inner, tunnel: tunnel, depth: depth) }
             return decodeEtherType(proto, reader, offset: inner, tunnel: tunnel, depth: depth)
+        case 2152: // GTP-U (mobile core): a G-PDU carries an IP packet.
+            guard let flags = reader.u8(body), let type = reader.u8(body + 1), let teid = reader.u32(body + 4) else {
+                return .failure(.truncated(.tunnel, offset: body))
+            }
+            guard flags >> 5 == 1, flags & 0x10 != 0, type == 0xFF else { return .failure(.notTCP) }
+            var inner = body + 8
+            if flags & 0x07 != 0 {
+                // Sequence number, N-PDU number, next extension type; then extensions.
+                guard var next = reader.u8(body + 11) else { return .failure(.truncated(.tunnel, offset: body)) }
+                inner = body + 12
+                var extensions = 0
+                while next != 0 {
+                    guard let units = reader.u8(inner), units > 0, extensions < 8 else {
+                        return .failure(.malformed(.tunnel, offset: inner))
+                    }
+                    let end = inner + Int(units) * 4
+                    guard let following = reader.u8(end - 1) else { return .failure(.truncated(.tunnel, offset: inner)) }
+                    next = following
+                    inner = end
+                    extensions += 1
+                }
+            }
+            return decodeIP(reader, offset: inner, tunnel: Tunnel(kind: .gtpU, identifier: teid), depth: depth)
         default:
             return .failure(.notTCP)
         }
