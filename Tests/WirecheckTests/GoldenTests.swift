@@ -14,6 +14,8 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         var sni: String?
         var alpn: [String]?
         var tunnel: String?
+        /// At least this many bytes retransmitted with different content must be reported.
+        var minConflictingBytes: Int?
     }
 
     var description: String?
@@ -61,16 +63,23 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         let path = try #require(expected.capturePath, "no capture file for \(expected.name).expected.json")
         let result = try TestSupport.analyze(path)
         #expect(result.readError == nil)
-        let byEndpoints = Dictionary(result.reports.map { ("\($0.client) \($0.server)", $0) }, uniquingKeysWith: { a, _ in a })
         #expect(result.reports.count == expected.flows.count, "flows: \(result.reports.map { "\($0.client)->\($0.server) \($0.verdict.rawValue)" })")
+        // In order of first packet, so that a reused 4-tuple matches its connections in turn.
+        var unmatched = result.reports.sorted { $0.observation.firstSeenNanoseconds < $1.observation.firstSeenNanoseconds }
         for flow in expected.flows {
-            let report = try #require(byEndpoints["\(flow.client) \(flow.server)"], "no flow \(flow.client) -> \(flow.server)")
+            let index = try #require(unmatched.firstIndex { "\($0.client)" == flow.client && "\($0.server)" == flow.server },
+                                     "no flow \(flow.client) -> \(flow.server)")
+            let report = unmatched.remove(at: index)
             #expect(report.verdict.rawValue == flow.verdict, "\(flow.client): \(report.reason)")
             if let proto = flow.protocol { #expect(report.protocolName == proto) }
             if let version = flow.tlsVersion { #expect(report.tls?.version == version) }
             if let sni = flow.sni { #expect(report.tls?.serverName == sni) }
             if let alpn = flow.alpn { #expect(report.tls?.alpnOffered == alpn) }
             if let tunnel = flow.tunnel { #expect(report.observation.tunnel.description == tunnel) }
+            if let conflicting = flow.minConflictingBytes {
+                #expect(report.observation.conflictingBytes >= conflicting)
+                #expect(report.notes.contains { $0.contains("different content") })
+            }
         }
         #expect(result.summary.exitCode == expected.exitCode)
     }

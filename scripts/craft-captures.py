@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""Builds the crafted captures in Captures/ from real lab bytes.
+
+Each capture replays the application bytes of a real flow recorded by
+`scripts/lab.sh record` (the mesh client's TLS 1.3 flow and the legacy client's
+HTTP flow in Captures/permissive.pcap) under one condition a node capture
+produces: duplicated and reordered segments, a retransmission with different
+bytes, a capture that starts mid-stream, sequence numbers that wrap, a 4-tuple
+reused by a second connection, IPv6, and overlay tunnels. Beside each capture it
+writes the expected verdicts, which follow from the condition, not from
+wirecheck's output.
+
+Uses Debian's python3-scapy; deterministic (fixed seed, fixed timestamps):
+
+    scripts/craft-captures.py            # writes Captures/crafted-*.pcap and *.expected.json
+"""
+import json
+import random
+from pathlib import Path
+
+from scapy.all import IP, IPv6, TCP, UDP, Ether, rdpcap, wrpcap
+from scapy.layers.vxlan import VXLAN
+from scapy.contrib.geneve import GENEVE
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = ROOT / "Captures"
+SOURCE = CAPTURES / "permissive.pcap"
+MSS = 1000
+T0 = 1_790_000_000.0  # fixed capture time
+
+
+def streams(pcap, client_ip):
+    """Application bytes (client->server, server->client) of the first flow from
+    client_ip, reassembled by sequence number (the -i any copies collapse)."""
+    parts = {"c": {}, "s": {}}
+    port = None
+    for pkt in rdpcap(str(pcap)):
+        if not pkt.haslayer(TCP) or not pkt.haslayer(IP):
+            continue
+        ip, tcp = pkt[IP], pkt[TCP]
+        if ip.src == client_ip and tcp.flags & 0x02 and port is None:
+            port = tcp.sport
+        if port is None:
+            continue
+        if ip.src == client_ip and tcp.sport == port:
+            side = "c"
+        elif ip.dst == client_ip and tcp.dport == port:
+            side = "s"
+        else:
+            continue
+        data = bytes(tcp.payload)
+        if data:
+            parts[side].setdefault(tcp.seq, data)
+    def join(chunks):
+        out = b""
+        for seq in sorted(chunks):
+            out += chunks[seq]
+        return out
+    return join(parts["c"]), join(parts["s"])
+
+
+class Flow:
+    """Builds the packets of one TCP connection as (time, packet) pairs."""
+
+    def __init__(self, client, server, cport, sport=80, cisn=1000, sisn=500000, v6=False, start=T0):
+        self.client, self.server, self.cport, self.sport = client, server, cport, sport
+        self.cseq, self.sseq = cisn, sisn
+        self.v6 = v6
+        self.t = start
+        self.packets = []
+
+    def ip(self, from_client):
+        src, dst = (self.client, self.server) if from_client else (self.server, self.client)
+        return (IPv6(src=src, dst=dst) if self.v6 else IP(src=src, dst=dst))
+
+    def seg(self, from_client, flags, payload=b"", seq=None):
+        sp, dp = (self.cport, self.sport) if from_client else (self.sport, self.cport)
+        own = self.cseq if from_client else self.sseq
+        ack = self.sseq if from_client else self.cseq
+        pkt = self.ip(from_client) / TCP(sport=sp, dport=dp, flags=flags, seq=own if seq is None else seq,
+                                         ack=ack & 0xFFFFFFFF, window=502) / payload
+        self.t += 0.0001
+        return (self.t, pkt)
+
+    def handshake(self):
+        self.packets.append(self.seg(True, "S"))
+        self.cseq = (self.cseq + 1) & 0xFFFFFFFF
+        self.packets.append(self.seg(False, "SA"))
+        self.sseq = (self.sseq + 1) & 0xFFFFFFFF
+        self.packets.append(self.seg(True, "A"))
+
+    def data(self, from_client, payload):
+        """Segments of at most MSS bytes; returns them (not yet appended)."""
+        out = []
+        for i in range(0, len(payload), MSS):
+            chunk = payload[i:i + MSS]
+            out.append(self.seg(from_client, "PA", chunk))
+            if from_client:
+                self.cseq = (self.cseq + len(chunk)) & 0xFFFFFFFF
+            else:
+                self.sseq = (self.sseq + len(chunk)) & 0xFFFFFFFF
+        return out
+
+    def close(self):
+        self.packets.append(self.seg(True, "FA"))
+        self.cseq = (self.cseq + 1) & 0xFFFFFFFF
+        self.packets.append(self.seg(False, "FA"))
+        self.sseq = (self.sseq + 1) & 0xFFFFFFFF
+        self.packets.append(self.seg(True, "A"))
+
+    def exchange(self, request, response):
+        self.packets += self.data(True, request)
+        self.packets += self.data(False, response)
+
+
+def frames(timed, wrap=None):
+    """Ethernet frames with fixed timestamps; `wrap` encapsulates the IP packet."""
+    out = []
+    for t, pkt in timed:
+        inner = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / pkt
+        frame = wrap(inner) if wrap else inner
+        frame.time = t
+        out.append(frame)
+    return out
+
+
+def write(name, packets, description, flows, exit_code):
+    wrpcap(str(CAPTURES / f"crafted-{name}.pcap"), packets)
+    expected = {"description": description, "exitCode": exit_code, "flows": flows}
+    (CAPTURES / f"crafted-{name}.expected.json").write_text(json.dumps(expected, indent=2) + "\n")
+
+
+def endpoint(ip, port):
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def main():
+    rng = random.Random(20261122)
+    tls_c, tls_s = streams(SOURCE, "10.111.1.10")
+    http_c, http_s = streams(SOURCE, "10.111.1.20")
+    assert tls_c[:1] == b"\x16" and http_c.startswith(b"GET "), "unexpected lab capture"
+    C, S = "10.0.0.1", "10.0.0.2"
+
+    # 1. Every packet twice (-i any on a bridge) and server segments reordered.
+    for kind, (req, resp), verdict, proto in [("tls", (tls_c, tls_s), "encrypted", "tls"),
+                                              ("http", (http_c, http_s), "plaintext", "http")]:
+        f = Flow(C, S, 40001)
+        f.handshake()
+        f.packets += f.data(True, req)
+        server = f.data(False, resp)
+        rng.shuffle(server)
+        f.packets += server
+        f.close()
+        doubled = []
+        for t, p in f.packets:
+            doubled += [(t, p), (t + 0.00001, p.copy())]
+        doubled.sort(key=lambda tp: tp[0])
+        write(f"duplicated-reordered-{kind}", frames(doubled),
+              f"Real lab {kind.upper()} bytes; every packet captured twice (as -i any on a bridge) and the server's segments shuffled.",
+              [{"client": endpoint(C, 40001), "server": endpoint(S, 80), "verdict": verdict, "protocol": proto}],
+              1 if verdict == "plaintext" else 0)
+
+    # 2. A retransmission whose bytes differ from the first copy.
+    f = Flow(C, S, 40002)
+    f.handshake()
+    f.packets += f.data(True, tls_c)
+    server = f.data(False, tls_s)
+    t, first = server[0]
+    forged = first.copy()
+    forged[TCP].remove_payload()
+    forged = forged / (b"GET /secret HTTP/1.1\r\n" + bytes(len(first[TCP].payload) - 22))
+    f.packets += server[:1] + [(t + 0.00005, forged)] + server[1:]
+    f.close()
+    write("conflicting-retransmission", frames(f.packets),
+          "Real lab TLS; the server's first segment is retransmitted with different bytes (cleartext). The first copy is kept and the conflict reported.",
+          [{"client": endpoint(C, 40002), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls",
+            "minConflictingBytes": len(first[TCP].payload)}], 0)
+
+    # 3. Capture starts mid-stream: no handshake, first bytes in the middle of a TLS record / HTTP body.
+    for kind, (req, resp), verdict, proto, port in [("tls", (tls_c, tls_s), "encrypted", "tls", 40003),
+                                                    ("http", (http_c, http_s), "plaintext", "http", 40004)]:
+        f = Flow(C, S, port)
+        f.cseq, f.sseq = 7000, 9000
+        skip = 7 if kind == "tls" else len(req) // 2
+        # The client's bytes begin `skip` into the stream; the server's a little in too.
+        f.packets += f.data(True, req[skip:])
+        f.packets += f.data(False, resp[3:] if kind == "tls" else resp)
+        # A second request/response pair so mid-stream TLS shows whole records after the cut.
+        f.exchange(req, resp)
+        f.close()
+        write(f"midstream-{kind}", frames(f.packets),
+              f"Real lab {kind.upper()} bytes, capture starting mid-connection (no SYN) and mid-message.",
+              [{"client": endpoint(C, port), "server": endpoint(S, 80), "verdict": verdict, "protocol": proto}],
+              1 if verdict == "plaintext" else 0)
+
+    # 4. Sequence numbers that wrap past 2^32 during the data.
+    f = Flow(C, S, 40005, cisn=0xFFFFFF00, sisn=0xFFFFF000)
+    f.handshake()
+    f.exchange(tls_c, tls_s)
+    f.close()
+    write("sequence-wraparound", frames(f.packets),
+          "Real lab TLS with initial sequence numbers just below 2^32, so both directions wrap.",
+          [{"client": endpoint(C, 40005), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls"}], 0)
+
+    # 5. The same 4-tuple used by two connections one after the other: TLS, then HTTP.
+    first = Flow(C, S, 40006, cisn=1000)
+    first.handshake(); first.exchange(tls_c, tls_s); first.close()
+    second = Flow(C, S, 40006, cisn=900000, start=first.t + 0.5)
+    second.handshake(); second.exchange(http_c, http_s); second.close()
+    write("port-reuse", frames(first.packets + second.packets),
+          "Two connections on the same 4-tuple: real lab TLS, then real lab HTTP. Two flows, two verdicts.",
+          [{"client": endpoint(C, 40006), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls"},
+           {"client": endpoint(C, 40006), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http"}], 1)
+
+    # 6. IPv6.
+    C6, S6 = "fd00::10", "fd00::2"
+    f = Flow(C6, S6, 40007, sport=443, v6=True)
+    f.handshake(); f.exchange(tls_c, tls_s); f.close()
+    g = Flow(C6, S6, 40008, sport=443, v6=True, start=f.t + 0.1)
+    g.handshake(); g.exchange(http_c, http_s); g.close()
+    write("ipv6", frames(f.packets + g.packets),
+          "Real lab TLS and HTTP over IPv6, both to port 443: the port decides nothing.",
+          [{"client": endpoint(C6, 40007), "server": endpoint(S6, 443), "verdict": "encrypted", "protocol": "tls"},
+           {"client": endpoint(C6, 40008), "server": endpoint(S6, 443), "verdict": "plaintext", "protocol": "http"}], 1)
+
+    # 7. Overlays: VXLAN on 8472 (Flannel) and 4789 (IANA), Geneve.
+    def vxlan(port, vni):
+        return lambda inner: (Ether(src="02:00:00:00:01:01", dst="02:00:00:00:01:02") / IP(src="192.168.0.1", dst="192.168.0.2")
+                              / UDP(sport=50000, dport=port) / VXLAN(vni=vni, flags=0x08) / inner)
+
+    def geneve(vni):
+        return lambda inner: (Ether(src="02:00:00:00:01:01", dst="02:00:00:00:01:02") / IP(src="192.168.0.1", dst="192.168.0.2")
+                              / UDP(sport=50000, dport=6081) / GENEVE(vni=vni, proto=0x6558) / inner)
+
+    for name, wrap, tunnel in [("vxlan-8472", vxlan(8472, 1), "vxlan vni 1"),
+                               ("vxlan-4789", vxlan(4789, 4242), "vxlan vni 4242"),
+                               ("geneve", geneve(77), "geneve vni 77")]:
+        f = Flow(C, S, 40010)
+        f.handshake(); f.exchange(tls_c, tls_s); f.close()
+        g = Flow(C, S, 40011, start=f.t + 0.1)
+        g.handshake(); g.exchange(http_c, http_s); g.close()
+        write(name, frames(f.packets + g.packets, wrap),
+              f"Real lab TLS and HTTP between pods, carried in {tunnel.split(' vni')[0].upper()} as on a node's uplink.",
+              [{"client": endpoint(C, 40010), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls", "tunnel": tunnel},
+               {"client": endpoint(C, 40011), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http", "tunnel": tunnel}], 1)
+
+
+if __name__ == "__main__":
+    main()
