@@ -133,8 +133,9 @@ public struct FlowAnalyzer: Sendable {
         if now - lastIdleSweep >= 1_000_000_000 {
             lastIdleSweep = now
             var idle: [Int] = []
-            for (slot, flow) in slots.enumerated() {
-                if let flow, flow.closedAt == nil, now - flow.lastSeen >= configuration.idleTimeoutNanoseconds {
+            for slot in slots.indices {
+                if slots[slot]?.closedAt == nil, let lastSeen = slots[slot]?.lastSeen,
+                   now - lastSeen >= configuration.idleTimeoutNanoseconds {
                     idle.append(slot)
                 }
             }
@@ -150,7 +151,8 @@ public struct FlowAnalyzer: Sendable {
     /// Ends the capture: every flow still tracked gets its verdict, oldest first.
     public mutating func finish(emit: (FlowReport) -> Void) {
         let remaining = slots.indices
-            .compactMap { slot in slots[slot].map { (slot, $0.firstSeen) } }
+            .filter { slots[$0] != nil }
+            .map { slot in (slot, slots[slot]?.firstSeen ?? 0) }
             .sorted { $0.1 < $1.1 }
         for (slot, _) in remaining {
             let end: FlowEnd = slots[slot]?.closedAt == nil ? .captureEnded : .closed
@@ -184,13 +186,10 @@ public struct FlowAnalyzer: Sendable {
             }
             slot = startFlow(key: key, segment: segment, timestamp: timestamp, emit: emit)
         }
-        guard let slot, var flow = slots[slot] else { return }
-        slots[slot] = nil  // Take it out so it is mutated in place, not copied.
-        update(&flow, with: segment, frame: frame, timestamp: timestamp)
-        let justClosed = flow.closedAt == nil && isClosed(flow)
-        if justClosed { flow.closedAt = timestamp }
-        slots[slot] = flow
-        if justClosed { closing.append(slot) }
+        guard let slot else { return }
+        // Mutated where it lies: a flow's state is large and copying it per packet shows in profiles.
+        slots[slot]?.update(with: segment, frame: frame, timestamp: timestamp, budget: &budget)
+        if slots[slot]?.closeIfDone(at: timestamp) == true { closing.append(slot) }
     }
 
     private func isNewConnection(_ flow: FlowState, syn: TCPSegment) -> Bool {
@@ -200,11 +199,6 @@ public struct FlowAnalyzer: Sendable {
         }
         if let isn = flow.clientISN { return isn != syn.sequence }
         return flow.closedAt != nil
-    }
-
-    private func isClosed(_ flow: FlowState) -> Bool {
-        if flow.toServer.closure == .reset || flow.toClient.closure == .reset { return true }
-        return flow.toServer.assembler.isFinished && flow.toClient.assembler.isFinished
     }
 
     private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, emit: (FlowReport) -> Void) -> Int {
@@ -237,55 +231,13 @@ public struct FlowAnalyzer: Sendable {
         return (src, dst)
     }
 
-    private mutating func update(_ flow: inout FlowState, with segment: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64) {
-        flow.packets += 1
-        flow.lastSeen = max(flow.lastSeen, timestamp)
-        let fromClient = segment.source == flow.client
-        let payload = UnsafeRawBufferPointer(rebasing: frame[segment.payloadRange])
-        let length = payload.count + segment.missingPayload
-
-        if segment.flags.contains(.syn) {
-            if fromClient {
-                flow.toServer.assembler.startAtSYN(initialSequence: segment.sequence)
-                if !segment.flags.contains(.ack) {
-                    flow.handshakeSeen = true
-                    flow.clientISN = segment.sequence
-                }
-            } else {
-                flow.toClient.assembler.startAtSYN(initialSequence: segment.sequence)
-            }
-        }
-        // Data on a SYN starts one past the SYN's sequence number.
-        let dataSequence = segment.flags.contains(.syn) ? segment.sequence &+ 1 : segment.sequence
-        if length > 0 {
-            if fromClient {
-                flow.toServer.accept(sequence: dataSequence, payload: payload, missing: segment.missingPayload, budget: &budget)
-            } else {
-                flow.toClient.accept(sequence: dataSequence, payload: payload, missing: segment.missingPayload, budget: &budget)
-            }
-        }
-        if segment.flags.contains(.fin) {
-            let finSequence = dataSequence &+ UInt32(truncatingIfNeeded: length)
-            if fromClient {
-                flow.toServer.assembler.noteFIN(at: finSequence)
-                if flow.toServer.closure == .open { flow.toServer.closure = .fin }
-            } else {
-                flow.toClient.assembler.noteFIN(at: finSequence)
-                if flow.toClient.closure == .open { flow.toClient.closure = .fin }
-            }
-        }
-        if segment.flags.contains(.rst) {
-            if fromClient { flow.toServer.closure = .reset } else { flow.toClient.closure = .reset }
-        }
-    }
-
     // MARK: Verdicts
 
     private mutating func evictOldest(emit: (FlowReport) -> Void) {
         var oldest: (slot: Int, lastSeen: Int64)?
-        for (slot, flow) in slots.enumerated() {
-            guard let flow else { continue }
-            if flow.lastSeen < oldest?.lastSeen ?? .max { oldest = (slot, flow.lastSeen) }
+        for slot in slots.indices {
+            guard let lastSeen = slots[slot]?.lastSeen else { continue }
+            if lastSeen < oldest?.lastSeen ?? .max { oldest = (slot, lastSeen) }
         }
         guard let oldest else { return }
         statistics.evictedFlows += 1
@@ -294,8 +246,7 @@ public struct FlowAnalyzer: Sendable {
     }
 
     private mutating func finalize(_ slot: Int, end: FlowEnd, emit: (FlowReport) -> Void) {
-        guard var flow = slots[slot] else { return }
-        slots[slot] = nil
+        guard var flow = slots[slot].take() else { return }
         index[FlowKey(flow.client, flow.server, tunnel: flow.tunnel)] = nil
         freeSlots.append(slot)
 
@@ -315,5 +266,58 @@ public struct FlowAnalyzer: Sendable {
         observation.end = end
         observation.dropsWhileOpen = flow.dropsWhileOpen
         emit(VerdictPolicy.judge(observation))
+    }
+}
+
+extension FlowState {
+    mutating func update(with segment: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64, budget: inout ReassemblyBudget) {
+        packets += 1
+        lastSeen = max(lastSeen, timestamp)
+        let fromClient = segment.source == client
+        let payload = UnsafeRawBufferPointer(rebasing: frame[segment.payloadRange])
+        let length = payload.count + segment.missingPayload
+
+        if segment.flags.contains(.syn) {
+            if fromClient {
+                toServer.assembler.startAtSYN(initialSequence: segment.sequence)
+                if !segment.flags.contains(.ack) {
+                    handshakeSeen = true
+                    clientISN = segment.sequence
+                }
+            } else {
+                toClient.assembler.startAtSYN(initialSequence: segment.sequence)
+            }
+        }
+        // Data on a SYN starts one past the SYN's sequence number.
+        let dataSequence = segment.flags.contains(.syn) ? segment.sequence &+ 1 : segment.sequence
+        if length > 0 {
+            if fromClient {
+                toServer.accept(sequence: dataSequence, payload: payload, missing: segment.missingPayload, budget: &budget)
+            } else {
+                toClient.accept(sequence: dataSequence, payload: payload, missing: segment.missingPayload, budget: &budget)
+            }
+        }
+        if segment.flags.contains(.fin) {
+            let finSequence = dataSequence &+ UInt32(truncatingIfNeeded: length)
+            if fromClient {
+                toServer.assembler.noteFIN(at: finSequence)
+                if toServer.closure == .open { toServer.closure = .fin }
+            } else {
+                toClient.assembler.noteFIN(at: finSequence)
+                if toClient.closure == .open { toClient.closure = .fin }
+            }
+        }
+        if segment.flags.contains(.rst) {
+            if fromClient { toServer.closure = .reset } else { toClient.closure = .reset }
+        }
+    }
+
+    /// Marks the flow closed (FIN both ways, or a reset) the first time it is; true then.
+    mutating func closeIfDone(at timestamp: Int64) -> Bool {
+        guard closedAt == nil else { return false }
+        let done = toServer.closure == .reset || toClient.closure == .reset
+            || (toServer.assembler.isFinished && toClient.assembler.isFinished)
+        if done { closedAt = timestamp }
+        return done
     }
 }

@@ -33,6 +33,10 @@ struct JSONObject {
     var closed: String { text + "}" }
 
     static func quote(_ string: String) -> String {
+        // Most values (addresses, verdicts, SNI) need no escaping: copy them whole.
+        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + string + "\""
+        }
         var out = "\""
         for scalar in string.unicodeScalars {
             switch scalar {
