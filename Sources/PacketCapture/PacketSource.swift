@@ -97,7 +97,9 @@ public final class PacketSource {
         guard let handle = pcap_open_offline_with_tstamp_precision(
             path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf
         ) else {
-            throw CaptureError(.openFailed, "\(path): \(message(errbuf))")
+            let detail = message(errbuf)
+            // libpcap names the file itself in some messages; do not say it twice.
+            throw CaptureError(.openFailed, detail.hasPrefix(path) ? detail : "\(path): \(detail)")
         }
         return PacketSource(handle: handle, isLive: false)
     }

@@ -54,6 +54,11 @@ struct Wirecheck: ParsableCommand {
     @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
     var duration: Double?
 
+    @Option(name: .customShort("Z"), help: ArgumentHelp(
+        "After opening the interface, run as this user (default: tcpdump when it exists; -Z root keeps root).",
+        valueName: "user"))
+    var user: String?
+
     @Flag(help: "Write JSON Lines: one object per flow, then a summary object.")
     var json = false
 
@@ -98,8 +103,19 @@ struct Wirecheck: ParsableCommand {
             return 3
         }
         if source.isLive {
+            // The capture socket is open and filtered: root is no longer needed.
+            var runningAs = ""
+            if let target = Privileges.target(requested: user) {
+                do {
+                    try Privileges.drop(to: target)
+                    runningAs = ", running as \(target)"
+                } catch {
+                    standardError("wirecheck: \(error)\n")
+                    return 3
+                }
+            }
             // Like tcpdump: say where we listen, on stderr, once capture is active.
-            standardError("wirecheck: listening on \(interface ?? "any"), link-type \(LinkType.name(source.linkType)), snapshot length \(source.snapshotLength) bytes\n")
+            standardError("wirecheck: listening on \(interface ?? "any"), link-type \(LinkType.name(source.linkType)), snapshot length \(source.snapshotLength) bytes\(runningAs)\n")
         }
         if json {
             var reporter = JSONLinesReporter()
@@ -157,6 +173,11 @@ struct Wirecheck: ParsableCommand {
             if stats.droppedByKernel + stats.droppedByInterface > lastDrops { analyzer.noteDrops() }
             facts.droppedByKernel = stats.droppedByKernel
             facts.droppedByInterface = stats.droppedByInterface
+        }
+        if let error = facts.readError, packets == 0, !source.isLive {
+            // Nothing could be read: an error, not an empty result.
+            standardError("wirecheck: \(sourceName): \(error)\n")
+            return 3
         }
         analyzer.finish(emit: emit)
         facts.frames = analyzer.statistics.frames

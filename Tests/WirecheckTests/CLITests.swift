@@ -34,6 +34,23 @@ import Testing
         #expect(run.stderr.contains("unknown file format"), "stderr: \(run.stderr)")
     }
 
+    /// Bad inputs where nothing can be read: a clear message and exit 3.
+    @Test func unreadableInputsExitThree() throws {
+        let directory = FileManager.default.temporaryDirectory
+        let empty = directory.appendingPathComponent("wirecheck-empty-\(UUID()).pcap")
+        try Data().write(to: empty)
+        // A valid file header, then a packet header cut short: no packet can be read.
+        let cut = directory.appendingPathComponent("wirecheck-cut-header-\(UUID()).pcap")
+        try Data(try Data(contentsOf: URL(fileURLWithPath: permissive)).prefix(30)).write(to: cut)
+        defer { try? FileManager.default.removeItem(at: empty); try? FileManager.default.removeItem(at: cut) }
+        for path in ["/dev/null", directory.path, empty.path, cut.path] {
+            let run = try wirecheck(["-r", path])
+            #expect(run.status == 3, "\(path): \(run.stderr)")
+            #expect(run.stderr.hasPrefix("wirecheck: \(path): "), "\(path): \(run.stderr)")
+            #expect(run.stdout.isEmpty)
+        }
+    }
+
     @Test func missingFileExitsThree() throws {
         let run = try wirecheck(["-r", "/nonexistent/capture.pcap"])
         #expect(run.status == 3)
