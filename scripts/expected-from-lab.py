@@ -40,7 +40,7 @@ def main():
         client = f"{ip}:{port}"
         if ip == MESH:
             flows.append({"client": client, "server": SERVER, "verdict": "encrypted", "protocol": "tls",
-                          "tlsVersion": next(mesh_versions), "sni": SNI, "alpn": ALPN})
+                          "tlsVersion": next(mesh_versions), "sni": SNI, "alpn": ALPN, "mesh": "istio-sidecar"})
         elif ip == LEGACY:
             verdict = "plaintext" if mode == "permissive" else "plaintext-rejected"
             flows.append({"client": client, "server": SERVER, "verdict": verdict, "protocol": "http"})

@@ -33,6 +33,7 @@ public struct TextReporter: Reporter {
         line += "\(flow.client) -> \(flow.server)"
         if flow.observation.tunnel != .none { line += " [\(flow.observation.tunnel)]" }
         if let name = flow.protocolName { line += "  \(name)" }
+        if let mesh = flow.mesh { line += " (\(mesh.rawValue))" }
         if let detail = Self.detail(flow) { line += "  \(detail)" }
         line += "\n" + String(repeating: " ", count: 19) + "why: " + flow.reason
         for note in flow.notes { line += "\n" + String(repeating: " ", count: 19) + "note: " + note }
@@ -85,6 +86,7 @@ public struct JSONLinesReporter: Reporter {
         json.add("reason", flow.reason)
         json.add("protocol", flow.protocolName)
         json.add("tls", flow.tls.map(Self.tlsObject))
+        json.add("mesh", flow.mesh?.rawValue)
         json.add("evidence", flow.evidence)
         json.add("packets", o.packets)
         json.add("bytes", o.payloadBytes)

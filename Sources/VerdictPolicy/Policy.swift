@@ -15,6 +15,7 @@ public enum VerdictPolicy {
         if c.kind == .tls || s.kind == .tls || c.tlsRecords > 0 || s.tlsRecords > 0 {
             report.tls = tlsFacts(c, s)
         }
+        report.mesh = report.tls.flatMap { Mesh.identify($0, serverPort: o.server.port) }
         report.evidence = evidence(c, s, tls: report.tls)
         report.notes = notes(o, c, s)
         return report

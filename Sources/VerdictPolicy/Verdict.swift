@@ -121,6 +121,8 @@ public struct FlowReport: Sendable {
     public var evidence: String?
     /// Caveats: drops, conflicting retransmissions, mid-stream pickup.
     public var notes: [String]
+    /// The service mesh the TLS handshake points to; nil for other TLS and for non-TLS flows.
+    public var mesh: Mesh? = nil
 
     public var client: Endpoint { observation.client }
     public var server: Endpoint { observation.server }

@@ -14,6 +14,7 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         var sni: String?
         var alpn: [String]?
         var tunnel: String?
+        var mesh: String?
         /// At least this many bytes retransmitted with different content must be reported.
         var minConflictingBytes: Int?
     }
@@ -75,6 +76,7 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
             if let version = flow.tlsVersion { #expect(report.tls?.version == version) }
             if let sni = flow.sni { #expect(report.tls?.serverName == sni) }
             if let alpn = flow.alpn { #expect(report.tls?.alpnOffered == alpn) }
+            if let mesh = flow.mesh { #expect(report.mesh?.rawValue == mesh) }
             if let tunnel = flow.tunnel { #expect(report.observation.tunnel.description == tunnel) }
             if let conflicting = flow.minConflictingBytes {
                 #expect(report.observation.conflictingBytes >= conflicting)
