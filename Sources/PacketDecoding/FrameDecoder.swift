@@ -366,7 +366,29 @@ public struct FrameDecoder: Sendable {
         guard reader.has(cursor) else { return .failure(.truncated(.tunnel, offset: offset)) }
         let tunnel = Tunnel(kind: .gre, identifier: key)
         if proto == 0x6558 { return decodeEthernet(reader, offset: cursor, tunnel: tunnel, depth: depth) }
+        if proto == 0x8200 || proto == 0x8210 { return decode80211(reader, offset: cursor, tunnel: tunnel, depth: depth) }
         return decodeEtherType(proto, reader, offset: cursor, tunnel: tunnel, depth: depth)
+    }
+
+    /// An 802.11 data frame, as wireless controllers (Aruba) tunnel them in GRE:
+    /// MAC header, then LLC/SNAP naming the EtherType.
+    private func decode80211(_ reader: FrameReader, offset: Int, tunnel: Tunnel, depth: Int) -> Result<TCPSegment, DecodeFailure> {
+        guard let control = reader.u8(offset), let flags = reader.u8(offset + 1) else {
+            return .failure(.truncated(.link, offset: offset))
+        }
+        let type = (control >> 2) & 0x03, subtype = control >> 4
+        guard type == 2, subtype & 0x04 == 0 else { return .failure(.notTCP) }  // data frames carrying data only
+        var header = 24
+        if flags & 0x03 == 0x03 { header += 6 }       // ToDS and FromDS: a fourth address
+        if subtype & 0x08 != 0 { header += 2 }        // QoS control
+        if flags & 0x80 != 0, subtype & 0x08 != 0 { header += 4 }  // HT control
+        guard flags & 0x40 == 0 else { return .failure(.notTCP) }  // protected: cannot be read here
+        let llc = offset + header
+        guard let dsap = reader.u8(llc), let ssap = reader.u8(llc + 1), let etherType = reader.u16(llc + 6) else {
+            return .failure(.truncated(.link, offset: llc))
+        }
+        guard dsap == 0xAA, ssap == 0xAA else { return .failure(.notTCP) }
+        return decodeEtherType(etherType, reader, offset: llc + 8, tunnel: tunnel, depth: depth)
     }
 }
 

@@ -89,6 +89,14 @@ public struct DirectionClassifier: StreamSink, Sendable {
                     return
                 }
             }
+            if !buffer.isEmpty, buffer.count <= 1_024, bytes.count >= 5,
+               case .success = TLSRecordHeader.validate(bytes[0], bytes[1], bytes[2], bytes[3], bytes[4]) {
+                // A short preamble (a SOCKS or proxy handshake, an SSL request
+                // the probes do not know) and then TLS from a segment start:
+                // decide on the preamble alone, then walk the rest as TLS.
+                probeBuffer(final: true, endOffset: start)
+                if case .decided = state { upgradeIfTLS(bytes, streamOffset: start); return }
+            }
             buffer.append(contentsOf: bytes)
             probeBuffer(final: buffer.count >= Probes.probeLimit)
         case .resyncing:
@@ -305,12 +313,15 @@ public struct DirectionClassifier: StreamSink, Sendable {
 
     // MARK: Probing
 
-    private mutating func probeBuffer(final: Bool) {
+    /// Probes the prefix; `endOffset` is the stream offset just past it (by
+    /// default the current position).
+    private mutating func probeBuffer(final: Bool, endOffset: Int? = nil) {
         let window = buffer
         let result = window.withUnsafeBytes { Probes.probe($0, final: final) }
         guard result != .needMore else { return }
         buffer = []
-        window.withUnsafeBytes { apply(result, to: $0, streamOffset: position - $0.count) }
+        let end = endOffset ?? position
+        window.withUnsafeBytes { apply(result, to: $0, streamOffset: end - $0.count) }
     }
 
     private mutating func apply(_ result: ProbeResult, to bytes: UnsafeRawBufferPointer, streamOffset: Int) {
