@@ -122,7 +122,7 @@ enum Probes {
         for byte in sample where isTextByte(byte) { printableCount += 1 }
         if printableCount * 100 >= sample.count * 95 {
             let line = firstLine(sample) ?? printable(sample, limit: 80)
-            return .cleartext(.text, protocolName: "text", evidence: String(line.prefix(120)))
+            return .cleartext(.text, protocolName: "text", evidence: Redaction.textLine(String(line.prefix(120))))
         }
         if sample.count < 64, !final { return .needMore }
         return .binary(entropy: entropy(sample))

@@ -41,6 +41,21 @@ public enum Redaction {
         return prefix + String(path) + "?" + redacted.joined(separator: "&")
     }
 
+    /// Commands of text protocols whose arguments are credentials: SMTP/POP3
+    /// `AUTH`, POP3/FTP `PASS`, IMAP `LOGIN` and `AUTHENTICATE` (after a tag).
+    static let credentialCommands: Set<String> = ["AUTH", "AUTHENTICATE", "PASS", "LOGIN"]
+
+    /// A line of a text protocol, with the arguments of credential commands
+    /// redacted: `a1 LOGIN alice s3cret` reads `a1 LOGIN [redacted]`.
+    public static func textLine(_ line: String) -> String {
+        let words = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        for index in 0..<min(2, words.count) where credentialCommands.contains(words[index].uppercased()) {
+            guard index + 1 < words.count || index == 0 else { break }
+            return words[0...index].joined(separator: " ") + " " + marker
+        }
+        return line
+    }
+
     /// A short summary of an HTTP head: the Host, and the names (never the
     /// values) of credential headers present, e.g. ` (Host: web; Authorization: [redacted])`.
     static func headerSummary(_ head: UnsafeRawBufferPointer) -> String {

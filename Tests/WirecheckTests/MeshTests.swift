@@ -26,3 +26,4 @@ import Testing
         #expect(Mesh.identify(facts, serverPort: port) == expected)
     }
 }
+
