@@ -223,7 +223,20 @@ def main():
           [{"client": endpoint(C6, 40007), "server": endpoint(S6, 443), "verdict": "encrypted", "protocol": "tls"},
            {"client": endpoint(C6, 40008), "server": endpoint(S6, 443), "verdict": "plaintext", "protocol": "http"}], 1)
 
-    # 7. Overlays: VXLAN on 8472 (Flannel) and 4789 (IANA), Geneve.
+    # 7. Istio's plaintext-by-design ports: a kubelet-style health probe to 15021
+    #    next to mesh TLS. Reported as plaintext, expected; the run passes.
+    probe_req = b"GET /healthz/ready HTTP/1.1\r\nHost: 10.0.0.2:15021\r\nUser-Agent: kube-probe/1.29\r\n\r\n"
+    probe_resp = b"HTTP/1.1 200 OK\r\nDate: Sun, 22 Nov 2026 12:00:00 GMT\r\nContent-Length: 0\r\n\r\n"
+    f = Flow(C, S, 40020, sport=15021)
+    f.handshake(); f.exchange(probe_req, probe_resp); f.close()
+    g = Flow(C, S, 40021, start=f.t + 0.1)
+    g.handshake(); g.exchange(tls_c, tls_s); g.close()
+    write("istio-health-port", frames(f.packets + g.packets),
+          "A plaintext health probe to Istio's port 15021 (plaintext by design) and a mutual-TLS request.",
+          [{"client": endpoint(C, 40020), "server": endpoint(S, 15021), "verdict": "plaintext", "protocol": "http", "expected": True},
+           {"client": endpoint(C, 40021), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls", "mesh": "istio-sidecar"}], 0)
+
+    # 8. Overlays: VXLAN on 8472 (Flannel) and 4789 (IANA), Geneve.
     def vxlan(port, vni):
         return lambda inner: (Ether(src="02:00:00:00:01:01", dst="02:00:00:00:01:02") / IP(src="192.168.0.1", dst="192.168.0.2")
                               / UDP(sport=50000, dport=port) / VXLAN(vni=vni, flags=0x08) / inner)

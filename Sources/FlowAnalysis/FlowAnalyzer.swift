@@ -13,6 +13,7 @@ public struct AnalyzerConfiguration: Sendable {
     /// Flows tracked at once; beyond it the oldest idle flow is judged and dropped.
     public var maximumFlows = 1_000_000
     public var budget = ReassemblyBudget()
+    public var policy = PolicyOptions()
 
     public init() {}
 }
@@ -265,7 +266,7 @@ public struct FlowAnalyzer: Sendable {
         observation.duplicateBytes = clientStats.duplicateBytes + serverStats.duplicateBytes
         observation.end = end
         observation.dropsWhileOpen = flow.dropsWhileOpen
-        emit(VerdictPolicy.judge(observation))
+        emit(VerdictPolicy.judge(observation, options: configuration.policy))
     }
 }
 

@@ -29,7 +29,7 @@ public struct TextReporter: Reporter {
     public init() {}
 
     public mutating func report(_ flow: FlowReport) -> String {
-        var line = flow.verdict.rawValue.padding(to: 19)
+        var line = (flow.verdict.rawValue + (flow.expected ? " (expected)" : "")).padding(to: 19)
         line += "\(flow.client) -> \(flow.server)"
         if flow.observation.tunnel != .none { line += " [\(flow.observation.tunnel)]" }
         if let name = flow.protocolName { line += "  \(name)" }
@@ -54,7 +54,8 @@ public struct TextReporter: Reporter {
 
     public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {
         var text = "\n\(summary.flows) flow\(summary.flows == 1 ? "" : "s"): "
-        text += "\(summary.count(.encrypted)) encrypted, \(summary.count(.plaintext)) plaintext, "
+        text += "\(summary.count(.encrypted)) encrypted, \(summary.count(.plaintext)) plaintext"
+        text += summary.expectedPlaintext > 0 ? " (\(summary.expectedPlaintext) expected), " : ", "
         text += "\(summary.count(.plaintextRejected)) plaintext-rejected, \(summary.count(.opaque)) opaque, "
         text += "\(summary.count(.inconclusive)) inconclusive\n"
         text += "\(capture.frames) packets read from \(capture.source), \(capture.tcpSegments) TCP"
@@ -64,7 +65,13 @@ public struct TextReporter: Reporter {
         text += "\n"
         if capture.drops > 0 { text += "warning: packets were dropped; verdicts of flows open at the time are suspect\n" }
         switch summary.result {
-        case .fail: text += "result: FAIL (cleartext application data on the wire)\n"
+        case .fail:
+            if summary.count(.plaintext) > summary.expectedPlaintext {
+                text += "result: FAIL (cleartext application data on the wire)\n"
+            } else {
+                let named = summary.failOn.sorted().map(\.rawValue).joined(separator: ", ")
+                text += "result: FAIL (--fail-on \(named))\n"
+            }
         case .pass: text += "result: PASS (no plaintext flow)\n"
         case .inconclusive: text += "result: INCONCLUSIVE (no flow could be judged)\n"
         }
@@ -83,6 +90,7 @@ public struct JSONLinesReporter: Reporter {
         json.add("client", flow.client.description)
         json.add("server", flow.server.description)
         json.add("verdict", flow.verdict.rawValue)
+        if flow.expected { json.add("expected", true) }
         json.add("reason", flow.reason)
         json.add("protocol", flow.protocolName)
         json.add("tls", flow.tls.map(Self.tlsObject))
@@ -125,6 +133,7 @@ public struct JSONLinesReporter: Reporter {
         json.add("flows", summary.flows)
         json.add("encrypted", summary.count(.encrypted))
         json.add("plaintext", summary.count(.plaintext))
+        json.add("plaintextExpected", summary.expectedPlaintext)
         json.add("plaintextRejected", summary.count(.plaintextRejected))
         json.add("opaque", summary.count(.opaque))
         json.add("inconclusive", summary.count(.inconclusive))

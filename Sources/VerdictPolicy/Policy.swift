@@ -3,8 +3,22 @@ import PayloadClassification
 
 /// Turns what was seen on a flow into a verdict with a reason. Pure: the same
 /// observation always gives the same report.
+/// Site choices the rules take into account.
+public struct PolicyOptions: Sendable, Equatable {
+    /// Server ports where Istio sends plaintext by design: 15020 (merged
+    /// Prometheus metrics), 15021 (health checks), 15090 (Envoy metrics),
+    /// 15010 (istiod's plaintext XDS). Plaintext to them is reported as
+    /// expected and does not fail the run.
+    public static let istioPlaintextPorts: Set<UInt16> = [15_010, 15_020, 15_021, 15_090]
+
+    /// Ports whose plaintext is expected; empty to allow none.
+    public var expectedPlaintextPorts: Set<UInt16> = istioPlaintextPorts
+
+    public init() {}
+}
+
 public enum VerdictPolicy {
-    public static func judge(_ o: FlowObservation) -> FlowReport {
+    public static func judge(_ o: FlowObservation, options: PolicyOptions = PolicyOptions()) -> FlowReport {
         let c = o.clientToServer, s = o.serverToClient
         var report = FlowReport(observation: o, verdict: .inconclusive, reason: "", protocolName: nil,
                                 tls: nil, evidence: nil, notes: [])
@@ -14,6 +28,10 @@ public enum VerdictPolicy {
         report.protocolName = protocolName(c, s)
         if c.kind == .tls || s.kind == .tls || c.tlsRecords > 0 || s.tlsRecords > 0 {
             report.tls = tlsFacts(c, s)
+        }
+        if verdict == .plaintext, options.expectedPlaintextPorts.contains(o.server.port) {
+            report.expected = true
+            report.reason += " (expected: Istio sends plaintext to port \(o.server.port) by design)"
         }
         report.mesh = report.tls.flatMap { Mesh.identify($0, serverPort: o.server.port) }
         report.evidence = evidence(c, s, tls: report.tls)
@@ -198,20 +216,29 @@ public struct RunSummary: Sendable {
 
     public var counts: [Verdict: Int] = [:]
     public var flows = 0
+    /// Plaintext flows on the expected-plaintext allowance (counted in `.plaintext` too).
+    public var expectedPlaintext = 0
+    /// Verdicts besides `plaintext` that fail the run (`--fail-on`).
+    public var failOn: Set<Verdict>
 
-    public init() {}
+    public init(failOn: Set<Verdict> = []) {
+        self.failOn = failOn
+    }
 
     public mutating func add(_ report: FlowReport) {
         counts[report.verdict, default: 0] += 1
+        if report.expected { expectedPlaintext += 1 }
         flows += 1
     }
 
     public func count(_ verdict: Verdict) -> Int { counts[verdict] ?? 0 }
 
-    /// fail: any plaintext flow. pass: none, and at least one conclusive flow.
+    /// fail: any plaintext flow not on the allowance, or any verdict named by
+    /// `--fail-on`. pass: none, and at least one conclusive flow.
     /// inconclusive: nothing conclusive (no matching traffic, only inconclusive flows).
     public var result: Result {
-        if count(.plaintext) > 0 { return .fail }
+        if count(.plaintext) - expectedPlaintext > 0 { return .fail }
+        if failOn.contains(where: { count($0) > 0 }) { return .fail }
         if flows - count(.inconclusive) > 0 { return .pass }
         return .inconclusive
     }

@@ -121,6 +121,8 @@ public struct FlowReport: Sendable {
     public var evidence: String?
     /// Caveats: drops, conflicting retransmissions, mid-stream pickup.
     public var notes: [String]
+    /// Plaintext that policy expects (Istio's plaintext-by-design ports): reported, not failing.
+    public var expected = false
     /// The service mesh the TLS handshake points to; nil for other TLS and for non-TLS flows.
     public var mesh: Mesh? = nil
 

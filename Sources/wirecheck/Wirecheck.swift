@@ -62,6 +62,14 @@ struct Wirecheck: ParsableCommand {
     @Flag(help: "Write JSON Lines: one object per flow, then a summary object.")
     var json = false
 
+    @Option(help: ArgumentHelp(
+        "Also fail (exit 1) on these verdicts, comma-separated: opaque, inconclusive, plaintext-rejected.",
+        valueName: "verdicts"))
+    var failOn: String?
+
+    @Flag(help: "Count plaintext to Istio's plaintext-by-design ports (15010, 15020, 15021, 15090) as a failure too.")
+    var noIstioAllowance = false
+
     @Option(help: ArgumentHelp("Seconds without a packet (capture time) after which a flow gets its verdict.", valueName: "seconds"))
     var idleTimeout: Double = 120
 
@@ -75,6 +83,20 @@ struct Wirecheck: ParsableCommand {
         if snaplen <= 0 { throw ValidationError("-s must be positive") }
         if bufferSize <= 0 { throw ValidationError("-B must be positive") }
         if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
+        _ = try failOnVerdicts()
+    }
+
+    func failOnVerdicts() throws -> Set<Verdict> {
+        guard let failOn else { return [] }
+        var verdicts: Set<Verdict> = []
+        for name in failOn.split(separator: ",") {
+            let trimmed = String(name.filter { $0 != " " })
+            guard let verdict = Verdict(rawValue: trimmed), verdict != .encrypted else {
+                throw ValidationError("--fail-on: '\(trimmed)' is not one of opaque, inconclusive, plaintext-rejected, plaintext")
+            }
+            verdicts.insert(verdict)
+        }
+        return verdicts
     }
 
     /// Runs the capture and returns the exit status.
@@ -129,8 +151,9 @@ struct Wirecheck: ParsableCommand {
         installSignalHandlers()
         var configuration = AnalyzerConfiguration()
         configuration.idleTimeoutNanoseconds = Int64(idleTimeout * 1e9)
+        if noIstioAllowance { configuration.policy.expectedPlaintextPorts = [] }
         var analyzer = FlowAnalyzer(linkType: source.linkType, configuration: configuration)
-        var summary = RunSummary()
+        var summary = RunSummary(failOn: (try? failOnVerdicts()) ?? [])
         var facts = CaptureFacts(source: sourceName)
         let deadline = duration.map { wallClockNanoseconds() + Int64($0 * 1e9) }
         var packets = 0
@@ -240,8 +263,8 @@ enum Main {
                 print(Wirecheck.fullMessage(for: error))
                 exit(0)
             }
-            standardError("wirecheck: \(Wirecheck.fullMessage(for: error))\n")
-            standardError(Wirecheck.usageString() + "\n")
+            standardError("wirecheck: \(Wirecheck.message(for: error))\n")
+            standardError("Usage: " + Wirecheck.usageString() + "\n")
             exit(3)
         }
         exit(command.execute())

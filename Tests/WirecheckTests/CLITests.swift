@@ -78,6 +78,21 @@ import Testing
         #expect(summary?["flows"] as? Int == 0)
     }
 
+    /// Istio's plaintext-by-design ports pass unless the allowance is switched off;
+    /// --fail-on makes other verdicts fail a strict audit.
+    @Test func policyOptions() throws {
+        let health = TestSupport.capturesDirectory.appendingPathComponent("crafted-istio-health-port.pcap").path
+        #expect(try wirecheck(["-r", health]).status == 0)
+        #expect(try wirecheck(["-r", health, "--no-istio-allowance"]).status == 1)
+        let strict = TestSupport.capturesDirectory.appendingPathComponent("strict.pcap").path
+        #expect(try wirecheck(["-r", strict]).status == 0)
+        #expect(try wirecheck(["-r", strict, "--fail-on", "plaintext-rejected"]).status == 1)
+        #expect(try wirecheck(["-r", strict, "--fail-on", "opaque,inconclusive"]).status == 0)
+        let bogus = try wirecheck(["-r", strict, "--fail-on", "encrypted"])
+        #expect(bogus.status == 3)
+        #expect(bogus.stderr.contains("--fail-on"))
+    }
+
     @Test func readsStandardInput() throws {
         let run = try wirecheck(["-r", "-", "--json"], stdinPath: permissive)
         #expect(run.status == 1)

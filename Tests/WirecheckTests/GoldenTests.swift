@@ -15,6 +15,8 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         var alpn: [String]?
         var tunnel: String?
         var mesh: String?
+        /// Plaintext on the expected-plaintext allowance.
+        var expected: Bool?
         /// At least this many bytes retransmitted with different content must be reported.
         var minConflictingBytes: Int?
     }
@@ -76,6 +78,7 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
             if let version = flow.tlsVersion { #expect(report.tls?.version == version) }
             if let sni = flow.sni { #expect(report.tls?.serverName == sni) }
             if let alpn = flow.alpn { #expect(report.tls?.alpnOffered == alpn) }
+            #expect(report.expected == (flow.expected ?? false))
             if let mesh = flow.mesh { #expect(report.mesh?.rawValue == mesh) }
             if let tunnel = flow.tunnel { #expect(report.observation.tunnel.description == tunnel) }
             if let conflicting = flow.minConflictingBytes {
