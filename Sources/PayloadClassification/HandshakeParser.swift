@@ -236,6 +236,11 @@ struct ByteReader {
     /// The unread bytes as text, with anything unprintable escaped, so names
     /// from the wire cannot inject control characters into reports.
     func printableText() -> String {
+        let bytes = storage[position...]
+        // The usual case (SNI, ALPN): plain ASCII, decoded in one go.
+        if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }) {
+            return String(decoding: bytes, as: UTF8.self)
+        }
         var text = ""
         for byte in storage[position...] {
             if byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\\") {

@@ -200,8 +200,10 @@ enum Probes {
 
     /// Bytes as text, unprintable ones escaped, at most `limit` characters.
     static func printable(_ d: UnsafeRawBufferPointer, limit: Int) -> String {
+        let bytes = d.prefix(limit)
+        if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return String(decoding: bytes, as: UTF8.self) }
         var text = ""
-        for byte in d.prefix(limit) {
+        for byte in bytes {
             if byte >= 0x20, byte < 0x7F { text.unicodeScalars.append(Unicode.Scalar(byte)) } else { text += "." }
         }
         return text

@@ -6,6 +6,10 @@
                                          whole TLS application-data record, server ACKs
   gen-capture.py many-flows OUT FLOWS    FLOWS concurrent connections: SYN, SYN-ACK, and
                                          one 100-byte TLS record from each client; none closes
+  gen-capture.py mix OUT FLOWS LAB.pcap  FLOWS complete connections replaying the real TLS 1.3,
+                                         TLS 1.2 and HTTP flows recorded by scripts/lab.sh (a
+                                         third each), addresses and ports rewritten, in-order,
+                                         segments of at most 1448 bytes, 20 connections open at once
 Generated captures are for benchmarks only and never go into git.
 """
 import random
@@ -74,6 +78,73 @@ def many_flows(out, flows):
             f.write(record(t, frame(s, c, 443, sport, 5000, 1001, 0x12, b"")))
             f.write(record(t, frame(c, s, sport, 443, 1001, 5001, 0x18, payload)))
 
+def lab_streams(pcap):
+    """(client bytes, server bytes) of each lab connection, in order, from a pcap
+    recorded by scripts/lab.sh (Linux cooked v1/v2 or Ethernet), duplicates removed."""
+    with open(pcap, "rb") as f:
+        data = f.read()
+    magic, = struct.unpack("<I", data[:4])
+    assert magic in (0xA1B2C3D4, 0xA1B23C4D), "pcap (not pcapng) expected"
+    linktype, = struct.unpack("<I", data[20:24])
+    link = {1: 14, 113: 16, 276: 20}[linktype]
+    pos, flows, order = 24, {}, []
+    while pos + 16 <= len(data):
+        caplen, = struct.unpack("<I", data[pos + 8:pos + 12])
+        frame = data[pos + 16:pos + 16 + caplen]
+        pos += 16 + caplen
+        ip = frame[link:]
+        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 6:
+            continue
+        ihl = (ip[0] & 15) * 4
+        total, = struct.unpack("!H", ip[2:4])
+        tcp = ip[ihl:total]
+        sport, dport, seq = struct.unpack("!HHI", tcp[:8])
+        payload = tcp[(tcp[12] >> 4) * 4:]
+        key = (ip[12:16], sport) if dport == 80 else (ip[16:20], dport)
+        if key not in flows:
+            flows[key] = ({}, {})
+            order.append(key)
+        if payload:
+            flows[key][0 if dport == 80 else 1].setdefault(seq, payload)
+    join = lambda chunks: b"".join(chunks[k] for k in sorted(chunks))
+    return [(join(flows[k][0]), join(flows[k][1])) for k in order if flows[k][0]]
+
+def mix(out, count, lab):
+    templates = lab_streams(lab)
+    t = 1_790_000_000.0
+    open_flows = 20
+    with open(out, "wb") as f:
+        f.write(pcap_header())
+        for batch in range(0, count, open_flows):
+            conns = []
+            for i in range(batch, min(count, batch + open_flows)):
+                req, resp = templates[i % len(templates)]
+                c, s = addr(0x0A000000 + (i >> 14) + 1), addr(0x0B000000 + (i & 0x3FFF))
+                conns.append([c, s, 10000 + (i % 50000), 1000 + i, 7000000 + i, req, resp])
+            steps = []
+            for c, s, sp, cs, ss, req, resp in conns:
+                pk = []
+                pk.append(frame(c, s, sp, 80, cs, 0, 0x02, b""))
+                pk.append(frame(s, c, 80, sp, ss, cs + 1, 0x12, b""))
+                cs += 1; ss += 1
+                for i in range(0, len(req), 1448):
+                    pk.append(frame(c, s, sp, 80, cs, ss, 0x18, req[i:i + 1448])); cs += len(req[i:i + 1448])
+                for i in range(0, len(resp), 1448):
+                    pk.append(frame(s, c, 80, sp, ss, cs, 0x18, resp[i:i + 1448])); ss += len(resp[i:i + 1448])
+                pk.append(frame(c, s, sp, 80, cs, ss, 0x11, b"")); cs += 1
+                pk.append(frame(s, c, 80, sp, ss, cs, 0x11, b"")); ss += 1
+                pk.append(frame(c, s, sp, 80, cs, ss, 0x10, b""))
+                steps.append(pk)
+            # Interleave the open connections packet by packet.
+            for k in range(max(len(p) for p in steps)):
+                for pk in steps:
+                    if k < len(pk):
+                        t += 0.000002
+                        f.write(record(t, pk[k]))
+
 if __name__ == "__main__":
     kind, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    {"long-flow": long_flow, "many-flows": many_flows}[kind](out, n)
+    if kind == "mix":
+        mix(out, n, sys.argv[4])
+    else:
+        {"long-flow": long_flow, "many-flows": many_flows}[kind](out, n)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Side by side on one warm capture: the bare libpcap loop (the floor), cat (the
+# ceiling), wirecheck, tcpdump, tshark and ndpiReader. Medians of several runs
+# (hyperfine), MB/s, packets/s, peak RSS, and each tool's time relative to the
+# floor. Checks wirecheck's verdict counts against the generator's ground truth
+# first, so speed is never bought with wrong answers.
+#
+#   scripts/bench/run.sh [FLOWS] [RUNS]      default 60000 flows (about 200 MB), 3 runs
+# Needs: libpcap-dev, tcpdump, tshark, libndpi-bin, hyperfine, python3 (apt-get install …).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+flows=${1:-60000}
+runs=${2:-3}
+out=scripts/bench/out
+mkdir -p "$out"
+swift build -c release --product wirecheck >&2
+cc -O2 -o "$out/pcap-floor" scripts/bench/pcap-floor.c -lpcap
+capture=$out/mix-$flows.pcap
+[[ -f $capture ]] || python3 scripts/bench/gen-capture.py mix "$capture" "$flows" Captures/permissive.pcap
+
+# Ground truth: the generator replays the lab's TLS 1.3, TLS 1.2 and HTTP flows in turn.
+summary=$( (.build/release/wirecheck -r "$capture" --json || true) | tail -1)
+expected_plain=$(( flows / 3 ))
+expected_tls=$(( flows - expected_plain ))
+python3 - "$summary" "$flows" "$expected_tls" "$expected_plain" <<'PY'
+import json, sys
+s = json.loads(sys.argv[1]); flows, tls, plain = map(int, sys.argv[2:])
+got = (s["flows"], s["encrypted"], s["plaintext"])
+assert got == (flows, tls, plain), f"verdict counts {got} != ground truth {(flows, tls, plain)}"
+print(f"verdicts match ground truth: {tls} encrypted, {plain} plaintext of {flows} flows", file=sys.stderr)
+PY
+
+packets=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['packets'])" "$summary")
+megabytes=$(python3 -c "import os,sys; print(os.path.getsize(sys.argv[1]) / 1e6)" "$capture")
+cat "$capture" >/dev/null  # warm the page cache
+
+declare -A commands=(
+  [floor]="$out/pcap-floor $capture"
+  [cat]="cat $capture"
+  [wirecheck]=".build/release/wirecheck -r $capture"
+  [tcpdump]="tcpdump -nn -r $capture -w /dev/null"
+  [tshark]="tshark -n -r $capture -T fields -e tcp.stream -e tls.record.content_type -e http.request.method"
+  [ndpiReader]="ndpiReader -q -i $capture"
+)
+order=(floor cat wirecheck tcpdump tshark ndpiReader)
+for tool in "${order[@]}"; do
+  hyperfine --style none --ignore-failure --warmup 1 --runs "$runs" --export-json "$out/$tool.json" \
+    "${commands[$tool]} > /dev/null 2>&1" >/dev/null
+  /usr/bin/time -f "%M" -o "$out/$tool.rss" bash -c "${commands[$tool]} > /dev/null 2>&1" || true
+done
+
+python3 - "$out" "$packets" "$megabytes" "${order[@]}" <<'PY'
+import json, sys
+out, packets, mb = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+tools = sys.argv[4:]
+median = {t: json.load(open(f"{out}/{t}.json"))["results"][0]["median"] for t in tools}
+print(f"capture: {mb:.0f} MB, {packets} packets")
+print("| tool | median s | MB/s | packets/s | peak RSS MiB | time / floor |")
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
+for t in tools:
+    rss = int(open(f"{out}/{t}.rss").read().split()[-1]) / 1024
+    m = median[t]
+    print(f"| {t} | {m:.3f} | {mb / m:.0f} | {packets / m:,.0f} | {rss:.0f} | {m / median['floor']:.2f} |")
+PY
