@@ -36,7 +36,7 @@ let package = Package(
         .executableTarget(
             name: "wirecheck",
             dependencies: [
-                "PacketCapture", "FlowAnalysis", "Reporting",
+                "PacketCapture", "PacketDecoding", "StreamReassembly", "VerdictPolicy", "FlowAnalysis", "Reporting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

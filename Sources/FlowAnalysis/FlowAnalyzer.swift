@@ -234,16 +234,23 @@ public struct FlowAnalyzer: Sendable {
 
     // MARK: Verdicts
 
+    /// The table is full: the least recently seen 1% of flows get their
+    /// verdicts and make room. Evicting in batches keeps a SYN flood linear:
+    /// one scan per `maximumFlows / 100` new flows, not one per flow.
     private mutating func evictOldest(emit: (FlowReport) -> Void) {
-        var oldest: (slot: Int, lastSeen: Int64)?
+        var candidates: [(slot: Int, lastSeen: Int64)] = []
+        candidates.reserveCapacity(index.count)
         for slot in slots.indices {
-            guard let lastSeen = slots[slot]?.lastSeen else { continue }
-            if lastSeen < oldest?.lastSeen ?? .max { oldest = (slot, lastSeen) }
+            if let lastSeen = slots[slot]?.lastSeen { candidates.append((slot, lastSeen)) }
         }
-        guard let oldest else { return }
-        statistics.evictedFlows += 1
-        closing.removeAll { $0 == oldest.slot }
-        finalize(oldest.slot, end: .evicted, emit: emit)
+        let batch = max(1, configuration.maximumFlows / 100)
+        candidates.sort { $0.lastSeen < $1.lastSeen }
+        let evicted = Set(candidates.prefix(batch).map(\.slot))
+        closing.removeAll { evicted.contains($0) }
+        for (slot, _) in candidates.prefix(batch) {
+            statistics.evictedFlows += 1
+            finalize(slot, end: .evicted, emit: emit)
+        }
     }
 
     private mutating func finalize(_ slot: Int, end: FlowEnd, emit: (FlowReport) -> Void) {

@@ -10,6 +10,8 @@ public struct CaptureFacts: Sendable {
     /// Kernel drops (live captures only).
     public var droppedByKernel: UInt64?
     public var droppedByInterface: UInt64?
+    /// Flows judged early because the flow table was full (`--max-flows`).
+    public var evictedFlows = 0
     /// Set when reading stopped early because of an error (e.g. a truncated file).
     public var readError: String?
 
@@ -64,6 +66,9 @@ public struct TextReporter: Reporter {
         }
         text += "\n"
         if capture.drops > 0 { text += "warning: packets were dropped; verdicts of flows open at the time are suspect\n" }
+        if capture.evictedFlows > 0 {
+            text += "note: the flow table was full: \(capture.evictedFlows) flows got their verdict early (--max-flows)\n"
+        }
         switch summary.result {
         case .fail:
             if summary.count(.plaintext) > summary.expectedPlaintext {
@@ -144,6 +149,7 @@ public struct JSONLinesReporter: Reporter {
             json.add("droppedByKernel", kernel)
             json.add("droppedByInterface", capture.droppedByInterface ?? 0)
         }
+        json.add("evictedFlows", capture.evictedFlows)
         if let error = capture.readError { json.add("readError", error) }
         return json.closed + "\n"
     }

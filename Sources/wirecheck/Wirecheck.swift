@@ -3,6 +3,7 @@ import FlowAnalysis
 import PacketCapture
 import PacketDecoding
 import Reporting
+import StreamReassembly
 import VerdictPolicy
 
 #if canImport(Glibc)
@@ -70,6 +71,15 @@ struct Wirecheck: ParsableCommand {
     @Flag(help: "Count plaintext to Istio's plaintext-by-design ports (15010, 15020, 15021, 15090) as a failure too.")
     var noIstioAllowance = false
 
+    @Option(help: ArgumentHelp("Flows tracked at once; beyond it the oldest idle flow gets its verdict and is dropped.", valueName: "flows"))
+    var maxFlows: Int = AnalyzerConfiguration().maximumFlows
+
+    @Option(help: ArgumentHelp("Out-of-order bytes held per direction of a flow, in KiB, before a gap is declared.", valueName: "KiB"))
+    var maxFlowBuffer: Int = ReassemblyBudget.defaultPerDirectionBytes / 1024
+
+    @Option(help: ArgumentHelp("Out-of-order bytes held by all flows together, in MiB.", valueName: "MiB"))
+    var maxBuffer: Int = ReassemblyBudget.defaultTotalBytes / (1024 * 1024)
+
     @Option(help: ArgumentHelp("Seconds without a packet (capture time) after which a flow gets its verdict.", valueName: "seconds"))
     var idleTimeout: Double = 120
 
@@ -84,6 +94,9 @@ struct Wirecheck: ParsableCommand {
         if bufferSize <= 0 { throw ValidationError("-B must be positive") }
         if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
         _ = try failOnVerdicts()
+        if maxFlows <= 0 || maxFlowBuffer <= 0 || maxBuffer <= 0 {
+            throw ValidationError("--max-flows, --max-flow-buffer and --max-buffer must be positive")
+        }
     }
 
     func failOnVerdicts() throws -> Set<Verdict> {
@@ -152,6 +165,8 @@ struct Wirecheck: ParsableCommand {
         var configuration = AnalyzerConfiguration()
         configuration.idleTimeoutNanoseconds = Int64(idleTimeout * 1e9)
         if noIstioAllowance { configuration.policy.expectedPlaintextPorts = [] }
+        configuration.maximumFlows = maxFlows
+        configuration.budget = ReassemblyBudget(perDirectionBytes: maxFlowBuffer * 1024, totalBytes: maxBuffer * 1024 * 1024)
         var analyzer = FlowAnalyzer(linkType: source.linkType, configuration: configuration)
         var summary = RunSummary(failOn: (try? failOnVerdicts()) ?? [])
         var facts = CaptureFacts(source: sourceName)
@@ -205,6 +220,7 @@ struct Wirecheck: ParsableCommand {
         analyzer.finish(emit: emit)
         facts.frames = analyzer.statistics.frames
         facts.tcpSegments = analyzer.statistics.tcpSegments
+        facts.evictedFlows = analyzer.statistics.evictedFlows
         standardOutput(reporter.summary(summary, capture: facts))
         if let error = facts.readError {
             standardError("wirecheck: warning: \(sourceName): reading stopped early: \(error); results cover the \(packets) packets before it\n")

@@ -93,6 +93,17 @@ import Testing
         #expect(bogus.stderr.contains("--fail-on"))
     }
 
+    /// A full flow table judges the oldest flow early: every flow still gets its verdict.
+    @Test func evictedFlowsKeepTheirVerdicts() throws {
+        let run = try wirecheck(["-r", permissive, "--json", "--max-flows", "1"])
+        let lines = try TestSupport.jsonLines(run.stdout)
+        let flows = lines.filter { $0["type"] as? String == "flow" }
+        #expect(flows.map { $0["verdict"] as? String } == ["encrypted", "encrypted", "plaintext"])
+        #expect(flows.filter { $0["end"] as? String == "evicted" }.count == 2)
+        #expect(lines.last?["evictedFlows"] as? Int == 2)
+        #expect(run.status == 1)
+    }
+
     @Test func readsStandardInput() throws {
         let run = try wirecheck(["-r", "-", "--json"], stdinPath: permissive)
         #expect(run.status == 1)
