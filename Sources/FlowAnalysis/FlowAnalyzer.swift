@@ -78,6 +78,9 @@ public struct FlowAnalyzer: Sendable {
     private var budget: ReassemblyBudget
     private var index: [FlowKey: Int] = [:]
     private var slots: [FlowState?] = []
+    /// Per slot, the times sweeps and eviction look at, kept apart from the
+    /// large flow state so that scanning them reads a small dense array.
+    private var activity: [SlotActivity] = []
     private var freeSlots: [Int] = []
     private var closing: [Int] = []
     private var now: Int64 = 0
@@ -123,7 +126,7 @@ public struct FlowAnalyzer: Sendable {
         if now - lastCloseSweep >= 100_000_000, !closing.isEmpty {
             lastCloseSweep = now
             let due = closing.filter { slot in
-                guard let closedAt = slots[slot]?.closedAt else { return false }
+                guard let closedAt = activity[slot].closedAt else { return false }
                 return now - closedAt >= configuration.closeLingerNanoseconds
             }
             if !due.isEmpty {
@@ -134,9 +137,9 @@ public struct FlowAnalyzer: Sendable {
         if now - lastIdleSweep >= 1_000_000_000 {
             lastIdleSweep = now
             var idle: [Int] = []
-            for slot in slots.indices {
-                if slots[slot]?.closedAt == nil, let lastSeen = slots[slot]?.lastSeen,
-                   now - lastSeen >= configuration.idleTimeoutNanoseconds {
+            for slot in activity.indices {
+                let entry = activity[slot]
+                if entry.occupied, entry.closedAt == nil, now - entry.lastSeen >= configuration.idleTimeoutNanoseconds {
                     idle.append(slot)
                 }
             }
@@ -151,12 +154,11 @@ public struct FlowAnalyzer: Sendable {
 
     /// Ends the capture: every flow still tracked gets its verdict, oldest first.
     public mutating func finish(emit: (FlowReport) -> Void) {
-        let remaining = slots.indices
-            .filter { slots[$0] != nil }
-            .map { slot in (slot, slots[slot]?.firstSeen ?? 0) }
-            .sorted { $0.1 < $1.1 }
-        for (slot, _) in remaining {
-            let end: FlowEnd = slots[slot]?.closedAt == nil ? .captureEnded : .closed
+        let remaining = activity.indices
+            .filter { activity[$0].occupied }
+            .sorted { activity[$0].firstSeen < activity[$1].firstSeen }
+        for slot in remaining {
+            let end: FlowEnd = activity[slot].closedAt == nil ? .captureEnded : .closed
             finalize(slot, end: end, emit: emit)
         }
         closing.removeAll()
@@ -190,7 +192,11 @@ public struct FlowAnalyzer: Sendable {
         guard let slot else { return }
         // Mutated where it lies: a flow's state is large and copying it per packet shows in profiles.
         slots[slot]?.update(with: segment, frame: frame, timestamp: timestamp, budget: &budget)
-        if slots[slot]?.closeIfDone(at: timestamp) == true { closing.append(slot) }
+        activity[slot].lastSeen = max(activity[slot].lastSeen, timestamp)
+        if slots[slot]?.closeIfDone(at: timestamp) == true {
+            activity[slot].closedAt = timestamp
+            closing.append(slot)
+        }
     }
 
     private func isNewConnection(_ flow: FlowState, syn: TCPSegment) -> Bool {
@@ -207,12 +213,15 @@ public struct FlowAnalyzer: Sendable {
         let (client, server) = roles(for: segment)
         let flow = FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp)
         let slot: Int
+        let entry = SlotActivity(occupied: true, firstSeen: timestamp, lastSeen: timestamp, closedAt: nil)
         if let free = freeSlots.popLast() {
             slot = free
             slots[slot] = flow
+            activity[slot] = entry
         } else {
             slot = slots.count
             slots.append(flow)
+            activity.append(entry)
         }
         index[key] = slot
         return slot
@@ -240,14 +249,24 @@ public struct FlowAnalyzer: Sendable {
     private mutating func evictOldest(emit: (FlowReport) -> Void) {
         var candidates: [(slot: Int, lastSeen: Int64)] = []
         candidates.reserveCapacity(index.count)
-        for slot in slots.indices {
-            if let lastSeen = slots[slot]?.lastSeen { candidates.append((slot, lastSeen)) }
+        for slot in activity.indices where activity[slot].occupied {
+            candidates.append((slot, activity[slot].lastSeen))
         }
         let batch = max(1, configuration.maximumFlows / 100)
-        candidates.sort { $0.lastSeen < $1.lastSeen }
-        let evicted = Set(candidates.prefix(batch).map(\.slot))
+        // Estimate the 1% cut-off from an evenly spaced sample instead of
+        // sorting every flow: linear per batch.
+        let stride = max(1, candidates.count / 1_000)
+        let sample = Swift.stride(from: 0, to: candidates.count, by: stride).map { candidates[$0].lastSeen }.sorted()
+        let cutIndex = min(sample.count - 1, max(0, sample.count * batch / max(1, candidates.count)))
+        let cutoff = sample.isEmpty ? Int64.max : sample[cutIndex]
+        var chosen = candidates.filter { $0.lastSeen <= cutoff }
+        if chosen.count > batch {
+            chosen.sort { $0.lastSeen < $1.lastSeen }
+            chosen.removeLast(chosen.count - batch)
+        }
+        let evicted = Set(chosen.map(\.slot))
         closing.removeAll { evicted.contains($0) }
-        for (slot, _) in candidates.prefix(batch) {
+        for (slot, _) in chosen {
             statistics.evictedFlows += 1
             finalize(slot, end: .evicted, emit: emit)
         }
@@ -255,6 +274,7 @@ public struct FlowAnalyzer: Sendable {
 
     private mutating func finalize(_ slot: Int, end: FlowEnd, emit: (FlowReport) -> Void) {
         guard var flow = slots[slot].take() else { return }
+        activity[slot].occupied = false
         index[FlowKey(flow.client, flow.server, tunnel: flow.tunnel)] = nil
         freeSlots.append(slot)
 
@@ -328,4 +348,12 @@ extension FlowState {
         if done { closedAt = timestamp }
         return done
     }
+}
+
+/// What sweeps and eviction need to know about a slot.
+struct SlotActivity: Sendable {
+    var occupied: Bool
+    var firstSeen: Int64
+    var lastSeen: Int64
+    var closedAt: Int64?
 }
