@@ -51,14 +51,6 @@ public struct DirectionClassifier: StreamSink, Sendable {
         }
     }
 
-    /// Whether the classification can no longer change (only counters move).
-    public var isSettled: Bool {
-        switch state {
-        case .decided, .broken: return true
-        default: return false
-        }
-    }
-
     /// Marks a stream whose beginning was not captured. Only meaningful before any byte.
     public mutating func markMidStream() {
         guard position == 0, case .probing = state else { return }
@@ -278,7 +270,6 @@ public struct DirectionClassifier: StreamSink, Sendable {
             let entropy = buffer.withUnsafeBytes { Probes.entropy(UnsafeRawBufferPointer(rebasing: $0.prefix(4_096))) }
             decide(kind: .binary, name: nil, evidence: nil)
             summary.entropy = entropy
-            summary.unverifiedBytes += 0
         }
     }
 
@@ -371,17 +362,6 @@ public struct DirectionClassifier: StreamSink, Sendable {
             summary.entropy = entropy
         default:
             summary.kind = .binary
-        }
-    }
-
-    /// The kind so far, for reports that need it before the stream ends.
-    public var provisionalKind: PayloadKind {
-        switch state {
-        case .tls: return .tls
-        case .decided: return summary.kind
-        case .broken: return .binary
-        case .probing: return summary.bytes == 0 ? .none : .undetermined
-        case .resyncing: return .undetermined
         }
     }
 }
