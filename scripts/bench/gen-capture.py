@@ -6,6 +6,7 @@
                                          whole TLS application-data record, server ACKs
   gen-capture.py many-flows OUT FLOWS    FLOWS concurrent connections: SYN, SYN-ACK, and
                                          one 100-byte TLS record from each client; none closes
+  gen-capture.py syn-flood OUT SYNS      SYNS SYN packets from distinct sources, nothing else
   gen-capture.py mix OUT FLOWS LAB.pcap  FLOWS complete connections replaying the real TLS 1.3,
                                          TLS 1.2 and HTTP flows recorded by scripts/lab.sh (a
                                          third each), addresses and ports rewritten, in-order,
@@ -78,6 +79,15 @@ def many_flows(out, flows):
             f.write(record(t, frame(s, c, 443, sport, 5000, 1001, 0x12, b"")))
             f.write(record(t, frame(c, s, sport, 443, 1001, 5001, 0x18, payload)))
 
+def syn_flood(out, syns):
+    t = 1_790_000_000.0
+    server = addr(0x0B000001)
+    with open(out, "wb") as f:
+        f.write(pcap_header())
+        for i in range(syns):
+            t += 0.000001
+            f.write(record(t, frame(addr(0x0A000000 + (i >> 16)), server, 1024 + (i & 0xFFFF) % 64000, 443, i * 7919, 0, 0x02, b"")))
+
 def lab_streams(pcap):
     """(client bytes, server bytes) of each lab connection, in order, from a pcap
     recorded by scripts/lab.sh (Linux cooked v1/v2 or Ethernet), duplicates removed."""
@@ -147,4 +157,4 @@ if __name__ == "__main__":
     if kind == "mix":
         mix(out, n, sys.argv[4])
     else:
-        {"long-flow": long_flow, "many-flows": many_flows}[kind](out, n)
+        {"long-flow": long_flow, "many-flows": many_flows, "syn-flood": syn_flood}[kind](out, n)
