@@ -73,24 +73,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 upgradeIfTLS(bytes, streamOffset: start)
             }
         case .probing:
-            if buffer.isEmpty {
-                // The common case: one segment decides, nothing is copied.
-                let result = Probes.probe(bytes, final: false)
-                if result != .needMore {
-                    apply(result, to: bytes, streamOffset: start)
-                    return
-                }
-            }
-            if !buffer.isEmpty, buffer.count <= 1_024, bytes.count >= 5,
-               case .success = TLSRecordHeader.validate(bytes[0], bytes[1], bytes[2], bytes[3], bytes[4]) {
-                // A short preamble (a SOCKS or proxy handshake, an SSL request
-                // the probes do not know) and then TLS from a segment start:
-                // decide on the preamble alone, then walk the rest as TLS.
-                probeBuffer(final: true, endOffset: start)
-                if case .decided = state { upgradeIfTLS(bytes, streamOffset: start); return }
-            }
-            buffer.append(contentsOf: bytes)
-            probeBuffer(final: buffer.count >= Probes.probeLimit)
+            probeIncoming(bytes, streamOffset: start)
         case .resyncing:
             buffer.append(contentsOf: bytes)
             resync(final: false)
@@ -163,6 +146,9 @@ public struct DirectionClassifier: StreamSink, Sendable {
             }
         case .tls, .decided:
             break
+        }
+        if let proxyHeader {
+            summary.preamble = [proxyHeader, summary.preamble].compactMap { $0 }.joined(separator: ", ")
         }
         // Probing or resynchronising may have just found TLS above.
         if case .tls = state {
@@ -304,6 +290,30 @@ public struct DirectionClassifier: StreamSink, Sendable {
 
     // MARK: Probing
 
+    private mutating func probeIncoming(_ bytes: UnsafeRawBufferPointer, streamOffset start: Int) {
+        if buffer.isEmpty {
+            // The common case: one segment decides, nothing is copied.
+            let result = Probes.probe(bytes, final: false)
+            if result != .needMore {
+                apply(result, to: bytes, streamOffset: start)
+                return
+            }
+        }
+        if !buffer.isEmpty, buffer.count <= 1_024, bytes.count >= 5,
+           case .success = TLSRecordHeader.validate(bytes[0], bytes[1], bytes[2], bytes[3], bytes[4]) {
+            // A short preamble (a SOCKS or proxy handshake, an SSL request
+            // the probes do not know) and then TLS from a segment start:
+            // decide on the preamble alone, then walk the rest as TLS.
+            probeBuffer(final: true, endOffset: start)
+            if case .decided = state { upgradeIfTLS(bytes, streamOffset: start); return }
+        }
+        buffer.append(contentsOf: bytes)
+        probeBuffer(final: buffer.count >= Probes.probeLimit)
+    }
+
+    /// A PROXY protocol header seen; the stream proper follows it.
+    private var proxyHeader: String?
+
     /// Probes the prefix; `endOffset` is the stream offset just past it (by
     /// default the current position).
     private mutating func probeBuffer(final: Bool, endOffset: Int? = nil) {
@@ -337,6 +347,11 @@ public struct DirectionClassifier: StreamSink, Sendable {
         case .binary(let entropy):
             decide(kind: .binary, name: nil, evidence: nil)
             summary.entropy = entropy
+        case .proxyHeader(let length, let name):
+            // Probe what follows the header as if the stream started there.
+            proxyHeader = name
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[min(length, bytes.count)...])
+            if !rest.isEmpty { probeIncoming(rest, streamOffset: streamOffset + length) }
         }
     }
 

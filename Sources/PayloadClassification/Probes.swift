@@ -9,6 +9,9 @@ enum ProbeResult: Equatable {
     case ssh(banner: String)
     case cleartext(PayloadKind, protocolName: String, evidence: String)
     case binary(entropy: Double)
+    /// A PROXY protocol header (load balancers, ingress) of `length` bytes:
+    /// the stream proper starts after it.
+    case proxyHeader(length: Int, name: String)
 }
 
 /// Recognisers for the start of a stream. Each looks only at bytes it is
@@ -20,6 +23,7 @@ enum Probes {
     static func probe(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult {
         let n = d.count
         guard n > 0 else { return .needMore }
+        if let result = proxyHeader(d, final: final) { return result }
 
         // TLS record header at byte 0.
         if (20...24).contains(d[0]) {
@@ -90,6 +94,33 @@ enum Probes {
             return .cleartext(.http, protocolName: "http", evidence: evidence)
         }
         return .cleartext(.http, protocolName: "http", evidence: String(line.prefix(120)))
+    }
+
+    // MARK: PROXY protocol
+
+    static let proxyV2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
+
+    /// HAProxy's PROXY protocol: v1 is one text line of at most 107 bytes, v2 a
+    /// 12-byte signature, version/command, family and a 2-byte length.
+    static func proxyHeader(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        if d[0] == UInt8(ascii: "P") {
+            guard startsWith(d, "PROXY ") else {
+                return !final && isPrefix(d, of: "PROXY ") ? .needMore : nil
+            }
+            let window = UnsafeRawBufferPointer(rebasing: d[0..<min(d.count, 107)])
+            guard let end = find(window, "\r\n") else { return !final && d.count < 107 ? .needMore : nil }
+            return .proxyHeader(length: end + 2, name: "PROXY protocol v1")
+        }
+        if d[0] == 0x0D {
+            let n = min(d.count, proxyV2Signature.count)
+            guard d.prefix(n).elementsEqual(proxyV2Signature.prefix(n)) else { return nil }
+            guard d.count >= 16 else { return final ? nil : .needMore }
+            guard d[12] >> 4 == 2 else { return nil }
+            let length = 16 + (Int(d[14]) << 8 | Int(d[15]))
+            guard d.count >= length else { return final ? nil : .needMore }
+            return .proxyHeader(length: length, name: "PROXY protocol v2")
+        }
+        return nil
     }
 
     // MARK: PostgreSQL
