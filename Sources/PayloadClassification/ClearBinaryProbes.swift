@@ -11,6 +11,29 @@ enum ClearBinaryProbes {
         if let result = dnsOverTCP(d) { return result }
         if let result = rfbBanner(d) { return result }
         if let result = telnet(d) { return result }
+        if let result = bgpMessage(d, at: 0) { return result }
+        return nil
+    }
+
+    /// BGP (Calico and MetalLB peer over it, in clear): a 16-byte all-ones
+    /// marker, a length of 19 to 4096, and a message type 1 to 5.
+    static func bgpMessage(_ d: UnsafeRawBufferPointer, at offset: Int) -> ProbeResult? {
+        guard d.count >= offset + 19 else { return nil }
+        for i in offset..<(offset + 16) where d[i] != 0xFF { return nil }
+        let length = Int(d[offset + 16]) << 8 | Int(d[offset + 17])
+        let type = d[offset + 18]
+        guard (19...4_096).contains(length), (1...5).contains(type) else { return nil }
+        let names: [UInt8: String] = [1: "OPEN", 2: "UPDATE", 3: "NOTIFICATION", 4: "KEEPALIVE", 5: "ROUTE-REFRESH"]
+        return .cleartext(.cleartextProtocol, protocolName: "bgp", evidence: "BGP \(names[type] ?? "message")")
+    }
+
+    /// A BGP marker anywhere in bytes picked up mid-stream (messages follow each other).
+    static func bgpAnywhere(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        var i = 0
+        while i + 19 <= d.count {
+            if d[i] == 0xFF, let result = bgpMessage(d, at: i) { return result }
+            i += 1
+        }
         return nil
     }
 

@@ -279,6 +279,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     private mutating func decideCleartextAfterGap(final: Bool) -> Bool {
         let result: ProbeResult? = buffer.withUnsafeBytes { raw in
             if let http = Probes.httpAtLineStart(raw) { return http }
+            if let bgp = ClearBinaryProbes.bgpAnywhere(raw) { return bgp }
             let generic = Probes.generic(raw, final: final)
             if case .cleartext = generic { return generic }
             return nil
