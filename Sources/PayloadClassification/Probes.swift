@@ -65,14 +65,20 @@ enum Probes {
     static let methods = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
                           "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH"]
 
+    /// "GET ", "POST "…: methods with their separator, as bytes, built once.
+    static let methodTokens: [[UInt8]] = methods.map { Array(($0 + " ").utf8) }
+
     static func http(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        // Every request and status line starts with an upper-case letter: most
+        // binary and TLS streams leave here after one comparison.
+        guard let first = d.first, first >= UInt8(ascii: "A"), first <= UInt8(ascii: "Z") else { return nil }
         let isResponse = startsWith(d, "HTTP/1.")
         var isRequest = false
         if !isResponse {
-            for method in methods where startsWith(d, method + " ") { isRequest = true; break }
+            for method in methodTokens where startsWith(d, bytes: method) { isRequest = true; break }
             if !isRequest {
                 // A prefix of a method or of "HTTP/1." might still become one.
-                if !final, d.count < 8, methods.contains(where: { isPrefix(d, of: $0 + " ") }) || isPrefix(d, of: "HTTP/1.") {
+                if !final, d.count < 8, methodTokens.contains(where: { isPrefix(d, ofBytes: $0) }) || isPrefix(d, of: "HTTP/1.") {
                     return .needMore
                 }
                 return nil
@@ -197,6 +203,18 @@ enum Probes {
         let utf8 = text.utf8
         guard d.count >= utf8.count else { return false }
         return zip(d, utf8).allSatisfy { $0 == $1 }
+    }
+
+    static func startsWith(_ d: UnsafeRawBufferPointer, bytes: [UInt8]) -> Bool {
+        guard d.count >= bytes.count else { return false }
+        for i in bytes.indices where d[i] != bytes[i] { return false }
+        return true
+    }
+
+    static func isPrefix(_ d: UnsafeRawBufferPointer, ofBytes bytes: [UInt8]) -> Bool {
+        guard d.count <= bytes.count else { return false }
+        for i in d.indices where d[i] != bytes[i] { return false }
+        return true
     }
 
     /// True when all of `d` is the beginning of `text`.
