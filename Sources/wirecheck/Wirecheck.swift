@@ -97,6 +97,13 @@ struct Wirecheck: ParsableCommand {
         if maxFlows <= 0 || maxFlowBuffer <= 0 || maxBuffer <= 0 {
             throw ValidationError("--max-flows, --max-flow-buffer and --max-buffer must be positive")
         }
+        // Upper bounds keep the conversions to bytes and nanoseconds exact.
+        if maxFlowBuffer > 1 << 30 || maxBuffer > 1 << 30 {
+            throw ValidationError("--max-flow-buffer and --max-buffer are too large")
+        }
+        if idleTimeout > 1e9 || (duration ?? 0) > 1e9 {
+            throw ValidationError("--idle-timeout and --duration must be under 10^9 seconds")
+        }
     }
 
     func failOnVerdicts() throws -> Set<Verdict> {

@@ -17,7 +17,8 @@ import Testing
         #expect(run.stdout.contains("plaintext-rejected"))
     }
 
-    @Test(arguments: [["--no-such-flag"], ["-c", "0", "-r", "x.pcap"], ["-i", "lo", "-r", "x.pcap"], ["--duration", "-1"]])
+    @Test(arguments: [["--no-such-flag"], ["-c", "0", "-r", "x.pcap"], ["-i", "lo", "-r", "x.pcap"], ["--duration", "-1"],
+                      ["--idle-timeout", "1e30"], ["--duration", "nan"], ["--max-buffer", "9223372036854775807"]])
     func usageErrorsExitThree(_ arguments: [String]) throws {
         let run = try wirecheck(arguments)
         #expect(run.status == 3)
