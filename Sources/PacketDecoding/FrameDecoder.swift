@@ -109,12 +109,13 @@ public struct FrameDecoder: Sendable {
         case LinkType.null, LinkType.loop:
             guard let family = reader.u32(0) else { return .failure(.truncated(.link, offset: 0)) }
             // NULL stores the family in the writer's byte order, LOOP in network order.
-            let candidates = [family, family.byteSwapped]
-            if candidates.contains(2) { return decodeIP(reader, offset: 4, tunnel: .none, depth: 0) }
-            if candidates.contains(where: { [10, 24, 28, 30].contains($0) }) {
-                return decodeIP(reader, offset: 4, tunnel: .none, depth: 0)
+            // AF_INET is 2 everywhere; AF_INET6 is 10, 24, 28 or 30 depending on the
+            // system. The field is in the writer's byte order, so try both.
+            func isIPFamily(_ value: UInt32) -> Bool {
+                value == 2 || value == 10 || value == 24 || value == 28 || value == 30
             }
-            return .failure(.notTCP)
+            guard isIPFamily(family) || isIPFamily(family.byteSwapped) else { return .failure(.notTCP) }
+            return decodeIP(reader, offset: 4, tunnel: .none, depth: 0)
         default:
             return .failure(.unsupportedLinkType)
         }
@@ -123,6 +124,12 @@ public struct FrameDecoder: Sendable {
     private func decodeEthernet(_ reader: FrameReader, offset: Int, tunnel: Tunnel, depth: Int) -> Result<TCPSegment, DecodeFailure> {
         guard let type = reader.u16(offset + 12), reader.has(offset + 14) else {
             return .failure(.truncated(.link, offset: offset))
+        }
+        if type <= 1_500 {
+            // 802.3 length field: an LLC header follows; SNAP carries the EtherType.
+            guard reader.u8(offset + 14) == 0xAA, reader.u8(offset + 15) == 0xAA, reader.u8(offset + 16) == 0x03,
+                  let snapType = reader.u16(offset + 20) else { return .failure(.notTCP) }
+            return decodeEtherType(snapType, reader, offset: offset + 22, tunnel: tunnel, depth: depth)
         }
         return decodeEtherType(type, reader, offset: offset + 14, tunnel: tunnel, depth: depth)
     }
