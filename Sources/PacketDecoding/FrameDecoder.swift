@@ -127,8 +127,12 @@ public struct FrameDecoder: Sendable {
         }
         if type <= 1_500 {
             // 802.3 length field: an LLC header follows; SNAP carries the EtherType.
-            guard reader.u8(offset + 14) == 0xAA, reader.u8(offset + 15) == 0xAA, reader.u8(offset + 16) == 0x03,
-                  let snapType = reader.u16(offset + 20) else { return .failure(.notTCP) }
+            // A frame cut inside the LLC/SNAP header is truncated, not "not TCP".
+            guard let dsap = reader.u8(offset + 14), let ssap = reader.u8(offset + 15), let control = reader.u8(offset + 16) else {
+                return .failure(.truncated(.link, offset: offset))
+            }
+            guard dsap == 0xAA, ssap == 0xAA, control == 0x03 else { return .failure(.notTCP) }
+            guard let snapType = reader.u16(offset + 20) else { return .failure(.truncated(.link, offset: offset)) }
             return decodeEtherType(snapType, reader, offset: offset + 22, tunnel: tunnel, depth: depth)
         }
         return decodeEtherType(type, reader, offset: offset + 14, tunnel: tunnel, depth: depth)
@@ -307,7 +311,9 @@ public struct FrameDecoder: Sendable {
     }
 
     private func decodeUDP(_ reader: FrameReader, offset: Int, depth: Int) -> Result<TCPSegment, DecodeFailure> {
-        guard let dstPort = reader.u16(offset + 2), reader.has(offset + 8) else { return .failure(.notTCP) }
+        // Cut before the port: truncated (it may have been a tunnel carrying TCP).
+        // Cut after it: each tunnel below reports its own truncation, anything else is not TCP.
+        guard let dstPort = reader.u16(offset + 2) else { return .failure(.truncated(.udp, offset: offset)) }
         let body = offset + 8
         switch dstPort {
         case 4789, 8472: // VXLAN: IANA port, and the Linux default that Flannel uses.

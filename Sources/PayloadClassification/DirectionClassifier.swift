@@ -196,14 +196,21 @@ public struct DirectionClassifier: StreamSink, Sendable {
             offset += skipped
         }
         guard !bytes.isEmpty else { return }
+        let walkedBefore = walker.offset
         let consumed = walker.walk(bytes)
         if consumed < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[consumed...])
+            // The bad header may have begun in earlier calls (its first bytes
+            // held in the walker's carry): start the break and the sample at
+            // the header itself, so that the outcome does not depend on where
+            // the stream was cut into segments.
+            var earlier = 0
             if let error = walker.error {
-                summary.framingBreak = FramingBreak(offset: offset + consumed, error: error.error)
+                earlier = min(max(0, walkedBefore - error.offset), walker.rejectedHeader.count)
+                summary.framingBreak = FramingBreak(offset: offset + consumed - earlier, error: error.error)
             }
             state = .broken
-            buffer = Array(rest.prefix(Self.sampleLimit))
+            buffer = Array((walker.rejectedHeader.prefix(earlier) + rest).prefix(Self.sampleLimit))
         }
     }
 

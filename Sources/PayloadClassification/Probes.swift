@@ -88,14 +88,20 @@ enum Probes {
             return .needMore
         }
         let head = UnsafeRawBufferPointer(rebasing: d[0..<headerEnd])
-        guard let line = firstLine(head) ?? (final ? printable(head, limit: 200) : nil) else { return .needMore }
+        guard var line = firstLine(head) ?? (final ? printable(head, limit: 200) : nil) else { return .needMore }
         if isRequest {
+            // Read the whole request line: a target cut at 200 characters loses
+            // its version, stops parsing as HTTP, and would then be shown as
+            // text with its query values unredacted. Only the redacted
+            // evidence is shortened (below).
+            line = firstLine(head, limit: probeLimit) ?? (final ? printable(head, limit: probeLimit) : line)
             // "METHOD target HTTP/1.x": anything else is text that starts with a verb.
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") || parts[2].hasPrefix("HTTP/0.9") else {
                 return nil
             }
             var evidence = Redaction.requestLine(method: String(parts[0]), target: String(parts[1]), version: String(parts[2]))
+            if evidence.count > 300 { evidence = String(evidence.prefix(297)) + "..." }
             evidence += Redaction.headerSummary(head)
             return .cleartext(.http, protocolName: "http", evidence: evidence)
         }
@@ -154,14 +160,17 @@ enum Probes {
     /// Text if nearly every byte is printable; otherwise binary, with entropy.
     static func generic(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult {
         let sample = UnsafeRawBufferPointer(rebasing: d[0..<min(d.count, 512)])
-        if sample.count < 16, !final { return .needMore }
+        // Decide on the full 512-byte sample (or at the end of the stream),
+        // never on however many bytes the first segments happened to hold:
+        // deciding at 16 or 64 bytes made the kind, evidence and entropy
+        // depend on where the stream was cut into segments.
+        if sample.count < 512, !final { return .needMore }
         var printableCount = 0
         for byte in sample where isTextByte(byte) { printableCount += 1 }
         if printableCount * 100 >= sample.count * 95 {
             let line = firstLine(sample) ?? printable(sample, limit: 80)
             return .cleartext(.text, protocolName: "text", evidence: Redaction.textLine(String(line.prefix(120))))
         }
-        if sample.count < 64, !final { return .needMore }
         return .binary(entropy: entropy(sample))
     }
 
@@ -240,11 +249,11 @@ enum Probes {
     }
 
     /// The first line (without CRLF), if a line end is present.
-    static func firstLine(_ d: UnsafeRawBufferPointer) -> String? {
+    static func firstLine(_ d: UnsafeRawBufferPointer, limit: Int = 200) -> String? {
         guard let end = d.firstIndex(of: 0x0A) else { return nil }
         var line = UnsafeRawBufferPointer(rebasing: d[0..<end])
         if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
-        return printable(line, limit: 200)
+        return printable(line, limit: limit)
     }
 
     /// Bytes as text, unprintable ones escaped, at most `limit` characters.

@@ -58,6 +58,10 @@ public struct TLSRecordWalker: Sendable {
     public private(set) var firstRecordVersion: UInt16 = 0
     /// Set when framing broke; nothing after it is walked.
     public private(set) var error: (offset: Int, error: TLSFramingError)?
+    /// The five bytes of the header that broke the framing. Some of them may
+    /// have arrived in earlier calls to `walk` (collected in the carry), so
+    /// the caller cannot always find them in the bytes it passed last.
+    public private(set) var rejectedHeader: [UInt8] = []
     public var handshake = HandshakeParser()
 
     public init() {}
@@ -128,6 +132,7 @@ public struct TLSRecordWalker: Sendable {
         switch TLSRecordHeader.validate(b0, b1, b2, b3, b4) {
         case .failure(let failure):
             error = (headerOffset, failure)
+            rejectedHeader = [b0, b1, b2, b3, b4]
             return false
         case .success(let header):
             if records == 0 { firstRecordVersion = header.version }

@@ -81,6 +81,9 @@ public struct DirectionAssembler: Sendable {
     /// Bytes held out of order now.
     public var bufferedBytes: Int { pendingBytes }
 
+    /// Segments held out of order now (bounded by `ReassemblyBudget.perDirectionSegments`).
+    public var bufferedSegments: Int { pending.count }
+
     /// True once the FIN has been seen and every byte before it delivered.
     public var isFinished: Bool {
         guard let finSequence else { return false }
@@ -247,6 +250,13 @@ public struct DirectionAssembler: Sendable {
             pendingBytes += piece.bytes.count
             budget.usedBytes += piece.bytes.count
         }
+        // A segment that filled holes between held segments is stored as
+        // several pieces, so the check above (one more segment) is not enough:
+        // enforce the segment limit again now that they are in.
+        while pending.count > budget.perDirectionSegments {
+            budget.forcedSkips += 1
+            skipToFirstPending(budget: &budget, sink: &sink)
+        }
         statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, pendingBytes)
     }
 
@@ -266,6 +276,10 @@ public struct DirectionAssembler: Sendable {
                 if offset + raw.count + first.missingTail > 0 {
                     deliverInOrder(sequence: first.sequence, payload: raw, missing: first.missingTail,
                                    skipping: -offset, sink: &sink)
+                } else {
+                    // An in-order segment already delivered all of it: a second
+                    // copy, counted like the partly covered case above.
+                    statistics.duplicateBytes += raw.count
                 }
             }
         }
