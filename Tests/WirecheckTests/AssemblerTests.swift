@@ -1,6 +1,8 @@
 import Testing
 @testable import StreamReassembly
 
+// MARK: Shared helpers (also used by StreamInvarianceTests, ClearBinaryProbeTests, ClassifierTests)
+
 /// Records what the assembler hands on.
 struct RecordingSink: StreamSink {
     enum Event: Equatable { case data([UInt8]), gap(Int) }
@@ -18,6 +20,9 @@ struct RecordingSink: StreamSink {
     mutating func receiveGap(_ count: Int) { events.append(.gap(count)) }
 
     var bytes: [UInt8] { events.flatMap { if case .data(let d) = $0 { return d } else { return [] } } }
+    var gapTotal: Int { events.reduce(0) { if case .gap(let n) = $1 { return $0 + n } else { return $0 } } }
+    /// Stream length the events account for: data plus gaps.
+    var length: Int { events.reduce(0) { if case .data(let d) = $1 { return $0 + d.count } else if case .gap(let n) = $1 { return $0 + n } else { return $0 } } }
 }
 
 /// A segment: sequence number and payload.
@@ -42,7 +47,26 @@ func assemble(_ segments: [Segment], start: UInt32? = nil, budget: ReassemblyBud
     return (sink, assembler, budget)
 }
 
+/// Deterministic stream content: byte `i` of the stream is `bytes(i..<i+1)`.
 func bytes(_ range: Range<Int>) -> [UInt8] { range.map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) } }
+
+/// A tiny deterministic generator (no global state; tests run in parallel).
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..<bound` (bound > 0).
+    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+}
+
+// MARK: Tests
 
 @Suite struct AssemblerTests {
     struct Case: Sendable, CustomTestStringConvertible {
@@ -58,24 +82,41 @@ func bytes(_ range: Range<Int>) -> [UInt8] { range.map { UInt8(truncatingIfNeede
     static func seg(_ from: Int, _ to: Int, missing: Int = 0, content: [UInt8]? = nil) -> Segment {
         Segment(sequence: base &+ UInt32(from), bytes: content ?? bytes(from..<to), missing: missing)
     }
+    static func junk(_ count: Int) -> [UInt8] { [UInt8](repeating: 0xEE, count: count) }
 
     static let cases: [Case] = [
         Case(name: "in order", segments: [seg(0, 10), seg(10, 25)], expected: [.data(bytes(0..<25))]),
         Case(name: "exact duplicate ignored", segments: [seg(0, 10), seg(0, 10), seg(10, 20), seg(10, 20)],
              expected: [.data(bytes(0..<20))], duplicateBytes: 20),
+        Case(name: "old duplicate after more data", segments: [seg(0, 10), seg(10, 20), seg(20, 30), seg(0, 10)],
+             expected: [.data(bytes(0..<30))], duplicateBytes: 10),
         Case(name: "reordered", segments: [seg(10, 20), seg(20, 30), seg(0, 10)], expected: [.data(bytes(0..<30))]),
+        Case(name: "reversed", segments: [seg(30, 40), seg(20, 30), seg(10, 20), seg(0, 10)], expected: [.data(bytes(0..<40))]),
         Case(name: "overlapping retransmission extends", segments: [seg(0, 10), seg(5, 15)],
              expected: [.data(bytes(0..<15))], duplicateBytes: 5),
+        Case(name: "duplicate of held out-of-order data", segments: [seg(10, 20), seg(10, 20), seg(0, 10)],
+             expected: [.data(bytes(0..<20))], duplicateBytes: 10),
+        Case(name: "segment covering held data on both sides", segments: [seg(10, 20), seg(5, 25), seg(0, 5)],
+             expected: [.data(bytes(0..<25))], duplicateBytes: 10),
         Case(name: "conflicting retransmission keeps first copy",
-             segments: [seg(0, 10), seg(0, 10, content: [UInt8](repeating: 0xEE, count: 10)), seg(10, 20)],
+             segments: [seg(0, 10), seg(0, 10, content: junk(10)), seg(10, 20)],
              expected: [.data(bytes(0..<20))], conflictingBytes: 10),
         Case(name: "conflict with held out-of-order data",
-             segments: [seg(10, 20), seg(10, 20, content: [UInt8](repeating: 0xEE, count: 10)), seg(0, 10)],
+             segments: [seg(10, 20), seg(10, 20, content: junk(10)), seg(0, 10)],
              expected: [.data(bytes(0..<20))], conflictingBytes: 10),
+        Case(name: "partial conflict with held data keeps held bytes, adds new ones",
+             segments: [seg(10, 20), seg(15, 25, content: junk(10)), seg(0, 10)],
+             expected: [.data(bytes(0..<20) + junk(5))], conflictingBytes: 5),
         Case(name: "snaplen truncation is a gap", segments: [seg(0, 10, missing: 5), seg(15, 20)],
              expected: [.data(bytes(0..<10)), .gap(5), .data(bytes(15..<20))]),
+        Case(name: "snaplen truncation of a held segment", segments: [seg(10, 15, missing: 5), seg(0, 10), seg(20, 25)],
+             expected: [.data(bytes(0..<15)), .gap(5), .data(bytes(20..<25))]),
+        Case(name: "headers-only segment is all gap", segments: [seg(0, 10), seg(10, 10, missing: 30), seg(40, 45)],
+             expected: [.data(bytes(0..<10)), .gap(30), .data(bytes(40..<45))]),
         Case(name: "hole reported at flush", segments: [seg(0, 10), seg(20, 30)],
              expected: [.data(bytes(0..<10)), .gap(10), .data(bytes(20..<30))]),
+        Case(name: "holes at flush, first byte missing", segments: [seg(40, 50), seg(10, 20)],
+             expected: [.gap(10), .data(bytes(10..<20)), .gap(20), .data(bytes(40..<50))]),
     ]
 
     @Test(arguments: cases)
@@ -84,42 +125,163 @@ func bytes(_ range: Range<Int>) -> [UInt8] { range.map { UInt8(truncatingIfNeede
         #expect(result.sink.events == c.expected)
         #expect(result.assembler.statistics.duplicateBytes == c.duplicateBytes)
         #expect(result.assembler.statistics.conflictingBytes == c.conflictingBytes)
+        #expect(result.assembler.statistics.deliveredBytes == result.sink.bytes.count)
+        #expect(result.assembler.statistics.gapBytes == result.sink.gapTotal)
         #expect(result.budget.usedBytes == 0, "flush leaves nothing held")
+        #expect(result.assembler.bufferedBytes == 0)
     }
 
-    @Test func sequenceWraparound() {
-        let start: UInt32 = 0xFFFF_FFF0
+    /// Before flush, only the contiguous prefix is out; the rest waits in the budget.
+    @Test func heldDataIsNotDeliveredBeforeTheHoleFills() {
+        var assembler = DirectionAssembler()
+        assembler.startAtSYN(initialSequence: Self.base &- 1)
+        var budget = ReassemblyBudget()
+        var sink = RecordingSink()
+        for s in [Self.seg(0, 10), Self.seg(20, 30), Self.seg(30, 35)] {
+            s.bytes.withUnsafeBytes { assembler.accept(sequence: s.sequence, payload: $0, budget: &budget, sink: &sink) }
+        }
+        #expect(sink.events == [.data(bytes(0..<10))])
+        #expect(assembler.bufferedBytes == 15)
+        #expect(budget.usedBytes == 15)
+        #expect(assembler.nextSequence == Self.base &+ 10)
+        #expect(assembler.statistics.outOfOrderSegments == 2)
+        #expect(assembler.statistics.peakBufferedBytes == 15)
+        let fill = Self.seg(10, 20)
+        fill.bytes.withUnsafeBytes { assembler.accept(sequence: fill.sequence, payload: $0, budget: &budget, sink: &sink) }
+        #expect(sink.events == [.data(bytes(0..<35))])
+        #expect(budget.usedBytes == 0)
+        #expect(assembler.nextSequence == Self.base &+ 35)
+    }
+
+    /// A segment entirely before the stream position changes nothing but statistics.
+    @Test func staleSegmentLeavesStateUntouched() {
+        var assembler = DirectionAssembler()
+        assembler.startAtSYN(initialSequence: Self.base &- 1)
+        var budget = ReassemblyBudget()
+        var sink = RecordingSink()
+        for s in [Self.seg(0, 20), Self.seg(30, 40)] {
+            s.bytes.withUnsafeBytes { assembler.accept(sequence: s.sequence, payload: $0, budget: &budget, sink: &sink) }
+        }
+        let before = (assembler.nextSequence, assembler.bufferedBytes, budget.usedBytes, sink.events)
+        let stale = Self.seg(5, 15)
+        stale.bytes.withUnsafeBytes { assembler.accept(sequence: stale.sequence, payload: $0, budget: &budget, sink: &sink) }
+        #expect(assembler.nextSequence == before.0)
+        #expect(assembler.bufferedBytes == before.1)
+        #expect(budget.usedBytes == before.2)
+        #expect(sink.events == before.3)
+        #expect(assembler.statistics.duplicateBytes == 10)
+    }
+
+    /// An empty segment (a pure ACK) neither starts a stream nor moves it.
+    @Test func emptySegmentIsIgnored() {
+        var assembler = DirectionAssembler()
+        var budget = ReassemblyBudget()
+        var sink = RecordingSink()
+        [UInt8]().withUnsafeBytes { assembler.accept(sequence: 77, payload: $0, budget: &budget, sink: &sink) }
+        #expect(!assembler.isStarted)
+        #expect(sink.events.isEmpty)
+    }
+
+    @Test(arguments: [UInt32(0xFFFF_FFF0), 0xFFFF_FFFF, 0, 0x7FFF_FFF8])
+    func sequenceWraparound(_ start: UInt32) {
         let data = bytes(0..<64)
         let segments = stride(from: 0, to: 64, by: 8).reversed().map {
             Segment(sequence: start &+ UInt32($0), bytes: Array(data[$0..<($0 + 8)]))
         }
         let result = assemble(segments, start: start)
         #expect(result.sink.events == [.data(data)])
+        #expect(result.assembler.nextSequence == start &+ 64)
     }
 
-    @Test func midStreamStartsAtFirstByteSeen() {
-        let result = assemble([Segment(sequence: 5_000, bytes: bytes(0..<10)), Segment(sequence: 5_010, bytes: bytes(10..<20))])
-        #expect(result.sink.events == [.data(bytes(0..<20))])
-        #expect(!result.assembler.startedAtSYN)
+    /// A hole that straddles 2^32, picked up mid-stream, comes out as a gap of the right size.
+    @Test func holeAcrossWraparound() {
+        let start: UInt32 = 0xFFFF_FFF6  // 10 bytes before zero
+        let segments = [
+            Segment(sequence: start, bytes: bytes(0..<4)),
+            Segment(sequence: start &+ 16, bytes: bytes(16..<24)),  // sequence 6
+            Segment(sequence: start &+ 4, bytes: bytes(4..<8)),     // 0xFFFFFFFA
+        ]
+        let result = assemble(segments)  // mid-stream: the first segment starts the stream
+        #expect(result.sink.events == [.data(bytes(0..<8)), .gap(8), .data(bytes(16..<24))])
+        #expect(result.assembler.nextSequence == 6 &+ 8)
     }
 
-    @Test func perDirectionLimitForcesGapAndStaysBounded() {
-        var budget = ReassemblyBudget(perDirectionBytes: 100, perDirectionSegments: 1_000, totalBytes: 1_000)
-        budget.forcedSkips = 0
-        // The first 10 bytes never arrive; 30 segments of 10 bytes wait behind the hole.
-        let waiting = (1...30).map { Self.seg($0 * 10, $0 * 10 + 10) }
+    /// With a SYN, data arriving ahead of the first byte waits for it; without
+    /// one, the first byte seen starts the stream and earlier bytes are late.
+    @Test func synStartVersusMidStream() {
+        let segments = [Self.seg(10, 20), Self.seg(0, 10), Self.seg(20, 30)]
+        let withSYN = assemble(segments, start: Self.base)
+        #expect(withSYN.assembler.startedAtSYN)
+        #expect(withSYN.sink.events == [.data(bytes(0..<30))])
+
+        let midStream = assemble(segments)
+        #expect(!midStream.assembler.startedAtSYN)
+        #expect(midStream.sink.events == [.data(bytes(10..<30))])
+        #expect(midStream.assembler.statistics.duplicateBytes == 10, "bytes before the pickup point count as already seen")
+    }
+
+    /// After a SYN the first data byte is ISN+1; a first segment past it is a hole, not a start.
+    @Test func synStartReportsLeadingHole() {
+        let result = assemble([Self.seg(5, 15)], start: Self.base)
+        #expect(result.sink.events == [.gap(5), .data(bytes(5..<15))])
+    }
+
+    /// Holes are only given up at the byte limit: the oldest hole is skipped,
+    /// reported as a gap of exactly its size, and the buffer never exceeds the limit.
+    @Test func perDirectionByteLimit() {
+        var budget = ReassemblyBudget(perDirectionBytes: 50, perDirectionSegments: 1_000, totalBytes: 1_000)
         var assembler = DirectionAssembler()
         assembler.startAtSYN(initialSequence: Self.base &- 1)
         var sink = RecordingSink()
-        for segment in waiting {
-            segment.bytes.withUnsafeBytes { assembler.accept(sequence: segment.sequence, payload: $0, budget: &budget, sink: &sink) }
-            #expect(assembler.bufferedBytes <= 100)
+        // Ten-byte segments at 20, 40, 60…: ten-byte holes between them (twenty before the first).
+        for i in 1...12 {
+            let s = Self.seg(i * 20, i * 20 + 10)
+            s.bytes.withUnsafeBytes { assembler.accept(sequence: s.sequence, payload: $0, budget: &budget, sink: &sink) }
+            #expect(assembler.bufferedBytes <= 50)
+            #expect(budget.usedBytes == assembler.bufferedBytes)
+            #expect(budget.forcedSkips == max(0, i - 5), "segment \(i)")
         }
-        #expect(budget.forcedSkips >= 1)
-        #expect(sink.events.first == .gap(10))
+        // Five held fit; each of the seven after forced one skip.
+        var expected: [RecordingSink.Event] = [.gap(20), .data(bytes(20..<30))]
+        for i in 2...7 { expected += [.gap(10), .data(bytes(i * 20..<(i * 20 + 10)))] }
+        #expect(sink.events == expected)
         assembler.flush(budget: &budget, sink: &sink)
-        #expect(sink.bytes == bytes(10..<310))
+        for i in 8...12 { expected += [.gap(10), .data(bytes(i * 20..<(i * 20 + 10)))] }
+        #expect(sink.events == expected)
         #expect(budget.usedBytes == 0)
+        #expect(assembler.statistics.peakBufferedBytes == 50)
+    }
+
+    /// A segment bigger than the limit is never held: delivered at once after a gap.
+    @Test func segmentLargerThanLimitIsDeliveredAfterGap() {
+        var budget = ReassemblyBudget(perDirectionBytes: 16, perDirectionSegments: 100, totalBytes: 1_000)
+        var assembler = DirectionAssembler()
+        assembler.startAtSYN(initialSequence: Self.base &- 1)
+        var sink = RecordingSink()
+        for s in [Self.seg(10, 20), Self.seg(30, 70)] {
+            s.bytes.withUnsafeBytes { assembler.accept(sequence: s.sequence, payload: $0, budget: &budget, sink: &sink) }
+            #expect(assembler.bufferedBytes <= 16)
+        }
+        #expect(sink.events == [.gap(10), .data(bytes(10..<20)), .gap(10), .data(bytes(30..<70))])
+        #expect(assembler.bufferedBytes == 0)
+        #expect(budget.usedBytes == 0)
+        #expect(assembler.nextSequence == Self.base &+ 70)
+    }
+
+    /// The total budget is shared: one direction's hoard forces the other to skip.
+    @Test func totalBudgetIsShared() {
+        var budget = ReassemblyBudget(perDirectionBytes: 100, perDirectionSegments: 100, totalBytes: 60)
+        var a = DirectionAssembler(), b = DirectionAssembler()
+        a.startAtSYN(initialSequence: 0)
+        b.startAtSYN(initialSequence: 0)
+        var sinkA = RecordingSink(), sinkB = RecordingSink()
+        bytes(0..<50).withUnsafeBytes { a.accept(sequence: 11, payload: $0, budget: &budget, sink: &sinkA) }
+        #expect(budget.usedBytes == 50)
+        bytes(0..<20).withUnsafeBytes { b.accept(sequence: 11, payload: $0, budget: &budget, sink: &sinkB) }
+        #expect(sinkB.events == [.gap(10), .data(bytes(0..<20))])
+        #expect(sinkA.events.isEmpty)
+        #expect(budget.usedBytes == 50)
+        #expect(budget.forcedSkips == 1)
     }
 
     @Test func segmentLimit() {
@@ -128,11 +290,34 @@ func bytes(_ range: Range<Int>) -> [UInt8] { range.map { UInt8(truncatingIfNeede
         assembler.startAtSYN(initialSequence: Self.base &- 1)
         var sink = RecordingSink()
         for i in 1...10 {
-            let segment = Self.seg(i * 10, i * 10 + 5)  // holes everywhere
+            let segment = Self.seg(i * 10, i * 10 + 5)  // five-byte holes everywhere
             segment.bytes.withUnsafeBytes { assembler.accept(sequence: segment.sequence, payload: $0, budget: &budget, sink: &sink) }
+            #expect(assembler.bufferedSegments <= 4)
+            #expect(assembler.bufferedBytes == 5 * min(i, 4))
         }
-        #expect(budget.forcedSkips >= 1)
-        #expect(assembler.bufferedBytes <= 4 * 5)
+        #expect(budget.forcedSkips == 6)
+        var expected: [RecordingSink.Event] = [.gap(10), .data(bytes(10..<15))]
+        for i in 2...6 { expected += [.gap(5), .data(bytes(i * 10..<(i * 10 + 5)))] }
+        #expect(sink.events == expected)
+    }
+
+    /// One segment that fills several holes between held segments is stored in
+    /// pieces; the segment limit must hold after it too.
+    @Test func segmentLimitHoldsWhenOneSegmentSplitsIntoPieces() {
+        var budget = ReassemblyBudget(perDirectionBytes: 1 << 20, perDirectionSegments: 4, totalBytes: 1 << 20)
+        var assembler = DirectionAssembler()
+        assembler.startAtSYN(initialSequence: Self.base &- 1)
+        var sink = RecordingSink()
+        for s in [Self.seg(20, 25), Self.seg(40, 45), Self.seg(60, 65), Self.seg(15, 70)] {
+            s.bytes.withUnsafeBytes { assembler.accept(sequence: s.sequence, payload: $0, budget: &budget, sink: &sink) }
+            #expect(assembler.bufferedSegments <= 4)
+            #expect(assembler.bufferedBytes <= 55)
+        }
+        assembler.flush(budget: &budget, sink: &sink)
+        // Whatever was skipped, the stream is the right bytes at the right places.
+        #expect(sink.events.first == .gap(15))
+        #expect(sink.bytes == bytes(15..<70))
+        #expect(sink.length == 70)
     }
 
     @Test func finAfterAllData() {
@@ -140,31 +325,53 @@ func bytes(_ range: Range<Int>) -> [UInt8] { range.map { UInt8(truncatingIfNeede
         var budget = ReassemblyBudget()
         var sink = RecordingSink()
         assembler.startAtSYN(initialSequence: 99)
-        assembler.noteFIN(at: 110)
+        assembler.noteFIN(at: 120)
         #expect(!assembler.isFinished)
+        bytes(10..<20).withUnsafeBytes { assembler.accept(sequence: 110, payload: $0, budget: &budget, sink: &sink) }
+        #expect(!assembler.isFinished, "data before the FIN is still held")
         bytes(0..<10).withUnsafeBytes { assembler.accept(sequence: 100, payload: $0, budget: &budget, sink: &sink) }
+        #expect(assembler.isFinished)
+        #expect(sink.events == [.data(bytes(0..<20))])
+        assembler.noteFIN(at: 500)
+        #expect(assembler.finSequence == 120, "the first FIN counts")
+    }
+
+    @Test func finWithoutDataIsFinishedAtOnce() {
+        var assembler = DirectionAssembler()
+        assembler.startAtSYN(initialSequence: 0xFFFF_FFFF)
+        assembler.noteFIN(at: 0)
         #expect(assembler.isFinished)
     }
 
     /// Random segmentations of one stream, with duplicates, overlaps and any
-    /// order, against an obviously correct model: a bitmap of bytes seen; what
-    /// must come out is the stream with the never-seen runs as gaps.
+    /// order, against an obviously correct model: a bitmap of bytes seen.
+    /// Before flush exactly the contiguous prefix of the union is delivered;
+    /// after flush the stream up to the last byte seen, holes as gaps.
     @Test(arguments: 0..<200)
     func randomAgainstBitmapModel(_ seed: Int) {
         var rng = SplitMix(seed: UInt64(seed))
-        let length = 50 + Int(rng.next() % 400)
+        let length = 50 + rng.below(400)
         let stream = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        let start = UInt32(truncatingIfNeeded: rng.next())
+        // Every fourth run starts just before 2^32 so segments straddle it.
+        let start = seed % 4 == 0 ? UInt32.max &- UInt32(rng.below(length)) : UInt32(truncatingIfNeeded: rng.next())
         var segments: [Segment] = []
         var seen = [Bool](repeating: false, count: length)
-        for _ in 0..<(5 + Int(rng.next() % 40)) {
-            let from = Int(rng.next() % UInt64(length))
-            let to = min(length, from + 1 + Int(rng.next() % 60))
+        for _ in 0..<(5 + rng.below(40)) {
+            let from = rng.below(length)
+            let to = min(length, from + 1 + rng.below(60))
             segments.append(Segment(sequence: start &+ UInt32(from), bytes: Array(stream[from..<to])))
             for i in from..<to { seen[i] = true }
+            if rng.below(4) == 0, let again = segments.randomElement(using: &rng) { segments.append(again) }
         }
+
+        let held = assemble(segments, start: start, flush: false)
+        let prefix = seen.firstIndex(of: false) ?? length
+        #expect(held.sink.events == (prefix == 0 ? [] : [.data(Array(stream[0..<prefix]))]), "seed \(seed)")
+        let unionCount = seen.filter { $0 }.count
+        #expect(held.assembler.bufferedBytes == unionCount - prefix, "seed \(seed)")
+        #expect(held.budget.usedBytes == held.assembler.bufferedBytes)
+
         let result = assemble(segments, start: start)
-        // Model: the stream up to the last byte seen, holes as gaps.
         var expected: [RecordingSink.Event] = []
         let last = seen.lastIndex(of: true) ?? -1
         var i = 0
@@ -176,18 +383,50 @@ func bytes(_ range: Range<Int>) -> [UInt8] { range.map { UInt8(truncatingIfNeede
         }
         #expect(result.sink.events == expected, "seed \(seed)")
         #expect(result.assembler.statistics.conflictingBytes == 0)
+        #expect(result.assembler.statistics.deliveredBytes == unionCount)
+        #expect(result.assembler.statistics.gapBytes == last + 1 - unionCount)
+        let total = segments.reduce(0) { $0 + $1.bytes.count }
+        #expect(result.assembler.statistics.duplicateBytes == total - unionCount, "seed \(seed)")
     }
-}
 
-/// A tiny deterministic generator (no global state; tests run in parallel).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    /// Random segmentations under tight limits: whatever is skipped, every
+    /// delivered byte is the right byte at the right stream position, the
+    /// buffer never exceeds either limit, and the events cover the stream.
+    @Test(arguments: 0..<100)
+    func randomUnderLimits(_ seed: Int) {
+        var rng = SplitMix(seed: UInt64(seed) &+ 10_000)
+        let length = 100 + rng.below(400)
+        let stream = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let start = UInt32(truncatingIfNeeded: rng.next())
+        let byteLimit = 20 + rng.below(80), segmentLimit = 1 + rng.below(6)
+        var budget = ReassemblyBudget(perDirectionBytes: byteLimit, perDirectionSegments: segmentLimit, totalBytes: 1 << 20)
+        var assembler = DirectionAssembler()
+        assembler.startAtSYN(initialSequence: start &- 1)
+        var sink = RecordingSink()
+        var end = 0
+        for _ in 0..<(10 + rng.below(60)) {
+            let from = rng.below(length)
+            let to = min(length, from + 1 + rng.below(40))
+            end = max(end, to)
+            stream[from..<to].withUnsafeBytes {
+                assembler.accept(sequence: start &+ UInt32(from), payload: $0, budget: &budget, sink: &sink)
+            }
+            #expect(assembler.bufferedBytes <= byteLimit, "seed \(seed)")
+            #expect(assembler.bufferedSegments <= segmentLimit, "seed \(seed)")
+        }
+        assembler.flush(budget: &budget, sink: &sink)
+        var position = 0
+        for event in sink.events {
+            switch event {
+            case .data(let d):
+                #expect(Array(stream[position..<min(length, position + d.count)]) == d, "seed \(seed) at \(position)")
+                position += d.count
+            case .gap(let n):
+                #expect(n > 0)
+                position += n
+            }
+        }
+        #expect(position == end, "seed \(seed)")
+        #expect(budget.usedBytes == 0)
     }
 }

@@ -8,6 +8,21 @@ import Testing
         ("/q?flag", "/q?flag"),
         ("http://bob:pw@proxy.example:8080/x?k=v", "http://[redacted]@proxy.example:8080/x?k=[redacted]"),
         ("http://proxy.example/x", "http://proxy.example/x"),
+        ("/", "/"),
+        ("*", "*"),
+        ("example.com:443", "example.com:443"),
+        ("/a?x=", "/a?x=[redacted]"),
+        ("/a?x=1&&y", "/a?x=[redacted]&&y"),
+        ("/a?k=v=w", "/a?k=[redacted]"),
+        ("/a?", "/a?"),
+        ("/p/with=equals", "/p/with=equals"),
+        ("/s?q=pass%20word&page=2", "/s?q=[redacted]&page=[redacted]"),
+        ("http://alice@host.example/", "http://[redacted]@host.example/"),
+        ("https://u:p@host.example", "https://[redacted]@host.example"),
+        ("http://u:p@host.example?x=1", "http://[redacted]@host.example?x=[redacted]"),
+        ("http://u:p@w@host.example/x", "http://[redacted]@host.example/x"),
+        ("http://[::1]:8080/x?a=b", "http://[::1]:8080/x?a=[redacted]"),
+        ("http://host.example/a@b?c=d", "http://host.example/a@b?c=[redacted]"),
     ])
     func requestTarget(_ target: String, _ expected: String) {
         #expect(Redaction.requestLine(method: "GET", target: target, version: "HTTP/1.1") == "GET \(expected) HTTP/1.1")
@@ -18,6 +33,55 @@ import Testing
         let summary = head.withUnsafeBytes { Redaction.headerSummary($0) }
         #expect(summary == " (Host: web; Authorization: [redacted]; Cookie: [redacted]; Proxy-Authorization: [redacted])")
         for secret in ["abc.def", "session=xyz", "Zm9v", "Bearer", "Basic"] { #expect(!summary.contains(secret)) }
+    }
+
+    static func summary(_ head: String) -> String {
+        Array(head.utf8).withUnsafeBytes { Redaction.headerSummary($0) }
+    }
+
+    @Test(arguments: [
+        // Names in any case; the name is shown as sent, the value never.
+        ("GET / HTTP/1.1\r\nhost:   web.example  \r\nauthorization: Basic Zm9v\r\n",
+         " (Host: web.example; authorization: [redacted])"),
+        ("GET / HTTP/1.1\r\nPROXY-AUTHORIZATION: Negotiate YII=\r\nCOOKIE: a=b; c=d\r\n",
+         " (PROXY-AUTHORIZATION: [redacted]; COOKIE: [redacted])"),
+        ("HTTP/1.1 200 OK\r\nSet-Cookie: sid=1; HttpOnly\r\nX-Api-Key: k123\r\n",
+         " (Set-Cookie: [redacted]; X-Api-Key: [redacted])"),
+        // No credentials: the Host alone, or nothing.
+        ("GET / HTTP/1.1\r\nHost: web\r\nAccept: */*\r\nUser-Agent: curl/8\r\n", " (Host: web)"),
+        ("GET / HTTP/1.1\r\nAccept: */*\r\n", ""),
+        ("GET / HTTP/1.1", ""),
+        // A header line without a colon, and bare LF line ends.
+        ("GET / HTTP/1.1\nnonsense\nCookie: x=1\n", " (Cookie: [redacted])"),
+        // A request line that looks like a header is not one.
+        ("Authorization: Bearer top\r\nHost: h\r\n", " (Host: h)"),
+    ])
+    func headerSummary(_ head: String, _ expected: String) {
+        let summary = Self.summary(head)
+        #expect(summary == expected)
+        for secret in ["Zm9v", "YII=", "a=b", "sid=1", "k123", "x=1", "top", "Basic", "Negotiate"] {
+            #expect(!summary.contains(secret))
+        }
+    }
+
+    /// At most six parts, however many credential headers there are.
+    @Test func headerSummaryIsBounded() {
+        let head = "GET / HTTP/1.1\r\n" + (0..<20).map { "Cookie: c\($0)=v\($0)\r\n" }.joined()
+        let summary = Self.summary(head)
+        #expect(summary == " (" + Array(repeating: "Cookie: [redacted]", count: 6).joined(separator: "; ") + ")")
+    }
+
+    /// Through the classifier: what ends up in the evidence of a whole request.
+    @Test func evidenceOfFullRequest() {
+        let request = "GET http://bob:hunter2@proxy.example/api?key=AKIA123&mode=x HTTP/1.1\r\nHost: proxy.example\r\n"
+            + "Proxy-Authorization: Basic Ym9iOmh1bnRlcjI=\r\nCookie: session=deadbeef\r\n\r\n"
+        var classifier = DirectionClassifier()
+        Array(request.utf8).withUnsafeBytes { classifier.receive($0) }
+        let summary = classifier.finish()
+        #expect(summary.kind == .http)
+        #expect(summary.evidence == "GET http://[redacted]@proxy.example/api?key=[redacted]&mode=[redacted] HTTP/1.1"
+            + " (Host: proxy.example; Proxy-Authorization: [redacted]; Cookie: [redacted])")
+        for secret in ["bob", "hunter2", "AKIA123", "Ym9i", "deadbeef"] { #expect(summary.evidence?.contains(secret) == false) }
     }
 }
 

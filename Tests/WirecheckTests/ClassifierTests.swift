@@ -1,0 +1,356 @@
+import Testing
+@testable import PayloadClassification
+
+/// TLS records and handshake messages built by hand per RFC 8446, the way a
+/// current client sends them (GREASE included, RFC 8701).
+enum TLSBuilder {
+    static func u16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+    static func u24(_ v: Int) -> [UInt8] { [UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+    static func vector8(_ body: [UInt8]) -> [UInt8] { [UInt8(body.count)] + body }
+    static func vector16(_ body: [UInt8]) -> [UInt8] { u16(body.count) + body }
+    static func ext(_ type: Int, _ body: [UInt8]) -> [UInt8] { u16(type) + vector16(body) }
+
+    static func record(_ type: UInt8, _ body: [UInt8], version: Int = 0x0303) -> [UInt8] {
+        [type] + u16(version) + vector16(body)
+    }
+
+    static func handshake(_ type: UInt8, _ body: [UInt8]) -> [UInt8] { [type] + u24(body.count) + body }
+
+    /// Deterministic filler standing in for random and key material.
+    static func filler(_ count: Int, seed: UInt64) -> [UInt8] {
+        var rng = SplitMix(seed: seed)
+        return (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+    }
+
+    static func clientHello(serverName: String, alpn: [String], versions: [Int] = [0x0A0A, 0x0304, 0x0303]) -> [UInt8] {
+        var extensions: [UInt8] = []
+        extensions += ext(0x0A0A, [])                                                        // GREASE
+        extensions += ext(0, vector16([0] + vector16(Array(serverName.utf8))))               // server_name
+        extensions += ext(23, [])                                                            // extended_master_secret
+        extensions += ext(10, vector16(u16(0x001D) + u16(0x0017)))                           // supported_groups
+        extensions += ext(16, vector16(alpn.flatMap { vector8(Array($0.utf8)) }))            // ALPN
+        extensions += ext(13, vector16(u16(0x0403) + u16(0x0804) + u16(0x0401)))             // signature_algorithms
+        extensions += ext(51, vector16(u16(0x001D) + vector16(filler(32, seed: 3))))         // key_share
+        extensions += ext(45, vector8([1]))                                                  // psk_key_exchange_modes
+        extensions += ext(43, vector8(versions.flatMap { u16($0) }))                         // supported_versions
+        let body = u16(0x0303) + filler(32, seed: 1) + vector8(filler(32, seed: 2))
+            + vector16(u16(0x0A0A) + u16(0x1301) + u16(0x1302) + u16(0x1303) + u16(0xC02F))
+            + vector8([0]) + vector16(extensions)
+        return handshake(1, body)
+    }
+
+    static func serverHello(cipher: Int = 0x1301, version: Int = 0x0304) -> [UInt8] {
+        let extensions = ext(43, u16(version)) + ext(51, u16(0x001D) + vector16(filler(32, seed: 5)))
+        let body = u16(0x0303) + filler(32, seed: 4) + vector8(filler(32, seed: 2)) + u16(cipher) + [0] + vector16(extensions)
+        return handshake(2, body)
+    }
+
+    static let changeCipherSpec = record(20, [1])
+    static func applicationData(_ count: Int, seed: UInt64) -> [UInt8] { record(23, filler(count, seed: seed)) }
+
+    /// A TLS 1.3 client's first flight and some application data: 5 records.
+    static let clientFlight: [UInt8] = record(22, clientHello(serverName: "api.example.com", alpn: ["h2", "http/1.1"]), version: 0x0301)
+        + changeCipherSpec + applicationData(53, seed: 10) + applicationData(700, seed: 11) + applicationData(24, seed: 12)
+
+    static let serverFlight: [UInt8] = record(22, serverHello()) + changeCipherSpec
+        + applicationData(1_200, seed: 20) + applicationData(300, seed: 21)
+}
+
+/// Either bytes of the stream or a gap reported by reassembly.
+enum StreamPiece: Sendable {
+    case data([UInt8])
+    case gap(Int)
+}
+
+@Suite struct ClassifierTests {
+    typealias T = TLSBuilder
+
+    static func classify(_ pieces: [StreamPiece], midStream: Bool = false) -> DirectionSummary {
+        var classifier = DirectionClassifier(startsMidStream: midStream)
+        for piece in pieces {
+            switch piece {
+            case .data(let d): d.withUnsafeBytes { classifier.receive($0) }
+            case .gap(let n): classifier.receiveGap(n)
+            }
+        }
+        return classifier.finish()
+    }
+
+    static func classify(_ bytes: [UInt8], midStream: Bool = false) -> DirectionSummary {
+        classify([.data(bytes)], midStream: midStream)
+    }
+
+    // MARK: TLS
+
+    @Test func clientHelloDetails() {
+        let summary = Self.classify(T.clientFlight)
+        #expect(summary.kind == .tls)
+        #expect(summary.protocolName == "tls")
+        #expect(summary.bytes == T.clientFlight.count)
+        #expect(summary.handshake.clientHelloSeen)
+        #expect(summary.handshake.clientHelloVersion == 0x0303)
+        #expect(summary.handshake.serverName == "api.example.com")
+        #expect(summary.handshake.alpnOffered == ["h2", "http/1.1"])
+        #expect(summary.handshake.offeredVersions == [0x0304, 0x0303], "GREASE removed")
+        #expect(!summary.handshake.malformedMessage)
+        #expect(summary.tlsRecords == 5)
+        #expect(summary.tlsApplicationDataRecords == 3)
+        #expect(summary.tlsAlertRecords == 0)
+        #expect(summary.tlsEndsOnRecordBoundary)
+        #expect(summary.framingBreak == nil)
+        #expect(summary.evidence == nil)
+        #expect(summary.unverifiedBytes == 0 && summary.gapBytes == 0)
+        #expect(!summary.startedMidStream && !summary.resynchronised)
+    }
+
+    /// A ClientHello split over two handshake records is parsed across them.
+    @Test func clientHelloAcrossRecords() {
+        let hello = T.clientHello(serverName: "split.example", alpn: ["http/1.1"])
+        let stream = T.record(22, Array(hello[0..<40]), version: 0x0301) + T.record(22, Array(hello[40...]), version: 0x0301)
+            + T.applicationData(100, seed: 1)
+        let summary = Self.classify(stream)
+        #expect(summary.kind == .tls)
+        #expect(summary.handshake.serverName == "split.example")
+        #expect(summary.handshake.alpnOffered == ["http/1.1"])
+        #expect(summary.tlsRecords == 3)
+    }
+
+    @Test func serverHelloDetails() {
+        let summary = Self.classify(T.serverFlight)
+        #expect(summary.kind == .tls)
+        #expect(summary.handshake.serverHelloSeen)
+        #expect(summary.handshake.selectedVersion == 0x0304)
+        #expect(summary.handshake.cipherSuite == 0x1301)
+        #expect(!summary.handshake.helloRetryRequest)
+        #expect(summary.tlsRecords == 4)
+    }
+
+    /// A stream that ends inside a record is still TLS, but says so.
+    @Test func endsInsideRecord() {
+        let summary = Self.classify(Array(T.clientFlight.dropLast(10)))
+        #expect(summary.kind == .tls)
+        #expect(!summary.tlsEndsOnRecordBoundary)
+    }
+
+    /// One valid header in front of cleartext does not make a stream TLS.
+    @Test(arguments: [
+        ("application data header", [0x17, 0x03, 0x03, 0x00, 0x05] + Array("ABCDE".utf8), 10),
+        ("handshake header", [0x16, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00], 7),
+        ("a real ClientHello", T.record(22, T.clientHello(serverName: "x", alpn: []), version: 0x0301),
+         T.record(22, T.clientHello(serverName: "x", alpn: []), version: 0x0301).count),
+    ])
+    func validHeaderThenCleartext(_ name: String, _ prefix: [UInt8], _ breakOffset: Int) {
+        let request = Array("GET /secret HTTP/1.1\r\nHost: bank.example\r\n\r\n".utf8)
+        let summary = Self.classify(prefix + request)
+        #expect(summary.kind != .tls)
+        #expect(summary.kind == .http)
+        #expect(summary.evidence == "GET /secret HTTP/1.1 (Host: bank.example)")
+        #expect(summary.framingBreak == FramingBreak(offset: breakOffset, error: .badContentType(0x47)))
+    }
+
+    /// Garbage after records: binary, with the break.
+    @Test func recordsThenGarbage() {
+        let garbage = T.filler(600, seed: 77).map { $0 | 0x80 }  // never a content type
+        let summary = Self.classify(T.applicationData(50, seed: 1) + garbage)
+        #expect(summary.kind == .binary)
+        #expect(summary.framingBreak?.offset == 55)
+    }
+
+    /// A gap inside a record body is stepped over: the framing is known to continue.
+    @Test func gapInsideRecordBody() {
+        let stream = T.clientFlight
+        let record = T.applicationData(1_000, seed: 9)
+        let cut = stream.count + 5 + 100
+        let full = stream + record + T.applicationData(40, seed: 8)
+        let pieces: [StreamPiece] = [.data(Array(full[0..<cut])), .gap(500), .data(Array(full[(cut + 500)...]))]
+        let summary = Self.classify(pieces)
+        #expect(summary.kind == .tls)
+        #expect(summary.gapBytes == 500)
+        #expect(summary.bytes == full.count - 500)
+        #expect(!summary.resynchronised)
+        #expect(summary.unverifiedBytes == 0)
+        #expect(summary.tlsRecords == 7)
+        #expect(summary.tlsEndsOnRecordBoundary)
+        #expect(summary.handshake.serverName == "api.example.com")
+    }
+
+    /// A gap across a record boundary: framing must be found again; the bytes
+    /// before the next chain of headers are unverified.
+    @Test func gapAcrossRecordBoundary() {
+        let a = T.applicationData(300, seed: 1), b = T.applicationData(300, seed: 2)
+        let rest = T.applicationData(200, seed: 3) + T.applicationData(200, seed: 4) + T.applicationData(200, seed: 5)
+        // Lose the end of a and the start of b: 100 bytes of b's body remain.
+        let pieces: [StreamPiece] = [.data(T.clientFlight + Array(a[0..<200])), .gap(105 + 205), .data(Array(b[205...]) + rest)]
+        let summary = Self.classify(pieces)
+        #expect(summary.kind == .tls)
+        #expect(summary.resynchronised)
+        #expect(summary.unverifiedBytes == 100)
+        #expect(summary.gapBytes == 310)
+        #expect(summary.tlsRecords == 3, "records counted since the resynchronisation")
+    }
+
+    /// Picked up mid-stream inside a record: found at the next chain of headers.
+    @Test func midStreamTLS() {
+        let tail = Array(T.applicationData(400, seed: 30).suffix(300))
+        let records = T.applicationData(120, seed: 31) + T.applicationData(1_400, seed: 32)
+            + T.applicationData(60, seed: 33) + T.record(21, [1, 0])
+        let summary = Self.classify(tail + records, midStream: true)
+        #expect(summary.kind == .tls)
+        #expect(summary.startedMidStream)
+        #expect(summary.resynchronised)
+        #expect(summary.unverifiedBytes == 300)
+        #expect(summary.tlsRecords == 4)
+        #expect(summary.tlsAlertRecords == 1)
+        #expect(summary.tlsEndsOnRecordBoundary)
+    }
+
+    @Test func postgresSSLRequestThenTLS() {
+        let stream = [0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F] + T.clientFlight
+        let summary = Self.classify(stream)
+        #expect(summary.kind == .tls)
+        #expect(summary.preamble == "PostgreSQL SSLRequest")
+        #expect(summary.handshake.serverName == "api.example.com")
+        #expect(summary.tlsRecords == 5)
+    }
+
+    /// The server's side of the same upgrade: one 'S', then records.
+    @Test func postgresSSLAcceptedThenTLS() {
+        let summary = Self.classify(Array("S".utf8) + T.serverFlight)
+        #expect(summary.kind == .tls)
+        #expect(summary.preamble == "PostgreSQL SSL accepted")
+        #expect(summary.handshake.cipherSuite == 0x1301)
+    }
+
+    // MARK: Cleartext
+
+    @Test func httpRequestWithBearerToken() {
+        let request = Array("GET / HTTP/1.1\r\nHost: shop.example\r\nAuthorization: Bearer xyz\r\nAccept: */*\r\n\r\n".utf8)
+        let summary = Self.classify(request)
+        #expect(summary.kind == .http)
+        #expect(summary.protocolName == "http")
+        #expect(summary.evidence == "GET / HTTP/1.1 (Host: shop.example; Authorization: [redacted])")
+        #expect(summary.evidence?.contains("xyz") == false)
+        #expect(summary.evidence?.contains("Bearer") == false)
+        #expect(summary.tlsRecords == 0)
+    }
+
+    @Test func httpQueryValuesRedacted() {
+        let request = Array("POST /login?user=alice&token=abc123 HTTP/1.1\r\nHost: web\r\nCookie: sid=42\r\n\r\nuser=alice&password=hunter2".utf8)
+        let summary = Self.classify(request)
+        #expect(summary.kind == .http)
+        #expect(summary.evidence == "POST /login?user=[redacted]&token=[redacted] HTTP/1.1 (Host: web; Cookie: [redacted])")
+        for secret in ["alice", "abc123", "sid=42", "hunter2"] { #expect(summary.evidence?.contains(secret) == false) }
+    }
+
+    /// A request line longer than the evidence limit is still HTTP, and its
+    /// query values still never reach the evidence.
+    @Test func longRequestLineStillRedacted() {
+        let secret = String(repeating: "s3cr3t", count: 60)
+        let request = Array("GET /callback?code=\(secret)&state=xyz HTTP/1.1\r\nHost: sso.example\r\n\r\n".utf8)
+        let summary = Self.classify(request)
+        #expect(summary.kind == .http)
+        #expect(summary.evidence?.contains("s3cr3t") == false)
+        #expect(summary.evidence?.hasPrefix("GET /callback?code=[redacted]") == true)
+    }
+
+    @Test func httpResponse() {
+        let response = Array("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nSet-Cookie: sid=1\r\n\r\n<html></html>".utf8)
+        let summary = Self.classify(response)
+        #expect(summary.kind == .http)
+        #expect(summary.evidence == "HTTP/1.1 200 OK")
+    }
+
+    @Test func midStreamHTTP() {
+        let stream = Array("ody of an earlier response, cut\r\n0\r\n\r\nGET /next?id=5 HTTP/1.1\r\nHost: web\r\n\r\n".utf8)
+        let summary = Self.classify(stream, midStream: true)
+        #expect(summary.kind == .http)
+        #expect(summary.startedMidStream)
+        #expect(summary.evidence == "GET /next?id=[redacted] HTTP/1.1 (Host: web)")
+    }
+
+    @Test func plainText() {
+        let text = Array("hello there, this is a line-based protocol\r\nQUIT\r\n".utf8)
+        let summary = Self.classify(text)
+        #expect(summary.kind == .text)
+        #expect(summary.protocolName == "text")
+        #expect(summary.evidence == "hello there, this is a line-based protocol")
+    }
+
+    @Test func randomBytesAreBinary() {
+        let summary = Self.classify(T.filler(4_000, seed: 123))
+        #expect(summary.kind == .binary)
+        #expect(summary.protocolName == nil)
+        #expect(summary.evidence == nil)
+        #expect(summary.entropy.map { $0 > 7.0 && $0 <= 8.0 } == true, "entropy \(String(describing: summary.entropy))")
+    }
+
+    @Test func sshBanner() {
+        let stream = Array("SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n".utf8) + [0, 0, 5, 0xDC, 6, 20] + T.filler(600, seed: 5)
+        let summary = Self.classify(stream)
+        #expect(summary.kind == .ssh)
+        #expect(summary.protocolName == "ssh")
+        #expect(summary.evidence == "SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13")
+    }
+
+    @Test func noBytes() {
+        let summary = Self.classify([UInt8]())
+        #expect(summary.kind == .none)
+        #expect(summary.bytes == 0)
+    }
+
+    // MARK: However the bytes are cut
+
+    struct Input: Sendable, CustomTestStringConvertible {
+        var name: String
+        var pieces: [StreamPiece]
+        var midStream = false
+        var testDescription: String { name }
+    }
+
+    static let inputs: [Input] = [
+        Input(name: "TLS client flight", pieces: [.data(T.clientFlight)]),
+        Input(name: "TLS server flight", pieces: [.data(T.serverFlight)]),
+        Input(name: "PostgreSQL SSLRequest then TLS", pieces: [.data([0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F] + T.clientFlight)]),
+        Input(name: "header then GET", pieces: [.data([0x17, 0x03, 0x03, 0x00, 0x05] + Array("ABCDEGET /secret HTTP/1.1\r\nHost: b\r\n\r\n".utf8))]),
+        Input(name: "ClientHello then GET", pieces: [.data(T.record(22, T.clientHello(serverName: "x", alpn: [])) + Array("GET / HTTP/1.1\r\n\r\n".utf8))]),
+        Input(name: "HTTP request", pieces: [.data(Array("GET /a?b=c HTTP/1.1\r\nHost: web\r\nAuthorization: Basic Zm9v\r\n\r\n".utf8))]),
+        Input(name: "HTTP response", pieces: [.data(Array("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".utf8))]),
+        Input(name: "text", pieces: [.data(Array("hello there, this is a line-based protocol\r\nQUIT\r\n".utf8))]),
+        Input(name: "text, then binary after 20 bytes", pieces: [.data(Array("twenty bytes of text".utf8) + T.filler(300, seed: 6))]),
+        Input(name: "random", pieces: [.data(T.filler(3_000, seed: 7))]),
+        Input(name: "SSH", pieces: [.data(Array("SSH-2.0-OpenSSH_9.6\r\n".utf8) + T.filler(400, seed: 8))]),
+        Input(name: "gap inside a record", pieces: [.data(Array(T.clientFlight.prefix(330))), .gap(100), .data(Array(T.clientFlight.suffix(from: 430)))]),
+        Input(name: "mid-stream TLS", pieces: [.data(Array(T.applicationData(400, seed: 30).suffix(300))
+            + T.applicationData(120, seed: 31) + T.applicationData(1_400, seed: 32) + T.applicationData(60, seed: 33))], midStream: true),
+        Input(name: "mid-stream HTTP", pieces: [.data(Array("tail of something\r\nGET /next HTTP/1.1\r\nHost: web\r\n\r\n".utf8))], midStream: true),
+    ]
+
+    /// The same pieces, with every data piece cut into chunks of the sizes `next` returns.
+    static func rechunk(_ pieces: [StreamPiece], _ next: () -> Int) -> [StreamPiece] {
+        pieces.flatMap { piece -> [StreamPiece] in
+            guard case .data(let d) = piece else { return [piece] }
+            var chunks: [StreamPiece] = []
+            var i = 0
+            while i < d.count {
+                let n = max(1, next())
+                chunks.append(.data(Array(d[i..<min(d.count, i + n)])))
+                i += n
+            }
+            return chunks
+        }
+    }
+
+    @Test(arguments: inputs)
+    func sameSummaryHoweverCut(_ input: Input) {
+        let whole = Self.classify(input.pieces, midStream: input.midStream)
+        #expect(whole.kind != .none && whole.kind != .undetermined)
+        let byteByByte = Self.classify(Self.rechunk(input.pieces) { 1 }, midStream: input.midStream)
+        #expect(byteByByte == whole, "byte by byte")
+        var rng = SplitMix(seed: 2_024)
+        for round in 0..<30 {
+            let limit = [3, 17, 200, 1_500][round % 4]
+            let chunked = Self.classify(Self.rechunk(input.pieces) { 1 + rng.below(limit) }, midStream: input.midStream)
+            #expect(chunked == whole, "round \(round), chunks up to \(limit)")
+        }
+    }
+}
