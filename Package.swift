@@ -42,6 +42,18 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Fuzz harnesses (scripts/fuzz.sh builds them with -sanitize=fuzzer and
+        // -DFUZZING; a plain build makes replay tools that run files through the
+        // same harness, so they are compiled, and their corpus replayed, in every test run).
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: strict),
+        .executableTarget(name: "fuzz-decoder", dependencies: ["FuzzSupport", "PacketDecoding"],
+                          path: "Fuzz/FuzzDecoder", swiftSettings: strict),
+        .executableTarget(name: "fuzz-pipeline",
+                          dependencies: ["FuzzSupport", "PacketDecoding", "StreamReassembly", "VerdictPolicy", "FlowAnalysis", "Reporting"],
+                          path: "Fuzz/FuzzPipeline", swiftSettings: strict),
+        .executableTarget(name: "fuzz-handshake", dependencies: ["FuzzSupport", "PayloadClassification"],
+                          path: "Fuzz/FuzzHandshake", swiftSettings: strict),
+
         .testTarget(
             name: "WirecheckTests",
             dependencies: [

@@ -15,12 +15,15 @@ enum TestSupport {
     static let corpusDirectory = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus")
 
     /// The `wirecheck` binary built next to the test bundle.
-    static var binary: URL? {
+    static var binary: URL? { builtProduct("wirecheck") }
+
+    /// An executable product built next to the test bundle.
+    static func builtProduct(_ name: String) -> URL? {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var directory = executable.deletingLastPathComponent()
         // The test runner may live inside a .xctest bundle directory.
         for _ in 0..<3 {
-            let candidate = directory.appendingPathComponent("wirecheck")
+            let candidate = directory.appendingPathComponent(name)
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue {
                 return candidate

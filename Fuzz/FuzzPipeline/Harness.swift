@@ -1,0 +1,51 @@
+import FlowAnalysis
+import FuzzSupport
+import PacketDecoding
+import Reporting
+import StreamReassembly
+import VerdictPolicy
+
+/// (b) The whole pipeline on a sequence of packets: decode, reassemble,
+/// classify, judge, report. Input: a link-type byte, then packets, each a
+/// 16-bit length, a byte of uncaptured wire length, a time step byte, and
+/// the frame. Limits are small so eviction, budgets and gaps are reached.
+func analyzePackets(_ data: UnsafeRawBufferPointer) {
+    var input = FuzzInput(data)
+    guard let selector = input.byte() else { return }
+    let types = LinkType.supported.sorted()
+    var configuration = AnalyzerConfiguration()
+    configuration.maximumFlows = 8
+    configuration.idleTimeoutNanoseconds = 50_000_000_000
+    configuration.budget = ReassemblyBudget(perDirectionBytes: 4_096, totalBytes: 16_384)
+    var analyzer = FlowAnalyzer(linkType: types[Int(selector) % types.count], configuration: configuration)
+    var text = TextReporter()
+    var json = JSONLinesReporter()
+    var summary = RunSummary(failOn: [])
+    var reports = 0
+    let emit: (FlowReport) -> Void = { report in
+        summary.add(report)
+        reports += 1
+        _ = text.report(report)
+        _ = json.report(report)
+    }
+    var timestamp: Int64 = 1_700_000_000_000_000_000
+    var packets = 0
+    while let length = input.u16(), let missing = input.byte(), let step = input.byte() {
+        let frame = input.take(length)
+        timestamp += Int64(step) * 100_000_000
+        analyzer.process(frame: frame, originalLength: frame.count + Int(missing), timestamp: timestamp, emit: emit)
+        packets += 1
+    }
+    analyzer.finish(emit: emit)
+    precondition(analyzer.openFlows == 0, "flows left open after finish")
+    var facts = CaptureFacts(source: "fuzz")
+    facts.frames = analyzer.statistics.frames
+    precondition(facts.frames == packets, "frames miscounted")
+    _ = text.summary(summary, capture: facts)
+    _ = json.summary(summary, capture: facts)
+}
+
+@main
+enum HarnessMain {
+    static func main() { runHarness(analyzePackets) }
+}
