@@ -23,6 +23,9 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
     public var sslv2Hello = false
     /// A message claimed more than the parser keeps, or did not parse.
     public var malformedMessage = false
+    /// Bytes of a handshake record were missing from the capture; parsing
+    /// stopped there rather than read what follows as the message's rest.
+    public var gapInHandshake = false
 
     public init() {}
 }
@@ -48,7 +51,17 @@ public struct HandshakeParser: Sendable {
     public init() {}
 
     /// Whether more handshake bytes could still tell something.
-    public var wantsBytes: Bool { messages < Self.maximumMessages && !details.malformedMessage }
+    public var wantsBytes: Bool {
+        messages < Self.maximumMessages && !details.malformedMessage && !details.gapInHandshake
+    }
+
+    /// Handshake bytes were not captured: what was learned stays, nothing more is parsed.
+    public mutating func noteGap() {
+        details.gapInHandshake = true
+        header.removeAll()
+        body.removeAll()
+        bodyLeft = 0
+    }
 
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
         var i = 0

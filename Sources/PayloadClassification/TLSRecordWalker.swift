@@ -113,6 +113,7 @@ public struct TLSRecordWalker: Sendable {
     /// current record's body, where framing is known to continue.
     public mutating func skip(_ count: Int) -> Bool {
         guard error == nil, carried == 0, count <= remaining else { return false }
+        if currentType == 22, !changeCipherSpecSeen, handshake.wantsBytes { handshake.noteGap() }
         remaining -= count
         offset += count
         return true

@@ -129,6 +129,7 @@ public struct JSONLinesReporter: Reporter {
         json.add("clientCertificate", tls.clientCertificate)
         json.add("alerts", tls.alerts)
         if tls.legacySSLv2Hello { json.add("legacySSLv2Hello", true) }
+        if tls.handshakeIncomplete { json.add("handshakeIncomplete", true) }
         return json
     }
 

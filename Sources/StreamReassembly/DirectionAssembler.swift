@@ -91,9 +91,13 @@ public struct DirectionAssembler: Sendable {
     }
 
     /// Starts the stream at a SYN: data begins at `initialSequence + 1`.
+    /// A SYN seen after data was already handed on (a capture that reorders
+    /// the handshake behind the first data) marks the start but never moves
+    /// the stream back over bytes the sink already has.
     public mutating func startAtSYN(initialSequence: UInt32) {
         guard !isStarted || !startedAtSYN else { return }
-        nextSequence = initialSequence &+ 1
+        let untouched = statistics.deliveredBytes == 0 && statistics.gapBytes == 0 && pending.isEmpty
+        if !isStarted || untouched { nextSequence = initialSequence &+ 1 }
         isStarted = true
         startedAtSYN = true
     }
@@ -125,7 +129,12 @@ public struct DirectionAssembler: Sendable {
             return
         }
         if offset <= 0 {
-            deliverInOrder(sequence: sequence, payload: payload, missing: missing, skipping: -offset, sink: &sink)
+            if pending.isEmpty {
+                // The common case: no held data to reconcile, the bytes go straight on.
+                deliverInOrder(sequence: sequence, payload: payload, missing: missing, skipping: -offset, sink: &sink)
+            } else {
+                deliverKeepingHeldCopies(sequence: sequence, payload: payload, missing: missing, budget: &budget, sink: &sink)
+            }
             drainPending(budget: &budget, sink: &sink)
             return
         }
@@ -152,7 +161,8 @@ public struct DirectionAssembler: Sendable {
     private mutating func deliverInOrder<Sink: StreamSink>(
         sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int, skipping: Int, sink: inout Sink
     ) {
-        if skipping > 0 { statistics.duplicateBytes += min(skipping, payload.count + missing) }
+        // Only captured bytes count as seen twice; an uncaptured tail over known data is just unknown.
+        if skipping > 0 { statistics.duplicateBytes += min(skipping, payload.count) }
         if skipping < payload.count {
             let fresh = UnsafeRawBufferPointer(rebasing: payload[skipping...])
             sink.receive(fresh)
@@ -168,13 +178,63 @@ public struct DirectionAssembler: Sendable {
         nextSequence = sequence &+ UInt32(truncatingIfNeeded: payload.count + missing)
     }
 
+    /// Delivers an in-order segment that reaches into data held out of order.
+    /// The held bytes arrived first, so they are what the stream carries
+    /// (first copy wins, as for any other overlap); the new segment fills only
+    /// the holes, and its bytes over held data are compared with them.
+    private mutating func deliverKeepingHeldCopies<Sink: StreamSink>(
+        sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int,
+        budget: inout ReassemblyBudget, sink: inout Sink
+    ) {
+        let end = sequence &+ UInt32(truncatingIfNeeded: payload.count + missing)
+        let alreadyDelivered = Self.offset(of: nextSequence, from: sequence)
+        if alreadyDelivered > 0 { statistics.duplicateBytes += min(alreadyDelivered, payload.count + missing) }
+        while Self.offset(of: end, from: nextSequence) > 0 {
+            // Position of the stream's next byte inside this segment.
+            let cursor = Self.offset(of: nextSequence, from: sequence)
+            if let held = pending.first, Self.offset(of: held.sequence, from: nextSequence) <= 0 {
+                let heldEnd = held.sequence &+ UInt32(truncatingIfNeeded: held.bytes.count)
+                compareOverlap(held: held, payload: payload, payloadSequence: sequence)
+                deliverFirstPending(budget: &budget, sink: &sink)
+                if Self.offset(of: heldEnd, from: nextSequence) > 0 { nextSequence = heldEnd }
+                continue
+            }
+            let untilHeld = pending.first.map { Self.offset(of: $0.sequence, from: nextSequence) } ?? Int.max
+            if cursor < payload.count {
+                let count = min(payload.count - cursor, untilHeld)
+                let fresh = UnsafeRawBufferPointer(rebasing: payload[cursor..<(cursor + count)])
+                sink.receive(fresh)
+                statistics.deliveredBytes += count
+                nextSequence = nextSequence &+ UInt32(truncatingIfNeeded: count)
+            } else {
+                // The segment's uncaptured tail, up to the next held data.
+                let count = min(Self.offset(of: end, from: nextSequence), untilHeld)
+                sink.receiveGap(count)
+                reportGap(count)
+                nextSequence = nextSequence &+ UInt32(truncatingIfNeeded: count)
+            }
+        }
+    }
+
+    /// Counts the bytes where a held segment and a later segment overlap as
+    /// duplicate or conflicting.
+    private mutating func compareOverlap(held: PendingSegment, payload: UnsafeRawBufferPointer, payloadSequence: UInt32) {
+        let from = max(0, Self.offset(of: held.sequence, from: payloadSequence))
+        let to = min(payload.count, Self.offset(of: held.sequence, from: payloadSequence) + held.bytes.count)
+        guard to > from else { return }
+        let heldStart = from - Self.offset(of: held.sequence, from: payloadSequence)
+        let same = held.bytes[heldStart..<(heldStart + to - from)]
+            .elementsEqual(UnsafeRawBufferPointer(rebasing: payload[from..<to]))
+        if same { statistics.duplicateBytes += to - from } else { statistics.conflictingBytes += to - from }
+    }
+
     private mutating func noteRetransmission(sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int) {
         switch recent.compare(sequence: sequence, payload: payload) {
         case .different:
             statistics.conflictingBytes += payload.count
         case .same, .unknown:
             // Data delivered longer ago cannot be compared; it counts as a duplicate.
-            statistics.duplicateBytes += payload.count + missing
+            statistics.duplicateBytes += payload.count
         }
     }
 
@@ -241,6 +301,11 @@ public struct DirectionAssembler: Sendable {
             pieces.append((start, bytes(payload, from: start - offset, to: end - offset)))
         }
         let tail = missing
+        if tail > 0, pieces.last.map({ $0.offset + $0.bytes.count != end }) ?? true {
+            // The captured part ended inside held data: keep the uncaptured tail
+            // as an empty segment so it becomes a gap of the right size in place.
+            pieces.append((end, []))
+        }
         for (index, piece) in pieces.enumerated() {
             let isLast = index == pieces.count - 1 && piece.offset + piece.bytes.count == end
             let seq = nextSequence &+ UInt32(truncatingIfNeeded: piece.offset)
@@ -266,21 +331,25 @@ public struct DirectionAssembler: Sendable {
 
     /// Delivers pending segments that have become contiguous.
     private mutating func drainPending<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) {
-        while let first = pending.first {
-            let offset = Self.offset(of: first.sequence, from: nextSequence)
-            if offset > 0 { return }
-            pending.removeFirst()
-            pendingBytes -= first.bytes.count
-            budget.usedBytes -= first.bytes.count
-            first.bytes.withUnsafeBytes { raw in
-                if offset + raw.count + first.missingTail > 0 {
-                    deliverInOrder(sequence: first.sequence, payload: raw, missing: first.missingTail,
-                                   skipping: -offset, sink: &sink)
-                } else {
-                    // An in-order segment already delivered all of it: a second
-                    // copy, counted like the partly covered case above.
-                    statistics.duplicateBytes += raw.count
-                }
+        while let first = pending.first, Self.offset(of: first.sequence, from: nextSequence) <= 0 {
+            deliverFirstPending(budget: &budget, sink: &sink)
+        }
+    }
+
+    /// Hands on the first held segment, which starts at or before `nextSequence`.
+    private mutating func deliverFirstPending<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) {
+        let first = pending.removeFirst()
+        let offset = Self.offset(of: first.sequence, from: nextSequence)
+        pendingBytes -= first.bytes.count
+        budget.usedBytes -= first.bytes.count
+        first.bytes.withUnsafeBytes { raw in
+            if offset + raw.count + first.missingTail > 0 {
+                deliverInOrder(sequence: first.sequence, payload: raw, missing: first.missingTail,
+                               skipping: -offset, sink: &sink)
+            } else {
+                // An in-order segment already delivered all of it: a second
+                // copy, counted like the partly covered case above.
+                statistics.duplicateBytes += raw.count
             }
         }
     }

@@ -162,6 +162,7 @@ public enum VerdictPolicy {
         facts.alpnSelected = server.alpnSelected
         facts.cipherSuite = server.cipherSuite
         facts.legacySSLv2Hello = hello.sslv2Hello
+        facts.handshakeIncomplete = hello.gapInHandshake || server.gapInHandshake
         facts.alerts = c.tlsAlertRecords + s.tlsAlertRecords
         if server.selectedVersion == 0x0304 {
             facts.clientCertificate = "not visible (TLS 1.3 encrypts it)"

@@ -92,6 +92,8 @@ public struct TLSFacts: Sendable, Equatable {
     /// Client certificate: "sent", "empty", "requested", "not visible (TLS 1.3)", or nil when unknown.
     public var clientCertificate: String?
     public var legacySSLv2Hello = false
+    /// Handshake bytes were missing from the capture: details stop at the gap.
+    public var handshakeIncomplete = false
     public var alerts = 0
 
     public init() {}

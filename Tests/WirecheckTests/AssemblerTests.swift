@@ -117,7 +117,36 @@ struct SplitMix: RandomNumberGenerator {
              expected: [.data(bytes(0..<10)), .gap(10), .data(bytes(20..<30))]),
         Case(name: "holes at flush, first byte missing", segments: [seg(40, 50), seg(10, 20)],
              expected: [.gap(10), .data(bytes(10..<20)), .gap(20), .data(bytes(40..<50))]),
+        Case(name: "in-order segment over held data keeps the held (first) copy",
+             segments: [seg(10, 20), seg(0, 30, content: bytes(0..<10) + junk(10) + bytes(20..<30))],
+             expected: [.data(bytes(0..<30))], conflictingBytes: 10),
+        // An overlap that disagrees anywhere counts as conflicting as a whole.
+        Case(name: "in-order segment over several held pieces compares each",
+             segments: [seg(10, 15), seg(20, 25), seg(0, 30, content: bytes(0..<12) + junk(3) + bytes(15..<30))],
+             expected: [.data(bytes(0..<30))], duplicateBytes: 5, conflictingBytes: 5),
+        Case(name: "in-order segment starting inside delivered data, over held data",
+             segments: [seg(0, 10), seg(20, 25), seg(5, 30)],
+             expected: [.data(bytes(0..<30))], duplicateBytes: 10),
+        Case(name: "in-order segment with uncaptured tail reaching held data",
+             segments: [seg(20, 30), seg(0, 10, missing: 15)],
+             expected: [.data(bytes(0..<10)), .gap(10), .data(bytes(20..<30))]),
+        Case(name: "held segment whose captured part ends inside held data keeps its uncaptured tail",
+             segments: [seg(20, 30), seg(15, 25, missing: 10), seg(0, 15), seg(35, 40)],
+             expected: [.data(bytes(0..<30)), .gap(5), .data(bytes(35..<40))], duplicateBytes: 5),
     ]
+
+    @Test func synAfterDataNeverMovesTheStreamBack() {
+        var assembler = DirectionAssembler()
+        var sink = RecordingSink()
+        var budget = ReassemblyBudget()
+        let data = bytes(0..<10)
+        data.withUnsafeBytes { assembler.accept(sequence: 1_000, payload: $0, budget: &budget, sink: &sink) }
+        assembler.startAtSYN(initialSequence: 499)
+        #expect(assembler.startedAtSYN)
+        #expect(assembler.nextSequence == 1_010)
+        data.withUnsafeBytes { assembler.accept(sequence: 1_000, payload: $0, budget: &budget, sink: &sink) }
+        #expect(sink.bytes == data, "the same bytes delivered twice after a late SYN")
+    }
 
     @Test(arguments: cases)
     func delivery(_ c: Case) {

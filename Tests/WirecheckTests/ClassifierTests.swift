@@ -174,6 +174,22 @@ enum StreamPiece: Sendable {
         #expect(summary.handshake.serverName == "api.example.com")
     }
 
+    /// A gap inside the ClientHello record: framing goes on (the record's
+    /// length is known), but the handshake parser must not read the bytes
+    /// after the gap as the rest of the message.
+    @Test func gapInsideHandshakeRecord() {
+        let hello = T.record(22, T.clientHello(serverName: "a.example", alpn: ["h2"]), version: 0x0301)
+        let full = hello + T.applicationData(50, seed: 3)
+        // Cut 20 bytes out of the message body, before the extensions.
+        let pieces: [StreamPiece] = [.data(Array(full[0..<15])), .gap(20), .data(Array(full[35...]))]
+        let summary = Self.classify(pieces)
+        #expect(summary.kind == .tls)
+        #expect(summary.tlsRecords == 2)
+        #expect(summary.handshake.gapInHandshake)
+        #expect(summary.handshake.serverName == nil, "parsed across a gap")
+        #expect(!summary.handshake.malformedMessage)
+    }
+
     /// A gap across a record boundary: framing must be found again; the bytes
     /// before the next chain of headers are unverified.
     @Test func gapAcrossRecordBoundary() {
