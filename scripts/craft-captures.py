@@ -18,7 +18,7 @@ import json
 import random
 from pathlib import Path
 
-from scapy.all import IP, IPv6, TCP, UDP, Ether, rdpcap, wrpcap
+from scapy.all import IP, IPv6, TCP, UDP, Ether, fragment, rdpcap, wrpcap
 from scapy.layers.vxlan import VXLAN
 from scapy.contrib.geneve import GENEVE
 
@@ -256,6 +256,28 @@ def main():
               f"Real lab TLS and HTTP between pods, carried in {tunnel.split(' vni')[0].upper()} as on a node's uplink.",
               [{"client": endpoint(C, 40010), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls", "tunnel": tunnel},
                {"client": endpoint(C, 40011), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http", "tunnel": tunnel}], 1)
+
+    # 9. IPv4 fragments: every data segment of a TLS and an HTTP flow split into
+    #    fragments of 256 bytes, sent last fragment first (as some stacks do).
+    def fragmented(timed):
+        out = []
+        for t, pkt in timed:
+            if pkt.haslayer(TCP) and len(pkt[TCP].payload) > 256:
+                pieces = fragment(IP(bytes(pkt)), fragsize=256)
+                for i, piece in enumerate(reversed(pieces)):
+                    out.append((t + i * 0.000001, piece))
+            else:
+                out.append((t, pkt))
+        return out
+
+    f = Flow(C, S, 40030)
+    f.handshake(); f.exchange(tls_c, tls_s); f.close()
+    g = Flow(C, S, 40031, start=f.t + 0.1)
+    g.handshake(); g.exchange(http_c + b"X" * 600, http_s); g.close()
+    write("ipv4-fragments", frames(fragmented(f.packets + g.packets)),
+          "Real lab TLS and HTTP with every data segment over 256 bytes sent as IPv4 fragments, last fragment first. Reassembled, then judged.",
+          [{"client": endpoint(C, 40030), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls"},
+           {"client": endpoint(C, 40031), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http"}], 1)
 
 
 if __name__ == "__main__":

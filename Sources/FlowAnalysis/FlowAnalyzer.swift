@@ -25,7 +25,12 @@ public struct AnalyzerStatistics: Sendable, Equatable {
     public var notTCP = 0
     public var truncatedFrames = 0
     public var malformedFrames = 0
+    /// IP fragments seen, and datagrams put back together from them.
     public var fragments = 0
+    public var reassembledDatagrams = 0
+    /// Datagrams given up incomplete, or dropped because fragments disagreed.
+    public var abandonedDatagrams = 0
+    public var conflictingDatagrams = 0
     public var unsupportedLinkType = 0
     /// Resets without payload for a connection not being tracked.
     public var strayControlSegments = 0
@@ -82,6 +87,7 @@ public struct FlowAnalyzer: Sendable {
     /// large flow state so that scanning them reads a small dense array.
     private var activity: [SlotActivity] = []
     private var freeSlots: [Int] = []
+    private var fragments = FragmentReassembler()
     private var closing: [Int] = []
     private var now: Int64 = 0
     private var lastIdleSweep: Int64 = 0
@@ -113,7 +119,17 @@ public struct FlowAnalyzer: Sendable {
             case .notTCP: statistics.notTCP += 1
             case .truncated: statistics.truncatedFrames += 1
             case .malformed: statistics.malformedFrames += 1
-            case .fragment: statistics.fragments += 1
+            case .fragment(let fragment):
+                statistics.fragments += 1
+                if let datagram = fragments.add(fragment, frame: frame, timestamp: timestamp) {
+                    datagram.bytes.withUnsafeBytes { bytes in
+                        if case .success(let segment) = decoder.decodeReassembled(bytes, wireLength: datagram.wireLength, from: fragment) {
+                            statistics.tcpSegments += 1
+                            handle(segment, frame: bytes, timestamp: timestamp, emit: emit)
+                        }
+                    }
+                }
+                copyFragmentStatistics()
             case .unsupportedLinkType: statistics.unsupportedLinkType += 1
             }
         }
@@ -152,8 +168,16 @@ public struct FlowAnalyzer: Sendable {
         for slot in slots.indices where slots[slot] != nil { slots[slot]?.dropsWhileOpen = true }
     }
 
+    private mutating func copyFragmentStatistics() {
+        statistics.reassembledDatagrams = fragments.statistics.reassembled
+        statistics.abandonedDatagrams = fragments.statistics.abandoned
+        statistics.conflictingDatagrams = fragments.statistics.conflicting
+    }
+
     /// Ends the capture: every flow still tracked gets its verdict, oldest first.
     public mutating func finish(emit: (FlowReport) -> Void) {
+        fragments.abandonAll()
+        copyFragmentStatistics()
         let remaining = activity.indices
             .filter { activity[$0].occupied }
             .sorted { activity[$0].firstSeen < activity[$1].firstSeen }

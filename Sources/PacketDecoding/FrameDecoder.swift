@@ -71,10 +71,31 @@ public enum DecodeFailure: Error, Sendable, Equatable {
     case malformed(Layer, offset: Int)
     /// A valid packet that is not TCP (UDP, ICMP, ARP…): not our business.
     case notTCP
-    /// An IP fragment: its TCP bytes cannot be judged without the others.
-    case fragment
+    /// An IP fragment: its TCP bytes cannot be judged without the others,
+    /// so the fragment is described for a reassembler instead.
+    case fragment(IPFragment)
     /// The capture's link type is not one wirecheck decodes.
     case unsupportedLinkType
+}
+
+/// One IPv4 or IPv6 fragment, as a view into its frame: enough for a
+/// reassembler to put the datagram back together and decode what it carries.
+public struct IPFragment: Sendable, Equatable {
+    public var source: IPAddress
+    public var destination: IPAddress
+    /// The IP identification (16 bits in IPv4, 32 in IPv6's fragment header).
+    public var identification: UInt32
+    /// The protocol the reassembled datagram carries (6 = TCP, 17 = UDP…).
+    public var transportProtocol: UInt8
+    /// Where this fragment's data lies in the datagram, in bytes.
+    public var fragmentOffset: Int
+    /// False on the last fragment, which fixes the datagram's length.
+    public var moreFragments: Bool
+    /// Captured fragment data, as offsets into the frame.
+    public var payloadRange: Range<Int>
+    /// Fragment data on the wire but not captured (snapshot length).
+    public var missingPayload: Int
+    public var tunnel: Tunnel
 }
 
 /// Decodes frames of one link type down to TCP, through VLAN tags and
@@ -119,6 +140,17 @@ public struct FrameDecoder: Sendable {
         default:
             return .failure(.unsupportedLinkType)
         }
+    }
+
+    /// Decodes what a reassembled IP datagram carries. `datagram` is its
+    /// captured data (from offset 0); `wireLength` the datagram's full length,
+    /// more when the end of a fragment was not captured.
+    public func decodeReassembled(_ datagram: UnsafeRawBufferPointer, wireLength: Int, from fragment: IPFragment) -> Result<TCPSegment, DecodeFailure> {
+        let reader = FrameReader(datagram, wireLength: wireLength)
+        return decodeTransport(
+            fragment.transportProtocol, reader, offset: 0, end: reader.wireLength,
+            source: fragment.source, destination: fragment.destination, tunnel: fragment.tunnel, depth: 1
+        )
     }
 
     private func decodeEthernet(_ reader: FrameReader, offset: Int, tunnel: Tunnel, depth: Int) -> Result<TCPSegment, DecodeFailure> {
@@ -198,8 +230,17 @@ public struct FrameDecoder: Sendable {
         // Zero means a TSO super-packet captured before segmentation: the frame is the packet.
         if totalLength == 0 { totalLength = reader.wireLength - offset }
         guard totalLength >= headerLength else { return .failure(.malformed(.ipv4, offset: offset)) }
-        if fragmentField & 0x3FFF != 0 { return .failure(.fragment) }
         let end = offset + totalLength
+        if fragmentField & 0x3FFF != 0 {
+            guard end <= reader.wireLength else { return .failure(.malformed(.ipv4, offset: offset)) }
+            let dataStart = offset + headerLength
+            let capturedEnd = max(dataStart, min(end, reader.count))
+            return .failure(.fragment(IPFragment(
+                source: IPAddress(ipv4: src), destination: IPAddress(ipv4: dst),
+                identification: UInt32(reader.u16(offset + 4) ?? 0), transportProtocol: proto,
+                fragmentOffset: Int(fragmentField & 0x1FFF) * 8, moreFragments: fragmentField & 0x2000 != 0,
+                payloadRange: dataStart..<capturedEnd, missingPayload: end - capturedEnd, tunnel: tunnel)))
+        }
         return decodeTransport(
             proto, reader, offset: offset + headerLength, end: end,
             source: IPAddress(ipv4: src), destination: IPAddress(ipv4: dst), tunnel: tunnel, depth: depth
@@ -235,11 +276,23 @@ public struct FrameDecoder: Sendable {
                 next = following
                 cursor += (Int(units) + 2) * 4
             case 44:
-                guard let following = reader.u8(cursor), let fragment = reader.u16(cursor + 2) else {
+                guard let following = reader.u8(cursor), let fragment = reader.u16(cursor + 2),
+                      let identification = reader.u32(cursor + 4) else {
                     return .failure(.truncated(.ipv6Extension, offset: cursor))
                 }
                 // Offset or more-fragments set: a real fragment. Neither: an atomic fragment.
-                if fragment & 0xFFF9 != 0 { return .failure(.fragment) }
+                if fragment & 0xFFF9 != 0 {
+                    let dataStart = cursor + 8
+                    guard dataStart <= end, end <= reader.wireLength else {
+                        return .failure(.malformed(.ipv6Extension, offset: cursor))
+                    }
+                    let capturedEnd = max(dataStart, min(end, reader.count))
+                    return .failure(.fragment(IPFragment(
+                        source: IPAddress(ipv6High: srcHigh, low: srcLow), destination: IPAddress(ipv6High: dstHigh, low: dstLow),
+                        identification: identification, transportProtocol: following,
+                        fragmentOffset: Int(fragment & 0xFFF8), moreFragments: fragment & 1 != 0,
+                        payloadRange: dataStart..<capturedEnd, missingPayload: end - capturedEnd, tunnel: tunnel)))
+                }
                 next = following
                 cursor += 8
             default:

@@ -12,6 +12,11 @@ public struct CaptureFacts: Sendable {
     public var droppedByInterface: UInt64?
     /// Flows judged early because the flow table was full (`--max-flows`).
     public var evictedFlows = 0
+    /// IP fragments seen; datagrams rebuilt from them; datagrams lost
+    /// (incomplete, or fragments that disagreed), whose TCP bytes show as gaps.
+    public var fragments = 0
+    public var reassembledDatagrams = 0
+    public var lostDatagrams = 0
     /// Set when reading stopped early because of an error (e.g. a truncated file).
     public var readError: String?
 
@@ -65,6 +70,10 @@ public struct TextReporter: Reporter {
             text += ", \(kernel) dropped by the kernel, \(capture.droppedByInterface ?? 0) by the interface"
         }
         text += "\n"
+        if capture.fragments > 0 {
+            text += "\(capture.fragments) IP fragments: \(capture.reassembledDatagrams) datagrams reassembled"
+            text += capture.lostDatagrams > 0 ? ", \(capture.lostDatagrams) incomplete or inconsistent (their bytes count as gaps)\n" : "\n"
+        }
         if capture.drops > 0 { text += "warning: packets were dropped; verdicts of flows open at the time are suspect\n" }
         if capture.evictedFlows > 0 {
             text += "note: the flow table was full: \(capture.evictedFlows) flows got their verdict early (--max-flows)\n"
@@ -151,6 +160,11 @@ public struct JSONLinesReporter: Reporter {
             json.add("droppedByInterface", capture.droppedByInterface ?? 0)
         }
         json.add("evictedFlows", capture.evictedFlows)
+        if capture.fragments > 0 {
+            json.add("fragments", capture.fragments)
+            json.add("reassembledDatagrams", capture.reassembledDatagrams)
+            json.add("lostDatagrams", capture.lostDatagrams)
+        }
         if let error = capture.readError { json.add("readError", error) }
         return json.closed + "\n"
     }

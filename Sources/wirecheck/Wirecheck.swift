@@ -228,6 +228,9 @@ struct Wirecheck: ParsableCommand {
         facts.frames = analyzer.statistics.frames
         facts.tcpSegments = analyzer.statistics.tcpSegments
         facts.evictedFlows = analyzer.statistics.evictedFlows
+        facts.fragments = analyzer.statistics.fragments
+        facts.reassembledDatagrams = analyzer.statistics.reassembledDatagrams
+        facts.lostDatagrams = analyzer.statistics.abandonedDatagrams + analyzer.statistics.conflictingDatagrams
         standardOutput(reporter.summary(summary, capture: facts))
         if let error = facts.readError {
             standardError("wirecheck: warning: \(sourceName): reading stopped early: \(error); results cover the \(packets) packets before it\n")

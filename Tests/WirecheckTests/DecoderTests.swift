@@ -243,7 +243,10 @@ enum FrameBuilder {
         ("IPv6 fragment header", B.ipv6(44, [6, 0, 0x00, 0x01, 0, 0, 0, 1] + B.tcp())),
     ])
     func fragmentsAreNotParsedAsTCP(_ name: String, _ frame: [UInt8]) {
-        #expect(Self.decode(frame, linkType: LinkType.rawLinktype) == .failure(.fragment), "\(name)")
+        guard case .failure(.fragment) = Self.decode(frame, linkType: LinkType.rawLinktype) else {
+            Issue.record("\(name): not decoded as a fragment")
+            return
+        }
     }
 
     /// An atomic IPv6 fragment (offset 0, no more fragments) is the whole packet.
