@@ -97,8 +97,16 @@ public struct FlowAnalyzer: Sendable {
         self.configuration = configuration
         decoder = FrameDecoder(linkType: linkType)
         budget = configuration.budget
-        index.reserveCapacity(1_024)
+        // Pre-sized so that a busy node does not rehash the table while it fills;
+        // up to 65 536 flows (a few MiB), beyond that it grows by doubling.
+        let initial = min(configuration.maximumFlows, Self.initialTableCapacity)
+        index.reserveCapacity(initial)
+        activity.reserveCapacity(initial)
+        freeSlots.reserveCapacity(initial)
     }
+
+    /// Flow-table entries allocated up front.
+    public static let initialTableCapacity = 65_536
 
     /// Flows being tracked now.
     public var openFlows: Int { index.count }

@@ -22,6 +22,9 @@ public struct ReassemblyBudget: Sendable {
     public internal(set) var usedBytes: Int = 0
     /// Times a limit forced delivery past a hole.
     public internal(set) var forcedSkips: Int = 0
+    /// Buffers for out-of-order bytes, reused across segments and flows so
+    /// that reordering on a busy node does not mean a malloc per segment.
+    var pool = SegmentBufferPool()
 
     public static let defaultPerDirectionBytes = 1 << 20
     public static let defaultPerDirectionSegments = 1024
@@ -275,15 +278,13 @@ public struct DirectionAssembler: Sendable {
         var start = offset
         let end = offset + payload.count
         var insertAt = 0
-        var pieces: [(offset: Int, bytes: ArraySlice<UInt8>)] = []
+        var pieces: [Range<Int>] = []  // stream offsets, relative to nextSequence
         for segment in pending {
             let segStart = Self.offset(of: segment.sequence, from: nextSequence)
             let segEnd = segStart + segment.bytes.count
             if segEnd <= start { insertAt += 1; continue }
             if segStart >= end { break }
-            if segStart > start {
-                pieces.append((start, bytes(payload, from: start - offset, to: segStart - offset)))
-            }
+            if segStart > start { pieces.append(start..<segStart) }
             let overlapStart = max(start, segStart), overlapEnd = min(end, segEnd)
             if overlapEnd > overlapStart {
                 let held = segment.bytes[(overlapStart - segStart)..<(overlapEnd - segStart)]
@@ -297,23 +298,22 @@ public struct DirectionAssembler: Sendable {
             start = max(start, segEnd)
             if start >= end { break }
         }
-        if start < end {
-            pieces.append((start, bytes(payload, from: start - offset, to: end - offset)))
-        }
-        let tail = missing
-        if tail > 0, pieces.last.map({ $0.offset + $0.bytes.count != end }) ?? true {
+        if start < end { pieces.append(start..<end) }
+        if missing > 0, pieces.last?.upperBound != end {
             // The captured part ended inside held data: keep the uncaptured tail
             // as an empty segment so it becomes a gap of the right size in place.
-            pieces.append((end, []))
+            pieces.append(end..<end)
         }
-        for (index, piece) in pieces.enumerated() {
-            let isLast = index == pieces.count - 1 && piece.offset + piece.bytes.count == end
-            let seq = nextSequence &+ UInt32(truncatingIfNeeded: piece.offset)
-            let newSegment = PendingSegment(sequence: seq, bytes: Array(piece.bytes), missingTail: isLast ? tail : 0)
-            let position = pending.firstIndex { Self.offset(of: $0.sequence, from: nextSequence) > piece.offset } ?? pending.count
+        for piece in pieces {
+            var buffer = budget.pool.take(capacity: piece.count)
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: payload[(piece.lowerBound - offset)..<(piece.upperBound - offset)]))
+            let newSegment = PendingSegment(
+                sequence: nextSequence &+ UInt32(truncatingIfNeeded: piece.lowerBound), bytes: buffer,
+                missingTail: piece.upperBound == end ? missing : 0)
+            let position = pending.firstIndex { Self.offset(of: $0.sequence, from: nextSequence) > piece.lowerBound } ?? pending.count
             pending.insert(newSegment, at: max(position, insertAt))
-            pendingBytes += piece.bytes.count
-            budget.usedBytes += piece.bytes.count
+            pendingBytes += piece.count
+            budget.usedBytes += piece.count
         }
         // A segment that filled holes between held segments is stored as
         // several pieces, so the check above (one more segment) is not enough:
@@ -325,10 +325,6 @@ public struct DirectionAssembler: Sendable {
         statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, pendingBytes)
     }
 
-    private func bytes(_ payload: UnsafeRawBufferPointer, from: Int, to: Int) -> ArraySlice<UInt8> {
-        ArraySlice(UnsafeRawBufferPointer(rebasing: payload[from..<to]))
-    }
-
     /// Delivers pending segments that have become contiguous.
     private mutating func drainPending<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) {
         while let first = pending.first, Self.offset(of: first.sequence, from: nextSequence) <= 0 {
@@ -338,7 +334,8 @@ public struct DirectionAssembler: Sendable {
 
     /// Hands on the first held segment, which starts at or before `nextSequence`.
     private mutating func deliverFirstPending<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) {
-        let first = pending.removeFirst()
+        var first = pending.removeFirst()
+        defer { budget.pool.recycle(&first.bytes) }
         let offset = Self.offset(of: first.sequence, from: nextSequence)
         pendingBytes -= first.bytes.count
         budget.usedBytes -= first.bytes.count
@@ -377,6 +374,39 @@ struct PendingSegment: Sendable {
     var sequence: UInt32
     var bytes: [UInt8]
     var missingTail: Int
+}
+
+/// Free buffers for out-of-order segments. Bounded: at most `maximumBuffers`
+/// are kept, and buffers grown past `maximumCapacity` (jumbo or TSO segments)
+/// are released rather than kept.
+struct SegmentBufferPool: Sendable {
+    static let maximumBuffers = 1_024
+    static let maximumCapacity = 16_384
+    /// Fresh buffers fit a full-size Ethernet segment, so most are never regrown.
+    static let initialCapacity = 2_048
+    private var free: [[UInt8]] = []
+
+    var count: Int { free.count }
+
+    mutating func take(capacity: Int) -> [UInt8] {
+        if var buffer = free.popLast() {
+            buffer.reserveCapacity(capacity)
+            return buffer
+        }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(max(capacity, Self.initialCapacity))
+        return buffer
+    }
+
+    mutating func recycle(_ buffer: inout [UInt8]) {
+        guard free.count < Self.maximumBuffers, buffer.capacity <= Self.maximumCapacity else {
+            buffer = []
+            return
+        }
+        buffer.removeAll(keepingCapacity: true)
+        free.append(buffer)
+        buffer = []
+    }
 }
 
 /// A few fingerprints of recently delivered segments. The `-i any` double and

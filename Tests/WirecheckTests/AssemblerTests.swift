@@ -135,6 +135,27 @@ struct SplitMix: RandomNumberGenerator {
              expected: [.data(bytes(0..<30)), .gap(5), .data(bytes(35..<40))], duplicateBytes: 5),
     ]
 
+    /// Reordering on a busy node must not cost a fresh buffer per held
+    /// segment: buffers go back to a bounded pool and are taken from it again.
+    @Test func outOfOrderBuffersComeFromAPool() {
+        var assembler = DirectionAssembler()
+        var sink = RecordingSink()
+        var budget = ReassemblyBudget()
+        assembler.startAtSYN(initialSequence: Self.base &- 1)
+        for round in 0..<100 {
+            let from = round * 20
+            // Each round: the second half arrives first and is held, then the first half fills the hole.
+            for (a, b) in [(from + 10, from + 20), (from, from + 10)] {
+                bytes(a..<b).withUnsafeBytes {
+                    assembler.accept(sequence: Self.base &+ UInt32(a), payload: $0, budget: &budget, sink: &sink)
+                }
+            }
+            #expect(budget.pool.count == 1, "round \(round): one buffer, reused")
+        }
+        #expect(sink.bytes == bytes(0..<2_000))
+        #expect(budget.usedBytes == 0)
+    }
+
     @Test func synAfterDataNeverMovesTheStreamBack() {
         var assembler = DirectionAssembler()
         var sink = RecordingSink()
