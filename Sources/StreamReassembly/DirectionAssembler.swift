@@ -307,18 +307,21 @@ public struct DirectionAssembler: Sendable {
         for piece in pieces {
             var buffer = budget.pool.take(capacity: piece.count)
             buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: payload[(piece.lowerBound - offset)..<(piece.upperBound - offset)]))
+            // The budget counts what the buffer takes, not just what it holds.
+            let footprint = SegmentBufferPool.footprint(of: piece.count)
             let newSegment = PendingSegment(
                 sequence: nextSequence &+ UInt32(truncatingIfNeeded: piece.lowerBound), bytes: buffer,
-                missingTail: piece.upperBound == end ? missing : 0)
+                missingTail: piece.upperBound == end ? missing : 0, footprint: footprint)
             let position = pending.firstIndex { Self.offset(of: $0.sequence, from: nextSequence) > piece.lowerBound } ?? pending.count
             pending.insert(newSegment, at: max(position, insertAt))
-            pendingBytes += piece.count
-            budget.usedBytes += piece.count
+            pendingBytes += footprint
+            budget.usedBytes += footprint
         }
         // A segment that filled holes between held segments is stored as
-        // several pieces, so the check above (one more segment) is not enough:
-        // enforce the segment limit again now that they are in.
-        while pending.count > budget.perDirectionSegments {
+        // several pieces, and pooled buffers count whole, so the checks above
+        // are not enough: enforce the limits again now that they are in.
+        while pending.count > budget.perDirectionSegments || pendingBytes > budget.perDirectionBytes
+                || budget.usedBytes > budget.totalBytes, !pending.isEmpty {
             budget.forcedSkips += 1
             skipToFirstPending(budget: &budget, sink: &sink)
         }
@@ -337,8 +340,8 @@ public struct DirectionAssembler: Sendable {
         var first = pending.removeFirst()
         defer { budget.pool.recycle(&first.bytes) }
         let offset = Self.offset(of: first.sequence, from: nextSequence)
-        pendingBytes -= first.bytes.count
-        budget.usedBytes -= first.bytes.count
+        pendingBytes -= first.footprint
+        budget.usedBytes -= first.footprint
         first.bytes.withUnsafeBytes { raw in
             if offset + raw.count + first.missingTail > 0 {
                 deliverInOrder(sequence: first.sequence, payload: raw, missing: first.missingTail,
@@ -374,38 +377,44 @@ struct PendingSegment: Sendable {
     var sequence: UInt32
     var bytes: [UInt8]
     var missingTail: Int
+    /// What the bytes' buffer counts against the budget.
+    var footprint: Int
 }
 
-/// Free buffers for out-of-order segments. Bounded: at most `maximumBuffers`
-/// are kept, and buffers grown past `maximumCapacity` (jumbo or TSO segments)
-/// are released rather than kept.
+/// Free buffers for out-of-order segments: full-size segments (the common
+/// case of reordering) reuse fixed buffers instead of a malloc each; small
+/// and oversized pieces get buffers of their own size. Bounded: at most
+/// `maximumBuffers` free buffers are kept.
 struct SegmentBufferPool: Sendable {
     static let maximumBuffers = 1_024
-    static let maximumCapacity = 16_384
-    /// Fresh buffers fit a full-size Ethernet segment, so most are never regrown.
-    static let initialCapacity = 2_048
+    /// Pooled buffers' capacity: one full-size Ethernet segment.
+    static let bufferCapacity = 2_048
+    /// Pieces at least this long use a pooled buffer.
+    static let pooledFrom = 1_024
     private var free: [[UInt8]] = []
 
     var count: Int { free.count }
 
+    /// What a piece of `count` bytes costs, as counted against the budget.
+    static func footprint(of count: Int) -> Int {
+        isPooled(count) ? bufferCapacity : count
+    }
+
+    static func isPooled(_ count: Int) -> Bool { count >= pooledFrom && count <= bufferCapacity }
+
     mutating func take(capacity: Int) -> [UInt8] {
-        if var buffer = free.popLast() {
-            buffer.reserveCapacity(capacity)
-            return buffer
-        }
+        if Self.isPooled(capacity), let buffer = free.popLast() { return buffer }
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(max(capacity, Self.initialCapacity))
+        buffer.reserveCapacity(Self.isPooled(capacity) ? Self.bufferCapacity : capacity)
         return buffer
     }
 
     mutating func recycle(_ buffer: inout [UInt8]) {
-        guard free.count < Self.maximumBuffers, buffer.capacity <= Self.maximumCapacity else {
-            buffer = []
-            return
-        }
+        defer { buffer = [] }
+        guard free.count < Self.maximumBuffers, Self.isPooled(buffer.count),
+              buffer.capacity >= Self.bufferCapacity else { return }
         buffer.removeAll(keepingCapacity: true)
         free.append(buffer)
-        buffer = []
     }
 }
 

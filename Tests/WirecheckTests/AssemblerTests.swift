@@ -143,17 +143,23 @@ struct SplitMix: RandomNumberGenerator {
         var budget = ReassemblyBudget()
         assembler.startAtSYN(initialSequence: Self.base &- 1)
         for round in 0..<100 {
-            let from = round * 20
-            // Each round: the second half arrives first and is held, then the first half fills the hole.
-            for (a, b) in [(from + 10, from + 20), (from, from + 10)] {
+            let from = round * 3_000
+            // Each round: the second full-size segment arrives first and is held, then the first fills the hole.
+            for (a, b) in [(from + 1_500, from + 3_000), (from, from + 1_500)] {
                 bytes(a..<b).withUnsafeBytes {
                     assembler.accept(sequence: Self.base &+ UInt32(a), payload: $0, budget: &budget, sink: &sink)
                 }
             }
             #expect(budget.pool.count == 1, "round \(round): one buffer, reused")
         }
-        #expect(sink.bytes == bytes(0..<2_000))
+        #expect(sink.bytes == bytes(0..<300_000))
         #expect(budget.usedBytes == 0)
+        // A held full-size segment counts its whole pooled buffer against the limits.
+        bytes(301_500..<303_000).withUnsafeBytes {
+            assembler.accept(sequence: Self.base &+ 301_500, payload: $0, budget: &budget, sink: &sink)
+        }
+        #expect(assembler.bufferedBytes == SegmentBufferPool.bufferCapacity)
+        #expect(budget.usedBytes == SegmentBufferPool.bufferCapacity)
     }
 
     @Test func synAfterDataNeverMovesTheStreamBack() {
