@@ -18,6 +18,10 @@ public struct ReassemblyBudget: Sendable {
     public var perDirectionSegments: Int
     /// Bytes all flows together may hold out of order.
     public var totalBytes: Int
+    /// Bookkeeping each held segment costs besides its bytes (its entry and
+    /// buffer header), counted against the limits so that a storm of tiny
+    /// segments is bounded by memory, not by payload.
+    public var segmentOverhead: Int
     /// Bytes held now.
     public internal(set) var usedBytes: Int = 0
     /// Times a limit forced delivery past a hole.
@@ -29,15 +33,18 @@ public struct ReassemblyBudget: Sendable {
     public static let defaultPerDirectionBytes = 1 << 20
     public static let defaultPerDirectionSegments = 1024
     public static let defaultTotalBytes = 256 << 20
+    public static let defaultSegmentOverhead = 80
 
     public init(
         perDirectionBytes: Int = defaultPerDirectionBytes,
         perDirectionSegments: Int = defaultPerDirectionSegments,
-        totalBytes: Int = defaultTotalBytes
+        totalBytes: Int = defaultTotalBytes,
+        segmentOverhead: Int = defaultSegmentOverhead
     ) {
         self.perDirectionBytes = perDirectionBytes
         self.perDirectionSegments = perDirectionSegments
         self.totalBytes = totalBytes
+        self.segmentOverhead = segmentOverhead
     }
 }
 
@@ -81,8 +88,11 @@ public struct DirectionAssembler: Sendable {
 
     public init() {}
 
-    /// Bytes held out of order now.
-    public var bufferedBytes: Int { pendingBytes }
+    /// Payload bytes held out of order now.
+    public private(set) var bufferedBytes = 0
+
+    /// What the held segments count against the limits: their buffers plus bookkeeping.
+    public var bufferedFootprint: Int { pendingBytes }
 
     /// Segments held out of order now (bounded by `ReassemblyBudget.perDirectionSegments`).
     public var bufferedSegments: Int { pending.count }
@@ -308,13 +318,14 @@ public struct DirectionAssembler: Sendable {
             var buffer = budget.pool.take(capacity: piece.count)
             buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: payload[(piece.lowerBound - offset)..<(piece.upperBound - offset)]))
             // The budget counts what the buffer takes, not just what it holds.
-            let footprint = SegmentBufferPool.footprint(of: piece.count)
+            let footprint = SegmentBufferPool.footprint(of: piece.count) + budget.segmentOverhead
             let newSegment = PendingSegment(
                 sequence: nextSequence &+ UInt32(truncatingIfNeeded: piece.lowerBound), bytes: buffer,
                 missingTail: piece.upperBound == end ? missing : 0, footprint: footprint)
             let position = pending.firstIndex { Self.offset(of: $0.sequence, from: nextSequence) > piece.lowerBound } ?? pending.count
             pending.insert(newSegment, at: max(position, insertAt))
             pendingBytes += footprint
+            bufferedBytes += piece.count
             budget.usedBytes += footprint
         }
         // A segment that filled holes between held segments is stored as
@@ -325,7 +336,7 @@ public struct DirectionAssembler: Sendable {
             budget.forcedSkips += 1
             skipToFirstPending(budget: &budget, sink: &sink)
         }
-        statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, pendingBytes)
+        statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, bufferedBytes)
     }
 
     /// Delivers pending segments that have become contiguous.
@@ -341,6 +352,7 @@ public struct DirectionAssembler: Sendable {
         defer { budget.pool.recycle(&first.bytes) }
         let offset = Self.offset(of: first.sequence, from: nextSequence)
         pendingBytes -= first.footprint
+        bufferedBytes -= first.bytes.count
         budget.usedBytes -= first.footprint
         first.bytes.withUnsafeBytes { raw in
             if offset + raw.count + first.missingTail > 0 {

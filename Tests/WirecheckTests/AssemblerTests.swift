@@ -158,8 +158,9 @@ struct SplitMix: RandomNumberGenerator {
         bytes(301_500..<303_000).withUnsafeBytes {
             assembler.accept(sequence: Self.base &+ 301_500, payload: $0, budget: &budget, sink: &sink)
         }
-        #expect(assembler.bufferedBytes == SegmentBufferPool.bufferCapacity)
-        #expect(budget.usedBytes == SegmentBufferPool.bufferCapacity)
+        #expect(assembler.bufferedBytes == 1_500)
+        #expect(assembler.bufferedFootprint == SegmentBufferPool.bufferCapacity + budget.segmentOverhead)
+        #expect(budget.usedBytes == SegmentBufferPool.bufferCapacity + budget.segmentOverhead)
     }
 
     @Test func synAfterDataNeverMovesTheStreamBack() {
@@ -198,7 +199,7 @@ struct SplitMix: RandomNumberGenerator {
         }
         #expect(sink.events == [.data(bytes(0..<10))])
         #expect(assembler.bufferedBytes == 15)
-        #expect(budget.usedBytes == 15)
+        #expect(budget.usedBytes == 15 + 2 * budget.segmentOverhead)
         #expect(assembler.nextSequence == Self.base &+ 10)
         #expect(assembler.statistics.outOfOrderSegments == 2)
         #expect(assembler.statistics.peakBufferedBytes == 15)
@@ -285,7 +286,7 @@ struct SplitMix: RandomNumberGenerator {
     /// Holes are only given up at the byte limit: the oldest hole is skipped,
     /// reported as a gap of exactly its size, and the buffer never exceeds the limit.
     @Test func perDirectionByteLimit() {
-        var budget = ReassemblyBudget(perDirectionBytes: 50, perDirectionSegments: 1_000, totalBytes: 1_000)
+        var budget = ReassemblyBudget(perDirectionBytes: 50, perDirectionSegments: 1_000, totalBytes: 1_000, segmentOverhead: 0)
         var assembler = DirectionAssembler()
         assembler.startAtSYN(initialSequence: Self.base &- 1)
         var sink = RecordingSink()
@@ -310,7 +311,7 @@ struct SplitMix: RandomNumberGenerator {
 
     /// A segment bigger than the limit is never held: delivered at once after a gap.
     @Test func segmentLargerThanLimitIsDeliveredAfterGap() {
-        var budget = ReassemblyBudget(perDirectionBytes: 16, perDirectionSegments: 100, totalBytes: 1_000)
+        var budget = ReassemblyBudget(perDirectionBytes: 16, perDirectionSegments: 100, totalBytes: 1_000, segmentOverhead: 0)
         var assembler = DirectionAssembler()
         assembler.startAtSYN(initialSequence: Self.base &- 1)
         var sink = RecordingSink()
@@ -326,7 +327,7 @@ struct SplitMix: RandomNumberGenerator {
 
     /// The total budget is shared: one direction's hoard forces the other to skip.
     @Test func totalBudgetIsShared() {
-        var budget = ReassemblyBudget(perDirectionBytes: 100, perDirectionSegments: 100, totalBytes: 60)
+        var budget = ReassemblyBudget(perDirectionBytes: 100, perDirectionSegments: 100, totalBytes: 60, segmentOverhead: 0)
         var a = DirectionAssembler(), b = DirectionAssembler()
         a.startAtSYN(initialSequence: 0)
         b.startAtSYN(initialSequence: 0)
@@ -341,7 +342,7 @@ struct SplitMix: RandomNumberGenerator {
     }
 
     @Test func segmentLimit() {
-        var budget = ReassemblyBudget(perDirectionBytes: 1 << 20, perDirectionSegments: 4, totalBytes: 1 << 20)
+        var budget = ReassemblyBudget(perDirectionBytes: 1 << 20, perDirectionSegments: 4, totalBytes: 1 << 20, segmentOverhead: 0)
         var assembler = DirectionAssembler()
         assembler.startAtSYN(initialSequence: Self.base &- 1)
         var sink = RecordingSink()
@@ -360,7 +361,7 @@ struct SplitMix: RandomNumberGenerator {
     /// One segment that fills several holes between held segments is stored in
     /// pieces; the segment limit must hold after it too.
     @Test func segmentLimitHoldsWhenOneSegmentSplitsIntoPieces() {
-        var budget = ReassemblyBudget(perDirectionBytes: 1 << 20, perDirectionSegments: 4, totalBytes: 1 << 20)
+        var budget = ReassemblyBudget(perDirectionBytes: 1 << 20, perDirectionSegments: 4, totalBytes: 1 << 20, segmentOverhead: 0)
         var assembler = DirectionAssembler()
         assembler.startAtSYN(initialSequence: Self.base &- 1)
         var sink = RecordingSink()
@@ -425,7 +426,7 @@ struct SplitMix: RandomNumberGenerator {
         #expect(held.sink.events == (prefix == 0 ? [] : [.data(Array(stream[0..<prefix]))]), "seed \(seed)")
         let unionCount = seen.filter { $0 }.count
         #expect(held.assembler.bufferedBytes == unionCount - prefix, "seed \(seed)")
-        #expect(held.budget.usedBytes == held.assembler.bufferedBytes)
+        #expect(held.budget.usedBytes == held.assembler.bufferedFootprint)
 
         let result = assemble(segments, start: start)
         var expected: [RecordingSink.Event] = []
@@ -455,7 +456,7 @@ struct SplitMix: RandomNumberGenerator {
         let stream = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         let start = UInt32(truncatingIfNeeded: rng.next())
         let byteLimit = 20 + rng.below(80), segmentLimit = 1 + rng.below(6)
-        var budget = ReassemblyBudget(perDirectionBytes: byteLimit, perDirectionSegments: segmentLimit, totalBytes: 1 << 20)
+        var budget = ReassemblyBudget(perDirectionBytes: byteLimit, perDirectionSegments: segmentLimit, totalBytes: 1 << 20, segmentOverhead: 0)
         var assembler = DirectionAssembler()
         assembler.startAtSYN(initialSequence: start &- 1)
         var sink = RecordingSink()

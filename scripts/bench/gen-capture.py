@@ -7,6 +7,10 @@
   gen-capture.py many-flows OUT FLOWS    FLOWS concurrent connections: SYN, SYN-ACK, and
                                          one 100-byte TLS record from each client; none closes
   gen-capture.py syn-flood OUT SYNS      SYNS SYN packets from distinct sources, nothing else
+  gen-capture.py storm OUT PACKETS       1000 connections, then PACKETS client segments of an
+                                         attack on reassembly: tiny segments far ahead of the
+                                         stream, overlapping segments with different bytes, huge
+                                         sequence jumps, zero-window probes, and some in-order data
   gen-capture.py mix OUT FLOWS LAB.pcap  FLOWS complete connections replaying the real TLS 1.3,
                                          TLS 1.2 and HTTP flows recorded by scripts/lab.sh (a
                                          third each), addresses and ports rewritten, in-order,
@@ -88,6 +92,39 @@ def syn_flood(out, syns):
             t += 0.000001
             f.write(record(t, frame(addr(0x0A000000 + (i >> 16)), server, 1024 + (i & 0xFFFF) % 64000, 443, i * 7919, 0, 0x02, b"")))
 
+def storm(out, packets):
+    rng = random.Random(4)
+    flows = 1000
+    t = 1_790_000_000.0
+    nxt = []
+    with open(out, "wb") as f:
+        f.write(pcap_header())
+        for i in range(flows):
+            c, s = addr(0x0A000000 + i + 1), addr(0x0B000001)
+            t += 0.000001
+            f.write(record(t, frame(c, s, 20000, 443, 1000, 0, 0x02, b"")))
+            f.write(record(t, frame(s, c, 443, 20000, 5000, 1001, 0x12, b"")))
+            nxt.append(1001)
+        noise = rng.randbytes(1 << 16)
+        for i in range(packets):
+            k = i % flows
+            c, s = addr(0x0A000000 + k + 1), addr(0x0B000001)
+            roll = rng.random()
+            if roll < 0.4:    # tiny segment far ahead: held out of order
+                seq, size = nxt[k] + rng.randint(1, 500_000), rng.randint(1, 16)
+            elif roll < 0.6:  # overlapping segment, different bytes from what it overlaps
+                seq, size = nxt[k] + rng.randint(1, 500_000), 64
+            elif roll < 0.7:  # huge sequence jump
+                seq, size = nxt[k] + rng.randint(1 << 29, (1 << 31) - 1), 8
+            elif roll < 0.8:  # zero-window probe: one old byte
+                seq, size = nxt[k] - 1, 1
+            else:             # in-order data
+                seq, size = nxt[k], 100
+                nxt[k] += size
+            at = rng.randrange(0, len(noise) - size)
+            t += 0.000001
+            f.write(record(t, frame(c, s, 20000, 443, seq, 5001, 0x18, noise[at:at + size])))
+
 def lab_streams(pcap):
     """(client bytes, server bytes) of each lab connection, in order, from a pcap
     recorded by scripts/lab.sh (Linux cooked v1/v2 or Ethernet), duplicates removed."""
@@ -157,4 +194,4 @@ if __name__ == "__main__":
     if kind == "mix":
         mix(out, n, sys.argv[4])
     else:
-        {"long-flow": long_flow, "many-flows": many_flows, "syn-flood": syn_flood}[kind](out, n)
+        {"long-flow": long_flow, "many-flows": many_flows, "syn-flood": syn_flood, "storm": storm}[kind](out, n)
