@@ -18,6 +18,10 @@
 #   scripts/lab.sh up [permissive|strict]      build (or switch) the lab
 #   scripts/lab.sh traffic                     mesh TLS 1.3, mesh TLS 1.2, legacy plaintext
 #   scripts/lab.sh record OUT.pcap [mode]      up, tcpdump -i any in the node, traffic, stop
+#   scripts/lab.sh secrets                     start PostgreSQL (password auth) and SMTP in the
+#                                              webserver pod, then send credentials in cleartext
+#                                              from the legacy client: HTTP Basic auth and a
+#                                              cookie, a PostgreSQL password, SMTP AUTH
 #   scripts/lab.sh exec-node CMD...            run a command in the node namespace
 #   scripts/lab.sh down                        remove everything the lab made
 set -euo pipefail
@@ -137,12 +141,13 @@ stop_nginx() {
   fi
 }
 
+# wait_for_port PORT WHAT: until the webserver pod accepts connections on PORT.
 wait_for_port() {
   for _ in $(seq 50); do
-    in_ns wc-web bash -c "exec 3<>/dev/tcp/$WEB_IP/80" 2>/dev/null && return 0
+    in_ns wc-web bash -c "exec 3<>/dev/tcp/$WEB_IP/$1" 2>/dev/null && return 0
     sleep 0.1
   done
-  die "webserver did not start listening on $WEB_IP:80 (see $STATE/nginx/logs/error.log)"
+  die "$2 did not start listening on $WEB_IP:$1"
 }
 
 up() {
@@ -157,7 +162,7 @@ up() {
   # nginx daemonises: detach it from our stdout/stderr so callers reading them see EOF.
   in_ns wc-web nginx -e "$STATE/nginx/logs/error.log" -p "$STATE/nginx" -c "$STATE/nginx/nginx.conf" \
     </dev/null >>"$STATE/nginx/logs/stdout.log" 2>&1
-  wait_for_port
+  wait_for_port 80 "webserver (see $STATE/nginx/logs/error.log)"
   echo "$mode" >"$STATE/mode"
   # The probe connection above is not part of any recording: let it close.
   sleep 0.3
@@ -206,6 +211,69 @@ record() {
   cat "$log" >&2
 }
 
+# Credentials the secrets scenario sends in cleartext; the test asserts that
+# no wirecheck output contains them (nor their base64 forms).
+PG_PASSWORD=wc-pg-secret-4711
+SMTP_PASSWORD=wc-smtp-secret-0815
+COOKIE_SECRET=wc-cookie-secret-42
+BASIC_PASSWORD=wc-basic-secret-99
+
+start_postgres() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [[ -n $bin && -x $bin/initdb ]] || die "PostgreSQL server not installed (scripts/setup.sh --lab installs it)"
+  id postgres >/dev/null 2>&1 || die "no postgres user"
+  local data=$STATE/pg/data sock=$STATE/pg/sock
+  if [[ ! -f $data/PG_VERSION ]]; then
+    mkdir -p "$STATE/pg" "$sock"
+    chown -R postgres "$STATE/pg"
+    chmod 755 "$STATE"
+    in_ns wc-web su postgres -s /bin/sh -c "$bin/initdb -A trust -D $data" >/dev/null
+    echo "host all all $SUBNET_PREFIX.0/24 password" >>"$data/pg_hba.conf"
+  fi
+  in_ns wc-web su postgres -s /bin/sh -c \
+    "$bin/pg_ctl -D $data -l $STATE/pg/log -w -o \"-c listen_addresses=$WEB_IP -c unix_socket_directories=$sock -c ssl=off\" start" >/dev/null
+  in_ns wc-web su postgres -s /bin/sh -c \
+    "psql -h $sock -d postgres -qc \"SET client_min_messages=warning; DROP ROLE IF EXISTS app; CREATE ROLE app LOGIN PASSWORD '$PG_PASSWORD'\"" >/dev/null
+}
+
+stop_postgres() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [[ -f $STATE/pg/data/postmaster.pid && -n $bin ]] || return 0
+  su postgres -s /bin/sh -c "$bin/pg_ctl -D $STATE/pg/data -m immediate stop" >/dev/null 2>&1 || true
+}
+
+start_smtp() {
+  stop_smtp
+  in_ns wc-web python3 "$(dirname "$0")/lab-smtp.py" "$WEB_IP" 25 </dev/null >/dev/null 2>&1 &
+  echo $! >"$STATE/smtp.pid"
+  wait_for_port 25 "SMTP server"
+}
+
+stop_smtp() {
+  [[ -f $STATE/smtp.pid ]] || return 0
+  kill "$(cat "$STATE/smtp.pid")" 2>/dev/null || true
+  rm -f "$STATE/smtp.pid"
+}
+
+secrets() {
+  ip netns pids wc-web >/dev/null 2>&1 || die "lab is not up (scripts/lab.sh up)"
+  start_postgres
+  start_smtp
+  sleep 0.3
+  in_ns wc-legacy curl -sS --max-time 3 -u "app:$BASIC_PASSWORD" -H "Cookie: session=$COOKIE_SECRET" \
+    "http://$WEB_IP/account" >/dev/null
+  sleep 0.3
+  in_ns wc-legacy env PGPASSWORD=$PG_PASSWORD PGCONNECT_TIMEOUT=3 \
+    psql -h "$WEB_IP" -U app -d postgres -qAtc "select 1" >/dev/null
+  sleep 0.3
+  printf 'From: app@example.com\r\nTo: ops@example.com\r\nSubject: lab\r\n\r\nhello\r\n' |
+    in_ns wc-legacy curl -sS --max-time 3 "smtp://$WEB_IP:25" --mail-from app@example.com \
+      --mail-rcpt ops@example.com --user "app:$SMTP_PASSWORD" --upload-file - >/dev/null
+  sleep 0.3
+}
+
 down_network() {
   local ns
   for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
@@ -213,6 +281,8 @@ down_network() {
 
 down() {
   stop_nginx
+  stop_smtp
+  stop_postgres
   down_network
 }
 
@@ -221,7 +291,8 @@ case ${1:-} in
   up) up "${2:-permissive}" ;;
   traffic) traffic ;;
   record) shift; record "$@" ;;
+  secrets) secrets ;;
   exec-node) shift; in_ns wc-node "$@" ;;
   down) down ;;
-  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,28p' "$0" >&2; exit 2 ;;
 esac

@@ -2,13 +2,14 @@
 # Installs what wirecheck needs on a fresh Debian machine, and nothing more.
 #   scripts/setup.sh          build dependencies (libpcap headers)
 #   scripts/setup.sh --lab    also the lab: tcpdump, nginx with the stream module,
-#                             OpenSSL, curl, iproute2, scapy (for crafted captures)
+#                             OpenSSL, curl, iproute2, scapy (for crafted captures),
+#                             PostgreSQL (the secrets test sends a password to it)
 # Packages already present are skipped, so this is cheap to run every time.
 set -euo pipefail
 
 packages=(libpcap-dev pkg-config)
 if [[ "${1:-}" == "--lab" ]]; then
-  packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps)
+  packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps postgresql)
 fi
 
 missing=()

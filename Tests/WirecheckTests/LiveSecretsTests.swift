@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+/// Credentials crossing the wire in cleartext, through real clients and
+/// servers in the lab (curl with HTTP Basic auth and a cookie, psql logging in
+/// to PostgreSQL with password authentication, curl logging in to SMTP with
+/// AUTH): wirecheck must flag every flow as plaintext and show the shape of
+/// the evidence, while neither its text nor its JSON output contains any of
+/// the secrets, in clear or base64. A tcpdump recording of the same traffic
+/// proves the secrets really were on the wire.
+/// Part of the serialized lab suite: the lab's namespaces are shared.
+extension LiveLabTests {
+    /// Must match the values in scripts/lab.sh.
+    static let secrets = ["wc-pg-secret-4711", "wc-smtp-secret-0815", "wc-cookie-secret-42", "wc-basic-secret-99"]
+
+    /// Every form a secret takes on the wire or could take in output.
+    static var forbidden: [String] {
+        var forms = secrets
+        forms.append(Data("app:wc-basic-secret-99".utf8).base64EncodedString())   // HTTP Basic
+        forms.append(Data("\0app\0wc-smtp-secret-0815".utf8).base64EncodedString()) // SMTP AUTH PLAIN
+        forms.append(Data("wc-smtp-secret-0815".utf8).base64EncodedString())        // SMTP AUTH LOGIN
+        return forms
+    }
+
+    @Test func credentialsNeverReachTheOutput() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        try LiveLab.lab("up", "permissive")
+        defer { try? LiveLab.lab("down") }
+        let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
+        let filter = ["host", "10.111.1.122"]
+        let recording = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-secrets-\(UUID().uuidString).pcap")
+        defer { try? FileManager.default.removeItem(at: recording) }
+
+        let text = try Subprocess(ip, ["netns", "exec", "wc-node", binary.path, "-i", "any"] + filter)
+        let json = try Subprocess(ip, ["netns", "exec", "wc-node", binary.path, "-i", "any", "--json"] + filter)
+        let tcpdump = try Subprocess(ip, ["netns", "exec", "wc-node", "tcpdump", "-i", "any", "-U", "-w", recording.path] + filter)
+        let all = [text, json, tcpdump]
+        defer {
+            for process in all {
+                if process.wait(timeout: 0) == nil { process.send(SIGKILL); _ = process.wait() }
+                process.removeFiles()
+            }
+        }
+        #expect(text.waitForStderr("listening on any", timeout: 15), "stderr: \(text.stderr)")
+        #expect(json.waitForStderr("listening on any", timeout: 15), "stderr: \(json.stderr)")
+        #expect(tcpdump.waitForStderr("listening on", timeout: 15), "stderr: \(tcpdump.stderr)")
+
+        try LiveLab.lab("secrets")
+        Thread.sleep(forTimeInterval: 1.5)
+        for process in [text, json] { process.send(SIGINT) }
+        tcpdump.send(SIGTERM)
+        for process in all { #expect(process.wait(timeout: 15) != nil, "a capture did not stop") }
+
+        // The secrets were on the wire…
+        let wire = try Data(contentsOf: recording)
+        // (Basic auth and SMTP AUTH carry theirs base64-encoded.)
+        for secret in ["wc-pg-secret-4711", "wc-cookie-secret-42", Self.forbidden[4]] {
+            #expect(wire.range(of: Data(secret.utf8)) != nil, "\(secret) not on the wire: the test proves nothing")
+        }
+        let smtpOnWire = Self.forbidden.suffix(2).contains { wire.range(of: Data($0.utf8)) != nil }
+        #expect(smtpOnWire, "SMTP AUTH not on the wire")
+
+        // …and in no output.
+        for (name, process) in [("text", text), ("json", json)] {
+            for form in Self.forbidden {
+                #expect(!process.stdout.contains(form), "\(name) output contains \(form)")
+                #expect(!process.stderr.contains(form), "\(name) stderr contains \(form)")
+            }
+        }
+
+        // The verdicts still show what crossed and its shape.
+        let flows = try TestSupport.jsonLines(json.stdout).filter { $0["type"] as? String == "flow" }
+        func flow(port: Int) -> [String: Any]? {
+            flows.first { ($0["server"] as? String)?.hasSuffix(":\(port)") == true }
+        }
+        let http = try #require(flow(port: 80), "no HTTP flow: \(json.stdout)")
+        #expect(http["verdict"] as? String == "plaintext")
+        let evidence = http["evidence"] as? String ?? ""
+        #expect(evidence.contains("GET /account HTTP/1.1"), "\(evidence)")
+        #expect(evidence.contains("Authorization: [redacted]") && evidence.contains("Cookie: [redacted]"), "\(evidence)")
+        let postgres = try #require(flow(port: 5432), "no PostgreSQL flow: \(json.stdout)")
+        #expect(postgres["verdict"] as? String == "plaintext")
+        #expect(postgres["protocol"] as? String == "postgresql", "\(postgres)")
+        let smtp = try #require(flow(port: 25), "no SMTP flow: \(json.stdout)")
+        #expect(smtp["verdict"] as? String == "plaintext", "\(smtp)")
+        #expect(text.stdout.contains("result: FAIL"))
+    }
+}
