@@ -189,7 +189,14 @@ public final class PacketSource {
         case PCAP_ERROR_BREAK:
             return .end
         default:
-            return .failed(CaptureError(.readFailed, String(cString: pcap_geterr(handle))))
+            var text = String(cString: pcap_geterr(handle))
+            // Where in the file reading stopped, so a user can look at the bytes
+            // (unknown for pipes and live captures).
+            if !isLive, let file = pcap_file(handle) {
+                let position = ftell(file)
+                if position >= 0 { text += " (reading stopped at byte offset \(position) of the file)" }
+            }
+            return .failed(CaptureError(.readFailed, text))
         }
     }
 

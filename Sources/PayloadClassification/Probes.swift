@@ -94,9 +94,17 @@ enum Probes {
             // its version, stops parsing as HTTP, and would then be shown as
             // text with its query values unredacted. Only the redacted
             // evidence is shortened (below).
-            line = firstLine(head, limit: probeLimit) ?? (final ? printable(head, limit: probeLimit) : line)
+            let wholeLine = firstLine(head, limit: probeLimit)
+            line = wholeLine ?? (final ? printable(head, limit: probeLimit) : line)
             // "METHOD target HTTP/1.x": anything else is text that starts with a verb.
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            if wholeLine == nil, parts.count == 2, d.count >= probeLimit {
+                // A request line longer than anything we read: still a request,
+                // and its target is redacted like any other, never shown raw.
+                var evidence = Redaction.requestLine(method: String(parts[0]), target: String(parts[1]), version: "")
+                if evidence.count > 300 { evidence = String(evidence.prefix(297)) + "..." }
+                return .cleartext(.http, protocolName: "http", evidence: evidence + "(request line over \(probeLimit) bytes)")
+            }
             guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") || parts[2].hasPrefix("HTTP/0.9") else {
                 return nil
             }

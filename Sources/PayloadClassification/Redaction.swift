@@ -47,13 +47,18 @@ public enum Redaction {
 
     /// A line of a text protocol, with the arguments of credential commands
     /// redacted: `a1 LOGIN alice s3cret` reads `a1 LOGIN [redacted]`.
+    /// URLs in the line (a query, or user-info before an `@`) are redacted as
+    /// in request lines, so text that only looks like HTTP leaks nothing either.
     public static func textLine(_ line: String) -> String {
         let words = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         for index in 0..<min(2, words.count) where credentialCommands.contains(words[index].uppercased()) {
             guard index + 1 < words.count || index == 0 else { break }
             return words[0...index].joined(separator: " ") + " " + marker
         }
-        return line
+        guard line.contains("?") || line.contains("@") else { return line }
+        return line.split(separator: " ", omittingEmptySubsequences: false).map { word in
+            word.contains("?") || word.contains("://") ? redactTarget(String(word)) : String(word)
+        }.joined(separator: " ")
     }
 
     /// A short summary of an HTTP head: the Host, and the names (never the

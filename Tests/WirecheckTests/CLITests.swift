@@ -128,6 +128,7 @@ import Testing
         let run = try wirecheck(["-r", cut.path, "--json"])
         #expect(run.stderr.contains("warning"), "stderr: \(run.stderr)")
         #expect(run.stderr.contains("truncated"), "stderr: \(run.stderr)")
+        #expect(run.stderr.contains("byte offset \(data.count - 20)"), "stderr: \(run.stderr)")
         let lines = try TestSupport.jsonLines(run.stdout)
         #expect(lines.filter { $0["type"] as? String == "flow" }.count == 3)
         #expect(lines.last?["type"] as? String == "summary")

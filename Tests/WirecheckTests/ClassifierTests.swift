@@ -269,6 +269,26 @@ enum StreamPiece: Sendable {
         #expect(summary.evidence?.hasPrefix("GET /callback?code=[redacted]") == true)
     }
 
+    /// No line end within everything the probe reads: still a request, redacted.
+    @Test func overlongRequestLineWithoutLineEndIsRedacted() {
+        let secret = String(repeating: "t0ken", count: 2_000)
+        let request = Array("GET /sso?session=\(secret)".utf8)
+        for pieces in [[request], stride(from: 0, to: request.count, by: 1_400).map { Array(request[$0..<min(request.count, $0 + 1_400)]) }] {
+            let summary = Self.classify(pieces.map { StreamPiece.data($0) })
+            #expect(summary.kind == .http)
+            #expect(summary.evidence?.contains("t0ken") == false, "\(summary.evidence ?? "")")
+            #expect(summary.evidence?.hasPrefix("GET /sso?session=[redacted]") == true, "\(summary.evidence ?? "")")
+        }
+    }
+
+    /// Text that looks like a request but is not one (four words) must not leak its query either.
+    @Test func textWithURLQueryIsRedacted() {
+        let text = Array(("GET /a b?token=s3cr3t HTTP/1.1 and http://alice:pw@host/x " + String(repeating: "filler ", count: 80)).utf8)
+        let summary = Self.classify(text)
+        #expect(summary.evidence?.contains("s3cr3t") == false, "\(summary.evidence ?? "")")
+        #expect(summary.evidence?.contains("alice:pw") == false, "\(summary.evidence ?? "")")
+    }
+
     @Test func httpResponse() {
         let response = Array("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nSet-Cookie: sid=1\r\n\r\n<html></html>".utf8)
         let summary = Self.classify(response)
