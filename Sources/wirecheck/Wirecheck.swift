@@ -63,6 +63,11 @@ struct Wirecheck: ParsableCommand {
     @Flag(help: "Write JSON Lines: one object per flow, then a summary object.")
     var json = false
 
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp(
+        "Write the report to this file instead of standard output (opened after privileges are dropped; symbolic links and other users' files in shared directories are refused).",
+        valueName: "file"))
+    var output: String?
+
     @Option(help: ArgumentHelp(
         "Also fail (exit 1) on these verdicts, comma-separated: opaque, inconclusive, plaintext-rejected.",
         valueName: "verdicts"))
@@ -156,8 +161,12 @@ struct Wirecheck: ParsableCommand {
                     return 3
                 }
             }
+            // The report file is opened as the user wirecheck now runs as, as tcpdump does with -w.
+            if !openOutput() { return 3 }
             // Like tcpdump: say where we listen, on stderr, once capture is active.
             standardError("wirecheck: listening on \(interface ?? "any"), link-type \(LinkType.name(source.linkType)), snapshot length \(source.snapshotLength) bytes\(runningAs)\n")
+        } else if !openOutput() {
+            return 3
         }
         if json {
             var reporter = JSONLinesReporter()
@@ -165,6 +174,18 @@ struct Wirecheck: ParsableCommand {
         }
         var reporter = TextReporter()
         return analyze(source, sourceName: sourceName, reporter: &reporter)
+    }
+
+    /// Points the report at `--output`, if given; says why not on failure.
+    private func openOutput() -> Bool {
+        guard let output else { return true }
+        do {
+            reportDescriptor = try OutputFile.open(output)
+            return true
+        } catch {
+            standardError("wirecheck: \(error)\n")
+            return false
+        }
     }
 
     private func analyze<R: Reporter>(_ source: PacketSource, sourceName: String, reporter: inout R) -> Int32 {
@@ -258,9 +279,12 @@ func wallClockNanoseconds() -> Int64 {
     return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 }
 
+/// Where reports go: standard output, or the `--output` file.
+nonisolated(unsafe) var reportDescriptor: Int32 = STDOUT_FILENO
+
 /// Writes straight to the descriptor, unbuffered, so each verdict appears as
 /// soon as it is final, even when stdout is a pipe.
-func standardOutput(_ text: String) { writeAll(text, to: STDOUT_FILENO) }
+func standardOutput(_ text: String) { writeAll(text, to: reportDescriptor) }
 
 func standardError(_ text: String) { writeAll(text, to: STDERR_FILENO) }
 

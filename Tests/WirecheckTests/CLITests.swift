@@ -198,4 +198,62 @@ import Testing
         #expect(run.status == 3)
         #expect(run.stderr.contains("wcnosuch0"))
     }
+
+    // MARK: --output
+
+    /// A fresh directory, world-writable and sticky like /tmp.
+    func sharedDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-shared-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+        try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: directory.path)
+        return directory
+    }
+
+    @Test func outputFileGetsTheReport() throws {
+        let directory = try sharedDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("report.jsonl")
+        try Data("old contents that must go\n".utf8).write(to: file)
+        let toFile = try wirecheck(["-r", permissive, "--json", "-o", file.path])
+        let toStdout = try wirecheck(["-r", permissive, "--json"])
+        #expect(toFile.status == 1)
+        #expect(toFile.stdout.isEmpty)
+        #expect(try String(contentsOf: file, encoding: .utf8) == toStdout.stdout)
+    }
+
+    @Test func outputRefusesASymbolicLink() throws {
+        let directory = try sharedDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let victim = directory.appendingPathComponent("victim")
+        try Data("precious\n".utf8).write(to: victim)
+        let link = directory.appendingPathComponent("report.txt")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: victim)
+        let run = try wirecheck(["-r", permissive, "-o", link.path])
+        #expect(run.status == 3)
+        #expect(run.stderr.contains("symbolic link"), "stderr: \(run.stderr)")
+        #expect(try String(contentsOf: victim, encoding: .utf8) == "precious\n")
+    }
+
+    @Test func outputRefusesHardLinksAndOthersFilesInSharedDirectories() throws {
+        let directory = try sharedDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let victim = directory.appendingPathComponent("victim")
+        try Data("precious\n".utf8).write(to: victim)
+        let hardLink = directory.appendingPathComponent("report.txt")
+        try FileManager.default.linkItem(at: victim, to: hardLink)
+        let run = try wirecheck(["-r", permissive, "-o", hardLink.path])
+        #expect(run.status == 3)
+        #expect(run.stderr.contains("hard links"), "stderr: \(run.stderr)")
+        #expect(try String(contentsOf: victim, encoding: .utf8) == "precious\n")
+
+        // Planted by another user (only testable as root, who can chown).
+        guard TestSupport.isRoot else { return }
+        let planted = directory.appendingPathComponent("planted.txt")
+        try Data("theirs\n".utf8).write(to: planted)
+        #expect(chown(planted.path, 65_534, 65_534) == 0)
+        let other = try wirecheck(["-r", permissive, "-o", planted.path])
+        #expect(other.status == 3)
+        #expect(other.stderr.contains("owned by another user"), "stderr: \(other.stderr)")
+        #expect(try String(contentsOf: planted, encoding: .utf8) == "theirs\n")
+    }
 }
