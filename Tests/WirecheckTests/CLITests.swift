@@ -221,30 +221,30 @@ import Testing
         #expect(try String(contentsOf: file, encoding: .utf8) == toStdout.stdout)
     }
 
-    @Test func outputRefusesASymbolicLink() throws {
+    /// Plants `report.txt` in a shared directory as a link (made by `link`)
+    /// to a file holding "precious", runs wirecheck with `-o report.txt`, and
+    /// checks it refused with `message` and left the file alone.
+    func expectRefusedLink(_ message: String, link: (URL, URL) throws -> Void) throws {
         let directory = try sharedDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let victim = directory.appendingPathComponent("victim")
         try Data("precious\n".utf8).write(to: victim)
-        let link = directory.appendingPathComponent("report.txt")
-        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: victim)
-        let run = try wirecheck(["-r", permissive, "-o", link.path])
+        let report = directory.appendingPathComponent("report.txt")
+        try link(report, victim)
+        let run = try wirecheck(["-r", permissive, "-o", report.path])
         #expect(run.status == 3)
-        #expect(run.stderr.contains("symbolic link"), "stderr: \(run.stderr)")
+        #expect(run.stderr.contains(message), "stderr: \(run.stderr)")
         #expect(try String(contentsOf: victim, encoding: .utf8) == "precious\n")
     }
 
+    @Test func outputRefusesASymbolicLink() throws {
+        try expectRefusedLink("symbolic link") { try FileManager.default.createSymbolicLink(at: $0, withDestinationURL: $1) }
+    }
+
     @Test func outputRefusesHardLinksAndOthersFilesInSharedDirectories() throws {
+        try expectRefusedLink("hard links") { try FileManager.default.linkItem(at: $1, to: $0) }
         let directory = try sharedDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let victim = directory.appendingPathComponent("victim")
-        try Data("precious\n".utf8).write(to: victim)
-        let hardLink = directory.appendingPathComponent("report.txt")
-        try FileManager.default.linkItem(at: victim, to: hardLink)
-        let run = try wirecheck(["-r", permissive, "-o", hardLink.path])
-        #expect(run.status == 3)
-        #expect(run.stderr.contains("hard links"), "stderr: \(run.stderr)")
-        #expect(try String(contentsOf: victim, encoding: .utf8) == "precious\n")
 
         // Planted by another user (only testable as root, who can chown).
         guard TestSupport.isRoot else { return }
