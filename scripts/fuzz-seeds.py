@@ -13,7 +13,7 @@ import struct
 import sys
 
 # Must match the order of LinkType.supported.sorted() in PacketDecoding.
-SUPPORTED = sorted([0, 1, 12, 14, 101, 108, 113, 228, 229, 276])
+SUPPORTED = sorted([0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 9, 10, 50, 51, 104, 129, 178, 242])
 
 
 def read_pcap(path):

@@ -77,7 +77,7 @@ public struct Endpoint: Hashable, Comparable, Sendable, CustomStringConvertible 
 /// flow key: the same inner addresses in two virtual networks are two flows.
 public struct Tunnel: Hashable, Sendable, CustomStringConvertible {
     public enum Kind: UInt8, Sendable {
-        case none, vxlan, geneve, ipInIP, gre, gtpU
+        case none, vxlan, geneve, ipInIP, gre, gtpU, ayiya
     }
 
     public var kind: Kind
@@ -99,6 +99,7 @@ public struct Tunnel: Hashable, Sendable, CustomStringConvertible {
         case .ipInIP: return "ip-in-ip"
         case .gre: return identifier == 0 ? "gre" : "gre key \(identifier)"
         case .gtpU: return "gtp-u teid \(identifier)"
+        case .ayiya: return "ayiya"
         }
     }
 }

@@ -10,8 +10,19 @@ public enum LinkType {
     public static let ipv4: Int32 = 228
     public static let ipv6: Int32 = 229
     public static let linuxCooked2: Int32 = 276
+    public static let ppp: Int32 = 9
+    public static let fddi: Int32 = 10
+    public static let pppSerial: Int32 = 50
+    public static let pppEther: Int32 = 51
+    public static let ciscoHDLC: Int32 = 104
+    public static let arcnetLinux: Int32 = 129
+    public static let juniperEther: Int32 = 178
+    public static let ipOverInfiniband: Int32 = 242
 
-    public static let supported: Set<Int32> = [null, ethernet, raw, rawOpenBSD, rawLinktype, loop, linuxCooked, ipv4, ipv6, linuxCooked2]
+    public static let supported: Set<Int32> = [
+        null, ethernet, raw, rawOpenBSD, rawLinktype, loop, linuxCooked, ipv4, ipv6, linuxCooked2,
+        ppp, fddi, pppSerial, pppEther, ciscoHDLC, arcnetLinux, juniperEther, ipOverInfiniband,
+    ]
 
     /// A name for messages.
     public static func name(_ type: Int32) -> String {
@@ -24,6 +35,13 @@ public enum LinkType {
         case linuxCooked2: return "Linux cooked v2"
         case ipv4: return "raw IPv4"
         case ipv6: return "raw IPv6"
+        case ppp, pppSerial: return "PPP"
+        case pppEther: return "PPPoE"
+        case fddi: return "FDDI"
+        case ciscoHDLC: return "Cisco HDLC"
+        case arcnetLinux: return "Linux ARCNET"
+        case juniperEther: return "Juniper Ethernet"
+        case ipOverInfiniband: return "IP over InfiniBand"
         default: return "link type \(type)"
         }
     }
@@ -137,9 +155,71 @@ public struct FrameDecoder: Sendable {
             }
             guard isIPFamily(family) || isIPFamily(family.byteSwapped) else { return .failure(.notTCP) }
             return decodeIP(reader, offset: 4, tunnel: .none, depth: 0)
+        case LinkType.ppp, LinkType.pppSerial:
+            return decodePPP(reader, offset: 0)
+        case LinkType.pppEther:
+            // A PPPoE session header (6 bytes), then the PPP protocol.
+            return decodePPP(reader, offset: 6)
+        case LinkType.ciscoHDLC:
+            // Address, control, then an EtherType.
+            guard let proto = reader.u16(2), reader.has(4) else { return .failure(.truncated(.link, offset: 0)) }
+            return decodeEtherType(proto, reader, offset: 4, tunnel: .none, depth: 0)
+        case LinkType.fddi:
+            // Frame control and two addresses, then LLC/SNAP naming the EtherType.
+            guard let dsap = reader.u8(13), let ssap = reader.u8(14), let proto = reader.u16(19), reader.has(21) else {
+                return .failure(.truncated(.link, offset: 0))
+            }
+            guard dsap == 0xAA, ssap == 0xAA else { return .failure(.notTCP) }
+            return decodeEtherType(proto, reader, offset: 21, tunnel: .none, depth: 0)
+        case LinkType.arcnetLinux:
+            // Source, destination, a 2-byte offset, the protocol; RFC 1201 framing
+            // adds a split flag and a sequence number, RFC 1051's does not.
+            guard let type = reader.u8(4) else { return .failure(.truncated(.link, offset: 0)) }
+            switch type {
+            case 240: return decodeIP(reader, offset: 5, tunnel: .none, depth: 0)       // IP, RFC 1051
+            case 212, 0xC4: return decodeIP(reader, offset: 8, tunnel: .none, depth: 0) // IP, IPv6, RFC 1201
+            default: return .failure(.notTCP)
+            }
+        case LinkType.ipOverInfiniband:
+            // RFC 4391 as Linux captures it: a 40-byte pseudo-header, then EtherType and 2 reserved bytes.
+            guard let proto = reader.u16(40), reader.has(44) else { return .failure(.truncated(.link, offset: 0)) }
+            return decodeEtherType(proto, reader, offset: 44, tunnel: .none, depth: 0)
+        case LinkType.juniperEther:
+            // "MGC", flags; an extension block when flagged; then Ethernet, or IP when there is no L2 header.
+            guard let magic = reader.u32(0) else { return .failure(.truncated(.link, offset: 0)) }
+            guard magic >> 8 == 0x4D_4743 else { return .failure(.malformed(.link, offset: 0)) }
+            let flags = UInt8(truncatingIfNeeded: magic)
+            var header = 4
+            if flags & 0x80 != 0 {
+                guard let extensions = reader.u16(4) else { return .failure(.truncated(.link, offset: 0)) }
+                header = 6 + Int(extensions)
+            }
+            if flags & 0x02 != 0 { return decodeIP(reader, offset: header, tunnel: .none, depth: 0) }
+            return decodeEthernet(reader, offset: header, tunnel: .none, depth: 0)
         default:
             return .failure(.unsupportedLinkType)
         }
+    }
+
+    /// PPP: optional address and control bytes (0xFF 0x03), then a protocol
+    /// number, one byte when compressed.
+    private func decodePPP(_ reader: FrameReader, offset: Int) -> Result<TCPSegment, DecodeFailure> {
+        var cursor = offset
+        if reader.u8(cursor) == 0xFF {
+            guard let control = reader.u8(cursor + 1) else { return .failure(.truncated(.link, offset: offset)) }
+            if control == 0x03 { cursor += 2 }
+        }
+        guard let first = reader.u8(cursor) else { return .failure(.truncated(.link, offset: offset)) }
+        var proto = UInt16(first)
+        if first & 1 == 0 {
+            guard let full = reader.u16(cursor) else { return .failure(.truncated(.link, offset: offset)) }
+            proto = full
+            cursor += 2
+        } else {
+            cursor += 1
+        }
+        guard proto == 0x21 || proto == 0x57 else { return .failure(.notTCP) }
+        return decodeIP(reader, offset: cursor, tunnel: .none, depth: 0)
     }
 
     /// Decodes what a reassembled IP datagram carries. `datagram` is its
@@ -366,9 +446,14 @@ public struct FrameDecoder: Sendable {
     private func decodeUDP(_ reader: FrameReader, offset: Int, depth: Int) -> Result<TCPSegment, DecodeFailure> {
         // Cut before the port: truncated (it may have been a tunnel carrying TCP).
         // Cut after it: each tunnel below reports its own truncation, anything else is not TCP.
-        guard let dstPort = reader.u16(offset + 2) else { return .failure(.truncated(.udp, offset: offset)) }
+        guard let srcPort = reader.u16(offset), let dstPort = reader.u16(offset + 2) else {
+            return .failure(.truncated(.udp, offset: offset))
+        }
         let body = offset + 8
+        if srcPort == 5072 || dstPort == 5072 { return decodeAYIYA(reader, offset: body, depth: depth) }
         switch dstPort {
+        case 4754: // GRE in UDP (RFC 8086).
+            return decodeGRE(reader, offset: body, depth: depth)
         case 4789, 8472: // VXLAN: IANA port, and the Linux default that Flannel uses.
             guard let flags = reader.u8(body), let vniWord = reader.u32(body + 4), reader.has(body + 8) else {
                 return .failure(.truncated(.tunnel, offset: body))
@@ -433,7 +518,25 @@ public struct FrameDecoder: Sendable {
         let tunnel = Tunnel(kind: .gre, identifier: key)
         if proto == 0x6558 { return decodeEthernet(reader, offset: cursor, tunnel: tunnel, depth: depth) }
         if proto == 0x8200 || proto == 0x8210 { return decode80211(reader, offset: cursor, tunnel: tunnel, depth: depth) }
+        if proto == 0x883E {
+            // WCCP redirection: version 1 puts the IP packet right here, version 2 after a 4-byte header.
+            guard let first = reader.u8(cursor) else { return .failure(.truncated(.tunnel, offset: cursor)) }
+            return decodeIP(reader, offset: first >> 4 == 4 ? cursor : cursor + 4, tunnel: tunnel, depth: depth)
+        }
         return decodeEtherType(proto, reader, offset: cursor, tunnel: tunnel, depth: depth)
+    }
+
+    /// AYIYA ("anything in anything", IPv6 tunnel brokers, UDP 5072): a header
+    /// whose identity and signature lengths it states itself, then the packet.
+    private func decodeAYIYA(_ reader: FrameReader, offset: Int, depth: Int) -> Result<TCPSegment, DecodeFailure> {
+        guard let lengths = reader.u8(offset), let signature = reader.u8(offset + 1),
+              let operation = reader.u8(offset + 2), let next = reader.u8(offset + 3) else {
+            return .failure(.truncated(.tunnel, offset: offset))
+        }
+        guard operation & 0x0F == 1, next == 4 || next == 41 else { return .failure(.notTCP) } // forwarded IPv4/IPv6
+        let inner = offset + 8 + (1 << Int(lengths >> 4)) + Int(signature >> 4) * 4
+        guard reader.has(inner) else { return .failure(.truncated(.tunnel, offset: offset)) }
+        return decodeIP(reader, offset: inner, tunnel: Tunnel(kind: .ayiya), depth: depth)
     }
 
     /// An 802.11 data frame, as wireless controllers (Aruba) tunnel them in GRE:
@@ -449,7 +552,15 @@ public struct FrameDecoder: Sendable {
         if subtype & 0x08 != 0 { header += 2 }        // QoS control
         if flags & 0x80 != 0, subtype & 0x08 != 0 { header += 4 }  // HT control
         guard flags & 0x40 == 0 else { return .failure(.notTCP) }  // protected: cannot be read here
-        let llc = offset + header
+        var llc = offset + header
+        if subtype & 0x08 != 0 {
+            // QoS control says whether the body is an A-MSDU: subframes of
+            // destination, source and length, each followed by LLC/SNAP. The first is decoded.
+            guard let qos = reader.u8(offset + 24 + (flags & 0x03 == 0x03 ? 6 : 0)) else {
+                return .failure(.truncated(.link, offset: offset))
+            }
+            if qos & 0x80 != 0 { llc += 14 }
+        }
         guard let dsap = reader.u8(llc), let ssap = reader.u8(llc + 1), let etherType = reader.u16(llc + 6) else {
             return .failure(.truncated(.link, offset: llc))
         }

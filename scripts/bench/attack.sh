@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Resource limits under attack (release build, generated captures kept out of git):
+#   SYN flood     N distinct SYNs, with the default table (1 000 000 flows) and --max-flows 100000
+#   reassembly    storm of tiny out-of-order segments, overlapping segments with different
+#                 bytes, huge sequence jumps and zero-window probes over 1000 connections,
+#                 at 1, 2 and 4 million packets (time should grow linearly), and with
+#                 --max-buffer 8 and 32 MiB (memory should follow the limit)
+#   scripts/bench/attack.sh [SYNS]      default SYNS: 10000000 (a 700 MB capture)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=scripts/bench/out
+mkdir -p "$out"
+swift build -c release --product wirecheck >&2
+bin=.build/release/wirecheck
+syns=${1:-10000000}
+
+measure() {  # measure LABEL ARGS...: wall time and peak RSS of one wirecheck run
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$out/time.txt" "$bin" "$@" >/dev/null 2>&1 || true
+  read -r seconds kib < <(tail -1 "$out/time.txt")
+  printf '| %s | %s s | %d MiB |\n' "$label" "$seconds" $((kib / 1024))
+}
+
+[[ -f $out/syn-$syns.pcap ]] || python3 scripts/bench/gen-capture.py syn-flood "$out/syn-$syns.pcap" "$syns"
+for n in 1000000 2000000 4000000; do
+  [[ -f $out/storm-$n.pcap ]] || python3 scripts/bench/gen-capture.py storm "$out/storm-$n.pcap" "$n"
+done
+echo "| attack | time | peak RSS |"
+echo "| --- | ---: | ---: |"
+measure "$syns SYNs, default --max-flows 1000000" -r "$out/syn-$syns.pcap"
+measure "$syns SYNs, --max-flows 100000" -r "$out/syn-$syns.pcap" --max-flows 100000
+for n in 1000000 2000000 4000000; do
+  measure "reassembly storm, $n packets, default limits (256 MiB total)" -r "$out/storm-$n.pcap"
+done
+for mb in 8 32; do
+  measure "reassembly storm, 4000000 packets, --max-buffer $mb" -r "$out/storm-4000000.pcap" --max-buffer "$mb"
+done
