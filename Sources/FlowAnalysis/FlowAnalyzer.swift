@@ -6,7 +6,7 @@ import VerdictPolicy
 /// Settings for flow tracking; the defaults suit a busy node.
 public struct AnalyzerConfiguration: Sendable {
     /// A flow with no packet for this long (capture time) gets its verdict.
-    public var idleTimeoutNanoseconds: Int64 = 120_000_000_000
+    public var idleTimeoutNanoseconds: Int64 = 300_000_000_000
     /// After FIN both ways or a reset, late duplicates (the `-i any` copy of
     /// the last packets) are absorbed for this long before the verdict.
     public var closeLingerNanoseconds: Int64 = 1_000_000_000

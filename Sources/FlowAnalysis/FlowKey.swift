@@ -24,6 +24,8 @@ struct FlowKey: Hashable, Sendable {
         highPort = high.port
         isIPv6 = low.address.isIPv6
         tunnelKind = tunnel.kind.rawValue
-        tunnelIdentifier = tunnel.identifier
+        // GTP-U tunnels have one TEID per direction: the two halves of a
+        // connection must still meet, so the TEID is not part of the key.
+        tunnelIdentifier = tunnel.kind == .gtpU ? 0 : tunnel.identifier
     }
 }

@@ -12,6 +12,38 @@ enum ClearBinaryProbes {
         if let result = rfbBanner(d) { return result }
         if let result = telnet(d) { return result }
         if let result = bgpMessage(d, at: 0) { return result }
+        if let result = smb(d) { return result }
+        if let result = socks(d) { return result }
+        if Probes.startsWith(d, "YMSG"), d.count >= 20 {
+            return .cleartext(.cleartextProtocol, protocolName: "ymsg", evidence: "Yahoo Messenger (YMSG) packet")
+        }
+        return nil
+    }
+
+    /// SMB over TCP: a NetBIOS session message (type 0, length), then the
+    /// SMB1 or SMB2 protocol id. SMB3's encrypted transform header (0xFD)
+    /// is not cleartext and is left to the other checks.
+    static func smb(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 8, d[0] == 0, d[5] == 0x53, d[6] == 0x4D, d[7] == 0x42, d[4] == 0xFF || d[4] == 0xFE else { return nil }
+        let length = Int(d[1]) << 16 | Int(d[2]) << 8 | Int(d[3])
+        guard length >= 32 else { return nil }
+        return .cleartext(.cleartextProtocol, protocolName: "smb", evidence: d[4] == 0xFF ? "SMB1 message" : "SMB2 message")
+    }
+
+    /// SOCKS5 greeting (version, method count, that many methods, nothing
+    /// else yet) or a SOCKS4 request (version, command, port, address, a
+    /// NUL-terminated user id). What follows may be TLS; that is an upgrade.
+    static func socks(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 3 else { return nil }
+        if d[0] == 5 {
+            let methods = Int(d[1])
+            guard (1...16).contains(methods), d.count == 2 + methods else { return nil }
+            for i in 2..<d.count where d[i] > 0x09 && d[i] < 0x80 { return nil }
+            return .cleartext(.cleartextProtocol, protocolName: "socks", evidence: "SOCKS5 greeting")
+        }
+        if d[0] == 4, d[1] == 1 || d[1] == 2, d.count >= 9, d.count <= 300, d[d.count - 1] == 0 {
+            return .cleartext(.cleartextProtocol, protocolName: "socks", evidence: "SOCKS4 request")
+        }
         return nil
     }
 
@@ -79,6 +111,12 @@ enum ClearBinaryProbes {
         guard (16...48_000_000).contains(length), known.contains(opCode) else { return nil }
         // Requests carry responseTo 0; a reply names a request.
         guard opCode != 1 || u32le(d, 8) != 0 else { return nil }
+        // Flags words use their defined low bits only (OP_REPLY: 0-3; OP_MSG: 0, 1, 16).
+        if d.count >= 20 {
+            let flags = u32le(d, 16)
+            if opCode == 1, flags & ~0xF != 0 { return nil }
+            if opCode == 2013, flags & ~0x1_0003 != 0 { return nil }
+        }
         return .cleartext(.cleartextProtocol, protocolName: "mongodb", evidence: "MongoDB wire protocol message (opCode \(opCode))")
     }
 

@@ -72,6 +72,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if summary.kind.isCleartext || (summary.kind == .binary && start <= 1_024) {
                 upgradeIfTLS(bytes, streamOffset: start)
             }
+            if case .decided = state, summary.kind == .binary { keepTail(bytes) }
         case .probing:
             probeIncoming(bytes, streamOffset: start)
         case .resyncing:
@@ -117,6 +118,41 @@ public struct DirectionClassifier: StreamSink, Sendable {
         }
     }
 
+    /// The last bytes of a binary stream (a ring), to tell at the end
+    /// whether it stayed too regular to be encrypted: many encrypted
+    /// protocols (OpenVPN, RDP) open with a structured cleartext handshake,
+    /// so the first bytes alone cannot say.
+    private var tail: [UInt8] = []
+    private var tailNext = 0
+    static let tailSize = 512
+
+    private mutating func keepTail(_ bytes: UnsafeRawBufferPointer) {
+        for byte in bytes.suffix(Self.tailSize) {
+            if tail.count < Self.tailSize {
+                tail.append(byte)
+            } else {
+                tail[tailNext] = byte
+                tailNext = (tailNext + 1) % Self.tailSize
+            }
+        }
+    }
+
+    /// Binary data whose first and last bytes are both far from random is
+    /// data in clear (zero-filled files, BER-encoded LDAP, a proxy's
+    /// handshake): not `opaque`, which is for what could be ciphertext.
+    private mutating func reconsiderBinary() {
+        guard summary.kind == .binary, let first = summary.entropy,
+              Probes.isLowEntropy(first, sampleSize: min(summary.bytes, Self.sampleLimit)) else { return }
+        if !tail.isEmpty {
+            let last = tail.withUnsafeBytes { Probes.entropy($0) }
+            guard Probes.isLowEntropy(last, sampleSize: tail.count) else { return }
+        }
+        summary.kind = .cleartextProtocol
+        summary.protocolName = "binary"
+        summary.evidence = "structured binary data (\(Probes.formatBits(first)) bits/byte), too regular to be encrypted"
+        tail = []
+    }
+
     /// The outcome; call once no more bytes will come.
     public mutating func finish() -> DirectionSummary {
         switch state {
@@ -150,6 +186,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         if let proxyHeader {
             summary.preamble = [proxyHeader, summary.preamble].compactMap { $0 }.joined(separator: ", ")
         }
+        if case .decided = state { reconsiderBinary() }
         // Probing or resynchronising may have just found TLS above.
         if case .tls = state {
             summary.kind = .tls
@@ -223,6 +260,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// Looks for `resyncChain` valid record headers in a row (or, at the end of
     /// the stream, at least two that end exactly at its last byte).
     private mutating func resync(final: Bool) {
+        if pickupStart, decideAtPickupStart(final: final) { return }
         let found: Int? = buffer.withUnsafeBytes { raw -> Int? in
             var k = resyncScanStart
             var firstUndecided: Int?
@@ -266,6 +304,45 @@ public struct DirectionClassifier: StreamSink, Sendable {
         }
     }
 
+    /// True while the resync window still starts at the first byte of a
+    /// stream picked up mid-way (no SYN seen, nothing skipped yet). Captures
+    /// usually start between segments, and segments usually start messages,
+    /// so a strong signature right there is a message start, not chance.
+    private var pickupStart: Bool {
+        summary.startedMidStream && summary.gapBytes == 0 && summary.unverifiedBytes == 0 && resyncScanStart == 0
+            && position == buffer.count + proxyHeaderBytes
+    }
+
+    /// Bytes of a PROXY protocol header removed from the window at a pickup start.
+    private var proxyHeaderBytes = 0
+
+    /// At a pickup start that is not TLS framing: a PROXY protocol header is
+    /// removed (what follows is the stream), and a recognised protocol start
+    /// (h2c preface, SSH banner, a binary protocol's header, HTTP) decides.
+    private mutating func decideAtPickupStart(final: Bool) -> Bool {
+        guard buffer.count >= 5 || final else { return false }
+        let result: ProbeResult = buffer.withUnsafeBytes { raw in
+            guard raw.count >= 5, case .broken = Self.chain(in: raw, from: 0) else { return .needMore }
+            return Probes.probe(raw, final: final)
+        }
+        switch result {
+        case .proxyHeader(let length, let name):
+            guard length <= buffer.count else { return false }
+            proxyHeader = name
+            proxyHeaderBytes += length
+            buffer.removeFirst(length)
+            return false  // resync goes on over what follows the header
+        case .ssh(let banner):
+            decide(kind: .ssh, name: "ssh", evidence: banner)
+            return true
+        case .cleartext(let kind, let name, let evidence) where kind != .text && name != "binary":
+            decide(kind: kind, name: name, evidence: evidence)
+            return true
+        default:
+            return false
+        }
+    }
+
     enum ChainResult { case found, endsExactly(Int), runsOff, broken }
 
     static func chain(in raw: UnsafeRawBufferPointer, from start: Int) -> ChainResult {
@@ -287,8 +364,11 @@ public struct DirectionClassifier: StreamSink, Sendable {
         let result: ProbeResult? = buffer.withUnsafeBytes { raw in
             if let http = Probes.httpAtLineStart(raw) { return http }
             if let bgp = ClearBinaryProbes.bgpAnywhere(raw) { return bgp }
+            // Text only: bytes after a gap may sit inside a TLS certificate,
+            // whose DER is too regular to pass for ciphertext, so the
+            // low-entropy rule for binary data does not apply here.
             let generic = Probes.generic(raw, final: final)
-            if case .cleartext = generic { return generic }
+            if case .cleartext(.text, _, _) = generic { return generic }
             return nil
         }
         guard let result, case .cleartext(let kind, let name, let evidence) = result else { return false }
@@ -355,6 +435,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         case .binary(let entropy):
             decide(kind: .binary, name: nil, evidence: nil)
             summary.entropy = entropy
+            keepTail(bytes)
         case .proxyHeader(let length, let name):
             // Probe what follows the header as if the stream started there.
             proxyHeader = name

@@ -173,13 +173,48 @@ enum Probes {
         // deciding at 16 or 64 bytes made the kind, evidence and entropy
         // depend on where the stream was cut into segments.
         if sample.count < 512, !final { return .needMore }
-        var printableCount = 0
-        for byte in sample where isTextByte(byte) { printableCount += 1 }
+        var printableCount = 0, nulCount = 0, spaceCount = 0
+        for byte in sample {
+            if isTextByte(byte) {
+                printableCount += 1
+                if byte == 0x20 || byte == 0x0D || byte == 0x0A || byte == 0x09 { spaceCount += 1 }
+            } else if byte == 0 {
+                nulCount += 1
+            }
+        }
+        if spaceCount == sample.count {
+            // Only line ends and blanks (a keep-alive, a stray Enter): no
+            // application data, so neither cleartext nor anything else.
+            return .cleartext(.undetermined, protocolName: "whitespace", evidence: "only whitespace")
+        }
         if printableCount * 100 >= sample.count * 95 {
             let line = firstLine(sample) ?? printable(sample, limit: 80)
             return .cleartext(.text, protocolName: "text", evidence: Redaction.textLine(String(line.prefix(120))))
         }
+        if nulCount > 0, nulCount * 4 <= sample.count, (printableCount + nulCount) * 100 >= sample.count * 95,
+           printableCount - spaceCount >= 4 {
+            // NUL-terminated strings (rsh, rlogin and their kind): text in clear.
+            let strings = sample.split(separator: 0).map { printable(UnsafeRawBufferPointer(rebasing: $0), limit: 80) }
+            return .cleartext(.text, protocolName: "text",
+                              evidence: Redaction.textLine(String(strings.joined(separator: " ").prefix(120))))
+        }
         return .binary(entropy: entropy(sample))
+    }
+
+    /// Ciphertext (and compressed data) is close to random: its byte entropy
+    /// is near the most a sample of its size can show. Binary data far below
+    /// that (zero-filled files, BER-encoded LDAP, a proxy handshake) cannot be
+    /// encrypted, whatever it is: it is not `opaque`, it is data in clear.
+    /// Needs a sample long enough for the measure to mean something.
+    static func isLowEntropy(_ bits: Double, sampleSize: Int) -> Bool {
+        guard sampleSize >= 64 else { return false }
+        let ceiling = min(8, log2(Double(sampleSize)))
+        return bits < 0.75 * ceiling
+    }
+
+    static func formatBits(_ bits: Double) -> String {
+        let tenths = Int((bits * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
     }
 
     /// Shannon entropy in bits per byte.

@@ -86,7 +86,7 @@ struct Wirecheck: ParsableCommand {
     var maxBuffer: Int = ReassemblyBudget.defaultTotalBytes / (1024 * 1024)
 
     @Option(help: ArgumentHelp("Seconds without a packet (capture time) after which a flow gets its verdict.", valueName: "seconds"))
-    var idleTimeout: Double = 120
+    var idleTimeout: Double = 300
 
     @Argument(help: "BPF filter expression, as tcpdump takes it (e.g. host 10.111.1.122 and port 80).")
     var filter: [String] = []

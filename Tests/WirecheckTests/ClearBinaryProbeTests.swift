@@ -20,12 +20,18 @@ import Testing
         return [UInt8(message.count >> 8), UInt8(message.count & 0xFF)] + message
     }()
     static let bgpKeepalive: [UInt8] = Array(repeating: 0xFF, count: 16) + [0, 19, 4]
+    static let smb2Negotiate: [UInt8] = [0, 0, 0, 0x68, 0xFE, 0x53, 0x4D, 0x42] + Array(repeating: 0, count: 0x68 - 4)
+    static let socks5Greeting: [UInt8] = [5, 3, 0, 3, 2]
+    static let ymsg: [UInt8] = Array("YMSG".utf8) + [0, 0x10, 0, 0, 0, 0x15, 0, 0x8A, 0, 0, 0, 0, 0, 0x40, 0x37, 0xB7] + Array("alice".utf8)
 
     @Test(arguments: [
         ("postgresql", postgresStartup, "PostgreSQL startup (user alice)"),
         ("mysql", mysqlGreeting, "MySQL greeting, server 8.0.36"),
         ("dns", dnsQuery, "DNS query for www.example.com"),
         ("bgp", bgpKeepalive + bgpKeepalive, "BGP KEEPALIVE"),
+        ("smb", smb2Negotiate, "SMB2 message"),
+        ("socks", socks5Greeting, "SOCKS5 greeting"),
+        ("ymsg", ymsg, "Yahoo Messenger (YMSG) packet"),
     ])
     func recognised(_ name: String, _ bytes: [UInt8], _ evidence: String) {
         var classifier = DirectionClassifier()
@@ -43,6 +49,61 @@ import Testing
         bytes.withUnsafeBytes { classifier.receive($0) }
         let summary = classifier.finish()
         #expect(summary.protocolName == "bgp")
+    }
+
+    /// Picked up mid-stream at a message start, a strong signature decides
+    /// (captures start between segments, and segments start messages).
+    @Test func signatureAtPickupStart() {
+        for (bytes, name) in [(Self.smb2Negotiate, "smb"), (Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0], "h2c")] {
+            var classifier = DirectionClassifier(startsMidStream: true)
+            bytes.withUnsafeBytes { classifier.receive($0) }
+            #expect(classifier.finish().protocolName == name)
+        }
+    }
+
+    /// rsh and rlogin send NUL-terminated strings: text, not binary.
+    @Test func nulTerminatedStringsAreText() {
+        var classifier = DirectionClassifier()
+        Array("1022\0".utf8).withUnsafeBytes { classifier.receive($0) }
+        Array("lns\0root\0mkdir testdir\0".utf8).withUnsafeBytes { classifier.receive($0) }
+        let summary = classifier.finish()
+        #expect(summary.kind == .text)
+        #expect(summary.evidence == "1022 lns root mkdir testdir")
+    }
+
+    /// A stray line end is no application data.
+    @Test func whitespaceOnlyIsUndetermined() {
+        var classifier = DirectionClassifier()
+        Array("\r\n".utf8).withUnsafeBytes { classifier.receive($0) }
+        #expect(classifier.finish().kind == .undetermined)
+    }
+
+    /// A MongoDB-looking header whose flags use undefined bits is not MongoDB.
+    @Test func mongoNeedsValidFlags() {
+        var rng = SplitMix(seed: 5)
+        let header: [UInt8] = [0x45, 0x4B, 0, 0, 2, 6, 1, 0x55, 0, 0, 3, 0x9E, 1, 0, 0, 0, 0x8F, 0xE0, 0xA8, 0xCF]
+        let bytes = header + (0..<600).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        var classifier = DirectionClassifier()
+        bytes.withUnsafeBytes { classifier.receive($0) }
+        #expect(classifier.finish().protocolName != "mongodb")
+    }
+
+    /// Binary data too regular to be ciphertext, from its first to its last
+    /// bytes, is data in clear; one that turns random later (an encrypted
+    /// protocol's cleartext handshake) stays opaque.
+    @Test func lowEntropyBinaryIsCleartextOnlyIfItStaysSo() {
+        let structured = (0..<4_000).map { UInt8([0, 1, 2, 0x30, 0x02][$0 % 5]) }
+        var classifier = DirectionClassifier()
+        structured.withUnsafeBytes { classifier.receive($0) }
+        let summary = classifier.finish()
+        #expect(summary.kind == .cleartextProtocol)
+        #expect(summary.protocolName == "binary")
+
+        var rng = SplitMix(seed: 8)
+        let thenRandom = Array(structured.prefix(1_000)) + (0..<3_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        var second = DirectionClassifier()
+        thenRandom.withUnsafeBytes { second.receive($0) }
+        #expect(second.finish().kind == .binary)
     }
 
     /// Random bytes are none of these.
