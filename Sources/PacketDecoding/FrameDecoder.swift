@@ -517,7 +517,8 @@ public struct FrameDecoder: Sendable {
         guard reader.has(cursor) else { return .failure(.truncated(.tunnel, offset: offset)) }
         let tunnel = Tunnel(kind: .gre, identifier: key)
         if proto == 0x6558 { return decodeEthernet(reader, offset: cursor, tunnel: tunnel, depth: depth) }
-        if proto == 0x8200 || proto == 0x8210 { return decode80211(reader, offset: cursor, tunnel: tunnel, depth: depth) }
+        // Aruba controllers carry 802.11 frames under 0x8200, 0x8210 … 0x8250.
+        if proto & 0xFF0F == 0x8200, proto <= 0x8250 { return decode80211(reader, offset: cursor, tunnel: tunnel, depth: depth) }
         if proto == 0x883E {
             // WCCP redirection: version 1 puts the IP packet right here, version 2 after a 4-byte header.
             guard let first = reader.u8(cursor) else { return .failure(.truncated(.tunnel, offset: cursor)) }

@@ -136,6 +136,11 @@ enum FrameBuilder {
              frame: B.outer(17, B.udp(sourcePort: 5072, destinationPort: 53_000,
                                       payload: [0x41, 0x52, 0x11, 41, 0, 0, 0, 1] + [UInt8](repeating: 7, count: 16 + 20) + B.ipv6(6, B.tcp()))),
              source: "[fd00::1]:50000", destination: "[fd00::2]:80", tunnel: Tunnel(kind: .ayiya)),
+        Case(name: "Aruba GRE 0x8240, 802.11 QoS data with an A-MSDU", linkType: LinkType.ethernet,
+             frame: B.outer(47, [0x00, 0x00, 0x82, 0x40] + [0x88, 0x02, 0, 0] + [UInt8](repeating: 1, count: 18) + [0, 0]
+                                + [0x80, 0x00] + [UInt8](repeating: 2, count: 12) + [0x01, 0x21]
+                                + [0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00] + B.innerIPv4TCP),
+             tunnel: Tunnel(kind: .gre)),
         Case(name: "PPP with address and control", linkType: LinkType.ppp, frame: [0xFF, 0x03, 0x00, 0x21] + B.innerIPv4TCP),
         Case(name: "PPP, compressed protocol", linkType: LinkType.pppSerial, frame: [0x21] + B.innerIPv4TCP),
         Case(name: "PPPoE link type", linkType: LinkType.pppEther, frame: [0x11, 0, 0, 1, 0, 42, 0x00, 0x21] + B.innerIPv4TCP),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Resource limits under attack (release build, generated captures kept out of git):
-#   SYN flood     N distinct SYNs, with the default table (1 000 000 flows) and --max-flows 100000
+#   SYN flood     N distinct SYNs with the default table (1 000 000 flows); N/4, N/2 and N
+#                 through --max-flows 100000 (time should grow linearly, memory stay flat)
 #   reassembly    storm of tiny out-of-order segments, overlapping segments with different
 #                 bytes, huge sequence jumps and zero-window probes over 1000 connections,
 #                 at 1, 2 and 4 million packets (time should grow linearly), and with
@@ -21,14 +22,18 @@ measure() {  # measure LABEL ARGS...: wall time and peak RSS of one wirecheck ru
   printf '| %s | %s s | %d MiB |\n' "$label" "$seconds" $((kib / 1024))
 }
 
-[[ -f $out/syn-$syns.pcap ]] || python3 scripts/bench/gen-capture.py syn-flood "$out/syn-$syns.pcap" "$syns"
+for n in $((syns / 4)) $((syns / 2)) "$syns"; do
+  [[ -f $out/syn-$n.pcap ]] || python3 scripts/bench/gen-capture.py syn-flood "$out/syn-$n.pcap" "$n"
+done
 for n in 1000000 2000000 4000000; do
   [[ -f $out/storm-$n.pcap ]] || python3 scripts/bench/gen-capture.py storm "$out/storm-$n.pcap" "$n"
 done
 echo "| attack | time | peak RSS |"
 echo "| --- | ---: | ---: |"
 measure "$syns SYNs, default --max-flows 1000000" -r "$out/syn-$syns.pcap"
-measure "$syns SYNs, --max-flows 100000" -r "$out/syn-$syns.pcap" --max-flows 100000
+for n in $((syns / 4)) $((syns / 2)) "$syns"; do
+  measure "$n SYNs, --max-flows 100000" -r "$out/syn-$n.pcap" --max-flows 100000
+done
 for n in 1000000 2000000 4000000; do
   measure "reassembly storm, $n packets, default limits (256 MiB total)" -r "$out/storm-$n.pcap"
 done
