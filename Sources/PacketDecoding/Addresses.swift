@@ -25,10 +25,7 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Dotted quad for IPv4; RFC 5952 text (lower case, longest zero run as `::`) for IPv6.
     public var description: String {
-        if !isIPv6 {
-            let v = UInt32(truncatingIfNeeded: low)
-            return "\(v >> 24).\((v >> 16) & 0xFF).\((v >> 8) & 0xFF).\(v & 0xFF)"
-        }
+        if !isIPv6 { return Self.dottedQuad(UInt32(truncatingIfNeeded: low), port: nil) }
         var groups = [UInt16](repeating: 0, count: 8)
         for i in 0..<4 {
             groups[i] = UInt16(truncatingIfNeeded: high >> (48 - 16 * UInt64(i)))
@@ -69,7 +66,37 @@ public struct Endpoint: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     /// `10.0.0.1:80`, or `[fd00::1]:443` for IPv6.
     public var description: String {
-        address.isIPv6 ? "[\(address)]:\(port)" : "\(address):\(port)"
+        if !address.isIPv6 { return IPAddress.dottedQuad(UInt32(truncatingIfNeeded: address.low), port: port) }
+        return "[\(address)]:\(port)"
+    }
+}
+
+extension IPAddress {
+    /// "a.b.c.d" or "a.b.c.d:port", written digit by digit into one
+    /// allocation: every flow's report line names two endpoints, and string
+    /// interpolation of five integers showed in profiles.
+    static func dottedQuad(_ v: UInt32, port: UInt16?) -> String {
+        String(unsafeUninitializedCapacity: 21) { buffer in
+            var count = 0
+            func put(_ value: Int) {
+                if value >= 10_000 { buffer[count] = UInt8(48 + value / 10_000); count += 1 }
+                if value >= 1_000 { buffer[count] = UInt8(48 + value / 1_000 % 10); count += 1 }
+                if value >= 100 { buffer[count] = UInt8(48 + value / 100 % 10); count += 1 }
+                if value >= 10 { buffer[count] = UInt8(48 + value / 10 % 10); count += 1 }
+                buffer[count] = UInt8(48 + value % 10)
+                count += 1
+            }
+            for shift in [24, 16, 8, 0] as [UInt32] {
+                put(Int((v >> shift) & 0xFF))
+                if shift > 0 { buffer[count] = UInt8(ascii: "."); count += 1 }
+            }
+            if let port {
+                buffer[count] = UInt8(ascii: ":")
+                count += 1
+                put(Int(port))
+            }
+            return count
+        }
     }
 }
 

@@ -88,31 +88,40 @@ enum Probes {
             return .needMore
         }
         let head = UnsafeRawBufferPointer(rebasing: d[0..<headerEnd])
-        guard var line = firstLine(head) ?? (final ? printable(head, limit: 200) : nil) else { return .needMore }
         if isRequest {
-            // Read the whole request line: a target cut at 200 characters loses
-            // its version, stops parsing as HTTP, and would then be shown as
-            // text with its query values unredacted. Only the redacted
-            // evidence is shortened (below).
-            let wholeLine = firstLine(head, limit: probeLimit)
-            line = wholeLine ?? (final ? printable(head, limit: probeLimit) : line)
+            // Read the whole request line, as bytes: a target cut at 200
+            // characters loses its version, stops parsing as HTTP, and would
+            // then be shown as text with its query values unredacted. Only
+            // the redacted evidence is shortened (below).
+            let lineEnd = head.firstIndex(of: 0x0A)
+            guard lineEnd != nil || final else { return .needMore }
+            var line = UnsafeRawBufferPointer(rebasing: head[0..<(lineEnd ?? head.count)])
+            if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
+            line = UnsafeRawBufferPointer(rebasing: line.prefix(probeLimit))
             // "METHOD target HTTP/1.x": anything else is text that starts with a verb.
-            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
-            if wholeLine == nil, parts.count == 2, d.count >= probeLimit {
-                // A request line longer than anything we read: still a request,
-                // and its target is redacted like any other, never shown raw.
-                var evidence = Redaction.requestLine(method: String(parts[0]), target: String(parts[1]), version: "")
-                if evidence.count > 300 { evidence = String(evidence.prefix(297)) + "..." }
-                return .cleartext(.http, protocolName: "http", evidence: evidence + "(request line over \(probeLimit) bytes)")
-            }
-            guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") || parts[2].hasPrefix("HTTP/0.9") else {
+            guard let firstSpace = line.firstIndex(of: 0x20) else { return nil }
+            let method = printable(UnsafeRawBufferPointer(rebasing: line[0..<firstSpace]), limit: 32)
+            let rest = UnsafeRawBufferPointer(rebasing: line[(firstSpace + 1)...])
+            guard let secondSpace = rest.firstIndex(of: 0x20) else {
+                if lineEnd == nil, d.count >= probeLimit {
+                    // A request line longer than anything we read: still a request,
+                    // and its target is redacted like any other, never shown raw.
+                    var evidence = Redaction.requestLine(method: method, target: printable(rest, limit: probeLimit), version: "")
+                    if evidence.count > 300 { evidence = String(evidence.prefix(297)) + "..." }
+                    return .cleartext(.http, protocolName: "http", evidence: evidence + "(request line over \(probeLimit) bytes)")
+                }
                 return nil
             }
-            var evidence = Redaction.requestLine(method: String(parts[0]), target: String(parts[1]), version: String(parts[2]))
+            let version = UnsafeRawBufferPointer(rebasing: rest[(secondSpace + 1)...])
+            guard version.firstIndex(of: 0x20) == nil,
+                  startsWith(version, "HTTP/1.") || startsWith(version, "HTTP/0.9") else { return nil }
+            let target = printable(UnsafeRawBufferPointer(rebasing: rest[0..<secondSpace]), limit: probeLimit)
+            var evidence = Redaction.requestLine(method: method, target: target, version: printable(version, limit: 16))
             if evidence.count > 300 { evidence = String(evidence.prefix(297)) + "..." }
             evidence += Redaction.headerSummary(head)
             return .cleartext(.http, protocolName: "http", evidence: evidence)
         }
+        guard let line = firstLine(head) ?? (final ? printable(head, limit: 200) : nil) else { return .needMore }
         return .cleartext(.http, protocolName: "http", evidence: String(line.prefix(120)))
     }
 
@@ -276,19 +285,21 @@ enum Probes {
         return zip(d, utf8).allSatisfy { $0 == $1 }
     }
 
-    static func find(_ d: UnsafeRawBufferPointer, _ text: String) -> Int? {
-        let needle = Array(text.utf8)
-        guard d.count >= needle.count else { return nil }
-        var i = 0
-        while i + needle.count <= d.count {
-            if d[i] == needle[0] {
-                var match = true
-                for j in 1..<needle.count where d[i + j] != needle[j] { match = false; break }
-                if match { return i }
+    static func find(_ d: UnsafeRawBufferPointer, _ text: StaticString) -> Int? {
+        let count = text.utf8CodeUnitCount
+        guard count > 0, d.count >= count else { return nil }
+        return text.withUTF8Buffer { needle -> Int? in
+            var i = 0
+            while i + count <= d.count {
+                if d[i] == needle[0] {
+                    var match = true
+                    for j in 1..<count where d[i + j] != needle[j] { match = false; break }
+                    if match { return i }
+                }
+                i += 1
             }
-            i += 1
+            return nil
         }
-        return nil
     }
 
     /// The first line (without CRLF), if a line end is present.

@@ -64,37 +64,52 @@ public enum Redaction {
     /// A short summary of an HTTP head: the Host, and the names (never the
     /// values) of credential headers present, e.g. ` (Host: web; Authorization: [redacted])`.
     static func headerSummary(_ head: UnsafeRawBufferPointer) -> String {
-        var parts: [String] = []
-        var lineStart = 0
-        var index = 0
-        var isFirstLine = true
-        while index <= head.count {
-            if index == head.count || head[index] == 0x0A {
-                var end = index
-                if end > lineStart, head[end - 1] == 0x0D { end -= 1 }
-                if !isFirstLine, end > lineStart {
-                    let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<end])
-                    if let part = summarize(headerLine: line) { parts.append(part) }
-                }
-                isFirstLine = false
-                lineStart = index + 1
-                if parts.count >= 6 { break }
+        var summary = ""
+        var parts = 0
+        // Skip the request or status line; then one header per line, jumping line end to line end.
+        var lineStart = (head.firstIndex(of: 0x0A) ?? head.count) + 1
+        while lineStart < head.count, parts < 6 {
+            let rest = UnsafeRawBufferPointer(rebasing: head[lineStart...])
+            let length = rest.firstIndex(of: 0x0A) ?? rest.count
+            var end = length
+            if end > 0, rest[end - 1] == 0x0D { end -= 1 }
+            if end > 0, let part = summarize(headerLine: UnsafeRawBufferPointer(rebasing: rest[0..<end])) {
+                summary += parts == 0 ? " (" : "; "
+                summary += part
+                parts += 1
             }
-            index += 1
+            lineStart += length + 1
         }
-        return parts.isEmpty ? "" : " (" + parts.joined(separator: "; ") + ")"
+        return parts == 0 ? "" : summary + ")"
     }
+
+    /// Lower-case names as bytes, compared in place: most header lines are
+    /// neither, and building a String per header line showed in profiles.
+    private static let secretHeaderBytes: [[UInt8]] = secretHeaders.sorted().map { Array($0.utf8) }
+    private static let hostBytes = Array("host".utf8)
 
     private static func summarize(headerLine line: UnsafeRawBufferPointer) -> String? {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
-        let name = Probes.printable(UnsafeRawBufferPointer(rebasing: line[0..<colon]), limit: 64)
-        let lowered = name.lowercased()
-        if secretHeaders.contains(lowered) { return "\(name): \(marker)" }
-        if lowered == "host" {
+        let nameBytes = UnsafeRawBufferPointer(rebasing: line[0..<colon])
+        if equalsIgnoringCase(nameBytes, hostBytes) {
             let value = Probes.printable(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]), limit: 100)
             return "Host: " + value.trimmingSpaces()
         }
+        for secret in secretHeaderBytes where equalsIgnoringCase(nameBytes, secret) {
+            return Probes.printable(nameBytes, limit: 64) + ": " + marker
+        }
         return nil
+    }
+
+    /// ASCII case-insensitive equality with a lower-case name.
+    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: [UInt8]) -> Bool {
+        guard bytes.count == lowercase.count else { return false }
+        for i in 0..<bytes.count {
+            var byte = bytes[i]
+            if byte >= 0x41, byte <= 0x5A { byte |= 0x20 }
+            if byte != lowercase[i] { return false }
+        }
+        return true
     }
 }
 

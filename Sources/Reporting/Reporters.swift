@@ -35,16 +35,49 @@ public protocol Reporter {
 public struct TextReporter: Reporter {
     public init() {}
 
+    static let indent = String(repeating: " ", count: 19)
+
+    /// Built by appending into one buffer sized up front: a line per flow is
+    /// per-flow work, and on captures of many short flows it shows.
     public mutating func report(_ flow: FlowReport) -> String {
-        var line = (flow.verdict.rawValue + (flow.expected ? " (expected)" : "")).padding(to: 19)
-        line += "\(flow.client) -> \(flow.server)"
-        if flow.observation.tunnel != .none { line += " [\(flow.observation.tunnel)]" }
-        if let name = flow.protocolName { line += "  \(name)" }
-        if let mesh = flow.mesh { line += " (\(mesh.rawValue))" }
-        if let detail = Self.detail(flow) { line += "  \(detail)" }
-        line += "\n" + String(repeating: " ", count: 19) + "why: " + flow.reason
-        for note in flow.notes { line += "\n" + String(repeating: " ", count: 19) + "note: " + note }
-        return line + "\n"
+        var line = ""
+        line.reserveCapacity(256 + flow.reason.utf8.count)
+        line.append(flow.verdict.rawValue)
+        if flow.expected { line.append(" (expected)") }
+        line.append(String(repeating: " ", count: max(1, 19 - line.utf8.count)))
+        line.append(flow.client.description)
+        line.append(" -> ")
+        line.append(flow.server.description)
+        if flow.observation.tunnel != .none {
+            line.append(" [")
+            line.append(flow.observation.tunnel.description)
+            line.append("]")
+        }
+        if let name = flow.protocolName {
+            line.append("  ")
+            line.append(name)
+        }
+        if let mesh = flow.mesh {
+            line.append(" (")
+            line.append(mesh.rawValue)
+            line.append(")")
+        }
+        if let detail = Self.detail(flow) {
+            line.append("  ")
+            line.append(detail)
+        }
+        line.append("\n")
+        line.append(Self.indent)
+        line.append("why: ")
+        line.append(flow.reason)
+        for note in flow.notes {
+            line.append("\n")
+            line.append(Self.indent)
+            line.append("note: ")
+            line.append(note)
+        }
+        line.append("\n")
+        return line
     }
 
     static func detail(_ flow: FlowReport) -> String? {

@@ -465,11 +465,23 @@ struct RecentSegments: Sendable {
         return .unknown
     }
 
-    /// A fast 64-bit hash of the payload, word at a time.
+    /// A fast 64-bit hash of the payload. Every delivered segment is hashed,
+    /// so it runs four independent lanes of 8-byte words (no dependency chain
+    /// from one multiply to the next) and mixes them at the end.
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
-        var i = 0
         let n = bytes.count
+        var a: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n), b: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+        var c: UInt64 = 0x1656_67B1_9E37_79F9, d: UInt64 = 0x27D4_EB2F_1656_67C5
+        var i = 0
+        while i + 32 <= n {
+            a = (a ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            b = (b ^ bytes.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)) &* 0xC4CE_B9FE_1A85_EC53
+            c = (c ^ bytes.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            d = (d ^ bytes.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)) &* 0xC4CE_B9FE_1A85_EC53
+            a ^= a >> 29; b ^= b >> 31; c ^= c >> 29; d ^= d >> 31
+            i += 32
+        }
+        var h = (a ^ (b &* 3)) ^ ((c &* 5) ^ (d &* 7))
         while i + 8 <= n {
             let word = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
             h = (h ^ word) &* 0xFF51_AFD7_ED55_8CCD

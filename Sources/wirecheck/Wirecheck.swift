@@ -196,6 +196,7 @@ struct Wirecheck: ParsableCommand {
         configuration.maximumFlows = maxFlows
         configuration.budget = ReassemblyBudget(perDirectionBytes: maxFlowBuffer * 1024, totalBytes: maxBuffer * 1024 * 1024)
         var analyzer = FlowAnalyzer(linkType: source.linkType, configuration: configuration)
+        batchReports = !source.isLive
         var summary = RunSummary(failOn: (try? failOnVerdicts()) ?? [])
         var facts = CaptureFacts(source: sourceName)
         let deadline = duration.map { wallClockNanoseconds() + Int64($0 * 1e9) }
@@ -253,6 +254,7 @@ struct Wirecheck: ParsableCommand {
         facts.reassembledDatagrams = analyzer.statistics.reassembledDatagrams
         facts.lostDatagrams = analyzer.statistics.abandonedDatagrams + analyzer.statistics.conflictingDatagrams
         standardOutput(reporter.summary(summary, capture: facts))
+        flushReports()
         if let error = facts.readError {
             standardError("wirecheck: warning: \(sourceName): reading stopped early: \(error); results cover the \(packets) packets before it\n")
         }
@@ -282,22 +284,45 @@ func wallClockNanoseconds() -> Int64 {
 /// Where reports go: standard output, or the `--output` file.
 nonisolated(unsafe) var reportDescriptor: Int32 = STDOUT_FILENO
 
-/// Writes straight to the descriptor, unbuffered, so each verdict appears as
-/// soon as it is final, even when stdout is a pipe.
-func standardOutput(_ text: String) { writeAll(text, to: reportDescriptor) }
+/// Live captures write each verdict as soon as it is final, even when stdout
+/// is a pipe. Replays of files batch reports into 64 KiB writes instead: a
+/// system call per flow showed in profiles of captures with many short flows.
+nonisolated(unsafe) var batchReports = false
+nonisolated(unsafe) private var pendingReports: [UInt8] = []
 
-func standardError(_ text: String) { writeAll(text, to: STDERR_FILENO) }
+func standardOutput(_ text: String) {
+    guard batchReports else {
+        writeAll(text, to: reportDescriptor)
+        return
+    }
+    pendingReports.append(contentsOf: text.utf8)
+    if pendingReports.count >= 65_536 { flushReports() }
+}
+
+/// Writes out batched reports; called before anything goes to stderr and at the end.
+func flushReports() {
+    guard !pendingReports.isEmpty else { return }
+    pendingReports.withUnsafeBufferPointer { writeAll(UnsafeRawBufferPointer($0), to: reportDescriptor) }
+    pendingReports.removeAll(keepingCapacity: true)
+}
+
+func standardError(_ text: String) {
+    flushReports()
+    writeAll(text, to: STDERR_FILENO)
+}
 
 private func writeAll(_ text: String, to descriptor: Int32) {
     var text = text
-    text.withUTF8 { bytes in
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(descriptor, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else { return }
-            offset += written
-        }
+    text.withUTF8 { writeAll(UnsafeRawBufferPointer($0), to: descriptor) }
+}
+
+private func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) {
+    var offset = 0
+    while offset < bytes.count {
+        let written = write(descriptor, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
+        if written < 0, errno == EINTR { continue }
+        guard written > 0 else { return }
+        offset += written
     }
 }
 

@@ -156,6 +156,14 @@ enum FrameBuilder {
              frame: [0x4D, 0x47, 0x43, 0x80, 0x00, 0x04, 1, 2, 3, 4] + B.innerEthernet),
     ]
 
+    @Test func endpointText() {
+        #expect(Endpoint(address: IPAddress(ipv4: 0), port: 0).description == "0.0.0.0:0")
+        #expect(Endpoint(address: IPAddress(ipv4: 0xFFFF_FFFF), port: 65_535).description == "255.255.255.255:65535")
+        #expect(Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: 80).description == "10.111.1.122:80")
+        #expect(IPAddress(ipv4: 0xC0A8_0009).description == "192.168.0.9")
+        #expect(Endpoint(address: IPAddress(ipv6High: 0xFD00 << 48, low: 1), port: 443).description == "[fd00::1]:443")
+    }
+
     @Test(arguments: cases)
     func decodesTCP(_ c: Case) throws {
         let segment = try Self.decode(c.frame, linkType: c.linkType).get()
