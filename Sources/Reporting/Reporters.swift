@@ -82,14 +82,22 @@ public struct TextReporter: Reporter {
 
     static func detail(_ flow: FlowReport) -> String? {
         if let tls = flow.tls, flow.protocolName == "tls" {
-            var items: [String] = []
-            items.append(tls.version ?? "version not seen")
-            if let sni = tls.serverName { items.append("SNI \(sni)") }
-            if !tls.alpnOffered.isEmpty { items.append("ALPN \(tls.alpnOffered.joined(separator: ","))") }
-            if let cert = tls.clientCertificate { items.append("client cert \(cert)") }
-            return items.joined(separator: ", ")
+            var text = tls.version ?? "version not seen"
+            if let sni = tls.serverName {
+                text.append(", SNI ")
+                text.append(sni)
+            }
+            for (index, alpn) in tls.alpnOffered.enumerated() {
+                text.append(index == 0 ? ", ALPN " : ",")
+                text.append(alpn)
+            }
+            if let cert = tls.clientCertificate {
+                text.append(", client cert ")
+                text.append(cert)
+            }
+            return text
         }
-        return flow.evidence.map { "\"\($0)\"" }
+        return flow.evidence.map { "\"" + $0 + "\"" }
     }
 
     public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {

@@ -175,18 +175,23 @@ public enum VerdictPolicy {
     }
 
     static func evidence(_ c: DirectionSummary, _ s: DirectionSummary, tls: TLSFacts?) -> String? {
-        var parts: [String] = []
-        if let e = c.evidence { parts.append(e) }
-        if let e = s.evidence { parts.append(e) }
-        if parts.isEmpty, let tls {
-            var items: [String] = []
-            if let v = tls.version { items.append(v) }
-            if let sni = tls.serverName { items.append("SNI " + sni) }
-            if !tls.alpnOffered.isEmpty { items.append("ALPN " + tls.alpnOffered.joined(separator: ",")) }
-            if !tls.handshakeSeen { items.append("handshake not seen") }
-            return items.isEmpty ? nil : items.joined(separator: ", ")
+        switch (c.evidence, s.evidence) {
+        case (let client?, let server?): return client + " | " + server
+        case (let client?, nil): return client
+        case (nil, let server?): return server
+        case (nil, nil): break
         }
-        return parts.isEmpty ? nil : parts.joined(separator: " | ")
+        guard let tls else { return nil }
+        var text = ""
+        func item(_ part: String) {
+            if !text.isEmpty { text.append(", ") }
+            text.append(part)
+        }
+        if let version = tls.version { item(version) }
+        if let sni = tls.serverName { item("SNI " + sni) }
+        if !tls.alpnOffered.isEmpty { item("ALPN " + tls.alpnOffered.joined(separator: ",")) }
+        if !tls.handshakeSeen { item("handshake not seen") }
+        return text.isEmpty ? nil : text
     }
 
     static func notes(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> [String] {
