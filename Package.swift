@@ -42,6 +42,14 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Micro-benchmarks of the hot paths (scripts/bench/micro.sh runs them
+        // with allocation and instruction counts against checked-in thresholds).
+        .executableTarget(
+            name: "wirecheck-micro",
+            dependencies: ["PacketDecoding", "StreamReassembly", "PayloadClassification", "FlowAnalysis"],
+            path: "Benchmarks/MicroBenchmarks", swiftSettings: strict
+        ),
+
         // Fuzz harnesses (scripts/fuzz.sh builds them with -sanitize=fuzzer and
         // -DFUZZING; a plain build makes replay tools that run files through the
         // same harness, so they are compiled, and their corpus replayed, in every test run).

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what wirecheck needs on a fresh Debian machine, and nothing more.
 #   scripts/setup.sh          build dependencies (libpcap headers)
+#   scripts/setup.sh --bench    also the micro-benchmarks: valgrind, gcc
+#   scripts/setup.sh --compare  also the side-by-side benchmark: tcpdump, tshark,
+#                               ndpiReader, hyperfine, valgrind, gcc
 #   scripts/setup.sh --lab    also the lab: tcpdump, nginx with the stream module,
 #                             OpenSSL, curl, iproute2, scapy (for crafted captures),
 #                             PostgreSQL (the secrets test sends a password to it)
@@ -8,6 +11,12 @@
 set -euo pipefail
 
 packages=(libpcap-dev pkg-config)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(valgrind gcc)
+fi
+if [[ "${1:-}" == "--compare" ]]; then
+  packages+=(valgrind gcc tcpdump tshark libndpi-bin hyperfine python3)
+fi
 if [[ "${1:-}" == "--lab" ]]; then
   packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps postgresql)
 fi

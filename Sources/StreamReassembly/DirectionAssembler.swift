@@ -284,49 +284,46 @@ public struct DirectionAssembler: Sendable {
             return
         }
 
-        // Copy only the parts not already held; compare the parts that are.
-        var start = offset
         let end = offset + payload.count
-        var insertAt = 0
-        var pieces: [Range<Int>] = []  // stream offsets, relative to nextSequence
-        for segment in pending {
+        let overlapsHeld = pending.contains { segment in
             let segStart = Self.offset(of: segment.sequence, from: nextSequence)
-            let segEnd = segStart + segment.bytes.count
-            if segEnd <= start { insertAt += 1; continue }
-            if segStart >= end { break }
-            if segStart > start { pieces.append(start..<segStart) }
-            let overlapStart = max(start, segStart), overlapEnd = min(end, segEnd)
-            if overlapEnd > overlapStart {
-                let held = segment.bytes[(overlapStart - segStart)..<(overlapEnd - segStart)]
-                let seen = UnsafeRawBufferPointer(rebasing: payload[(overlapStart - offset)..<(overlapEnd - offset)])
-                if held.elementsEqual(seen) {
-                    statistics.duplicateBytes += overlapEnd - overlapStart
-                } else {
-                    statistics.conflictingBytes += overlapEnd - overlapStart
+            return segStart < end && segStart + segment.bytes.count > offset
+        }
+        if !overlapsHeld {
+            // The common case (plain reordering): one piece, nothing to compare.
+            storePending(offset..<end, of: payload, at: offset, missingTail: missing, budget: &budget)
+        } else {
+            // Copy only the parts not already held; compare the parts that are.
+            var start = offset
+            var pieces: [Range<Int>] = []  // stream offsets, relative to nextSequence
+            for segment in pending {
+                let segStart = Self.offset(of: segment.sequence, from: nextSequence)
+                let segEnd = segStart + segment.bytes.count
+                if segEnd <= start { continue }
+                if segStart >= end { break }
+                if segStart > start { pieces.append(start..<segStart) }
+                let overlapStart = max(start, segStart), overlapEnd = min(end, segEnd)
+                if overlapEnd > overlapStart {
+                    let held = segment.bytes[(overlapStart - segStart)..<(overlapEnd - segStart)]
+                    let seen = UnsafeRawBufferPointer(rebasing: payload[(overlapStart - offset)..<(overlapEnd - offset)])
+                    if held.elementsEqual(seen) {
+                        statistics.duplicateBytes += overlapEnd - overlapStart
+                    } else {
+                        statistics.conflictingBytes += overlapEnd - overlapStart
+                    }
                 }
+                start = max(start, segEnd)
+                if start >= end { break }
             }
-            start = max(start, segEnd)
-            if start >= end { break }
-        }
-        if start < end { pieces.append(start..<end) }
-        if missing > 0, pieces.last?.upperBound != end {
-            // The captured part ended inside held data: keep the uncaptured tail
-            // as an empty segment so it becomes a gap of the right size in place.
-            pieces.append(end..<end)
-        }
-        for piece in pieces {
-            var buffer = budget.pool.take(capacity: piece.count)
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: payload[(piece.lowerBound - offset)..<(piece.upperBound - offset)]))
-            // The budget counts what the buffer takes, not just what it holds.
-            let footprint = SegmentBufferPool.footprint(of: piece.count) + budget.segmentOverhead
-            let newSegment = PendingSegment(
-                sequence: nextSequence &+ UInt32(truncatingIfNeeded: piece.lowerBound), bytes: buffer,
-                missingTail: piece.upperBound == end ? missing : 0, footprint: footprint)
-            let position = pending.firstIndex { Self.offset(of: $0.sequence, from: nextSequence) > piece.lowerBound } ?? pending.count
-            pending.insert(newSegment, at: max(position, insertAt))
-            pendingBytes += footprint
-            bufferedBytes += piece.count
-            budget.usedBytes += footprint
+            if start < end { pieces.append(start..<end) }
+            if missing > 0, pieces.last?.upperBound != end {
+                // The captured part ended inside held data: keep the uncaptured tail
+                // as an empty segment so it becomes a gap of the right size in place.
+                pieces.append(end..<end)
+            }
+            for piece in pieces {
+                storePending(piece, of: payload, at: offset, missingTail: piece.upperBound == end ? missing : 0, budget: &budget)
+            }
         }
         // A segment that filled holes between held segments is stored as
         // several pieces, and pooled buffers count whole, so the checks above
@@ -337,6 +334,27 @@ public struct DirectionAssembler: Sendable {
             skipToFirstPending(budget: &budget, sink: &sink)
         }
         statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, bufferedBytes)
+    }
+
+    /// Copies `piece` (stream offsets relative to `nextSequence`) of a payload
+    /// that starts at `payloadOffset` into a held segment, in sequence order.
+    private mutating func storePending(
+        _ piece: Range<Int>, of payload: UnsafeRawBufferPointer, at payloadOffset: Int, missingTail: Int,
+        budget: inout ReassemblyBudget
+    ) {
+        var buffer = budget.pool.take(capacity: piece.count)
+        buffer.append(contentsOf: UnsafeRawBufferPointer(
+            rebasing: payload[(piece.lowerBound - payloadOffset)..<(piece.upperBound - payloadOffset)]))
+        // The budget counts what the buffer takes, not just what it holds.
+        let footprint = SegmentBufferPool.footprint(of: piece.count) + budget.segmentOverhead
+        let segment = PendingSegment(
+            sequence: nextSequence &+ UInt32(truncatingIfNeeded: piece.lowerBound), bytes: buffer,
+            missingTail: missingTail, footprint: footprint)
+        let position = pending.firstIndex { Self.offset(of: $0.sequence, from: nextSequence) > piece.lowerBound } ?? pending.count
+        pending.insert(segment, at: position)
+        pendingBytes += footprint
+        bufferedBytes += piece.count
+        budget.usedBytes += footprint
     }
 
     /// Delivers pending segments that have become contiguous.

@@ -9,6 +9,7 @@
 # Needs: libpcap-dev, tcpdump, tshark, libndpi-bin, hyperfine, python3 (apt-get install …).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+scripts/setup.sh --compare
 flows=${1:-60000}
 runs=${2:-3}
 out=scripts/bench/out
