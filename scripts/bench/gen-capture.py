@@ -11,10 +11,16 @@
                                          attack on reassembly: tiny segments far ahead of the
                                          stream, overlapping segments with different bytes, huge
                                          sequence jumps, zero-window probes, and some in-order data
-  gen-capture.py mix OUT FLOWS LAB.pcap  FLOWS complete connections replaying the real TLS 1.3,
-                                         TLS 1.2 and HTTP flows recorded by scripts/lab.sh (a
-                                         third each), addresses and ports rewritten, in-order,
-                                         segments of at most 1448 bytes, 20 connections open at once
+  gen-capture.py mix OUT FLOWS LAB.pcap [--link ethernet|cooked2] [--format pcap|pcapng] [--bulk]
+                                         FLOWS complete connections replaying the real TLS 1.3,
+                                         TLS 1.2 (mutual) and HTTP flows recorded by scripts/lab.sh
+                                         (a third each), addresses and ports rewritten, in-order,
+                                         segments of at most 1448 bytes, 20 connections open at once.
+                                         --link cooked2 writes Linux cooked v2 frames, each packet
+                                         twice (as `-i any` sees a bridged pod: once per veth);
+                                         --format pcapng writes pcapng blocks; --bulk makes every
+                                         tenth connection's response 16 KiB longer (TLS records of
+                                         seeded random bytes, or text), for varied flow sizes
 Generated captures are for benchmarks only and never go into git.
 """
 import random
@@ -156,16 +162,64 @@ def lab_streams(pcap):
     join = lambda chunks: b"".join(chunks[k] for k in sorted(chunks))
     return [(join(flows[k][0]), join(flows[k][1])) for k in order if flows[k][0]]
 
-def mix(out, count, lab):
+def sll2(ifindex):
+    """A Linux cooked v2 header replacing the Ethernet one: IPv4, interface `ifindex`."""
+    return struct.pack("!HHIHBB8s", 0x0800, 0, ifindex, 1, 0, 6, b"\x02\x00\x00\x00\x00\x01\x00\x00")
+
+class Writer:
+    """Writes frames as pcap or pcapng, Ethernet or Linux cooked v2 (each packet twice)."""
+    def __init__(self, f, link, fmt):
+        self.f, self.link, self.fmt = f, link, fmt
+        linktype = 276 if link == "cooked2" else 1
+        if fmt == "pcapng":
+            options = b""
+            shb = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+            f.write(shb)
+            # Interface description with if_tsresol = 6 (microseconds, the default).
+            idb_body = struct.pack("<HHI", linktype, 0, 262144) + options
+            f.write(struct.pack("<II", 1, 12 + len(idb_body)) + idb_body + struct.pack("<I", 12 + len(idb_body)))
+        else:
+            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype))
+
+    def write(self, t, frame):
+        if self.link == "cooked2":
+            for ifindex in (7, 9):
+                self._record(t, sll2(ifindex) + frame[14:])
+        else:
+            self._record(t, frame)
+
+    def _record(self, t, data):
+        if self.fmt == "pcapng":
+            micros = int(round(t * 1e6))
+            padded = data + b"\x00" * (-len(data) % 4)
+            length = 32 + len(padded)
+            self.f.write(struct.pack("<IIIIIII", 6, length, 0, micros >> 32, micros & 0xFFFFFFFF, len(data), len(data))
+                         + padded + struct.pack("<I", length))
+        else:
+            self.f.write(record(t, data))
+
+def bulk_tail(rng, is_tls, size=16384):
+    if is_tls:
+        out = b""
+        while len(out) < size:
+            body = rng.randbytes(4096)
+            out += struct.pack("!BHH", 23, 0x0303, len(body)) + body
+        return out
+    return (b"wirecheck benchmark filler text line\r\n" * (size // 38 + 1))[:size]
+
+def mix(out, count, lab, link="ethernet", fmt="pcap", bulk=False):
     templates = lab_streams(lab)
+    rng = random.Random(7)
     t = 1_790_000_000.0
     open_flows = 20
     with open(out, "wb") as f:
-        f.write(pcap_header())
+        w = Writer(f, link, fmt)
         for batch in range(0, count, open_flows):
             conns = []
             for i in range(batch, min(count, batch + open_flows)):
                 req, resp = templates[i % len(templates)]
+                if bulk and i % 10 == 9:
+                    resp = resp + bulk_tail(rng, resp[:1] == b"\x16")
                 c, s = addr(0x0A000000 + (i >> 14) + 1), addr(0x0B000000 + (i & 0x3FFF))
                 conns.append([c, s, 10000 + (i % 50000), 1000 + i, 7000000 + i, req, resp])
             steps = []
@@ -187,11 +241,14 @@ def mix(out, count, lab):
                 for pk in steps:
                     if k < len(pk):
                         t += 0.000002
-                        f.write(record(t, pk[k]))
+                        w.write(t, pk[k])
 
 if __name__ == "__main__":
     kind, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if kind == "mix":
-        mix(out, n, sys.argv[4])
+        options = sys.argv[5:]
+        def option(name, default):
+            return options[options.index(name) + 1] if name in options else default
+        mix(out, n, sys.argv[4], link=option("--link", "ethernet"), fmt=option("--format", "pcap"), bulk="--bulk" in options)
     else:
         {"long-flow": long_flow, "many-flows": many_flows, "syn-flood": syn_flood, "storm": storm}[kind](out, n)

@@ -5,19 +5,30 @@
 # floor. Checks wirecheck's verdict counts against the generator's ground truth
 # first, so speed is never bought with wrong answers.
 #
-#   scripts/bench/run.sh [FLOWS] [RUNS]      default 60000 flows (about 200 MB), 3 runs
+#   scripts/bench/run.sh [FLOWS] [RUNS] [LINK] [FORMAT]
+#       FLOWS   default 60000 (about 300 MB); 200000 makes the 1 GB capture
+#       RUNS    default 3; SLOW_RUNS (default RUNS) for tshark and ndpiReader,
+#               which take minutes on the large capture
+#       LINK    ethernet (default) or cooked2 (Linux cooked v2, every packet
+#               twice, as `-i any` on a node)
+#       FORMAT  pcap (default) or pcapng
+# Every tenth connection carries 16 KiB more, so flow sizes vary.
 # Needs: libpcap-dev, tcpdump, tshark, libndpi-bin, hyperfine, python3 (apt-get install …).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/setup.sh --compare
 flows=${1:-60000}
 runs=${2:-3}
+link=${3:-ethernet}
+format=${4:-pcap}
+slow_runs=${SLOW_RUNS:-$runs}
 out=scripts/bench/out
 mkdir -p "$out"
 swift build -c release --product wirecheck >&2
 cc -O2 -o "$out/pcap-floor" scripts/bench/pcap-floor.c -lpcap
-capture=$out/mix-$flows.pcap
-[[ -f $capture ]] || python3 scripts/bench/gen-capture.py mix "$capture" "$flows" Captures/permissive.pcap
+capture=$out/mix-$flows-$link.$format
+[[ -f $capture ]] || python3 scripts/bench/gen-capture.py mix "$capture" "$flows" Captures/permissive.pcap \
+  --link "$link" --format "$format" --bulk
 
 # Ground truth: the generator replays the lab's TLS 1.3, TLS 1.2 and HTTP flows in turn.
 summary=$( (.build/release/wirecheck -r "$capture" --json || true) | tail -1)
@@ -45,17 +56,19 @@ declare -A commands=(
 )
 order=(floor cat wirecheck tcpdump tshark ndpiReader)
 for tool in "${order[@]}"; do
-  hyperfine --style none --ignore-failure --warmup 1 --runs "$runs" --export-json "$out/$tool.json" \
+  n=$runs
+  [[ $tool == tshark || $tool == ndpiReader ]] && n=$slow_runs
+  hyperfine --style none --ignore-failure --warmup 0 --runs "$n" --export-json "$out/$tool.json" \
     "${commands[$tool]} > /dev/null 2>&1" >/dev/null
   /usr/bin/time -f "%M" -o "$out/$tool.rss" bash -c "${commands[$tool]} > /dev/null 2>&1" || true
 done
 
-python3 - "$out" "$packets" "$megabytes" "${order[@]}" <<'PY'
+python3 - "$out" "$packets" "$megabytes" "$capture" "${order[@]}" <<'PY'
 import json, sys
-out, packets, mb = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-tools = sys.argv[4:]
+out, packets, mb, capture = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+tools = sys.argv[5:]
 median = {t: json.load(open(f"{out}/{t}.json"))["results"][0]["median"] for t in tools}
-print(f"capture: {mb:.0f} MB, {packets} packets")
+print(f"capture: {capture}, {mb:.0f} MB, {packets} packets")
 print("| tool | median s | MB/s | packets/s | peak RSS MiB | time / floor |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
 for t in tools:
