@@ -1,0 +1,13 @@
+import Testing
+@testable import FlowAnalysis
+
+/// The memory an open flow costs, inline in the flow table (buffers for held
+/// out-of-order data and probe prefixes come on top, bounded by the budgets).
+/// A finished flow costs nothing: its slot is emptied and reused. This guards
+/// the per-open-flow figure in the README against silent growth.
+@Suite struct FlowStateSizeTests {
+    @Test func openFlowStateStaysWithinItsMeasuredSize() {
+        let stride = MemoryLayout<FlowState?>.stride
+        #expect(stride <= 1_700, "an open flow now takes \(stride) bytes inline (measured 1664 on 2026-11-24)")
+    }
+}
