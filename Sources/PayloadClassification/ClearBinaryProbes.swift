@@ -13,6 +13,7 @@ enum ClearBinaryProbes {
         if let result = telnet(d) { return result }
         if let result = bgpMessage(d, at: 0) { return result }
         if let result = smb(d) { return result }
+        if let result = oncRPC(d) { return result }
         if let result = socks(d) { return result }
         if Probes.startsWith(d, "YMSG"), d.count >= 20 {
             return .cleartext(.cleartextProtocol, protocolName: "ymsg", evidence: "Yahoo Messenger (YMSG) packet")
@@ -28,6 +29,32 @@ enum ClearBinaryProbes {
         let length = Int(d[1]) << 16 | Int(d[2]) << 8 | Int(d[3])
         guard length >= 32 else { return nil }
         return .cleartext(.cleartextProtocol, protocolName: "smb", evidence: d[4] == 0xFF ? "SMB1 message" : "SMB2 message")
+    }
+
+    /// ONC RPC over TCP (NFS volumes, their mount and lock daemons): a record
+    /// mark (last-fragment bit and length), an XID, then a call (RPC version
+    /// 2, program, version, procedure) or a reply. Calls made with
+    /// RPCSEC_GSS privacy (Kerberos krb5p) carry encrypted bodies: not cleartext.
+    static func oncRPC(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 28 else { return nil }
+        let fragmentLength = u32be(d, 0) & 0x7FFF_FFFF
+        guard (24...(1 << 24)).contains(fragmentLength) else { return nil }
+        switch u32be(d, 8) {
+        case 0:
+            let program = u32be(d, 16), version = u32be(d, 20), procedure = u32be(d, 24)
+            guard u32be(d, 12) == 2, version < 16, procedure < 256 else { return nil }
+            let names = [100_000: "portmap", 100_003: "NFS", 100_005: "mountd", 100_021: "NLM", 100_024: "NSM status", 100_227: "NFS ACL"]
+            guard let name = names[program] else { return nil }
+            if d.count >= 52, u32be(d, 28) == 6, u32be(d, 48) == 3 { return nil }  // RPCSEC_GSS privacy
+            return .cleartext(.cleartextProtocol, protocolName: "onc-rpc",
+                              evidence: "ONC RPC call: \(name) v\(version) procedure \(procedure)")
+        case 1:
+            // Accepted (0) or denied (1); an accepted reply states its verifier flavour.
+            guard u32be(d, 12) <= 1, u32be(d, 16) <= 6, u32be(d, 20) <= 400 else { return nil }
+            return .cleartext(.cleartextProtocol, protocolName: "onc-rpc", evidence: "ONC RPC reply")
+        default:
+            return nil
+        }
     }
 
     /// SOCKS5 greeting (version, method count, that many methods, nothing

@@ -368,7 +368,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             // whose DER is too regular to pass for ciphertext, so the
             // low-entropy rule for binary data does not apply here.
             let generic = Probes.generic(raw, final: final)
-            if case .cleartext(.text, _, _) = generic { return generic }
+            if case .cleartext(let kind, _, _) = generic, kind == .text || kind == .cleartextProtocol { return generic }
             return nil
         }
         guard let result, case .cleartext(let kind, let name, let evidence) = result else { return false }

@@ -198,6 +198,14 @@ enum Probes {
         }
         if printableCount * 100 >= sample.count * 95 {
             let line = firstLine(sample) ?? printable(sample, limit: 80)
+            let lines = sample.split(separator: 0x0A, maxSplits: 3, omittingEmptySubsequences: false).prefix(3).map { raw in
+                printable(UnsafeRawBufferPointer(rebasing: raw.last == 0x0D ? raw.dropLast() : raw[...]), limit: 120)
+            }
+            if let known = TextProtocols.identify(firstLine: line, secondLine: lines.count > 1 ? lines[1] : nil,
+                                                  thirdLine: lines.count > 2 ? lines[2] : nil) {
+                return .cleartext(.cleartextProtocol, protocolName: known.name,
+                                  evidence: known.evidence ?? Redaction.textLine(String(line.prefix(120))))
+            }
             return .cleartext(.text, protocolName: "text", evidence: Redaction.textLine(String(line.prefix(120))))
         }
         if nulCount > 0, nulCount * 4 <= sample.count, (printableCount + nulCount) * 100 >= sample.count * 95,

@@ -87,6 +87,7 @@ public enum Redaction {
     /// neither, and building a String per header line showed in profiles.
     private static let secretHeaderBytes: [[UInt8]] = secretHeaders.sorted().map { Array($0.utf8) }
     private static let hostBytes = Array("host".utf8)
+    private static let upgradeBytes = Array("upgrade".utf8)
 
     private static func summarize(headerLine line: UnsafeRawBufferPointer) -> String? {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
@@ -94,6 +95,11 @@ public enum Redaction {
         if equalsIgnoringCase(nameBytes, hostBytes) {
             let value = Probes.printable(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]), limit: 100)
             return "Host: " + value.trimmingSpaces()
+        }
+        if equalsIgnoringCase(nameBytes, upgradeBytes) {
+            // h2c or websocket: what the connection turns into next.
+            let value = Probes.printable(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]), limit: 40)
+            return "Upgrade: " + value.trimmingSpaces()
         }
         for secret in secretHeaderBytes where equalsIgnoringCase(nameBytes, secret) {
             return Probes.printable(nameBytes, limit: 64) + ": " + marker

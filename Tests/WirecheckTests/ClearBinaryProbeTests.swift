@@ -22,6 +22,9 @@ import Testing
     static let bgpKeepalive: [UInt8] = Array(repeating: 0xFF, count: 16) + [0, 19, 4]
     static let smb2Negotiate: [UInt8] = [0, 0, 0, 0x68, 0xFE, 0x53, 0x4D, 0x42] + Array(repeating: 0, count: 0x68 - 4)
     static let socks5Greeting: [UInt8] = [5, 3, 0, 3, 2]
+    /// An NFSv3 WRITE call with AUTH_SYS credentials (record mark, XID, CALL, RPC 2, NFS, v3, proc 7).
+    static let nfsCall: [UInt8] = be32(0x8000_0000 | 120) + be32(0x1234) + be32(0) + be32(2) + be32(100_003) + be32(3) + be32(7)
+        + be32(1) + be32(24) + Array(repeating: 0, count: 24) + be32(0) + be32(0) + Array(repeating: 0x41, count: 52)
     static let ymsg: [UInt8] = Array("YMSG".utf8) + [0, 0x10, 0, 0, 0, 0x15, 0, 0x8A, 0, 0, 0, 0, 0, 0x40, 0x37, 0xB7] + Array("alice".utf8)
 
     @Test(arguments: [
@@ -31,6 +34,7 @@ import Testing
         ("bgp", bgpKeepalive + bgpKeepalive, "BGP KEEPALIVE"),
         ("smb", smb2Negotiate, "SMB2 message"),
         ("socks", socks5Greeting, "SOCKS5 greeting"),
+        ("onc-rpc", nfsCall, "ONC RPC call: NFS v3 procedure 7"),
         ("ymsg", ymsg, "Yahoo Messenger (YMSG) packet"),
     ])
     func recognised(_ name: String, _ bytes: [UInt8], _ evidence: String) {
@@ -104,6 +108,37 @@ import Testing
         var second = DirectionClassifier()
         thenRandom.withUnsafeBytes { second.receive($0) }
         #expect(second.finish().kind == .binary)
+    }
+
+    /// Line-based protocols are named from their first line; credentials in
+    /// it never reach the evidence.
+    @Test(arguments: [
+        ("220 mail.example.com ESMTP Postfix\r\n", "smtp", "220 mail.example.com ESMTP Postfix"),
+        ("EHLO client.example\r\nAUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n", "smtp", "EHLO client.example"),
+        ("220 (vsFTPd 3.0.5)\r\n", "ftp", "220 (vsFTPd 3.0.5)"),
+        ("AUTH TLS\r\n", "ftp", "AUTH [redacted]"),
+        ("* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n", "imap", "* OK [CAPABILITY IMAP4rev1] Dovecot ready."),
+        ("a001 LOGIN alice s3cret\r\n", "imap", "a001 LOGIN [redacted]"),
+        ("+OK POP3 server ready\r\n", "pop3", "+OK POP3 server ready"),
+        ("*2\r\n$4\r\nAUTH\r\n$6\r\ns3cret\r\n", "redis", "Redis command AUTH [redacted]"),
+        ("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", "redis", "Redis command SET"),
+        ("+OK\r\n", "redis", "Redis reply +OK"),
+    ])
+    func textProtocolNamed(_ text: String, _ name: String, _ evidence: String) {
+        var classifier = DirectionClassifier()
+        Array(text.utf8).withUnsafeBytes { classifier.receive($0) }
+        let summary = classifier.finish()
+        #expect(summary.kind == .cleartextProtocol)
+        #expect(summary.protocolName == name)
+        #expect(summary.evidence == evidence)
+        #expect(summary.evidence?.contains("s3cret") == false)
+    }
+
+    @Test func upgradeHeaderInEvidence() {
+        var classifier = DirectionClassifier()
+        Array("GET / HTTP/1.1\r\nHost: api\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\r\n".utf8)
+            .withUnsafeBytes { classifier.receive($0) }
+        #expect(classifier.finish().evidence == "GET / HTTP/1.1 (Host: api; Upgrade: h2c)")
     }
 
     /// Random bytes are none of these.
