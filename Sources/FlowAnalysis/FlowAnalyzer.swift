@@ -88,7 +88,15 @@ public struct FlowAnalyzer: Sendable {
     private var activity: [SlotActivity] = []
     private var freeSlots: [Int] = []
     private var fragments = FragmentReassembler()
-    private var closing: [Int] = []
+    /// Flows that closed, in the order they closed, waiting out the linger.
+    /// A queue read from `closingHead`: the sweep takes the due ones off the
+    /// front instead of filtering the whole list (which, with tens of
+    /// thousands of connections closing per second of capture, was quadratic).
+    /// Entries whose flow ended otherwise meanwhile (eviction, port reuse) are
+    /// recognised by the slot's generation and skipped.
+    private var closing: [ClosingEntry] = []
+    private var closingHead = 0
+    private var nextGeneration: UInt32 = 0
     private var now: Int64 = 0
     private var lastIdleSweep: Int64 = 0
     private var lastCloseSweep: Int64 = 0
@@ -147,15 +155,23 @@ public struct FlowAnalyzer: Sendable {
     public mutating func advanceClock(to timestamp: Int64, emit: (FlowReport) -> Void) {
         guard timestamp > now else { return }
         now = timestamp
-        if now - lastCloseSweep >= 100_000_000, !closing.isEmpty {
+        if now - lastCloseSweep >= 100_000_000, closingHead < closing.count {
             lastCloseSweep = now
-            let due = closing.filter { slot in
-                guard let closedAt = activity[slot].closedAt else { return false }
-                return now - closedAt >= configuration.closeLingerNanoseconds
+            while closingHead < closing.count {
+                let entry = closing[closingHead]
+                let current = activity[entry.slot]
+                guard current.occupied, current.generation == entry.generation, current.closedAt == entry.closedAt else {
+                    closingHead += 1  // the flow ended otherwise, or its slot holds another flow now
+                    continue
+                }
+                // Close times grow with packet time; a later one is not due if this one is not.
+                guard now - entry.closedAt >= configuration.closeLingerNanoseconds else { break }
+                closingHead += 1
+                finalize(entry.slot, end: .closed, emit: emit)
             }
-            if !due.isEmpty {
-                closing.removeAll { due.contains($0) }
-                for slot in due { finalize(slot, end: .closed, emit: emit) }
+            if closingHead > 1_024, closingHead * 2 > closing.count {
+                closing.removeFirst(closingHead)
+                closingHead = 0
             }
         }
         if now - lastIdleSweep >= 1_000_000_000 {
@@ -194,6 +210,7 @@ public struct FlowAnalyzer: Sendable {
             finalize(slot, end: end, emit: emit)
         }
         closing.removeAll()
+        closingHead = 0
     }
 
     // MARK: Per segment
@@ -207,7 +224,6 @@ public struct FlowAnalyzer: Sendable {
 
         if let existing = slot, isSYN, let flow = slots[existing], isNewConnection(flow, syn: segment) {
             // Port reuse: the old connection is over.
-            closing.removeAll { $0 == existing }
             finalize(existing, end: .portReused, emit: emit)
             slot = nil
         }
@@ -227,7 +243,7 @@ public struct FlowAnalyzer: Sendable {
         activity[slot].lastSeen = max(activity[slot].lastSeen, timestamp)
         if slots[slot]?.closeIfDone(at: timestamp) == true {
             activity[slot].closedAt = timestamp
-            closing.append(slot)
+            closing.append(ClosingEntry(slot: slot, generation: activity[slot].generation, closedAt: timestamp))
         }
     }
 
@@ -245,7 +261,8 @@ public struct FlowAnalyzer: Sendable {
         let (client, server) = roles(for: segment)
         let flow = FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp)
         let slot: Int
-        let entry = SlotActivity(occupied: true, firstSeen: timestamp, lastSeen: timestamp, closedAt: nil)
+        nextGeneration &+= 1
+        let entry = SlotActivity(occupied: true, firstSeen: timestamp, lastSeen: timestamp, closedAt: nil, generation: nextGeneration)
         if let free = freeSlots.popLast() {
             slot = free
             slots[slot] = flow
@@ -296,8 +313,6 @@ public struct FlowAnalyzer: Sendable {
             chosen.sort { $0.lastSeen < $1.lastSeen }
             chosen.removeLast(chosen.count - batch)
         }
-        let evicted = Set(chosen.map(\.slot))
-        closing.removeAll { evicted.contains($0) }
         for (slot, _) in chosen {
             statistics.evictedFlows += 1
             finalize(slot, end: .evicted, emit: emit)
@@ -388,4 +403,12 @@ struct SlotActivity: Sendable {
     var firstSeen: Int64
     var lastSeen: Int64
     var closedAt: Int64?
+    /// Which flow holds the slot: slots are reused, queue entries must not be.
+    var generation: UInt32
+}
+
+struct ClosingEntry: Sendable {
+    var slot: Int
+    var generation: UInt32
+    var closedAt: Int64
 }
