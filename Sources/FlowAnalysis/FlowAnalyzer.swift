@@ -109,6 +109,9 @@ public struct FlowAnalyzer: Sendable {
         // up to 65 536 flows (a few MiB), beyond that it grows by doubling.
         let initial = min(configuration.maximumFlows, Self.initialTableCapacity)
         index.reserveCapacity(initial)
+        // Address space only: pages are touched as slots fill, and growth by
+        // doubling would copy every open flow's state each time.
+        slots.reserveCapacity(initial)
         activity.reserveCapacity(initial)
         freeSlots.reserveCapacity(initial)
     }
