@@ -7,6 +7,13 @@ legacy client (10.111.1.20) sends plaintext HTTP, which the PERMISSIVE proxy ser
 and the STRICT proxy refuses. Client ports come from the SYNs, read with tshark.
 
     scripts/expected-from-lab.py Captures/permissive.pcap permissive
+    scripts/expected-from-lab.py Captures/lab-services.pcap services
+
+`services` is `scripts/lab.sh record-services`: the legacy client sends HTTP
+with Basic auth and a cookie, logs in to PostgreSQL with a password first
+without TLS (PGSSLMODE=disable) and then with it (require: SSLRequest, 'S',
+TLS), and logs in to SMTP with AUTH. Every flow is plaintext but the second
+PostgreSQL one; no credential may appear in any output.
 """
 import json
 import subprocess
@@ -22,21 +29,55 @@ def syns(capture):
     """(time, client ip, client port) of each client SYN, first copy only."""
     out = subprocess.run(
         ["tshark", "-r", capture, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0",
-         "-T", "fields", "-e", "frame.time_epoch", "-e", "ip.src", "-e", "tcp.srcport"],
+         "-T", "fields", "-e", "frame.time_epoch", "-e", "ip.src", "-e", "tcp.srcport", "-e", "tcp.dstport"],
         check=True, capture_output=True, text=True).stdout
     seen, result = set(), []
     for line in out.splitlines():
-        time, ip, port = line.split("\t")
+        time, ip, port, server_port = line.split("\t")
         if (ip, port) not in seen:
             seen.add((ip, port))
-            result.append((float(time), ip, int(port)))
+            result.append((float(time), ip, int(port), int(server_port)))
     return sorted(result)
+
+
+# The credentials scripts/lab.sh sends, in every form they take on the wire.
+SECRETS = ["wc-pg-secret-4711", "wc-smtp-secret-0815", "wc-cookie-secret-42", "wc-basic-secret-99",
+           "YXBwOndjLWJhc2ljLXNlY3JldC05OQ==", "AGFwcAB3Yy1zbXRwLXNlY3JldC0wODE1", "d2Mtc210cC1zZWNyZXQtMDgxNQ=="]
+
+
+def services(capture):
+    flows, postgres = [], iter(["disable", "require"])
+    for _, ip, port, server_port in syns(capture):
+        client, server = f"{ip}:{port}", f"10.111.1.122:{server_port}"
+        flow = {"client": client, "server": server, "forbidden": SECRETS}
+        if server_port == 80:
+            flow.update(verdict="plaintext", protocol="http",
+                        evidenceContains=["GET /account HTTP/1.1", "Authorization: [redacted]", "Cookie: [redacted]"])
+        elif server_port == 5432 and next(postgres) == "disable":
+            flow.update(verdict="plaintext", protocol="postgresql", evidenceContains=["PostgreSQL startup (user app)"])
+        elif server_port == 5432:
+            flow.update(verdict="encrypted", protocol="tls", reasonContains="PostgreSQL SSLRequest")
+        elif server_port == 25:
+            flow.update(verdict="plaintext", protocol="smtp")
+        flows.append(flow)
+    return {
+        "description": "scripts/lab.sh record-services: real clients send credentials to real servers in the "
+                       "webserver pod (curl to nginx with Basic auth and a cookie, psql to PostgreSQL without and "
+                       "then with TLS, curl to SMTP with AUTH), recorded with tcpdump -i any in the node",
+        "exitCode": 1,
+        "flows": flows,
+    }
 
 
 def main():
     capture, mode = sys.argv[1], sys.argv[2]
+    if mode == "services":
+        out = Path(capture).with_suffix("").with_suffix(".expected.json")
+        out.write_text(json.dumps(services(capture), indent=2) + "\n")
+        print(out)
+        return
     flows, mesh_versions = [], iter(["TLS 1.3", "TLS 1.2"])
-    for _, ip, port in syns(capture):
+    for _, ip, port, _ in syns(capture):
         client = f"{ip}:{port}"
         if ip == MESH:
             flows.append({"client": client, "server": SERVER, "verdict": "encrypted", "protocol": "tls",

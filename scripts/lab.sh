@@ -22,6 +22,8 @@
 #                                              webserver pod, then send credentials in cleartext
 #                                              from the legacy client: HTTP Basic auth and a
 #                                              cookie, a PostgreSQL password, SMTP AUTH
+#                                              (PostgreSQL once without TLS, once with)
+#   scripts/lab.sh record-services OUT.pcap    the secrets scenario, recorded on -i any in the node
 #   scripts/lab.sh exec-node CMD...            run a command in the node namespace
 #   scripts/lab.sh down                        remove everything the lab made
 set -euo pipefail
@@ -192,23 +194,35 @@ traffic() {
   sleep 0.3
 }
 
-record() {
-  local out=${1:?usage: lab.sh record OUT.pcap [permissive|strict]} mode=${2:-permissive}
-  out=$(realpath -m "$out")
-  up "$mode"
+# record_with FILTER SCENARIO OUT: tcpdump -i any in the node while SCENARIO runs.
+record_with() {
+  local filter=$1 scenario=$2 out=$3
   local log=$STATE/tcpdump.log
   : >"$log"
   # Started directly (not through a function) so that $! is tcpdump itself.
-  ip netns exec wc-node tcpdump -i any -U -w "$out" "host $WEB_IP and port 80" 2>"$log" &
+  ip netns exec wc-node tcpdump -i any -U -w "$out" "$filter" 2>"$log" &
   local pid=$!
   for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.1; done
   grep -q "listening on" "$log" || { kill "$pid"; die "tcpdump did not start: $(cat "$log")"; }
-  traffic
-  sleep 1
+  "$scenario"
+  sleep 1.5
   # SIGTERM, not SIGINT: background jobs of a script start with SIGINT ignored.
   kill -TERM "$pid"
   wait "$pid" || true
   cat "$log" >&2
+}
+
+record() {
+  local out=${1:?usage: lab.sh record OUT.pcap [permissive|strict]} mode=${2:-permissive}
+  up "$mode"
+  record_with "host $WEB_IP and port 80" traffic "$(realpath -m "$out")"
+}
+
+# record-services OUT.pcap: the secrets scenario, recorded like `record` but on every port.
+record_services() {
+  local out=${1:?usage: lab.sh record-services OUT.pcap}
+  up permissive
+  record_with "host $WEB_IP" secrets "$(realpath -m "$out")"
 }
 
 # Credentials the secrets scenario sends in cleartext; the test asserts that
@@ -230,9 +244,14 @@ start_postgres() {
     chmod 755 "$STATE"
     in_ns wc-web su postgres -s /bin/sh -c "$bin/initdb -A trust -D $data" >/dev/null
     echo "host all all $SUBNET_PREFIX.0/24 password" >>"$data/pg_hba.conf"
+    # TLS on offer with the lab's server certificate; clients choose (sslmode).
+    cp "$STATE/pki/server.pem" "$data/server.crt"
+    cp "$STATE/pki/server.key" "$data/server.key"
+    chown postgres "$data/server.crt" "$data/server.key"
+    chmod 600 "$data/server.key"
   fi
   in_ns wc-web su postgres -s /bin/sh -c \
-    "$bin/pg_ctl -D $data -l $STATE/pg/log -w -o \"-c listen_addresses=$WEB_IP -c unix_socket_directories=$sock -c ssl=off\" start" >/dev/null
+    "$bin/pg_ctl -D $data -l $STATE/pg/log -w -o \"-c listen_addresses=$WEB_IP -c unix_socket_directories=$sock -c ssl=on\" start" >/dev/null
   in_ns wc-web su postgres -s /bin/sh -c \
     "psql -h $sock -d postgres -qc \"SET client_min_messages=warning; DROP ROLE IF EXISTS app; CREATE ROLE app LOGIN PASSWORD '$PG_PASSWORD'\"" >/dev/null
 }
@@ -265,8 +284,13 @@ secrets() {
   in_ns wc-legacy curl -sS --max-time 3 -u "app:$BASIC_PASSWORD" -H "Cookie: session=$COOKIE_SECRET" \
     "http://$WEB_IP/account" >/dev/null
   sleep 0.3
-  in_ns wc-legacy env PGPASSWORD=$PG_PASSWORD PGCONNECT_TIMEOUT=3 \
+  # Without TLS: the password crosses in clear. Then the same login upgraded
+  # to TLS (SSLRequest answered 'S'): nothing readable after the request.
+  in_ns wc-legacy env PGPASSWORD=$PG_PASSWORD PGCONNECT_TIMEOUT=3 PGSSLMODE=disable \
     psql -h "$WEB_IP" -U app -d postgres -qAtc "select 1" >/dev/null
+  sleep 0.3
+  in_ns wc-legacy env PGPASSWORD=$PG_PASSWORD PGCONNECT_TIMEOUT=3 PGSSLMODE=require \
+    psql -h "$WEB_IP" -U app -d postgres -qAtc "select 2" >/dev/null
   sleep 0.3
   printf 'From: app@example.com\r\nTo: ops@example.com\r\nSubject: lab\r\n\r\nhello\r\n' |
     in_ns wc-legacy curl -sS --max-time 3 "smtp://$WEB_IP:25" --mail-from app@example.com \
@@ -292,7 +316,8 @@ case ${1:-} in
   traffic) traffic ;;
   record) shift; record "$@" ;;
   secrets) secrets ;;
+  record-services) shift; record_services "$@" ;;
   exec-node) shift; in_ns wc-node "$@" ;;
   down) down ;;
-  *) sed -n '2,28p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,31p' "$0" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@
 enum ClearBinaryProbes {
     static func probe(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
         if let result = postgresStartup(d) { return result }
+        if let result = postgresAuthenticationRequest(d) { return result }
         if let result = mysqlGreeting(d) { return result }
         if let result = mongoMessage(d) { return result }
         if let result = dnsOverTCP(d) { return result }
@@ -115,6 +116,18 @@ enum ClearBinaryProbes {
         var evidence = "PostgreSQL startup"
         if let user = fields.firstIndex(of: "user"), user + 1 < fields.count { evidence += " (user \(fields[user + 1]))" }
         return .cleartext(.cleartextProtocol, protocolName: "postgresql", evidence: evidence)
+    }
+
+    /// The PostgreSQL server's first message after a startup: an
+    /// authentication request ('R', length, method). The method is worth
+    /// showing: 3 means the client is asked for its password in clear.
+    static func postgresAuthenticationRequest(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 9, d[0] == UInt8(ascii: "R") else { return nil }
+        let length = u32be(d, 1), method = u32be(d, 5)
+        let methods = [0: "authentication ok", 2: "Kerberos requested", 3: "cleartext password requested",
+                       5: "MD5 password requested", 7: "GSSAPI requested", 9: "SSPI requested", 10: "SASL requested"]
+        guard (8...1_024).contains(length), let name = methods[method] else { return nil }
+        return .cleartext(.cleartextProtocol, protocolName: "postgresql", evidence: "PostgreSQL \(name)")
     }
 
     /// MySQL server greeting: 3-byte little-endian length, sequence 0,

@@ -35,6 +35,7 @@ import Testing
         ("smb", smb2Negotiate, "SMB2 message"),
         ("socks", socks5Greeting, "SOCKS5 greeting"),
         ("onc-rpc", nfsCall, "ONC RPC call: NFS v3 procedure 7"),
+        ("postgresql", Array("R".utf8) + be32(8) + be32(3), "PostgreSQL cleartext password requested"),
         ("ymsg", ymsg, "Yahoo Messenger (YMSG) packet"),
     ])
     func recognised(_ name: String, _ bytes: [UInt8], _ evidence: String) {

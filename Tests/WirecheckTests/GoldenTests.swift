@@ -1,5 +1,6 @@
 import Foundation
 import PacketDecoding
+import Reporting
 import Testing
 import VerdictPolicy
 
@@ -19,6 +20,11 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         var expected: Bool?
         /// At least this many bytes retransmitted with different content must be reported.
         var minConflictingBytes: Int?
+        /// Text the evidence must show, and the reason must contain.
+        var evidenceContains: [String]?
+        var reasonContains: String?
+        /// Text (credentials) that must appear nowhere in the flow's text or JSON report.
+        var forbidden: [String]?
     }
 
     var description: String?
@@ -81,6 +87,15 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
             #expect(report.expected == (flow.expected ?? false))
             if let mesh = flow.mesh { #expect(report.mesh?.rawValue == mesh) }
             if let tunnel = flow.tunnel { #expect(report.observation.tunnel.description == tunnel) }
+            for text in flow.evidenceContains ?? [] {
+                #expect(report.evidence?.contains(text) == true, "\(flow.client): evidence \(report.evidence ?? "none") lacks \(text)")
+            }
+            if let text = flow.reasonContains { #expect(report.reason.contains(text), "\(flow.client): \(report.reason)") }
+            if let forbidden = flow.forbidden {
+                var text = TextReporter(), json = JSONLinesReporter()
+                let output = text.report(report) + json.report(report)
+                for secret in forbidden { #expect(!output.contains(secret), "\(flow.client): output shows \(secret)") }
+            }
             if let conflicting = flow.minConflictingBytes {
                 #expect(report.observation.conflictingBytes >= conflicting)
                 #expect(report.notes.contains { $0.contains("different content") })
