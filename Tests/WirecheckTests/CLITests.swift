@@ -117,6 +117,61 @@ import Testing
         #expect(summary["packets"] as? Int == 4)
     }
 
+    /// Hand-made files with hostile headers: an absurd captured length and a
+    /// captured length beyond the snapshot length (after good packets: results
+    /// plus a warning naming the offset; as the first record: exit 3), and a
+    /// pcapng file with a block type nobody defined (skipped, as the format says).
+    @Test func hostileRecordHeaders() throws {
+        let permissiveData = try Data(contentsOf: URL(fileURLWithPath: permissive))
+        let directory = FileManager.default.temporaryDirectory
+        func le32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+        func write(_ bytes: [UInt8], _ name: String) throws -> String {
+            let url = directory.appendingPathComponent("wirecheck-\(name)-\(UUID()).cap")
+            try Data(bytes).write(to: url)
+            return url.path
+        }
+        for (name, caplen) in [("absurd", UInt32(0x7FFF_FFFF)), ("over-snaplen", UInt32(300_000))] {
+            let record = le32(0) + le32(0) + le32(caplen) + le32(caplen) + [UInt8](repeating: 0, count: 64)
+            let afterGood = try write(Array(permissiveData) + record, name)
+            let run = try wirecheck(["-r", afterGood, "--json"])
+            #expect(run.status == 1, "\(name): \(run.stderr)")
+            #expect(run.stderr.contains("warning") && run.stderr.contains("byte offset \(permissiveData.count + 16)"), "\(name): \(run.stderr)")
+            #expect(try TestSupport.jsonLines(run.stdout).filter { $0["type"] as? String == "flow" }.count == 3)
+            let alone = try write(Array(permissiveData.prefix(24)) + record, name)
+            let first = try wirecheck(["-r", alone])
+            #expect(first.status == 3, "\(name): \(first.stderr)")
+            #expect(!first.stderr.isEmpty)
+            try? FileManager.default.removeItem(atPath: afterGood)
+            try? FileManager.default.removeItem(atPath: alone)
+        }
+
+        // pcapng: section header, interface (the permissive capture's link type), an unknown block,
+        // then the packets of the permissive capture.
+        let bytes = Array(permissiveData)
+        var pcapng: [UInt8] = le32(0x0A0D_0D0A) + le32(28) + le32(0x1A2B_3C4D) + [1, 0, 0, 0] + [UInt8](repeating: 0xFF, count: 8) + le32(28)
+        pcapng += le32(1) + le32(20) + [bytes[20], bytes[21], 0, 0] + le32(262_144) + le32(20)
+        pcapng += le32(0x0BAD_0001) + le32(16) + [1, 2, 3, 4] + le32(16)
+        // Classic pcap records (16-byte header, then data) become enhanced packet blocks.
+        var offset = 24
+        while offset + 16 <= bytes.count {
+            let caplen = Int(UInt32(bytes[offset + 8]) | UInt32(bytes[offset + 9]) << 8 | UInt32(bytes[offset + 10]) << 16 | UInt32(bytes[offset + 11]) << 24)
+            let data = Array(bytes[(offset + 16)..<(offset + 16 + caplen)])
+            let padded = data + [UInt8](repeating: 0, count: (4 - data.count % 4) % 4)
+            let length = UInt32(32 + padded.count)
+            let seconds = UInt64(bytes[offset]) | UInt64(bytes[offset + 1]) << 8 | UInt64(bytes[offset + 2]) << 16 | UInt64(bytes[offset + 3]) << 24
+            let micros = UInt64(bytes[offset + 4]) | UInt64(bytes[offset + 5]) << 8 | UInt64(bytes[offset + 6]) << 16 | UInt64(bytes[offset + 7]) << 24
+            let timestamp = seconds * 1_000_000 + micros
+            pcapng += le32(6) + le32(length) + le32(0) + le32(UInt32(timestamp >> 32)) + le32(UInt32(timestamp & 0xFFFF_FFFF))
+            pcapng += le32(UInt32(caplen)) + le32(UInt32(caplen)) + padded + le32(length)
+            offset += 16 + caplen
+        }
+        let unknownBlock = try write(pcapng, "unknown-block")
+        defer { try? FileManager.default.removeItem(atPath: unknownBlock) }
+        let run = try wirecheck(["-r", unknownBlock, "--json"])
+        #expect(run.status == 1, "stderr: \(run.stderr)")
+        #expect(try TestSupport.jsonLines(run.stdout).filter { $0["type"] as? String == "flow" }.count == 3)
+    }
+
     /// A capture cut off mid-packet: what was read is analysed and reported,
     /// with a warning on stderr, and the exit code follows the verdicts.
     @Test func truncatedCaptureKeepsResults() throws {
