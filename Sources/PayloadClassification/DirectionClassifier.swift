@@ -424,9 +424,19 @@ public struct DirectionClassifier: StreamSink, Sendable {
             walkTLS(bytes, streamOffset: streamOffset)
         case .sslv2Hello(let length, let version):
             state = .tls
-            summary.preamble = "SSLv2-format ClientHello"
             walker.handshake.noteSSLv2Hello(version: version)
-            preambleLeft = length
+            if version == 0x0002 {
+                // SSLv2 only: the whole session is SSLv2 records, the hello the first of them.
+                walker.sslv2Framing = true
+            } else {
+                summary.preamble = "SSLv2-format ClientHello"
+                preambleLeft = length
+            }
+            walkTLS(bytes, streamOffset: streamOffset)
+        case .sslv2ServerHello:
+            state = .tls
+            walker.sslv2Framing = true
+            walker.handshake.noteSSLv2ServerHello()
             walkTLS(bytes, streamOffset: streamOffset)
         case .ssh(let banner):
             decide(kind: .ssh, name: "ssh", evidence: banner)

@@ -88,6 +88,13 @@ public struct HandshakeParser: Sendable {
         }
     }
 
+    /// Marks an SSLv2 SERVER-HELLO: the server chose SSL 2.0.
+    mutating func noteSSLv2ServerHello() {
+        details.sslv2Hello = true
+        details.serverHelloSeen = true
+        details.selectedVersion = 0x0002
+    }
+
     /// Marks an SSLv2-format ClientHello, parsed by the direction classifier.
     mutating func noteSSLv2Hello(version: UInt16) {
         details.sslv2Hello = true

@@ -4,8 +4,11 @@ enum ProbeResult: Equatable {
     case needMore
     /// TLS records start `preambleLength` bytes in; the preamble is named.
     case tls(preambleLength: Int, preamble: String?)
-    /// An SSLv2-format ClientHello of `length` bytes, then TLS records.
+    /// An SSLv2-format ClientHello of `length` bytes, then TLS records
+    /// (version 3.x offered) or more SSLv2 records (version 2 only).
     case sslv2Hello(length: Int, version: UInt16)
+    /// An SSLv2 SERVER-HELLO: the server answered in SSLv2.
+    case sslv2ServerHello
     case ssh(banner: String)
     case cleartext(PayloadKind, protocolName: String, evidence: String)
     case binary(entropy: Double)
@@ -41,6 +44,9 @@ enum Probes {
             if n < 5 { if !final { return .needMore } } else if d[2] == 1, d[3] == 3 || (d[3] == 0 && d[4] == 2) {
                 let length = Int(d[0] & 0x7F) << 8 | Int(d[1])
                 return .sslv2Hello(length: length + 2, version: UInt16(d[3]) << 8 | UInt16(d[4]))
+            } else if n >= 7, d[2] == 4, d[3] <= 1, d[4] == 1, d[5] == 0, d[6] == 2 {
+                // SERVER-HELLO: session-id hit, X.509 certificate, version 2.
+                return .sslv2ServerHello
             }
         }
 

@@ -3,9 +3,12 @@ public enum TLSFramingError: Error, Sendable, Equatable, CustomStringConvertible
     case badContentType(UInt8)
     case badVersion(UInt16)
     case oversizedRecord(Int)
+    /// An SSLv2 record header with a zero length.
+    case emptySSLv2Record
 
     public var description: String {
         switch self {
+        case .emptySSLv2Record: return "an SSLv2 record header with length 0"
         case .badContentType(let type): return "byte 0x\(String(type, radix: 16)) is not a TLS content type"
         case .badVersion(let version): return "0x\(String(version, radix: 16)) is not a TLS record version"
         case .oversizedRecord(let length): return "record length \(length) exceeds 2^14+2048"
@@ -63,6 +66,10 @@ public struct TLSRecordWalker: Sendable {
     /// the caller cannot always find them in the bytes it passed last.
     public private(set) var rejectedHeader: [UInt8] = []
     public var handshake = HandshakeParser()
+    /// SSLv2 framing (a session that began with an SSLv2 hello and stayed
+    /// SSLv2): 2-byte headers (high bit set, 15-bit length) or 3-byte ones
+    /// (14-bit length and a padding count), no content type or version.
+    public var sslv2Framing = false
 
     public init() {}
 
@@ -77,6 +84,7 @@ public struct TLSRecordWalker: Sendable {
     @discardableResult
     public mutating func walk(_ bytes: UnsafeRawBufferPointer) -> Int {
         guard error == nil else { return 0 }
+        if sslv2Framing { return walkSSLv2(bytes) }
         var i = 0
         let n = bytes.count
         while i < n {
@@ -107,6 +115,36 @@ public struct TLSRecordWalker: Sendable {
             }
         }
         return n
+    }
+
+    private mutating func walkSSLv2(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var i = 0
+        while i < bytes.count {
+            if remaining > 0 {
+                let take = min(remaining, bytes.count - i)
+                remaining -= take
+                i += take
+                offset += take
+                continue
+            }
+            setCarry(carried, bytes[i])
+            carried += 1
+            i += 1
+            offset += 1
+            let headerLength = carry.0 & 0x80 != 0 ? 2 : 3
+            guard carried == headerLength else { continue }
+            carried = 0
+            let length = carry.0 & 0x80 != 0
+                ? Int(carry.0 & 0x7F) << 8 | Int(carry.1)
+                : Int(carry.0 & 0x3F) << 8 | Int(carry.1)
+            guard length > 0 else {
+                error = (offset - headerLength, .emptySSLv2Record)
+                return max(0, i - headerLength)
+            }
+            records += 1
+            remaining = length
+        }
+        return bytes.count
     }
 
     /// Skips `count` unseen bytes. Succeeds only when they lie inside the

@@ -161,7 +161,7 @@ public enum VerdictPolicy {
         facts.alpnOffered = hello.alpnOffered
         facts.alpnSelected = server.alpnSelected
         facts.cipherSuite = server.cipherSuite
-        facts.legacySSLv2Hello = hello.sslv2Hello
+        facts.legacySSLv2Hello = hello.sslv2Hello || server.sslv2Hello
         facts.handshakeIncomplete = hello.gapInHandshake || server.gapInHandshake
         facts.alerts = c.tlsAlertRecords + s.tlsAlertRecords
         if server.selectedVersion == 0x0304 {
@@ -205,6 +205,9 @@ public enum VerdictPolicy {
             notes.append("\(c.unverifiedBytes + s.unverifiedBytes) bytes before resynchronisation were not classified")
         }
         if !o.handshakeSeen { notes.append("TCP handshake not captured: picked up mid-stream") }
+        if s.handshake.selectedVersion == 0x0002 {
+            notes.append("SSL 2.0: encrypted, but with a protocol broken and prohibited since 2011 (RFC 6176)")
+        }
         if o.dropsWhileOpen { notes.append("the kernel dropped packets while this flow was open: verdict suspect") }
         return notes
     }

@@ -100,6 +100,7 @@ public struct TLSFacts: Sendable, Equatable {
 
     public static func versionName(_ version: UInt16) -> String {
         switch version {
+        case 0x0002: return "SSL 2.0"
         case 0x0300: return "SSL 3.0"
         case 0x0301: return "TLS 1.0"
         case 0x0302: return "TLS 1.1"

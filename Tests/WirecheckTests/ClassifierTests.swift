@@ -190,6 +190,26 @@ enum StreamPiece: Sendable {
         #expect(!summary.handshake.malformedMessage)
     }
 
+    /// An SSLv2-only session: CLIENT-HELLO (version 2), then SSLv2 records with
+    /// 2- and 3-byte headers, walked as framing however the bytes are cut.
+    @Test func sslv2Session() {
+        let clientHello: [UInt8] = [0x80, 0x1F, 1, 0, 2, 0, 6, 0, 0, 0, 16, 0x07, 0x00, 0xC0, 0x05, 0x00, 0x80]
+            + T.filler(16, seed: 4)
+        let client = clientHello + [0x80, 0x20] + T.filler(0x20, seed: 5) + [0x00, 0x30, 0x07] + T.filler(0x30, seed: 6)
+        let serverHello: [UInt8] = [0x81, 0x00, 4, 0, 1, 0, 2] + T.filler(0x100 - 5, seed: 7)
+        for pieces in [[client], client.map { [$0] }] {
+            let summary = Self.classify(pieces.map { StreamPiece.data($0) })
+            #expect(summary.kind == .tls)
+            #expect(summary.tlsRecords == 3)
+            #expect(summary.tlsEndsOnRecordBoundary)
+            #expect(summary.handshake.sslv2Hello)
+        }
+        let server = Self.classify(serverHello)
+        #expect(server.kind == .tls)
+        #expect(server.handshake.selectedVersion == 0x0002)
+        #expect(server.tlsEndsOnRecordBoundary)
+    }
+
     /// A gap across a record boundary: framing must be found again; the bytes
     /// before the next chain of headers are unverified.
     @Test func gapAcrossRecordBoundary() {
