@@ -49,6 +49,8 @@ import Testing
         Row(name: "TLS then binary", client: direction(.tls, records: 3, hello: true), server: direction(.binary), expected: .opaque),
         Row(name: "never resynchronised", client: direction(.undetermined), server: direction(.tls, records: 4), expected: .inconclusive),
         Row(name: "SSH both ways", client: direction(.ssh), server: direction(.ssh), expected: .encrypted),
+        Row(name: "TLS with a NULL cipher suite", client: direction(.tls, records: 5, hello: true),
+            server: { var d = direction(.tls, records: 6); d.handshake.cipherSuite = 0x0002; return d }(), expected: .plaintext),
     ]
 
     @Test(arguments: rows)
