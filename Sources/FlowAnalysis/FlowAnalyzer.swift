@@ -322,6 +322,15 @@ public struct FlowAnalyzer: Sendable {
         }
     }
 
+    /// Payload that only a client sends: a TLS ClientHello, an HTTP request,
+    /// an RPC call, a PostgreSQL startup, an h2c preface.
+    static func speaksFirst(_ d: DirectionSummary) -> Bool {
+        if d.handshake.clientHelloSeen, !d.handshake.serverHelloSeen { return true }
+        guard let evidence = d.evidence else { return d.kind == .h2c }
+        if d.kind == .http { return !evidence.hasPrefix("HTTP/") }
+        return evidence.hasPrefix("ONC RPC call") || evidence.hasPrefix("PostgreSQL startup")
+    }
+
     private mutating func finalize(_ slot: Int, end: FlowEnd, emit: (FlowReport) -> Void) {
         guard var flow = slots[slot].take() else { return }
         activity[slot].occupied = false
@@ -343,6 +352,11 @@ public struct FlowAnalyzer: Sendable {
         observation.duplicateBytes = clientStats.duplicateBytes + serverStats.duplicateBytes
         observation.end = end
         observation.dropsWhileOpen = flow.dropsWhileOpen
+        if !flow.handshakeSeen, Self.speaksFirst(observation.serverToClient), !Self.speaksFirst(observation.clientToServer) {
+            // Picked up mid-stream, the roles were a guess from the ports; the
+            // payload says otherwise (the "server" side sent the requests).
+            observation.swapRoles()
+        }
         emit(VerdictPolicy.judge(observation, options: configuration.policy))
     }
 }

@@ -77,6 +77,13 @@ public struct FlowObservation: Sendable {
 
     /// Payload bytes seen in both directions.
     public var payloadBytes: Int { clientToServer.bytes + serverToClient.bytes }
+
+    /// Exchanges client and server, with what each sent and how each closed.
+    public mutating func swapRoles() {
+        swap(&client, &server)
+        swap(&clientToServer, &serverToClient)
+        swap(&clientClosure, &serverClosure)
+    }
 }
 
 /// The TLS facts a report shows, merged from both directions.

@@ -1,6 +1,7 @@
 import Testing
 @testable import FlowAnalysis
 @testable import PacketDecoding
+import VerdictPolicy
 
 /// IP fragment reassembly: fragments in any order come back as one datagram;
 /// overlaps that disagree, incomplete datagrams and floods are dropped within limits.
@@ -97,5 +98,31 @@ import Testing
         #expect(reassembler.statistics.abandoned >= 10_000 - 100)
         #expect(reassembler.pendingDatagrams <= 100)
         #expect(reassembler.pendingBytes <= 20_000)
+    }
+}
+
+/// A connection picked up mid-stream has its roles guessed from the ports;
+/// the payload corrects the guess (the side sending requests is the client).
+@Suite struct MidStreamRoleTests {
+    @Test func requestSenderBecomesTheClient() {
+        typealias B = FrameBuilder
+        // The client uses a privileged source port, so the port guess is wrong.
+        let request = B.ipv4(6, B.tcp(sourcePort: 1_023, destinationPort: 8_080, sequence: 5_000,
+                                      payload: Array("GET /x HTTP/1.1\r\nHost: a\r\n\r\n".utf8)))
+        let response = B.ipv4(6, B.tcp(sourcePort: 8_080, destinationPort: 1_023, sequence: 9_000,
+                                       payload: Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8)),
+                              source: [10, 0, 0, 2], destination: [10, 0, 0, 1])
+        var analyzer = FlowAnalyzer(linkType: LinkType.rawLinktype)
+        var reports: [FlowReport] = []
+        for (index, frame) in [request, response].enumerated() {
+            frame.withUnsafeBytes {
+                analyzer.process(frame: $0, originalLength: $0.count, timestamp: Int64(index + 1) * 1_000, emit: { reports.append($0) })
+            }
+        }
+        analyzer.finish { reports.append($0) }
+        #expect(reports.count == 1)
+        #expect(reports.first?.client.description == "10.0.0.1:1023")
+        #expect(reports.first?.server.description == "10.0.0.2:8080")
+        #expect(reports.first?.evidence?.hasPrefix("GET /x HTTP/1.1") == true)
     }
 }
