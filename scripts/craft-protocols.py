@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""Builds Captures/crafted-protocols.pcap: one connection per classification case.
+
+TLS bytes are real: recorded here from OpenSSL (s_server and s_client on
+loopback, captured with tcpdump) with the SNI, ALPN and key-share settings each
+case needs. Cleartext protocols are written as their specifications define
+their first messages. Addresses and ports are rewritten into one capture, one
+connection after another; the expected verdicts follow from what each case
+sends, never from wirecheck's output.
+
+    scripts/craft-protocols.py       (root: tcpdump on loopback; Debian's python3-scapy, openssl, tcpdump)
+"""
+import json
+import os
+import random
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from scapy.all import IP, TCP, Ether, rdpcap, wrpcap
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = ROOT / "Captures"
+T0 = 1_790_100_000.0
+MSS = 1400
+rng = random.Random(20261124)
+
+
+def openssl_session(server_args, client_args, port):
+    """Runs s_server and s_client on 127.0.0.1:port under tcpdump; returns the
+    (client bytes, server bytes) of the TLS connection."""
+    work = Path(tempfile.mkdtemp())
+    key, cert = work / "key.pem", work / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "30", "-subj", "/CN=wirecheck-craft", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    pcap = work / "tls.pcap"
+    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-w", pcap, f"tcp port {port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    server = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-key", key, "-cert", cert,
+                               "-naccept", "1", "-www"] + server_args,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    # -www answers a GET with a page and closes; the client then ends.
+    client = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet", "-ign_eof"] + client_args,
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client.communicate(b"GET / HTTP/1.0\r\n\r\n", timeout=10)
+    except subprocess.TimeoutExpired:
+        client.kill()
+    time.sleep(0.5)
+    server.kill()
+    time.sleep(0.5)
+    dump.terminate()
+    dump.wait()
+    parts = {"c": {}, "s": {}}
+    for pkt in rdpcap(str(pcap)):
+        if TCP in pkt and bytes(pkt[TCP].payload):
+            side = "c" if pkt[TCP].dport == port else "s"
+            parts[side].setdefault(pkt[TCP].seq, bytes(pkt[TCP].payload))
+    join = lambda chunks: b"".join(chunks[k] for k in sorted(chunks))
+    return join(parts["c"]), join(parts["s"])
+
+
+class Connection:
+    """One TCP connection's packets, from SYN to FIN, with real sequence numbers."""
+
+    def __init__(self, client, server, cport, sport, start):
+        self.client, self.server, self.cport, self.sport = client, server, cport, sport
+        self.cseq, self.sseq = rng.randrange(1 << 32), rng.randrange(1 << 32)
+        self.t = start
+        self.packets = []
+
+    def seg(self, from_client, flags, payload=b""):
+        src, dst = (self.client, self.server) if from_client else (self.server, self.client)
+        sp, dp = (self.cport, self.sport) if from_client else (self.sport, self.cport)
+        seq, ack = (self.cseq, self.sseq) if from_client else (self.sseq, self.cseq)
+        self.t += 0.0002
+        self.packets.append((self.t, Ether() / IP(src=src, dst=dst) / TCP(sport=sp, dport=dp, flags=flags, seq=seq, ack=ack) / payload))
+        advance = len(payload) + (1 if "S" in flags or "F" in flags else 0)
+        if from_client:
+            self.cseq = (self.cseq + advance) & 0xFFFFFFFF
+        else:
+            self.sseq = (self.sseq + advance) & 0xFFFFFFFF
+
+    def open(self):
+        self.seg(True, "S")
+        self.seg(False, "SA")
+        self.seg(True, "A")
+
+    def send(self, from_client, data):
+        for i in range(0, len(data), MSS):
+            self.seg(from_client, "PA", data[i:i + MSS])
+
+    def close(self):
+        self.seg(True, "FA")
+        self.seg(False, "FA")
+        self.seg(True, "A")
+
+
+def u16(v):
+    return v.to_bytes(2, "big")
+
+
+def u32(v):
+    return v.to_bytes(4, "big")
+
+
+def main():
+    tls13 = openssl_session(["-tls1_3"], ["-tls1_3", "-servername", "api.example.com"], 44301)
+    hbone = openssl_session(["-tls1_3", "-alpn", "h2"], ["-tls1_3", "-alpn", "h2", "-noservername"], 44302)
+    linkerd_sni = "web.default.serviceaccount.identity.linkerd.cluster.local"
+    linkerd = openssl_session(["-tls1_3"], ["-tls1_3", "-servername", linkerd_sni, "-alpn", "h2"], 44303)
+    # The client's first key share is X25519, which the server does not accept: HelloRetryRequest.
+    hrr = openssl_session(["-tls1_3", "-groups", "P-256"], ["-tls1_3", "-groups", "X25519:P-256"], 44304)
+
+    cases = []  # (server port, exchange as [(from_client, bytes)], expectation)
+    fake_header = bytes([23, 3, 3, 0, 20]) + bytes(20)
+    cases.append((443, [(True, fake_header + b"GET /secret HTTP/1.1\r\nHost: bank\r\n\r\n"),
+                        (False, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")],
+                  {"verdict": "plaintext", "case": "one plausible TLS record header, then a cleartext request"}))
+    settings = u16(0) + bytes([0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00])
+    cases.append((8080, [(True, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + settings), (False, settings)],
+                  {"verdict": "plaintext", "protocol": "h2c", "case": "HTTP/2 prior knowledge without TLS (h2c, gRPC in clear)"}))
+    cases.append((3128, [(True, b"CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n"),
+                         (False, b"HTTP/1.1 200 Connection established\r\n\r\n"),
+                         (True, tls13[0][:]), (False, tls13[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "reasonContains": "preamble", "case": "HTTP CONNECT, then TLS"}))
+    cases.append((25, [(False, b"220 mail.example.com ESMTP Postfix\r\n"), (True, b"EHLO client.example\r\n"),
+                       (False, b"250-mail.example.com\r\n250 STARTTLS\r\n"), (True, b"STARTTLS\r\n"),
+                       (False, b"220 2.0.0 Ready to start TLS\r\n"), (True, tls13[0]), (False, tls13[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "reasonContains": "smtp preamble", "case": "SMTP STARTTLS"}))
+    startup_body = b"user\x00app\x00database\x00orders\x00\x00"
+    cases.append((5432, [(True, u32(8) + bytes([0x04, 0xD2, 0x16, 0x2F])), (False, b"N"),
+                         (True, u32(8 + len(startup_body)) + bytes([0, 3, 0, 0]) + startup_body),
+                         (False, b"R" + u32(8) + u32(3))],
+                  {"verdict": "plaintext", "protocol": "postgresql", "case": "PostgreSQL SSLRequest refused ('N'), then a cleartext startup"}))
+    ssh_packets = b"".join(u32(252) + bytes([rng.randrange(256) for _ in range(252)]) for _ in range(4))
+    cases.append((22, [(False, b"SSH-2.0-OpenSSH_9.6\r\n"), (True, b"SSH-2.0-OpenSSH_9.2p1\r\n"),
+                       (True, ssh_packets), (False, ssh_packets[::-1])],
+                  {"verdict": "encrypted", "protocol": "ssh", "case": "SSH: banners, then binary packets"}))
+    noise = bytes(rng.randrange(256) for _ in range(3000))
+    cases.append((9000, [(True, noise[:1500]), (False, noise[1500:])],
+                  {"verdict": "opaque", "case": "high-entropy bytes that are no protocol wirecheck knows"}))
+    name = b"".join(bytes([len(label)]) + label for label in [b"web", b"default", b"svc", b"cluster", b"local"]) + b"\x00"
+    query = u16(0x1234) + u16(0x0100) + u16(1) + u16(0) + u16(0) + u16(0) + name + u16(1) + u16(1)
+    answer = u16(0x1234) + u16(0x8180) + u16(1) + u16(1) + u16(0) + u16(0) + name + u16(1) + u16(1) \
+        + u16(0xC00C) + u16(1) + u16(1) + u32(30) + u16(4) + bytes([10, 96, 0, 10])
+    cases.append((53, [(True, u16(len(query)) + query), (False, u16(len(answer)) + answer)],
+                  {"verdict": "plaintext", "protocol": "dns", "case": "DNS over TCP"}))
+    version = b"8.0.36\x00"
+    greeting_body = bytes([10]) + version + u32(1)[::-1] + b"ABCDEFGH" + b"\x00" + bytes(20)
+    cases.append((3306, [(False, len(greeting_body).to_bytes(3, "little") + b"\x00" + greeting_body)],
+                  {"verdict": "plaintext", "protocol": "mysql", "case": "MySQL server greeting"}))
+    cases.append((6379, [(True, b"*2\r\n$4\r\nAUTH\r\n$15\r\nredis-s3cret-42\r\n"), (False, b"+OK\r\n")],
+                  {"verdict": "plaintext", "protocol": "redis", "forbidden": ["redis-s3cret-42"], "case": "Redis AUTH in clear"}))
+    cases.append((143, [(False, b"* OK [CAPABILITY IMAP4rev1] ready\r\n"), (True, b"a001 LOGIN alice imap-s3cret\r\n"),
+                        (False, b"a001 OK LOGIN completed\r\n")],
+                  {"verdict": "plaintext", "protocol": "imap", "forbidden": ["imap-s3cret"], "case": "IMAP LOGIN in clear"}))
+    cases.append((15008, [(True, hbone[0]), (False, hbone[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "mesh": "istio-ambient", "tlsVersion": "TLS 1.3",
+                   "case": "Istio ambient HBONE: TLS 1.3 to 15008, ALPN h2, no SNI"}))
+    cases.append((8443, [(True, linkerd[0]), (False, linkerd[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "mesh": "linkerd", "sni": linkerd_sni, "case": "Linkerd identity SNI"}))
+    cases.append((443, [(True, hrr[0]), (False, hrr[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "case": "TLS 1.3 with a HelloRetryRequest"}))
+
+    packets, flows, start = [], [], T0
+    for index, (port, exchange, expectation) in enumerate(cases):
+        client, server, cport = "10.50.0.10", f"10.50.1.{index + 1}", 41000 + index
+        conn = Connection(client, server, cport, port, start)
+        conn.open()
+        for from_client, data in exchange:
+            conn.send(from_client, data)
+        conn.close()
+        packets += conn.packets
+        start = conn.t + 0.05
+        flow = {"client": f"{client}:{cport}", "server": f"{server}:{port}"}
+        flow.update({k: v for k, v in expectation.items() if k != "case"})
+        flows.append((expectation["case"], flow))
+
+    frames = []
+    for t, pkt in packets:
+        pkt.time = t
+        frames.append(pkt)
+    wrpcap(str(CAPTURES / "crafted-protocols.pcap"), frames)
+    expected = {
+        "description": "One connection per classification case: " + "; ".join(case for case, _ in flows)
+                       + ". TLS bytes recorded from OpenSSL on loopback; cleartext messages as their specifications define them.",
+        "exitCode": 1,
+        "flows": [flow for _, flow in flows],
+    }
+    (CAPTURES / "crafted-protocols.expected.json").write_text(json.dumps(expected, indent=2) + "\n")
+    print(CAPTURES / "crafted-protocols.pcap")
+
+
+if __name__ == "__main__":
+    main()
