@@ -80,8 +80,12 @@ def main():
     for _, ip, port, _ in syns(capture):
         client = f"{ip}:{port}"
         if ip == MESH:
+            # The mesh client always presents its certificate; TLS 1.2 shows it on the wire, 1.3 encrypts it.
+            version = next(mesh_versions)
+            certificate = "sent" if version == "TLS 1.2" else "not visible (TLS 1.3 encrypts it)"
             flows.append({"client": client, "server": SERVER, "verdict": "encrypted", "protocol": "tls",
-                          "tlsVersion": next(mesh_versions), "sni": SNI, "alpn": ALPN, "mesh": "istio-sidecar"})
+                          "tlsVersion": version, "sni": SNI, "alpn": ALPN, "mesh": "istio-sidecar",
+                          "clientCertificate": certificate})
         elif ip == LEGACY:
             verdict = "plaintext" if mode == "permissive" else "plaintext-rejected"
             flows.append({"client": client, "server": SERVER, "verdict": verdict, "protocol": "http"})

@@ -14,6 +14,7 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         var tlsVersion: String?
         var sni: String?
         var alpn: [String]?
+        var clientCertificate: String?
         var tunnel: String?
         var mesh: String?
         /// Plaintext on the expected-plaintext allowance.
@@ -84,6 +85,7 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
             if let version = flow.tlsVersion { #expect(report.tls?.version == version) }
             if let sni = flow.sni { #expect(report.tls?.serverName == sni) }
             if let alpn = flow.alpn { #expect(report.tls?.alpnOffered == alpn) }
+            if let certificate = flow.clientCertificate { #expect(report.tls?.clientCertificate == certificate) }
             #expect(report.expected == (flow.expected ?? false))
             if let mesh = flow.mesh { #expect(report.mesh?.rawValue == mesh) }
             if let tunnel = flow.tunnel { #expect(report.observation.tunnel.description == tunnel) }
