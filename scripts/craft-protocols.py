@@ -165,7 +165,8 @@ def main():
     cases.append((8443, [(True, linkerd[0]), (False, linkerd[1])],
                   {"verdict": "encrypted", "protocol": "tls", "mesh": "linkerd", "sni": linkerd_sni, "case": "Linkerd identity SNI"}))
     cases.append((443, [(True, hrr[0]), (False, hrr[1])],
-                  {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "case": "TLS 1.3 with a HelloRetryRequest"}))
+                  {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "helloRetryRequest": True,
+                   "case": "TLS 1.3 with a HelloRetryRequest"}))
 
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):

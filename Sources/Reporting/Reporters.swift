@@ -180,6 +180,8 @@ public struct JSONLinesReporter: Reporter {
         json.add("alerts", tls.alerts)
         if tls.legacySSLv2Hello { json.add("legacySSLv2Hello", true) }
         if tls.handshakeIncomplete { json.add("handshakeIncomplete", true) }
+        json.add("offeredVersions", tls.offeredVersions)
+        if tls.helloRetryRequest { json.add("helloRetryRequest", true) }
         return json
     }
 

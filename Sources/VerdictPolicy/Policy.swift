@@ -173,6 +173,12 @@ public enum VerdictPolicy {
         facts.cipherSuite = server.cipherSuite
         facts.legacySSLv2Hello = hello.sslv2Hello || server.sslv2Hello
         facts.handshakeIncomplete = hello.gapInHandshake || server.gapInHandshake
+        facts.helloRetryRequest = server.helloRetryRequest
+        if !hello.offeredVersions.isEmpty {
+            facts.offeredVersions = hello.offeredVersions.map(TLSFacts.versionName)
+        } else if let version = hello.clientHelloVersion {
+            facts.offeredVersions = [TLSFacts.versionName(version)]
+        }
         facts.alerts = c.tlsAlertRecords + s.tlsAlertRecords
         if server.selectedVersion == 0x0304 {
             facts.clientCertificate = "not visible (TLS 1.3 encrypts it)"

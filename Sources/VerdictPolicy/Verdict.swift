@@ -101,6 +101,10 @@ public struct TLSFacts: Sendable, Equatable {
     public var legacySSLv2Hello = false
     /// Handshake bytes were missing from the capture: details stop at the gap.
     public var handshakeIncomplete = false
+    /// Versions the client offered (supported_versions, else its hello's version), by name.
+    public var offeredVersions: [String] = []
+    /// The server answered the first ClientHello with a HelloRetryRequest (TLS 1.3).
+    public var helloRetryRequest = false
     public var alerts = 0
 
     public init() {}

@@ -15,6 +15,7 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         var sni: String?
         var alpn: [String]?
         var clientCertificate: String?
+        var helloRetryRequest: Bool?
         var tunnel: String?
         var mesh: String?
         /// Plaintext on the expected-plaintext allowance.
@@ -86,6 +87,7 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
             if let sni = flow.sni { #expect(report.tls?.serverName == sni) }
             if let alpn = flow.alpn { #expect(report.tls?.alpnOffered == alpn) }
             if let certificate = flow.clientCertificate { #expect(report.tls?.clientCertificate == certificate) }
+            if let retry = flow.helloRetryRequest { #expect(report.tls?.helloRetryRequest == retry) }
             #expect(report.expected == (flow.expected ?? false))
             if let mesh = flow.mesh { #expect(report.mesh?.rawValue == mesh) }
             if let tunnel = flow.tunnel { #expect(report.observation.tunnel.description == tunnel) }
