@@ -60,7 +60,7 @@ for tool in "${order[@]}"; do
   [[ $tool == tshark || $tool == ndpiReader ]] && n=$slow_runs
   hyperfine --style none --ignore-failure --warmup 0 --runs "$n" --export-json "$out/$tool.json" \
     "${commands[$tool]} > /dev/null 2>&1" >/dev/null
-  /usr/bin/time -f "%M" -o "$out/$tool.rss" bash -c "${commands[$tool]} > /dev/null 2>&1" || true
+  /usr/bin/time -f "%M" -o "$out/$tool.rss" bash -c "${commands[$tool]} > $out/$tool.log 2>&1" || true
 done
 
 python3 - "$out" "$packets" "$megabytes" "$capture" "${order[@]}" <<'PY'
@@ -74,5 +74,9 @@ print("| --- | ---: | ---: | ---: | ---: | ---: |")
 for t in tools:
     rss = int(open(f"{out}/{t}.rss").read().split()[-1]) / 1024
     m = median[t]
+    log = open(f"{out}/{t}.log", errors="replace").read()
+    if "Unsupported datalink" in log:  # ndpiReader skips link types it does not know
+        print(f"| {t} | n/a: link type not supported | | | | |")
+        continue
     print(f"| {t} | {m:.3f} | {mb / m:.0f} | {packets / m:,.0f} | {rss:.0f} | {m / median['floor']:.2f} |")
 PY
