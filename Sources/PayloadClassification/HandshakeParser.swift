@@ -41,6 +41,8 @@ public struct HandshakeParser: Sendable {
     private var bodyLeft = 0
     private var bodyType: UInt8 = 0
     private var keepBody = false
+    /// Bytes of the current message kept for parsing.
+    private var keepLimit = 0
     private var messages = 0
 
     /// Large post-quantum key shares make ClientHellos of 2–3 KB; 64 KiB is plenty.
@@ -68,7 +70,10 @@ public struct HandshakeParser: Sendable {
         while i < bytes.count, wantsBytes {
             if bodyLeft > 0 {
                 let take = min(bodyLeft, bytes.count - i)
-                if keepBody { body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)])) }
+                if keepBody, body.count < keepLimit {
+                    let kept = min(take, keepLimit - body.count)
+                    body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + kept)]))
+                }
                 bodyLeft -= take
                 i += take
                 if bodyLeft == 0 { finishMessage() }
@@ -81,6 +86,9 @@ public struct HandshakeParser: Sendable {
                 let length = Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
                 header.removeAll(keepingCapacity: true)
                 keepBody = [1, 2, 11, 13].contains(bodyType) && length <= Self.maximumMessage
+                // Hellos are parsed whole; of a Certificate only its list length
+                // matters (empty or not), and a CertificateRequest only exists.
+                keepLimit = bodyType == 11 ? 3 : bodyType == 13 ? 0 : length
                 body.removeAll(keepingCapacity: true)
                 bodyLeft = length
                 if length == 0 { finishMessage() }

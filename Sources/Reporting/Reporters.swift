@@ -35,69 +35,66 @@ public protocol Reporter {
 public struct TextReporter: Reporter {
     public init() {}
 
-    static let indent = String(repeating: " ", count: 19)
+    static let indent: [UInt8] = Array(repeating: UInt8(ascii: " "), count: 19)
 
-    /// Built by appending into one buffer sized up front: a line per flow is
-    /// per-flow work, and on captures of many short flows it shows.
+    /// Built as bytes in one buffer sized up front, then made a String once:
+    /// a line per flow is per-flow work, and String appends showed in profiles
+    /// of captures with many short flows.
     public mutating func report(_ flow: FlowReport) -> String {
-        var line = ""
-        line.reserveCapacity(256 + flow.reason.utf8.count)
-        line.append(flow.verdict.rawValue)
-        if flow.expected { line.append(" (expected)") }
-        line.append(String(repeating: " ", count: max(1, 19 - line.utf8.count)))
-        line.append(flow.client.description)
-        line.append(" -> ")
-        line.append(flow.server.description)
+        var line: [UInt8] = []
+        line.reserveCapacity(320 + flow.reason.utf8.count)
+        line.append(contentsOf: flow.verdict.rawValue.utf8)
+        if flow.expected { line.append(contentsOf: " (expected)".utf8) }
+        line.append(contentsOf: repeatElement(UInt8(ascii: " "), count: max(1, 19 - line.count)))
+        line.append(contentsOf: flow.client.description.utf8)
+        line.append(contentsOf: " -> ".utf8)
+        line.append(contentsOf: flow.server.description.utf8)
         if flow.observation.tunnel != .none {
-            line.append(" [")
-            line.append(flow.observation.tunnel.description)
-            line.append("]")
+            line.append(contentsOf: " [".utf8)
+            line.append(contentsOf: flow.observation.tunnel.description.utf8)
+            line.append(UInt8(ascii: "]"))
         }
         if let name = flow.protocolName {
-            line.append("  ")
-            line.append(name)
+            line.append(contentsOf: "  ".utf8)
+            line.append(contentsOf: name.utf8)
         }
         if let mesh = flow.mesh {
-            line.append(" (")
-            line.append(mesh.rawValue)
-            line.append(")")
+            line.append(contentsOf: " (".utf8)
+            line.append(contentsOf: mesh.rawValue.utf8)
+            line.append(UInt8(ascii: ")"))
         }
-        if let detail = Self.detail(flow) {
-            line.append("  ")
-            line.append(detail)
-        }
-        line.append("\n")
-        line.append(Self.indent)
-        line.append("why: ")
-        line.append(flow.reason)
-        for note in flow.notes {
-            line.append("\n")
-            line.append(Self.indent)
-            line.append("note: ")
-            line.append(note)
-        }
-        line.append("\n")
-        return line
-    }
-
-    static func detail(_ flow: FlowReport) -> String? {
         if let tls = flow.tls, flow.protocolName == "tls" {
-            var text = tls.version ?? "version not seen"
+            line.append(contentsOf: "  ".utf8)
+            line.append(contentsOf: (tls.version ?? "version not seen").utf8)
             if let sni = tls.serverName {
-                text.append(", SNI ")
-                text.append(sni)
+                line.append(contentsOf: ", SNI ".utf8)
+                line.append(contentsOf: sni.utf8)
             }
             for (index, alpn) in tls.alpnOffered.enumerated() {
-                text.append(index == 0 ? ", ALPN " : ",")
-                text.append(alpn)
+                line.append(contentsOf: (index == 0 ? ", ALPN " : ",").utf8)
+                line.append(contentsOf: alpn.utf8)
             }
             if let cert = tls.clientCertificate {
-                text.append(", client cert ")
-                text.append(cert)
+                line.append(contentsOf: ", client cert ".utf8)
+                line.append(contentsOf: cert.utf8)
             }
-            return text
+        } else if let evidence = flow.evidence {
+            line.append(contentsOf: "  \"".utf8)
+            line.append(contentsOf: evidence.utf8)
+            line.append(UInt8(ascii: "\""))
         }
-        return flow.evidence.map { "\"" + $0 + "\"" }
+        line.append(UInt8(ascii: "\n"))
+        line.append(contentsOf: Self.indent)
+        line.append(contentsOf: "why: ".utf8)
+        line.append(contentsOf: flow.reason.utf8)
+        for note in flow.notes {
+            line.append(UInt8(ascii: "\n"))
+            line.append(contentsOf: Self.indent)
+            line.append(contentsOf: "note: ".utf8)
+            line.append(contentsOf: note.utf8)
+        }
+        line.append(UInt8(ascii: "\n"))
+        return String(decoding: line, as: UTF8.self)
     }
 
     public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {

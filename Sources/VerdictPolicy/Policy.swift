@@ -198,16 +198,21 @@ public enum VerdictPolicy {
         case (nil, nil): break
         }
         guard let tls else { return nil }
-        var text = ""
-        func item(_ part: String) {
-            if !text.isEmpty { text.append(", ") }
-            text.append(part)
+        // Bytes first, one String at the end: String appends per item showed in profiles.
+        var text: [UInt8] = []
+        text.reserveCapacity(160)
+        func item(_ label: StaticString, _ value: String) {
+            if !text.isEmpty { text.append(contentsOf: ", ".utf8) }
+            label.withUTF8Buffer { text.append(contentsOf: $0) }
+            text.append(contentsOf: value.utf8)
         }
-        if let version = tls.version { item(version) }
-        if let sni = tls.serverName { item("SNI " + sni) }
-        if !tls.alpnOffered.isEmpty { item("ALPN " + tls.alpnOffered.joined(separator: ",")) }
-        if !tls.handshakeSeen { item("handshake not seen") }
-        return text.isEmpty ? nil : text
+        if let version = tls.version { item("", version) }
+        if let sni = tls.serverName { item("SNI ", sni) }
+        for (index, alpn) in tls.alpnOffered.enumerated() {
+            if index == 0 { item("ALPN ", alpn) } else { text.append(UInt8(ascii: ",")); text.append(contentsOf: alpn.utf8) }
+        }
+        if !tls.handshakeSeen { item("handshake not seen", "") }
+        return text.isEmpty ? nil : String(decoding: text, as: UTF8.self)
     }
 
     static func notes(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> [String] {
