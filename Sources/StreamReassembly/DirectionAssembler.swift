@@ -138,7 +138,7 @@ public struct DirectionAssembler: Sendable {
         }
         let offset = Self.offset(of: sequence, from: nextSequence)
         if offset + length <= 0 {
-            noteRetransmission(sequence: sequence, payload: payload, missing: missing)
+            noteRetransmission(sequence: sequence, payload: payload)
             return
         }
         if offset <= 0 {
@@ -241,7 +241,7 @@ public struct DirectionAssembler: Sendable {
         if same { statistics.duplicateBytes += to - from } else { statistics.conflictingBytes += to - from }
     }
 
-    private mutating func noteRetransmission(sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int) {
+    private mutating func noteRetransmission(sequence: UInt32, payload: UnsafeRawBufferPointer) {
         switch recent.compare(sequence: sequence, payload: payload) {
         case .different:
             statistics.conflictingBytes += payload.count
