@@ -50,6 +50,7 @@ public enum Redaction {
     /// URLs in the line (a query, or user-info before an `@`) are redacted as
     /// in request lines, so text that only looks like HTTP leaks nothing either.
     public static func textLine(_ line: String) -> String {
+        let line = redactSecretValues(line)
         let words = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         for index in 0..<min(2, words.count) where credentialCommands.contains(words[index].uppercased()) {
             guard index + 1 < words.count || index == 0 else { break }
@@ -59,6 +60,64 @@ public enum Redaction {
         return line.split(separator: " ", omittingEmptySubsequences: false).map { word in
             word.contains("?") || word.contains("://") ? redactTarget(String(word)) : String(word)
         }.joined(separator: " ")
+    }
+
+    /// Key names that mark their value as a credential in JSON, form data
+    /// or `key=value` text: `"token":"abc"` reads `"token":"[redacted]"`.
+    static let secretKeyWords: [[UInt8]] = ["pass", "secret", "token", "auth", "apikey", "api_key", "api-key",
+                                            "credential", "session", "cookie", "private"].map { Array($0.utf8) }
+
+    /// Values after `key=`, `key:` or `"key":` whose key names a credential.
+    static func redactSecretValues(_ line: String) -> String {
+        let bytes = Array(line.utf8)
+        guard bytes.contains(where: { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: ":") }) else { return line }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        var changed = false
+        while i < bytes.count {
+            let byte = bytes[i]
+            out.append(byte)
+            i += 1
+            guard byte == UInt8(ascii: "=") || byte == UInt8(ascii: ":"), isSecretKey(before: i - 1, in: bytes) else { continue }
+            // Keep the separator, blanks and an opening quote; replace the value.
+            while i < bytes.count, bytes[i] == 0x20 || bytes[i] == UInt8(ascii: "\"") {
+                out.append(bytes[i])
+                i += 1
+            }
+            let valueStart = i
+            while i < bytes.count, !isValueEnd(bytes[i]) { i += 1 }
+            if i > valueStart {
+                out += Array(marker.utf8)
+                changed = true
+            }
+        }
+        return changed ? String(decoding: out, as: UTF8.self) : line
+    }
+
+    private static func isValueEnd(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x20, 0x09, UInt8(ascii: "\""), UInt8(ascii: ","), UInt8(ascii: "&"), UInt8(ascii: ";"), UInt8(ascii: "}"): return true
+        default: return false
+        }
+    }
+
+    /// The identifier just before `separator` (skipping a closing quote) names a credential.
+    private static func isSecretKey(before separator: Int, in bytes: [UInt8]) -> Bool {
+        var end = separator
+        if end > 0, bytes[end - 1] == UInt8(ascii: "\"") { end -= 1 }
+        var start = end
+        while start > 0, isKeyByte(bytes[start - 1]) { start -= 1 }
+        guard end - start >= 3 else { return false }
+        let key = bytes[start..<end].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+        return secretKeyWords.contains { word in
+            key.count >= word.count && (0...(key.count - word.count)).contains { key[$0..<($0 + word.count)].elementsEqual(word) }
+        }
+    }
+
+    private static func isKeyByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+            || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
     }
 
     /// A short summary of an HTTP head: the Host, and the names (never the

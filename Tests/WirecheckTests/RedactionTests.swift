@@ -94,6 +94,12 @@ import Testing
         ("USER alice", "USER alice"),
         ("220 mail.example ESMTP ready", "220 mail.example ESMTP ready"),
         ("EHLO client.example", "EHLO client.example"),
+        (#"{"op":"login","user":"alice","token":"ws-s3cret-77"}"#, #"{"op":"login","user":"alice","token":"[redacted]"}"#),
+        (#"{"password": "hunter2", "id": 7}"#, #"{"password": "[redacted]", "id": 7}"#),
+        ("user=alice&passwd=hunter2&x=1", "user=alice&passwd=[redacted]&x=1"),
+        ("X-Api-Key: abc123 trailing", "X-Api-Key: [redacted] trailing"),
+        ("session_id=9f8e7d; theme=dark", "session_id=[redacted]; theme=dark"),
+        ("time: 12:30 id=4", "time: 12:30 id=4"),
     ])
     func credentialCommands(_ line: String, _ expected: String) {
         #expect(Redaction.textLine(line) == expected)
