@@ -20,6 +20,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
         case resyncing
         /// TLS framing broke; a sample of what followed is kept to name it.
         case broken
+        /// WebSocket frames after an HTTP upgrade: their payload is classified.
+        case webSocket
     }
 
     /// Bytes buffered while looking for record boundaries after a gap. Three
@@ -31,6 +33,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
     static let sampleLimit = 512
 
     var state: State = .probing
+    // Small fields next to `state`, where they share its word: the flow table
+    // holds two classifiers per open flow.
+    /// The last byte of the previous segment ended a line or a tag (see `scanForUpgrade`).
+    private var lastByteEndsMessage = false
+    /// Next slot to overwrite in `tail` once it is full.
+    private var tailNext: UInt16 = 0
     /// Probe prefix, resync window, or post-break sample, depending on state.
     private var buffer: [UInt8] = []
     /// Offsets in `buffer` below this cannot start a record chain.
@@ -41,6 +49,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// Stream offset of the next byte, gaps included.
     private var position = 0
     private var summary = DirectionSummary()
+    /// The WebSocket tunnel after an upgrade (nil for almost every flow).
+    private var tunnel: WebSocketTunnel?
 
     /// `startsMidStream`: the stream's first byte was not seen (no SYN), so
     /// the first bytes need not sit on a message boundary.
@@ -69,7 +79,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
         case .tls:
             walkTLS(bytes, streamOffset: start)
         case .decided:
-            if summary.kind.isCleartext || (summary.kind == .binary && start <= 1_024) {
+            if summary.kind.isCleartext {
+                if start < Self.upgradeScanLimit { scanForUpgrade(bytes, streamOffset: start) }
+                if case .decided = state { upgradeIfTLS(bytes, streamOffset: start) }
+            } else if summary.kind == .binary && start <= 1_024 {
                 upgradeIfTLS(bytes, streamOffset: start)
             }
             if case .decided = state, summary.kind == .binary { keepTail(bytes) }
@@ -82,6 +95,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if buffer.count < Self.sampleLimit {
                 buffer.append(contentsOf: bytes.prefix(Self.sampleLimit - buffer.count))
             }
+        case .webSocket:
+            walkWebSocket(bytes)
         }
     }
 
@@ -101,6 +116,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         case .probing:
             if buffer.isEmpty {
                 summary.startedMidStream = true
+                resyncScanStart = 0
                 state = .resyncing
             } else {
                 probeBuffer(final: true)
@@ -113,8 +129,14 @@ public struct DirectionClassifier: StreamSink, Sendable {
             summary.unverifiedBytes += buffer.count
             buffer.removeAll(keepingCapacity: true)
             resyncScanStart = 0
-        case .decided, .broken:
+        case .decided:
+            // A TLS header begun before the gap cannot continue after it.
+            buffer = []
+            lastByteEndsMessage = false
+        case .broken:
             return
+        case .webSocket:
+            skipInWebSocket(count)
         }
     }
 
@@ -123,7 +145,6 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// protocols (OpenVPN, RDP) open with a structured cleartext handshake,
     /// so the first bytes alone cannot say.
     private var tail: [UInt8] = []
-    private var tailNext = 0
     static let tailSize = 512
 
     private mutating func keepTail(_ bytes: UnsafeRawBufferPointer) {
@@ -131,8 +152,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if tail.count < Self.tailSize {
                 tail.append(byte)
             } else {
-                tail[tailNext] = byte
-                tailNext = (tailNext + 1) % Self.tailSize
+                tail[Int(tailNext)] = byte
+                tailNext = UInt16((Int(tailNext) + 1) % Self.tailSize)
             }
         }
     }
@@ -180,6 +201,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
             } else {
                 nameBrokenRemainder()
             }
+        case .webSocket:
+            finishWebSocket()
         case .tls, .decided:
             break
         }
@@ -213,12 +236,88 @@ public struct DirectionClassifier: StreamSink, Sendable {
     private mutating func upgradeIfTLS(_ bytes: UnsafeRawBufferPointer, streamOffset: Int) {
         guard upgradedFrom == nil, bytes.count >= 5,
               case .success = TLSRecordHeader.validate(bytes[0], bytes[1], bytes[2], bytes[3], bytes[4]) else { return }
+        upgrade(carried: [], then: bytes, tlsOffset: streamOffset)
+    }
+
+    /// From `tlsOffset` on the stream is walked as TLS; what came before is the named preamble.
+    private mutating func upgrade(carried: [UInt8], then bytes: UnsafeRawBufferPointer, tlsOffset: Int) {
         upgradedFrom = (summary.kind, summary.protocolName, summary.evidence)
         let name = summary.protocolName ?? "binary"
-        summary.preamble = "\(name) preamble (\(streamOffset) bytes), then TLS"
+        summary.preamble = "\(name) preamble (\(tlsOffset) bytes), then TLS"
         state = .tls
+        buffer = []
         walker = TLSRecordWalker()
-        walkTLS(bytes, streamOffset: streamOffset)
+        if !carried.isEmpty { carried.withUnsafeBytes { walkTLS($0, streamOffset: tlsOffset) } }
+        if case .tls = state, !bytes.isEmpty { walkTLS(bytes, streamOffset: tlsOffset + carried.count) }
+    }
+
+    /// Upgrades (STARTTLS, CONNECT, XMPP's `<proceed/>`) switch to TLS right
+    /// after a line end or a closing `>`; they happen early in a connection.
+    static let upgradeScanLimit = 16_384
+    static func endsMessage(_ byte: UInt8) -> Bool { byte == 0x0A || byte == 0x3E }
+
+    /// The first offset `i >= 1` in `d` where a TLS record header follows a
+    /// message end: `complete` when all five header bytes are present and
+    /// valid, otherwise the candidate runs off the end of `d`.
+    static func upgradeCandidate(in d: UnsafeRawBufferPointer, from start: Int) -> (offset: Int, complete: Bool)? {
+        var i = max(1, start)
+        while i < d.count {
+            let b = d[i]
+            if b &- 20 < 5, endsMessage(d[i - 1]) {
+                if i + 5 <= d.count {
+                    if case .success = TLSRecordHeader.validate(b, d[i + 1], d[i + 2], d[i + 3], d[i + 4]) {
+                        return (i, true)
+                    }
+                } else if i + 1 == d.count || d[i + 1] == 3 {
+                    return (i, false)
+                }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Looks for TLS starting right after a message end in a cleartext
+    /// stream, wherever the segments were cut: a header may begin in one
+    /// segment (its first bytes wait in `buffer`) and end in the next.
+    private mutating func scanForUpgrade(_ bytes: UnsafeRawBufferPointer, streamOffset start: Int) {
+        guard upgradedFrom == nil, !bytes.isEmpty else { return }
+        if !buffer.isEmpty {
+            let carried = buffer
+            let need = 5 - carried.count
+            if bytes.count < need {
+                buffer.append(contentsOf: bytes)
+                if buffer.count >= 2, buffer[1] != 3 { buffer = [] }
+                return
+            }
+            buffer = []
+            let h = carried + bytes.prefix(need)
+            if case .success = TLSRecordHeader.validate(h[0], h[1], h[2], h[3], h[4]) {
+                upgrade(carried: carried, then: bytes, tlsOffset: start - carried.count)
+                return
+            }
+        } else if lastByteEndsMessage, bytes[0] &- 20 < 5 {
+            if bytes.count < 5 {
+                buffer = Array(bytes)
+                lastByteEndsMessage = false
+                return
+            }
+            if case .success = TLSRecordHeader.validate(bytes[0], bytes[1], bytes[2], bytes[3], bytes[4]) {
+                upgrade(carried: [], then: bytes, tlsOffset: start)
+                return
+            }
+        }
+        if let candidate = Self.upgradeCandidate(in: bytes, from: 1) {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[candidate.offset...])
+            if candidate.complete {
+                upgrade(carried: [], then: rest, tlsOffset: start + candidate.offset)
+            } else {
+                buffer = Array(rest)
+                lastByteEndsMessage = false
+            }
+            return
+        }
+        lastByteEndsMessage = Self.endsMessage(bytes[bytes.count - 1])
     }
 
     // MARK: TLS
@@ -380,10 +479,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
 
     private mutating func probeIncoming(_ bytes: UnsafeRawBufferPointer, streamOffset start: Int) {
         if buffer.isEmpty {
+            if splitAtUpgrade(bytes, streamOffset: start) { return }
             // The common case: one segment decides, nothing is copied.
             let result = Probes.probe(bytes, final: false)
             if result != .needMore {
                 apply(result, to: bytes, streamOffset: start)
+                scanDecidedWindow(bytes, streamOffset: start)
                 return
             }
         }
@@ -396,7 +497,33 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if case .decided = state { upgradeIfTLS(bytes, streamOffset: start); return }
         }
         buffer.append(contentsOf: bytes)
+        let window = buffer
+        let split = window.withUnsafeBytes { splitAtUpgrade($0, streamOffset: position - $0.count, scanFrom: resyncScanStart) }
+        if split { return }
+        // Candidates that ran off the end are looked at again with the next bytes.
+        resyncScanStart = max(1, window.count - 4)
         probeBuffer(final: buffer.count >= Probes.probeLimit)
+    }
+
+    /// A cleartext start and then, right after a line end, TLS (a STARTTLS
+    /// exchange, CONNECT): the start is probed alone, however the bytes
+    /// arrived, and the rest is walked as TLS.
+    private mutating func splitAtUpgrade(_ window: UnsafeRawBufferPointer, streamOffset: Int, scanFrom: Int = 1) -> Bool {
+        guard let candidate = Self.upgradeCandidate(in: window, from: scanFrom), candidate.complete else { return false }
+        let prefix = UnsafeRawBufferPointer(rebasing: window[0..<candidate.offset])
+        let result = Probes.probe(prefix, final: true)
+        guard case .cleartext(let kind, _, _) = result, kind.isCleartext else { return false }
+        apply(result, to: prefix, streamOffset: streamOffset)
+        upgrade(carried: [], then: UnsafeRawBufferPointer(rebasing: window[candidate.offset...]),
+                tlsOffset: streamOffset + candidate.offset)
+        return true
+    }
+
+    /// After a cleartext decision on a window: a TLS header may have begun in its last bytes.
+    private mutating func scanDecidedWindow(_ window: UnsafeRawBufferPointer, streamOffset: Int) {
+        resyncScanStart = 0
+        guard case .decided = state, summary.kind.isCleartext, streamOffset < Self.upgradeScanLimit else { return }
+        scanForUpgrade(window, streamOffset: streamOffset)
     }
 
     /// A PROXY protocol header seen; the stream proper follows it.
@@ -411,6 +538,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         buffer = []
         let end = endOffset ?? position
         window.withUnsafeBytes { apply(result, to: $0, streamOffset: end - $0.count) }
+        window.withUnsafeBytes { scanDecidedWindow($0, streamOffset: end - $0.count) }
     }
 
     private mutating func apply(_ result: ProbeResult, to bytes: UnsafeRawBufferPointer, streamOffset: Int) {
@@ -446,6 +574,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
             decide(kind: .binary, name: nil, evidence: nil)
             summary.entropy = entropy
             keepTail(bytes)
+        case .webSocketUpgrade(let headerLength, let evidence, let masked):
+            // HTTP in clear so far; the frames that follow may carry anything.
+            decide(kind: .http, name: "http", evidence: evidence)
+            state = .webSocket
+            tunnel = WebSocketTunnel(masked: masked)
+            if headerLength < bytes.count { walkWebSocket(UnsafeRawBufferPointer(rebasing: bytes[headerLength...])) }
         case .proxyHeader(let length, let name):
             // Probe what follows the header as if the stream started there.
             proxyHeader = name
@@ -476,6 +610,141 @@ public struct DirectionClassifier: StreamSink, Sendable {
             summary.entropy = entropy
         default:
             summary.kind = .binary
+        }
+    }
+}
+
+// MARK: WebSocket
+
+extension DirectionClassifier {
+    /// The tunnel, unshared before it is changed (a copied classifier must not see this one's frames).
+    private mutating func uniqueTunnel() -> WebSocketTunnel? {
+        guard var box = tunnel else { return nil }
+        tunnel = nil
+        if !isKnownUniquelyReferenced(&box) { box = box.copy() }
+        tunnel = box
+        return box
+    }
+
+    fileprivate mutating func walkWebSocket(_ bytes: UnsafeRawBufferPointer) {
+        guard let tunnel = uniqueTunnel() else { return }
+        let framed = tunnel.frames.walk(bytes) { payload in
+            classifyTunnelled(payload, in: tunnel)
+        }
+        if !framed {
+            // Not WebSocket after all (an upgrade that was refused, then more
+            // HTTP): the stream is what its start said it was.
+            self.tunnel = nil
+            state = .decided
+        }
+    }
+
+    fileprivate mutating func skipInWebSocket(_ count: Int) {
+        guard let tunnel = uniqueTunnel() else { return }
+        var kept = tunnel.frames.skip(count)
+        if kept, case .tls = tunnel.inner { kept = walker.skip(count) } else if kept { kept = false }
+        if !kept {
+            tunnel.lostAtGap = true
+            finishWebSocket()
+        }
+    }
+
+    /// Payload of data frames, unmasked, in order.
+    private mutating func classifyTunnelled(_ payload: UnsafeRawBufferPointer, in tunnel: WebSocketTunnel) {
+        tunnel.payloadBytes += payload.count
+        switch tunnel.inner {
+        case .probing:
+            let room = Probes.probeLimit - tunnel.sample.count
+            tunnel.sample.append(contentsOf: payload.prefix(room))
+            let result = tunnel.sample.withUnsafeBytes { Probes.probe($0, final: tunnel.sample.count >= Probes.probeLimit) }
+            switch result {
+            case .needMore:
+                return
+            case .tls(preambleLength: 0, _):
+                tunnel.inner = .tls
+                let sample = tunnel.sample
+                tunnel.sample = []
+                sample.withUnsafeBytes { walkTunnelledTLS($0, in: tunnel) }
+                if room < payload.count { walkTunnelledTLS(UnsafeRawBufferPointer(rebasing: payload[room...]), in: tunnel) }
+            default:
+                tunnel.inner = .decided(result)
+            }
+        case .tls:
+            walkTunnelledTLS(payload, in: tunnel)
+        case .broken:
+            let room = Self.sampleLimit - tunnel.sample.count
+            if room > 0 { tunnel.sample.append(contentsOf: payload.prefix(room)) }
+        case .decided:
+            return
+        }
+    }
+
+    private mutating func walkTunnelledTLS(_ payload: UnsafeRawBufferPointer, in tunnel: WebSocketTunnel) {
+        guard case .tls = tunnel.inner else { return }
+        let consumed = walker.walk(payload)
+        guard consumed < payload.count else { return }
+        if let error = walker.error {
+            summary.framingBreak = FramingBreak(offset: error.offset, error: error.error)
+        }
+        tunnel.inner = .broken
+        tunnel.sample = Array(payload[consumed...].prefix(Self.sampleLimit))
+    }
+
+    /// What the tunnel carried becomes what this direction carried; the
+    /// cleartext upgrade before it is named as the preamble.
+    fileprivate mutating func finishWebSocket() {
+        guard let tunnel else { return }
+        self.tunnel = nil
+        state = .decided
+        let frames = tunnel.frames.frames
+        let preamble = "HTTP upgrade to WebSocket (\(frames) frame\(frames == 1 ? "" : "s"))"
+        var inner = tunnel.inner
+        if case .probing = inner {
+            guard !tunnel.sample.isEmpty else {
+                // Frames with no data payload (pings, a close, compressed
+                // messages): the cleartext upgrade is all there is to judge.
+                if tunnel.frames.compressedFrames > 0 {
+                    summary.evidence = (summary.evidence ?? "") + "; WebSocket payload compressed (permessage-deflate)"
+                }
+                return
+            }
+            inner = .decided(tunnel.sample.withUnsafeBytes { Probes.probe($0, final: true) })
+        }
+        if case .broken = inner {
+            // After a broken TLS header: cleartext is named, anything else is binary.
+            let named = tunnel.sample.withUnsafeBytes { Probes.probe($0, final: true) }
+            if case .cleartext = named { inner = .decided(named) } else { inner = .decided(.needMore) }
+        }
+        switch inner {
+        case .tls:
+            if tunnel.lostAtGap {
+                summary.kind = .undetermined
+                summary.protocolName = nil
+                return
+            }
+            summary.kind = .tls
+            summary.protocolName = "tls"
+            summary.preamble = preamble + ", TLS inside"
+        case .decided(.ssh(let banner)):
+            summary.kind = .ssh
+            summary.protocolName = "ssh"
+            summary.preamble = preamble + ", SSH inside"
+            summary.evidence = (summary.evidence.map { $0 + "; " } ?? "") + "WebSocket payload: " + banner
+        case .decided(.cleartext(let kind, _, let evidence)) where kind.isCleartext:
+            summary.evidence = (summary.evidence.map { $0 + "; " } ?? "") + "WebSocket payload: " + evidence
+        case .decided(.cleartext):
+            return
+        case .decided(let other):
+            summary.kind = .binary
+            summary.protocolName = nil
+            summary.preamble = preamble
+            if case .binary(let entropy) = other {
+                summary.entropy = entropy
+            } else {
+                summary.entropy = tunnel.sample.withUnsafeBytes { Probes.entropy(UnsafeRawBufferPointer(rebasing: $0.prefix(Self.sampleLimit))) }
+            }
+        case .probing, .broken:
+            return
         }
     }
 }

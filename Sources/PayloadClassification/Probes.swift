@@ -15,6 +15,10 @@ enum ProbeResult: Equatable {
     /// A PROXY protocol header (load balancers, ingress) of `length` bytes:
     /// the stream proper starts after it.
     case proxyHeader(length: Int, name: String)
+    /// An HTTP head of `headerLength` bytes that upgrades to WebSocket (a
+    /// request with `Upgrade: websocket`, or the 101 answering it): frames
+    /// follow, masked from the client.
+    case webSocketUpgrade(headerLength: Int, evidence: String, masked: Bool)
 }
 
 /// Recognisers for the start of a stream. Each looks only at bytes it is
@@ -125,10 +129,51 @@ enum Probes {
             var evidence = Redaction.requestLine(method: method, target: target, version: printable(version, limit: 16))
             if evidence.count > 300 { evidence = String(evidence.prefix(297)) + "..." }
             evidence += Redaction.headerSummary(head)
+            if headerEnd < d.count, method == "GET", upgradesToWebSocket(head) {
+                return .webSocketUpgrade(headerLength: headerEnd + 4, evidence: evidence, masked: true)
+            }
             return .cleartext(.http, protocolName: "http", evidence: evidence)
         }
         guard let line = firstLine(head) ?? (final ? printable(head, limit: 200) : nil) else { return .needMore }
-        return .cleartext(.http, protocolName: "http", evidence: String(line.prefix(120)))
+        let evidence = String(line.prefix(120))
+        if headerEnd < d.count, startsWith(d, "HTTP/1.1 101"), upgradesToWebSocket(head) {
+            return .webSocketUpgrade(headerLength: headerEnd + 4, evidence: evidence, masked: false)
+        }
+        return .cleartext(.http, protocolName: "http", evidence: evidence)
+    }
+
+    private static let upgradeName = Array("upgrade:".utf8)
+    private static let webSocketToken = Array("websocket".utf8)
+
+    /// An `Upgrade` header naming websocket, anywhere in the head (after its first line).
+    static func upgradesToWebSocket(_ head: UnsafeRawBufferPointer) -> Bool {
+        var lineStart = (head.firstIndex(of: 0x0A) ?? head.count) + 1
+        while lineStart < head.count {
+            let rest = UnsafeRawBufferPointer(rebasing: head[lineStart...])
+            let length = rest.firstIndex(of: 0x0A) ?? rest.count
+            let line = UnsafeRawBufferPointer(rebasing: rest[0..<length])
+            if startsWithIgnoringCase(line, upgradeName),
+               contains(UnsafeRawBufferPointer(rebasing: line[upgradeName.count...]), lowercase: webSocketToken) {
+                return true
+            }
+            lineStart += length + 1
+        }
+        return false
+    }
+
+    static func startsWithIgnoringCase(_ d: UnsafeRawBufferPointer, _ lowercase: [UInt8]) -> Bool {
+        guard d.count >= lowercase.count else { return false }
+        for i in lowercase.indices where d[i] | (d[i] >= 0x41 && d[i] <= 0x5A ? 0x20 : 0) != lowercase[i] { return false }
+        return true
+    }
+
+    static func contains(_ d: UnsafeRawBufferPointer, lowercase: [UInt8]) -> Bool {
+        guard d.count >= lowercase.count else { return false }
+        for start in 0...(d.count - lowercase.count)
+        where startsWithIgnoringCase(UnsafeRawBufferPointer(rebasing: d[start...]), lowercase) {
+            return true
+        }
+        return false
     }
 
     // MARK: PROXY protocol
@@ -343,7 +388,11 @@ extension Probes {
         var lineStart = 0
         while lineStart < d.count {
             let line = UnsafeRawBufferPointer(rebasing: d[lineStart...])
-            if let result = http(line, final: true), case .cleartext = result { return result }
+            switch http(line, final: true) {
+            case .cleartext(let kind, let name, let evidence)?: return .cleartext(kind, protocolName: name, evidence: evidence)
+            case .webSocketUpgrade(_, let evidence, _)?: return .cleartext(.http, protocolName: "http", evidence: evidence)
+            default: break
+            }
             guard let newline = line.firstIndex(of: 0x0A) else { return nil }
             lineStart += newline + 1
         }

@@ -85,7 +85,8 @@ public enum VerdictPolicy {
             }
             return (.encrypted, reason)
         case (.ssh, .ssh):
-            return (.encrypted, "SSH in both directions (banner, then binary packets)")
+            let upgrade = (c.preamble ?? s.preamble).map { " after an upgrade: \($0)" } ?? ""
+            return (.encrypted, "SSH in both directions (banner, then binary packets)" + upgrade)
         case (.tls, .none), (.none, .tls):
             // One direction captured (or answered with nothing): all of it is TLS.
             let (side, who, other) = c.kind == .tls ? (c, "client", "server") : (s, "server", "client")

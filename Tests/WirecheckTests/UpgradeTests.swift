@@ -1,0 +1,162 @@
+import Testing
+@testable import PayloadClassification
+
+/// Builds WebSocket frames (RFC 6455) for tests.
+enum WebSocketBuilder {
+    static func frame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, mask: [UInt8]? = nil, rsv1: Bool = false) -> [UInt8] {
+        var out: [UInt8] = [(fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode]
+        let maskBit: UInt8 = mask == nil ? 0 : 0x80
+        if payload.count < 126 {
+            out.append(maskBit | UInt8(payload.count))
+        } else if payload.count <= 0xFFFF {
+            out += [maskBit | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        } else {
+            out.append(maskBit | 127)
+            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: payload.count >> shift)) }
+        }
+        guard let mask else { return out + payload }
+        out += mask
+        return out + payload.enumerated().map { $0.element ^ mask[$0.offset & 3] }
+    }
+
+    static let clientHead = Array("GET /tunnel HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nSec-WebSocket-Version: 13\r\n\r\n".utf8)
+    static let serverHead = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: HSmrc0sMlYUkAGmm5OPpG2HaGWk=\r\n\r\n".utf8)
+
+    /// `payload` cut into a fragmented binary message (binary, continuations), with a ping in between.
+    static func message(_ payload: [UInt8], masked: Bool) -> [UInt8] {
+        let mask: [UInt8]? = masked ? [0x37, 0xFA, 0x21, 0x3D] : nil
+        let cut1 = payload.count / 3, cut2 = 2 * payload.count / 3
+        return frame(0x2, Array(payload[0..<cut1]), fin: false, mask: mask)
+            + frame(0x9, Array("ping".utf8), mask: mask)
+            + frame(0x0, Array(payload[cut1..<cut2]), fin: false, mask: mask)
+            + frame(0x0, Array(payload[cut2...]), mask: mask)
+    }
+}
+
+@Suite struct UpgradeTests {
+    typealias T = TLSBuilder
+    typealias W = WebSocketBuilder
+
+    static let smtpClient = Array("EHLO client.example\r\nSTARTTLS\r\n".utf8) + T.clientFlight
+    static let smtpServer = Array("220 mail.example ESMTP\r\n250-mail.example\r\n250 STARTTLS\r\n220 2.0.0 Ready to start TLS\r\n".utf8) + T.serverFlight
+    static let connect = Array("CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n".utf8) + T.clientFlight
+    static let xmpp = Array("<?xml version='1.0'?><stream:stream to='chat.example' xmlns='jabber:client' version='1.0'><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>".utf8) + T.clientFlight
+    static let webSocketTLS = W.clientHead + W.message(T.clientFlight, masked: true) + W.frame(0x8, [0x03, 0xE8], mask: [1, 2, 3, 4])
+    static let webSocketSSH = W.serverHead + W.message(Array("SSH-2.0-OpenSSH_9.6\r\n".utf8) + T.filler(900, seed: 40), masked: false)
+    static let webSocketText = W.clientHead + W.frame(0x1, Array(#"{"op":"subscribe","channel":"orders","user":"alice"}"#.utf8), mask: [9, 8, 7, 6])
+    static let webSocketRandom = W.serverHead + W.frame(0x2, T.filler(2_000, seed: 41))
+
+    static func classify(_ bytes: [UInt8]) -> DirectionSummary { ClassifierTests.classify(bytes) }
+
+    @Test func smtpStartTLSFromTheClient() {
+        let summary = Self.classify(Self.smtpClient)
+        #expect(summary.kind == .tls)
+        #expect(summary.preamble == "smtp preamble (31 bytes), then TLS")
+        #expect(summary.handshake.serverName == "api.example.com")
+    }
+
+    @Test func smtpStartTLSFromTheServer() {
+        let summary = Self.classify(Self.smtpServer)
+        #expect(summary.kind == .tls)
+        #expect(summary.preamble?.hasPrefix("smtp preamble") == true)
+        #expect(summary.handshake.cipherSuite == 0x1301)
+    }
+
+    @Test func connectThenTLS() {
+        let summary = Self.classify(Self.connect)
+        #expect(summary.kind == .tls)
+        #expect(summary.preamble?.hasPrefix("http preamble") == true)
+        #expect(summary.evidence?.hasPrefix("CONNECT api.example.com:443 HTTP/1.1") == true)
+    }
+
+    @Test func xmppStartTLSEndsWithATag() {
+        let summary = Self.classify(Self.xmpp)
+        #expect(summary.kind == .tls)
+        #expect(summary.handshake.clientHelloSeen)
+    }
+
+    /// A TLS-looking header after a line end that is not followed by TLS
+    /// framing leaves the stream what its start said it was.
+    @Test func fakeUpgradeStaysCleartext() {
+        let stream = Array("EHLO client.example\r\n".utf8) + [0x16, 0x03, 0x01, 0x00, 0x04] + Array("ABCDMAIL FROM:<a@b>\r\nDATA\r\nsecret\r\n".utf8)
+        let summary = Self.classify(stream)
+        #expect(summary.kind.isCleartext)
+        #expect(summary.preamble == nil)
+    }
+
+    @Test func webSocketCarryingTLS() {
+        let summary = Self.classify(Self.webSocketTLS)
+        #expect(summary.kind == .tls)
+        #expect(summary.preamble == "HTTP upgrade to WebSocket (5 frames), TLS inside")
+        #expect(summary.handshake.serverName == "api.example.com")
+        #expect(summary.tlsRecords == 5)
+    }
+
+    @Test func webSocketCarryingSSH() {
+        let summary = Self.classify(Self.webSocketSSH)
+        #expect(summary.kind == .ssh)
+        #expect(summary.evidence?.contains("WebSocket payload: SSH-2.0-OpenSSH_9.6") == true)
+    }
+
+    @Test func webSocketCarryingTextIsCleartext() {
+        let summary = Self.classify(Self.webSocketText)
+        #expect(summary.kind == .http)
+        #expect(summary.evidence?.contains("WebSocket payload:") == true)
+    }
+
+    @Test func webSocketCarryingRandomBytesIsBinary() {
+        let summary = Self.classify(Self.webSocketRandom)
+        #expect(summary.kind == .binary)
+        #expect(summary.preamble == "HTTP upgrade to WebSocket (1 frame)")
+    }
+
+    /// An upgrade request the server refused: the next request on the
+    /// connection is no WebSocket frame, and the stream stays HTTP.
+    @Test func refusedWebSocketUpgradeStaysHTTP() {
+        let stream = W.clientHead + Array("GET /other HTTP/1.1\r\nHost: gw\r\n\r\n".utf8)
+        let summary = Self.classify(stream)
+        #expect(summary.kind == .http)
+        #expect(summary.preamble == nil)
+    }
+
+    /// permessage-deflate: compressed payload cannot be judged, the upgrade is all there is.
+    @Test func compressedWebSocketPayload() {
+        let stream = W.clientHead + W.frame(0x2, T.filler(300, seed: 42), mask: [1, 1, 1, 1], rsv1: true)
+        let summary = Self.classify(stream)
+        #expect(summary.kind == .http)
+        #expect(summary.evidence?.contains("compressed") == true)
+    }
+
+    /// TLS framing broken inside the tunnel, cleartext after it: not encrypted.
+    @Test func brokenTLSInsideWebSocket() {
+        let inner: [UInt8] = [0x17, 0x03, 0x03, 0x00, 0x05] + Array("ABCDEGET /secret HTTP/1.1\r\nHost: b\r\n\r\n".utf8)
+        let summary = Self.classify(W.clientHead + W.frame(0x2, inner, mask: [5, 6, 7, 8]))
+        #expect(summary.kind != .tls)
+        #expect(summary.framingBreak != nil)
+    }
+
+    /// A gap inside a frame carrying TLS record bodies is skipped like any record gap.
+    @Test func gapInsideTunnelledRecord() {
+        let stream = W.serverHead + W.frame(0x2, T.serverFlight)
+        let cut = W.serverHead.count + 4 + 200
+        let summary = ClassifierTests.classify([.data(Array(stream[..<cut])), .gap(100), .data(Array(stream[(cut + 100)...]))])
+        #expect(summary.kind == .tls)
+        #expect(summary.gapBytes == 100)
+    }
+
+    static let inputs: [ClassifierTests.Input] = [
+        .init(name: "SMTP STARTTLS client", pieces: [.data(smtpClient)]),
+        .init(name: "SMTP STARTTLS server", pieces: [.data(smtpServer)]),
+        .init(name: "CONNECT then TLS", pieces: [.data(connect)]),
+        .init(name: "XMPP starttls then TLS", pieces: [.data(xmpp)]),
+        .init(name: "WebSocket with TLS inside", pieces: [.data(webSocketTLS)]),
+        .init(name: "WebSocket with SSH inside", pieces: [.data(webSocketSSH)]),
+        .init(name: "WebSocket with text inside", pieces: [.data(webSocketText)]),
+        .init(name: "WebSocket with random bytes inside", pieces: [.data(webSocketRandom)]),
+    ]
+
+    @Test(arguments: inputs)
+    func sameSummaryHoweverCut(_ input: ClassifierTests.Input) {
+        ClassifierTests().sameSummaryHoweverCut(input)
+    }
+}
