@@ -108,6 +108,25 @@ def u32(v):
     return v.to_bytes(4, "big")
 
 
+def ws_frames(payload, masked, opcode=2, size=700):
+    """RFC 6455 frames: `payload` as one message cut into frames of `size` bytes."""
+    out = b""
+    chunks = [payload[i:i + size] for i in range(0, len(payload), size)] or [b""]
+    for n, chunk in enumerate(chunks):
+        first = (0x80 if n == len(chunks) - 1 else 0) | (opcode if n == 0 else 0)
+        mask_bit = 0x80 if masked else 0
+        if len(chunk) < 126:
+            header = bytes([first, mask_bit | len(chunk)])
+        else:
+            header = bytes([first, mask_bit | 126]) + u16(len(chunk))
+        if masked:
+            key = bytes(rng.randrange(256) for _ in range(4))
+            chunk = bytes(b ^ key[i % 4] for i, b in enumerate(chunk))
+            header += key
+        out += header + chunk
+    return out
+
+
 def main():
     tls13 = openssl_session(["-tls1_3"], ["-tls1_3", "-servername", "api.example.com"], 44301)
     hbone = openssl_session(["-tls1_3", "-alpn", "h2"], ["-tls1_3", "-alpn", "h2", "-noservername"], 44302)
@@ -167,6 +186,32 @@ def main():
     cases.append((443, [(True, hrr[0]), (False, hrr[1])],
                   {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "helloRetryRequest": True,
                    "case": "TLS 1.3 with a HelloRetryRequest"}))
+
+    ws_request = (b"GET /tunnel HTTP/1.1\r\nHost: gw.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    ws_accept = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+    cases.append((8081, [(True, ws_request), (False, ws_accept),
+                         (True, ws_frames(tls13[0], masked=True)), (False, ws_frames(tls13[1], masked=False))],
+                  {"verdict": "encrypted", "protocol": "tls", "sni": "api.example.com", "reasonContains": "WebSocket",
+                   "case": "TLS tunnelled in WebSocket binary frames after an HTTP upgrade (client frames masked)"}))
+    ssh_client = b"SSH-2.0-OpenSSH_9.2p1\r\n" + ssh_packets
+    ssh_server = b"SSH-2.0-OpenSSH_9.6\r\n" + ssh_packets[::-1]
+    cases.append((8082, [(True, ws_request), (False, ws_accept),
+                         (True, ws_frames(ssh_client, masked=True)), (False, ws_frames(ssh_server, masked=False))],
+                  {"verdict": "encrypted", "protocol": "ssh", "reasonContains": "WebSocket",
+                   "case": "SSH tunnelled in WebSocket frames"}))
+    chat = b'{"op":"login","user":"alice","token":"ws-s3cret-77"}'
+    cases.append((8083, [(True, ws_request), (False, ws_accept), (True, ws_frames(chat, masked=True, opcode=1)),
+                         (False, ws_frames(b'{"op":"welcome","user":"alice"}', masked=False, opcode=1))],
+                  {"verdict": "plaintext", "protocol": "http", "evidenceContains": ["WebSocket payload"], "forbidden": ["ws-s3cret-77"],
+                   "case": "JSON text in WebSocket frames"}))
+    # A retransmission that coalesced the STARTTLS command and the ClientHello into one segment.
+    cases.append((587, [(False, b"220 mail.example.com ESMTP\r\n"), (True, b"EHLO client.example\r\n"),
+                        (False, b"250-mail.example.com\r\n250 STARTTLS\r\n"),
+                        (True, b"STARTTLS\r\n" + tls13[0]), (False, b"220 2.0.0 Ready to start TLS\r\n" + tls13[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "reasonContains": "smtp preamble",
+                   "case": "SMTP STARTTLS with the command and the TLS records in the same segments"}))
 
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):
