@@ -82,6 +82,9 @@ public struct FlowAnalyzer: Sendable {
     private let decoder: FrameDecoder
     private var budget: ReassemblyBudget
     private var index: [FlowKey: Int] = [:]
+    /// The last key looked up and its slot: segments come in runs of one
+    /// flow, and a hit skips hashing the key. Cleared when that flow ends.
+    private var lastLookup: (key: FlowKey, slot: Int)?
     private var slots: [FlowState?] = []
     /// Per slot, the times sweeps and eviction look at, kept apart from the
     /// large flow state so that scanning them reads a small dense array.
@@ -223,7 +226,13 @@ public struct FlowAnalyzer: Sendable {
     ) {
         let key = FlowKey(segment.source, segment.destination, tunnel: segment.tunnel)
         let isSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
-        var slot = index[key]
+        var slot: Int?
+        if let last = lastLookup, last.key == key {
+            slot = last.slot
+        } else {
+            slot = index[key]
+            if let slot { lastLookup = (key, slot) }
+        }
 
         if let existing = slot, isSYN, let flow = slots[existing], isNewConnection(flow, syn: segment) {
             // Port reuse: the old connection is over.
@@ -276,6 +285,7 @@ public struct FlowAnalyzer: Sendable {
             activity.append(entry)
         }
         index[key] = slot
+        lastLookup = (key, slot)
         return slot
     }
 
@@ -335,6 +345,7 @@ public struct FlowAnalyzer: Sendable {
         guard var flow = slots[slot].take() else { return }
         activity[slot].occupied = false
         index[FlowKey(flow.client, flow.server, tunnel: flow.tunnel)] = nil
+        lastLookup = nil
         freeSlots.append(slot)
 
         var observation = FlowObservation(client: flow.client, server: flow.server)

@@ -45,7 +45,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
     private var resyncScanStart = 0
     public private(set) var walker = TLSRecordWalker()
     /// Preamble bytes (upgrade request, SSLv2 hello) still to pass before records.
-    private var preambleLeft = 0
+    private var preambleLeft: Int32 = 0
+    /// Stream offset just past the first HTTP head, where a CONNECT (or its
+    /// answer) turns into TLS; -1 when unknown. Shares a word with `preambleLeft`.
+    private var httpHeadEnd: Int32 = -1
     /// Stream offset of the next byte, gaps included.
     private var position = 0
     private var summary = DirectionSummary()
@@ -107,7 +110,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         switch state {
         case .tls:
             if preambleLeft >= count {
-                preambleLeft -= count
+                preambleLeft -= Int32(count)
             } else if preambleLeft == 0, walker.skip(count) {
                 return
             } else {
@@ -262,6 +265,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
     static func upgradeCandidate(in d: UnsafeRawBufferPointer, from start: Int) -> (offset: Int, complete: Bool)? {
         var i = max(1, start)
         while i < d.count {
+            // Eight bytes at a time: text and most payload have no byte in
+            // 20...24 (a record's content type), so whole words are skipped.
+            if i + 8 <= d.count, !mayHoldContentType(d.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                i += 8
+                continue
+            }
             let b = d[i]
             if b &- 20 < 5, endsMessage(d[i - 1]) {
                 if i + 5 <= d.count {
@@ -275,6 +284,28 @@ public struct DirectionClassifier: StreamSink, Sendable {
             i += 1
         }
         return nil
+    }
+
+    /// True when some byte of `word` may lie in 20...24 (never false when one does).
+    @inline(__always)
+    static func mayHoldContentType(_ word: UInt64) -> Bool {
+        // Bytes strictly between 19 and 25, the classic SWAR range test.
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let low = word & (ones &* 127)
+        return ((ones &* (127 + 25)) &- low) & ~word & (low &+ ones &* (127 - 19)) & (ones &* 128) != 0
+    }
+
+    /// HTTP: TLS may start only where the first head ends; one position to check.
+    private mutating func checkHTTPUpgrade(_ bytes: UnsafeRawBufferPointer, streamOffset start: Int) {
+        let at = Int(httpHeadEnd) - start
+        guard httpHeadEnd >= 0, at >= 0, at < bytes.count, bytes[at] &- 20 < 5 else { return }
+        if at + 5 <= bytes.count {
+            if case .success = TLSRecordHeader.validate(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3], bytes[at + 4]) {
+                upgrade(carried: [], then: UnsafeRawBufferPointer(rebasing: bytes[at...]), tlsOffset: start + at)
+            }
+        } else {
+            buffer = Array(bytes[at...])
+        }
     }
 
     /// Looks for TLS starting right after a message end in a cleartext
@@ -296,7 +327,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 upgrade(carried: carried, then: bytes, tlsOffset: start - carried.count)
                 return
             }
-        } else if lastByteEndsMessage, bytes[0] &- 20 < 5 {
+        }
+        if summary.kind == .http {
+            checkHTTPUpgrade(bytes, streamOffset: start)
+            return
+        }
+        if lastByteEndsMessage, bytes[0] &- 20 < 5 {
             if bytes.count < 5 {
                 buffer = Array(bytes)
                 lastByteEndsMessage = false
@@ -326,8 +362,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
         var bytes = bytes
         var offset = streamOffset
         if preambleLeft > 0 {
-            let skipped = min(preambleLeft, bytes.count)
-            preambleLeft -= skipped
+            let skipped = min(Int(preambleLeft), bytes.count)
+            preambleLeft -= Int32(skipped)
             bytes = UnsafeRawBufferPointer(rebasing: bytes[skipped...])
             offset += skipped
         }
@@ -479,7 +515,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
 
     private mutating func probeIncoming(_ bytes: UnsafeRawBufferPointer, streamOffset start: Int) {
         if buffer.isEmpty {
-            if splitAtUpgrade(bytes, streamOffset: start) { return }
+            if case .split = splitAtUpgrade(bytes, streamOffset: start) { return }
             // The common case: one segment decides, nothing is copied.
             let result = Probes.probe(bytes, final: false)
             if result != .needMore {
@@ -499,24 +535,38 @@ public struct DirectionClassifier: StreamSink, Sendable {
         buffer.append(contentsOf: bytes)
         let window = buffer
         let split = window.withUnsafeBytes { splitAtUpgrade($0, streamOffset: position - $0.count, scanFrom: resyncScanStart) }
-        if split { return }
-        // Candidates that ran off the end are looked at again with the next bytes.
-        resyncScanStart = max(1, window.count - 4)
+        switch split {
+        case .split: return
+        case .notYet(let resume): resyncScanStart = resume
+        case .never: resyncScanStart = Int(Int32.max)
+        }
         probeBuffer(final: buffer.count >= Probes.probeLimit)
     }
 
     /// A cleartext start and then, right after a line end, TLS (a STARTTLS
     /// exchange, CONNECT): the start is probed alone, however the bytes
     /// arrived, and the rest is walked as TLS.
-    private mutating func splitAtUpgrade(_ window: UnsafeRawBufferPointer, streamOffset: Int, scanFrom: Int = 1) -> Bool {
-        guard let candidate = Self.upgradeCandidate(in: window, from: scanFrom), candidate.complete else { return false }
-        let prefix = UnsafeRawBufferPointer(rebasing: window[0..<candidate.offset])
+    enum Split { case split, notYet(resumeAt: Int), never }
+
+    /// The preamble of an upgrade is text, so TLS can only start at the
+    /// window's first byte that is not text: one position, found by a scan
+    /// that stops at the first binary byte (TLS and binary streams stop at once).
+    private mutating func splitAtUpgrade(_ window: UnsafeRawBufferPointer, streamOffset: Int, scanFrom: Int = 1) -> Split {
+        guard let first = window.first, Probes.isTextByte(first), scanFrom < Int(Int32.max) else { return .never }
+        var k = max(1, scanFrom)
+        while k < window.count, Probes.isTextByte(window[k]) { k += 1 }
+        guard k + 5 <= window.count else { return .notYet(resumeAt: k) }
+        guard window[k] &- 20 < 5, Self.endsMessage(window[k - 1]),
+              case .success = TLSRecordHeader.validate(window[k], window[k + 1], window[k + 2], window[k + 3], window[k + 4])
+        else { return .never }
+        let prefix = UnsafeRawBufferPointer(rebasing: window[0..<k])
         let result = Probes.probe(prefix, final: true)
-        guard case .cleartext(let kind, _, _) = result, kind.isCleartext else { return false }
+        guard case .cleartext(let kind, _, _) = result, kind.isCleartext else { return .never }
+        // HTTP turns into TLS only right after its first head (CONNECT), never inside a body.
+        if kind == .http, Probes.find(prefix, "\r\n\r\n").map({ $0 + 4 }) != prefix.count { return .never }
         apply(result, to: prefix, streamOffset: streamOffset)
-        upgrade(carried: [], then: UnsafeRawBufferPointer(rebasing: window[candidate.offset...]),
-                tlsOffset: streamOffset + candidate.offset)
-        return true
+        upgrade(carried: [], then: UnsafeRawBufferPointer(rebasing: window[k...]), tlsOffset: streamOffset + k)
+        return .split
     }
 
     /// After a cleartext decision on a window: a TLS header may have begun in its last bytes.
@@ -548,7 +598,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         case .tls(let preambleLength, let preamble):
             state = .tls
             summary.preamble = preamble
-            preambleLeft = preambleLength
+            preambleLeft = Int32(clamping: preambleLength)
             walkTLS(bytes, streamOffset: streamOffset)
         case .sslv2Hello(let length, let version):
             state = .tls
@@ -558,7 +608,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 walker.sslv2Framing = true
             } else {
                 summary.preamble = "SSLv2-format ClientHello"
-                preambleLeft = length
+                preambleLeft = Int32(clamping: length)
             }
             walkTLS(bytes, streamOffset: streamOffset)
         case .sslv2ServerHello:
@@ -570,6 +620,9 @@ public struct DirectionClassifier: StreamSink, Sendable {
             decide(kind: .ssh, name: "ssh", evidence: banner)
         case .cleartext(let kind, let name, let evidence):
             decide(kind: kind, name: name, evidence: evidence)
+            if kind == .http, streamOffset < Self.upgradeScanLimit, let end = Probes.find(bytes, "\r\n\r\n") {
+                httpHeadEnd = Int32(streamOffset + end + 4)
+            }
         case .binary(let entropy):
             decide(kind: .binary, name: nil, evidence: nil)
             summary.entropy = entropy

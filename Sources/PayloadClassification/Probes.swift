@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What the first bytes of a stream say.
 enum ProbeResult: Equatable {
     /// Not enough bytes yet.
@@ -319,10 +323,14 @@ enum Probes {
         (b >= 0x20 && b < 0x7F) || b == 0x0D || b == 0x0A || b == 0x09
     }
 
-    static func startsWith(_ d: UnsafeRawBufferPointer, _ text: String) -> Bool {
-        let utf8 = text.utf8
-        guard d.count >= utf8.count else { return false }
-        return zip(d, utf8).allSatisfy { $0 == $1 }
+    /// Literals only: compared as their UTF-8 bytes, no String machinery per call.
+    static func startsWith(_ d: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
+        let count = text.utf8CodeUnitCount
+        guard d.count >= count else { return false }
+        return text.withUTF8Buffer { needle in
+            for i in 0..<count where d[i] != needle[i] { return false }
+            return true
+        }
     }
 
     static func startsWith(_ d: UnsafeRawBufferPointer, bytes: [UInt8]) -> Bool {
@@ -338,23 +346,27 @@ enum Probes {
     }
 
     /// True when all of `d` is the beginning of `text`.
-    static func isPrefix(_ d: UnsafeRawBufferPointer, of text: String) -> Bool {
-        let utf8 = text.utf8
-        guard d.count <= utf8.count else { return false }
-        return zip(d, utf8).allSatisfy { $0 == $1 }
+    static func isPrefix(_ d: UnsafeRawBufferPointer, of text: StaticString) -> Bool {
+        guard d.count <= text.utf8CodeUnitCount else { return false }
+        return text.withUTF8Buffer { needle in
+            for i in 0..<d.count where d[i] != needle[i] { return false }
+            return true
+        }
     }
 
     static func find(_ d: UnsafeRawBufferPointer, _ text: StaticString) -> Int? {
         let count = text.utf8CodeUnitCount
         guard count > 0, d.count >= count else { return nil }
+        guard let base = d.baseAddress else { return nil }
         return text.withUTF8Buffer { needle -> Int? in
             var i = 0
             while i + count <= d.count {
-                if d[i] == needle[0] {
-                    var match = true
-                    for j in 1..<count where d[i + j] != needle[j] { match = false; break }
-                    if match { return i }
-                }
+                // memchr finds the first byte (vectorised in libc); then compare the rest.
+                guard let hit = memchr(base + i, Int32(needle[0]), d.count - count + 1 - i) else { return nil }
+                i = base.distance(to: UnsafeRawPointer(hit))
+                var match = true
+                for j in 1..<count where d[i + j] != needle[j] { match = false; break }
+                if match { return i }
                 i += 1
             }
             return nil

@@ -43,55 +43,55 @@ public struct TextReporter: Reporter {
     public mutating func report(_ flow: FlowReport) -> String {
         var line: [UInt8] = []
         line.reserveCapacity(320 + flow.reason.utf8.count)
-        line.append(contentsOf: flow.verdict.rawValue.utf8)
-        if flow.expected { line.append(contentsOf: " (expected)".utf8) }
+        line.appendUTF8(flow.verdict.rawValue)
+        if flow.expected { line.appendUTF8(" (expected)") }
         line.append(contentsOf: repeatElement(UInt8(ascii: " "), count: max(1, 19 - line.count)))
-        line.append(contentsOf: flow.client.description.utf8)
-        line.append(contentsOf: " -> ".utf8)
-        line.append(contentsOf: flow.server.description.utf8)
+        line.appendUTF8(flow.client.description)
+        line.appendUTF8(" -> ")
+        line.appendUTF8(flow.server.description)
         if flow.observation.tunnel != .none {
-            line.append(contentsOf: " [".utf8)
-            line.append(contentsOf: flow.observation.tunnel.description.utf8)
+            line.appendUTF8(" [")
+            line.appendUTF8(flow.observation.tunnel.description)
             line.append(UInt8(ascii: "]"))
         }
         if let name = flow.protocolName {
-            line.append(contentsOf: "  ".utf8)
-            line.append(contentsOf: name.utf8)
+            line.appendUTF8("  ")
+            line.appendUTF8(name)
         }
         if let mesh = flow.mesh {
-            line.append(contentsOf: " (".utf8)
-            line.append(contentsOf: mesh.rawValue.utf8)
+            line.appendUTF8(" (")
+            line.appendUTF8(mesh.rawValue)
             line.append(UInt8(ascii: ")"))
         }
         if let tls = flow.tls, flow.protocolName == "tls" {
-            line.append(contentsOf: "  ".utf8)
-            line.append(contentsOf: (tls.version ?? "version not seen").utf8)
+            line.appendUTF8("  ")
+            line.appendUTF8((tls.version ?? "version not seen"))
             if let sni = tls.serverName {
-                line.append(contentsOf: ", SNI ".utf8)
-                line.append(contentsOf: sni.utf8)
+                line.appendUTF8(", SNI ")
+                line.appendUTF8(sni)
             }
             for (index, alpn) in tls.alpnOffered.enumerated() {
-                line.append(contentsOf: (index == 0 ? ", ALPN " : ",").utf8)
-                line.append(contentsOf: alpn.utf8)
+                line.appendUTF8((index == 0 ? ", ALPN " : ","))
+                line.appendUTF8(alpn)
             }
             if let cert = tls.clientCertificate {
-                line.append(contentsOf: ", client cert ".utf8)
-                line.append(contentsOf: cert.utf8)
+                line.appendUTF8(", client cert ")
+                line.appendUTF8(cert)
             }
         } else if let evidence = flow.evidence {
-            line.append(contentsOf: "  \"".utf8)
-            line.append(contentsOf: evidence.utf8)
+            line.appendUTF8("  \"")
+            line.appendUTF8(evidence)
             line.append(UInt8(ascii: "\""))
         }
         line.append(UInt8(ascii: "\n"))
         line.append(contentsOf: Self.indent)
-        line.append(contentsOf: "why: ".utf8)
-        line.append(contentsOf: flow.reason.utf8)
+        line.appendUTF8("why: ")
+        line.appendUTF8(flow.reason)
         for note in flow.notes {
             line.append(UInt8(ascii: "\n"))
             line.append(contentsOf: Self.indent)
-            line.append(contentsOf: "note: ".utf8)
-            line.append(contentsOf: note.utf8)
+            line.appendUTF8("note: ")
+            line.appendUTF8(note)
         }
         line.append(UInt8(ascii: "\n"))
         return String(decoding: line, as: UTF8.self)

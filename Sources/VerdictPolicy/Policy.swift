@@ -203,14 +203,14 @@ public enum VerdictPolicy {
         var text: [UInt8] = []
         text.reserveCapacity(160)
         func item(_ label: StaticString, _ value: String) {
-            if !text.isEmpty { text.append(contentsOf: ", ".utf8) }
+            if !text.isEmpty { text.appendUTF8(", ") }
             label.withUTF8Buffer { text.append(contentsOf: $0) }
-            text.append(contentsOf: value.utf8)
+            text.appendUTF8(value)
         }
         if let version = tls.version { item("", version) }
         if let sni = tls.serverName { item("SNI ", sni) }
         for (index, alpn) in tls.alpnOffered.enumerated() {
-            if index == 0 { item("ALPN ", alpn) } else { text.append(UInt8(ascii: ",")); text.append(contentsOf: alpn.utf8) }
+            if index == 0 { item("ALPN ", alpn) } else { text.append(UInt8(ascii: ",")); text.appendUTF8(alpn) }
         }
         if !tls.handshakeSeen { item("handshake not seen", "") }
         return text.isEmpty ? nil : String(decoding: text, as: UTF8.self)

@@ -209,8 +209,10 @@ struct Wirecheck: ParsableCommand {
             standardOutput(reporter.report(report))
         }
 
+        // Read once: an option's property wrapper costs hundreds of instructions per access.
+        let packetLimit = count
         reading: while stopRequested == 0 {
-            if let count, packets >= count { break }
+            if let packetLimit, packets >= packetLimit { break }
             if let deadline, wallClockNanoseconds() >= deadline { break }
             switch source.next() {
             case .packet(let packet):
@@ -295,7 +297,7 @@ func standardOutput(_ text: String) {
         writeAll(text, to: reportDescriptor)
         return
     }
-    pendingReports.append(contentsOf: text.utf8)
+    pendingReports.appendUTF8(text)
     if pendingReports.count >= 65_536 { flushReports() }
 }
 
