@@ -29,16 +29,24 @@ struct FlowKey: Hashable, Sendable {
         tunnelIdentifier = tunnel.kind == .gtpU ? 0 : tunnel.identifier
     }
 
-    /// Five whole words into the seeded hasher (the synthesised version fed
-    /// nine fields of mixed widths, the largest cost of a table lookup).
-    /// Every field still goes in; the tunnel kind and address family are
-    /// folded into one address word, so at most 512 distinct keys can be
-    /// made to collide by choosing them, never an unbounded number.
+    /// Chosen at start: without it, keys that fold to the same word could be
+    /// computed in advance and sent as a flood that lands in one bucket.
+    static let seed = UInt64.random(in: .min ... .max)
+
+    /// The fields folded into one word with a seeded multiply-xorshift, then
+    /// hashed once: feeding nine fields to the hasher was most of the cost of
+    /// a table lookup. Without the seed, folds can only be made to collide
+    /// through the top bit of each word (at most 64 keys alike), so the
+    /// table cannot be pushed into long probe chains.
     func hash(into hasher: inout Hasher) {
-        hasher.combine(lowAddressLow)
-        hasher.combine(highAddressLow)
-        hasher.combine(lowAddressHigh ^ UInt64(tunnelKind) << 56 ^ (isIPv6 ? 1 << 55 : 0))
-        hasher.combine(highAddressHigh)
-        hasher.combine(UInt64(lowPort) | UInt64(highPort) << 16 | UInt64(tunnelIdentifier) << 32)
+        let k: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var h = Self.seed
+        h = (h ^ lowAddressLow) &* k
+        h = (h ^ h >> 29 ^ highAddressLow) &* k
+        h = (h ^ h >> 29 ^ lowAddressHigh) &* k
+        h = (h ^ h >> 29 ^ highAddressHigh) &* k
+        h = (h ^ h >> 29 ^ (UInt64(lowPort) | UInt64(highPort) << 16 | UInt64(tunnelIdentifier) << 32)) &* k
+        h = (h ^ h >> 29 ^ (UInt64(tunnelKind) | (isIPv6 ? 0x100 : 0))) &* k
+        hasher.combine(h ^ h >> 32)
     }
 }

@@ -156,7 +156,9 @@ public enum VerdictPolicy {
     }
 
     static func protocolName(_ c: DirectionSummary, _ s: DirectionSummary) -> String? {
-        for d in [c, s] where d.kind.isCleartext { return d.protocolName ?? d.kind.rawValue }
+        // Checked one by one: `for d in [c, s]` built an array of two large summaries per flow.
+        if c.kind.isCleartext { return c.protocolName ?? c.kind.rawValue }
+        if s.kind.isCleartext { return s.protocolName ?? s.kind.rawValue }
         if c.kind == .tls || s.kind == .tls { return "tls" }
         if c.kind == .ssh || s.kind == .ssh { return "ssh" }
         if c.kind == .binary || s.kind == .binary { return "binary" }
@@ -199,20 +201,20 @@ public enum VerdictPolicy {
         case (nil, nil): break
         }
         guard let tls else { return nil }
-        // Bytes first, one String at the end: String appends per item showed in profiles.
+        // Bytes first, one String at the end: String appends per item showed in
+        // profiles, and so did a nested helper (its captured buffer was boxed).
         var text: [UInt8] = []
         text.reserveCapacity(160)
-        func item(_ label: StaticString, _ value: String) {
-            if !text.isEmpty { text.appendUTF8(", ") }
-            label.withUTF8Buffer { text.append(contentsOf: $0) }
-            text.appendUTF8(value)
+        if let version = tls.version { text.appendUTF8(version) }
+        if let sni = tls.serverName {
+            text.appendUTF8(text.isEmpty ? "SNI " : ", SNI ")
+            text.appendUTF8(sni)
         }
-        if let version = tls.version { item("", version) }
-        if let sni = tls.serverName { item("SNI ", sni) }
         for (index, alpn) in tls.alpnOffered.enumerated() {
-            if index == 0 { item("ALPN ", alpn) } else { text.append(UInt8(ascii: ",")); text.appendUTF8(alpn) }
+            text.appendUTF8(index > 0 ? "," : text.isEmpty ? "ALPN " : ", ALPN ")
+            text.appendUTF8(alpn)
         }
-        if !tls.handshakeSeen { item("handshake not seen", "") }
+        if !tls.handshakeSeen { text.appendUTF8(text.isEmpty ? "handshake not seen" : ", handshake not seen") }
         return text.isEmpty ? nil : String(decoding: text, as: UTF8.self)
     }
 
