@@ -112,6 +112,10 @@ public enum VerdictPolicy {
         if c.kind == .undetermined || s.kind == .undetermined {
             let who = c.kind == .undetermined ? "client" : "server"
             let side = c.kind == .undetermined ? c : s
+            if side.protocolName == "whitespace", side.gapBytes == 0 {
+                let other = c.kind == .undetermined ? s : c
+                return (.inconclusive, "\(who) sent only whitespace (no application data); the other side sent \(describe(other))")
+            }
             let cause = side.gapBytes > 0 ? "after \(side.gapBytes) missing bytes" : "in a stream picked up mid-way"
             return (.inconclusive, "\(who) bytes \(cause) never resynchronised to TLS records or known cleartext")
         }

@@ -81,6 +81,21 @@ import Testing
         #expect(report.notes.contains { $0.contains("12 bytes were retransmitted with different content") })
     }
 
+    /// A client that only sent line ends was not picked up mid-stream: say what it did.
+    @Test func whitespaceOnlyClientIsNamedAsSuch() {
+        var observation = FlowObservation(
+            client: Endpoint(address: IPAddress(ipv4: 1), port: 40_000),
+            server: Endpoint(address: IPAddress(ipv4: 2), port: 22)
+        )
+        observation.handshakeSeen = true
+        observation.clientToServer = Self.direction(.undetermined, bytes: 2)
+        observation.clientToServer.protocolName = "whitespace"
+        observation.serverToClient = Self.direction(.ssh, bytes: 58)
+        let report = VerdictPolicy.judge(observation)
+        #expect(report.verdict == .inconclusive)
+        #expect(report.reason == "client sent only whitespace (no application data); the other side sent SSH")
+    }
+
     @Test func exitCodes() {
         func summary(_ verdicts: [Verdict]) -> RunSummary {
             var s = RunSummary()
