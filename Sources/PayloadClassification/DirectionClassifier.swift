@@ -681,7 +681,11 @@ extension DirectionClassifier {
 
     fileprivate mutating func walkWebSocket(_ bytes: UnsafeRawBufferPointer) {
         guard let tunnel = uniqueTunnel() else { return }
-        let framed = tunnel.frames.walk(bytes) { payload in
+        // Once the payload is decided (SSH, text, binary) frames are still
+        // checked, but their payload is no longer unmasked.
+        var wantsPayload = true
+        if case .decided = tunnel.inner { wantsPayload = false }
+        let framed = tunnel.frames.walk(bytes, wantsPayload: wantsPayload) { payload in
             classifyTunnelled(payload, in: tunnel)
         }
         if !framed {
@@ -695,7 +699,11 @@ extension DirectionClassifier {
     fileprivate mutating func skipInWebSocket(_ count: Int) {
         guard let tunnel = uniqueTunnel() else { return }
         var kept = tunnel.frames.skip(count)
-        if kept, case .tls = tunnel.inner { kept = walker.skip(count) } else if kept { kept = false }
+        switch tunnel.inner {
+        case .tls: kept = kept && walker.skip(count)
+        case .decided, .broken: break  // nothing left to verify in the payload
+        case .probing: kept = false    // the first bytes, which decide, are incomplete
+        }
         if !kept {
             tunnel.lostAtGap = true
             finishWebSocket()

@@ -35,15 +35,21 @@ struct WebSocketFrameWalker: Sendable {
 
     init(masked: Bool) { self.masked = masked }
 
-    /// Walks `bytes`, calling `payload` with unmasked data-frame payload.
-    /// Returns false once a frame header is invalid (nothing more is walked).
-    mutating func walk(_ bytes: UnsafeRawBufferPointer, payload: (UnsafeRawBufferPointer) -> Void) -> Bool {
+    /// Walks `bytes`, calling `payload` with unmasked data-frame payload
+    /// (unless `wantsPayload` is false: headers are still checked, payload is
+    /// only skipped). Returns false once a frame header is invalid.
+    mutating func walk(_ bytes: UnsafeRawBufferPointer, wantsPayload: Bool = true,
+                       payload: (UnsafeRawBufferPointer) -> Void) -> Bool {
         guard error == nil else { return false }
         var i = 0
         while i < bytes.count {
             if payloadLeft > 0 {
                 let n = Int(min(payloadLeft, UInt64(bytes.count - i)))
-                if deliverPayload { unmask(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + n)]), to: payload) }
+                if deliverPayload, wantsPayload {
+                    unmask(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + n)]), to: payload)
+                } else {
+                    maskPhase = (maskPhase + n) & 3
+                }
                 payloadLeft -= UInt64(n)
                 i += n
                 continue
@@ -127,23 +133,26 @@ struct WebSocketFrameWalker: Sendable {
     /// Unmasks through a small stack buffer: payload is handed on in pieces, never kept.
     private mutating func unmask(_ bytes: UnsafeRawBufferPointer, to payload: (UnsafeRawBufferPointer) -> Void) {
         guard frameMasked else { payload(bytes); return }
-        let key = maskKey
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1_024) { scratch in
+        let key = UInt32(maskKey.0) | UInt32(maskKey.1) << 8 | UInt32(maskKey.2) << 16 | UInt32(maskKey.3) << 24
+        withUnsafeTemporaryAllocation(byteCount: 1_024, alignment: 8) { scratch in
             var done = 0
             while done < bytes.count {
                 let n = min(scratch.count, bytes.count - done)
-                for j in 0..<n {
-                    let k: UInt8
-                    switch (maskPhase + j) & 3 {
-                    case 0: k = key.0
-                    case 1: k = key.1
-                    case 2: k = key.2
-                    default: k = key.3
-                    }
-                    scratch[j] = bytes[done + j] ^ k
+                // The key from the current phase on, twice: eight bytes XORed at a time.
+                let rotated = maskPhase == 0 ? key : key >> (8 * UInt32(maskPhase)) | key << (32 - 8 * UInt32(maskPhase))
+                let word = UInt64(rotated) | UInt64(rotated) << 32
+                var j = 0
+                while j + 8 <= n {
+                    let masked = bytes.loadUnaligned(fromByteOffset: done + j, as: UInt64.self)
+                    scratch.storeBytes(of: masked ^ word, toByteOffset: j, as: UInt64.self)
+                    j += 8
+                }
+                while j < n {
+                    scratch[j] = bytes[done + j] ^ UInt8(truncatingIfNeeded: word >> (8 * UInt64(j & 7)))
+                    j += 1
                 }
                 maskPhase = (maskPhase + n) & 3
-                payload(UnsafeRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(scratch)[0..<n]))
+                payload(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
                 done += n
             }
         }

@@ -144,6 +144,15 @@ enum WebSocketBuilder {
         #expect(summary.gapBytes == 100)
     }
 
+    /// Once the tunnel's payload is decided (SSH here), a gap inside a frame changes nothing.
+    @Test func gapAfterTunnelledSSHIsDecided() {
+        let stream = W.serverHead + W.frame(0x2, Array("SSH-2.0-OpenSSH_9.6\r\n".utf8) + T.filler(2_000, seed: 43))
+        let cut = stream.count - 900
+        let summary = ClassifierTests.classify([.data(Array(stream[..<cut])), .gap(300), .data(Array(stream[(cut + 300)...]))])
+        #expect(summary.kind == .ssh)
+        #expect(summary.gapBytes == 300)
+    }
+
     static let inputs: [ClassifierTests.Input] = [
         .init(name: "SMTP STARTTLS client", pieces: [.data(smtpClient)]),
         .init(name: "SMTP STARTTLS server", pieces: [.data(smtpServer)]),
