@@ -146,7 +146,7 @@ def main():
     cases.append((3128, [(True, b"CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n"),
                          (False, b"HTTP/1.1 200 Connection established\r\n\r\n"),
                          (True, tls13[0][:]), (False, tls13[1])],
-                  {"verdict": "encrypted", "protocol": "tls", "reasonContains": "preamble", "case": "HTTP CONNECT, then TLS"}))
+                  {"verdict": "encrypted", "protocol": "tls", "reasonContains": "HTTP CONNECT", "case": "HTTP CONNECT, then TLS"}))
     cases.append((25, [(False, b"220 mail.example.com ESMTP Postfix\r\n"), (True, b"EHLO client.example\r\n"),
                        (False, b"250-mail.example.com\r\n250 STARTTLS\r\n"), (True, b"STARTTLS\r\n"),
                        (False, b"220 2.0.0 Ready to start TLS\r\n"), (True, tls13[0]), (False, tls13[1])],

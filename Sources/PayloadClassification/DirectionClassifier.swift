@@ -246,7 +246,11 @@ public struct DirectionClassifier: StreamSink, Sendable {
     private mutating func upgrade(carried: [UInt8], then bytes: UnsafeRawBufferPointer, tlsOffset: Int) {
         upgradedFrom = (summary.kind, summary.protocolName, summary.evidence)
         let name = summary.protocolName ?? "binary"
-        summary.preamble = "\(name) preamble (\(tlsOffset) bytes), then TLS"
+        if summary.kind == .http, summary.evidence?.hasPrefix("CONNECT ") == true {
+            summary.preamble = "HTTP CONNECT (\(tlsOffset) bytes), then TLS"
+        } else {
+            summary.preamble = "\(name) preamble (\(tlsOffset) bytes), then TLS"
+        }
         state = .tls
         buffer = []
         walker = TLSRecordWalker()

@@ -65,7 +65,7 @@ enum WebSocketBuilder {
     @Test func connectThenTLS() {
         let summary = Self.classify(Self.connect)
         #expect(summary.kind == .tls)
-        #expect(summary.preamble?.hasPrefix("http preamble") == true)
+        #expect(summary.preamble == "HTTP CONNECT (67 bytes), then TLS")
         #expect(summary.evidence?.hasPrefix("CONNECT api.example.com:443 HTTP/1.1") == true)
     }
 
