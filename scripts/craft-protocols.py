@@ -13,6 +13,7 @@ sends, never from wirecheck's output.
 import json
 import os
 import random
+import socket
 import subprocess
 import tempfile
 import time
@@ -64,6 +65,49 @@ def openssl_session(server_args, client_args, port):
     return join(parts["c"]), join(parts["s"])
 
 
+def sslv2_hello_session(port):
+    """An SSLv2-compatible ClientHello (RFC 5246 E.2) offering TLS 1.2, written
+    as the specification defines it, answered by a real OpenSSL s_server; returns
+    (client bytes, server bytes) as recorded by tcpdump on loopback."""
+    work = Path(tempfile.mkdtemp())
+    key, cert = work / "key.pem", work / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                    "-subj", "/CN=wirecheck-craft", "-keyout", key, "-out", cert], check=True, capture_output=True)
+    pcap = work / "sslv2.pcap"
+    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-w", pcap, f"tcp port {port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    # An SSLv2-format hello carries no signature_algorithms extension, so TLS 1.2
+    # falls back to SHA-1 signatures, which OpenSSL 3 allows only at level 0.
+    server = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-key", key, "-cert", cert,
+                               "-naccept", "1", "-www", "-cipher", "ALL:@SECLEVEL=0"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    specs = bytes.fromhex("00002f" "000035" "00009c" "010080")  # three TLS suites, one SSLv2 cipher kind
+    challenge = bytes(rng.randrange(256) for _ in range(32))
+    body = bytes([1, 3, 3]) + u16(len(specs)) + u16(0) + u16(len(challenge)) + specs + challenge
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(bytes([0x80 | len(body) >> 8, len(body) & 0xFF]) + body)
+        s.settimeout(2)
+        try:
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass
+    time.sleep(0.5)
+    server.kill()
+    time.sleep(0.5)
+    dump.terminate()
+    dump.wait()
+    parts = {"c": {}, "s": {}}
+    for pkt in rdpcap(str(pcap)):
+        if TCP in pkt and bytes(pkt[TCP].payload):
+            side = "c" if pkt[TCP].dport == port else "s"
+            parts[side].setdefault(pkt[TCP].seq, bytes(pkt[TCP].payload))
+    join = lambda chunks: b"".join(chunks[k] for k in sorted(chunks))
+    return join(parts["c"]), join(parts["s"])
+
+
 class Connection:
     """One TCP connection's packets, from SYN to FIN, with real sequence numbers."""
 
@@ -90,9 +134,9 @@ class Connection:
         self.seg(False, "SA")
         self.seg(True, "A")
 
-    def send(self, from_client, data):
-        for i in range(0, len(data), MSS):
-            self.seg(from_client, "PA", data[i:i + MSS])
+    def send(self, from_client, data, mss=MSS):
+        for i in range(0, len(data), mss):
+            self.seg(from_client, "PA", data[i:i + mss])
 
     def close(self):
         self.seg(True, "FA")
@@ -134,6 +178,12 @@ def main():
     linkerd = openssl_session(["-tls1_3"], ["-tls1_3", "-servername", linkerd_sni, "-alpn", "h2"], 44303)
     # The client's first key share is X25519, which the server does not accept: HelloRetryRequest.
     hrr = openssl_session(["-tls1_3", "-groups", "P-256"], ["-tls1_3", "-groups", "X25519:P-256"], 44304)
+    # Mutual TLS 1.2 that the server refuses: it demands a certificate, the client has none.
+    refused_mtls = openssl_session(["-tls1_2", "-Verify", "1"], ["-tls1_2", "-servername", "api.example.com"], 44305)
+    # A ClientHello of about 1.5 KB (the size post-quantum key shares give), here from a long ALPN list.
+    long_alpn = ",".join(f"x-{n:02d}-" + "p" * 90 for n in range(14))
+    big_hello = openssl_session(["-tls1_3"], ["-tls1_3", "-servername", "api.example.com", "-alpn", long_alpn], 44306)
+    sslv2 = sslv2_hello_session(44307)
 
     cases = []  # (server port, exchange as [(from_client, bytes)], expectation)
     fake_header = bytes([23, 3, 3, 0, 20]) + bytes(20)
@@ -187,6 +237,15 @@ def main():
                   {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "helloRetryRequest": True,
                    "case": "TLS 1.3 with a HelloRetryRequest"}))
 
+    cases.append((443, [(True, refused_mtls[0]), (False, refused_mtls[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.2", "clientCertificate": "empty",
+                   "minAlerts": 1, "case": "mutual TLS 1.2 refused: the server asks for a certificate, the client sends an empty one, the server alerts"}))
+    cases.append((443, [(True, big_hello[0]), (False, big_hello[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "sni": "api.example.com", "alpn": long_alpn.split(","),
+                   "mss": 400, "case": "a 1.5 KB ClientHello sent in 400-byte segments"}))
+    cases.append((443, [(True, sslv2[0]), (False, sslv2[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.2", "legacySSLv2Hello": True,
+                   "case": "an SSLv2-format ClientHello answered in TLS 1.2 (flagged as legacy)"}))
     ws_request = (b"GET /tunnel HTTP/1.1\r\nHost: gw.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
     ws_accept = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -219,12 +278,12 @@ def main():
         conn = Connection(client, server, cport, port, start)
         conn.open()
         for from_client, data in exchange:
-            conn.send(from_client, data)
+            conn.send(from_client, data, expectation.get("mss", MSS))
         conn.close()
         packets += conn.packets
         start = conn.t + 0.05
         flow = {"client": f"{client}:{cport}", "server": f"{server}:{port}"}
-        flow.update({k: v for k, v in expectation.items() if k != "case"})
+        flow.update({k: v for k, v in expectation.items() if k not in ("case", "mss")})
         flows.append((expectation["case"], flow))
 
     frames = []

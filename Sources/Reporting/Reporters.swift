@@ -74,6 +74,7 @@ public struct TextReporter: Reporter {
                 line.appendUTF8((index == 0 ? ", ALPN " : ","))
                 line.appendUTF8(alpn)
             }
+            if tls.legacySSLv2Hello { line.appendUTF8(", legacy SSLv2-format hello") }
             if let cert = tls.clientCertificate {
                 line.appendUTF8(", client cert ")
                 line.appendUTF8(cert)

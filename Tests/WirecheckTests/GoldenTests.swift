@@ -16,6 +16,10 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         var alpn: [String]?
         var clientCertificate: String?
         var helloRetryRequest: Bool?
+        /// The ClientHello came in the SSLv2-compatible format.
+        var legacySSLv2Hello: Bool?
+        /// At least this many TLS alert records.
+        var minAlerts: Int?
         var tunnel: String?
         var mesh: String?
         /// Plaintext on the expected-plaintext allowance.
@@ -88,6 +92,8 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
             if let alpn = flow.alpn { #expect(report.tls?.alpnOffered == alpn) }
             if let certificate = flow.clientCertificate { #expect(report.tls?.clientCertificate == certificate) }
             if let retry = flow.helloRetryRequest { #expect(report.tls?.helloRetryRequest == retry) }
+            if let legacy = flow.legacySSLv2Hello { #expect(report.tls?.legacySSLv2Hello == legacy) }
+            if let alerts = flow.minAlerts { #expect((report.tls?.alerts ?? 0) >= alerts, "\(flow.client): \(report.tls?.alerts ?? 0) alerts") }
             #expect(report.expected == (flow.expected ?? false))
             if let mesh = flow.mesh { #expect(report.mesh?.rawValue == mesh) }
             if let tunnel = flow.tunnel { #expect(report.observation.tunnel.description == tunnel) }
