@@ -28,12 +28,13 @@ MSS = 1400
 rng = random.Random(20261124)
 
 
-def openssl_session(server_args, client_args, port):
-    """Runs s_server and s_client on 127.0.0.1:port under tcpdump; returns the
-    (client bytes, server bytes) of the TLS connection."""
+def record_tls(port, server_args, client, key_type=("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")):
+    """Runs OpenSSL's s_server on 127.0.0.1:port and `client(port, work)`
+    against it under tcpdump; returns the (client bytes, server bytes) of the
+    TCP connection as recorded."""
     work = Path(tempfile.mkdtemp())
     key, cert = work / "key.pem", work / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    subprocess.run(["openssl", "req", "-x509", *key_type, "-nodes",
                     "-days", "30", "-subj", "/CN=wirecheck-craft", "-keyout", key, "-out", cert],
                    check=True, capture_output=True)
     pcap = work / "tls.pcap"
@@ -44,13 +45,7 @@ def openssl_session(server_args, client_args, port):
                                "-naccept", "1", "-www"] + server_args,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
-    # -www answers a GET with a page and closes; the client then ends.
-    client = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet", "-ign_eof"] + client_args,
-                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        client.communicate(b"GET / HTTP/1.0\r\n\r\n", timeout=10)
-    except subprocess.TimeoutExpired:
-        client.kill()
+    client(port)
     time.sleep(0.5)
     server.kill()
     time.sleep(0.5)
@@ -63,49 +58,38 @@ def openssl_session(server_args, client_args, port):
             parts[side].setdefault(pkt[TCP].seq, bytes(pkt[TCP].payload))
     join = lambda chunks: b"".join(chunks[k] for k in sorted(chunks))
     return join(parts["c"]), join(parts["s"])
+
+
+def openssl_session(server_args, client_args, port):
+    """s_server and s_client on loopback; -www answers a GET with a page and closes."""
+    def client(port):
+        process = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet", "-ign_eof"] + client_args,
+                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            process.communicate(b"GET / HTTP/1.0\r\n\r\n", timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return record_tls(port, server_args, client)
 
 
 def sslv2_hello_session(port):
     """An SSLv2-compatible ClientHello (RFC 5246 E.2) offering TLS 1.2, written
-    as the specification defines it, answered by a real OpenSSL s_server; returns
-    (client bytes, server bytes) as recorded by tcpdump on loopback."""
-    work = Path(tempfile.mkdtemp())
-    key, cert = work / "key.pem", work / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-                    "-subj", "/CN=wirecheck-craft", "-keyout", key, "-out", cert], check=True, capture_output=True)
-    pcap = work / "sslv2.pcap"
-    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-w", pcap, f"tcp port {port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1)
+    as the specification defines it, answered by a real OpenSSL s_server."""
+    def client(port):
+        specs = bytes.fromhex("00002f" "000035" "00009c" "010080")  # three TLS suites, one SSLv2 cipher kind
+        challenge = bytes(rng.randrange(256) for _ in range(32))
+        body = bytes([1, 3, 3]) + u16(len(specs)) + u16(0) + u16(len(challenge)) + specs + challenge
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(bytes([0x80 | len(body) >> 8, len(body) & 0xFF]) + body)
+            s.settimeout(2)
+            try:
+                while s.recv(65536):
+                    pass
+            except OSError:
+                pass
     # An SSLv2-format hello carries no signature_algorithms extension, so TLS 1.2
     # falls back to SHA-1 signatures, which OpenSSL 3 allows only at level 0.
-    server = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-key", key, "-cert", cert,
-                               "-naccept", "1", "-www", "-cipher", "ALL:@SECLEVEL=0"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    specs = bytes.fromhex("00002f" "000035" "00009c" "010080")  # three TLS suites, one SSLv2 cipher kind
-    challenge = bytes(rng.randrange(256) for _ in range(32))
-    body = bytes([1, 3, 3]) + u16(len(specs)) + u16(0) + u16(len(challenge)) + specs + challenge
-    with socket.create_connection(("127.0.0.1", port)) as s:
-        s.sendall(bytes([0x80 | len(body) >> 8, len(body) & 0xFF]) + body)
-        s.settimeout(2)
-        try:
-            while s.recv(65536):
-                pass
-        except OSError:
-            pass
-    time.sleep(0.5)
-    server.kill()
-    time.sleep(0.5)
-    dump.terminate()
-    dump.wait()
-    parts = {"c": {}, "s": {}}
-    for pkt in rdpcap(str(pcap)):
-        if TCP in pkt and bytes(pkt[TCP].payload):
-            side = "c" if pkt[TCP].dport == port else "s"
-            parts[side].setdefault(pkt[TCP].seq, bytes(pkt[TCP].payload))
-    join = lambda chunks: b"".join(chunks[k] for k in sorted(chunks))
-    return join(parts["c"]), join(parts["s"])
+    return record_tls(port, ["-cipher", "ALL:@SECLEVEL=0"], client, key_type=("-newkey", "rsa:2048"))
 
 
 class Connection:
