@@ -483,13 +483,20 @@ struct RecentSegments: Sendable {
         return .unknown
     }
 
+    /// Chosen at start. Each lane step can be undone, so with known starting
+    /// states a sender could compute a different payload with the same
+    /// fingerprint and slip a conflicting retransmission past as a duplicate;
+    /// with secret starting states it cannot.
+    static let seed = UInt64.random(in: .min ... .max)
+
     /// A fast 64-bit hash of the payload. Every delivered segment is hashed,
     /// so it runs four independent lanes of 8-byte words (no dependency chain
     /// from one multiply to the next) and mixes them at the end.
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         let n = bytes.count
-        var a: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n), b: UInt64 = 0xC2B2_AE3D_27D4_EB4F
-        var c: UInt64 = 0x1656_67B1_9E37_79F9, d: UInt64 = 0x27D4_EB2F_1656_67C5
+        let seed = Self.seed
+        var a: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n) ^ seed, b: UInt64 = 0xC2B2_AE3D_27D4_EB4F ^ (seed &* 3)
+        var c: UInt64 = 0x1656_67B1_9E37_79F9 ^ (seed &* 5), d: UInt64 = 0x27D4_EB2F_1656_67C5 ^ (seed &* 7)
         var i = 0
         while i + 32 <= n {
             a = (a ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
