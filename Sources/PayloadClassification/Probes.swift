@@ -107,16 +107,16 @@ enum Probes {
             // characters loses its version, stops parsing as HTTP, and would
             // then be shown as text with its query values unredacted. Only
             // the redacted evidence is shortened (below).
-            let lineEnd = head.firstIndex(of: 0x0A)
+            let lineEnd = head.firstIndex(ofByte: 0x0A)
             guard lineEnd != nil || final else { return .needMore }
             var line = UnsafeRawBufferPointer(rebasing: head[0..<(lineEnd ?? head.count)])
             if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
             line = UnsafeRawBufferPointer(rebasing: line.prefix(probeLimit))
             // "METHOD target HTTP/1.x": anything else is text that starts with a verb.
-            guard let firstSpace = line.firstIndex(of: 0x20) else { return nil }
+            guard let firstSpace = line.firstIndex(ofByte: 0x20) else { return nil }
             let method = printable(UnsafeRawBufferPointer(rebasing: line[0..<firstSpace]), limit: 32)
             let rest = UnsafeRawBufferPointer(rebasing: line[(firstSpace + 1)...])
-            guard let secondSpace = rest.firstIndex(of: 0x20) else {
+            guard let secondSpace = rest.firstIndex(ofByte: 0x20) else {
                 if lineEnd == nil, d.count >= probeLimit {
                     // A request line longer than anything we read: still a request,
                     // and its target is redacted like any other, never shown raw.
@@ -127,7 +127,7 @@ enum Probes {
                 return nil
             }
             let version = UnsafeRawBufferPointer(rebasing: rest[(secondSpace + 1)...])
-            guard version.firstIndex(of: 0x20) == nil,
+            guard version.firstIndex(ofByte: 0x20) == nil,
                   startsWith(version, "HTTP/1.") || startsWith(version, "HTTP/0.9") else { return nil }
             let target = printable(UnsafeRawBufferPointer(rebasing: rest[0..<secondSpace]), limit: probeLimit)
             var evidence = Redaction.requestLine(method: method, target: target, version: printable(version, limit: 16))
@@ -151,10 +151,10 @@ enum Probes {
 
     /// An `Upgrade` header naming websocket, anywhere in the head (after its first line).
     static func upgradesToWebSocket(_ head: UnsafeRawBufferPointer) -> Bool {
-        var lineStart = (head.firstIndex(of: 0x0A) ?? head.count) + 1
+        var lineStart = (head.firstIndex(ofByte: 0x0A) ?? head.count) + 1
         while lineStart < head.count {
             let rest = UnsafeRawBufferPointer(rebasing: head[lineStart...])
-            let length = rest.firstIndex(of: 0x0A) ?? rest.count
+            let length = rest.firstIndex(ofByte: 0x0A) ?? rest.count
             let line = UnsafeRawBufferPointer(rebasing: rest[0..<length])
             if startsWithIgnoringCase(line, upgradeName),
                contains(UnsafeRawBufferPointer(rebasing: line[upgradeName.count...]), lowercase: webSocketToken) {
@@ -375,7 +375,7 @@ enum Probes {
 
     /// The first line (without CRLF), if a line end is present.
     static func firstLine(_ d: UnsafeRawBufferPointer, limit: Int = 200) -> String? {
-        guard let end = d.firstIndex(of: 0x0A) else { return nil }
+        guard let end = d.firstIndex(ofByte: 0x0A) else { return nil }
         var line = UnsafeRawBufferPointer(rebasing: d[0..<end])
         if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
         return printable(line, limit: limit)
@@ -405,9 +405,18 @@ extension Probes {
             case .webSocketUpgrade(_, let evidence, _)?: return .cleartext(.http, protocolName: "http", evidence: evidence)
             default: break
             }
-            guard let newline = line.firstIndex(of: 0x0A) else { return nil }
+            guard let newline = line.firstIndex(ofByte: 0x0A) else { return nil }
             lineStart += newline + 1
         }
         return nil
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// The first index of `byte`, found with libc's vectorised memchr: the
+    /// generic `firstIndex(of:)` went a byte at a time through every header line.
+    func firstIndex(ofByte byte: UInt8) -> Int? {
+        guard let base = baseAddress, count > 0, let hit = memchr(base, Int32(byte), count) else { return nil }
+        return base.distance(to: UnsafeRawPointer(hit))
     }
 }

@@ -123,23 +123,24 @@ public enum Redaction {
     /// A short summary of an HTTP head: the Host, and the names (never the
     /// values) of credential headers present, e.g. ` (Host: web; Authorization: [redacted])`.
     static func headerSummary(_ head: UnsafeRawBufferPointer) -> String {
-        var summary = ""
+        // Built as bytes and made a String once: a String append per part showed in profiles.
+        var summary: [UInt8] = []
         var parts = 0
         // Skip the request or status line; then one header per line, jumping line end to line end.
-        var lineStart = (head.firstIndex(of: 0x0A) ?? head.count) + 1
+        var lineStart = (head.firstIndex(ofByte: 0x0A) ?? head.count) + 1
         while lineStart < head.count, parts < 6 {
             let rest = UnsafeRawBufferPointer(rebasing: head[lineStart...])
-            let length = rest.firstIndex(of: 0x0A) ?? rest.count
+            let length = rest.firstIndex(ofByte: 0x0A) ?? rest.count
             var end = length
             if end > 0, rest[end - 1] == 0x0D { end -= 1 }
-            if end > 0, let part = summarize(headerLine: UnsafeRawBufferPointer(rebasing: rest[0..<end])) {
-                summary += parts == 0 ? " (" : "; "
-                summary += part
+            if end > 0, summarize(headerLine: UnsafeRawBufferPointer(rebasing: rest[0..<end]), into: &summary, first: parts == 0) {
                 parts += 1
             }
             lineStart += length + 1
         }
-        return parts == 0 ? "" : summary + ")"
+        guard parts > 0 else { return "" }
+        summary.append(UInt8(ascii: ")"))
+        return String(decoding: summary, as: UTF8.self)
     }
 
     /// Lower-case names as bytes, compared in place: most header lines are
@@ -148,22 +149,46 @@ public enum Redaction {
     private static let hostBytes = Array("host".utf8)
     private static let upgradeBytes = Array("upgrade".utf8)
 
-    private static func summarize(headerLine line: UnsafeRawBufferPointer) -> String? {
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+    /// Appends `Host: …`, `Upgrade: …` or `Name: [redacted]` for the headers
+    /// worth showing; false for any other header.
+    private static func summarize(headerLine line: UnsafeRawBufferPointer, into out: inout [UInt8], first: Bool) -> Bool {
+        guard let colon = line.firstIndex(ofByte: UInt8(ascii: ":")) else { return false }
         let nameBytes = UnsafeRawBufferPointer(rebasing: line[0..<colon])
+        let value = UnsafeRawBufferPointer(rebasing: line[(colon + 1)...])
         if equalsIgnoringCase(nameBytes, hostBytes) {
-            let value = Probes.printable(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]), limit: 100)
-            return "Host: " + value.trimmingSpaces()
+            append(first ? " (Host: " : "; Host: ", to: &out)
+            appendTrimmedPrintable(value, limit: 100, to: &out)
+            return true
         }
         if equalsIgnoringCase(nameBytes, upgradeBytes) {
             // h2c or websocket: what the connection turns into next.
-            let value = Probes.printable(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]), limit: 40)
-            return "Upgrade: " + value.trimmingSpaces()
+            append(first ? " (Upgrade: " : "; Upgrade: ", to: &out)
+            appendTrimmedPrintable(value, limit: 40, to: &out)
+            return true
         }
         for secret in secretHeaderBytes where equalsIgnoringCase(nameBytes, secret) {
-            return Probes.printable(nameBytes, limit: 64) + ": " + marker
+            append(first ? " (" : "; ", to: &out)
+            appendTrimmedPrintable(nameBytes, limit: 64, to: &out, trim: false)
+            append(": ", to: &out)
+            out.append(contentsOf: marker.utf8)
+            return true
         }
-        return nil
+        return false
+    }
+
+    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    /// At most `limit` bytes, spaces trimmed from both ends, anything
+    /// unprintable shown as `.` (a header value cannot inject control bytes).
+    private static func appendTrimmedPrintable(_ bytes: UnsafeRawBufferPointer, limit: Int, to out: inout [UInt8], trim: Bool = true) {
+        var slice = bytes.prefix(limit)
+        if trim {
+            while let first = slice.first, first == 0x20 { slice = slice.dropFirst() }
+            while let last = slice.last, last == 0x20 { slice = slice.dropLast() }
+        }
+        for byte in slice { out.append(byte >= 0x20 && byte < 0x7F ? byte : UInt8(ascii: ".")) }
     }
 
     /// ASCII case-insensitive equality with a lower-case name.
