@@ -18,6 +18,8 @@ public enum Redaction {
 
     /// Redacts `user:password@` in absolute URLs and every query value.
     static func redactTarget(_ target: String) -> String {
+        // Most targets are plain paths: nothing to redact, nothing to search with String machinery.
+        if !target.utf8.contains(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: ":") }) { return target }
         var target = Substring(target)
         var prefix = ""
         if let scheme = target.firstRange(of: "://") {
