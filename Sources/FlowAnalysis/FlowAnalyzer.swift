@@ -130,12 +130,35 @@ public struct FlowAnalyzer: Sendable {
         frame: UnsafeRawBufferPointer, originalLength: Int, timestamp: Int64,
         emit: (FlowReport) -> Void
     ) {
+        let policy = configuration.policy
+        process(frame: frame, originalLength: originalLength, timestamp: timestamp) { emit(VerdictPolicy.judge($0, options: policy)) }
+    }
+
+    /// Moves time forward: closed flows past their linger and idle flows get their verdicts.
+    public mutating func advanceClock(to timestamp: Int64, emit: (FlowReport) -> Void) {
+        let policy = configuration.policy
+        advanceClock(to: timestamp) { emit(VerdictPolicy.judge($0, options: policy)) }
+    }
+
+    /// Ends the capture: every flow still tracked gets its verdict, oldest first.
+    public mutating func finish(emit: (FlowReport) -> Void) {
+        let policy = configuration.policy
+        finish { emit(VerdictPolicy.judge($0, options: policy)) }
+    }
+
+    /// As `process(frame:originalLength:timestamp:emit:)`, but hands over what
+    /// was observed of each final flow, unjudged: judging and reporting can
+    /// then run elsewhere (`VerdictPolicy.judge` is a pure function).
+    public mutating func process(
+        frame: UnsafeRawBufferPointer, originalLength: Int, timestamp: Int64,
+        observe: (FlowObservation) -> Void
+    ) {
         statistics.frames += 1
-        advanceClock(to: timestamp, emit: emit)
+        advanceClock(to: timestamp, observe: observe)
         switch decoder.decode(frame, originalLength: originalLength) {
         case .success(let segment):
             statistics.tcpSegments += 1
-            handle(segment, frame: frame, timestamp: timestamp, emit: emit)
+            handle(segment, frame: frame, timestamp: timestamp, observe: observe)
         case .failure(let failure):
             switch failure {
             case .notTCP: statistics.notTCP += 1
@@ -147,7 +170,7 @@ public struct FlowAnalyzer: Sendable {
                     datagram.bytes.withUnsafeBytes { bytes in
                         if case .success(let segment) = decoder.decodeReassembled(bytes, wireLength: datagram.wireLength, from: fragment) {
                             statistics.tcpSegments += 1
-                            handle(segment, frame: bytes, timestamp: timestamp, emit: emit)
+                            handle(segment, frame: bytes, timestamp: timestamp, observe: observe)
                         }
                     }
                 }
@@ -157,8 +180,8 @@ public struct FlowAnalyzer: Sendable {
         }
     }
 
-    /// Moves time forward: closed flows past their linger and idle flows get their verdicts.
-    public mutating func advanceClock(to timestamp: Int64, emit: (FlowReport) -> Void) {
+    /// Moves time forward, handing over observations (see `process(frame:originalLength:timestamp:observe:)`).
+    public mutating func advanceClock(to timestamp: Int64, observe: (FlowObservation) -> Void) {
         guard timestamp > now else { return }
         now = timestamp
         if now - lastCloseSweep >= 100_000_000, closingHead < closing.count {
@@ -173,7 +196,7 @@ public struct FlowAnalyzer: Sendable {
                 // Close times grow with packet time; a later one is not due if this one is not.
                 guard now - entry.closedAt >= configuration.closeLingerNanoseconds else { break }
                 closingHead += 1
-                finalize(entry.slot, end: .closed, emit: emit)
+                finalize(entry.slot, end: .closed, observe: observe)
             }
             if closingHead > 1_024, closingHead * 2 > closing.count {
                 closing.removeFirst(closingHead)
@@ -189,7 +212,7 @@ public struct FlowAnalyzer: Sendable {
                     idle.append(slot)
                 }
             }
-            for slot in idle { finalize(slot, end: .idle, emit: emit) }
+            for slot in idle { finalize(slot, end: .idle, observe: observe) }
         }
     }
 
@@ -204,8 +227,8 @@ public struct FlowAnalyzer: Sendable {
         statistics.conflictingDatagrams = fragments.statistics.conflicting
     }
 
-    /// Ends the capture: every flow still tracked gets its verdict, oldest first.
-    public mutating func finish(emit: (FlowReport) -> Void) {
+    /// Ends the capture, handing over observations, oldest flow first.
+    public mutating func finish(observe: (FlowObservation) -> Void) {
         fragments.abandonAll()
         copyFragmentStatistics()
         let remaining = activity.indices
@@ -213,7 +236,7 @@ public struct FlowAnalyzer: Sendable {
             .sorted { activity[$0].firstSeen < activity[$1].firstSeen }
         for slot in remaining {
             let end: FlowEnd = activity[slot].closedAt == nil ? .captureEnded : .closed
-            finalize(slot, end: end, emit: emit)
+            finalize(slot, end: end, observe: observe)
         }
         closing.removeAll()
         closingHead = 0
@@ -222,7 +245,7 @@ public struct FlowAnalyzer: Sendable {
     // MARK: Per segment
 
     private mutating func handle(
-        _ segment: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64, emit: (FlowReport) -> Void
+        _ segment: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64, observe: (FlowObservation) -> Void
     ) {
         let key = FlowKey(segment.source, segment.destination, tunnel: segment.tunnel)
         let isSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
@@ -236,7 +259,7 @@ public struct FlowAnalyzer: Sendable {
 
         if let existing = slot, isSYN, let flow = slots[existing], isNewConnection(flow, syn: segment) {
             // Port reuse: the old connection is over.
-            finalize(existing, end: .portReused, emit: emit)
+            finalize(existing, end: .portReused, observe: observe)
             slot = nil
         }
         if slot == nil {
@@ -247,7 +270,7 @@ public struct FlowAnalyzer: Sendable {
                 statistics.strayControlSegments += 1
                 return
             }
-            slot = startFlow(key: key, segment: segment, timestamp: timestamp, emit: emit)
+            slot = startFlow(key: key, segment: segment, timestamp: timestamp, observe: observe)
         }
         guard let slot else { return }
         // Mutated where it lies: a flow's state is large and copying it per packet shows in profiles.
@@ -268,8 +291,8 @@ public struct FlowAnalyzer: Sendable {
         return flow.closedAt != nil
     }
 
-    private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, emit: (FlowReport) -> Void) -> Int {
-        if index.count >= configuration.maximumFlows { evictOldest(emit: emit) }
+    private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, observe: (FlowObservation) -> Void) -> Int {
+        if index.count >= configuration.maximumFlows { evictOldest(observe: observe) }
         let (client, server) = roles(for: segment)
         let flow = FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp)
         let slot: Int
@@ -308,7 +331,7 @@ public struct FlowAnalyzer: Sendable {
     /// The table is full: the least recently seen 1% of flows get their
     /// verdicts and make room. Evicting in batches keeps a SYN flood linear:
     /// one scan per `maximumFlows / 100` new flows, not one per flow.
-    private mutating func evictOldest(emit: (FlowReport) -> Void) {
+    private mutating func evictOldest(observe: (FlowObservation) -> Void) {
         var candidates: [(slot: Int, lastSeen: Int64)] = []
         candidates.reserveCapacity(index.count)
         for slot in activity.indices where activity[slot].occupied {
@@ -328,7 +351,7 @@ public struct FlowAnalyzer: Sendable {
         }
         for (slot, _) in chosen {
             statistics.evictedFlows += 1
-            finalize(slot, end: .evicted, emit: emit)
+            finalize(slot, end: .evicted, observe: observe)
         }
     }
 
@@ -341,7 +364,7 @@ public struct FlowAnalyzer: Sendable {
         return evidence.hasPrefix("ONC RPC call") || evidence.hasPrefix("PostgreSQL startup")
     }
 
-    private mutating func finalize(_ slot: Int, end: FlowEnd, emit: (FlowReport) -> Void) {
+    private mutating func finalize(_ slot: Int, end: FlowEnd, observe: (FlowObservation) -> Void) {
         guard var flow = slots[slot].take() else { return }
         activity[slot].occupied = false
         index[FlowKey(flow.client, flow.server, tunnel: flow.tunnel)] = nil
@@ -368,7 +391,7 @@ public struct FlowAnalyzer: Sendable {
             // payload says otherwise (the "server" side sent the requests).
             observation.swapRoles()
         }
-        emit(VerdictPolicy.judge(observation, options: configuration.policy))
+        observe(observation)
     }
 }
 

@@ -204,9 +204,23 @@ struct Wirecheck: ParsableCommand {
         var lastDrops: UInt64 = 0
         var lastStatsCheck = wallClockNanoseconds()
 
-        let emit: (FlowReport) -> Void = { report in
+        // File replays judge and report on a second thread; live captures
+        // report inline, as soon as each flow is final.
+        let policy = configuration.policy
+        let worker = source.isLive ? nil : ReportWorker(reporter: reporter, summary: summary, policy: policy)
+        let workerRunning = worker?.start() ?? false
+        let observe: (FlowObservation) -> Void = { observation in
+            if workerRunning, let worker {
+                worker.submit(observation)
+                return
+            }
+            let report = VerdictPolicy.judge(observation, options: policy)
             summary.add(report)
             standardOutput(reporter.report(report))
+        }
+        /// Waits for the worker's last report: nothing else may write until then.
+        func settle() {
+            if workerRunning, let worker { (summary, reporter) = worker.finish() }
         }
 
         // Read once: an option's property wrapper costs hundreds of instructions per access.
@@ -218,9 +232,9 @@ struct Wirecheck: ParsableCommand {
             case .packet(let packet):
                 packets += 1
                 analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                 timestamp: packet.timestampNanoseconds, emit: emit)
+                                 timestamp: packet.timestampNanoseconds, observe: observe)
             case .timeout:
-                analyzer.advanceClock(to: wallClockNanoseconds(), emit: emit)
+                analyzer.advanceClock(to: wallClockNanoseconds(), observe: observe)
             case .end:
                 break reading
             case .failed(let error):
@@ -244,11 +258,13 @@ struct Wirecheck: ParsableCommand {
             facts.droppedByInterface = stats.droppedByInterface
         }
         if let error = facts.readError, packets == 0, !source.isLive {
+            settle()
             // Nothing could be read: an error, not an empty result.
             standardError("wirecheck: \(sourceName): \(error)\n")
             return 3
         }
-        analyzer.finish(emit: emit)
+        analyzer.finish(observe: observe)
+        settle()
         facts.frames = analyzer.statistics.frames
         facts.tcpSegments = analyzer.statistics.tcpSegments
         facts.evictedFlows = analyzer.statistics.evictedFlows

@@ -8,9 +8,9 @@ enum FrameBuilder {
     static let mac: [UInt8] = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]
 
     static func tcp(sourcePort: UInt16 = 50_000, destinationPort: UInt16 = 80, sequence: UInt32 = 1_000,
-                    options: [UInt8] = [], payload: [UInt8] = payload) -> [UInt8] {
+                    options: [UInt8] = [], payload: [UInt8] = payload, flags: UInt8 = 0x18) -> [UInt8] {
         let dataOffset = UInt8((20 + options.count) / 4) << 4
-        return be16(sourcePort) + be16(destinationPort) + be32(sequence) + [0, 0, 0, 0, dataOffset, 0x18, 0x01, 0xF6, 0xBE, 0xEF, 0, 0]
+        return be16(sourcePort) + be16(destinationPort) + be32(sequence) + [0, 0, 0, 0, dataOffset, flags, 0x01, 0xF6, 0xBE, 0xEF, 0, 0]
             + options + payload
     }
 

@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Reporting
+import VerdictPolicy
+
+/// The thread body, without generics: a C thread entry point cannot name a
+/// generic type, so it calls `run()` on this base class.
+class BackgroundWork: @unchecked Sendable {
+    func run() {}
+}
+
+/// Judges and reports finished flows on a second thread during a file replay.
+///
+/// Judging a flow and formatting its report is per-flow work, about a fifth
+/// of a replay of short connections; the reading thread hands observations
+/// over in batches and goes on decoding and reassembling. Reports keep their
+/// order (one consumer, first in, first out), and memory stays bounded: the
+/// reader waits when `maximumQueuedBatches` are pending. The worker is the
+/// only writer of reports until `finish()` returns.
+final class ReportWorker<R: Reporter>: BackgroundWork, @unchecked Sendable {
+    static var batchSize: Int { 256 }
+    static var maximumQueuedBatches: Int { 16 }
+
+    private var mutex = pthread_mutex_t()
+    private var changed = pthread_cond_t()
+    /// Guarded by `mutex`.
+    private var queued: [[FlowObservation]] = []
+    private var closed = false
+    /// The reader's batch being filled; only the reading thread touches it.
+    private var filling: [FlowObservation] = []
+    private let policy: PolicyOptions
+    /// Owned by the worker thread while it runs; read back after `finish()`.
+    private var reporter: R
+    private var summary: RunSummary
+    private var thread = pthread_t()
+
+    init(reporter: R, summary: RunSummary, policy: PolicyOptions) {
+        self.reporter = reporter
+        self.summary = summary
+        self.policy = policy
+        super.init()
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&changed, nil)
+        filling.reserveCapacity(Self.batchSize)
+    }
+
+    deinit {
+        pthread_cond_destroy(&changed)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    /// Starts the thread; false if it could not be created (the caller then reports inline).
+    func start() -> Bool {
+        let context = Unmanaged.passRetained(self as BackgroundWork).toOpaque()
+        let status = pthread_create(&thread, nil, { context in
+            guard let context else { return nil }
+            Unmanaged<BackgroundWork>.fromOpaque(context).takeRetainedValue().run()
+            return nil
+        }, context)
+        if status != 0 {
+            Unmanaged<BackgroundWork>.fromOpaque(context).release()
+            return false
+        }
+        return true
+    }
+
+    /// Called on the reading thread for every finished flow.
+    func submit(_ observation: FlowObservation) {
+        filling.append(observation)
+        if filling.count >= Self.batchSize { handOver() }
+    }
+
+    /// Hands over what is left, waits for every report to be written, and
+    /// returns the run's summary and the reporter.
+    func finish() -> (RunSummary, R) {
+        handOver()
+        pthread_mutex_lock(&mutex)
+        closed = true
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
+        pthread_join(thread, nil)
+        return (summary, reporter)
+    }
+
+    private func handOver() {
+        guard !filling.isEmpty else { return }
+        let batch = filling
+        filling.removeAll(keepingCapacity: true)
+        pthread_mutex_lock(&mutex)
+        while queued.count >= Self.maximumQueuedBatches { pthread_cond_wait(&changed, &mutex) }
+        queued.append(batch)
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    override func run() {
+        while true {
+            pthread_mutex_lock(&mutex)
+            while queued.isEmpty, !closed { pthread_cond_wait(&changed, &mutex) }
+            if queued.isEmpty {
+                pthread_mutex_unlock(&mutex)
+                return
+            }
+            let batch = queued.removeFirst()
+            pthread_cond_broadcast(&changed)
+            pthread_mutex_unlock(&mutex)
+            for observation in batch {
+                let report = VerdictPolicy.judge(observation, options: policy)
+                summary.add(report)
+                standardOutput(reporter.report(report))
+            }
+        }
+    }
+}
