@@ -134,12 +134,6 @@ public struct FlowAnalyzer: Sendable {
         process(frame: frame, originalLength: originalLength, timestamp: timestamp) { emit(VerdictPolicy.judge($0, options: policy)) }
     }
 
-    /// Moves time forward: closed flows past their linger and idle flows get their verdicts.
-    public mutating func advanceClock(to timestamp: Int64, emit: (FlowReport) -> Void) {
-        let policy = configuration.policy
-        advanceClock(to: timestamp) { emit(VerdictPolicy.judge($0, options: policy)) }
-    }
-
     /// Ends the capture: every flow still tracked gets its verdict, oldest first.
     public mutating func finish(emit: (FlowReport) -> Void) {
         let policy = configuration.policy
@@ -180,7 +174,8 @@ public struct FlowAnalyzer: Sendable {
         }
     }
 
-    /// Moves time forward, handing over observations (see `process(frame:originalLength:timestamp:observe:)`).
+    /// Moves time forward (live captures call this when no packet comes): closed
+    /// flows past their linger and idle flows are handed over.
     public mutating func advanceClock(to timestamp: Int64, observe: (FlowObservation) -> Void) {
         guard timestamp > now else { return }
         now = timestamp

@@ -35,9 +35,10 @@ struct FlowKey: Hashable, Sendable {
 
     /// The fields folded into one word with a seeded multiply-xorshift, then
     /// hashed once: feeding nine fields to the hasher was most of the cost of
-    /// a table lookup. Without the seed, folds can only be made to collide
-    /// through the top bit of each word (at most 64 keys alike), so the
-    /// table cannot be pushed into long probe chains.
+    /// a table lookup. Not knowing the seed, a sender can make keys fold
+    /// alike only by flipping a word's top bit and cancelling it in the next
+    /// word, which limits such a family to a few dozen keys: the table cannot
+    /// be pushed into long probe chains.
     func hash(into hasher: inout Hasher) {
         let k: UInt64 = 0x9E37_79B9_7F4A_7C15
         var h = Self.seed

@@ -65,13 +65,13 @@ public struct TextReporter: Reporter {
         }
         if let tls = flow.tls, flow.protocolName == "tls" {
             line.appendUTF8("  ")
-            line.appendUTF8((tls.version ?? "version not seen"))
+            line.appendUTF8(tls.version ?? "version not seen")
             if let sni = tls.serverName {
                 line.appendUTF8(", SNI ")
                 line.appendUTF8(sni)
             }
             for (index, alpn) in tls.alpnOffered.enumerated() {
-                line.appendUTF8((index == 0 ? ", ALPN " : ","))
+                line.appendUTF8(index == 0 ? ", ALPN " : ",")
                 line.appendUTF8(alpn)
             }
             if tls.legacySSLv2Hello { line.appendUTF8(", legacy SSLv2-format hello") }
