@@ -631,11 +631,11 @@ public struct DirectionClassifier: StreamSink, Sendable {
             decide(kind: .binary, name: nil, evidence: nil)
             summary.entropy = entropy
             keepTail(bytes)
-        case .webSocketUpgrade(let headerLength, let evidence, let masked):
+        case .webSocketUpgrade(let headerLength, let evidence):
             // HTTP in clear so far; the frames that follow may carry anything.
             decide(kind: .http, name: "http", evidence: evidence)
             state = .webSocket
-            tunnel = WebSocketTunnel(masked: masked)
+            tunnel = WebSocketTunnel()
             if headerLength < bytes.count { walkWebSocket(UnsafeRawBufferPointer(rebasing: bytes[headerLength...])) }
         case .proxyHeader(let length, let name):
             // Probe what follows the header as if the stream started there.
@@ -716,7 +716,6 @@ extension DirectionClassifier {
 
     /// Payload of data frames, unmasked, in order.
     private mutating func classifyTunnelled(_ payload: UnsafeRawBufferPointer, in tunnel: WebSocketTunnel) {
-        tunnel.payloadBytes += payload.count
         switch tunnel.inner {
         case .probing:
             let room = Probes.probeLimit - tunnel.sample.count

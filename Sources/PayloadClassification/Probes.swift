@@ -20,9 +20,8 @@ enum ProbeResult: Equatable {
     /// the stream proper starts after it.
     case proxyHeader(length: Int, name: String)
     /// An HTTP head of `headerLength` bytes that upgrades to WebSocket (a
-    /// request with `Upgrade: websocket`, or the 101 answering it): frames
-    /// follow, masked from the client.
-    case webSocketUpgrade(headerLength: Int, evidence: String, masked: Bool)
+    /// request with `Upgrade: websocket`, or the 101 answering it): frames follow.
+    case webSocketUpgrade(headerLength: Int, evidence: String)
 }
 
 /// Recognisers for the start of a stream. Each looks only at bytes it is
@@ -134,14 +133,14 @@ enum Probes {
             if evidence.count > 300 { evidence = String(evidence.prefix(297)) + "..." }
             evidence += Redaction.headerSummary(head)
             if headerEnd < d.count, method == "GET", upgradesToWebSocket(head) {
-                return .webSocketUpgrade(headerLength: headerEnd + 4, evidence: evidence, masked: true)
+                return .webSocketUpgrade(headerLength: headerEnd + 4, evidence: evidence)
             }
             return .cleartext(.http, protocolName: "http", evidence: evidence)
         }
         guard let line = firstLine(head) ?? (final ? printable(head, limit: 200) : nil) else { return .needMore }
         let evidence = String(line.prefix(120))
         if headerEnd < d.count, startsWith(d, "HTTP/1.1 101"), upgradesToWebSocket(head) {
-            return .webSocketUpgrade(headerLength: headerEnd + 4, evidence: evidence, masked: false)
+            return .webSocketUpgrade(headerLength: headerEnd + 4, evidence: evidence)
         }
         return .cleartext(.http, protocolName: "http", evidence: evidence)
     }
@@ -402,7 +401,7 @@ extension Probes {
             let line = UnsafeRawBufferPointer(rebasing: d[lineStart...])
             switch http(line, final: true) {
             case .cleartext(let kind, let name, let evidence)?: return .cleartext(kind, protocolName: name, evidence: evidence)
-            case .webSocketUpgrade(_, let evidence, _)?: return .cleartext(.http, protocolName: "http", evidence: evidence)
+            case .webSocketUpgrade(_, let evidence)?: return .cleartext(.http, protocolName: "http", evidence: evidence)
             default: break
             }
             guard let newline = line.firstIndex(ofByte: 0x0A) else { return nil }

@@ -7,11 +7,9 @@
 /// Every frame header is checked for the life of the stream; one that breaks
 /// the rules ends the walk (the stream is then judged on what came before).
 struct WebSocketFrameWalker: Sendable {
-    /// Client frames should be masked and server frames not (RFC 6455 5.1),
-    /// but tunnels in the wild send unmasked client frames: the mask bit of
-    /// each frame is followed, and only counted when it differs.
-    let masked: Bool
-    /// The current frame is masked.
+    /// The current frame is masked. Client frames should be and server frames
+    /// should not be (RFC 6455 5.1), but tunnels in the wild send unmasked
+    /// client frames: each frame's mask bit is followed, whichever side sent it.
     private var frameMasked = false
     /// Header bytes carried over from the previous call (at most 14).
     private var header: [UInt8] = []
@@ -28,12 +26,8 @@ struct WebSocketFrameWalker: Sendable {
 
     private(set) var frames = 0
     private(set) var compressedFrames = 0
-    /// Frames masked against the rule for their direction.
-    private(set) var unexpectedMasking = 0
     /// Why the walk stopped, if a header broke the rules.
     private(set) var error: String?
-
-    init(masked: Bool) { self.masked = masked }
 
     /// Walks `bytes`, calling `payload` with unmasked data-frame payload
     /// (unless `wantsPayload` is false: headers are still checked, payload is
@@ -86,7 +80,6 @@ struct WebSocketFrameWalker: Sendable {
         let opcode = first & 0x0F
         guard first & 0x30 == 0 else { return fail("reserved bits RSV2/RSV3 set") }
         frameMasked = second & 0x80 != 0
-        if frameMasked != masked { unexpectedMasking += 1 }
         var length = UInt64(second & 0x7F)
         var k = 2
         if length == 126 {
@@ -174,23 +167,20 @@ final class WebSocketTunnel: @unchecked Sendable {
         case broken
     }
 
-    var frames: WebSocketFrameWalker
+    var frames = WebSocketFrameWalker()
     var inner: Inner = .probing
     /// First payload bytes (to probe), or a sample after a TLS framing break.
     var sample: [UInt8] = []
-    /// Payload bytes delivered (unmasked) from data frames.
-    var payloadBytes = 0
     /// The frame walk stopped on a gap that reached a frame header.
     var lostAtGap = false
 
-    init(masked: Bool) { frames = WebSocketFrameWalker(masked: masked) }
+    init() {}
 
     func copy() -> WebSocketTunnel {
-        let other = WebSocketTunnel(masked: frames.masked)
+        let other = WebSocketTunnel()
         other.frames = frames
         other.inner = inner
         other.sample = sample
-        other.payloadBytes = payloadBytes
         other.lostAtGap = lostAtGap
         return other
     }
