@@ -229,6 +229,7 @@ def main():
                    "mss": 400, "case": "a 1.5 KB ClientHello sent in 400-byte segments"}))
     cases.append((443, [(True, sslv2[0]), (False, sslv2[1])],
                   {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.2", "legacySSLv2Hello": True,
+                   "reasonContains": "legacy SSLv2 format",
                    "case": "an SSLv2-format ClientHello answered in TLS 1.2 (flagged as legacy)"}))
     ws_request = (b"GET /tunnel HTTP/1.1\r\nHost: gw.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")

@@ -78,10 +78,15 @@ public enum VerdictPolicy {
             if let suite = s.handshake.cipherSuite, nullCipherSuites.contains(suite) {
                 return (.plaintext, "TLS with a NULL cipher suite (0x\(String(suite, radix: 16))): the records are authenticated but not encrypted")
             }
-            var reason = "every byte in both directions is TLS record framing (\(c.tlsRecords) client, \(s.tlsRecords) server records)"
-            if let preamble = c.preamble ?? s.preamble {
-                // An SSLv2-format hello is no upgrade: the client's first message used the legacy format.
-                reason += preamble.hasPrefix("SSLv2") ? " (the ClientHello used the legacy SSLv2 format)" : " after an upgrade: \(preamble)"
+            let preamble = c.preamble ?? s.preamble
+            var reason: String
+            if let preamble, preamble.hasPrefix("SSLv2") {
+                // No upgrade: the client's hello is itself a record, in the legacy SSLv2 format.
+                let client = c.tlsRecords == 0 ? "" : ", then \(c.tlsRecords) client records"
+                reason = "every byte in both directions is TLS framing (a ClientHello in the legacy SSLv2 format\(client); \(s.tlsRecords) server records)"
+            } else {
+                reason = "every byte in both directions is TLS record framing (\(c.tlsRecords) client, \(s.tlsRecords) server records)"
+                if let preamble { reason += " after an upgrade: \(preamble)" }
             }
             if c.resynchronised || s.resynchronised || c.startedMidStream || s.startedMidStream {
                 reason += "; picked up mid-stream, framing verified after resynchronising, handshake not seen"
