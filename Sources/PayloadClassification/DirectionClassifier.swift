@@ -547,14 +547,15 @@ public struct DirectionClassifier: StreamSink, Sendable {
         probeBuffer(final: buffer.count >= Probes.probeLimit)
     }
 
-    /// A cleartext start and then, right after a line end, TLS (a STARTTLS
-    /// exchange, CONNECT): the start is probed alone, however the bytes
-    /// arrived, and the rest is walked as TLS.
+    /// Whether a probe window split into a cleartext preamble and TLS.
     enum Split { case split, notYet(resumeAt: Int), never }
 
-    /// The preamble of an upgrade is text, so TLS can only start at the
-    /// window's first byte that is not text: one position, found by a scan
-    /// that stops at the first binary byte (TLS and binary streams stop at once).
+    /// A cleartext start and then, right after a line end, TLS (a STARTTLS
+    /// exchange, CONNECT): the start is probed alone, however the bytes
+    /// arrived, and the rest is walked as TLS. The preamble is text, so TLS
+    /// can only start at the window's first byte that is not text: one
+    /// position, found by a scan that stops at the first binary byte (TLS and
+    /// binary streams stop at once).
     private mutating func splitAtUpgrade(_ window: UnsafeRawBufferPointer, streamOffset: Int, scanFrom: Int = 1) -> Split {
         guard let first = window.first, Probes.isTextByte(first), scanFrom < Int(Int32.max) else { return .never }
         var k = max(1, scanFrom)
@@ -777,7 +778,11 @@ extension DirectionClassifier {
         if case .broken = inner {
             // After a broken TLS header: cleartext is named, anything else is binary.
             let named = tunnel.sample.withUnsafeBytes { Probes.probe($0, final: true) }
-            if case .cleartext = named { inner = .decided(named) } else { inner = .decided(.needMore) }
+            if case .cleartext = named {
+                inner = .decided(named)
+            } else {
+                inner = .decided(.binary(entropy: tunnel.sample.withUnsafeBytes { Probes.entropy($0) }))
+            }
         }
         switch inner {
         case .tls:

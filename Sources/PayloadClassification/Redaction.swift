@@ -195,21 +195,6 @@ public enum Redaction {
 
     /// ASCII case-insensitive equality with a lower-case name.
     private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: [UInt8]) -> Bool {
-        guard bytes.count == lowercase.count else { return false }
-        for i in 0..<bytes.count {
-            var byte = bytes[i]
-            if byte >= 0x41, byte <= 0x5A { byte |= 0x20 }
-            if byte != lowercase[i] { return false }
-        }
-        return true
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        let scalars = unicodeScalars
-        guard let first = scalars.firstIndex(where: { $0 != " " && $0 != "\t" }),
-              let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
-        return String(scalars[first...last])
+        bytes.count == lowercase.count && Probes.startsWithIgnoringCase(bytes, lowercase)
     }
 }
