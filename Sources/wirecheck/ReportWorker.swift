@@ -3,14 +3,9 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import PacketCapture
 import Reporting
 import VerdictPolicy
-
-/// The thread body, without generics: a C thread entry point cannot name a
-/// generic type, so it calls `run()` on this base class.
-class BackgroundWork: @unchecked Sendable {
-    func run() {}
-}
 
 /// Judges and reports finished flows on a second thread during a file replay.
 ///
@@ -20,7 +15,7 @@ class BackgroundWork: @unchecked Sendable {
 /// order (one consumer, first in, first out), and memory stays bounded: the
 /// reader waits when `maximumQueuedBatches` are pending. The worker is the
 /// only writer of reports until `finish()` returns.
-final class ReportWorker<R: Reporter>: BackgroundWork, @unchecked Sendable {
+final class ReportWorker<R: Reporter>: @unchecked Sendable {
     static var batchSize: Int { 256 }
     static var maximumQueuedBatches: Int { 16 }
 
@@ -41,7 +36,6 @@ final class ReportWorker<R: Reporter>: BackgroundWork, @unchecked Sendable {
         self.reporter = reporter
         self.summary = summary
         self.policy = policy
-        super.init()
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&changed, nil)
         filling.reserveCapacity(Self.batchSize)
@@ -54,16 +48,8 @@ final class ReportWorker<R: Reporter>: BackgroundWork, @unchecked Sendable {
 
     /// Starts the thread; false if it could not be created (the caller then reports inline).
     func start() -> Bool {
-        let context = Unmanaged.passRetained(self as BackgroundWork).toOpaque()
-        let status = pthread_create(&thread, nil, { context in
-            guard let context else { return nil }
-            Unmanaged<BackgroundWork>.fromOpaque(context).takeRetainedValue().run()
-            return nil
-        }, context)
-        if status != 0 {
-            Unmanaged<BackgroundWork>.fromOpaque(context).release()
-            return false
-        }
+        guard let thread = startBackgroundThread({ self.run() }) else { return false }
+        self.thread = thread
         return true
     }
 
@@ -96,7 +82,7 @@ final class ReportWorker<R: Reporter>: BackgroundWork, @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
     }
 
-    override func run() {
+    private func run() {
         while true {
             pthread_mutex_lock(&mutex)
             while queued.isEmpty, !closed { pthread_cond_wait(&changed, &mutex) }

@@ -1,0 +1,202 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Reads a capture file on its own thread, ahead of the analysis.
+///
+/// libpcap's read loop alone takes a third to a half of a replay's time; on
+/// a machine with a second core that time can overlap the analysis. The
+/// reading thread copies each packet (one `memcpy`, into a batch buffer that
+/// is reused) because libpcap's own buffer is valid only until its next read.
+/// Memory is bounded: `batchCount` batches of `batchBytes` each, recycled; the
+/// reader waits while the analysis holds all of them.
+///
+/// `next()` has `PacketSource.next()`'s contract: a packet's bytes stay valid
+/// until the next call. Only one thread may call `next()` and `stop()`.
+public final class ReadAhead: @unchecked Sendable {
+    /// Packets, copied back to back, and where each one starts.
+    final class Batch {
+        struct Record {
+            var offset: Int
+            var count: Int
+            var originalLength: Int
+            var timestampNanoseconds: Int64
+        }
+        var storage: UnsafeMutableRawBufferPointer
+        var used = 0
+        var records: [Record] = []
+        /// How reading ended after this batch's packets, if it did.
+        var ending: ReadResult?
+
+        init(bytes: Int, records capacity: Int) {
+            storage = .allocate(byteCount: bytes, alignment: 16)
+            records.reserveCapacity(capacity)
+        }
+
+        deinit { storage.deallocate() }
+
+        func reset() {
+            used = 0
+            records.removeAll(keepingCapacity: true)
+            ending = nil
+        }
+
+        /// Copies a packet in; false when it does not fit (the batch is handed over first).
+        func append(_ packet: CapturedPacket) -> Bool {
+            let count = packet.bytes.count
+            if count > storage.count - used {
+                // A packet larger than an empty batch gets a batch of its size.
+                guard used == 0, records.isEmpty else { return false }
+                storage.deallocate()
+                storage = .allocate(byteCount: count, alignment: 16)
+            }
+            if count > 0, let source = packet.bytes.baseAddress, let target = storage.baseAddress {
+                (target + used).copyMemory(from: source, byteCount: count)
+            }
+            records.append(Record(offset: used, count: count, originalLength: packet.originalLength,
+                                  timestampNanoseconds: packet.timestampNanoseconds))
+            used += count
+            return true
+        }
+    }
+
+    private let source: PacketSource
+    private let batchBytes: Int
+    private let batchRecords: Int
+
+    private var mutex = pthread_mutex_t()
+    private var changed = pthread_cond_t()
+    /// Guarded by `mutex`.
+    private var filled: [Batch] = []
+    private var free: [Batch] = []
+    private var stopping = false
+    private var thread = pthread_t()
+    private var running = false
+
+    /// The consumer's batch and its position; only the consumer touches them.
+    private var current: Batch?
+    private var position = 0
+
+    /// - Parameters:
+    ///   - batchBytes: bytes of packets per batch (a larger packet gets a batch of its own size).
+    ///   - batchCount: batches in circulation, the bound on memory.
+    public init(source: PacketSource, batchBytes: Int = 1 << 20, batchRecords: Int = 4096, batchCount: Int = 6) {
+        self.source = source
+        self.batchBytes = max(batchBytes, 1)
+        self.batchRecords = max(batchRecords, 1)
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&changed, nil)
+        free = (0..<max(batchCount, 2)).map { _ in Batch(bytes: self.batchBytes, records: self.batchRecords) }
+    }
+
+    deinit {
+        // The reading thread holds a reference while it reads, so it has
+        // finished by now; the last reference may be dropped on that thread.
+        if running {
+            if pthread_equal(thread, pthread_self()) != 0 { pthread_detach(thread) } else { pthread_join(thread, nil) }
+        }
+        pthread_cond_destroy(&changed)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    /// Starts reading; false if no thread could be made (then read `source` directly).
+    public func start() -> Bool {
+        guard !running else { return true }
+        // The thread keeps the reader alive while it reads.
+        guard let thread = startBackgroundThread({ self.readLoop() }) else { return false }
+        self.thread = thread
+        running = true
+        return true
+    }
+
+    /// The next packet, or how reading ended (`.end`, `.failed`), as `PacketSource.next()`.
+    public func next() -> ReadResult {
+        while true {
+            if let batch = current {
+                if position < batch.records.count {
+                    let record = batch.records[position]
+                    position += 1
+                    return .packet(CapturedPacket(
+                        timestampNanoseconds: record.timestampNanoseconds,
+                        originalLength: record.originalLength,
+                        bytes: UnsafeRawBufferPointer(rebasing: batch.storage[record.offset..<(record.offset + record.count)])
+                    ))
+                }
+                if let ending = batch.ending { return ending }
+                recycle(batch)
+                current = nil
+            }
+            guard running else { return .end }
+            pthread_mutex_lock(&mutex)
+            while filled.isEmpty { pthread_cond_wait(&changed, &mutex) }
+            current = filled.removeFirst()
+            pthread_mutex_unlock(&mutex)
+            position = 0
+        }
+    }
+
+    /// Stops the reading thread (after `-c`, a deadline or Ctrl-C) and waits for it.
+    public func stop() {
+        guard running else { return }
+        pthread_mutex_lock(&mutex)
+        stopping = true
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
+        pthread_join(thread, nil)
+        running = false
+    }
+
+    private func recycle(_ batch: Batch) {
+        batch.reset()
+        pthread_mutex_lock(&mutex)
+        free.append(batch)
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// The reading thread: fills free batches until the file ends or `stop()`.
+    private func readLoop() {
+        var batch: Batch? = takeFree()
+        while let filling = batch {
+            let result = source.next()
+            switch result {
+            case .packet(let packet):
+                if filling.append(packet) {
+                    if filling.records.count >= batchRecords || filling.used >= batchBytes {
+                        publish(filling)
+                        batch = takeFree()
+                    }
+                } else {
+                    publish(filling)
+                    batch = takeFree()
+                    // An empty batch takes any packet.
+                    if let empty = batch { _ = empty.append(packet) }
+                }
+            case .timeout:
+                continue
+            case .end, .failed:
+                filling.ending = result
+                publish(filling)
+                batch = nil
+            }
+        }
+    }
+
+    /// A free batch, or nil once stopping.
+    private func takeFree() -> Batch? {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        while free.isEmpty, !stopping { pthread_cond_wait(&changed, &mutex) }
+        if stopping { return nil }
+        return free.removeLast()
+    }
+
+    private func publish(_ batch: Batch) {
+        pthread_mutex_lock(&mutex)
+        filled.append(batch)
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import PacketCapture
+import Testing
+
+/// Reading ahead on another thread must hand over exactly what libpcap read,
+/// in order, however packets fall across batches, and end the same way.
+@Suite struct ReadAheadTests {
+    struct Seen: Equatable {
+        var timestamp: Int64
+        var originalLength: Int
+        var bytes: [UInt8]
+    }
+
+    /// Everything a reader yields, and how it ended.
+    static func drain(_ next: () -> ReadResult) -> (packets: [Seen], ending: String) {
+        var packets: [Seen] = []
+        while true {
+            switch next() {
+            case .packet(let packet):
+                packets.append(Seen(timestamp: packet.timestampNanoseconds, originalLength: packet.originalLength,
+                                    bytes: Array(packet.bytes)))
+            case .timeout:
+                continue
+            case .end:
+                return (packets, "end")
+            case .failed(let error):
+                return (packets, "failed: \(error.message)")
+            }
+        }
+    }
+
+    static var capture: String { TestSupport.capturesDirectory.appendingPathComponent("crafted-protocols.pcap").path }
+
+    /// Batch sizes that put batch boundaries everywhere: a few bytes (every
+    /// packet larger than a batch), a few packets, the default.
+    static let shapes: [(bytes: Int, records: Int, count: Int)] = [(1, 1, 2), (300, 3, 2), (4_000, 7, 3), (1 << 20, 4096, 6)]
+
+    @Test(arguments: 0..<shapes.count) func sameAsReadingDirectly(shape: Int) throws {
+        let direct = Self.drain(try PacketSource.openFile(Self.capture).next)
+        #expect(direct.packets.count > 100)
+        let (bytes, records, count) = Self.shapes[shape]
+        let reader = ReadAhead(source: try PacketSource.openFile(Self.capture), batchBytes: bytes, batchRecords: records, batchCount: count)
+        #expect(reader.start())
+        let ahead = Self.drain(reader.next)
+        reader.stop()
+        #expect(ahead.ending == direct.ending)
+        #expect(ahead.packets.count == direct.packets.count)
+        #expect(ahead.packets == direct.packets)
+        // After the end it keeps saying so.
+        if case .end = reader.next() {} else { Issue.record("a stopped reader should say .end") }
+    }
+
+    /// A file cut off mid-packet: the packets before the cut, then the same error.
+    @Test func cutOffFileEndsWithTheSameError() throws {
+        let whole = try Data(contentsOf: URL(fileURLWithPath: Self.capture))
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-readahead-\(UUID()).pcap")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try whole.prefix(whole.count / 2 + 7).write(to: url)
+
+        let direct = Self.drain(try PacketSource.openFile(url.path).next)
+        #expect(direct.ending.hasPrefix("failed"))
+        let reader = ReadAhead(source: try PacketSource.openFile(url.path), batchBytes: 2_000, batchRecords: 5, batchCount: 2)
+        #expect(reader.start())
+        let ahead = Self.drain(reader.next)
+        reader.stop()
+        #expect(ahead.ending == direct.ending)
+        #expect(ahead.packets == direct.packets)
+    }
+
+    /// Stopping early (`-c`, Ctrl-C) while the reading thread waits for a free
+    /// batch returns promptly, and so does stopping before anything was read.
+    @Test func stopsWhileTheReaderWaits() throws {
+        let reader = ReadAhead(source: try PacketSource.openFile(Self.capture), batchBytes: 100, batchRecords: 1, batchCount: 2)
+        #expect(reader.start())
+        guard case .packet = reader.next() else {
+            Issue.record("expected a packet")
+            return
+        }
+        usleep(50_000)  // the reader fills the other batch and waits
+        reader.stop()
+        if case .end = reader.next() {} else { Issue.record("a stopped reader should say .end") }
+
+        let idle = ReadAhead(source: try PacketSource.openFile(Self.capture))
+        #expect(idle.start())
+        idle.stop()
+    }
+}
