@@ -226,13 +226,15 @@ struct Wirecheck: ParsableCommand {
         // File replays also read ahead on another thread when there is a core
         // for it: libpcap's read loop is a third or more of a replay's time.
         let readAhead = source.isLive || onlineProcessors() < 2 ? nil : ReadAhead(source: source)
-        let readingAhead = readAhead?.start() ?? false
+        // Kept alive by `readAhead` (stopped after the loop); used unretained,
+        // which spares a retain and a release per packet.
+        let ahead = readAhead?.start() == true ? readAhead.map { Unmanaged.passUnretained($0) } : nil
         // Read once: an option's property wrapper costs hundreds of instructions per access.
         let packetLimit = count
         reading: while stopRequested == 0 {
             if let packetLimit, packets >= packetLimit { break }
             if let deadline, wallClockNanoseconds() >= deadline { break }
-            let result = if readingAhead, let readAhead { readAhead.next() } else { source.next() }
+            let result = ahead?._withUnsafeGuaranteedRef { $0.next() } ?? source.next()
             switch result {
             case .packet(let packet):
                 packets += 1
