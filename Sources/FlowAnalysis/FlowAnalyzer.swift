@@ -81,7 +81,7 @@ public struct FlowAnalyzer: Sendable {
     public private(set) var statistics = AnalyzerStatistics()
     private let decoder: FrameDecoder
     private var budget: ReassemblyBudget
-    private var index: [FlowKey: Int] = [:]
+    private var index = FlowIndex()
     /// The last key looked up and its slot: segments come in runs of one
     /// flow, and a hit skips hashing the key. Cleared when that flow ends.
     private var lastLookup: (key: FlowKey, slot: Int)?
@@ -302,7 +302,7 @@ public struct FlowAnalyzer: Sendable {
             slots.append(flow)
             activity.append(entry)
         }
-        index[key] = slot
+        index.insert(key, slot: slot)
         lastLookup = (key, slot)
         return slot
     }
@@ -362,7 +362,7 @@ public struct FlowAnalyzer: Sendable {
     private mutating func finalize(_ slot: Int, end: FlowEnd, observe: (FlowObservation) -> Void) {
         guard var flow = slots[slot].take() else { return }
         activity[slot].occupied = false
-        index[FlowKey(flow.client, flow.server, tunnel: flow.tunnel)] = nil
+        index.remove(FlowKey(flow.client, flow.server, tunnel: flow.tunnel))
         lastLookup = nil
         freeSlots.append(slot)
 

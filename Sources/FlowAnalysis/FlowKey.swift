@@ -33,13 +33,12 @@ struct FlowKey: Hashable, Sendable {
     /// computed in advance and sent as a flood that lands in one bucket.
     static let seed = UInt64.random(in: .min ... .max)
 
-    /// The fields folded into one word with a seeded multiply-xorshift, then
-    /// hashed once: feeding nine fields to the hasher was most of the cost of
-    /// a table lookup. Not knowing the seed, a sender can make keys fold
-    /// alike only by flipping a word's top bit and cancelling it in the next
-    /// word, which limits such a family to a few dozen keys: the table cannot
-    /// be pushed into long probe chains.
-    func hash(into hasher: inout Hasher) {
+    /// The fields folded into one word with a seeded multiply-xorshift: the
+    /// flow index's hash (`FlowIndex`), and `Hashable`'s. Not knowing the
+    /// seed, a sender can make keys fold alike only by flipping a word's top
+    /// bit and cancelling it in the next word, which limits such a family to
+    /// a few dozen keys: the table cannot be pushed into long probe chains.
+    func fold() -> UInt64 {
         let k: UInt64 = 0x9E37_79B9_7F4A_7C15
         var h = Self.seed
         h = (h ^ lowAddressLow) &* k
@@ -48,6 +47,10 @@ struct FlowKey: Hashable, Sendable {
         h = (h ^ h >> 29 ^ highAddressHigh) &* k
         h = (h ^ h >> 29 ^ (UInt64(lowPort) | UInt64(highPort) << 16 | UInt64(tunnelIdentifier) << 32)) &* k
         h = (h ^ h >> 29 ^ (UInt64(tunnelKind) | (isIPv6 ? 0x100 : 0))) &* k
-        hasher.combine(h ^ h >> 32)
+        return h
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(fold())
     }
 }
