@@ -93,6 +93,7 @@ public final class ReadAhead: @unchecked Sendable {
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&changed, nil)
         free = (0..<max(batchCount, 2)).map { _ in Batch(bytes: self.batchBytes, records: self.batchRecords) }
+        filled.reserveCapacity(free.count)
     }
 
     deinit {
