@@ -252,7 +252,7 @@ public struct FlowAnalyzer: Sendable {
             if let slot { lastLookup = (key, slot) }
         }
 
-        if let existing = slot, isSYN, let flow = slots[existing], isNewConnection(flow, syn: segment) {
+        if let existing = slot, isSYN, isNewConnection(slot: existing, syn: segment) {
             // Port reuse: the old connection is over.
             finalize(existing, end: .portReused, observe: observe)
             slot = nil
@@ -277,13 +277,23 @@ public struct FlowAnalyzer: Sendable {
         }
     }
 
-    private func isNewConnection(_ flow: FlowState, syn: TCPSegment) -> Bool {
-        guard syn.source == flow.client || flow.clientISN == nil else {
+    /// Reads the few fields it needs where the flow lies, rather than copy the
+    /// whole state (1.7 KB, and a retain for every buffer it holds) for every
+    /// SYN that finds its flow: under `-i any` that is each SYN's second copy.
+    /// Mutating only so that the analyzer is passed by reference, not copied.
+    private mutating func isNewConnection(slot: Int, syn: TCPSegment) -> Bool {
+        // Through a pointer: the array's getter copied the whole state.
+        let fields = slots.withUnsafeBufferPointer { table -> (client: Endpoint, clientISN: UInt32?)? in
+            guard let base = table.baseAddress, table.indices.contains(slot), let client = (base + slot).pointee?.client else { return nil }
+            return (client, (base + slot).pointee?.clientISN ?? nil)
+        }
+        guard let (client, clientISN) = fields else { return false }
+        guard syn.source == client || clientISN == nil else {
             // A SYN from the server side: the roles are reversed, a new connection.
             return true
         }
-        if let isn = flow.clientISN { return isn != syn.sequence }
-        return flow.closedAt != nil
+        if let isn = clientISN { return isn != syn.sequence }
+        return activity[slot].closedAt != nil
     }
 
     private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, observe: (FlowObservation) -> Void) -> Int {
