@@ -67,16 +67,20 @@ python3 - "$out" "$packets" "$megabytes" "$capture" "${order[@]}" <<'PY'
 import json, sys
 out, packets, mb, capture = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 tools = sys.argv[5:]
-median = {t: json.load(open(f"{out}/{t}.json"))["results"][0]["median"] for t in tools}
+results = {t: json.load(open(f"{out}/{t}.json"))["results"][0] for t in tools}
+median = {t: r["median"] for t, r in results.items()}
+# CPU time (user + system, mean over the runs): wirecheck reads ahead and
+# reports on other threads, so its wall time can be below its CPU time.
+cpu = {t: r["user"] + r["system"] for t, r in results.items()}
 print(f"capture: {capture}, {mb:.0f} MB, {packets} packets")
-print("| tool | median s | MB/s | packets/s | peak RSS MiB | time / floor |")
-print("| --- | ---: | ---: | ---: | ---: | ---: |")
+print("| tool | median s | CPU s | MB/s | packets/s | peak RSS MiB | time / floor |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for t in tools:
     rss = int(open(f"{out}/{t}.rss").read().split()[-1]) / 1024
     m = median[t]
     log = open(f"{out}/{t}.log", errors="replace").read()
     if "Unsupported datalink" in log:  # ndpiReader skips link types it does not know
-        print(f"| {t} | n/a: link type not supported | | | | |")
+        print(f"| {t} | n/a: link type not supported | | | | | |")
         continue
-    print(f"| {t} | {m:.3f} | {mb / m:.0f} | {packets / m:,.0f} | {rss:.0f} | {m / median['floor']:.2f} |")
+    print(f"| {t} | {m:.3f} | {cpu[t]:.3f} | {mb / m:.0f} | {packets / m:,.0f} | {rss:.0f} | {m / median['floor']:.2f} |")
 PY
