@@ -483,44 +483,66 @@ struct RecentSegments: Sendable {
         return .unknown
     }
 
-    /// Chosen at start. Each lane step can be undone, so with known starting
-    /// states a sender could compute a different payload with the same
-    /// fingerprint and slip a conflicting retransmission past as a duplicate;
-    /// with secret starting states it cannot.
-    static let seed = UInt64.random(in: .min ... .max)
+    /// Chosen at start: with known secrets a sender could compute a
+    /// different payload with the same fingerprint and slip a conflicting
+    /// retransmission past as a duplicate; with secret ones it cannot.
+    static let secrets: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = {
+        var generator = SystemRandomNumberGenerator()
+        return (generator.next(), generator.next(), generator.next(), generator.next(),
+                generator.next(), generator.next(), generator.next(), generator.next())
+    }()
 
-    /// A fast 64-bit hash of the payload. Every delivered segment is hashed,
-    /// so it runs four independent lanes of 8-byte words (no dependency chain
-    /// from one multiply to the next) and mixes them at the end.
+    /// The 128-bit product of two words, folded to 64 bits: one multiply
+    /// mixes every bit of both inputs into the middle bits of the result.
+    @inline(__always)
+    static func fold(_ x: UInt64, _ y: UInt64) -> UInt64 {
+        let (high, low) = x.multipliedFullWidth(by: y)
+        return high ^ low
+    }
+
+    /// A fast keyed 64-bit fingerprint of the payload. Every delivered segment
+    /// is hashed (and every duplicate again, to compare), so it takes 16
+    /// bytes per multiply in four independent chains (no dependency from one
+    /// chain's multiply to another's) and mixes them at the end. Each step
+    /// folds the chain's state with the data, so moving or swapping blocks
+    /// changes the result.
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         let n = bytes.count
-        let seed = Self.seed
-        var a: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n) ^ seed, b: UInt64 = 0xC2B2_AE3D_27D4_EB4F ^ (seed &* 3)
-        var c: UInt64 = 0x1656_67B1_9E37_79F9 ^ (seed &* 5), d: UInt64 = 0x27D4_EB2F_1656_67C5 ^ (seed &* 7)
+        let s = Self.secrets
+        var a = s.0 ^ UInt64(truncatingIfNeeded: n), b = s.1, c = s.2, d = s.3
         var i = 0
-        while i + 32 <= n {
-            a = (a ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
-            b = (b ^ bytes.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)) &* 0xC4CE_B9FE_1A85_EC53
-            c = (c ^ bytes.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
-            d = (d ^ bytes.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)) &* 0xC4CE_B9FE_1A85_EC53
-            a ^= a >> 29; b ^= b >> 31; c ^= c >> 29; d ^= d >> 31
-            i += 32
+        while i + 64 <= n {
+            a = fold(a ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self),
+                     bytes.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self) ^ s.4)
+            b = fold(b ^ bytes.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self),
+                     bytes.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self) ^ s.5)
+            c = fold(c ^ bytes.loadUnaligned(fromByteOffset: i + 32, as: UInt64.self),
+                     bytes.loadUnaligned(fromByteOffset: i + 40, as: UInt64.self) ^ s.6)
+            d = fold(d ^ bytes.loadUnaligned(fromByteOffset: i + 48, as: UInt64.self),
+                     bytes.loadUnaligned(fromByteOffset: i + 56, as: UInt64.self) ^ s.7)
+            i += 64
         }
-        var h = (a ^ (b &* 3)) ^ ((c &* 5) ^ (d &* 7))
-        while i + 8 <= n {
-            let word = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            h = (h ^ word) &* 0xFF51_AFD7_ED55_8CCD
-            h ^= h >> 32
-            i += 8
+        var h = fold(a ^ s.5, b ^ s.6) ^ fold(c ^ s.7, d ^ s.4)
+        while i + 16 <= n {
+            h = fold(h ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self),
+                     bytes.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self) ^ s.4)
+            i += 16
         }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < n {
-            tail |= UInt64(bytes[i]) << shift
-            shift += 8
-            i += 1
+        // The last 0 to 15 bytes, read as (possibly overlapping) words that
+        // cover each of them; for a given length (mixed in at the start) the
+        // mapping is one to one.
+        let left = n - i
+        var first: UInt64 = 0, second: UInt64 = 0
+        if left >= 8 {
+            first = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            second = bytes.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        } else if left >= 4 {
+            first = UInt64(bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self))
+            second = UInt64(bytes.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
+        } else if left > 0 {
+            first = UInt64(bytes[i]) | UInt64(bytes[i + left / 2]) << 8 | UInt64(bytes[n - 1]) << 16
         }
-        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
-        return h ^ (h >> 29)
+        h = fold(h ^ first, second ^ s.5)
+        return fold(h ^ s.6, s.7)
     }
 }
