@@ -84,3 +84,22 @@ for t in tools:
         continue
     print(f"| {t} | {m:.3f} | {cpu[t]:.3f} | {mb / m:.0f} | {packets / m:,.0f} | {rss:.0f} | {m / median['floor']:.2f} |")
 PY
+
+# The ratio that matters, measured so that drift on a shared machine cannot
+# skew it: floor and wirecheck alternate, run after run, and each run's
+# wirecheck time is divided by the floor time just before it.
+python3 - "$out/pcap-floor" "$capture" "$runs" <<'PY'
+import statistics, subprocess, sys, time
+floor, capture, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def timed(command):
+    start = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+ratios = []
+for _ in range(max(runs, 5)):
+    f = timed([floor, capture])
+    w = timed([".build/release/wirecheck", "-r", capture])
+    ratios.append(w / f)
+print(f"interleaved, {len(ratios)} pairs: wirecheck / floor median {statistics.median(ratios):.2f} "
+      f"(min {min(ratios):.2f}, max {max(ratios):.2f}); the target (throughput >= 0.8x the floor) needs <= 1.25")
+PY
