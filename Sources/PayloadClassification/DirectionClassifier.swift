@@ -171,10 +171,19 @@ public struct DirectionClassifier: StreamSink, Sendable {
             let last = tail.withUnsafeBytes { Probes.entropy($0) }
             guard Probes.isLowEntropy(last, sampleSize: tail.count) else { return }
         }
+        let structured = "structured binary data (\(Probes.formatBits(first)) bits/byte), too regular to be encrypted"
+        tail = []
+        if summary.preamble?.hasPrefix(Self.webSocketPreamble) == true, let request = summary.evidence {
+            // Binary frames after an HTTP upgrade: still the HTTP exchange,
+            // and the request that opened it stays the evidence.
+            summary.kind = .http
+            summary.protocolName = "http"
+            summary.evidence = request + "; WebSocket payload: " + structured
+            return
+        }
         summary.kind = .cleartextProtocol
         summary.protocolName = "binary"
-        summary.evidence = "structured binary data (\(Probes.formatBits(first)) bits/byte), too regular to be encrypted"
-        tail = []
+        summary.evidence = structured
     }
 
     /// The outcome; call once no more bytes will come.
@@ -755,6 +764,8 @@ extension DirectionClassifier {
         tunnel.sample = Array(payload[consumed...].prefix(Self.sampleLimit))
     }
 
+    static let webSocketPreamble = "HTTP upgrade to WebSocket"
+
     /// What the tunnel carried becomes what this direction carried; the
     /// cleartext upgrade before it is named as the preamble.
     fileprivate mutating func finishWebSocket() {
@@ -762,7 +773,7 @@ extension DirectionClassifier {
         self.tunnel = nil
         state = .decided
         let frames = tunnel.frames.frames
-        let preamble = "HTTP upgrade to WebSocket (\(frames) frame\(frames == 1 ? "" : "s"))"
+        let preamble = "\(Self.webSocketPreamble) (\(frames) frame\(frames == 1 ? "" : "s"))"
         var inner = tunnel.inner
         if case .probing = inner {
             guard !tunnel.sample.isEmpty else {

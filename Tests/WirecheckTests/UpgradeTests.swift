@@ -45,6 +45,9 @@ enum WebSocketBuilder {
     static let webSocketSSH = W.serverHead + W.message(Array("SSH-2.0-OpenSSH_9.6\r\n".utf8) + T.filler(900, seed: 40), masked: false)
     static let webSocketText = W.clientHead + W.frame(0x1, Array(#"{"op":"subscribe","channel":"orders","user":"alice"}"#.utf8), mask: [9, 8, 7, 6])
     static let webSocketRandom = W.serverHead + W.frame(0x2, T.filler(2_000, seed: 41))
+    /// Binary frames far from random (a game or telemetry protocol in clear).
+    static let webSocketStructured = W.clientHead
+        + (0..<40).flatMap { n in W.frame(0x2, [0, 0, 0, UInt8(n), 0x01, 0x00, UInt8(n * 3 & 0x3F), 0, 0, 0, 0x10, 0x20], mask: [5, 6, 7, 8]) }
 
     static func classify(_ bytes: [UInt8]) -> DirectionSummary { ClassifierTests.classify(bytes) }
 
@@ -110,6 +113,16 @@ enum WebSocketBuilder {
         #expect(summary.preamble == "HTTP upgrade to WebSocket (1 frame)")
     }
 
+    /// Structured binary frames are data in clear, and the upgrade request
+    /// that opened them stays the evidence (it read "binary" with no request).
+    @Test func webSocketCarryingStructuredBinaryStaysHTTP() {
+        let summary = Self.classify(Self.webSocketStructured)
+        #expect(summary.kind == .http)
+        #expect(summary.protocolName == "http")
+        #expect(summary.evidence?.hasPrefix("GET ") == true, "evidence: \(summary.evidence ?? "none")")
+        #expect(summary.evidence?.contains("WebSocket payload: structured binary data") == true, "evidence: \(summary.evidence ?? "none")")
+    }
+
     /// An upgrade request the server refused: the next request on the
     /// connection is no WebSocket frame, and the stream stays HTTP.
     @Test func refusedWebSocketUpgradeStaysHTTP() {
@@ -162,6 +175,7 @@ enum WebSocketBuilder {
         .init(name: "WebSocket with SSH inside", pieces: [.data(webSocketSSH)]),
         .init(name: "WebSocket with text inside", pieces: [.data(webSocketText)]),
         .init(name: "WebSocket with random bytes inside", pieces: [.data(webSocketRandom)]),
+        .init(name: "WebSocket with structured binary inside", pieces: [.data(webSocketStructured)]),
     ]
 
     @Test(arguments: inputs)
