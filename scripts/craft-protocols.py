@@ -250,6 +250,12 @@ def main():
                          (False, ws_frames(b'{"op":"welcome","user":"alice"}', masked=False, opcode=1))],
                   {"verdict": "plaintext", "protocol": "http", "evidenceContains": ["WebSocket payload"], "forbidden": ["ws-s3cret-77"],
                    "case": "JSON text in WebSocket frames"}))
+    telemetry = b"".join(bytes([0, 0, 0, n, 1, 0, (n * 3) & 0x3F, 0, 0, 0, 0x10, 0x20]) for n in range(60))
+    cases.append((8084, [(True, ws_request), (False, ws_accept), (True, ws_frames(telemetry, masked=True)),
+                         (False, ws_frames(telemetry[::-1], masked=False))],
+                  {"verdict": "plaintext", "protocol": "http",
+                   "evidenceContains": ["GET /tunnel", "WebSocket payload: structured binary data"],
+                   "case": "structured (low-entropy) binary in WebSocket frames: data in clear, the upgrade request kept as evidence"}))
     # A retransmission that coalesced the STARTTLS command and the ClientHello into one segment.
     cases.append((587, [(False, b"220 mail.example.com ESMTP\r\n"), (True, b"EHLO client.example\r\n"),
                         (False, b"250-mail.example.com\r\n250 STARTTLS\r\n"),
