@@ -1,66 +1,150 @@
 /// A minimal JSON object writer that keeps keys in the order written, so the
 /// output reads like the documented contract ("type" first).
+///
+/// Built as UTF-8 bytes in one growing buffer: a report line per flow is
+/// per-flow work, and the String concatenation this replaced (a quoted key,
+/// a colon and a value appended as new Strings, 25 times per line) cost
+/// about 140 000 instructions per flow, six times the text report.
 struct JSONObject {
-    private(set) var text = "{"
+    /// The object so far, without its closing brace.
+    private(set) var bytes: [UInt8]
     private var first = true
 
-    mutating func add(_ key: String, _ value: String?) {
+    init() {
+        bytes = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(512)
+    }
+
+    mutating func add(_ key: StaticString, _ value: String?) {
         guard let value else { return addNull(key) }
-        addRaw(key, JSONObject.quote(value))
+        addKey(key)
+        Self.appendQuoted(value, to: &bytes)
     }
 
-    mutating func add(_ key: String, _ value: Int) { addRaw(key, String(value)) }
-    mutating func add(_ key: String, _ value: UInt64) { addRaw(key, String(value)) }
-    mutating func add(_ key: String, _ value: Bool) { addRaw(key, value ? "true" : "false") }
-
-    mutating func add(_ key: String, _ values: [String]) {
-        addRaw(key, "[" + values.map(JSONObject.quote).joined(separator: ",") + "]")
+    mutating func add(_ key: StaticString, _ value: Int) {
+        addKey(key)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        Self.appendDecimal(value.magnitude, to: &bytes)
     }
 
-    mutating func add(_ key: String, _ object: JSONObject?) {
-        guard let object else { return addNull(key) }
-        addRaw(key, object.closed)
+    mutating func add(_ key: StaticString, _ value: UInt64) {
+        addKey(key)
+        Self.appendDecimal(UInt(value), to: &bytes)
     }
 
-    mutating func addNull(_ key: String) { addRaw(key, "null") }
-
-    mutating func addRaw(_ key: String, _ json: String) {
-        if !first { text += "," }
-        first = false
-        text += JSONObject.quote(key) + ":" + json
+    mutating func add(_ key: StaticString, _ value: Bool) {
+        addKey(key)
+        Self.appendLiteral(value ? "true" : "false", to: &bytes)
     }
 
-    var closed: String { text + "}" }
-
-    static func quote(_ string: String) -> String {
-        // Most values (addresses, verdicts, SNI) need no escaping: copy them whole.
-        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return "\"" + string + "\""
+    mutating func add(_ key: StaticString, _ values: [String]) {
+        addKey(key)
+        bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            Self.appendQuoted(value, to: &bytes)
         }
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    mutating func add(_ key: StaticString, _ object: JSONObject?) {
+        guard let object else { return addNull(key) }
+        addKey(key)
+        bytes.append(contentsOf: object.bytes)
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// A capture time as an ISO 8601 UTC string with microseconds.
+    mutating func addTimestamp(_ key: StaticString, nanoseconds: Int64) {
+        addKey(key)
+        bytes.append(UInt8(ascii: "\""))
+        Timestamp.appendISO8601(nanoseconds: nanoseconds, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func addNull(_ key: StaticString) {
+        addKey(key)
+        Self.appendLiteral("null", to: &bytes)
+    }
+
+    private mutating func addKey(_ key: StaticString) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        bytes.append(UInt8(ascii: "\""))
+        Self.appendLiteral(key, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// The object closed, followed by a line end: one JSON Lines record.
+    var line: String {
+        var out = bytes
+        out.append(UInt8(ascii: "}"))
+        out.append(UInt8(ascii: "\n"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    var closed: String {
+        var out = bytes
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendLiteral(_ literal: StaticString, to out: inout [UInt8]) {
+        literal.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    static func appendDecimal(_ value: UInt, to out: inout [UInt8]) {
+        Timestamp.appendDigits(UInt64(value), minimumWidth: 1, to: &out)
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped;
+    /// everything else (UTF-8 included) copied as it is.
+    static func appendQuoted(_ string: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var string = string
+        string.withUTF8 { utf8 in
+            // Most values (addresses, verdicts, SNI) need no escaping: copy them whole.
+            guard utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+                out.append(contentsOf: utf8)
+                return
+            }
+            for byte in utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): appendLiteral("\\\"", to: &out)
+                case UInt8(ascii: "\\"): appendLiteral("\\\\", to: &out)
+                case UInt8(ascii: "\n"): appendLiteral("\\n", to: &out)
+                case UInt8(ascii: "\r"): appendLiteral("\\r", to: &out)
+                case UInt8(ascii: "\t"): appendLiteral("\\t", to: &out)
+                case ..<0x20:
+                    let digits: StaticString = "0123456789abcdef"
+                    appendLiteral("\\u00", to: &out)
+                    digits.withUTF8Buffer { hex in
+                        out.append(hex[Int(byte >> 4)])
+                        out.append(hex[Int(byte & 0x0F)])
+                    }
+                default:
+                    out.append(byte)
                 }
             }
         }
-        return out + "\""
+        out.append(UInt8(ascii: "\""))
     }
 }
 
 /// Formats capture timestamps as ISO 8601 UTC with microseconds.
 public enum Timestamp {
     public static func iso8601(nanoseconds: Int64) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(27)
+        appendISO8601(nanoseconds: nanoseconds, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// "2026-11-18T11:06:40.123456Z", written digit by digit: interpolating
+    /// seven padded numbers cost 7 000 instructions per timestamp, and every
+    /// JSON flow line has two.
+    static func appendISO8601(nanoseconds: Int64, to out: inout [UInt8]) {
         let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
         let micros = (nanoseconds - seconds * 1_000_000_000) / 1_000
         var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
@@ -75,12 +159,41 @@ public enum Timestamp {
         let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3_600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
+        appendPadded(year, width: 4, to: &out)
+        out.append(UInt8(ascii: "-"))
+        appendPadded(month, width: 2, to: &out)
+        out.append(UInt8(ascii: "-"))
+        appendPadded(day, width: 2, to: &out)
+        out.append(UInt8(ascii: "T"))
+        appendPadded(secondOfDay / 3_600, width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendPadded(secondOfDay / 60 % 60, width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendPadded(secondOfDay % 60, width: 2, to: &out)
+        out.append(UInt8(ascii: "."))
+        appendPadded(micros, width: 6, to: &out)
+        out.append(UInt8(ascii: "Z"))
     }
 
-    static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    /// Decimal digits, with leading zeros up to `width`.
+    static func appendPadded(_ value: Int64, width: Int, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        appendDigits(value.magnitude, minimumWidth: width, to: &out)
+    }
+
+    /// Most significant digit first, so nothing is written twice (reversing
+    /// a slice of the buffer afterwards copied the buffer).
+    static func appendDigits(_ value: UInt64, minimumWidth: Int, to out: inout [UInt8]) {
+        var scale: UInt64 = 1
+        var digits = 1
+        while value / scale >= 10 {
+            scale *= 10
+            digits += 1
+        }
+        if digits < minimumWidth { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: minimumWidth - digits)) }
+        while scale > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(value / scale % 10))
+            scale /= 10
+        }
     }
 }

@@ -153,8 +153,8 @@ public struct JSONLinesReporter: Reporter {
         json.add("bytes", o.payloadBytes)
         json.add("bytesToServer", o.clientToServer.bytes)
         json.add("bytesToClient", o.serverToClient.bytes)
-        json.add("firstSeen", Timestamp.iso8601(nanoseconds: o.firstSeenNanoseconds))
-        json.add("lastSeen", Timestamp.iso8601(nanoseconds: o.lastSeenNanoseconds))
+        json.addTimestamp("firstSeen", nanoseconds: o.firstSeenNanoseconds)
+        json.addTimestamp("lastSeen", nanoseconds: o.lastSeenNanoseconds)
         json.add("tunnel", o.tunnel == .none ? nil : o.tunnel.description)
         json.add("handshakeSeen", o.handshakeSeen)
         json.add("clientClose", o.clientClosure.rawValue)
@@ -163,7 +163,7 @@ public struct JSONLinesReporter: Reporter {
         json.add("gapBytes", o.clientToServer.gapBytes + o.serverToClient.gapBytes)
         json.add("conflictingBytes", o.conflictingBytes)
         json.add("notes", flow.notes)
-        return json.closed + "\n"
+        return json.line
     }
 
     static func tlsObject(_ tls: TLSFacts) -> JSONObject {
@@ -207,7 +207,7 @@ public struct JSONLinesReporter: Reporter {
             json.add("lostDatagrams", capture.lostDatagrams)
         }
         if let error = capture.readError { json.add("readError", error) }
-        return json.closed + "\n"
+        return json.line
     }
 }
 

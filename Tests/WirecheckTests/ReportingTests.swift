@@ -23,6 +23,38 @@ import VerdictPolicy
         #expect(parsed?["text"] == "quote \" backslash \\ newline \n control \u{01} é")
     }
 
+    /// Every control character, numbers at their limits and empty values
+    /// survive a round trip through a real JSON parser.
+    @Test func jsonRoundTripsEveryControlCharacterAndNumber() throws {
+        let controls = String(decoding: (0..<0x20).map { UInt8($0) } + Array("\"\\/ é 日本 \u{7F}".utf8), as: UTF8.self)
+        var object = JSONObject()
+        object.add("controls", controls)
+        object.add("empty", "")
+        object.add("zero", 0)
+        object.add("negative", -42)
+        object.add("largest", Int.max)
+        object.add("smallest", Int.min)
+        object.add("unsigned", UInt64(18_446_744_073_709_551_615))
+        object.add("list", ["a", "b\"c", ""])
+        object.add("none", nil as String?)
+        object.add("yes", true)
+        object.addTimestamp("at", nanoseconds: 1_795_000_000_123_456_789)
+        let text = object.closed
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not JSON: \(text)")
+        #expect(parsed["controls"] as? String == controls)
+        #expect(parsed["empty"] as? String == "")
+        #expect((parsed["zero"] as? NSNumber)?.intValue == 0)
+        #expect((parsed["negative"] as? NSNumber)?.intValue == -42)
+        #expect((parsed["largest"] as? NSNumber)?.int64Value == Int64.max)
+        #expect((parsed["smallest"] as? NSNumber)?.int64Value == Int64.min)
+        #expect(text.contains("\"unsigned\":18446744073709551615"))
+        #expect(parsed["list"] as? [String] == ["a", "b\"c", ""])
+        #expect(parsed["none"] is NSNull)
+        #expect(parsed["yes"] as? Bool == true)
+        #expect(parsed["at"] as? String == "2026-11-18T11:06:40.123456Z")
+        #expect(text.hasPrefix("{\"controls\":\"\\u0000\\u0001"), "\(text.prefix(40))")
+    }
+
     func report() -> FlowReport {
         var observation = FlowObservation(
             client: Endpoint(address: IPAddress(ipv6High: 0xFD00_0000_0000_0000, low: 1), port: 51_884),
