@@ -1,3 +1,5 @@
+import PacketDecoding
+
 /// A minimal JSON object writer that keeps keys in the order written, so the
 /// output reads like the documented contract ("type" first).
 ///
@@ -34,7 +36,7 @@ struct JSONObject {
 
     mutating func add(_ key: StaticString, _ value: Bool) {
         addKey(key)
-        Self.appendLiteral(value ? "true" : "false", to: &bytes)
+        bytes.appendLiteral(value ? "true" : "false")
     }
 
     mutating func add(_ key: StaticString, _ values: [String]) {
@@ -64,14 +66,14 @@ struct JSONObject {
 
     mutating func addNull(_ key: StaticString) {
         addKey(key)
-        Self.appendLiteral("null", to: &bytes)
+        bytes.appendLiteral("null")
     }
 
     private mutating func addKey(_ key: StaticString) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
         bytes.append(UInt8(ascii: "\""))
-        Self.appendLiteral(key, to: &bytes)
+        bytes.appendLiteral(key)
         bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: ":"))
     }
@@ -88,10 +90,6 @@ struct JSONObject {
         var out = bytes
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)
-    }
-
-    static func appendLiteral(_ literal: StaticString, to out: inout [UInt8]) {
-        literal.withUTF8Buffer { out.append(contentsOf: $0) }
     }
 
     static func appendDecimal(_ value: UInt, to out: inout [UInt8]) {
@@ -111,14 +109,14 @@ struct JSONObject {
             }
             for byte in utf8 {
                 switch byte {
-                case UInt8(ascii: "\""): appendLiteral("\\\"", to: &out)
-                case UInt8(ascii: "\\"): appendLiteral("\\\\", to: &out)
-                case UInt8(ascii: "\n"): appendLiteral("\\n", to: &out)
-                case UInt8(ascii: "\r"): appendLiteral("\\r", to: &out)
-                case UInt8(ascii: "\t"): appendLiteral("\\t", to: &out)
+                case UInt8(ascii: "\""): out.appendLiteral("\\\"")
+                case UInt8(ascii: "\\"): out.appendLiteral("\\\\")
+                case UInt8(ascii: "\n"): out.appendLiteral("\\n")
+                case UInt8(ascii: "\r"): out.appendLiteral("\\r")
+                case UInt8(ascii: "\t"): out.appendLiteral("\\t")
                 case ..<0x20:
                     let digits: StaticString = "0123456789abcdef"
-                    appendLiteral("\\u00", to: &out)
+                    out.appendLiteral("\\u00")
                     digits.withUTF8Buffer { hex in
                         out.append(hex[Int(byte >> 4)])
                         out.append(hex[Int(byte & 0x0F)])

@@ -44,54 +44,54 @@ public struct TextReporter: Reporter {
         var line: [UInt8] = []
         line.reserveCapacity(320 + flow.reason.utf8.count)
         line.appendUTF8(flow.verdict.rawValue)
-        if flow.expected { line.appendUTF8(" (expected)") }
+        if flow.expected { line.appendLiteral(" (expected)") }
         line.append(contentsOf: repeatElement(UInt8(ascii: " "), count: max(1, 19 - line.count)))
         line.appendUTF8(flow.client.description)
-        line.appendUTF8(" -> ")
+        line.appendLiteral(" -> ")
         line.appendUTF8(flow.server.description)
         if flow.observation.tunnel != .none {
-            line.appendUTF8(" [")
+            line.appendLiteral(" [")
             line.appendUTF8(flow.observation.tunnel.description)
             line.append(UInt8(ascii: "]"))
         }
         if let name = flow.protocolName {
-            line.appendUTF8("  ")
+            line.appendLiteral("  ")
             line.appendUTF8(name)
         }
         if let mesh = flow.mesh {
-            line.appendUTF8(" (")
+            line.appendLiteral(" (")
             line.appendUTF8(mesh.rawValue)
             line.append(UInt8(ascii: ")"))
         }
         if let tls = flow.tls, flow.protocolName == "tls" {
-            line.appendUTF8("  ")
+            line.appendLiteral("  ")
             line.appendUTF8(tls.version ?? "version not seen")
             if let sni = tls.serverName {
-                line.appendUTF8(", SNI ")
+                line.appendLiteral(", SNI ")
                 line.appendUTF8(sni)
             }
             for (index, alpn) in tls.alpnOffered.enumerated() {
                 line.appendUTF8(index == 0 ? ", ALPN " : ",")
                 line.appendUTF8(alpn)
             }
-            if tls.legacySSLv2Hello { line.appendUTF8(", legacy SSLv2-format hello") }
+            if tls.legacySSLv2Hello { line.appendLiteral(", legacy SSLv2-format hello") }
             if let cert = tls.clientCertificate {
-                line.appendUTF8(", client cert ")
+                line.appendLiteral(", client cert ")
                 line.appendUTF8(cert)
             }
         } else if let evidence = flow.evidence {
-            line.appendUTF8("  \"")
+            line.appendLiteral("  \"")
             line.appendUTF8(evidence)
             line.append(UInt8(ascii: "\""))
         }
         line.append(UInt8(ascii: "\n"))
         line.append(contentsOf: Self.indent)
-        line.appendUTF8("why: ")
+        line.appendLiteral("why: ")
         line.appendUTF8(flow.reason)
         for note in flow.notes {
             line.append(UInt8(ascii: "\n"))
             line.append(contentsOf: Self.indent)
-            line.appendUTF8("note: ")
+            line.appendLiteral("note: ")
             line.appendUTF8(note)
         }
         line.append(UInt8(ascii: "\n"))
