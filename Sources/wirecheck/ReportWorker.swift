@@ -7,13 +7,13 @@ import PacketCapture
 import Reporting
 import VerdictPolicy
 
-/// Judges and reports finished flows on a second thread during a file replay.
+/// Judges and reports finished flows on their own thread during a file replay.
 ///
 /// Judging a flow and formatting its report is per-flow work, about a fifth
-/// of a replay of short connections; the reading thread hands observations
+/// of a replay of short connections; the analysing thread hands observations
 /// over in batches and goes on decoding and reassembling. Reports keep their
 /// order (one consumer, first in, first out), and memory stays bounded: the
-/// reader waits when `maximumQueuedBatches` are pending. The worker is the
+/// analysing thread waits when `maximumQueuedBatches` are pending. The worker is the
 /// only writer of reports until `finish()` returns.
 final class ReportWorker<R: Reporter>: @unchecked Sendable {
     static var batchSize: Int { 256 }
@@ -24,7 +24,7 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
     /// Guarded by `mutex`.
     private var queued: [[FlowObservation]] = []
     private var closed = false
-    /// The reader's batch being filled; only the reading thread touches it.
+    /// The batch being filled; only the analysing thread touches it.
     private var filling: [FlowObservation] = []
     private let policy: PolicyOptions
     /// Owned by the worker thread while it runs; read back after `finish()`.
@@ -53,7 +53,7 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
         return true
     }
 
-    /// Called on the reading thread for every finished flow.
+    /// Called on the analysing thread for every finished flow.
     func submit(_ observation: FlowObservation) {
         filling.append(observation)
         if filling.count >= Self.batchSize { handOver() }

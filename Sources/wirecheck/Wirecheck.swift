@@ -204,7 +204,7 @@ struct Wirecheck: ParsableCommand {
         var lastDrops: UInt64 = 0
         var lastStatsCheck = wallClockNanoseconds()
 
-        // File replays judge and report on a second thread; live captures
+        // File replays judge and report on another thread; live captures
         // report inline, as soon as each flow is final.
         let policy = configuration.policy
         let worker = source.isLive ? nil : ReportWorker(reporter: reporter, summary: summary, policy: policy)
