@@ -26,12 +26,12 @@ struct JSONObject {
     mutating func add(_ key: StaticString, _ value: Int) {
         addKey(key)
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        Self.appendDecimal(value.magnitude, to: &bytes)
+        appendDigits(UInt64(value.magnitude), minimumWidth: 1, to: &bytes)
     }
 
     mutating func add(_ key: StaticString, _ value: UInt64) {
         addKey(key)
-        Self.appendDecimal(UInt(value), to: &bytes)
+        appendDigits(value, minimumWidth: 1, to: &bytes)
     }
 
     mutating func add(_ key: StaticString, _ value: Bool) {
@@ -79,21 +79,15 @@ struct JSONObject {
     }
 
     /// The object closed, followed by a line end: one JSON Lines record.
-    var line: String {
+    var line: String { closed(then: "\n") }
+
+    var closed: String { closed(then: "") }
+
+    private func closed(then ending: StaticString) -> String {
         var out = bytes
         out.append(UInt8(ascii: "}"))
-        out.append(UInt8(ascii: "\n"))
+        out.appendLiteral(ending)
         return String(decoding: out, as: UTF8.self)
-    }
-
-    var closed: String {
-        var out = bytes
-        out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func appendDecimal(_ value: UInt, to out: inout [UInt8]) {
-        Timestamp.appendDigits(UInt64(value), minimumWidth: 1, to: &out)
     }
 
     /// A JSON string: quotes, backslashes and control characters escaped;
@@ -178,20 +172,21 @@ public enum Timestamp {
         if value < 0 { out.append(UInt8(ascii: "-")) }
         appendDigits(value.magnitude, minimumWidth: width, to: &out)
     }
+}
 
-    /// Most significant digit first, so nothing is written twice (reversing
-    /// a slice of the buffer afterwards copied the buffer).
-    static func appendDigits(_ value: UInt64, minimumWidth: Int, to out: inout [UInt8]) {
-        var scale: UInt64 = 1
-        var digits = 1
-        while value / scale >= 10 {
-            scale *= 10
-            digits += 1
-        }
-        if digits < minimumWidth { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: minimumWidth - digits)) }
-        while scale > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(value / scale % 10))
-            scale /= 10
-        }
+/// Decimal digits of `value`, with leading zeros up to `minimumWidth`, most
+/// significant first, so nothing is written twice (reversing a slice of the
+/// buffer afterwards copied the buffer). Numbers in JSON lines and timestamps.
+func appendDigits(_ value: UInt64, minimumWidth: Int, to out: inout [UInt8]) {
+    var scale: UInt64 = 1
+    var digits = 1
+    while value / scale >= 10 {
+        scale *= 10
+        digits += 1
+    }
+    if digits < minimumWidth { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: minimumWidth - digits)) }
+    while scale > 0 {
+        out.append(UInt8(ascii: "0") + UInt8(value / scale % 10))
+        scale /= 10
     }
 }

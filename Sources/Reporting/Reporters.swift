@@ -71,7 +71,7 @@ public struct TextReporter: Reporter {
                 line.appendUTF8(sni)
             }
             for (index, alpn) in tls.alpnOffered.enumerated() {
-                line.appendUTF8(index == 0 ? ", ALPN " : ",")
+                line.appendLiteral(index == 0 ? ", ALPN " : ",")
                 line.appendUTF8(alpn)
             }
             if tls.legacySSLv2Hello { line.appendLiteral(", legacy SSLv2-format hello") }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Side by side on one warm capture: the bare libpcap loop (the floor), cat (the
 # ceiling), wirecheck, tcpdump, tshark and ndpiReader. Medians of several runs
-# (hyperfine), MB/s, packets/s, peak RSS, and each tool's time relative to the
-# floor. Checks wirecheck's verdict counts against the generator's ground truth
-# first, so speed is never bought with wrong answers.
+# (hyperfine), CPU time, MB/s, packets/s, peak RSS, and each tool's time
+# relative to the floor; then that ratio for wirecheck once more, measured with
+# the two run in alternation. Checks wirecheck's verdict counts against the
+# generator's ground truth first, so speed is never bought with wrong answers.
 #
 #   scripts/bench/run.sh [FLOWS] [RUNS] [LINK] [FORMAT]
 #       FLOWS   default 60000 (about 300 MB); 200000 makes the 1 GB capture
