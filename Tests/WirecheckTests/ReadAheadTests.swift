@@ -77,11 +77,22 @@ import Testing
             return
         }
         usleep(50_000)  // the reader fills the other batch and waits
-        reader.stop()
+        #expect(Self.stops(reader, within: 5), "stop() did not return while the reader waited for a batch")
         if case .end = reader.next() {} else { Issue.record("a stopped reader should say .end") }
 
         let idle = ReadAhead(source: try PacketSource.openFile(Self.capture))
         #expect(idle.start())
-        idle.stop()
+        #expect(Self.stops(idle, within: 5), "stop() did not return right after start()")
+    }
+
+    /// Calls `stop()` on another thread and waits at most `seconds`, so a
+    /// hang fails the test instead of hanging the whole run.
+    static func stops(_ reader: ReadAhead, within seconds: Double) -> Bool {
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            reader.stop()
+            done.signal()
+        }
+        return done.wait(timeout: .now() + seconds) == .success
     }
 }
