@@ -248,7 +248,7 @@ public struct FlowAnalyzer: Sendable {
         if let last = lastLookup, last.key == key {
             slot = last.slot
         } else {
-            slot = index[key]
+            slot = index.slot(hash: key.indexHash) { slotHolds($0, key: key) }
             if let slot { lastLookup = (key, slot) }
         }
 
@@ -296,8 +296,21 @@ public struct FlowAnalyzer: Sendable {
         return activity[slot].closedAt != nil
     }
 
+    /// Whether `slot` holds `key`'s flow: the index keeps only hashes, and
+    /// the flow's addresses are read where it lies (the packet's update reads
+    /// them next anyway), not copied out with the rest of its state.
+    private func slotHolds(_ slot: Int, key: FlowKey) -> Bool {
+        slots.withUnsafeBufferPointer { table in
+            guard let base = table.baseAddress, table.indices.contains(slot),
+                  let client = (base + slot).pointee?.client,
+                  let server = (base + slot).pointee?.server,
+                  let tunnel = (base + slot).pointee?.tunnel else { return false }
+            return FlowKey(client, server, tunnel: tunnel) == key
+        }
+    }
+
     private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, observe: (FlowObservation) -> Void) -> Int {
-        if index.count >= configuration.maximumFlows { evictOldest(observe: observe) }
+        if index.count >= min(configuration.maximumFlows, FlowIndex.slotLimit) { evictOldest(observe: observe) }
         let (client, server) = roles(for: segment)
         let flow = FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp)
         let slot: Int
@@ -312,7 +325,7 @@ public struct FlowAnalyzer: Sendable {
             slots.append(flow)
             activity.append(entry)
         }
-        index.insert(key, slot: slot)
+        index.insert(hash: key.indexHash, slot: slot)
         lastLookup = (key, slot)
         return slot
     }
@@ -372,7 +385,7 @@ public struct FlowAnalyzer: Sendable {
     private mutating func finalize(_ slot: Int, end: FlowEnd, observe: (FlowObservation) -> Void) {
         guard var flow = slots[slot].take() else { return }
         activity[slot].occupied = false
-        index.remove(FlowKey(flow.client, flow.server, tunnel: flow.tunnel))
+        index.remove(hash: FlowKey(flow.client, flow.server, tunnel: flow.tunnel).indexHash, slot: slot)
         lastLookup = nil
         freeSlots.append(slot)
 

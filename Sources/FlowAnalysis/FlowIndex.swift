@@ -1,28 +1,32 @@
-import PacketDecoding
-
-/// Flow key to flow-table slot: open addressing with linear probing.
+/// Flow hash to flow-table slot: open addressing with linear probing over
+/// 8-byte entries, each 32 bits of the key's hash and the slot.
 ///
-/// Replaces a `Dictionary<FlowKey, Int>`, which hashed every lookup's folded
-/// key once more with SipHash (`Hasher`), about a tenth of a replay's time.
-/// The seeded fold (`FlowKey.fold()`) already spreads keys a sender cannot
-/// predict; the table stays at most half full, so probe runs stay short.
-/// Removal shifts later entries of the run back instead of leaving
+/// The key itself is not stored: the caller confirms a candidate slot against
+/// the flow that slot holds, whose addresses it reads for the packet anyway.
+/// With the key inside, an entry took 56 bytes and the table for 65 536
+/// flows 7 MiB, so nearly every lookup missed the cache (the profile's
+/// largest single cost after copying packets); now that table is 1 MiB.
+///
+/// The hash comes from the seeded fold (`FlowKey.indexHash`), which a sender
+/// cannot predict; the table stays at most half full, so probe runs stay
+/// short. Removal shifts later entries of the run back instead of leaving
 /// tombstones, so a table with heavy churn (short connections) never slows
-/// down.
+/// down; the stored hash says where each entry's run starts, so neither
+/// removal nor growth needs the keys.
 struct FlowIndex {
-    private struct Entry {
-        var key: FlowKey
-        /// The flow's slot; negative when the entry is empty.
-        var slot: Int
-    }
-
-    private var entries: [Entry]
+    /// `hash << 32 | slot`; `empty` (slot `UInt32.max`) marks a free entry.
+    private var entries: [UInt64]
     private var mask: Int
     private(set) var count = 0
 
+    private static let empty = UInt64.max
+
+    /// Slots must be below this (the flow table's size is capped to it).
+    static let slotLimit = Int(UInt32.max)
+
     init(minimumCapacity: Int = 0) {
         let size = Self.tableSize(for: minimumCapacity)
-        entries = Self.emptyEntries(size)
+        entries = [UInt64](repeating: Self.empty, count: size)
         mask = size - 1
     }
 
@@ -33,76 +37,66 @@ struct FlowIndex {
         return size
     }
 
-    private static func emptyEntries(_ count: Int) -> [Entry] {
-        let nowhere = Endpoint(address: IPAddress(ipv4: 0), port: 0)
-        let empty = Entry(key: FlowKey(nowhere, nowhere, tunnel: Tunnel(kind: .none)), slot: -1)
-        return [Entry](repeating: empty, count: count)
+    private static func entry(hash: UInt32, slot: Int) -> UInt64 {
+        UInt64(hash) << 32 | UInt64(UInt32(truncatingIfNeeded: slot))
     }
 
-    /// Where `key`'s probe run starts in a table of `mask + 1` entries.
-    private static func home(_ key: FlowKey, mask: Int) -> Int {
-        let folded = key.fold()
-        return Int(truncatingIfNeeded: folded ^ folded >> 32) & mask
-    }
+    private static func hash(of entry: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: entry >> 32) }
 
-    /// The slot of `key`'s flow, if it is tracked.
-    subscript(key: FlowKey) -> Int? {
+    private static func slot(of entry: UInt64) -> Int { Int(UInt32(truncatingIfNeeded: entry)) }
+
+    /// The slot whose hash is `hash` and which `matches` confirms, if any.
+    func slot(hash: UInt32, where matches: (Int) -> Bool) -> Int? {
         let mask = self.mask
         return entries.withUnsafeBufferPointer { table in
-            var position = Self.home(key, mask: mask)
+            var position = Int(hash) & mask
             while true {
                 let entry = table[position]
-                if entry.slot < 0 { return nil }
-                if entry.key == key { return entry.slot }
+                if entry == Self.empty { return nil }
+                if Self.hash(of: entry) == hash, matches(Self.slot(of: entry)) { return Self.slot(of: entry) }
                 position = (position + 1) & mask
             }
         }
     }
 
-    /// Adds `key` (or moves it to `slot` if present).
-    mutating func insert(_ key: FlowKey, slot: Int) {
-        assert(slot >= 0, "flow slots are non-negative")
+    /// Adds `slot` under `hash`. The caller has checked that its key is not
+    /// in the index (two entries for one key would both be found).
+    mutating func insert(hash: UInt32, slot: Int) {
+        precondition(slot >= 0 && slot < Self.slotLimit, "flow slot out of range")
         if (count + 1) * 2 > entries.count { grow() }
         let mask = self.mask
-        var position = Self.home(key, mask: mask)
-        let added: Bool = entries.withUnsafeMutableBufferPointer { table in
-            while true {
-                if table[position].slot < 0 {
-                    table[position] = Entry(key: key, slot: slot)
-                    return true
-                }
-                if table[position].key == key {
-                    table[position].slot = slot
-                    return false
-                }
-                position = (position + 1) & mask
-            }
+        entries.withUnsafeMutableBufferPointer { table in
+            var position = Int(hash) & mask
+            while table[position] != Self.empty { position = (position + 1) & mask }
+            table[position] = Self.entry(hash: hash, slot: slot)
         }
-        if added { count += 1 }
+        count += 1
     }
 
-    /// Forgets `key`; entries after it in its probe run move back over the gap.
-    mutating func remove(_ key: FlowKey) {
+    /// Forgets `slot` (added under `hash`); entries after it in its probe run
+    /// move back over the gap.
+    mutating func remove(hash: UInt32, slot: Int) {
         let mask = self.mask
-        var hole = Self.home(key, mask: mask)
+        let wanted = Self.entry(hash: hash, slot: slot)
         let found: Bool = entries.withUnsafeMutableBufferPointer { table in
+            var hole = Int(hash) & mask
             while true {
-                if table[hole].slot < 0 { return false }
-                if table[hole].key == key { break }
+                if table[hole] == Self.empty { return false }
+                if table[hole] == wanted { break }
                 hole = (hole + 1) & mask
             }
             var next = (hole + 1) & mask
-            while table[next].slot >= 0 {
+            while table[next] != Self.empty {
                 // The entry at `next` may fill the hole unless its home lies
                 // after the hole (cyclically), where a lookup would stop short.
-                let wanted = Self.home(table[next].key, mask: mask)
-                if (next - wanted) & mask >= (next - hole) & mask {
+                let home = Int(Self.hash(of: table[next])) & mask
+                if (next - home) & mask >= (next - hole) & mask {
                     table[hole] = table[next]
                     hole = next
                 }
                 next = (next + 1) & mask
             }
-            table[hole].slot = -1
+            table[hole] = Self.empty
             return true
         }
         if found { count -= 1 }
@@ -117,9 +111,9 @@ struct FlowIndex {
 
     private mutating func rehash(into size: Int) {
         let old = entries
-        entries = Self.emptyEntries(size)
+        entries = [UInt64](repeating: Self.empty, count: size)
         mask = size - 1
         count = 0
-        for entry in old where entry.slot >= 0 { insert(entry.key, slot: entry.slot) }
+        for entry in old where entry != Self.empty { insert(hash: Self.hash(of: entry), slot: Self.slot(of: entry)) }
     }
 }

@@ -34,7 +34,7 @@ struct FlowKey: Hashable, Sendable {
     static let seed = UInt64.random(in: .min ... .max)
 
     /// The fields folded into one word with a seeded multiply-xorshift: the
-    /// flow index's hash (`FlowIndex`), and `Hashable`'s. Not knowing the
+    /// source of the flow index's hash (`indexHash`), and `Hashable`'s. Not knowing the
     /// seed, a sender can make keys fold alike only by flipping a word's top
     /// bit and cancelling it in the next word, which limits such a family to
     /// a few dozen keys: the table cannot be pushed into long probe chains.
@@ -48,6 +48,12 @@ struct FlowKey: Hashable, Sendable {
         h = (h ^ h >> 29 ^ (UInt64(lowPort) | UInt64(highPort) << 16 | UInt64(tunnelIdentifier) << 32)) &* k
         h = (h ^ h >> 29 ^ (UInt64(tunnelKind) | (isIPv6 ? 0x100 : 0))) &* k
         return h
+    }
+
+    /// The 32 bits `FlowIndex` stores and places entries by.
+    var indexHash: UInt32 {
+        let folded = fold()
+        return UInt32(truncatingIfNeeded: folded ^ folded >> 32)
     }
 
     func hash(into hasher: inout Hasher) {
