@@ -162,30 +162,39 @@ public final class ReadAhead: @unchecked Sendable {
     }
 
     /// The reading thread: fills free batches until the file ends or `stop()`.
+    /// One batch is filled per pass of the outer loop, so that the packet
+    /// loop works on a constant batch and a source held without retaining
+    /// them per packet (two retain/release pairs per packet before).
     private func readLoop() {
-        var batch: Batch? = takeFree()
-        while let filling = batch {
-            let result = source.next()
-            switch result {
-            case .packet(let packet):
-                if filling.append(packet) {
-                    if filling.records.count >= batchRecords || filling.used >= batchBytes {
-                        publish(filling)
-                        batch = takeFree()
-                    }
-                } else {
-                    publish(filling)
-                    batch = takeFree()
-                    // An empty batch takes any packet.
-                    if let empty = batch { _ = empty.append(packet) }
-                }
-            case .timeout:
-                continue
-            case .end, .failed:
-                filling.ending = result
-                publish(filling)
-                batch = nil
+        // `self` holds the source for as long as this thread runs.
+        let source = Unmanaged.passUnretained(self.source)
+        // A packet that did not fit the last batch; its bytes stay valid (in
+        // libpcap's buffer) until the next read, which comes after it is copied.
+        var carried: CapturedPacket?
+        while let batch = takeFree() {
+            if let packet = carried {
+                // An empty batch takes any packet.
+                _ = batch.append(packet)
+                carried = nil
             }
+            filling: while true {
+                let result = source._withUnsafeGuaranteedRef { $0.next() }
+                switch result {
+                case .packet(let packet):
+                    guard batch.append(packet) else {
+                        carried = packet
+                        break filling
+                    }
+                    if batch.records.count >= batchRecords || batch.used >= batchBytes { break filling }
+                case .timeout:
+                    continue
+                case .end, .failed:
+                    batch.ending = result
+                    publish(batch)
+                    return
+                }
+            }
+            publish(batch)
         }
     }
 
