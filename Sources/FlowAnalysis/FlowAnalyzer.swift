@@ -145,7 +145,7 @@ public struct FlowAnalyzer: Sendable {
     /// then run elsewhere (`VerdictPolicy.judge` is a pure function).
     public mutating func process(
         frame: UnsafeRawBufferPointer, originalLength: Int, timestamp: Int64,
-        observe: (FlowObservation) -> Void
+        observe: (consuming FlowObservation) -> Void
     ) {
         statistics.frames += 1
         advanceClock(to: timestamp, observe: observe)
@@ -176,7 +176,7 @@ public struct FlowAnalyzer: Sendable {
 
     /// Moves time forward (live captures call this when no packet comes): closed
     /// flows past their linger and idle flows are handed over.
-    public mutating func advanceClock(to timestamp: Int64, observe: (FlowObservation) -> Void) {
+    public mutating func advanceClock(to timestamp: Int64, observe: (consuming FlowObservation) -> Void) {
         guard timestamp > now else { return }
         now = timestamp
         if now - lastCloseSweep >= 100_000_000, closingHead < closing.count {
@@ -223,7 +223,7 @@ public struct FlowAnalyzer: Sendable {
     }
 
     /// Ends the capture, handing over observations, oldest flow first.
-    public mutating func finish(observe: (FlowObservation) -> Void) {
+    public mutating func finish(observe: (consuming FlowObservation) -> Void) {
         fragments.abandonAll()
         copyFragmentStatistics()
         let remaining = activity.indices
@@ -240,7 +240,7 @@ public struct FlowAnalyzer: Sendable {
     // MARK: Per segment
 
     private mutating func handle(
-        _ segment: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64, observe: (FlowObservation) -> Void
+        _ segment: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64, observe: (consuming FlowObservation) -> Void
     ) {
         let key = FlowKey(segment.source, segment.destination, tunnel: segment.tunnel)
         let isSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
@@ -309,7 +309,7 @@ public struct FlowAnalyzer: Sendable {
         }
     }
 
-    private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, observe: (FlowObservation) -> Void) -> Int {
+    private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, observe: (consuming FlowObservation) -> Void) -> Int {
         if index.count >= min(configuration.maximumFlows, FlowIndex.slotLimit) { evictOldest(observe: observe) }
         let (client, server) = roles(for: segment)
         let flow = FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp)
@@ -349,7 +349,7 @@ public struct FlowAnalyzer: Sendable {
     /// The table is full: the least recently seen 1% of flows get their
     /// verdicts and make room. Evicting in batches keeps a SYN flood linear:
     /// one scan per `maximumFlows / 100` new flows, not one per flow.
-    private mutating func evictOldest(observe: (FlowObservation) -> Void) {
+    private mutating func evictOldest(observe: (consuming FlowObservation) -> Void) {
         var candidates: [(slot: Int, lastSeen: Int64)] = []
         candidates.reserveCapacity(index.count)
         for slot in activity.indices where activity[slot].occupied {
@@ -382,7 +382,7 @@ public struct FlowAnalyzer: Sendable {
         return evidence.hasPrefix("ONC RPC call") || evidence.hasPrefix("PostgreSQL startup")
     }
 
-    private mutating func finalize(_ slot: Int, end: FlowEnd, observe: (FlowObservation) -> Void) {
+    private mutating func finalize(_ slot: Int, end: FlowEnd, observe: (consuming FlowObservation) -> Void) {
         guard var flow = slots[slot].take() else { return }
         activity[slot].occupied = false
         index.remove(hash: FlowKey(flow.client, flow.server, tunnel: flow.tunnel).indexHash, slot: slot)

@@ -186,7 +186,9 @@ public struct DirectionClassifier: StreamSink, Sendable {
         summary.evidence = structured
     }
 
-    /// The outcome; call once no more bytes will come.
+    /// The outcome; call once, when no more bytes will come. The summary is
+    /// moved out, not copied (a retain and a release for each string and
+    /// list in it, per direction of every flow): the classifier is spent.
     public mutating func finish() -> DirectionSummary {
         switch state {
         case .probing:
@@ -232,9 +234,11 @@ public struct DirectionClassifier: StreamSink, Sendable {
             summary.tlsRecords = walker.records
             summary.tlsApplicationDataRecords = walker.applicationDataRecords
             summary.tlsAlertRecords = walker.alertRecords
-            summary.handshake = walker.handshake.details
+            summary.handshake = walker.handshake.takeDetails()
         }
-        return summary
+        var outcome = DirectionSummary()
+        swap(&outcome, &summary)
+        return outcome
     }
 
     // MARK: Upgrades

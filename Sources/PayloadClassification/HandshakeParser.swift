@@ -52,6 +52,14 @@ public struct HandshakeParser: Sendable {
 
     public init() {}
 
+    /// Hands over what was learned, leaving nothing behind (moved, not copied:
+    /// the parser is done once its stream has ended).
+    public mutating func takeDetails() -> TLSHandshakeDetails {
+        var taken = TLSHandshakeDetails()
+        swap(&taken, &details)
+        return taken
+    }
+
     /// Whether more handshake bytes could still tell something.
     public var wantsBytes: Bool {
         messages < Self.maximumMessages && !details.malformedMessage && !details.gapInHandshake

@@ -18,25 +18,28 @@ public struct PolicyOptions: Sendable, Equatable {
 }
 
 public enum VerdictPolicy {
-    public static func judge(_ o: FlowObservation, options: PolicyOptions = PolicyOptions()) -> FlowReport {
-        let c = o.clientToServer, s = o.serverToClient
-        var report = FlowReport(observation: o, verdict: .inconclusive, reason: "", protocolName: nil,
-                                tls: nil, evidence: nil, notes: [])
-        let (verdict, reason) = decide(o, c, s)
-        report.verdict = verdict
-        report.reason = reason
-        report.protocolName = protocolName(c, s)
-        if c.kind == .tls || s.kind == .tls || c.tlsRecords > 0 || s.tlsRecords > 0 {
-            report.tls = tlsFacts(c, s)
+    /// Takes the observation, which becomes part of the report: a caller that
+    /// is done with it hands it over rather than copying it (and everything
+    /// it holds) once more per flow. The directions are read where they lie.
+    public static func judge(_ o: consuming FlowObservation, options: PolicyOptions = PolicyOptions()) -> FlowReport {
+        let (verdict, decided) = decide(o, o.clientToServer, o.serverToClient)
+        var reason = decided
+        let name = protocolName(o.clientToServer, o.serverToClient)
+        var tls: TLSFacts?
+        if o.clientToServer.kind == .tls || o.serverToClient.kind == .tls
+            || o.clientToServer.tlsRecords > 0 || o.serverToClient.tlsRecords > 0 {
+            tls = tlsFacts(o.clientToServer, o.serverToClient)
         }
+        var expected = false
         if verdict == .plaintext, options.expectedPlaintextPorts.contains(o.server.port) {
-            report.expected = true
-            report.reason += " (expected: Istio sends plaintext to port \(o.server.port) by design)"
+            expected = true
+            reason += " (expected: Istio sends plaintext to port \(o.server.port) by design)"
         }
-        report.mesh = report.tls.flatMap { Mesh.identify($0, serverPort: o.server.port) }
-        report.evidence = evidence(c, s, tls: report.tls)
-        report.notes = notes(o, c, s)
-        return report
+        let mesh = tls.flatMap { Mesh.identify($0, serverPort: o.server.port) }
+        let evidence = evidence(o.clientToServer, o.serverToClient, tls: tls)
+        let notes = notes(o, o.clientToServer, o.serverToClient)
+        return FlowReport(observation: o, verdict: verdict, reason: reason, protocolName: name,
+                          tls: tls, evidence: evidence, notes: notes, expected: expected, mesh: mesh)
     }
 
     static func decide(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> (Verdict, String) {

@@ -54,7 +54,7 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
     }
 
     /// Called on the analysing thread for every finished flow.
-    func submit(_ observation: FlowObservation) {
+    func submit(_ observation: consuming FlowObservation) {
         filling.append(observation)
         if filling.count >= Self.batchSize { handOver() }
     }
@@ -90,10 +90,14 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
                 pthread_mutex_unlock(&mutex)
                 return
             }
-            let batch = queued.removeFirst()
+            var batch = queued.removeFirst()
             pthread_cond_broadcast(&changed)
             pthread_mutex_unlock(&mutex)
-            for observation in batch {
+            // Taken out of the batch one by one, in order, and handed to the
+            // report: iterating copied each observation (a retain and a
+            // release of everything it holds).
+            batch.reverse()
+            while let observation = batch.popLast() {
                 let report = VerdictPolicy.judge(observation, options: policy)
                 summary.add(report)
                 standardOutput(reporter.report(report))

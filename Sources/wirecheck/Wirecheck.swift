@@ -209,7 +209,7 @@ struct Wirecheck: ParsableCommand {
         let policy = configuration.policy
         let worker = source.isLive ? nil : ReportWorker(reporter: reporter, summary: summary, policy: policy)
         let workerRunning = worker?.start() ?? false
-        let observe: (FlowObservation) -> Void = { observation in
+        let observe: (consuming FlowObservation) -> Void = { observation in
             if workerRunning, let worker {
                 worker.submit(observation)
                 return
