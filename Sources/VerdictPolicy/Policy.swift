@@ -20,15 +20,27 @@ public struct PolicyOptions: Sendable, Equatable {
 public enum VerdictPolicy {
     /// Takes the observation, which becomes part of the report: a caller that
     /// is done with it hands it over rather than copying it (and everything
-    /// it holds) once more per flow. The directions are read where they lie.
+    /// it holds) once more per flow.
     public static func judge(_ o: consuming FlowObservation, options: PolicyOptions = PolicyOptions()) -> FlowReport {
-        let (verdict, decided) = decide(o, o.clientToServer, o.serverToClient)
+        let findings = assess(o, options: options)
+        return FlowReport(observation: o, verdict: findings.verdict, reason: findings.reason,
+                          protocolName: findings.protocolName, tls: findings.tls, evidence: findings.evidence,
+                          notes: findings.notes, expected: findings.expected, mesh: findings.mesh)
+    }
+
+    /// Everything a report says besides the observation. The observation is
+    /// borrowed here, so that its directions are read where they lie (through
+    /// the consuming `judge`, each was copied and destroyed twice per flow).
+    private static func assess(_ o: FlowObservation, options: PolicyOptions) -> (
+        verdict: Verdict, reason: String, protocolName: String?, tls: TLSFacts?, evidence: String?,
+        notes: [String], expected: Bool, mesh: Mesh?
+    ) {
+        let c = o.clientToServer, s = o.serverToClient
+        let (verdict, decided) = decide(o, c, s)
         var reason = decided
-        let name = protocolName(o.clientToServer, o.serverToClient)
         var tls: TLSFacts?
-        if o.clientToServer.kind == .tls || o.serverToClient.kind == .tls
-            || o.clientToServer.tlsRecords > 0 || o.serverToClient.tlsRecords > 0 {
-            tls = tlsFacts(o.clientToServer, o.serverToClient)
+        if c.kind == .tls || s.kind == .tls || c.tlsRecords > 0 || s.tlsRecords > 0 {
+            tls = tlsFacts(c, s)
         }
         var expected = false
         if verdict == .plaintext, options.expectedPlaintextPorts.contains(o.server.port) {
@@ -36,10 +48,7 @@ public enum VerdictPolicy {
             reason += " (expected: Istio sends plaintext to port \(o.server.port) by design)"
         }
         let mesh = tls.flatMap { Mesh.identify($0, serverPort: o.server.port) }
-        let evidence = evidence(o.clientToServer, o.serverToClient, tls: tls)
-        let notes = notes(o, o.clientToServer, o.serverToClient)
-        return FlowReport(observation: o, verdict: verdict, reason: reason, protocolName: name,
-                          tls: tls, evidence: evidence, notes: notes, expected: expected, mesh: mesh)
+        return (verdict, reason, protocolName(c, s), tls, evidence(c, s, tls: tls), notes(o, c, s), expected, mesh)
     }
 
     static func decide(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> (Verdict, String) {
