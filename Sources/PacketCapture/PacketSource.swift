@@ -90,26 +90,53 @@ public final class PacketSource {
     private let selectableDescriptor: Int32
     private let timeoutMilliseconds: Int32
 
-    private init(handle: OpaquePointer, isLive: Bool, timeoutMilliseconds: Int32 = 0) {
+    /// The stdio buffer libpcap reads a capture file through, when we gave it one.
+    private let fileBuffer: UnsafeMutableRawPointer?
+
+    private init(handle: OpaquePointer, isLive: Bool, timeoutMilliseconds: Int32 = 0, fileBuffer: UnsafeMutableRawPointer? = nil) {
         self.handle = handle
         self.isLive = isLive
         self.timeoutMilliseconds = timeoutMilliseconds
         self.selectableDescriptor = isLive ? pcap_get_selectable_fd(handle) : -1
+        self.fileBuffer = fileBuffer
     }
 
-    deinit { pcap_close(handle) }
+    deinit {
+        // Closes the file too; its buffer is freed after it.
+        pcap_close(handle)
+        fileBuffer?.deallocate()
+    }
+
+    /// Bytes per read from a capture file. libpcap reads through stdio, whose
+    /// default buffer is 4 KiB: a read call every few packets, whose cost
+    /// was a fifth of libpcap's own read loop on a 2 GB capture.
+    public static let fileReadBufferBytes = 1 << 20
 
     /// Opens a pcap or pcapng file; `-` reads standard input.
     public static func openFile(_ path: String) throws(CaptureError) -> PacketSource {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
-        guard let handle = pcap_open_offline_with_tstamp_precision(
-            path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf
-        ) else {
+        let precision = UInt32(PCAP_TSTAMP_PRECISION_NANO)
+        guard path != "-" else {
+            guard let handle = pcap_open_offline_with_tstamp_precision(path, precision, &errbuf) else {
+                throw CaptureError(.openFailed, "\(path): \(message(errbuf))")
+            }
+            return PacketSource(handle: handle, isLive: false)
+        }
+        // Opened here rather than by libpcap, to give it a larger buffer.
+        guard let file = fopen(path, "rb") else {
+            // libpcap's wording for the same failure.
+            throw CaptureError(.openFailed, "\(path): \(String(cString: strerror(errno)))")
+        }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: fileReadBufferBytes, alignment: 64)
+        setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, fileReadBufferBytes)
+        guard let handle = pcap_fopen_offline_with_tstamp_precision(file, precision, &errbuf) else {
+            fclose(file)
+            buffer.deallocate()
             let detail = message(errbuf)
             // libpcap names the file itself in some messages; do not say it twice.
             throw CaptureError(.openFailed, detail.hasPrefix(path) ? detail : "\(path): \(detail)")
         }
-        return PacketSource(handle: handle, isLive: false)
+        return PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
     }
 
     /// Opens a network interface for capture, delivering packets within
