@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Side by side on one warm capture: the bare libpcap loop (the floor), cat (the
+# Side by side on one warm capture: the bare libpcap loop (the floor; and the
+# same loop reading through a 1 MiB stdio buffer, as wirecheck does), cat (the
 # ceiling), wirecheck, tcpdump, tshark and ndpiReader. Medians of several runs
 # (hyperfine), CPU time, MB/s, packets/s, peak RSS, and each tool's time
 # relative to the floor; then that ratio for wirecheck once more, measured with
@@ -49,13 +50,14 @@ cat "$capture" >/dev/null  # warm the page cache
 
 declare -A commands=(
   [floor]="$out/pcap-floor $capture"
+  [floor-1MiB]="$out/pcap-floor $capture 1048576"
   [cat]="cat $capture"
   [wirecheck]=".build/release/wirecheck -r $capture"
   [tcpdump]="tcpdump -nn -r $capture -w /dev/null"
   [tshark]="tshark -n -r $capture -T fields -e tcp.stream -e tls.record.content_type -e http.request.method"
   [ndpiReader]="ndpiReader -q -i $capture"
 )
-order=(floor cat wirecheck tcpdump tshark ndpiReader)
+order=(floor floor-1MiB cat wirecheck tcpdump tshark ndpiReader)
 for tool in "${order[@]}"; do
   n=$runs
   [[ $tool == tshark || $tool == ndpiReader ]] && n=$slow_runs
@@ -74,21 +76,22 @@ median = {t: r["median"] for t, r in results.items()}
 # reports on other threads, so its wall time can be below its CPU time.
 cpu = {t: r["user"] + r["system"] for t, r in results.items()}
 print(f"capture: {capture}, {mb:.0f} MB, {packets} packets")
-print("| tool | median s | CPU s | MB/s | packets/s | peak RSS MiB | time / floor |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| tool | median s | CPU s | MB/s | packets/s | peak RSS MiB | time / floor | time / 1 MiB floor |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for t in tools:
     rss = int(open(f"{out}/{t}.rss").read().split()[-1]) / 1024
     m = median[t]
     log = open(f"{out}/{t}.log", errors="replace").read()
     if "Unsupported datalink" in log:  # ndpiReader skips link types it does not know
-        print(f"| {t} | n/a: link type not supported | | | | | |")
+        print(f"| {t} | n/a: link type not supported | | | | | | |")
         continue
-    print(f"| {t} | {m:.3f} | {cpu[t]:.3f} | {mb / m:.0f} | {packets / m:,.0f} | {rss:.0f} | {m / median['floor']:.2f} |")
+    print(f"| {t} | {m:.3f} | {cpu[t]:.3f} | {mb / m:.0f} | {packets / m:,.0f} | {rss:.0f} "
+          f"| {m / median['floor']:.2f} | {m / median['floor-1MiB']:.2f} |")
 PY
 
 # The ratio that matters, measured so that drift on a shared machine cannot
-# skew it: floor and wirecheck alternate, run after run, and each run's
-# wirecheck time is divided by the floor time just before it.
+# skew it: the floor, the 1 MiB floor and wirecheck take turns, run after
+# run, and each wirecheck time is divided by the floor times just before it.
 python3 - "$out/pcap-floor" "$capture" "$runs" <<'PY'
 import statistics, subprocess, sys, time
 floor, capture, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -96,11 +99,15 @@ def timed(command):
     start = time.perf_counter()
     subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
-ratios = []
+ratios, buffered = [], []
 for _ in range(max(runs, 5)):
     f = timed([floor, capture])
+    b = timed([floor, capture, "1048576"])
     w = timed([".build/release/wirecheck", "-r", capture])
     ratios.append(w / f)
-print(f"interleaved, {len(ratios)} pairs: wirecheck / floor median {statistics.median(ratios):.2f} "
-      f"(min {min(ratios):.2f}, max {max(ratios):.2f}); the target (throughput >= 0.8x the floor) needs <= 1.25")
+    buffered.append(w / b)
+def line(name, values):
+    return f"{name} median {statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f})"
+print(f"interleaved, {len(ratios)} rounds: wirecheck / " + line("floor", ratios) + "; wirecheck / "
+      + line("1 MiB floor", buffered) + "; the target (throughput >= 0.8x the floor) needs <= 1.25")
 PY
