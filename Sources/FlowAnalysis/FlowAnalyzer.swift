@@ -268,13 +268,15 @@ public struct FlowAnalyzer: Sendable {
             slot = startFlow(key: key, segment: segment, timestamp: timestamp, observe: observe)
         }
         guard let slot else { return }
-        // Mutated where it lies: a flow's state is large and copying it per packet shows in profiles.
-        slots[slot]?.update(with: segment, frame: frame, timestamp: timestamp, budget: &budget)
-        activity[slot].lastSeen = max(activity[slot].lastSeen, timestamp)
-        if slots[slot]?.closeIfDone(at: timestamp) == true {
-            activity[slot].closedAt = timestamp
-            closing.append(ClosingEntry(slot: slot, generation: activity[slot].generation, closedAt: timestamp))
-        }
+        // Mutated where it lies: a flow's state is large and copying it per
+        // packet shows in profiles. One write access per array and packet:
+        // each costs a call to check that the array's storage is unshared.
+        let closed = slots[slot]?.update(with: segment, frame: frame, timestamp: timestamp, budget: &budget) ?? false
+        var entry = activity[slot]
+        entry.lastSeen = max(entry.lastSeen, timestamp)
+        if closed { entry.closedAt = timestamp }
+        activity[slot] = entry
+        if closed { closing.append(ClosingEntry(slot: slot, generation: entry.generation, closedAt: timestamp)) }
     }
 
     /// Reads the few fields it needs where the flow lies, rather than copy the
@@ -417,7 +419,8 @@ public struct FlowAnalyzer: Sendable {
 }
 
 extension FlowState {
-    mutating func update(with segment: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64, budget: inout ReassemblyBudget) {
+    /// Takes one segment; true when it closed the flow (see `closeIfDone`).
+    mutating func update(with segment: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64, budget: inout ReassemblyBudget) -> Bool {
         packets += 1
         lastSeen = max(lastSeen, timestamp)
         let fromClient = segment.source == client
@@ -457,6 +460,7 @@ extension FlowState {
         if segment.flags.contains(.rst) {
             if fromClient { toServer.closure = .reset } else { toClient.closure = .reset }
         }
+        return closeIfDone(at: timestamp)
     }
 
     /// Marks the flow closed (FIN both ways, or a reset) the first time it is; true then.
