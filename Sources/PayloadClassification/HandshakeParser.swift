@@ -36,9 +36,14 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
 /// each up to `maximumMessage`; the rest are skipped by count.
 public struct HandshakeParser: Sendable {
     public private(set) var details = TLSHandshakeDetails()
-    private var header: [UInt8] = []
+    /// The message header read so far (type and 24-bit length), and how many of its 4 bytes.
+    private var header: UInt32 = 0
+    private var headerCount = 0
+    /// Body bytes kept for parsing when a message spans several feeds.
     private var body: [UInt8] = []
     private var bodyLeft = 0
+    /// The current message's whole body length.
+    private var bodyLength = 0
     private var bodyType: UInt8 = 0
     private var keepBody = false
     /// Bytes of the current message kept for parsing.
@@ -68,7 +73,7 @@ public struct HandshakeParser: Sendable {
     /// Handshake bytes were not captured: what was learned stays, nothing more is parsed.
     public mutating func noteGap() {
         details.gapInHandshake = true
-        header.removeAll()
+        headerCount = 0
         body.removeAll()
         bodyLeft = 0
     }
@@ -78,28 +83,41 @@ public struct HandshakeParser: Sendable {
         while i < bytes.count, wantsBytes {
             if bodyLeft > 0 {
                 let take = min(bodyLeft, bytes.count - i)
+                if keepBody, take == bodyLength {
+                    // The whole body is in this feed (the usual case): parsed
+                    // where it lies, not copied first.
+                    finishMessage(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + min(take, keepLimit))]))
+                    bodyLeft = 0
+                    i += take
+                    continue
+                }
                 if keepBody, body.count < keepLimit {
                     let kept = min(take, keepLimit - body.count)
                     body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + kept)]))
                 }
                 bodyLeft -= take
                 i += take
-                if bodyLeft == 0 { finishMessage() }
+                if bodyLeft == 0 { finishKeptMessage() }
                 continue
             }
-            header.append(bytes[i])
+            header = header << 8 | UInt32(bytes[i])
+            headerCount += 1
             i += 1
-            if header.count == 4 {
-                bodyType = header[0]
-                let length = Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
-                header.removeAll(keepingCapacity: true)
-                keepBody = [1, 2, 11, 13].contains(bodyType) && length <= Self.maximumMessage
+            if headerCount == 4 {
+                bodyType = UInt8(truncatingIfNeeded: header >> 24)
+                let length = Int(header & 0xFF_FFFF)
+                headerCount = 0
+                switch bodyType {
+                case 1, 2, 11, 13: keepBody = length <= Self.maximumMessage
+                default: keepBody = false
+                }
                 // Hellos are parsed whole; of a Certificate only its list length
                 // matters (empty or not), and a CertificateRequest only exists.
                 keepLimit = bodyType == 11 ? 3 : bodyType == 13 ? 0 : length
                 body.removeAll(keepingCapacity: true)
                 bodyLeft = length
-                if length == 0 { finishMessage() }
+                bodyLength = length
+                if length == 0 { finishMessage(UnsafeRawBufferPointer(start: nil, count: 0)) }
             }
         }
     }
@@ -118,30 +136,32 @@ public struct HandshakeParser: Sendable {
         details.clientHelloVersion = version
     }
 
-    private mutating func finishMessage() {
+    /// Ends a message whose kept body was gathered across feeds.
+    private mutating func finishKeptMessage() {
+        let kept = body
+        kept.withUnsafeBytes { finishMessage($0) }
+        body.removeAll()
+    }
+
+    /// Ends a message; `kept` is its body, up to `keepLimit` bytes.
+    private mutating func finishMessage(_ kept: UnsafeRawBufferPointer) {
         messages += 1
         guard keepBody else { return }
-        let kept = body
-        let parsed = kept.withUnsafeBytes { raw -> Bool in
-            var reader = ByteReader(raw)
-            switch bodyType {
-            case 1: return parseClientHello(&reader)
-            case 2: return parseServerHello(&reader)
-            case 11:
-                details.certificateSeen = true
-                // TLS 1.2: certificate_list<0..2^24-1>; TLS 1.3 would be encrypted.
-                guard let length = reader.u24() else { return false }
-                details.certificateEmpty = length == 0
-                return true
-            case 13:
-                details.certificateRequestSeen = true
-                return true
-            default:
-                return true
-            }
+        var reader = ByteReader(kept)
+        switch bodyType {
+        case 1:
+            if !parseClientHello(&reader) { details.malformedMessage = true }
+        case 2:
+            if !parseServerHello(&reader) { details.malformedMessage = true }
+        case 11:
+            details.certificateSeen = true
+            // TLS 1.2: certificate_list<0..2^24-1>; TLS 1.3 would be encrypted.
+            if let length = reader.u24() { details.certificateEmpty = length == 0 } else { details.malformedMessage = true }
+        case 13:
+            details.certificateRequestSeen = true
+        default:
+            break
         }
-        if !parsed { details.malformedMessage = true }
-        body.removeAll()
     }
 
     private mutating func parseClientHello(_ r: inout ByteReader) -> Bool {
