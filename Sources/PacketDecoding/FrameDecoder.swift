@@ -136,9 +136,18 @@ public struct FrameDecoder: Sendable {
         let reader = FrameReader(frame, wireLength: originalLength)
         switch linkType {
         case LinkType.ethernet:
+            // The usual frame, untagged IPv4, goes straight to its header: the
+            // general path hands the result back through three more layers
+            // (the same checks, in the same order, decide).
+            if reader.u16(12) == 0x0800, let first = reader.u8(14), first >> 4 == 4 {
+                return decodeIPv4(reader, offset: 14, tunnel: .none, depth: 0)
+            }
             return decodeEthernet(reader, offset: 0, tunnel: .none, depth: 0)
         case LinkType.linuxCooked2:
             guard let proto = reader.u16(0), reader.has(20) else { return .failure(.truncated(.link, offset: 0)) }
+            if proto == 0x0800, let first = reader.u8(20), first >> 4 == 4 {
+                return decodeIPv4(reader, offset: 20, tunnel: .none, depth: 0)
+            }
             return decodeEtherType(proto, reader, offset: 20, tunnel: .none, depth: 0)
         case LinkType.linuxCooked:
             guard let proto = reader.u16(14), reader.has(16) else { return .failure(.truncated(.link, offset: 0)) }
