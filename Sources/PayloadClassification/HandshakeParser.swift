@@ -36,19 +36,21 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
 /// each up to `maximumMessage`; the rest are skipped by count.
 public struct HandshakeParser: Sendable {
     public private(set) var details = TLSHandshakeDetails()
-    /// The message header read so far (type and 24-bit length), and how many of its 4 bytes.
-    private var header: UInt32 = 0
-    private var headerCount = 0
     /// Body bytes kept for parsing when a message spans several feeds.
     private var body: [UInt8] = []
     private var bodyLeft = 0
-    /// The current message's whole body length.
-    private var bodyLength = 0
-    private var bodyType: UInt8 = 0
-    private var keepBody = false
     /// Bytes of the current message kept for parsing.
     private var keepLimit = 0
     private var messages = 0
+    // The small fields together, so that they share one word of the flow's
+    // state (which a test keeps from growing).
+    /// The message header read so far (type and 24-bit length), and how many of its 4 bytes.
+    private var header: UInt32 = 0
+    private var headerCount: UInt8 = 0
+    private var bodyType: UInt8 = 0
+    private var keepBody = false
+    /// No byte of the current message's body has been seen yet.
+    private var bodyUntouched = false
 
     /// Large post-quantum key shares make ClientHellos of 2–3 KB; 64 KiB is plenty.
     public static let maximumMessage = 65_536
@@ -83,7 +85,7 @@ public struct HandshakeParser: Sendable {
         while i < bytes.count, wantsBytes {
             if bodyLeft > 0 {
                 let take = min(bodyLeft, bytes.count - i)
-                if keepBody, take == bodyLength {
+                if keepBody, bodyUntouched, take == bodyLeft {
                     // The whole body is in this feed (the usual case): parsed
                     // where it lies, not copied first.
                     finishMessage(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + min(take, keepLimit))]))
@@ -95,6 +97,7 @@ public struct HandshakeParser: Sendable {
                     let kept = min(take, keepLimit - body.count)
                     body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + kept)]))
                 }
+                bodyUntouched = false
                 bodyLeft -= take
                 i += take
                 if bodyLeft == 0 { finishKeptMessage() }
@@ -116,7 +119,7 @@ public struct HandshakeParser: Sendable {
                 keepLimit = bodyType == 11 ? 3 : bodyType == 13 ? 0 : length
                 body.removeAll(keepingCapacity: true)
                 bodyLeft = length
-                bodyLength = length
+                bodyUntouched = true
                 if length == 0 { finishMessage(UnsafeRawBufferPointer(start: nil, count: 0)) }
             }
         }
