@@ -3,18 +3,18 @@ import PacketDecoding
 /// A minimal JSON object writer that keeps keys in the order written, so the
 /// output reads like the documented contract ("type" first).
 ///
-/// Built as UTF-8 bytes in one growing buffer: a report line per flow is
-/// per-flow work, and the String concatenation this replaced (a quoted key,
-/// a colon and a value appended as new Strings, 25 times per line) cost
-/// about 140 000 instructions per flow, six times the text report.
-struct JSONObject {
+/// Built as UTF-8 bytes in one growing buffer (`ByteWriter`): a report line
+/// per flow is per-flow work, and the String concatenation this replaced (a
+/// quoted key, a colon and a value appended as new Strings, 25 times per
+/// line) cost about 140 000 instructions per flow, six times the text report.
+/// A nested object is written into the same buffer (`addObject`).
+struct JSONObject: ~Copyable {
     /// The object so far, without its closing brace.
-    private(set) var bytes: [UInt8]
+    private var bytes = ByteWriter(capacity: 1024)
     private var first = true
 
     init() {
-        bytes = [UInt8(ascii: "{")]
-        bytes.reserveCapacity(512)
+        bytes.append(UInt8(ascii: "{"))
     }
 
     mutating func add(_ key: StaticString, _ value: String?) {
@@ -36,7 +36,7 @@ struct JSONObject {
 
     mutating func add(_ key: StaticString, _ value: Bool) {
         addKey(key)
-        bytes.appendLiteral(value ? "true" : "false")
+        bytes.append(value ? "true" : "false")
     }
 
     mutating func add(_ key: StaticString, _ values: [String]) {
@@ -49,11 +49,14 @@ struct JSONObject {
         bytes.append(UInt8(ascii: "]"))
     }
 
-    mutating func add(_ key: StaticString, _ object: JSONObject?) {
-        guard let object else { return addNull(key) }
+    /// An object under `key`, its members written by `members` into this one's buffer.
+    mutating func addObject(_ key: StaticString, _ members: (inout JSONObject) -> Void) {
         addKey(key)
-        bytes.append(contentsOf: object.bytes)
+        bytes.append(UInt8(ascii: "{"))
+        first = true
+        members(&self)
         bytes.append(UInt8(ascii: "}"))
+        first = false
     }
 
     /// A capture time as an ISO 8601 UTC string with microseconds.
@@ -66,51 +69,50 @@ struct JSONObject {
 
     mutating func addNull(_ key: StaticString) {
         addKey(key)
-        bytes.appendLiteral("null")
+        bytes.append("null")
     }
 
     private mutating func addKey(_ key: StaticString) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
         bytes.append(UInt8(ascii: "\""))
-        bytes.appendLiteral(key)
+        bytes.append(key)
         bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: ":"))
     }
 
     /// The object closed, followed by a line end: one JSON Lines record.
-    var line: String { closed(then: "\n") }
+    consuming func line() -> String { closed(then: "\n") }
 
-    var closed: String { closed(then: "") }
+    consuming func closed() -> String { closed(then: "") }
 
-    private func closed(then ending: StaticString) -> String {
-        var out = bytes
-        out.append(UInt8(ascii: "}"))
-        out.appendLiteral(ending)
-        return String(decoding: out, as: UTF8.self)
+    private consuming func closed(then ending: StaticString) -> String {
+        bytes.append(UInt8(ascii: "}"))
+        bytes.append(ending)
+        return bytes.string
     }
 
     /// A JSON string: quotes, backslashes and control characters escaped;
     /// everything else (UTF-8 included) copied as it is.
-    static func appendQuoted(_ string: String, to out: inout [UInt8]) {
+    static func appendQuoted(_ string: String, to out: inout ByteWriter) {
         out.append(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { utf8 in
             // Most values (addresses, verdicts, SNI) need no escaping: copy them whole.
             guard utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
-                out.append(contentsOf: utf8)
+                out.append(utf8)
                 return
             }
             for byte in utf8 {
                 switch byte {
-                case UInt8(ascii: "\""): out.appendLiteral("\\\"")
-                case UInt8(ascii: "\\"): out.appendLiteral("\\\\")
-                case UInt8(ascii: "\n"): out.appendLiteral("\\n")
-                case UInt8(ascii: "\r"): out.appendLiteral("\\r")
-                case UInt8(ascii: "\t"): out.appendLiteral("\\t")
+                case UInt8(ascii: "\""): out.append("\\\"")
+                case UInt8(ascii: "\\"): out.append("\\\\")
+                case UInt8(ascii: "\n"): out.append("\\n")
+                case UInt8(ascii: "\r"): out.append("\\r")
+                case UInt8(ascii: "\t"): out.append("\\t")
                 case ..<0x20:
                     let digits: StaticString = "0123456789abcdef"
-                    out.appendLiteral("\\u00")
+                    out.append("\\u00")
                     digits.withUTF8Buffer { hex in
                         out.append(hex[Int(byte >> 4)])
                         out.append(hex[Int(byte & 0x0F)])
@@ -127,16 +129,15 @@ struct JSONObject {
 /// Formats capture timestamps as ISO 8601 UTC with microseconds.
 public enum Timestamp {
     public static func iso8601(nanoseconds: Int64) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(27)
+        var out = ByteWriter(capacity: 27)
         appendISO8601(nanoseconds: nanoseconds, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        return out.string
     }
 
     /// "2026-11-18T11:06:40.123456Z", written digit by digit: interpolating
     /// seven padded numbers cost 7 000 instructions per timestamp, and every
     /// JSON flow line has two.
-    static func appendISO8601(nanoseconds: Int64, to out: inout [UInt8]) {
+    static func appendISO8601(nanoseconds: Int64, to out: inout ByteWriter) {
         let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
         let micros = (nanoseconds - seconds * 1_000_000_000) / 1_000
         var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
@@ -168,7 +169,7 @@ public enum Timestamp {
     }
 
     /// Decimal digits, with leading zeros up to `width`.
-    static func appendPadded(_ value: Int64, width: Int, to out: inout [UInt8]) {
+    static func appendPadded(_ value: Int64, width: Int, to out: inout ByteWriter) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
         appendDigits(value.magnitude, minimumWidth: width, to: &out)
     }
@@ -177,14 +178,14 @@ public enum Timestamp {
 /// Decimal digits of `value`, with leading zeros up to `minimumWidth`, most
 /// significant first, so nothing is written twice (reversing a slice of the
 /// buffer afterwards copied the buffer). Numbers in JSON lines and timestamps.
-func appendDigits(_ value: UInt64, minimumWidth: Int, to out: inout [UInt8]) {
+func appendDigits(_ value: UInt64, minimumWidth: Int, to out: inout ByteWriter) {
     var scale: UInt64 = 1
     var digits = 1
     while value / scale >= 10 {
         scale *= 10
         digits += 1
     }
-    if digits < minimumWidth { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: minimumWidth - digits)) }
+    out.append(repeating: UInt8(ascii: "0"), count: minimumWidth - digits)
     while scale > 0 {
         out.append(UInt8(ascii: "0") + UInt8(value / scale % 10))
         scale /= 10

@@ -35,67 +35,67 @@ public protocol Reporter {
 public struct TextReporter: Reporter {
     public init() {}
 
-    static let indent: [UInt8] = Array(repeating: UInt8(ascii: " "), count: 19)
+    /// Where the verdict's column ends and continuation lines start.
+    static let indent = 19
 
     /// Built as bytes in one buffer sized up front, then made a String once:
     /// a line per flow is per-flow work, and String appends showed in profiles
     /// of captures with many short flows.
     public mutating func report(_ flow: FlowReport) -> String {
-        var line: [UInt8] = []
-        line.reserveCapacity(320 + flow.reason.utf8.count)
-        line.appendUTF8(flow.verdict.rawValue)
-        if flow.expected { line.appendLiteral(" (expected)") }
-        line.append(contentsOf: repeatElement(UInt8(ascii: " "), count: max(1, 19 - line.count)))
-        line.appendUTF8(flow.client.description)
-        line.appendLiteral(" -> ")
-        line.appendUTF8(flow.server.description)
+        var line = ByteWriter(capacity: 320 + flow.reason.utf8.count)
+        line.append(flow.verdict.rawValue)
+        if flow.expected { line.append(" (expected)") }
+        line.append(repeating: UInt8(ascii: " "), count: max(1, Self.indent - line.count))
+        line.append(flow.client.description)
+        line.append(" -> ")
+        line.append(flow.server.description)
         if flow.observation.tunnel != .none {
-            line.appendLiteral(" [")
-            line.appendUTF8(flow.observation.tunnel.description)
+            line.append(" [")
+            line.append(flow.observation.tunnel.description)
             line.append(UInt8(ascii: "]"))
         }
         if let name = flow.protocolName {
-            line.appendLiteral("  ")
-            line.appendUTF8(name)
+            line.append("  ")
+            line.append(name)
         }
         if let mesh = flow.mesh {
-            line.appendLiteral(" (")
-            line.appendUTF8(mesh.rawValue)
+            line.append(" (")
+            line.append(mesh.rawValue)
             line.append(UInt8(ascii: ")"))
         }
         if let tls = flow.tls, flow.protocolName == "tls" {
-            line.appendLiteral("  ")
-            line.appendUTF8(tls.version ?? "version not seen")
+            line.append("  ")
+            line.append(tls.version ?? "version not seen")
             if let sni = tls.serverName {
-                line.appendLiteral(", SNI ")
-                line.appendUTF8(sni)
+                line.append(", SNI ")
+                line.append(sni)
             }
             for (index, alpn) in tls.alpnOffered.enumerated() {
-                line.appendLiteral(index == 0 ? ", ALPN " : ",")
-                line.appendUTF8(alpn)
+                line.append(index == 0 ? ", ALPN " : ",")
+                line.append(alpn)
             }
-            if tls.legacySSLv2Hello { line.appendLiteral(", legacy SSLv2-format hello") }
+            if tls.legacySSLv2Hello { line.append(", legacy SSLv2-format hello") }
             if let cert = tls.clientCertificate {
-                line.appendLiteral(", client cert ")
-                line.appendUTF8(cert)
+                line.append(", client cert ")
+                line.append(cert)
             }
         } else if let evidence = flow.evidence {
-            line.appendLiteral("  \"")
-            line.appendUTF8(evidence)
+            line.append("  \"")
+            line.append(evidence)
             line.append(UInt8(ascii: "\""))
         }
         line.append(UInt8(ascii: "\n"))
-        line.append(contentsOf: Self.indent)
-        line.appendLiteral("why: ")
-        line.appendUTF8(flow.reason)
+        line.append(repeating: UInt8(ascii: " "), count: Self.indent)
+        line.append("why: ")
+        line.append(flow.reason)
         for note in flow.notes {
             line.append(UInt8(ascii: "\n"))
-            line.append(contentsOf: Self.indent)
-            line.appendLiteral("note: ")
-            line.appendUTF8(note)
+            line.append(repeating: UInt8(ascii: " "), count: Self.indent)
+            line.append("note: ")
+            line.append(note)
         }
         line.append(UInt8(ascii: "\n"))
-        return String(decoding: line, as: UTF8.self)
+        return line.string
     }
 
     public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {
@@ -146,7 +146,7 @@ public struct JSONLinesReporter: Reporter {
         if flow.expected { json.add("expected", true) }
         json.add("reason", flow.reason)
         json.add("protocol", flow.protocolName)
-        json.add("tls", flow.tls.map(Self.tlsObject))
+        if let tls = flow.tls { json.addObject("tls") { Self.addTLS(tls, to: &$0) } } else { json.addNull("tls") }
         json.add("mesh", flow.mesh?.rawValue)
         json.add("evidence", flow.evidence)
         json.add("packets", o.packets)
@@ -163,11 +163,11 @@ public struct JSONLinesReporter: Reporter {
         json.add("gapBytes", o.clientToServer.gapBytes + o.serverToClient.gapBytes)
         json.add("conflictingBytes", o.conflictingBytes)
         json.add("notes", flow.notes)
-        return json.line
+        return json.line()
     }
 
-    static func tlsObject(_ tls: TLSFacts) -> JSONObject {
-        var json = JSONObject()
+    /// The `tls` object's members.
+    static func addTLS(_ tls: TLSFacts, to json: inout JSONObject) {
         json.add("version", tls.version)
         json.add("sni", tls.serverName)
         json.add("alpn", tls.alpnOffered)
@@ -180,7 +180,6 @@ public struct JSONLinesReporter: Reporter {
         if tls.handshakeIncomplete { json.add("handshakeIncomplete", true) }
         json.add("offeredVersions", tls.offeredVersions)
         if tls.helloRetryRequest { json.add("helloRetryRequest", true) }
-        return json
     }
 
     public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {
@@ -207,7 +206,7 @@ public struct JSONLinesReporter: Reporter {
             json.add("lostDatagrams", capture.lostDatagrams)
         }
         if let error = capture.readError { json.add("readError", error) }
-        return json.line
+        return json.line()
     }
 }
 

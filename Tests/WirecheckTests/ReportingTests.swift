@@ -19,7 +19,7 @@ import VerdictPolicy
     @Test func jsonEscaping() throws {
         var object = JSONObject()
         object.add("text", "quote \" backslash \\ newline \n control \u{01} é")
-        let parsed = try JSONSerialization.jsonObject(with: Data(object.closed.utf8)) as? [String: String]
+        let parsed = try JSONSerialization.jsonObject(with: Data(object.closed().utf8)) as? [String: String]
         #expect(parsed?["text"] == "quote \" backslash \\ newline \n control \u{01} é")
     }
 
@@ -39,7 +39,7 @@ import VerdictPolicy
         object.add("none", nil as String?)
         object.add("yes", true)
         object.addTimestamp("at", nanoseconds: 1_795_000_000_123_456_789)
-        let text = object.closed
+        let text = object.closed()
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not JSON: \(text)")
         #expect(parsed["controls"] as? String == controls)
         #expect(parsed["empty"] as? String == "")
