@@ -204,10 +204,13 @@ struct Wirecheck: ParsableCommand {
         var lastDrops: UInt64 = 0
         var lastStatsCheck = wallClockNanoseconds()
 
-        // File replays judge and report on another thread; live captures
+        // File replays judge and report on another thread, and read ahead on
+        // a third, when this process may run on more than one processor
+        // (with one, handing work between threads only costs). Live captures
         // report inline, as soon as each flow is final.
         let policy = configuration.policy
-        let worker = source.isLive ? nil : ReportWorker(reporter: reporter, summary: summary, policy: policy)
+        let threaded = !source.isLive && usableProcessors() >= 2
+        let worker = threaded ? ReportWorker(reporter: reporter, summary: summary, policy: policy) : nil
         let workerRunning = worker?.start() ?? false
         let observe: (consuming FlowObservation) -> Void = { observation in
             if workerRunning, let worker {
@@ -223,9 +226,8 @@ struct Wirecheck: ParsableCommand {
             if workerRunning, let worker { (summary, reporter) = worker.finish() }
         }
 
-        // File replays also read ahead on another thread when there is a core
-        // for it: libpcap's read loop is a third or more of a replay's time.
-        let readAhead = source.isLive || onlineProcessors() < 2 ? nil : ReadAhead(source: source)
+        // libpcap's read loop is a third or more of a replay's time.
+        let readAhead = threaded ? ReadAhead(source: source) : nil
         // Kept alive by `readAhead` (stopped after the loop); used unretained,
         // which spares a retain and a release per packet.
         let ahead = readAhead?.start() == true ? readAhead.map { Unmanaged.passUnretained($0) } : nil
@@ -302,8 +304,26 @@ func installSignalHandlers() {
 }
 
 /// Processors online (an affinity mask set by `taskset` is not looked at).
-func onlineProcessors() -> Int {
-    sysconf(Int32(_SC_NPROCESSORS_ONLN))
+/// Processors this process may run on: the affinity mask (`taskset`, a
+/// container's cpuset) as the kernel reports it in /proc/self/status
+/// (`sched_getaffinity` is not visible from Swift's Glibc module), else
+/// those online.
+func usableProcessors() -> Int {
+    if let status = fopen("/proc/self/status", "r") {
+        defer { fclose(status) }
+        var line = [CChar](repeating: 0, count: 4096)
+        while fgets(&line, Int32(line.count), status) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            // "Cpus_allowed:\tff,ffffffff": a hexadecimal mask, one bit per processor.
+            guard text.hasPrefix("Cpus_allowed:") else { continue }
+            let count = text.dropFirst("Cpus_allowed:".count).reduce(0) { total, character in
+                total + (character.hexDigitValue?.nonzeroBitCount ?? 0)
+            }
+            if count > 0 { return count }
+            break
+        }
+    }
+    return sysconf(Int32(_SC_NPROCESSORS_ONLN))
 }
 
 func wallClockNanoseconds() -> Int64 {

@@ -60,4 +60,34 @@ import VerdictPolicy
         #expect(summary["flows"] as? Int == 1_500)
         #expect(summary["plaintext"] as? Int == library.summary.count(.plaintext))
     }
+
+    /// Allowed one processor (`taskset`), a replay runs on one thread: same
+    /// output, and no thread started besides the main one.
+    @Test func oneProcessorReplaysOnOneThreadWithTheSameOutput() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let taskset = URL(fileURLWithPath: "/usr/bin/taskset")
+        guard FileManager.default.isExecutableFile(atPath: taskset.path) else {
+            print("skipped: /usr/bin/taskset (util-linux) not installed")
+            return
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-one-cpu-\(UUID()).pcap")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Self.writeCapture(flows: 1_500, to: url)
+
+        let threaded = try TestSupport.run(binary, ["-r", url.path, "--json"])
+        let single = try TestSupport.run(taskset, ["-c", "0", binary.path, "-r", url.path, "--json"])
+        #expect(single.status == threaded.status, "stderr: \(single.stderr)")
+        #expect(single.stdout == threaded.stdout)
+        // Threads, from the kernel, while the replay waits for more input on
+        // a pipe that stays open: one allowed processor, one thread; two, three.
+        func threads(_ prefix: String) throws -> String {
+            let script = "(cat \(url.path); sleep 1) | \(prefix)\(binary.path) -r - --json >/dev/null & "
+                + "sleep 0.5; grep Threads: /proc/$!/status; wait"
+            return try TestSupport.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script]).stdout
+        }
+        #expect(try threads("taskset -c 0 ").contains("Threads:\t1"))
+        if ProcessInfo.processInfo.activeProcessorCount >= 2 {
+            #expect(try threads("taskset -c 0,1 ").contains("Threads:\t3"))
+        }
+    }
 }
