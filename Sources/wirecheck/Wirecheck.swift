@@ -312,12 +312,14 @@ func usableProcessors() -> Int {
     if let status = fopen("/proc/self/status", "r") {
         defer { fclose(status) }
         var line = [CChar](repeating: 0, count: 4096)
+        let key = "Cpus_allowed:"
         while fgets(&line, Int32(line.count), status) != nil {
-            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            // "Cpus_allowed:\tff,ffffffff": a hexadecimal mask, one bit per processor.
-            guard text.hasPrefix("Cpus_allowed:") else { continue }
-            let count = text.dropFirst("Cpus_allowed:".count).reduce(0) { total, character in
-                total + (character.hexDigitValue?.nonzeroBitCount ?? 0)
+            // "Cpus_allowed:\tff,ffffffff": a hexadecimal mask, one bit per
+            // processor. Other lines are skipped unread (a String per line
+            // was 90 allocations).
+            guard strncmp(line, key, key.utf8.count) == 0 else { continue }
+            let count = line.dropFirst(key.utf8.count).prefix { $0 != 0 }.reduce(0) { total, character in
+                total + (Character(Unicode.Scalar(UInt8(bitPattern: character))).hexDigitValue?.nonzeroBitCount ?? 0)
             }
             if count > 0 { return count }
             break
