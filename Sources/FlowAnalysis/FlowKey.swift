@@ -34,10 +34,11 @@ struct FlowKey: Hashable, Sendable {
     static let seed = UInt64.random(in: .min ... .max)
 
     /// The fields folded into one word with a seeded multiply-xorshift: the
-    /// source of the flow index's hash (`indexHash`), and `Hashable`'s. Not knowing the
-    /// seed, a sender can make keys fold alike only by flipping a word's top
-    /// bit and cancelling it in the next word, which limits such a family to
-    /// a few dozen keys: the table cannot be pushed into long probe chains.
+    /// source of the flow index's hash (`indexHash`), and `Hashable`'s. Not
+    /// knowing the seed, a sender can make keys fold alike only by flipping a
+    /// word's top bit and cancelling it in the next word, which limits such a
+    /// family to a few dozen keys: the table cannot be pushed into long probe
+    /// chains.
     func fold() -> UInt64 {
         let k: UInt64 = 0x9E37_79B9_7F4A_7C15
         var h = Self.seed

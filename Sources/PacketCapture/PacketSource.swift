@@ -118,7 +118,7 @@ public final class PacketSource {
         let precision = UInt32(PCAP_TSTAMP_PRECISION_NANO)
         guard path != "-" else {
             guard let handle = pcap_open_offline_with_tstamp_precision(path, precision, &errbuf) else {
-                throw CaptureError(.openFailed, "\(path): \(message(errbuf))")
+                throw openFailure(path, errbuf)
             }
             return PacketSource(handle: handle, isLive: false)
         }
@@ -132,11 +132,15 @@ public final class PacketSource {
         guard let handle = pcap_fopen_offline_with_tstamp_precision(file, precision, &errbuf) else {
             fclose(file)
             buffer.deallocate()
-            let detail = message(errbuf)
-            // libpcap names the file itself in some messages; do not say it twice.
-            throw CaptureError(.openFailed, detail.hasPrefix(path) ? detail : "\(path): \(detail)")
+            throw openFailure(path, errbuf)
         }
         return PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
+    }
+
+    private static func openFailure(_ path: String, _ errbuf: [CChar]) -> CaptureError {
+        let detail = message(errbuf)
+        // libpcap names the file itself in some messages; do not say it twice.
+        return CaptureError(.openFailed, detail.hasPrefix(path) ? detail : "\(path): \(detail)")
     }
 
     /// Opens a network interface for capture, delivering packets within

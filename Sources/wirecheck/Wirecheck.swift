@@ -303,7 +303,6 @@ func installSignalHandlers() {
     pthread_sigmask(SIG_UNBLOCK, &mask, nil)
 }
 
-/// Processors online (an affinity mask set by `taskset` is not looked at).
 /// Processors this process may run on: the affinity mask (`taskset`, a
 /// container's cpuset) as the kernel reports it in /proc/self/status
 /// (`sched_getaffinity` is not visible from Swift's Glibc module), else
