@@ -227,19 +227,18 @@ public enum VerdictPolicy {
         guard let tls else { return nil }
         // Bytes first, one String at the end: String appends per item showed in
         // profiles, and so did a nested helper (its captured buffer was boxed).
-        var text: [UInt8] = []
-        text.reserveCapacity(160)
-        if let version = tls.version { text.appendUTF8(version) }
+        var text = ByteWriter(capacity: 160)
+        if let version = tls.version { text.append(version) }
         if let sni = tls.serverName {
-            text.appendUTF8(text.isEmpty ? "SNI " : ", SNI ")
-            text.appendUTF8(sni)
+            text.append(text.isEmpty ? "SNI " : ", SNI ")
+            text.append(sni)
         }
         for (index, alpn) in tls.alpnOffered.enumerated() {
-            text.appendUTF8(index > 0 ? "," : text.isEmpty ? "ALPN " : ", ALPN ")
-            text.appendUTF8(alpn)
+            text.append(index > 0 ? "," : text.isEmpty ? "ALPN " : ", ALPN ")
+            text.append(alpn)
         }
-        if !tls.handshakeSeen { text.appendUTF8(text.isEmpty ? "handshake not seen" : ", handshake not seen") }
-        return text.isEmpty ? nil : String(decoding: text, as: UTF8.self)
+        if !tls.handshakeSeen { text.append(text.isEmpty ? "handshake not seen" : ", handshake not seen") }
+        return text.isEmpty ? nil : text.string
     }
 
     static func notes(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> [String] {

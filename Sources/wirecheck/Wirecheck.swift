@@ -340,22 +340,22 @@ nonisolated(unsafe) var reportDescriptor: Int32 = STDOUT_FILENO
 /// is a pipe. Replays of files batch reports into 64 KiB writes instead: a
 /// system call per flow showed in profiles of captures with many short flows.
 nonisolated(unsafe) var batchReports = false
-nonisolated(unsafe) private var pendingReports: [UInt8] = []
+nonisolated(unsafe) private var pendingReports = ByteWriter(capacity: 80 << 10)
 
 func standardOutput(_ text: String) {
     guard batchReports else {
         writeAll(text, to: reportDescriptor)
         return
     }
-    pendingReports.appendUTF8(text)
+    pendingReports.append(text)
     if pendingReports.count >= 65_536 { flushReports() }
 }
 
 /// Writes out batched reports; called before anything goes to stderr and at the end.
 func flushReports() {
     guard !pendingReports.isEmpty else { return }
-    pendingReports.withUnsafeBufferPointer { writeAll(UnsafeRawBufferPointer($0), to: reportDescriptor) }
-    pendingReports.removeAll(keepingCapacity: true)
+    writeAll(UnsafeRawBufferPointer(pendingReports.bytes), to: reportDescriptor)
+    pendingReports.removeAll()
 }
 
 func standardError(_ text: String) {
