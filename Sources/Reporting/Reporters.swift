@@ -210,12 +210,6 @@ public struct JSONLinesReporter: Reporter {
     }
 }
 
-extension String {
-    func padding(to width: Int) -> String {
-        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
-    }
-}
-
 /// "0x1301": how cipher suites are written in the RFCs and IANA registry.
 func hex4(_ value: UInt16) -> String {
     let hex = String(value, radix: 16)
