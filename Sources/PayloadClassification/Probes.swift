@@ -132,15 +132,18 @@ enum Probes {
                   startsWith(version, "HTTP/1.") || startsWith(version, "HTTP/0.9") else { return nil }
             let target = printable(UnsafeRawBufferPointer(rebasing: rest[0..<secondSpace]), limit: probeLimit)
             var evidence = Redaction.requestLine(method: method, target: target, version: printable(version, limit: 16))
-            if evidence.count > 300 { evidence = String(evidence.prefix(297)) + "..." }
+            // All ASCII (printable bytes and the redaction marker): bytes are characters.
+            if evidence.utf8.count > 300 { evidence = String(evidence.prefix(297)) + "..." }
             evidence += Redaction.headerSummary(head)
             if headerEnd < d.count, method == "GET", upgradesToWebSocket(head) {
                 return .webSocketUpgrade(headerLength: headerEnd + 4, evidence: evidence)
             }
             return .cleartext(.http, protocolName: "http", evidence: evidence)
         }
-        guard let line = firstLine(head) ?? (final ? printable(head, limit: 200) : nil) else { return .needMore }
-        let evidence = String(line.prefix(120))
+        // `printable` maps each byte to one ASCII character, so cutting the
+        // bytes at 120 is cutting the text at 120 characters (String.prefix
+        // walked grapheme by grapheme).
+        guard let evidence = firstLine(head, limit: 120) ?? (final ? printable(head, limit: 120) : nil) else { return .needMore }
         if headerEnd < d.count, startsWith(d, "HTTP/1.1 101"), upgradesToWebSocket(head) {
             return .webSocketUpgrade(headerLength: headerEnd + 4, evidence: evidence)
         }

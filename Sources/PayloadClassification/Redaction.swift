@@ -125,76 +125,116 @@ public enum Redaction {
     /// A short summary of an HTTP head: the Host, and the names (never the
     /// values) of credential headers present, e.g. ` (Host: web; Authorization: [redacted])`.
     static func headerSummary(_ head: UnsafeRawBufferPointer) -> String {
-        // Built as bytes and made a String once: a String append per part showed in profiles.
-        var summary: [UInt8] = []
-        var parts = 0
-        // Skip the request or status line; then one header per line, jumping line end to line end.
-        var lineStart = (head.firstIndex(ofByte: 0x0A) ?? head.count) + 1
-        while lineStart < head.count, parts < 6 {
-            let rest = UnsafeRawBufferPointer(rebasing: head[lineStart...])
-            let length = rest.firstIndex(ofByte: 0x0A) ?? rest.count
-            var end = length
-            if end > 0, rest[end - 1] == 0x0D { end -= 1 }
-            if end > 0, summarize(headerLine: UnsafeRawBufferPointer(rebasing: rest[0..<end]), into: &summary, first: parts == 0) {
-                parts += 1
+        // Written straight into the String's storage, which is sized for the
+        // longest possible summary: an [UInt8] append per part checked the
+        // array's uniqueness every time, and showed in profiles.
+        String(unsafeUninitializedCapacity: SummaryWriter.capacity) { storage in
+            var summary = SummaryWriter(storage: storage)
+            // Skip the request or status line; then one header per line, jumping line end to line end.
+            var lineStart = (head.firstIndex(ofByte: 0x0A) ?? head.count) + 1
+            while lineStart < head.count, summary.parts < SummaryWriter.maximumParts {
+                let rest = UnsafeRawBufferPointer(rebasing: head[lineStart...])
+                let length = rest.firstIndex(ofByte: 0x0A) ?? rest.count
+                var end = length
+                if end > 0, rest[end - 1] == 0x0D { end -= 1 }
+                if end > 0 { summarize(headerLine: UnsafeRawBufferPointer(rebasing: rest[0..<end]), into: &summary) }
+                lineStart += length + 1
             }
-            lineStart += length + 1
+            guard summary.parts > 0 else { return 0 }
+            summary.append(")")
+            return summary.used
         }
-        guard parts > 0 else { return "" }
-        summary.append(UInt8(ascii: ")"))
-        return String(decoding: summary, as: UTF8.self)
     }
 
-    /// Lower-case names as bytes, compared in place: most header lines are
-    /// neither, and building a String per header line showed in profiles.
-    private static let secretHeaderBytes: [[UInt8]] = secretHeaders.sorted().map { Array($0.utf8) }
-    private static let hostBytes = Array("host".utf8)
-    private static let upgradeBytes = Array("upgrade".utf8)
+    /// Bytes of a header summary, written in place; bounded by construction.
+    struct SummaryWriter {
+        static let maximumParts = 6
+        /// Each part at most "; Host: " and 100 value bytes (a secret's part:
+        /// "; ", 64 name bytes, ": [redacted]"), plus the closing parenthesis.
+        static let capacity = maximumParts * 108 + 1
+        let storage: UnsafeMutableBufferPointer<UInt8>
+        var used = 0
+        var parts = 0
+
+        mutating func append(_ text: StaticString) {
+            text.withUTF8Buffer { append(UnsafeRawBufferPointer($0)) }
+        }
+
+        mutating func append(_ bytes: UnsafeRawBufferPointer) {
+            let count = min(bytes.count, storage.count - used)
+            guard count > 0, let source = bytes.baseAddress, let target = storage.baseAddress else { return }
+            (target + used).update(from: source.assumingMemoryBound(to: UInt8.self), count: count)
+            used += count
+        }
+
+        /// At most `limit` bytes, spaces trimmed from both ends (unless
+        /// `trim` is false), anything unprintable shown as `.` (a header
+        /// value cannot inject control bytes).
+        mutating func appendPrintable(_ bytes: UnsafeRawBufferPointer, limit: Int, trim: Bool = true) {
+            var start = 0, end = min(bytes.count, limit)
+            if trim {
+                while start < end, bytes[start] == 0x20 { start += 1 }
+                while end > start, bytes[end - 1] == 0x20 { end -= 1 }
+            }
+            let from = used
+            append(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            for i in from..<used where storage[i] < 0x20 || storage[i] >= 0x7F { storage[i] = UInt8(ascii: ".") }
+        }
+    }
+
+    /// What a header line contributes to the summary.
+    private enum HeaderRole { case host, upgrade, secret, other }
+
+    /// The header's role, from its name compared in place, case-insensitively:
+    /// first by length, so most names are dismissed with one comparison and
+    /// none is turned into a String (a lookup per line through lists of
+    /// names showed in profiles, a thousand instructions per header line).
+    private static func role(ofHeaderNamed name: UnsafeRawBufferPointer) -> HeaderRole {
+        switch name.count {
+        case 4: return equalsIgnoringCase(name, "host") ? .host : .other
+        case 6: return equalsIgnoringCase(name, "cookie") ? .secret : .other
+        case 7: return equalsIgnoringCase(name, "upgrade") ? .upgrade : .other
+        case 9: return equalsIgnoringCase(name, "x-api-key") ? .secret : .other
+        case 10: return equalsIgnoringCase(name, "set-cookie") ? .secret : .other
+        case 12: return equalsIgnoringCase(name, "x-auth-token") || equalsIgnoringCase(name, "x-csrf-token") ? .secret : .other
+        case 13: return equalsIgnoringCase(name, "authorization") ? .secret : .other
+        case 19: return equalsIgnoringCase(name, "proxy-authorization") ? .secret : .other
+        case 20: return equalsIgnoringCase(name, "x-amz-security-token") ? .secret : .other
+        default: return .other
+        }
+    }
 
     /// Appends `Host: …`, `Upgrade: …` or `Name: [redacted]` for the headers
-    /// worth showing; false for any other header.
-    private static func summarize(headerLine line: UnsafeRawBufferPointer, into out: inout [UInt8], first: Bool) -> Bool {
-        guard let colon = line.firstIndex(ofByte: UInt8(ascii: ":")) else { return false }
+    /// worth showing, and counts the part; nothing for any other header.
+    private static func summarize(headerLine line: UnsafeRawBufferPointer, into out: inout SummaryWriter) {
+        guard let colon = line.firstIndex(ofByte: UInt8(ascii: ":")) else { return }
         let nameBytes = UnsafeRawBufferPointer(rebasing: line[0..<colon])
         let value = UnsafeRawBufferPointer(rebasing: line[(colon + 1)...])
-        if equalsIgnoringCase(nameBytes, hostBytes) {
-            append(first ? " (Host: " : "; Host: ", to: &out)
-            appendTrimmedPrintable(value, limit: 100, to: &out)
-            return true
-        }
-        if equalsIgnoringCase(nameBytes, upgradeBytes) {
+        let first = out.parts == 0
+        switch role(ofHeaderNamed: nameBytes) {
+        case .host:
+            out.append(first ? " (Host: " : "; Host: ")
+            out.appendPrintable(value, limit: 100)
+        case .upgrade:
             // h2c or websocket: what the connection turns into next.
-            append(first ? " (Upgrade: " : "; Upgrade: ", to: &out)
-            appendTrimmedPrintable(value, limit: 40, to: &out)
-            return true
+            out.append(first ? " (Upgrade: " : "; Upgrade: ")
+            out.appendPrintable(value, limit: 40)
+        case .secret:
+            out.append(first ? " (" : "; ")
+            out.appendPrintable(nameBytes, limit: 64, trim: false)
+            out.append(": [redacted]")
+        case .other:
+            return
         }
-        for secret in secretHeaderBytes where equalsIgnoringCase(nameBytes, secret) {
-            append(first ? " (" : "; ", to: &out)
-            appendTrimmedPrintable(nameBytes, limit: 64, to: &out, trim: false)
-            append(": ", to: &out)
-            out.append(contentsOf: marker.utf8)
-            return true
-        }
-        return false
-    }
-
-    private static func append(_ text: StaticString, to out: inout [UInt8]) {
-        text.withUTF8Buffer { out.append(contentsOf: $0) }
-    }
-
-    /// At most `limit` bytes, spaces trimmed from both ends, anything
-    /// unprintable shown as `.` (a header value cannot inject control bytes).
-    private static func appendTrimmedPrintable(_ bytes: UnsafeRawBufferPointer, limit: Int, to out: inout [UInt8], trim: Bool = true) {
-        var slice = bytes.prefix(limit)
-        if trim {
-            while let first = slice.first, first == 0x20 { slice = slice.dropFirst() }
-            while let last = slice.last, last == 0x20 { slice = slice.dropLast() }
-        }
-        for byte in slice { out.append(byte >= 0x20 && byte < 0x7F ? byte : UInt8(ascii: ".")) }
+        out.parts += 1
     }
 
     /// ASCII case-insensitive equality with a lower-case name.
-    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: [UInt8]) -> Bool {
-        bytes.count == lowercase.count && Probes.startsWithIgnoringCase(bytes, lowercase)
+    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        lowercase.withUTF8Buffer { name in
+            guard bytes.count == name.count else { return false }
+            for i in 0..<name.count where bytes[i] | (bytes[i] >= 0x41 && bytes[i] <= 0x5A ? 0x20 : 0) != name[i] { return false }
+            return true
+        }
     }
 }

@@ -64,6 +64,19 @@ import Testing
         }
     }
 
+    /// Every header the documented list names is redacted, in any case, and
+    /// near-misses of the same length are not mistaken for one.
+    @Test(arguments: Redaction.secretHeaders.sorted())
+    func everyListedSecretHeaderIsRedacted(_ name: String) {
+        for spelling in [name, name.uppercased(), name.prefix(1).uppercased() + name.dropFirst()] {
+            let summary = Self.summary("GET / HTTP/1.1\r\n\(spelling): s3cr3t-value\r\n")
+            #expect(summary == " (\(spelling): [redacted])")
+            #expect(!summary.contains("s3cr3t"))
+        }
+        let nearMiss = String(name.dropLast()) + "q"
+        #expect(Self.summary("GET / HTTP/1.1\r\n\(nearMiss): shown\r\n") == "")
+    }
+
     /// At most six parts, however many credential headers there are.
     @Test func headerSummaryIsBounded() {
         let head = "GET / HTTP/1.1\r\n" + (0..<20).map { "Cookie: c\($0)=v\($0)\r\n" }.joined()
