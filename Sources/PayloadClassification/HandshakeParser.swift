@@ -188,12 +188,15 @@ public struct HandshakeParser: Sendable {
                 }
             case 16: // application_layer_protocol_negotiation
                 guard var list = data.vector16() else { return false }
+                // Counted first so the list is allocated once, not regrown per name.
+                details.alpnOffered.reserveCapacity(details.alpnOffered.count + list.countVector8Entries())
                 while list.remaining > 0 {
                     guard let name = list.vector8() else { return false }
                     details.alpnOffered.append(name.printableText())
                 }
             case 43: // supported_versions
                 guard var list = data.vector8() else { return false }
+                details.offeredVersions.reserveCapacity(details.offeredVersions.count + list.remaining / 2)
                 while list.remaining >= 2 {
                     guard let v = list.u16() else { return false }
                     if !Self.isGREASE(v) { details.offeredVersions.append(v) }
@@ -286,6 +289,14 @@ struct ByteReader {
     mutating func vector8() -> ByteReader? {
         guard let length = u8(), let slice = bytes(Int(length)) else { return nil }
         return ByteReader(slice)
+    }
+
+    /// How many length-prefixed (one byte) entries the unread bytes hold,
+    /// without reading them; a malformed tail is not counted.
+    func countVector8Entries() -> Int {
+        var probe = self, entries = 0
+        while probe.remaining > 0, probe.vector8() != nil { entries += 1 }
+        return entries
     }
 
     mutating func vector16() -> ByteReader? {
