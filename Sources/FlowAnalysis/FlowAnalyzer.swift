@@ -394,27 +394,30 @@ public struct FlowAnalyzer: Sendable {
         lastLookup = nil
         freeSlots.append(slot)
 
-        var observation = FlowObservation(client: flow.client, server: flow.server)
-        observation.tunnel = flow.tunnel
-        observation.clientToServer = flow.toServer.finish(budget: &budget)
-        observation.serverToClient = flow.toClient.finish(budget: &budget)
-        observation.handshakeSeen = flow.handshakeSeen
-        observation.clientClosure = flow.toServer.closure
-        observation.serverClosure = flow.toClient.closure
-        observation.packets = flow.packets
-        observation.firstSeenNanoseconds = flow.firstSeen
-        observation.lastSeenNanoseconds = flow.lastSeen
+        observe(Self.observation(of: &flow, end: end, budget: &budget))
+    }
+
+    private static func observation(of flow: inout FlowState, end: FlowEnd, budget: inout ReassemblyBudget) -> FlowObservation {
+        let fromClient = flow.toServer.finish(budget: &budget)
+        let fromServer = flow.toClient.finish(budget: &budget)
         let clientStats = flow.toServer.assembler.statistics, serverStats = flow.toClient.assembler.statistics
-        observation.conflictingBytes = clientStats.conflictingBytes + serverStats.conflictingBytes
-        observation.duplicateBytes = clientStats.duplicateBytes + serverStats.duplicateBytes
-        observation.end = end
-        observation.dropsWhileOpen = flow.dropsWhileOpen
-        if !flow.handshakeSeen, Self.speaksFirst(observation.serverToClient), !Self.speaksFirst(observation.clientToServer) {
-            // Picked up mid-stream, the roles were a guess from the ports; the
-            // payload says otherwise (the "server" side sent the requests).
-            observation.swapRoles()
-        }
-        observe(observation)
+        // Picked up mid-stream, the roles were a guess from the ports; the
+        // payload may say otherwise (the "server" side sent the requests).
+        let swap = !flow.handshakeSeen && speaksFirst(fromServer) && !speaksFirst(fromClient)
+        // Built in one initializer call and returned as built: filled field
+        // by field, it was copied whole (a retain per string and list) on
+        // the way out, once per flow.
+        return FlowObservation(
+            client: swap ? flow.server : flow.client, server: swap ? flow.client : flow.server, tunnel: flow.tunnel,
+            clientToServer: swap ? fromServer : fromClient, serverToClient: swap ? fromClient : fromServer,
+            handshakeSeen: flow.handshakeSeen,
+            clientClosure: swap ? flow.toClient.closure : flow.toServer.closure,
+            serverClosure: swap ? flow.toServer.closure : flow.toClient.closure,
+            packets: flow.packets, firstSeenNanoseconds: flow.firstSeen, lastSeenNanoseconds: flow.lastSeen,
+            conflictingBytes: clientStats.conflictingBytes + serverStats.conflictingBytes,
+            duplicateBytes: clientStats.duplicateBytes + serverStats.duplicateBytes,
+            end: end, dropsWhileOpen: flow.dropsWhileOpen
+        )
     }
 }
 

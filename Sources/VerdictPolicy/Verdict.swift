@@ -52,38 +52,66 @@ public enum FlowEnd: String, Sendable, Equatable {
 public struct FlowObservation: Sendable {
     public var client: Endpoint
     public var server: Endpoint
-    public var tunnel: Tunnel = .none
-    public var clientToServer = DirectionSummary()
-    public var serverToClient = DirectionSummary()
+    public var tunnel: Tunnel
+    public var clientToServer: DirectionSummary
+    public var serverToClient: DirectionSummary
     /// The client's SYN was captured, so the stream starts at its first byte.
-    public var handshakeSeen = false
-    public var clientClosure = Closure.open
-    public var serverClosure = Closure.open
-    public var packets = 0
-    public var firstSeenNanoseconds: Int64 = 0
-    public var lastSeenNanoseconds: Int64 = 0
+    public var handshakeSeen: Bool
+    public var clientClosure: Closure
+    public var serverClosure: Closure
+    public var packets: Int
+    public var firstSeenNanoseconds: Int64
+    public var lastSeenNanoseconds: Int64
     /// Bytes retransmitted with content different from the first copy.
-    public var conflictingBytes = 0
+    public var conflictingBytes: Int
     /// Bytes seen twice with the same content (the `-i any` double, retransmits).
-    public var duplicateBytes = 0
-    public var end = FlowEnd.captureEnded
+    public var duplicateBytes: Int
+    public var end: FlowEnd
     /// The kernel dropped packets while this flow was open.
-    public var dropsWhileOpen = false
+    public var dropsWhileOpen: Bool
 
+    /// Nothing seen yet: no payload, both sides open. The stored properties
+    /// have no default values on purpose: with them, every initializer built
+    /// the observation in a temporary and returned a copy of it.
     public init(client: Endpoint, server: Endpoint) {
+        self.init(
+            client: client, server: server, tunnel: .none, clientToServer: DirectionSummary(), serverToClient: DirectionSummary(),
+            handshakeSeen: false, clientClosure: .open, serverClosure: .open, packets: 0,
+            firstSeenNanoseconds: 0, lastSeenNanoseconds: 0, conflictingBytes: 0, duplicateBytes: 0,
+            end: .captureEnded, dropsWhileOpen: false
+        )
+    }
+
+    /// Everything at once: how the flow analyzer builds one, moving the
+    /// summaries in (a mutable observation filled field by field was copied
+    /// whole, a retain per string and list, to be returned).
+    @inlinable
+    public init(
+        client: Endpoint, server: Endpoint, tunnel: Tunnel,
+        clientToServer: consuming DirectionSummary, serverToClient: consuming DirectionSummary,
+        handshakeSeen: Bool, clientClosure: Closure, serverClosure: Closure, packets: Int,
+        firstSeenNanoseconds: Int64, lastSeenNanoseconds: Int64, conflictingBytes: Int, duplicateBytes: Int,
+        end: FlowEnd, dropsWhileOpen: Bool
+    ) {
         self.client = client
         self.server = server
+        self.tunnel = tunnel
+        self.clientToServer = clientToServer
+        self.serverToClient = serverToClient
+        self.handshakeSeen = handshakeSeen
+        self.clientClosure = clientClosure
+        self.serverClosure = serverClosure
+        self.packets = packets
+        self.firstSeenNanoseconds = firstSeenNanoseconds
+        self.lastSeenNanoseconds = lastSeenNanoseconds
+        self.conflictingBytes = conflictingBytes
+        self.duplicateBytes = duplicateBytes
+        self.end = end
+        self.dropsWhileOpen = dropsWhileOpen
     }
 
     /// Payload bytes seen in both directions.
     public var payloadBytes: Int { clientToServer.bytes + serverToClient.bytes }
-
-    /// Exchanges client and server, with what each sent and how each closed.
-    public mutating func swapRoles() {
-        swap(&client, &server)
-        swap(&clientToServer, &serverToClient)
-        swap(&clientClosure, &serverClosure)
-    }
 }
 
 /// The TLS facts a report shows, merged from both directions.
