@@ -22,10 +22,10 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var changed = pthread_cond_t()
     /// Guarded by `mutex`.
-    private var queued: [[FlowObservation]] = []
+    private var queued: [ObservationBatch] = []
     private var closed = false
     /// The batch being filled; only the analysing thread touches it.
-    private var filling: [FlowObservation] = []
+    private var filling = ObservationBatch(capacity: batchSize)
     private let policy: PolicyOptions
     /// Owned by the worker thread while it runs; read back after `finish()`.
     private var reporter: R
@@ -38,7 +38,6 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
         self.policy = policy
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&changed, nil)
-        filling.reserveCapacity(Self.batchSize)
     }
 
     deinit {
@@ -56,7 +55,7 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
     /// Called on the analysing thread for every finished flow.
     func submit(_ observation: consuming FlowObservation) {
         filling.append(observation)
-        if filling.count >= Self.batchSize { handOver() }
+        if filling.isFull { handOver() }
     }
 
     /// Hands over what is left, waits for every report to be written, and
@@ -74,7 +73,7 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
     private func handOver() {
         guard !filling.isEmpty else { return }
         let batch = filling
-        filling.removeAll(keepingCapacity: true)
+        filling = ObservationBatch(capacity: Self.batchSize)
         pthread_mutex_lock(&mutex)
         while queued.count >= Self.maximumQueuedBatches { pthread_cond_wait(&changed, &mutex) }
         queued.append(batch)
@@ -90,18 +89,54 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
                 pthread_mutex_unlock(&mutex)
                 return
             }
-            var batch = queued.removeFirst()
+            let batch = queued.removeFirst()
             pthread_cond_broadcast(&changed)
             pthread_mutex_unlock(&mutex)
-            // Taken out of the batch one by one, in order, and handed to the
-            // report: iterating copied each observation (a retain and a
-            // release of everything it holds).
-            batch.reverse()
-            while let observation = batch.popLast() {
+            while let observation = batch.takeNext() {
                 let report = VerdictPolicy.judge(observation, options: policy)
                 summary.add(report)
                 standardOutput(reporter.report(report))
             }
         }
+    }
+}
+
+/// Observations handed from the analysing thread to the worker, moved in and
+/// moved out, never copied: an array of them was copied element by element
+/// to be taken apart in order (a retain and a release of every string and
+/// list an observation holds). One thread fills a batch, then the other
+/// empties it; never both at once.
+final class ObservationBatch: @unchecked Sendable {
+    private let storage: UnsafeMutablePointer<FlowObservation>
+    private let capacity: Int
+    private var count = 0
+    /// Observations before this index have been taken.
+    private var taken = 0
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        storage = .allocate(capacity: self.capacity)
+    }
+
+    deinit {
+        (storage + taken).deinitialize(count: count - taken)
+        storage.deallocate()
+    }
+
+    var isEmpty: Bool { count == taken }
+    var isFull: Bool { count == capacity }
+
+    /// Moves `observation` in; the caller checks `isFull` first.
+    func append(_ observation: consuming FlowObservation) {
+        precondition(count < capacity, "observation batch overfilled")
+        (storage + count).initialize(to: observation)
+        count += 1
+    }
+
+    /// Moves the oldest observation not yet taken out, or nil.
+    func takeNext() -> FlowObservation? {
+        guard taken < count else { return nil }
+        defer { taken += 1 }
+        return (storage + taken).move()
     }
 }
