@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 /// What the cleartext part of a TLS handshake showed, from one direction.
 public struct TLSHandshakeDetails: Sendable, Equatable {
     public var clientHelloSeen = false
@@ -192,7 +197,7 @@ public struct HandshakeParser: Sendable {
                 details.alpnOffered.reserveCapacity(details.alpnOffered.count + list.countVector8Entries())
                 while list.remaining > 0 {
                     guard let name = list.vector8() else { return false }
-                    details.alpnOffered.append(name.printableText())
+                    details.alpnOffered.append(name.protocolID())
                 }
             case 43: // supported_versions
                 guard var list = data.vector8() else { return false }
@@ -225,7 +230,7 @@ public struct HandshakeParser: Sendable {
             case 43:
                 if let selected = data.u16() { details.selectedVersion = selected }
             case 16:
-                if var list = data.vector16(), let name = list.vector8() { details.alpnSelected = name.printableText() }
+                if var list = data.vector16(), let name = list.vector8() { details.alpnSelected = name.protocolID() }
             default:
                 break
             }
@@ -303,6 +308,25 @@ struct ByteReader {
         guard let length = u16(), let slice = bytes(Int(length)) else { return nil }
         return ByteReader(slice)
     }
+
+    /// An ALPN protocol ID as text: one of the common ones (IANA's, the
+    /// meshes') is returned as the literal, without decoding or allocating:
+    /// decoding and validating each name cost about 330 instructions, and a
+    /// mesh client offers four or five per connection.
+    func protocolID() -> String {
+        let bytes = UnsafeRawBufferPointer(rebasing: storage[position...])
+        guard let base = bytes.baseAddress else { return "" }
+        for known in Self.commonProtocolIDs where known.utf8.count == bytes.count {
+            let equal = known.utf8.withContiguousStorageIfAvailable { known in known.baseAddress.map { memcmp($0, base, bytes.count) == 0 } ?? false }
+            if equal == true { return known }
+        }
+        return printableText()
+    }
+
+    static let commonProtocolIDs = [
+        "h2", "http/1.1", "http/1.0", "h3", "h2c", "grpc-exp", "acme-tls/1", "dot", "postgresql", "mqtt",
+        "istio", "istio-peer-exchange", "istio-http/1.0", "istio-http/1.1", "istio-h2", "transport.l5d.io/v1",
+    ]
 
     /// The unread bytes as text, with anything unprintable escaped, so names
     /// from the wire cannot inject control characters into reports.

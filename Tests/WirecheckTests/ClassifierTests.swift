@@ -82,6 +82,17 @@ enum StreamPiece: Sendable {
 
     // MARK: TLS
 
+    /// ALPN names: the common ones come back as the literal, anything else
+    /// (a near miss of the same length, odd bytes) is decoded and escaped.
+    @Test(arguments: ByteReader.commonProtocolIDs + ["istio-peer-exchangE", "h4", "caf\u{e9}", "a\u{1b}[2J"])
+    func protocolIDsReadBackAsSent(_ name: String) {
+        let bytes = Array(name.utf8)
+        let expected = bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }
+            ? name : bytes.withUnsafeBytes { ByteReader($0).printableText() }
+        #expect(bytes.withUnsafeBytes { ByteReader($0).protocolID() } == expected)
+        #expect(!expected.contains("\u{1b}"))
+    }
+
     @Test func clientHelloDetails() {
         let summary = Self.classify(T.clientFlight)
         #expect(summary.kind == .tls)
