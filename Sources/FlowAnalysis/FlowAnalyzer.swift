@@ -117,6 +117,7 @@ public struct FlowAnalyzer: Sendable {
         slots.reserveCapacity(initial)
         activity.reserveCapacity(initial)
         freeSlots.reserveCapacity(initial)
+        HugePages.advise(&slots)
     }
 
     /// Flow-table entries allocated up front.
@@ -327,8 +328,10 @@ public struct FlowAnalyzer: Sendable {
             activity[slot] = entry
         } else {
             slot = slots.count
+            let capacity = slots.capacity
             slots.append(consume flow)
             activity.append(entry)
+            if slots.capacity != capacity { HugePages.advise(&slots) }
         }
         index.insert(hash: key.indexHash, slot: slot)
         lastLookup = (key, slot)
