@@ -51,7 +51,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
     private var httpHeadEnd: Int32 = -1
     /// Stream offset of the next byte, gaps included.
     private var position = 0
-    private var summary = DirectionSummary()
+    /// The outcome so far; the TLS counts and handshake details are the
+    /// walker's and join it only in `finish()` (kept here too, they cost 100
+    /// bytes per direction of every open flow).
+    private var summary = SummarySoFar()
     /// The WebSocket tunnel after an upgrade (nil for almost every flow).
     private var tunnel: WebSocketTunnel?
 
@@ -229,16 +232,20 @@ public struct DirectionClassifier: StreamSink, Sendable {
             summary.kind = .tls
             summary.protocolName = "tls"
         }
-        if summary.kind == .tls || walker.records > 0 {
-            summary.tlsEndsOnRecordBoundary = walker.isAtRecordBoundary
-            summary.tlsRecords = walker.records
-            summary.tlsApplicationDataRecords = walker.applicationDataRecords
-            summary.tlsAlertRecords = walker.alertRecords
-            summary.handshake = walker.handshake.takeDetails()
-        }
-        var outcome = DirectionSummary()
-        swap(&outcome, &summary)
-        return outcome
+        let walked = summary.kind == .tls || walker.records > 0
+        var sofar = SummarySoFar()
+        swap(&sofar, &summary)
+        return DirectionSummary(
+            kind: sofar.kind, protocolName: sofar.protocolName, bytes: sofar.bytes, gapBytes: sofar.gapBytes,
+            unverifiedBytes: sofar.unverifiedBytes, startedMidStream: sofar.startedMidStream,
+            resynchronised: sofar.resynchronised,
+            tlsRecords: walked ? walker.records : 0,
+            tlsApplicationDataRecords: walked ? walker.applicationDataRecords : 0,
+            tlsAlertRecords: walked ? walker.alertRecords : 0,
+            tlsEndsOnRecordBoundary: walked ? walker.isAtRecordBoundary : false,
+            framingBreak: sofar.framingBreak, preamble: sofar.preamble, evidence: sofar.evidence,
+            entropy: sofar.entropy, handshake: walked ? walker.handshake.takeDetails() : TLSHandshakeDetails()
+        )
     }
 
     // MARK: Upgrades
@@ -831,4 +838,20 @@ extension DirectionClassifier {
             return
         }
     }
+}
+
+/// What a classifier has concluded so far: `DirectionSummary` without the
+/// TLS counts and handshake details, which the record walker holds.
+struct SummarySoFar: Sendable {
+    var kind: PayloadKind = .none
+    var protocolName: String?
+    var bytes = 0
+    var gapBytes = 0
+    var unverifiedBytes = 0
+    var startedMidStream = false
+    var resynchronised = false
+    var framingBreak: FramingBreak?
+    var preamble: String?
+    var evidence: String?
+    var entropy: Double?
 }

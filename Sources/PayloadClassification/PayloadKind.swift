@@ -30,38 +30,75 @@ public enum PayloadKind: String, Sendable, Equatable, CaseIterable {
 
 /// The outcome for one direction of a flow, for the verdict policy.
 public struct DirectionSummary: Sendable, Equatable {
-    public var kind: PayloadKind = .none
+    public var kind: PayloadKind
     /// Protocol name for reports: "tls", "http", "postgresql", "text"…
-    public var protocolName: String?
+    public var protocolName: Optional<String>
     /// Payload bytes seen (delivered by reassembly).
-    public var bytes: Int = 0
+    public var bytes: Int
     /// Bytes known to be missing (gaps reported by reassembly).
-    public var gapBytes: Int = 0
+    public var gapBytes: Int
     /// Bytes seen but not covered by the classification (skipped while
     /// looking for record boundaries after a gap or mid-stream pickup).
-    public var unverifiedBytes: Int = 0
+    public var unverifiedBytes: Int
     /// The stream did not start at its first byte (no SYN, or a gap before any decision).
-    public var startedMidStream = false
+    public var startedMidStream: Bool
     /// TLS framing had to be found again after a gap or a mid-stream start.
-    public var resynchronised = false
+    public var resynchronised: Bool
     /// TLS records walked.
-    public var tlsRecords: Int = 0
-    public var tlsApplicationDataRecords: Int = 0
-    public var tlsAlertRecords: Int = 0
+    public var tlsRecords: Int
+    public var tlsApplicationDataRecords: Int
+    public var tlsAlertRecords: Int
     /// The last TLS record seen was complete: the stream ended between records.
-    public var tlsEndsOnRecordBoundary = false
+    public var tlsEndsOnRecordBoundary: Bool
     /// Where and why TLS framing stopped being valid.
-    public var framingBreak: FramingBreak?
+    public var framingBreak: Optional<FramingBreak>
     /// A preamble before TLS: "PostgreSQL SSLRequest", "SMTP STARTTLS"…
-    public var preamble: String?
+    public var preamble: Optional<String>
     /// The shortest proof: a request line with Host, a status line, a banner.
     /// Credentials are redacted before they get here.
-    public var evidence: String?
+    public var evidence: Optional<String>
     /// Shannon entropy (bits per byte) of the first bytes, for opaque data.
-    public var entropy: Double?
-    public var handshake = TLSHandshakeDetails()
+    public var entropy: Optional<Double>
+    public var handshake: TLSHandshakeDetails
 
-    public init() {}
+    /// Nothing seen. The stored properties have no default values on purpose
+    /// (the optionals are spelled `Optional<…>`, which has no implicit nil):
+    /// with them, initializers built the summary in a temporary and returned
+    /// a copy of it (a retain of each string and list).
+    public init() {
+        self.init(
+            kind: .none, protocolName: nil, bytes: 0, gapBytes: 0, unverifiedBytes: 0,
+            startedMidStream: false, resynchronised: false, tlsRecords: 0, tlsApplicationDataRecords: 0,
+            tlsAlertRecords: 0, tlsEndsOnRecordBoundary: false, framingBreak: nil, preamble: nil,
+            evidence: nil, entropy: nil, handshake: TLSHandshakeDetails()
+        )
+    }
+
+    /// Every field at once (how a classifier hands over its result).
+    @inlinable
+    public init(
+        kind: PayloadKind, protocolName: String?, bytes: Int, gapBytes: Int, unverifiedBytes: Int,
+        startedMidStream: Bool, resynchronised: Bool, tlsRecords: Int, tlsApplicationDataRecords: Int,
+        tlsAlertRecords: Int, tlsEndsOnRecordBoundary: Bool, framingBreak: FramingBreak?, preamble: String?,
+        evidence: String?, entropy: Double?, handshake: TLSHandshakeDetails
+    ) {
+        self.kind = kind
+        self.protocolName = protocolName
+        self.bytes = bytes
+        self.gapBytes = gapBytes
+        self.unverifiedBytes = unverifiedBytes
+        self.startedMidStream = startedMidStream
+        self.resynchronised = resynchronised
+        self.tlsRecords = tlsRecords
+        self.tlsApplicationDataRecords = tlsApplicationDataRecords
+        self.tlsAlertRecords = tlsAlertRecords
+        self.tlsEndsOnRecordBoundary = tlsEndsOnRecordBoundary
+        self.framingBreak = framingBreak
+        self.preamble = preamble
+        self.evidence = evidence
+        self.entropy = entropy
+        self.handshake = handshake
+    }
 }
 
 /// TLS framing that broke partway through a stream.
