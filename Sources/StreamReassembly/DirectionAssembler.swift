@@ -455,17 +455,19 @@ struct RecentSegments: Sendable {
     enum Comparison { case same, different, unknown }
 
     private var entries: (Entry, Entry, Entry, Entry) = (.empty, .empty, .empty, .empty)
-    private var next = 0
+    private var next: UInt8 = 0
 
+    /// 16 bytes: the flow table holds eight of these per open flow.
     struct Entry: Sendable {
         var sequence: UInt32
-        var length: Int
+        /// Payload length (clamped; a captured segment is far below 2 GiB).
+        var length: Int32
         var hash: UInt64
         static let empty = Entry(sequence: 0, length: -1, hash: 0)
     }
 
     mutating func remember(sequence: UInt32, payload: UnsafeRawBufferPointer) {
-        let entry = Entry(sequence: sequence, length: payload.count, hash: Self.hash(payload))
+        let entry = Entry(sequence: sequence, length: Int32(clamping: payload.count), hash: Self.hash(payload))
         switch next {
         case 0: entries.0 = entry
         case 1: entries.1 = entry
@@ -477,7 +479,7 @@ struct RecentSegments: Sendable {
 
     func compare(sequence: UInt32, payload: UnsafeRawBufferPointer) -> Comparison {
         for entry in [entries.0, entries.1, entries.2, entries.3]
-        where entry.sequence == sequence && entry.length == payload.count {
+        where entry.sequence == sequence && entry.length == Int32(clamping: payload.count) {
             return entry.hash == Self.hash(payload) ? .same : .different
         }
         return .unknown
