@@ -63,11 +63,14 @@ for tool in "${order[@]}"; do
   [[ $tool == tshark || $tool == ndpiReader ]] && n=$slow_runs
   hyperfine --style none --ignore-failure --warmup 0 --runs "$n" --export-json "$out/$tool.json" \
     "${commands[$tool]} > /dev/null 2>&1" >/dev/null
-  /usr/bin/time -f "%M" -o "$out/$tool.rss" bash -c "${commands[$tool]} > $out/$tool.log 2>&1" || true
+  # The log is read for ndpiReader's complaint about link types; cat's output is the capture itself.
+  log=$out/$tool.log
+  [[ $tool == cat ]] && log=/dev/null
+  /usr/bin/time -f "%M" -o "$out/$tool.rss" bash -c "${commands[$tool]} > $log 2>&1" || true
 done
 
 python3 - "$out" "$packets" "$megabytes" "$capture" "${order[@]}" <<'PY'
-import json, sys
+import json, os, sys
 out, packets, mb, capture = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 tools = sys.argv[5:]
 results = {t: json.load(open(f"{out}/{t}.json"))["results"][0] for t in tools}
@@ -81,7 +84,7 @@ print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for t in tools:
     rss = int(open(f"{out}/{t}.rss").read().split()[-1]) / 1024
     m = median[t]
-    log = open(f"{out}/{t}.log", errors="replace").read()
+    log = open(f"{out}/{t}.log", errors="replace").read() if os.path.exists(f"{out}/{t}.log") else ""
     if "Unsupported datalink" in log:  # ndpiReader skips link types it does not know
         print(f"| {t} | n/a: link type not supported | | | | | | |")
         continue
