@@ -184,7 +184,7 @@ public struct FlowAnalyzer: Sendable {
         // batches every 100 ms: a slot freed here is reused by the next new
         // connections while its memory is still in cache (with batches, the
         // thousands of slots freed at once had gone cold again by the time
-        // they were reused; writing a new flow's 1.4 KB state into a cold
+        // they were reused; writing a new flow's 1.3 KB state into a cold
         // slot was a fifth of the analysing thread's time on a busy capture).
         if now - lastCloseSweep >= 1_000_000, closingHead < closing.count {
             lastCloseSweep = now
@@ -287,7 +287,7 @@ public struct FlowAnalyzer: Sendable {
     }
 
     /// Reads the few fields it needs where the flow lies, rather than copy the
-    /// whole state (1.4 KB, and a retain for every buffer it holds) for every
+    /// whole state (1.3 KB, and a retain for every buffer it holds) for every
     /// SYN that finds its flow: under `-i any` that is each SYN's second copy.
     /// Mutating only so that the analyzer is passed by reference, not copied.
     private mutating func isNewConnection(slot: Int, syn: TCPSegment) -> Bool {
@@ -324,7 +324,7 @@ public struct FlowAnalyzer: Sendable {
         let flow = FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp)
         // Moved in (`consume`): used in two branches, it was copied and the
         // original destroyed, a retain and a release of each of its ~40 lists
-        // and strings and 1.4 KB copied, per connection.
+        // and strings and 1.3 KB copied, per connection.
         let slot: Int
         nextGeneration &+= 1
         let entry = SlotActivity(occupied: true, firstSeen: timestamp, lastSeen: timestamp, closedAt: nil, generation: nextGeneration)

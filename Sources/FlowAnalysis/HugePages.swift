@@ -6,7 +6,7 @@ import Musl
 
 /// Transparent huge pages for the flow table's storage.
 ///
-/// The table holds every open flow's state inline (1.4 KB each; tens of
+/// The table holds every open flow's state inline (1.3 KB each; tens of
 /// thousands of flows while closed ones wait out their linger), and each
 /// packet touches a scattered entry: with 4 KiB pages, the first touch of
 /// every page was a fault and its zeroing on the analysing thread (about 8 %

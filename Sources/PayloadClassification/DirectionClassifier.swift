@@ -843,15 +843,16 @@ extension DirectionClassifier {
 /// What a classifier has concluded so far: `DirectionSummary` without the
 /// TLS counts and handshake details, which the record walker holds.
 struct SummarySoFar: Sendable {
-    var kind: PayloadKind = .none
+    // Word-sized fields first, the one-byte ones last (less padding).
     var protocolName: String?
     var bytes = 0
     var gapBytes = 0
     var unverifiedBytes = 0
-    var startedMidStream = false
-    var resynchronised = false
-    var framingBreak: FramingBreak?
     var preamble: String?
     var evidence: String?
+    var framingBreak: FramingBreak?
     var entropy: Double?
+    var kind: PayloadKind = .none
+    var startedMidStream = false
+    var resynchronised = false
 }

@@ -46,30 +46,33 @@ public struct TLSRecordHeader: Sendable, Equatable {
 /// carry for a header split across segments and a count of body bytes left.
 /// Handshake bytes (before encryption starts) go to a `HandshakeParser`.
 public struct TLSRecordWalker: Sendable {
-    private var carry: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
+    // Word-sized fields first, then the small ones together: Swift lays
+    // fields out in declaration order, and the flow table holds two walkers
+    // per open flow (scattered, the small fields cost 25 bytes of padding).
     private var carried = 0
     /// Body bytes left in the current record.
     private var remaining = 0
-    private var currentType: UInt8 = 0
     /// Stream offset of the current position, for error reports.
     public private(set) var offset = 0
     public private(set) var records = 0
     public private(set) var applicationDataRecords = 0
     public private(set) var alertRecords = 0
-    public private(set) var changeCipherSpecSeen = false
-    /// Version of the first record header (0x0301 is usual for ClientHello).
-    public private(set) var firstRecordVersion: UInt16 = 0
     /// Set when framing broke; nothing after it is walked.
     public private(set) var error: (offset: Int, error: TLSFramingError)?
+    private var carry: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
+    private var currentType: UInt8 = 0
+    public private(set) var changeCipherSpecSeen = false
+    /// SSLv2 framing (a session that began with an SSLv2 hello and stayed
+    /// SSLv2): 2-byte headers (high bit set, 15-bit length) or 3-byte ones
+    /// (14-bit length and a padding count), no content type or version.
+    public var sslv2Framing = false
+    /// Version of the first record header (0x0301 is usual for ClientHello).
+    public private(set) var firstRecordVersion: UInt16 = 0
     /// The five bytes of the header that broke the framing. Some of them may
     /// have arrived in earlier calls to `walk` (collected in the carry), so
     /// the caller cannot always find them in the bytes it passed last.
     public private(set) var rejectedHeader: [UInt8] = []
     public var handshake = HandshakeParser()
-    /// SSLv2 framing (a session that began with an SSLv2 hello and stayed
-    /// SSLv2): 2-byte headers (high bit set, 15-bit length) or 3-byte ones
-    /// (14-bit length and a padding count), no content type or version.
-    public var sslv2Framing = false
 
     public init() {}
 
