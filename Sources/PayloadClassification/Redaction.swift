@@ -4,7 +4,9 @@ public enum Redaction {
     /// What replaces a secret.
     public static let marker = "[redacted]"
 
-    /// Headers whose values are credentials or session identifiers.
+    /// Headers whose values are credentials or session identifiers. The
+    /// header summary matches these names byte by byte (`role(ofHeaderNamed:)`);
+    /// a test checks that the two lists agree.
     static let secretHeaders: Set<String> = [
         "authorization", "proxy-authorization", "cookie", "set-cookie",
         "x-api-key", "x-auth-token", "x-amz-security-token", "x-csrf-token",
@@ -163,7 +165,7 @@ public enum Redaction {
         mutating func append(_ bytes: UnsafeRawBufferPointer) {
             let count = min(bytes.count, storage.count - used)
             guard count > 0, let source = bytes.baseAddress, let target = storage.baseAddress else { return }
-            (target + used).update(from: source.assumingMemoryBound(to: UInt8.self), count: count)
+            (target + used).initialize(from: source.assumingMemoryBound(to: UInt8.self), count: count)
             used += count
         }
 
