@@ -578,8 +578,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// binary streams stop at once).
     private mutating func splitAtUpgrade(_ window: UnsafeRawBufferPointer, streamOffset: Int, scanFrom: Int = 1) -> Split {
         guard let first = window.first, Probes.isTextByte(first), scanFrom < Int(Int32.max) else { return .never }
-        var k = max(1, scanFrom)
-        while k < window.count, Probes.isTextByte(window[k]) { k += 1 }
+        let k = Probes.endOfText(window, from: max(1, scanFrom))
         guard k + 5 <= window.count else { return .notYet(resumeAt: k) }
         guard window[k] &- 20 < 5, Self.endsMessage(window[k - 1]),
               case .success = TLSRecordHeader.validate(window[k], window[k + 1], window[k + 2], window[k + 3], window[k + 4])

@@ -327,6 +327,31 @@ enum Probes {
         (b >= 0x20 && b < 0x7F) || b == 0x0D || b == 0x0A || b == 0x09
     }
 
+    /// The index of the first byte at or after `start` that is not text
+    /// (`isTextByte`), or `d.count`. Eight bytes at a time while all eight are
+    /// printable (the bulk of a request or response head), byte by byte
+    /// through words holding anything else (line ends, tabs, binary).
+    static func endOfText(_ d: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var k = max(0, start)
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while k + 8 <= d.count {
+            let w = d.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+            // A byte below 0x20, or one at 0x7F or above, in the word.
+            let below = (w &- ones &* 0x20) & ~w & highs
+            let above = ((w &+ ones &* (0x80 - 0x7F)) | w) & highs
+            if below | above == 0 {
+                k += 8
+                continue
+            }
+            for _ in 0..<8 {
+                guard isTextByte(d[k]) else { return k }
+                k += 1
+            }
+        }
+        while k < d.count, isTextByte(d[k]) { k += 1 }
+        return k
+    }
+
     /// Literals only: compared as their UTF-8 bytes, no String machinery per call.
     static func startsWith(_ d: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
         let count = text.utf8CodeUnitCount

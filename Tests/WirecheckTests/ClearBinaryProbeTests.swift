@@ -151,3 +151,41 @@ import Testing
         #expect(classifier.finish().kind == .binary)
     }
 }
+
+/// The word-at-a-time scan for the end of a text run agrees with the byte
+/// test it stands for: every byte value at every position of a word, and
+/// random mixes of text and binary from every start.
+@Suite struct EndOfTextTests {
+    static func reference(_ bytes: [UInt8], from start: Int) -> Int {
+        var k = max(0, start)
+        while k < bytes.count, Probes.isTextByte(bytes[k]) { k += 1 }
+        return k
+    }
+
+    @Test func everyByteValueAtEveryPositionOfAWord() {
+        for length in [8, 9, 16, 23] {
+            for position in 0..<length {
+                for value in 0...255 {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[position] = UInt8(value)
+                    let got = bytes.withUnsafeBytes { Probes.endOfText($0, from: 0) }
+                    #expect(got == Self.reference(bytes, from: 0), "length \(length), byte \(value) at \(position)")
+                }
+            }
+        }
+    }
+
+    @Test func randomMixesFromEveryStart() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = Array("GET / HTTP/1.1\r\n\tHost: x".utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xFF, 0x16, 0x03]
+        for _ in 0..<2_000 {
+            let length = Int.random(in: 0...40, using: &generator)
+            let bytes = (0..<length).map { _ in
+                Int.random(in: 0..<10, using: &generator) == 0 ? alphabet.randomElement(using: &generator) ?? 0 : UInt8(ascii: "t")
+            }
+            for start in 0...length {
+                #expect(bytes.withUnsafeBytes { Probes.endOfText($0, from: start) } == Self.reference(bytes, from: start))
+            }
+        }
+    }
+}
