@@ -142,12 +142,14 @@ public struct FrameDecoder: Sendable {
             // general path hands the result back through three more layers
             // (the same checks, in the same order, decide).
             if reader.u16(12) == 0x0800, let first = reader.u8(14), first >> 4 == 4 {
+                if let segment = plainIPv4TCP(reader, offset: 14) { return .success(segment) }
                 return decodeIPv4(reader, offset: 14, tunnel: .none, depth: 0)
             }
             return decodeEthernet(reader, offset: 0, tunnel: .none, depth: 0)
         case LinkType.linuxCooked2:
             guard let proto = reader.u16(0), reader.has(20) else { return .failure(.truncated(.link, offset: 0)) }
             if proto == 0x0800, let first = reader.u8(20), first >> 4 == 4 {
+                if let segment = plainIPv4TCP(reader, offset: 20) { return .success(segment) }
                 return decodeIPv4(reader, offset: 20, tunnel: .none, depth: 0)
             }
             return decodeEtherType(proto, reader, offset: 20, tunnel: .none, depth: 0)
@@ -303,6 +305,59 @@ public struct FrameDecoder: Sendable {
         case 6: return decodeIPv6(reader, offset: offset, tunnel: tunnel, depth: depth)
         default: return .failure(.malformed(.ipv4, offset: offset))
         }
+    }
+
+    /// The general path alone, without `plainIPv4TCP`: what tests compare
+    /// `decode` with.
+    func decodeGenerally(_ frame: UnsafeRawBufferPointer, originalLength: Int? = nil) -> Result<TCPSegment, DecodeFailure> {
+        let reader = FrameReader(frame, wireLength: originalLength)
+        switch linkType {
+        case LinkType.ethernet:
+            return decodeEthernet(reader, offset: 0, tunnel: .none, depth: 0)
+        case LinkType.linuxCooked2:
+            guard let proto = reader.u16(0), reader.has(20) else { return .failure(.truncated(.link, offset: 0)) }
+            return decodeEtherType(proto, reader, offset: 20, tunnel: .none, depth: 0)
+        default:
+            return decode(frame, originalLength: originalLength)
+        }
+    }
+
+    /// The common case in one pass: an IPv4 packet, not a fragment, with a
+    /// length field, carrying TCP, both headers captured and consistent. One
+    /// bounds check covers both headers, and the fields are read without the
+    /// general path's per-field checks and its result handed through two more
+    /// layers (about 100 instructions per packet). Anything else, including
+    /// every malformed or truncated case, is nil: the general path decodes it
+    /// and names the failure. For every frame both give the same segment
+    /// (a test compares them over every committed and corpus capture).
+    @inline(__always)
+    private func plainIPv4TCP(_ reader: FrameReader, offset: Int) -> TCPSegment? {
+        let bytes = reader.base
+        guard offset >= 0, offset + 20 <= bytes.count else { return nil }
+        let headerLength = Int(bytes[offset] & 0x0F) * 4
+        let transport = offset + headerLength
+        guard headerLength >= 20, transport + 20 <= bytes.count else { return nil }
+        let totalLength = Int(UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self)))
+        let fragmentField = UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self))
+        let end = offset + totalLength
+        guard bytes[offset + 9] == 6, fragmentField & 0x3FFF == 0, totalLength >= headerLength, end <= reader.wireLength
+        else { return nil }
+        let tcpHeaderLength = Int(bytes[transport + 12] >> 4) * 4
+        let payloadStart = transport + tcpHeaderLength
+        guard tcpHeaderLength >= 20, payloadStart <= end, payloadStart <= bytes.count else { return nil }
+        let capturedEnd = min(end, bytes.count)
+        func u16(_ at: Int) -> UInt16 { UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt16.self)) }
+        func u32(_ at: Int) -> UInt32 { UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+        return TCPSegment(
+            source: Endpoint(address: IPAddress(ipv4: u32(offset + 12)), port: u16(transport)),
+            destination: Endpoint(address: IPAddress(ipv4: u32(offset + 16)), port: u16(transport + 2)),
+            sequence: u32(transport + 4), acknowledgment: u32(transport + 8),
+            flags: TCPFlags(rawValue: bytes[transport + 13] & 0x1F),
+            window: u16(transport + 14),
+            payloadRange: payloadStart..<capturedEnd,
+            missingPayload: end - capturedEnd,
+            tunnel: .none
+        )
     }
 
     private func decodeIPv4(_ reader: FrameReader, offset: Int, tunnel: Tunnel, depth: Int) -> Result<TCPSegment, DecodeFailure> {
