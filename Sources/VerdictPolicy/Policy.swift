@@ -190,31 +190,40 @@ public enum VerdictPolicy {
     }
 
     static func tlsFacts(_ c: DirectionSummary, _ s: DirectionSummary) -> TLSFacts {
-        var facts = TLSFacts()
         let hello = c.handshake, server = s.handshake
-        facts.handshakeSeen = hello.clientHelloSeen || server.serverHelloSeen
-        if let selected = server.selectedVersion { facts.version = TLSFacts.versionName(selected) }
-        facts.serverName = hello.serverName
-        facts.alpnOffered = hello.alpnOffered
-        facts.alpnSelected = server.alpnSelected
-        facts.cipherSuite = server.cipherSuite
-        facts.legacySSLv2Hello = hello.sslv2Hello || server.sslv2Hello
-        facts.handshakeIncomplete = hello.gapInHandshake || server.gapInHandshake
-        facts.helloRetryRequest = server.helloRetryRequest
+        let offered: [String]
         if !hello.offeredVersions.isEmpty {
-            facts.offeredVersions = hello.offeredVersions.map(TLSFacts.versionName)
+            offered = hello.offeredVersions.map(TLSFacts.versionName)
         } else if let version = hello.clientHelloVersion {
-            facts.offeredVersions = [TLSFacts.versionName(version)]
+            offered = [TLSFacts.versionName(version)]
+        } else {
+            offered = []
         }
-        facts.alerts = c.tlsAlertRecords + s.tlsAlertRecords
+        let certificate: String?
         if server.selectedVersion == 0x0304 {
-            facts.clientCertificate = "not visible (TLS 1.3 encrypts it)"
+            certificate = "not visible (TLS 1.3 encrypts it)"
         } else if hello.certificateSeen {
-            facts.clientCertificate = hello.certificateEmpty ? "empty" : "sent"
+            certificate = hello.certificateEmpty ? "empty" : "sent"
         } else if server.certificateRequestSeen {
-            facts.clientCertificate = "requested"
+            certificate = "requested"
+        } else {
+            certificate = nil
         }
-        return facts
+        // One initializer call, returned as built (see TLSFacts).
+        return TLSFacts(
+            version: server.selectedVersion.map(TLSFacts.versionName),
+            serverName: hello.serverName,
+            alpnOffered: hello.alpnOffered,
+            alpnSelected: server.alpnSelected,
+            cipherSuite: server.cipherSuite,
+            handshakeSeen: hello.clientHelloSeen || server.serverHelloSeen,
+            clientCertificate: certificate,
+            legacySSLv2Hello: hello.sslv2Hello || server.sslv2Hello,
+            handshakeIncomplete: hello.gapInHandshake || server.gapInHandshake,
+            offeredVersions: offered,
+            helloRetryRequest: server.helloRetryRequest,
+            alerts: c.tlsAlertRecords + s.tlsAlertRecords
+        )
     }
 
     static func evidence(_ c: DirectionSummary, _ s: DirectionSummary, tls: TLSFacts?) -> String? {

@@ -116,26 +116,56 @@ public struct FlowObservation: Sendable {
 
 /// The TLS facts a report shows, merged from both directions.
 public struct TLSFacts: Sendable, Equatable {
+    // No default values (optionals spelled `Optional<…>`, which has no
+    // implicit nil): with them, building the facts made a temporary and
+    // returned a copy of it, a retain of every string and list, per flow.
     /// "TLS 1.3", from the ServerHello; nil when the handshake was not seen.
-    public var version: String?
-    public var serverName: String?
-    public var alpnOffered: [String] = []
-    public var alpnSelected: String?
-    public var cipherSuite: UInt16?
+    public var version: Optional<String>
+    public var serverName: Optional<String>
+    public var alpnOffered: [String]
+    public var alpnSelected: Optional<String>
+    public var cipherSuite: Optional<UInt16>
     /// The handshake's cleartext part was captured.
-    public var handshakeSeen = false
+    public var handshakeSeen: Bool
     /// Client certificate: "sent", "empty", "requested", "not visible (TLS 1.3)", or nil when unknown.
-    public var clientCertificate: String?
-    public var legacySSLv2Hello = false
+    public var clientCertificate: Optional<String>
+    public var legacySSLv2Hello: Bool
     /// Handshake bytes were missing from the capture: details stop at the gap.
-    public var handshakeIncomplete = false
+    public var handshakeIncomplete: Bool
     /// Versions the client offered (supported_versions, else its hello's version), by name.
-    public var offeredVersions: [String] = []
+    public var offeredVersions: [String]
     /// The server answered the first ClientHello with a HelloRetryRequest (TLS 1.3).
-    public var helloRetryRequest = false
-    public var alerts = 0
+    public var helloRetryRequest: Bool
+    public var alerts: Int
 
-    public init() {}
+    /// Nothing known.
+    public init() {
+        self.init(
+            version: nil, serverName: nil, alpnOffered: [], alpnSelected: nil, cipherSuite: nil, handshakeSeen: false,
+            clientCertificate: nil, legacySSLv2Hello: false, handshakeIncomplete: false, offeredVersions: [],
+            helloRetryRequest: false, alerts: 0
+        )
+    }
+
+    @inlinable
+    public init(
+        version: String?, serverName: String?, alpnOffered: [String], alpnSelected: String?, cipherSuite: UInt16?,
+        handshakeSeen: Bool, clientCertificate: String?, legacySSLv2Hello: Bool, handshakeIncomplete: Bool,
+        offeredVersions: [String], helloRetryRequest: Bool, alerts: Int
+    ) {
+        self.version = version
+        self.serverName = serverName
+        self.alpnOffered = alpnOffered
+        self.alpnSelected = alpnSelected
+        self.cipherSuite = cipherSuite
+        self.handshakeSeen = handshakeSeen
+        self.clientCertificate = clientCertificate
+        self.legacySSLv2Hello = legacySSLv2Hello
+        self.handshakeIncomplete = handshakeIncomplete
+        self.offeredVersions = offeredVersions
+        self.helloRetryRequest = helloRetryRequest
+        self.alerts = alerts
+    }
 
     public static func versionName(_ version: UInt16) -> String {
         switch version {
