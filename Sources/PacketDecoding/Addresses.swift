@@ -76,27 +76,44 @@ extension IPAddress {
     /// allocation: every flow's report line names two endpoints, and string
     /// interpolation of five integers showed in profiles.
     static func dottedQuad(_ v: UInt32, port: UInt16?) -> String {
-        String(unsafeUninitializedCapacity: 21) { buffer in
-            var count = 0
-            func put(_ value: Int) {
-                if value >= 10_000 { buffer[count] = UInt8(48 + value / 10_000); count += 1 }
-                if value >= 1_000 { buffer[count] = UInt8(48 + value / 1_000 % 10); count += 1 }
-                if value >= 100 { buffer[count] = UInt8(48 + value / 100 % 10); count += 1 }
-                if value >= 10 { buffer[count] = UInt8(48 + value / 10 % 10); count += 1 }
-                buffer[count] = UInt8(48 + value % 10)
-                count += 1
-            }
-            for shift in [24, 16, 8, 0] as [UInt32] {
-                put(Int((v >> shift) & 0xFF))
-                if shift > 0 { buffer[count] = UInt8(ascii: "."); count += 1 }
-            }
-            if let port {
-                buffer[count] = UInt8(ascii: ":")
-                count += 1
-                put(Int(port))
-            }
-            return count
+        String(unsafeUninitializedCapacity: maximumDottedQuadLength) { buffer in
+            guard let base = buffer.baseAddress else { return 0 }
+            return writeDottedQuad(v, port: port, to: base)
         }
+    }
+
+    /// "255.255.255.255:65535".
+    static let maximumDottedQuadLength = 21
+
+    /// Writes "a.b.c.d" or "a.b.c.d:port" at `out` (room for
+    /// `maximumDottedQuadLength` bytes) and returns how many bytes it wrote.
+    @usableFromInline
+    static func writeDottedQuad(_ v: UInt32, port: UInt16?, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        var count = 0
+        func put(_ value: Int) {
+            if value >= 10_000 { out[count] = UInt8(48 + value / 10_000); count += 1 }
+            if value >= 1_000 { out[count] = UInt8(48 + value / 1_000 % 10); count += 1 }
+            if value >= 100 { out[count] = UInt8(48 + value / 100 % 10); count += 1 }
+            if value >= 10 { out[count] = UInt8(48 + value / 10 % 10); count += 1 }
+            out[count] = UInt8(48 + value % 10)
+            count += 1
+        }
+        put(Int(v >> 24))
+        out[count] = UInt8(ascii: ".")
+        count += 1
+        put(Int((v >> 16) & 0xFF))
+        out[count] = UInt8(ascii: ".")
+        count += 1
+        put(Int((v >> 8) & 0xFF))
+        out[count] = UInt8(ascii: ".")
+        count += 1
+        put(Int(v & 0xFF))
+        if let port {
+            out[count] = UInt8(ascii: ":")
+            count += 1
+            put(Int(port))
+        }
+        return count
     }
 }
 

@@ -50,6 +50,14 @@ public struct ByteWriter: ~Copyable {
         text.withUTF8 { append($0) }
     }
 
+    /// An endpoint as `Endpoint.description` spells it, IPv4 written in
+    /// place (a report line names two; each made a String first).
+    public mutating func append(_ endpoint: Endpoint) {
+        guard !endpoint.address.isIPv6 else { return append(endpoint.description) }
+        if capacity - used < IPAddress.maximumDottedQuadLength { grow(toFit: IPAddress.maximumDottedQuadLength) }
+        used += IPAddress.writeDottedQuad(UInt32(truncatingIfNeeded: endpoint.address.low), port: endpoint.port, to: base + used)
+    }
+
     @inlinable
     public mutating func append(repeating byte: UInt8, count extra: Int) {
         guard extra > 0 else { return }

@@ -46,9 +46,9 @@ public struct TextReporter: Reporter {
         line.append(flow.verdict.rawValue)
         if flow.expected { line.append(" (expected)") }
         line.append(repeating: UInt8(ascii: " "), count: max(1, Self.indent - line.count))
-        line.append(flow.client.description)
+        line.append(flow.client)
         line.append(" -> ")
-        line.append(flow.server.description)
+        line.append(flow.server)
         if flow.observation.tunnel != .none {
             line.append(" [")
             line.append(flow.observation.tunnel.description)

@@ -164,6 +164,31 @@ enum FrameBuilder {
         #expect(Endpoint(address: IPAddress(ipv6High: 0xFD00 << 48, low: 1), port: 443).description == "[fd00::1]:443")
     }
 
+    /// Report lines write endpoints straight into their buffer; the text is
+    /// the description's, for every digit count of every octet and the port,
+    /// after other bytes and across the buffer's growth, and for IPv6.
+    @Test func endpointWrittenInPlaceReadsAsItsDescription() {
+        var endpoints = [Endpoint(address: IPAddress(ipv6High: 0x2001_0DB8 << 32, low: 0x10), port: 8443)]
+        for octet: UInt32 in [0, 7, 10, 99, 100, 255] {
+            for port: UInt16 in [0, 9, 10, 443, 8080, 65_535] {
+                endpoints.append(Endpoint(address: IPAddress(ipv4: octet << 24 | (255 - octet) << 16 | octet << 8 | 1), port: port))
+            }
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            endpoints.append(Endpoint(address: IPAddress(ipv4: UInt32.random(in: 0...UInt32.max, using: &generator)),
+                                      port: UInt16.random(in: 0...UInt16.max, using: &generator)))
+        }
+        var writer = ByteWriter(capacity: 16)
+        var expected = ""
+        for endpoint in endpoints {
+            writer.append(endpoint)
+            writer.append(" ")
+            expected += endpoint.description + " "
+        }
+        #expect(writer.string == expected)
+    }
+
     @Test(arguments: cases)
     func decodesTCP(_ c: Case) throws {
         let segment = try Self.decode(c.frame, linkType: c.linkType).get()
