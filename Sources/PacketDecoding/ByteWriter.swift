@@ -46,8 +46,12 @@ public struct ByteWriter: ~Copyable {
     /// A string's UTF-8 bytes, with one copy.
     @inlinable
     public mutating func append(_ text: String) {
-        var text = text
-        text.withUTF8 { append($0) }
+        // Read in place where the bytes are contiguous (native strings, small
+        // ones included); `withUTF8` on a copy otherwise.
+        if text.utf8.withContiguousStorageIfAvailable({ append($0) }) == nil {
+            var text = text
+            text.withUTF8 { append($0) }
+        }
     }
 
     /// An endpoint as `Endpoint.description` spells it, IPv4 written in
