@@ -184,7 +184,7 @@ public struct FlowAnalyzer: Sendable {
         // batches every 100 ms: a slot freed here is reused by the next new
         // connections while its memory is still in cache (with batches, the
         // thousands of slots freed at once had gone cold again by the time
-        // they were reused; writing a new flow's 1.3 KB state into a cold
+        // they were reused; writing a new flow's state (then 1.7 KB) into a cold
         // slot was a fifth of the analysing thread's time on a busy capture).
         if now - lastCloseSweep >= 1_000_000, closingHead < closing.count {
             lastCloseSweep = now
@@ -481,7 +481,7 @@ extension FlowState {
         // Whether each stream delivered everything up to its FIN is asked only
         // once both FINs were seen (closure `.fin`, set where the FIN is
         // noted): asking an assembler, defined in another module, copied it
-        // (200 bytes) on every packet.
+        // (some 200 bytes) twice on every packet.
         let done = toServer.closure == .reset || toClient.closure == .reset
             || (toServer.closure == .fin && toClient.closure == .fin
                 && toServer.assembler.isFinished && toClient.assembler.isFinished)
