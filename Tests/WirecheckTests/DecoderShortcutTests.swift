@@ -61,7 +61,8 @@ import Testing
             }
         }
         print("DecoderShortcutTests: \(frames) frames and \(mutants) changed or cut ones compared; \(decoded) Ethernet or cooked frames decoded as TCP")
-        #expect(frames > 1_000)
+        // The committed captures alone (no corpus, as in a fresh clone) hold 814 frames.
+        #expect(frames > 500)
         #expect(decoded > 100)
     }
 }
