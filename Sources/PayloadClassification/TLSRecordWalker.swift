@@ -48,7 +48,7 @@ public struct TLSRecordHeader: Sendable, Equatable {
 public struct TLSRecordWalker: Sendable {
     // Word-sized fields first, then the small ones together: Swift lays
     // fields out in declaration order, and the flow table holds two walkers
-    // per open flow (scattered, the small fields cost 25 bytes of padding).
+    // per open flow (scattered, the small fields cost 17 bytes of padding).
     private var carried = 0
     /// Body bytes left in the current record.
     private var remaining = 0

@@ -83,14 +83,16 @@ enum StreamPiece: Sendable {
     // MARK: TLS
 
     /// ALPN names: the common ones come back as the literal, anything else
-    /// (a near miss of the same length, odd bytes) is decoded and escaped.
-    @Test(arguments: ByteReader.commonProtocolIDs + ["istio-peer-exchangE", "h4", "caf\u{e9}", "a\u{1b}[2J"])
-    func protocolIDsReadBackAsSent(_ name: String) {
+    /// (a near miss of the same length, odd bytes) is decoded, with bytes
+    /// outside printable ASCII escaped (the expected texts are written out,
+    /// not computed by the code under test).
+    @Test(arguments: ByteReader.commonProtocolIDs.map { ($0, $0) } + [
+        ("istio-peer-exchangE", "istio-peer-exchangE"), ("h4", "h4"),
+        ("caf\u{e9}", "caf\\xc3\\xa9"), ("a\u{1b}[2J", "a\\x1b[2J"),
+    ])
+    func protocolIDsReadBackAsSent(_ name: String, _ expected: String) {
         let bytes = Array(name.utf8)
-        let expected = bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }
-            ? name : bytes.withUnsafeBytes { ByteReader($0).printableText() }
         #expect(bytes.withUnsafeBytes { ByteReader($0).protocolID() } == expected)
-        #expect(!expected.contains("\u{1b}"))
     }
 
     @Test func clientHelloDetails() {
