@@ -14,6 +14,15 @@ public struct AnalyzerConfiguration: Sendable {
     public var maximumFlows = 1_000_000
     public var budget = ReassemblyBudget()
     public var policy = PolicyOptions()
+    /// Given, the flow table hands the part of its storage it is about to
+    /// use (address, length), a few MiB ahead, for another thread to make
+    /// present (`HugePages.populate`). A busy capture's table grows to tens
+    /// of MiB of new memory, and the kernel zeroing each new 2 MiB page on
+    /// the analysing thread also pushed that thread's working set out of its
+    /// cache; done elsewhere, ahead of time, neither happens on the critical
+    /// path. Only tables past `FlowAnalyzer.prepareFromSlot` flows ask, so a
+    /// small capture's memory stays small.
+    public var prepareMemory: (@Sendable (_ address: UInt, _ length: Int) -> Void)?
 
     public init() {}
 }
@@ -103,11 +112,18 @@ public struct FlowAnalyzer: Sendable {
     private var now: Int64 = 0
     private var lastIdleSweep: Int64 = 0
     private var lastCloseSweep: Int64 = 0
+    /// Table storage handed to `configuration.prepareMemory`: its start, and
+    /// how many bytes of it from there. `prepareAt`: the slot count at which
+    /// to hand over more.
+    private var preparedBase: UInt = 0
+    private var preparedBytes = 0
+    private var prepareAt: Int
 
     public init(linkType: Int32, configuration: AnalyzerConfiguration = AnalyzerConfiguration()) {
         self.configuration = configuration
         decoder = FrameDecoder(linkType: linkType)
         budget = configuration.budget
+        prepareAt = configuration.prepareMemory == nil ? Int.max : Self.prepareFromSlot
         // Pre-sized so that a busy node does not rehash the table while it fills;
         // up to 65 536 flows (a few MiB), beyond that it grows by doubling.
         let initial = min(configuration.maximumFlows, Self.initialTableCapacity)
@@ -122,6 +138,10 @@ public struct FlowAnalyzer: Sendable {
 
     /// Flow-table entries allocated up front.
     public static let initialTableCapacity = 65_536
+    /// Table size (slots in use) from which `prepareMemory` is called, and
+    /// how far ahead of the slots in use it keeps the storage prepared.
+    static let prepareFromSlot = 4_096
+    static let prepareLeadBytes = 4 << 20
 
     /// Flows being tracked now.
     public var openFlows: Int { index.count }
@@ -338,10 +358,39 @@ public struct FlowAnalyzer: Sendable {
             slots.append(consume flow)
             activity.append(entry)
             if slots.capacity != capacity { HugePages.advise(&slots) }
+            if slots.count >= prepareAt { prepareStorageAhead() }
         }
         index.insert(hash: key.indexHash, slot: slot)
         lastLookup = (key, slot)
         return slot
+    }
+
+    /// Hands the next stretch of the table's reserved storage to
+    /// `prepareMemory`: enough that the slots in use stay a lead behind it.
+    private mutating func prepareStorageAhead() {
+        guard let prepare = configuration.prepareMemory else {
+            prepareAt = Int.max
+            return
+        }
+        let stride = MemoryLayout<FlowState?>.stride
+        let base = slots.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let used = slots.count * stride
+        if base != preparedBase {
+            // New storage (the table grew): what the move copied in is present.
+            preparedBase = base
+            preparedBytes = used
+        }
+        let reserved = slots.capacity * stride
+        let target = min(reserved, used + 2 * Self.prepareLeadBytes)
+        if target > preparedBytes {
+            prepare(base + UInt(preparedBytes), target - preparedBytes)
+            preparedBytes = target
+        }
+        // Next: once the slots in use come within a lead of the prepared end;
+        // with all of the storage prepared, when it is full and must move.
+        prepareAt = preparedBytes >= reserved
+            ? slots.capacity + 1
+            : max(slots.count + 1, (preparedBytes - Self.prepareLeadBytes) / stride)
     }
 
     /// The client sent the SYN; without it, a guess that never affects the verdict's

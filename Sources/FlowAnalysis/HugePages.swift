@@ -13,7 +13,7 @@ import Musl
 /// of its time on the 1 GB benchmark replay), and every access a likely TLB
 /// miss. Most kernels leave huge pages to `madvise` (the default setting), so
 /// the table asks for them; where they are off, the request changes nothing.
-enum HugePages {
+public enum HugePages {
     /// Size of a transparent huge page on x86-64 and arm64 (4 KiB base pages).
     static let size = 2 << 20
 
@@ -33,5 +33,24 @@ enum HugePages {
             _ = madvise(pointer, Int(end - start), MADV_HUGEPAGE)
             #endif
         }
+    }
+
+    /// Makes the pages of `length` bytes from `address` present and writable
+    /// now (`MADV_POPULATE_WRITE`, Linux 5.14), without changing what they
+    /// hold: called on another thread for the part of the flow table about to
+    /// be used (see `AnalyzerConfiguration.prepareMemory`). False where the
+    /// kernel cannot (older kernels, memory no longer mapped); the pages are
+    /// then simply faulted in on first use, as without it.
+    @discardableResult
+    public static func populate(address: UInt, length: Int) -> Bool {
+        let pageMask = UInt(4_096 - 1)
+        let start = address & ~pageMask
+        guard length > 0, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return false }
+        #if os(Linux)
+        let populateWrite: Int32 = 23  // MADV_POPULATE_WRITE; not in every libc's headers
+        return madvise(pointer, Int(address - start) + length, populateWrite) == 0
+        #else
+        return false
+        #endif
     }
 }

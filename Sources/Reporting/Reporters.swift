@@ -26,7 +26,7 @@ public struct CaptureFacts: Sendable {
 }
 
 /// Writes reports somewhere: one per flow as it becomes final, then a summary.
-public protocol Reporter {
+public protocol Reporter: SendableMetatype {
     mutating func report(_ flow: FlowReport) -> String
     func summary(_ summary: RunSummary, capture: CaptureFacts) -> String
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import FlowAnalysis
 import PacketCapture
 import Reporting
 import VerdictPolicy
@@ -24,6 +25,9 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
     /// Guarded by `mutex`.
     private var queued: [ObservationBatch] = []
     private var closed = false
+    /// Memory the analysing thread will use soon, to be made present here
+    /// (see `AnalyzerConfiguration.prepareMemory`). Guarded by `mutex`.
+    private var memoryToPrepare: [(address: UInt, length: Int)] = []
     /// The batch being filled; only the analysing thread touches it.
     private var filling = ObservationBatch(capacity: batchSize)
     private let policy: PolicyOptions
@@ -70,6 +74,15 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
         return (summary, reporter)
     }
 
+    /// Called on the analysing thread: asks the worker to make the range's
+    /// pages present before that thread writes to them.
+    func prepareMemory(address: UInt, length: Int) {
+        pthread_mutex_lock(&mutex)
+        memoryToPrepare.append((address, length))
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
+    }
+
     private func handOver() {
         guard !filling.isEmpty else { return }
         let batch = filling
@@ -84,7 +97,15 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
     private func run() {
         while true {
             pthread_mutex_lock(&mutex)
-            while queued.isEmpty, !closed { pthread_cond_wait(&changed, &mutex) }
+            while queued.isEmpty, memoryToPrepare.isEmpty, !closed { pthread_cond_wait(&changed, &mutex) }
+            if !memoryToPrepare.isEmpty {
+                // First: the analysing thread is about to write there.
+                let ranges = memoryToPrepare
+                memoryToPrepare.removeAll(keepingCapacity: true)
+                pthread_mutex_unlock(&mutex)
+                for range in ranges { HugePages.populate(address: range.address, length: range.length) }
+                continue
+            }
             if queued.isEmpty {
                 pthread_mutex_unlock(&mutex)
                 return

@@ -195,7 +195,6 @@ struct Wirecheck: ParsableCommand {
         if noIstioAllowance { configuration.policy.expectedPlaintextPorts = [] }
         configuration.maximumFlows = maxFlows
         configuration.budget = ReassemblyBudget(perDirectionBytes: maxFlowBuffer * 1024, totalBytes: maxBuffer * 1024 * 1024)
-        var analyzer = FlowAnalyzer(linkType: source.linkType, configuration: configuration)
         batchReports = !source.isLive
         var summary = RunSummary(failOn: (try? failOnVerdicts()) ?? [])
         var facts = CaptureFacts(source: sourceName)
@@ -212,6 +211,10 @@ struct Wirecheck: ParsableCommand {
         let threaded = !source.isLive && usableProcessors() >= 2
         let worker = threaded ? ReportWorker(reporter: reporter, summary: summary, policy: policy) : nil
         let workerRunning = worker?.start() ?? false
+        if workerRunning, let worker {
+            configuration.prepareMemory = { address, length in worker.prepareMemory(address: address, length: length) }
+        }
+        var analyzer = FlowAnalyzer(linkType: source.linkType, configuration: configuration)
         let observe: (consuming FlowObservation) -> Void = { observation in
             if workerRunning, let worker {
                 worker.submit(observation)

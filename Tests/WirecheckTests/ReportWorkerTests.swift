@@ -8,13 +8,14 @@ import VerdictPolicy
 @Suite struct ReportWorkerTests {
     typealias B = FrameBuilder
 
-    /// A classic pcap file of `flows` HTTP exchanges, 1 ms apart, each closed
-    /// with FIN both ways (most end during the replay, the last ones at its end).
-    static func writeCapture(flows: Int, to url: URL) throws {
+    /// A classic pcap file of `flows` HTTP exchanges, packets `spacingMicros`
+    /// apart (1 ms by default), each closed with FIN both ways (most end
+    /// during the replay, the last ones at its end).
+    static func writeCapture(flows: Int, spacingMicros: Int = 1_000, to url: URL) throws {
         var file: [UInt8] = [0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0] + [UInt8](repeating: 0, count: 8) + [0xFF, 0xFF, 0, 0, 1, 0, 0, 0]
         var micros = 0
         func record(_ frame: [UInt8]) {
-            micros += 1_000
+            micros += spacingMicros
             let fields = [UInt32(1_790_000_000 + micros / 1_000_000), UInt32(micros % 1_000_000), UInt32(frame.count), UInt32(frame.count)]
             for field in fields { file += withUnsafeBytes(of: field.littleEndian, Array.init) }
             file += frame
@@ -59,6 +60,28 @@ import VerdictPolicy
         let summary = try #require(TestSupport.jsonLines(run.stdout).last)
         #expect(summary["flows"] as? Int == 1_500)
         #expect(summary["plaintext"] as? Int == library.summary.count(.plaintext))
+    }
+
+    /// Thousands of flows at once (closed ones wait out their linger): the
+    /// flow table asks the worker to prepare its next memory ahead of use
+    /// (`AnalyzerConfiguration.prepareMemory`). The reports are the library's,
+    /// which prepares nothing.
+    @Test func busyTableWithPreparedMemoryReportsTheSame() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-busy-\(UUID()).pcap")
+        defer { try? FileManager.default.removeItem(at: url) }
+        // 6 000 flows in 24 ms of capture time: all are in the table at the end.
+        try Self.writeCapture(flows: 6_000, spacingMicros: 1, to: url)
+
+        let library = try TestSupport.analyze(url.path)
+        let inline = library.reports.map { "\($0.client) \($0.server) \($0.verdict.rawValue) \($0.reason)" }
+        let run = try TestSupport.run(binary, ["-r", url.path, "--json"])
+        #expect(run.status == library.summary.exitCode, "stderr: \(run.stderr)")
+        let threaded = try TestSupport.jsonLines(run.stdout).filter { $0["type"] as? String == "flow" }.map {
+            "\($0["client"] as? String ?? "") \($0["server"] as? String ?? "") \($0["verdict"] as? String ?? "") \($0["reason"] as? String ?? "")"
+        }
+        #expect(inline.count == 6_000)
+        #expect(threaded == inline)
     }
 
     /// Allowed one processor (`taskset`), a replay runs on one thread: same
