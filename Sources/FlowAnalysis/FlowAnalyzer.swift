@@ -16,12 +16,11 @@ public struct AnalyzerConfiguration: Sendable {
     public var policy = PolicyOptions()
     /// Given, the flow table hands the part of its storage it is about to
     /// use (address, length), a few MiB ahead, for another thread to make
-    /// present (`HugePages.populate`). A busy capture's table grows to tens
-    /// of MiB of new memory, and the kernel zeroing each new 2 MiB page on
-    /// the analysing thread also pushed that thread's working set out of its
-    /// cache; done elsewhere, ahead of time, neither happens on the critical
-    /// path. Only tables past `FlowAnalyzer.prepareFromSlot` flows ask, so a
-    /// small capture's memory stays small.
+    /// present (`TableMemory.populate`): a busy capture's table grows to
+    /// tens of MiB of new memory, whose page faults and zeroing then happen
+    /// there, ahead of time, instead of on the analysing thread. Only tables
+    /// past `FlowAnalyzer.prepareFromSlot` flows ask, so that a small
+    /// capture's memory stays small.
     public var prepareMemory: (@Sendable (_ address: UInt, _ length: Int) -> Void)?
 
     public init() {}
@@ -133,7 +132,6 @@ public struct FlowAnalyzer: Sendable {
         slots.reserveCapacity(initial)
         activity.reserveCapacity(initial)
         freeSlots.reserveCapacity(initial)
-        HugePages.advise(&slots)
     }
 
     /// Flow-table entries allocated up front.
@@ -354,10 +352,8 @@ public struct FlowAnalyzer: Sendable {
             activity[slot] = entry
         } else {
             slot = slots.count
-            let capacity = slots.capacity
             slots.append(consume flow)
             activity.append(entry)
-            if slots.capacity != capacity { HugePages.advise(&slots) }
             if slots.count >= prepareAt { prepareStorageAhead() }
         }
         index.insert(hash: key.indexHash, slot: slot)

@@ -103,7 +103,7 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
                 let ranges = memoryToPrepare
                 memoryToPrepare.removeAll(keepingCapacity: true)
                 pthread_mutex_unlock(&mutex)
-                for range in ranges { HugePages.populate(address: range.address, length: range.length) }
+                for range in ranges { TableMemory.populate(address: range.address, length: range.length) }
                 continue
             }
             if queued.isEmpty {
