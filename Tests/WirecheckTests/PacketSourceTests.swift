@@ -1,5 +1,5 @@
 import Foundation
-import PacketCapture
+@testable import PacketCapture
 import Testing
 
 /// Capture files are read through a stdio buffer larger than stdio's own
@@ -31,6 +31,12 @@ import Testing
             let slice = repeated.packets.dropFirst(copy * once.packets.count).prefix(once.packets.count)
             #expect(Array(slice) == once.packets, "copy \(copy) differs")
         }
+    }
+
+    /// A capture file is read without stdio's per-call locking (the reads
+    /// themselves are checked by the other tests here).
+    @Test func fileStreamIsReadWithoutPerCallLocking() throws {
+        #expect(try PacketSource.openFile(ReadAheadTests.capture).streamLockingLeftToCaller)
     }
 
     /// Cut mid-packet past the first buffer: the packets before the cut, then
