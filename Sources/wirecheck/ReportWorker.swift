@@ -101,7 +101,7 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
             if !memoryToPrepare.isEmpty {
                 // First: the analysing thread is about to write there.
                 let ranges = memoryToPrepare
-                memoryToPrepare.removeAll(keepingCapacity: true)
+                memoryToPrepare = []
                 pthread_mutex_unlock(&mutex)
                 for range in ranges { TableMemory.populate(address: range.address, length: range.length) }
                 continue
