@@ -110,7 +110,7 @@ public final class ReadAhead: @unchecked Sendable {
     public func start() -> Bool {
         guard !running else { return true }
         // The thread keeps the reader alive while it reads.
-        guard let thread = startBackgroundThread({ self.readLoop() }) else { return false }
+        guard let thread = startBackgroundThread(name: "wc-read", { self.readLoop() }) else { return false }
         self.thread = thread
         running = true
         return true

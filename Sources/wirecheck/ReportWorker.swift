@@ -51,7 +51,7 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
 
     /// Starts the thread; false if it could not be created (the caller then reports inline).
     func start() -> Bool {
-        guard let thread = startBackgroundThread({ self.run() }) else { return false }
+        guard let thread = startBackgroundThread(name: "wc-report", { self.run() }) else { return false }
         self.thread = thread
         return true
     }

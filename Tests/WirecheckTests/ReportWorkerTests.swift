@@ -108,12 +108,16 @@ import VerdictPolicy
         // a pipe that stays open: one allowed processor, one thread; two, three.
         func threads(_ prefix: String) throws -> String {
             let script = "(cat \(url.path); sleep 1) | \(prefix)\(binary.path) -r - --json >/dev/null & "
-                + "sleep 0.5; grep Threads: /proc/$!/status; wait"
+                + "sleep 0.5; grep Threads: /proc/$!/status; cat /proc/$!/task/*/comm; wait"
             return try TestSupport.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script]).stdout
         }
         #expect(try threads("taskset -c \(first) ").contains("Threads:\t1"))
         if allowed.count >= 2 {
-            #expect(try threads("taskset -c \(allowed[0]),\(allowed[1]) ").contains("Threads:\t3"))
+            let listing = try threads("taskset -c \(allowed[0]),\(allowed[1]) ")
+            #expect(listing.contains("Threads:\t3"))
+            // Named, so that `top -H` tells the reading and reporting threads apart.
+            let names = Set(listing.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("Threads:") })
+            #expect(names == ["wirecheck", "wc-report", "wc-read"], "thread names: \(names)")
         }
     }
 

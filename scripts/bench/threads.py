@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Where a replay's time goes, thread by thread, measured in alternation.
+
+    scripts/bench/threads.py ROUNDS CAPTURE [WIRECHECK ...]
+
+Each round runs the floor (scripts/bench/out/pcap-floor, built by run.sh) and
+then each wirecheck binary given (default .build/release/wirecheck) on
+CAPTURE. For every wirecheck run it records the wall time, that time divided
+by the floor run just before it (drift on a shared machine cannot skew that
+ratio much), and the CPU time of each of its threads, read from the kernel's
+/proc/PID/task/TID/schedstat every 2 ms while it runs; threads are named by
+wirecheck (wirecheck: decoding, reassembly and classification; wc-read:
+reading ahead; wc-report: judging and reporting). Prints medians.
+
+With two processors the replay cannot finish before the larger of the
+analysing thread's CPU time and half the three threads' total: which one
+binds says what to make faster.
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def run(command):
+    """Wall time of `command`, and CPU seconds by thread name."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = {}
+    while process.poll() is None:
+        try:
+            tids = os.listdir(f"/proc/{process.pid}/task")
+        except OSError:
+            tids = []
+        for tid in tids:
+            try:
+                with open(f"/proc/{process.pid}/task/{tid}/comm") as f:
+                    name = f.read().strip()
+                with open(f"/proc/{process.pid}/task/{tid}/schedstat") as f:
+                    last[tid] = (name, int(f.read().split()[0]) / 1e9)
+            except (OSError, ValueError, IndexError):
+                pass
+        time.sleep(0.002)
+    wall = time.perf_counter() - start
+    by_name = {}
+    for name, seconds in last.values():
+        by_name[name] = by_name.get(name, 0.0) + seconds
+    return wall, by_name
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    rounds, capture = int(sys.argv[1]), sys.argv[2]
+    binaries = sys.argv[3:] or [".build/release/wirecheck"]
+    floor = "scripts/bench/out/pcap-floor"
+    if not os.access(floor, os.X_OK):
+        sys.exit(f"{floor} missing: run scripts/bench/run.sh once, or cc -O2 -o {floor} scripts/bench/pcap-floor.c -lpcap")
+    floors, results = [], {b: [] for b in binaries}
+    for _ in range(rounds):
+        floors.append(run([floor, capture])[0])
+        for binary in binaries:
+            wall, threads = run([binary, "-r", capture])
+            results[binary].append((wall, wall / floors[-1], threads))
+    print(f"{rounds} rounds on {capture}: floor median {statistics.median(floors):.3f} s (min {min(floors):.3f})")
+    for binary, runs in results.items():
+        walls = [r[0] for r in runs]
+        ratios = [r[1] for r in runs]
+        names = sorted({name for r in runs for name in r[2]})
+        cpu = {n: statistics.median([r[2].get(n, 0.0) for r in runs]) for n in names}
+        threads = ", ".join(f"{n} {cpu[n]:.3f}" for n in names)
+        print(f"{binary}: wall median {statistics.median(walls):.3f} s (min {min(walls):.3f}); "
+              f"wall / floor median {statistics.median(ratios):.2f} ({min(ratios):.2f} to {max(ratios):.2f}); "
+              f"CPU s by thread (medians): {threads}; total {sum(cpu.values()):.3f}")
+
+
+if __name__ == "__main__":
+    main()
