@@ -305,7 +305,7 @@ public struct FlowAnalyzer: Sendable {
     }
 
     /// Reads the few fields it needs where the flow lies, rather than copy the
-    /// whole state (1.3 KB, and a retain for every buffer it holds) for every
+    /// whole state (1.2 KB, and a retain for every buffer it holds) for every
     /// SYN that finds its flow: under `-i any` that is each SYN's second copy.
     /// Mutating only so that the analyzer is passed by reference, not copied.
     private mutating func isNewConnection(slot: Int, syn: TCPSegment) -> Bool {
@@ -342,7 +342,7 @@ public struct FlowAnalyzer: Sendable {
         let flow = FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp)
         // Moved in (`consume`): used in two branches, it was copied and the
         // original destroyed, a retain and a release of each of its ~40 lists
-        // and strings and 1.3 KB copied, per connection.
+        // and strings and 1.2 KB copied, per connection.
         let slot: Int
         nextGeneration &+= 1
         let entry = SlotActivity(occupied: true, firstSeen: timestamp, lastSeen: timestamp, closedAt: nil, generation: nextGeneration)

@@ -7,7 +7,7 @@ import Musl
 /// Making the flow table's next memory present before the analysing thread
 /// writes to it.
 ///
-/// The table holds every open flow's state inline (1.3 KB each; tens of
+/// The table holds every open flow's state inline (1.2 KB each; tens of
 /// thousands of flows while closed ones wait out their linger), so a busy
 /// capture's table grows to tens of MiB of memory the kernel has never given
 /// out. Faulted in on first write, each new page was a fault and its zeroing

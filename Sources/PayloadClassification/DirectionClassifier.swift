@@ -57,6 +57,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
     private var summary = SummarySoFar()
     /// The WebSocket tunnel after an upgrade (nil for almost every flow).
     private var tunnel: WebSocketTunnel?
+    /// What only upgrades and PROXY headers need (nil for almost every flow):
+    /// out of line, 8 bytes instead of 64 in each of the two classifiers
+    /// that every open flow holds inline.
+    private var rare: RareState?
 
     /// `startsMidStream`: the stream's first byte was not seen (no SYN), so
     /// the first bytes need not sit on a message boundary.
@@ -252,7 +256,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
 
     /// What the stream was before it turned into TLS (STARTTLS, PostgreSQL/MySQL
     /// SSL requests, HTTP CONNECT): restored if the TLS framing then breaks.
-    private var upgradedFrom: (kind: PayloadKind, name: String?, evidence: String?)?
+    private var upgradedFrom: (kind: PayloadKind, name: String?, evidence: String?)? { rare?.upgradedFrom }
 
     /// A cleartext (or short binary) preamble followed, at a segment start, by
     /// a valid TLS record header: walk the rest as TLS.
@@ -264,7 +268,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
 
     /// From `tlsOffset` on the stream is walked as TLS; what came before is the named preamble.
     private mutating func upgrade(carried: [UInt8], then bytes: UnsafeRawBufferPointer, tlsOffset: Int) {
-        upgradedFrom = (summary.kind, summary.protocolName, summary.evidence)
+        let before = (kind: summary.kind, name: summary.protocolName, evidence: summary.evidence)
+        changeRare { $0.upgradedFrom = before }
         let name = summary.protocolName ?? "binary"
         if summary.kind == .http, summary.evidence?.hasPrefix("CONNECT ") == true {
             summary.preamble = "HTTP CONNECT (\(tlsOffset) bytes), then TLS"
@@ -473,7 +478,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     }
 
     /// Bytes of a PROXY protocol header removed from the window at a pickup start.
-    private var proxyHeaderBytes = 0
+    private var proxyHeaderBytes: Int { rare?.proxyHeaderBytes ?? 0 }
 
     /// At a pickup start that is not TLS framing: a PROXY protocol header is
     /// removed (what follows is the stream), and a recognised protocol start
@@ -487,8 +492,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
         switch result {
         case .proxyHeader(let length, let name):
             guard length <= buffer.count else { return false }
-            proxyHeader = name
-            proxyHeaderBytes += length
+            changeRare {
+                $0.proxyHeader = name
+                $0.proxyHeaderBytes += length
+            }
             buffer.removeFirst(length)
             return false  // resync goes on over what follows the header
         case .ssh(let banner):
@@ -601,7 +608,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     }
 
     /// A PROXY protocol header seen; the stream proper follows it.
-    private var proxyHeader: String?
+    private var proxyHeader: String? { rare?.proxyHeader }
 
     /// Probes the prefix; `endOffset` is the stream offset just past it (by
     /// default the current position).
@@ -659,7 +666,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if headerLength < bytes.count { walkWebSocket(UnsafeRawBufferPointer(rebasing: bytes[headerLength...])) }
         case .proxyHeader(let length, let name):
             // Probe what follows the header as if the stream started there.
-            proxyHeader = name
+            changeRare { $0.proxyHeader = name }
             let rest = UnsafeRawBufferPointer(rebasing: bytes[min(length, bytes.count)...])
             if !rest.isEmpty { probeIncoming(rest, streamOffset: streamOffset + length) }
         }
@@ -841,6 +848,36 @@ extension DirectionClassifier {
 
 /// What a classifier has concluded so far: `DirectionSummary` without the
 /// TLS counts and handshake details, which the record walker holds.
+/// `DirectionClassifier`'s rarely used state. A class so that the classifier
+/// holds a pointer; copied before a change when shared (`changeRare`), so the
+/// classifier keeps value semantics.
+final class RareState: @unchecked Sendable {
+    var upgradedFrom: (kind: PayloadKind, name: String?, evidence: String?)?
+    var proxyHeader: String?
+    var proxyHeaderBytes = 0
+
+    init() {}
+
+    init(copying other: RareState) {
+        upgradedFrom = other.upgradedFrom
+        proxyHeader = other.proxyHeader
+        proxyHeaderBytes = other.proxyHeaderBytes
+    }
+}
+
+extension DirectionClassifier {
+    /// Changes the rare state, made first if absent and copied first if
+    /// another classifier (a copy of this one) shares it.
+    private mutating func changeRare(_ change: (RareState) -> Void) {
+        if rare == nil {
+            rare = RareState()
+        } else if !isKnownUniquelyReferenced(&rare) {
+            rare = rare.map(RareState.init(copying:))
+        }
+        if let rare { change(rare) }
+    }
+}
+
 struct SummarySoFar: Sendable {
     // Word-sized fields first, the one-byte ones last (less padding).
     var protocolName: String?

@@ -18,6 +18,25 @@ import Testing
         return classifier.finish()
     }
 
+    /// What only PROXY headers and upgrades need is kept out of line, yet a
+    /// classifier stays a value: a copy taken after the header keeps its own
+    /// upgrade. Each stream below turns to TLS and then breaks its framing,
+    /// so its summary falls back to what it was before the upgrade; with the
+    /// state shared, the original's later upgrade would overwrite the copy's.
+    @Test func copiesKeepTheirOwnRareState() {
+        let secret = Array("GET /secret HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        var original = DirectionClassifier()
+        Self.v1.withUnsafeBytes { original.receive($0) }
+        var copy = original
+        (UpgradeTests.connect + secret).withUnsafeBytes { copy.receive($0) }
+        (UpgradeTests.smtpClient + secret).withUnsafeBytes { original.receive($0) }
+        let copied = copy.finish(), kept = original.finish()
+        #expect(copied.kind == .http)
+        #expect(copied.evidence?.hasPrefix("CONNECT api.example.com:443 HTTP/1.1") == true)
+        #expect(kept.protocolName == "smtp")
+        #expect(kept.preamble == "PROXY protocol v1")
+    }
+
     @Test(arguments: [("v1", v1), ("v2", v2)])
     func tlsAfterHeader(_ name: String, _ header: [UInt8]) throws {
         let directions = try StreamInvarianceTests.directions(of: "permissive.pcap")
