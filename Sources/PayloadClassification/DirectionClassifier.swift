@@ -60,7 +60,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// What only upgrades and PROXY headers need (nil for almost every flow):
     /// out of line, 8 bytes instead of 64 in each of the two classifiers
     /// that every open flow holds inline.
-    private var rare: RareState?
+    private var rare = OutOfLine<RareState>()
 
     /// `startsMidStream`: the stream's first byte was not seen (no SYN), so
     /// the first bytes need not sit on a message boundary.
@@ -256,7 +256,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
 
     /// What the stream was before it turned into TLS (STARTTLS, PostgreSQL/MySQL
     /// SSL requests, HTTP CONNECT): restored if the TLS framing then breaks.
-    private var upgradedFrom: (kind: PayloadKind, name: String?, evidence: String?)? { rare?.upgradedFrom }
+    private var upgradedFrom: (kind: PayloadKind, name: String?, evidence: String?)? { rare.value?.upgradedFrom }
 
     /// A cleartext (or short binary) preamble followed, at a segment start, by
     /// a valid TLS record header: walk the rest as TLS.
@@ -269,7 +269,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// From `tlsOffset` on the stream is walked as TLS; what came before is the named preamble.
     private mutating func upgrade(carried: [UInt8], then bytes: UnsafeRawBufferPointer, tlsOffset: Int) {
         let before = (kind: summary.kind, name: summary.protocolName, evidence: summary.evidence)
-        changeRare { $0.upgradedFrom = before }
+        rare.change(initial: RareState()) { $0.upgradedFrom = before }
         let name = summary.protocolName ?? "binary"
         if summary.kind == .http, summary.evidence?.hasPrefix("CONNECT ") == true {
             summary.preamble = "HTTP CONNECT (\(tlsOffset) bytes), then TLS"
@@ -478,7 +478,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     }
 
     /// Bytes of a PROXY protocol header removed from the window at a pickup start.
-    private var proxyHeaderBytes: Int { rare?.proxyHeaderBytes ?? 0 }
+    private var proxyHeaderBytes: Int { rare.value?.proxyHeaderBytes ?? 0 }
 
     /// At a pickup start that is not TLS framing: a PROXY protocol header is
     /// removed (what follows is the stream), and a recognised protocol start
@@ -492,7 +492,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         switch result {
         case .proxyHeader(let length, let name):
             guard length <= buffer.count else { return false }
-            changeRare {
+            rare.change(initial: RareState()) {
                 $0.proxyHeader = name
                 $0.proxyHeaderBytes += length
             }
@@ -608,7 +608,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     }
 
     /// A PROXY protocol header seen; the stream proper follows it.
-    private var proxyHeader: String? { rare?.proxyHeader }
+    private var proxyHeader: String? { rare.value?.proxyHeader }
 
     /// Probes the prefix; `endOffset` is the stream offset just past it (by
     /// default the current position).
@@ -666,7 +666,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if headerLength < bytes.count { walkWebSocket(UnsafeRawBufferPointer(rebasing: bytes[headerLength...])) }
         case .proxyHeader(let length, let name):
             // Probe what follows the header as if the stream started there.
-            changeRare { $0.proxyHeader = name }
+            rare.change(initial: RareState()) { $0.proxyHeader = name }
             let rest = UnsafeRawBufferPointer(rebasing: bytes[min(length, bytes.count)...])
             if !rest.isEmpty { probeIncoming(rest, streamOffset: streamOffset + length) }
         }
@@ -848,34 +848,11 @@ extension DirectionClassifier {
 
 /// What a classifier has concluded so far: `DirectionSummary` without the
 /// TLS counts and handshake details, which the record walker holds.
-/// `DirectionClassifier`'s rarely used state. A class so that the classifier
-/// holds a pointer; copied before a change when shared (`changeRare`), so the
-/// classifier keeps value semantics.
-final class RareState: @unchecked Sendable {
+/// `DirectionClassifier`'s rarely used state (see `OutOfLine`).
+struct RareState: Sendable {
     var upgradedFrom: (kind: PayloadKind, name: String?, evidence: String?)?
     var proxyHeader: String?
     var proxyHeaderBytes = 0
-
-    init() {}
-
-    init(copying other: RareState) {
-        upgradedFrom = other.upgradedFrom
-        proxyHeader = other.proxyHeader
-        proxyHeaderBytes = other.proxyHeaderBytes
-    }
-}
-
-extension DirectionClassifier {
-    /// Changes the rare state, made first if absent and copied first if
-    /// another classifier (a copy of this one) shares it.
-    private mutating func changeRare(_ change: (RareState) -> Void) {
-        if rare == nil {
-            rare = RareState()
-        } else if !isKnownUniquelyReferenced(&rare) {
-            rare = rare.map(RareState.init(copying:))
-        }
-        if let rare { change(rare) }
-    }
 }
 
 struct SummarySoFar: Sendable {
@@ -884,11 +861,34 @@ struct SummarySoFar: Sendable {
     var bytes = 0
     var gapBytes = 0
     var unverifiedBytes = 0
-    var preamble: String?
     var evidence: String?
-    var framingBreak: FramingBreak?
-    var entropy: Double?
+    /// Preamble, framing break and entropy: most streams have none of them
+    /// (TLS from the start, HTTP), so they wait out of line, 8 bytes here
+    /// instead of 56 in each of the two summaries every open flow holds.
+    private var rare = OutOfLine<RareSummary>()
     var kind: PayloadKind = .none
     var startedMidStream = false
     var resynchronised = false
+
+    var preamble: String? {
+        get { rare.value?.preamble }
+        set { if newValue != nil || rare.isSet { rare.change(initial: RareSummary()) { $0.preamble = newValue } } }
+    }
+
+    var framingBreak: FramingBreak? {
+        get { rare.value?.framingBreak }
+        set { if newValue != nil || rare.isSet { rare.change(initial: RareSummary()) { $0.framingBreak = newValue } } }
+    }
+
+    var entropy: Double? {
+        get { rare.value?.entropy }
+        set { if newValue != nil || rare.isSet { rare.change(initial: RareSummary()) { $0.entropy = newValue } } }
+    }
+}
+
+/// `SummarySoFar`'s rarely set parts (see there).
+struct RareSummary: Sendable {
+    var preamble: String?
+    var framingBreak: FramingBreak?
+    var entropy: Double?
 }

@@ -65,6 +65,21 @@ enum WebSocketBuilder {
         #expect(summary.handshake.cipherSuite == 0x1301)
     }
 
+    /// The preamble is kept out of line (`OutOfLine`) but a classifier stays
+    /// a value: a copy whose TLS then breaks drops the preamble it shares
+    /// with the original, and the original keeps it.
+    @Test func copiesKeepTheirOwnPreamble() {
+        var original = DirectionClassifier()
+        Self.connect.withUnsafeBytes { original.receive($0) }
+        var copy = original
+        Array("GET /secret HTTP/1.1\r\nHost: x\r\n\r\n".utf8).withUnsafeBytes { copy.receive($0) }
+        let copied = copy.finish(), kept = original.finish()
+        #expect(copied.kind == .http)
+        #expect(copied.preamble == nil)
+        #expect(kept.kind == .tls)
+        #expect(kept.preamble == "HTTP CONNECT (67 bytes), then TLS")
+    }
+
     @Test func connectThenTLS() {
         let summary = Self.classify(Self.connect)
         #expect(summary.kind == .tls)
