@@ -846,8 +846,6 @@ extension DirectionClassifier {
     }
 }
 
-/// What a classifier has concluded so far: `DirectionSummary` without the
-/// TLS counts and handshake details, which the record walker holds.
 /// `DirectionClassifier`'s rarely used state (see `OutOfLine`).
 struct RareState: Sendable {
     var upgradedFrom: (kind: PayloadKind, name: String?, evidence: String?)?
@@ -855,6 +853,8 @@ struct RareState: Sendable {
     var proxyHeaderBytes = 0
 }
 
+/// What a classifier has concluded so far: `DirectionSummary` without the
+/// TLS counts and handshake details, which the record walker holds.
 struct SummarySoFar: Sendable {
     // Word-sized fields first, the one-byte ones last (less padding).
     var protocolName: String?
