@@ -271,10 +271,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
         let before = (kind: summary.kind, name: summary.protocolName, evidence: summary.evidence)
         rare.change(initial: RareState()) { $0.upgradedFrom = before }
         let name = summary.protocolName ?? "binary"
+        // After a PROXY header, which the preamble names separately.
+        let preambleBytes = tlsOffset - (rare.value?.proxyHeaderLength ?? 0)
         if summary.kind == .http, summary.evidence?.hasPrefix("CONNECT ") == true {
-            summary.preamble = "HTTP CONNECT (\(tlsOffset) bytes), then TLS"
+            summary.preamble = "HTTP CONNECT (\(preambleBytes) bytes), then TLS"
         } else {
-            summary.preamble = "\(name) preamble (\(tlsOffset) bytes), then TLS"
+            summary.preamble = "\(name) preamble (\(preambleBytes) bytes), then TLS"
         }
         state = .tls
         buffer = []
@@ -495,6 +497,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             rare.change(initial: RareState()) {
                 $0.proxyHeader = name
                 $0.proxyHeaderBytes += length
+                $0.proxyHeaderLength += length
             }
             buffer.removeFirst(length)
             return false  // resync goes on over what follows the header
@@ -666,7 +669,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if headerLength < bytes.count { walkWebSocket(UnsafeRawBufferPointer(rebasing: bytes[headerLength...])) }
         case .proxyHeader(let length, let name):
             // Probe what follows the header as if the stream started there.
-            rare.change(initial: RareState()) { $0.proxyHeader = name }
+            rare.change(initial: RareState()) {
+                $0.proxyHeader = name
+                $0.proxyHeaderLength += length
+            }
             let rest = UnsafeRawBufferPointer(rebasing: bytes[min(length, bytes.count)...])
             if !rest.isEmpty { probeIncoming(rest, streamOffset: streamOffset + length) }
         }
@@ -850,7 +856,11 @@ extension DirectionClassifier {
 struct RareState: Sendable {
     var upgradedFrom: (kind: PayloadKind, name: String?, evidence: String?)?
     var proxyHeader: String?
+    /// Header bytes removed from the resync window (see `pickupStart`).
     var proxyHeaderBytes = 0
+    /// The PROXY header's length wherever it was found: an upgrade's
+    /// preamble is counted after it (the header is named on its own).
+    var proxyHeaderLength = 0
 }
 
 /// What a classifier has concluded so far: `DirectionSummary` without the

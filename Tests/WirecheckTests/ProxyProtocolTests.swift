@@ -37,6 +37,20 @@ import Testing
         #expect(kept.preamble == "PROXY protocol v1")
     }
 
+    /// An upgrade after the header: the preamble counts the upgrade's own
+    /// bytes (67 for this CONNECT request), not the header's too, which is
+    /// named on its own; however the bytes arrive.
+    @Test(arguments: [("v1", v1), ("v2", v2)])
+    func upgradeAfterHeaderCountsItsOwnBytes(_ name: String, _ header: [UInt8]) {
+        let stream = header + UpgradeTests.connect
+        let whole = Self.summary(stream, pieces: 1)
+        #expect(whole.kind == .tls)
+        #expect(whole.preamble == "PROXY protocol \(name), HTTP CONNECT (67 bytes), then TLS")
+        for pieces in [3, 50, stream.count] {
+            #expect(Self.summary(stream, pieces: pieces) == whole, "\(pieces) pieces")
+        }
+    }
+
     @Test(arguments: [("v1", v1), ("v2", v2)])
     func tlsAfterHeader(_ name: String, _ header: [UInt8]) throws {
         let directions = try StreamInvarianceTests.directions(of: "permissive.pcap")
