@@ -25,10 +25,11 @@ public enum TableMemory {
     /// mapped); the pages are then faulted in on first use, as without it.
     @discardableResult
     public static func populate(address: UInt, length: Int) -> Bool {
-        let pageMask = UInt(4_096 - 1)
+        #if os(Linux)
+        // madvise wants a page-aligned start; pages are 16 or 64 KiB on some arm64 kernels.
+        let pageMask = UInt(max(4_096, sysconf(Int32(_SC_PAGESIZE)))) - 1
         let start = address & ~pageMask
         guard length > 0, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return false }
-        #if os(Linux)
         let populateWrite: Int32 = 23  // MADV_POPULATE_WRITE; not in every libc's headers
         return madvise(pointer, Int(address - start) + length, populateWrite) == 0
         #else

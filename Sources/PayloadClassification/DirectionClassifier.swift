@@ -272,7 +272,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         rare.change(initial: RareState()) { $0.upgradedFrom = before }
         let name = summary.protocolName ?? "binary"
         // After a PROXY header, which the preamble names separately.
-        let preambleBytes = tlsOffset - (rare.value?.proxyHeaderLength ?? 0)
+        let preambleBytes = tlsOffset - proxyHeaderBytes
         if summary.kind == .http, summary.evidence?.hasPrefix("CONNECT ") == true {
             summary.preamble = "HTTP CONNECT (\(preambleBytes) bytes), then TLS"
         } else {
@@ -497,7 +497,6 @@ public struct DirectionClassifier: StreamSink, Sendable {
             rare.change(initial: RareState()) {
                 $0.proxyHeader = name
                 $0.proxyHeaderBytes += length
-                $0.proxyHeaderLength += length
             }
             buffer.removeFirst(length)
             return false  // resync goes on over what follows the header
@@ -671,7 +670,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             // Probe what follows the header as if the stream started there.
             rare.change(initial: RareState()) {
                 $0.proxyHeader = name
-                $0.proxyHeaderLength += length
+                $0.proxyHeaderBytes += length
             }
             let rest = UnsafeRawBufferPointer(rebasing: bytes[min(length, bytes.count)...])
             if !rest.isEmpty { probeIncoming(rest, streamOffset: streamOffset + length) }
@@ -856,11 +855,11 @@ extension DirectionClassifier {
 struct RareState: Sendable {
     var upgradedFrom: (kind: PayloadKind, name: String?, evidence: String?)?
     var proxyHeader: String?
-    /// Header bytes removed from the resync window (see `pickupStart`).
+    /// The PROXY header's length, wherever it was found. Both users count
+    /// from its end: `pickupStart` (the header was removed from the resync
+    /// window; only a stream picked up mid-way, which finds it there, asks)
+    /// and an upgrade's preamble (the header is named on its own).
     var proxyHeaderBytes = 0
-    /// The PROXY header's length wherever it was found: an upgrade's
-    /// preamble is counted after it (the header is named on its own).
-    var proxyHeaderLength = 0
 }
 
 /// What a classifier has concluded so far: `DirectionSummary` without the
