@@ -27,8 +27,21 @@ public struct CaptureFacts: Sendable {
 
 /// Writes reports somewhere: one per flow as it becomes final, then a summary.
 public protocol Reporter: SendableMetatype {
-    mutating func report(_ flow: FlowReport) -> String
+    /// Appends the flow's report to `output`. A replay writes every report
+    /// into one batch buffer this way: a String per report (allocated,
+    /// checked as UTF-8, copied into the batch, freed) was a tenth of the
+    /// reporting thread's work.
+    mutating func write(_ flow: FlowReport, to output: inout ByteWriter)
     func summary(_ summary: RunSummary, capture: CaptureFacts) -> String
+}
+
+extension Reporter {
+    /// The flow's report on its own.
+    public mutating func report(_ flow: FlowReport) -> String {
+        var output = ByteWriter(capacity: 512)
+        write(flow, to: &output)
+        return output.string
+    }
 }
 
 /// One line per flow for people; the summary says what it means.
@@ -38,14 +51,14 @@ public struct TextReporter: Reporter {
     /// Where the verdict's column ends and continuation lines start.
     static let indent = 19
 
-    /// Built as bytes in one buffer sized up front, then made a String once:
-    /// a line per flow is per-flow work, and String appends showed in profiles
-    /// of captures with many short flows.
-    public mutating func report(_ flow: FlowReport) -> String {
-        var line = ByteWriter(capacity: 320 + flow.reason.utf8.count)
+    /// Written as bytes, never as Strings appended to each other: a line per
+    /// flow is per-flow work, and String appends showed in profiles of
+    /// captures with many short flows.
+    public mutating func write(_ flow: FlowReport, to line: inout ByteWriter) {
+        let start = line.count
         line.append(flow.verdict.rawValue)
         if flow.expected { line.append(" (expected)") }
-        line.append(repeating: UInt8(ascii: " "), count: max(1, Self.indent - line.count))
+        line.append(repeating: UInt8(ascii: " "), count: max(1, Self.indent - (line.count - start)))
         line.append(flow.client)
         line.append(" -> ")
         line.append(flow.server)
@@ -95,7 +108,6 @@ public struct TextReporter: Reporter {
             line.append(note)
         }
         line.append(UInt8(ascii: "\n"))
-        return line.string
     }
 
     public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {
@@ -136,9 +148,9 @@ public struct TextReporter: Reporter {
 public struct JSONLinesReporter: Reporter {
     public init() {}
 
-    public mutating func report(_ flow: FlowReport) -> String {
+    public mutating func write(_ flow: FlowReport, to output: inout ByteWriter) {
         let o = flow.observation
-        var json = JSONObject()
+        var json = JSONObject(appendingTo: output)
         json.add("type", "flow")
         json.add("client", flow.client.description)
         json.add("server", flow.server.description)
@@ -163,7 +175,7 @@ public struct JSONLinesReporter: Reporter {
         json.add("gapBytes", o.clientToServer.gapBytes + o.serverToClient.gapBytes)
         json.add("conflictingBytes", o.conflictingBytes)
         json.add("notes", flow.notes)
-        return json.line()
+        output = json.finishLine()
     }
 
     /// The `tls` object's members.

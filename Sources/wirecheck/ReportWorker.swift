@@ -113,10 +113,12 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
             let batch = queued.removeFirst()
             pthread_cond_broadcast(&changed)
             pthread_mutex_unlock(&mutex)
-            while let observation = batch.takeNext() {
-                let report = VerdictPolicy.judge(observation, options: policy)
-                summary.add(report)
-                standardOutput(reporter.report(report))
+            writeReports { output in
+                while let observation = batch.takeNext() {
+                    let report = VerdictPolicy.judge(observation, options: policy)
+                    summary.add(report)
+                    reporter.write(report, to: &output)
+                }
             }
         }
     }

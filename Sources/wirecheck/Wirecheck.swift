@@ -222,7 +222,7 @@ struct Wirecheck: ParsableCommand {
             }
             let report = VerdictPolicy.judge(observation, options: policy)
             summary.add(report)
-            standardOutput(reporter.report(report))
+            writeReports { reporter.write(report, to: &$0) }
         }
         /// Waits for the worker's last report: nothing else may write until then.
         func settle() {
@@ -351,6 +351,20 @@ func standardOutput(_ text: String) {
         return
     }
     pendingReports.append(text)
+    if pendingReports.count >= 65_536 { flushReports() }
+}
+
+/// Lets `write` append reports to the output: into the batch for a replay
+/// (written out every 64 KiB), straight out for a live capture. One thread
+/// at a time: the report worker while it runs, else the analysing thread.
+func writeReports(_ write: (inout ByteWriter) -> Void) {
+    guard batchReports else {
+        var output = ByteWriter(capacity: 512)
+        write(&output)
+        writeAll(UnsafeRawBufferPointer(output.bytes), to: reportDescriptor)
+        return
+    }
+    write(&pendingReports)
     if pendingReports.count >= 65_536 { flushReports() }
 }
 
