@@ -90,30 +90,43 @@ extension IPAddress {
     @usableFromInline
     static func writeDottedQuad(_ v: UInt32, port: UInt16?, to out: UnsafeMutablePointer<UInt8>) -> Int {
         var count = 0
-        func put(_ value: Int) {
-            if value >= 10_000 { out[count] = UInt8(48 + value / 10_000); count += 1 }
-            if value >= 1_000 { out[count] = UInt8(48 + value / 1_000 % 10); count += 1 }
-            if value >= 100 { out[count] = UInt8(48 + value / 100 % 10); count += 1 }
-            if value >= 10 { out[count] = UInt8(48 + value / 10 % 10); count += 1 }
-            out[count] = UInt8(48 + value % 10)
-            count += 1
+        writeOctet(v >> 24, to: out, at: &count)
+        count += 1
+        writeOctet((v >> 16) & 0xFF, to: out, at: &count)
+        count += 1
+        writeOctet((v >> 8) & 0xFF, to: out, at: &count)
+        count += 1
+        // Its dot lies past the count: overwritten by the colon, or ignored.
+        writeOctet(v & 0xFF, to: out, at: &count)
+        guard let port else { return count }
+        out[count] = UInt8(ascii: ":")
+        count += 1
+        let value = Int(port)
+        let digits = value >= 10_000 ? 5 : value >= 1_000 ? 4 : value >= 100 ? 3 : value >= 10 ? 2 : 1
+        var rest = value
+        for position in stride(from: count + digits - 1, through: count, by: -1) {
+            out[position] = UInt8(48 + rest % 10)
+            rest /= 10
         }
-        put(Int(v >> 24))
-        out[count] = UInt8(ascii: ".")
-        count += 1
-        put(Int((v >> 16) & 0xFF))
-        out[count] = UInt8(ascii: ".")
-        count += 1
-        put(Int((v >> 8) & 0xFF))
-        out[count] = UInt8(ascii: ".")
-        count += 1
-        put(Int(v & 0xFF))
-        if let port {
-            out[count] = UInt8(ascii: ":")
-            count += 1
-            put(Int(port))
-        }
-        return count
+        return count + digits
+    }
+
+    /// One octet's digits and a dot after them, stored as one four-byte word
+    /// from a table (a report line writes eight octets; digit-by-digit
+    /// division was a tenth of formatting it). `count` moves past the digits.
+    /// The word ends at byte 15 at most, inside the caller's 21.
+    @inline(__always)
+    private static func writeOctet(_ octet: UInt32, to out: UnsafeMutablePointer<UInt8>, at count: inout Int) {
+        UnsafeMutableRawPointer(out + count).storeBytes(of: octetWithDot[Int(octet)], toByteOffset: 0, as: UInt32.self)
+        count += octet >= 100 ? 3 : octet >= 10 ? 2 : 1
+    }
+
+    /// For each octet value, its decimal digits then "." as the bytes of a
+    /// little-endian word (the first digit lowest).
+    static let octetWithDot: [UInt32] = (0..<256).map { (value: Int) -> UInt32 in
+        var word: UInt32 = 0
+        for (index, byte) in (String(value) + ".").utf8.enumerated() { word |= UInt32(byte) << (8 * UInt32(index)) }
+        return UInt32(littleEndian: word)
     }
 }
 

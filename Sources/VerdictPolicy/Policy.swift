@@ -279,7 +279,9 @@ public enum VerdictPolicy {
 public struct RunSummary: Sendable {
     public enum Result: String, Sendable { case pass, fail, inconclusive }
 
-    public var counts: [Verdict: Int] = [:]
+    /// Flows by verdict, at the verdict's rank: a dictionary keyed by the
+    /// verdict hashed its name for every flow.
+    private var countsByRank = [Int](repeating: 0, count: Verdict.allCases.count)
     public var flows = 0
     /// Plaintext flows on the expected-plaintext allowance (counted in `.plaintext` too).
     public var expectedPlaintext = 0
@@ -291,12 +293,17 @@ public struct RunSummary: Sendable {
     }
 
     public mutating func add(_ report: FlowReport) {
-        counts[report.verdict, default: 0] += 1
-        if report.expected { expectedPlaintext += 1 }
+        add(report.verdict, expected: report.expected)
+    }
+
+    /// Counts one flow with this verdict (`expected`: on the plaintext allowance).
+    public mutating func add(_ verdict: Verdict, expected: Bool = false) {
+        countsByRank[verdict.rank] += 1
+        if expected { expectedPlaintext += 1 }
         flows += 1
     }
 
-    public func count(_ verdict: Verdict) -> Int { counts[verdict] ?? 0 }
+    public func count(_ verdict: Verdict) -> Int { countsByRank[verdict.rank] }
 
     /// fail: any plaintext flow not on the allowance, or any verdict named by
     /// `--fail-on`. pass: none, and at least one conclusive flow.

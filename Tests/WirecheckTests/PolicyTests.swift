@@ -99,7 +99,7 @@ import Testing
     @Test func exitCodes() {
         func summary(_ verdicts: [Verdict]) -> RunSummary {
             var s = RunSummary()
-            for v in verdicts { s.counts[v, default: 0] += 1; s.flows += 1 }
+            for v in verdicts { s.add(v) }
             return s
         }
         #expect(summary([]).exitCode == 2)
@@ -108,5 +108,10 @@ import Testing
         #expect(summary([.encrypted, .plaintextRejected]).exitCode == 0)
         #expect(summary([.encrypted, .plaintext]).exitCode == 1)
         #expect(summary([.plaintext, .inconclusive]).result == .fail)
+        var counted = summary([.encrypted, .plaintext, .plaintextRejected, .opaque, .inconclusive, .opaque])
+        #expect(Verdict.allCases.map(counted.count) == [1, 1, 1, 2, 1])
+        counted.add(.plaintext, expected: true)
+        #expect(counted.count(.plaintext) == 2 && counted.expectedPlaintext == 1 && counted.flows == 7)
+        #expect(counted.result == .fail)
     }
 }

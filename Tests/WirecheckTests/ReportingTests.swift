@@ -6,6 +6,30 @@ import VerdictPolicy
 @testable import Reporting
 
 @Suite struct ReportingTests {
+    /// Endpoints are written from a table of octets; every octet value, in
+    /// every position, and ports at each digit count, spelled as the decimal
+    /// numbers they are, the same in a String and written in place.
+    @Test func endpointsAreSpelledInDecimal() {
+        for value in 0...255 {
+            for shift in [24, 16, 8, 0] {
+                let octets = (0..<4).map { 3 - $0 == shift / 8 ? value : (37 * $0 + value / 3) % 256 }
+                let v = octets.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                let port = UInt16([0, 7, 80, 443, 8080, 15_021, 65_535][value % 7])
+                let expected = octets.map(String.init).joined(separator: ".") + ":\(port)"
+                let endpoint = Endpoint(address: IPAddress(ipv4: v), port: port)
+                #expect(endpoint.description == expected)
+                var written = ByteWriter(capacity: 16)
+                written.append("<")
+                written.append(endpoint)
+                written.append(">")
+                #expect(written.string == "<" + expected + ">")
+            }
+        }
+        for port in [0, 9, 10, 99, 100, 999, 1_000, 9_999, 10_000, 65_535] as [UInt16] {
+            #expect(Endpoint(address: IPAddress(ipv4: 0xFFFF_FFFF), port: port).description == "255.255.255.255:\(port)")
+        }
+    }
+
     @Test(arguments: [
         (Int64(0), "1970-01-01T00:00:00.000000Z"),
         (Int64(1_795_000_000_123_456_789), "2026-11-18T11:06:40.123456Z"),
