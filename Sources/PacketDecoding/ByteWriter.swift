@@ -70,6 +70,29 @@ public struct ByteWriter: ~Copyable {
         used += extra
     }
 
+    /// Decimal digits of `value`, with leading zeros up to `minimumWidth`, most
+    /// significant first, so nothing is written twice (reversing a slice of the
+    /// buffer afterwards copied the buffer). Numbers in reports and timestamps.
+    public mutating func appendDigits(_ value: UInt64, minimumWidth: Int = 1) {
+        var scale: UInt64 = 1
+        var digits = 1
+        while value / scale >= 10 {
+            scale *= 10
+            digits += 1
+        }
+        append(repeating: UInt8(ascii: "0"), count: minimumWidth - digits)
+        while scale > 0 {
+            append(UInt8(ascii: "0") + UInt8(value / scale % 10))
+            scale /= 10
+        }
+    }
+
+    /// A count in decimal ("-" first when negative).
+    public mutating func appendDecimal(_ value: Int) {
+        if value < 0 { append(UInt8(ascii: "-")) }
+        appendDigits(UInt64(value.magnitude))
+    }
+
     /// Forgets the bytes, keeping the memory.
     public mutating func removeAll() { used = 0 }
 

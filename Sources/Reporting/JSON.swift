@@ -34,12 +34,12 @@ struct JSONObject: ~Copyable {
     mutating func add(_ key: StaticString, _ value: Int) {
         addKey(key)
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        appendDigits(UInt64(value.magnitude), minimumWidth: 1, to: &bytes)
+        bytes.appendDigits(UInt64(value.magnitude))
     }
 
     mutating func add(_ key: StaticString, _ value: UInt64) {
         addKey(key)
-        appendDigits(value, minimumWidth: 1, to: &bytes)
+        bytes.appendDigits(value)
     }
 
     mutating func add(_ key: StaticString, _ value: Bool) {
@@ -186,23 +186,6 @@ public enum Timestamp {
     /// Decimal digits, with leading zeros up to `width`.
     static func appendPadded(_ value: Int64, width: Int, to out: inout ByteWriter) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
-        appendDigits(value.magnitude, minimumWidth: width, to: &out)
-    }
-}
-
-/// Decimal digits of `value`, with leading zeros up to `minimumWidth`, most
-/// significant first, so nothing is written twice (reversing a slice of the
-/// buffer afterwards copied the buffer). Numbers in JSON lines and timestamps.
-func appendDigits(_ value: UInt64, minimumWidth: Int, to out: inout ByteWriter) {
-    var scale: UInt64 = 1
-    var digits = 1
-    while value / scale >= 10 {
-        scale *= 10
-        digits += 1
-    }
-    out.append(repeating: UInt8(ascii: "0"), count: minimumWidth - digits)
-    while scale > 0 {
-        out.append(UInt8(ascii: "0") + UInt8(value / scale % 10))
-        scale /= 10
+        out.appendDigits(value.magnitude, minimumWidth: width)
     }
 }

@@ -92,15 +92,13 @@ public struct TextReporter: Reporter {
                 line.append(", client cert ")
                 line.append(cert)
             }
-        } else if let evidence = flow.evidence {
-            line.append("  \"")
-            line.append(evidence)
-            line.append(UInt8(ascii: "\""))
+        } else {
+            flow.writeEvidence(to: &line, before: "  \"", after: "\"")
         }
         line.append(UInt8(ascii: "\n"))
         line.append(repeating: UInt8(ascii: " "), count: Self.indent)
         line.append("why: ")
-        line.append(flow.reason)
+        flow.writeReason(to: &line)
         for note in flow.notes {
             line.append(UInt8(ascii: "\n"))
             line.append(repeating: UInt8(ascii: " "), count: Self.indent)

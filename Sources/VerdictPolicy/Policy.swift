@@ -23,8 +23,8 @@ public enum VerdictPolicy {
     /// it holds) once more per flow.
     public static func judge(_ o: consuming FlowObservation, options: PolicyOptions = PolicyOptions()) -> FlowReport {
         let findings = assess(o, options: options)
-        return FlowReport(observation: o, verdict: findings.verdict, reason: findings.reason,
-                          protocolName: findings.protocolName, tls: findings.tls, evidence: findings.evidence,
+        return FlowReport(observation: o, verdict: findings.verdict, why: findings.reason,
+                          protocolName: findings.protocolName, tls: findings.tls,
                           notes: findings.notes, expected: findings.expected, mesh: findings.mesh)
     }
 
@@ -32,26 +32,22 @@ public enum VerdictPolicy {
     /// borrowed here, so that its directions are read where they lie (through
     /// the consuming `judge`, each was copied and destroyed twice per flow).
     private static func assess(_ o: FlowObservation, options: PolicyOptions) -> (
-        verdict: Verdict, reason: String, protocolName: String?, tls: TLSFacts?, evidence: String?,
+        verdict: Verdict, reason: Reason, protocolName: String?, tls: TLSFacts?,
         notes: [String], expected: Bool, mesh: Mesh?
     ) {
         let c = o.clientToServer, s = o.serverToClient
-        let (verdict, decided) = decide(o, c, s)
-        var reason = decided
+        let (verdict, reason) = decide(o, c, s)
         var tls: TLSFacts?
         if c.kind == .tls || s.kind == .tls || c.tlsRecords > 0 || s.tlsRecords > 0 {
             tls = tlsFacts(c, s)
         }
-        var expected = false
-        if verdict == .plaintext, options.expectedPlaintextPorts.contains(o.server.port) {
-            expected = true
-            reason += " (expected: Istio sends plaintext to port \(o.server.port) by design)"
-        }
+        // The reason then says so (see `FlowReport.reason`).
+        let expected = verdict == .plaintext && options.expectedPlaintextPorts.contains(o.server.port)
         let mesh = tls.flatMap { Mesh.identify($0, serverPort: o.server.port) }
-        return (verdict, reason, protocolName(c, s), tls, evidence(c, s, tls: tls), notes(o, c, s), expected, mesh)
+        return (verdict, reason, protocolName(c, s), tls, notes(o, c, s), expected, mesh)
     }
 
-    static func decide(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> (Verdict, String) {
+    static func decide(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> (Verdict, Reason) {
         let serverClosed = o.serverClosure != .open
         let how = o.serverClosure == .reset ? "reset the connection" : "closed the connection"
 
@@ -69,10 +65,10 @@ public enum VerdictPolicy {
                 return (.plaintext, "client sent cleartext \(what); the server neither answered nor closed before the capture ended")
             }
             if c.kind.isCleartext, s.kind.isCleartext {
-                return (.plaintext, "cleartext \(name(c)) in both directions")
+                return (.plaintext, Reason(.cleartextBothWays(name(c))))
             }
             if s.kind.isCleartext {
-                return (.plaintext, "server sent cleartext \(name(s))" + (c.kind == .none ? "" : "; client sent \(describe(c))"))
+                return (.plaintext, Reason(text: "server sent cleartext \(name(s))" + (c.kind == .none ? "" : "; client sent \(describe(c))")))
             }
             return (.plaintext, "client sent cleartext \(name(c)); server sent \(describe(s))")
         }
@@ -91,22 +87,21 @@ public enum VerdictPolicy {
                 return (.plaintext, "TLS with a NULL cipher suite (0x\(String(suite, radix: 16))): the records are authenticated but not encrypted")
             }
             let preamble = c.preamble ?? s.preamble
-            var reason: String
-            if let preamble, preamble.hasPrefix("SSLv2") {
-                // No upgrade: the client's hello is itself a record, in the legacy SSLv2 format.
-                let client = c.tlsRecords == 0 ? "" : ", then \(c.tlsRecords) client records"
-                reason = "every byte in both directions is TLS framing (a ClientHello in the legacy SSLv2 format\(client); \(s.tlsRecords) server records)"
-            } else {
-                reason = "every byte in both directions is TLS record framing (\(c.tlsRecords) client, \(s.tlsRecords) server records)"
-                if let preamble { reason += " after an upgrade: \(preamble)" }
+            let pickedUpMidStream = c.resynchronised || s.resynchronised || c.startedMidStream || s.startedMidStream
+            guard let preamble, preamble.hasPrefix("SSLv2") else {
+                return (.encrypted, Reason(.tlsFraming(clientRecords: c.tlsRecords, serverRecords: s.tlsRecords,
+                                                       preamble: preamble, pickedUpMidStream: pickedUpMidStream)))
             }
-            if c.resynchronised || s.resynchronised || c.startedMidStream || s.startedMidStream {
+            // No upgrade: the client's hello is itself a record, in the legacy SSLv2 format.
+            let client = c.tlsRecords == 0 ? "" : ", then \(c.tlsRecords) client records"
+            var reason = "every byte in both directions is TLS framing (a ClientHello in the legacy SSLv2 format\(client); \(s.tlsRecords) server records)"
+            if pickedUpMidStream {
                 reason += "; picked up mid-stream, framing verified after resynchronising, handshake not seen"
             }
-            return (.encrypted, reason)
+            return (.encrypted, Reason(text: reason))
         case (.ssh, .ssh):
             let upgrade = (c.preamble ?? s.preamble).map { " after an upgrade: \($0)" } ?? ""
-            return (.encrypted, "SSH in both directions (banner, then binary packets)" + upgrade)
+            return (.encrypted, Reason(text: "SSH in both directions (banner, then binary packets)" + upgrade))
         case (.tls, .none), (.none, .tls):
             // One direction captured (or answered with nothing): all of it is TLS.
             let (side, who, other) = c.kind == .tls ? (c, "client", "server") : (s, "server", "client")

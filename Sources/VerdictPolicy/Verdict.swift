@@ -184,13 +184,11 @@ public struct TLSFacts: Sendable, Equatable {
 public struct FlowReport: Sendable {
     public var observation: FlowObservation
     public var verdict: Verdict
-    /// One sentence: why this verdict.
-    public var reason: String
+    /// Why this verdict, kept as facts until written (see `Reason`).
+    public var why: Reason
     /// "tls", "http", "ssh", "text"…; nil when nothing was seen.
     public var protocolName: String?
     public var tls: TLSFacts?
-    /// The shortest proof (request line, status line, banner), credentials redacted.
-    public var evidence: String?
     /// Caveats: drops, conflicting retransmissions, mid-stream pickup.
     public var notes: [String]
     /// Plaintext that policy expects (Istio's plaintext-by-design ports): reported, not failing.
@@ -200,4 +198,49 @@ public struct FlowReport: Sendable {
 
     public var client: Endpoint { observation.client }
     public var server: Endpoint { observation.server }
+
+    /// One sentence: why this verdict.
+    public var reason: String {
+        guard expected else { return why.description }
+        var out = ByteWriter(capacity: 200)
+        writeReason(to: &out)
+        return out.string
+    }
+
+    /// The reason, appended to `out` without making a String of it.
+    public func writeReason(to out: inout ByteWriter) {
+        why.write(to: &out)
+        if expected {
+            out.append(" (expected: Istio sends plaintext to port ")
+            out.appendDecimal(Int(server.port))
+            out.append(" by design)")
+        }
+    }
+
+    /// The shortest proof (request line, status line, banner, or the TLS
+    /// version, SNI and ALPN), credentials redacted. Put together when asked
+    /// for: the text report of a TLS flow shows those facts itself and never
+    /// asks, and building it for every flow was a sixth of judging one.
+    public var evidence: String? {
+        VerdictPolicy.evidence(observation.clientToServer, observation.serverToClient, tls: tls)
+    }
+
+    /// The evidence between `before` and `after`, appended to `out`; nothing
+    /// when there is none. The two directions' texts are copied in place
+    /// rather than joined into a new String first.
+    public func writeEvidence(to out: inout ByteWriter, before: StaticString, after: StaticString) {
+        let client = observation.clientToServer.evidence, server = observation.serverToClient.evidence
+        guard client != nil || server != nil else {
+            guard let text = evidence else { return }
+            out.append(before)
+            out.append(text)
+            out.append(after)
+            return
+        }
+        out.append(before)
+        if let client { out.append(client) }
+        if client != nil, server != nil { out.append(" | ") }
+        if let server { out.append(server) }
+        out.append(after)
+    }
 }

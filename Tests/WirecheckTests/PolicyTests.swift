@@ -96,6 +96,68 @@ import Testing
         #expect(report.reason == "client sent only whitespace (no application data); the other side sent SSH")
     }
 
+    /// The reasons most flows get are kept as facts and spelled out when
+    /// written: the sentence must be exactly the one the policy documents,
+    /// the same as a String and written in place.
+    @Test func reasonsKeptAsFactsReadAsSentences() {
+        func judged(_ client: DirectionSummary, _ server: DirectionSummary, port: UInt16 = 80) -> FlowReport {
+            var observation = FlowObservation(
+                client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
+                server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: port)
+            )
+            observation.handshakeSeen = true
+            observation.clientToServer = client
+            observation.serverToClient = server
+            return VerdictPolicy.judge(observation)
+        }
+        var upgraded = Self.direction(.tls, records: 12, hello: true)
+        upgraded.preamble = "PostgreSQL SSLRequest"
+        var pickedUp = Self.direction(.tls, records: 1_234_567)
+        pickedUp.resynchronised = true
+        let cases: [(FlowReport, String)] = [
+            (judged(Self.direction(.tls, records: 5, hello: true), Self.direction(.tls, records: 60)),
+             "every byte in both directions is TLS record framing (5 client, 60 server records)"),
+            (judged(upgraded, pickedUp),
+             "every byte in both directions is TLS record framing (12 client, 1234567 server records) after an upgrade: "
+                + "PostgreSQL SSLRequest; picked up mid-stream, framing verified after resynchronising, handshake not seen"),
+            (judged(Self.direction(.http), Self.direction(.http)), "cleartext HTTP in both directions"),
+            (judged(Self.direction(.http), Self.direction(.http), port: 15_021),
+             "cleartext HTTP in both directions (expected: Istio sends plaintext to port 15021 by design)"),
+            (judged(Self.direction(.none), Self.direction(.none)), "no payload: TCP handshake only"),
+        ]
+        for (report, sentence) in cases {
+            #expect(report.reason == sentence)
+            var written = ByteWriter(capacity: 8)
+            report.writeReason(to: &written)
+            #expect(written.string == sentence)
+        }
+        #expect(cases[3].0.expected && !cases[2].0.expected)
+    }
+
+    /// Evidence written in place reads as the joined String does, and
+    /// nothing (not even the quotes) is written when there is none.
+    @Test func evidenceWrittenInPlaceMatchesTheString() {
+        func report(_ client: String?, _ server: String?, tls: Bool = false) -> FlowReport {
+            var observation = FlowObservation(
+                client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
+                server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: 80)
+            )
+            // TLS without a parsed hello: the evidence is built from the TLS facts.
+            observation.clientToServer = Self.direction(tls ? .tls : .http, records: tls ? 3 : 0, evidence: client)
+            observation.serverToClient = Self.direction(tls ? .tls : .http, records: tls ? 3 : 0, evidence: server)
+            return VerdictPolicy.judge(observation)
+        }
+        let reports = [report("GET / HTTP/1.1 (Host: a)", "HTTP/1.1 200 OK"), report("GET / HTTP/1.1", nil),
+                       report(nil, "220 mail ESMTP"), report(nil, nil), report(nil, nil, tls: true)]
+        let expected = ["GET / HTTP/1.1 (Host: a) | HTTP/1.1 200 OK", "GET / HTTP/1.1", "220 mail ESMTP", nil, "handshake not seen"]
+        for (report, text) in zip(reports, expected) {
+            #expect(report.evidence == text)
+            var written = ByteWriter(capacity: 8)
+            report.writeEvidence(to: &written, before: "<", after: ">")
+            #expect(written.string == (text.map { "<" + $0 + ">" } ?? ""))
+        }
+    }
+
     @Test func exitCodes() {
         func summary(_ verdicts: [Verdict]) -> RunSummary {
             var s = RunSummary()

@@ -1,0 +1,62 @@
+import PacketDecoding
+
+/// Why a flow got its verdict: the facts, spelled out when the report is
+/// written. Most flows of a busy capture are TLS, or cleartext, in both
+/// directions; building their sentence per flow as an interpolated String
+/// (allocated on the reporting thread, freed after the line was written)
+/// was a fifth of judging a flow. Every other reason is kept as the text it
+/// was built as: a string literal or interpolation makes one.
+public struct Reason: Sendable, Equatable, CustomStringConvertible, ExpressibleByStringInterpolation {
+    enum Form: Sendable, Equatable {
+        /// Every byte both ways is TLS record framing: the record counts,
+        /// the upgrade before it (if any) and whether it was picked up mid-stream.
+        case tlsFraming(clientRecords: Int, serverRecords: Int, preamble: String?, pickedUpMidStream: Bool)
+        /// Cleartext of the named protocol both ways.
+        case cleartextBothWays(String)
+        case text(String)
+    }
+
+    var form: Form
+
+    init(_ form: Form) { self.form = form }
+
+    public init(text: String) { form = .text(text) }
+
+    public init(stringLiteral text: String) { form = .text(text) }
+
+    public init(stringInterpolation: DefaultStringInterpolation) {
+        form = .text(String(stringInterpolation: stringInterpolation))
+    }
+
+    /// The sentence, appended to `out`.
+    public func write(to out: inout ByteWriter) {
+        switch form {
+        case let .tlsFraming(clientRecords, serverRecords, preamble, pickedUpMidStream):
+            out.append("every byte in both directions is TLS record framing (")
+            out.appendDecimal(clientRecords)
+            out.append(" client, ")
+            out.appendDecimal(serverRecords)
+            out.append(" server records)")
+            if let preamble {
+                out.append(" after an upgrade: ")
+                out.append(preamble)
+            }
+            if pickedUpMidStream {
+                out.append("; picked up mid-stream, framing verified after resynchronising, handshake not seen")
+            }
+        case .cleartextBothWays(let name):
+            out.append("cleartext ")
+            out.append(name)
+            out.append(" in both directions")
+        case .text(let text):
+            out.append(text)
+        }
+    }
+
+    public var description: String {
+        if case .text(let text) = form { return text }
+        var out = ByteWriter(capacity: 160)
+        write(to: &out)
+        return out.string
+    }
+}
