@@ -53,9 +53,11 @@ struct DirectionState: Sendable {
     var classifier = DirectionClassifier()
     var closure = Closure.open
 
-    mutating func accept(sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int, budget: inout ReassemblyBudget) {
+    mutating func accept(
+        sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int, fingerprint: PayloadFingerprint?, budget: inout ReassemblyBudget
+    ) {
         if !assembler.isStarted { classifier.markMidStream() }
-        assembler.accept(sequence: sequence, payload: payload, missing: missing, budget: &budget, sink: &classifier)
+        assembler.accept(sequence: sequence, payload: payload, missing: missing, fingerprint: fingerprint, budget: &budget, sink: &classifier)
     }
 
     mutating func finish(budget: inout ReassemblyBudget) -> DirectionSummary {
@@ -162,8 +164,13 @@ public struct FlowAnalyzer: Sendable {
     /// As `process(frame:originalLength:timestamp:emit:)`, but hands over what
     /// was observed of each final flow, unjudged: judging and reporting can
     /// then run elsewhere (`VerdictPolicy.judge` is a pure function).
+    ///
+    /// `payloadFingerprint`: the fingerprint of `frame[range]`, computed by
+    /// whoever read the frame (see `FlowAnalyzer.payloadFingerprint(of:…)`);
+    /// used only if `range` is exactly the TCP payload found here.
     public mutating func process(
         frame: UnsafeRawBufferPointer, originalLength: Int, timestamp: Int64,
+        payloadFingerprint: (range: Range<Int>, fingerprint: PayloadFingerprint)? = nil,
         observe: (consuming FlowObservation) -> Void
     ) {
         statistics.frames += 1
@@ -171,7 +178,8 @@ public struct FlowAnalyzer: Sendable {
         switch decoder.decode(frame, originalLength: originalLength) {
         case .success(let segment):
             statistics.tcpSegments += 1
-            handle(segment, frame: frame, timestamp: timestamp, observe: observe)
+            let fingerprint = payloadFingerprint.flatMap { $0.range == segment.payloadRange ? $0.fingerprint : nil }
+            handle(segment, frame: frame, fingerprint: fingerprint, timestamp: timestamp, observe: observe)
         case .failure(let failure):
             switch failure {
             case .notTCP: statistics.notTCP += 1
@@ -183,7 +191,7 @@ public struct FlowAnalyzer: Sendable {
                     datagram.bytes.withUnsafeBytes { bytes in
                         if case .success(let segment) = decoder.decodeReassembled(bytes, wireLength: datagram.wireLength, from: fragment) {
                             statistics.tcpSegments += 1
-                            handle(segment, frame: bytes, timestamp: timestamp, observe: observe)
+                            handle(segment, frame: bytes, fingerprint: nil, timestamp: timestamp, observe: observe)
                         }
                     }
                 }
@@ -265,7 +273,8 @@ public struct FlowAnalyzer: Sendable {
     // MARK: Per segment
 
     private mutating func handle(
-        _ segment: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64, observe: (consuming FlowObservation) -> Void
+        _ segment: TCPSegment, frame: UnsafeRawBufferPointer, fingerprint: PayloadFingerprint?, timestamp: Int64,
+        observe: (consuming FlowObservation) -> Void
     ) {
         let key = FlowKey(segment.source, segment.destination, tunnel: segment.tunnel)
         let isSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
@@ -296,7 +305,7 @@ public struct FlowAnalyzer: Sendable {
         // Mutated where it lies: a flow's state is large and copying it per
         // packet shows in profiles. One write access per array and packet:
         // each costs a call to check that the array's storage is unshared.
-        let closed = slots[slot]?.update(with: segment, frame: frame, timestamp: timestamp, budget: &budget) ?? false
+        let closed = slots[slot]?.update(with: segment, frame: frame, fingerprint: fingerprint, timestamp: timestamp, budget: &budget) ?? false
         var entry = activity[slot]
         entry.lastSeen = max(entry.lastSeen, timestamp)
         if closed { entry.closedAt = timestamp }
@@ -475,9 +484,30 @@ public struct FlowAnalyzer: Sendable {
     }
 }
 
+extension FlowAnalyzer {
+    /// The fingerprint of a frame's TCP payload that `process` would
+    /// otherwise compute, for a thread that reads frames ahead of the
+    /// analyser: computed there while the bytes are in that processor's cache
+    /// (on the analysing thread, reading every payload byte for it was its
+    /// largest single cost, mostly waiting for memory the reading thread had
+    /// just written). nil when the frame has no TCP payload of its own (not
+    /// TCP, none, or an IP fragment, whose datagram is rebuilt first).
+    public static func payloadFingerprint(
+        of frame: UnsafeRawBufferPointer, originalLength: Int, decoder: FrameDecoder
+    ) -> (range: Range<Int>, fingerprint: PayloadFingerprint)? {
+        guard case .success(let segment) = decoder.decode(frame, originalLength: originalLength),
+              !segment.payloadRange.isEmpty else { return nil }
+        let payload = UnsafeRawBufferPointer(rebasing: frame[segment.payloadRange])
+        return (segment.payloadRange, PayloadFingerprint(of: payload))
+    }
+}
+
 extension FlowState {
     /// Takes one segment; true when it closed the flow (see `closeIfDone`).
-    mutating func update(with segment: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64, budget: inout ReassemblyBudget) -> Bool {
+    mutating func update(
+        with segment: TCPSegment, frame: UnsafeRawBufferPointer, fingerprint: PayloadFingerprint? = nil, timestamp: Int64,
+        budget: inout ReassemblyBudget
+    ) -> Bool {
         packets += 1
         lastSeen = max(lastSeen, timestamp)
         let fromClient = segment.source == client
@@ -499,9 +529,9 @@ extension FlowState {
         let dataSequence = segment.flags.contains(.syn) ? segment.sequence &+ 1 : segment.sequence
         if length > 0 {
             if fromClient {
-                toServer.accept(sequence: dataSequence, payload: payload, missing: segment.missingPayload, budget: &budget)
+                toServer.accept(sequence: dataSequence, payload: payload, missing: segment.missingPayload, fingerprint: fingerprint, budget: &budget)
             } else {
-                toClient.accept(sequence: dataSequence, payload: payload, missing: segment.missingPayload, budget: &budget)
+                toClient.accept(sequence: dataSequence, payload: payload, missing: segment.missingPayload, fingerprint: fingerprint, budget: &budget)
             }
         }
         if segment.flags.contains(.fin) {

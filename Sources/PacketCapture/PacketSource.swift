@@ -37,6 +37,25 @@ public struct CapturedPacket {
     /// snapshot length cut it short.
     public var originalLength: Int
     public var bytes: UnsafeRawBufferPointer
+    /// What the reading thread computed from the packet's bytes, if asked
+    /// to (`ReadAhead`'s `note`).
+    public var note: FrameNote? = nil
+}
+
+/// A 64-bit value computed from `bytes[offset..<offset + count]` of a packet
+/// on the thread that read it, while its bytes were in that processor's cache.
+public struct FrameNote: Sendable, Equatable {
+    public var offset: Int32
+    public var count: Int32
+    public var value: UInt64
+
+    public init(offset: Int32, count: Int32, value: UInt64) {
+        self.offset = offset
+        self.count = count
+        self.value = value
+    }
+
+    public var range: Range<Int> { Int(offset)..<(Int(offset) + Int(count)) }
 }
 
 /// What one read from the source produced.

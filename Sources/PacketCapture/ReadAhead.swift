@@ -23,6 +23,7 @@ public final class ReadAhead: @unchecked Sendable {
             var count: Int
             var originalLength: Int
             var timestampNanoseconds: Int64
+            var note: FrameNote?
         }
         // Touched per packet by one thread at a time (the hand-over is under
         // the mutex), so the dynamic exclusivity checks, about 80
@@ -47,7 +48,7 @@ public final class ReadAhead: @unchecked Sendable {
         }
 
         /// Copies a packet in; false when it does not fit (the batch is handed over first).
-        func append(_ packet: CapturedPacket) -> Bool {
+        func append(_ packet: CapturedPacket, note: FrameNote?) -> Bool {
             let count = packet.bytes.count
             if count > storage.count - used {
                 // A packet larger than an empty batch gets a batch of its size.
@@ -59,13 +60,14 @@ public final class ReadAhead: @unchecked Sendable {
                 (target + used).copyMemory(from: source, byteCount: count)
             }
             records.append(Record(offset: used, count: count, originalLength: packet.originalLength,
-                                  timestampNanoseconds: packet.timestampNanoseconds))
+                                  timestampNanoseconds: packet.timestampNanoseconds, note: note))
             used += count
             return true
         }
     }
 
     private let source: PacketSource
+    private let note: (@Sendable (CapturedPacket) -> FrameNote?)?
     private let batchBytes: Int
     private let batchRecords: Int
 
@@ -86,8 +88,15 @@ public final class ReadAhead: @unchecked Sendable {
     /// - Parameters:
     ///   - batchBytes: bytes of packets per batch (a larger packet gets a batch of its own size).
     ///   - batchCount: batches in circulation, the bound on memory.
-    public init(source: PacketSource, batchBytes: Int = 1 << 20, batchRecords: Int = 4096, batchCount: Int = 6) {
+    ///   - note: run on the reading thread for each packet as it is copied;
+    ///     its result comes back as the packet's `note` (the caller computes
+    ///     there what needs every byte, while they are in that cache).
+    public init(
+        source: PacketSource, batchBytes: Int = 1 << 20, batchRecords: Int = 4096, batchCount: Int = 6,
+        note: (@Sendable (CapturedPacket) -> FrameNote?)? = nil
+    ) {
         self.source = source
+        self.note = note
         self.batchBytes = max(batchBytes, 1)
         self.batchRecords = max(batchRecords, 1)
         pthread_mutex_init(&mutex, nil)
@@ -126,7 +135,8 @@ public final class ReadAhead: @unchecked Sendable {
                     return .packet(CapturedPacket(
                         timestampNanoseconds: record.timestampNanoseconds,
                         originalLength: record.originalLength,
-                        bytes: UnsafeRawBufferPointer(rebasing: batch.storage[record.offset..<(record.offset + record.count)])
+                        bytes: UnsafeRawBufferPointer(rebasing: batch.storage[record.offset..<(record.offset + record.count)]),
+                        note: record.note
                     ))
                 }
                 if let ending = batch.ending { return ending }
@@ -174,14 +184,14 @@ public final class ReadAhead: @unchecked Sendable {
         while let batch = takeFree() {
             if let packet = carried {
                 // An empty batch takes any packet.
-                _ = batch.append(packet)
+                _ = batch.append(packet, note: note?(packet))
                 carried = nil
             }
             filling: while true {
                 let result = source._withUnsafeGuaranteedRef { $0.next() }
                 switch result {
                 case .packet(let packet):
-                    guard batch.append(packet) else {
+                    guard batch.append(packet, note: note?(packet)) else {
                         carried = packet
                         break filling
                     }

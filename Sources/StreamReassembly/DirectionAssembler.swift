@@ -122,10 +122,13 @@ public struct DirectionAssembler: Sendable {
 
     /// Takes one segment. `missing` is payload that was on the wire after
     /// `payload` but not captured (snapshot length); it is reported as a gap.
+    /// `fingerprint`, when given, is `PayloadFingerprint(of: payload)`
+    /// computed ahead (by the reading thread); otherwise it is computed here.
     public mutating func accept<Sink: StreamSink>(
         sequence: UInt32,
         payload: UnsafeRawBufferPointer,
         missing: Int = 0,
+        fingerprint: PayloadFingerprint? = nil,
         budget: inout ReassemblyBudget,
         sink: inout Sink
     ) {
@@ -138,13 +141,13 @@ public struct DirectionAssembler: Sendable {
         }
         let offset = Self.offset(of: sequence, from: nextSequence)
         if offset + length <= 0 {
-            noteRetransmission(sequence: sequence, payload: payload)
+            noteRetransmission(sequence: sequence, payload: payload, fingerprint: fingerprint)
             return
         }
         if offset <= 0 {
             if pending.isEmpty {
                 // The common case: no held data to reconcile, the bytes go straight on.
-                deliverInOrder(sequence: sequence, payload: payload, missing: missing, skipping: -offset, sink: &sink)
+                deliverInOrder(sequence: sequence, payload: payload, missing: missing, skipping: -offset, fingerprint: fingerprint, sink: &sink)
             } else {
                 deliverKeepingHeldCopies(sequence: sequence, payload: payload, missing: missing, budget: &budget, sink: &sink)
             }
@@ -172,7 +175,8 @@ public struct DirectionAssembler: Sendable {
     // MARK: In order
 
     private mutating func deliverInOrder<Sink: StreamSink>(
-        sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int, skipping: Int, sink: inout Sink
+        sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int, skipping: Int,
+        fingerprint: PayloadFingerprint?, sink: inout Sink
     ) {
         // Only captured bytes count as seen twice; an uncaptured tail over known data is just unknown.
         if skipping > 0 { statistics.duplicateBytes += min(skipping, payload.count) }
@@ -180,7 +184,9 @@ public struct DirectionAssembler: Sendable {
             let fresh = UnsafeRawBufferPointer(rebasing: payload[skipping...])
             sink.receive(fresh)
             statistics.deliveredBytes += fresh.count
-            if skipping == 0 { recent.remember(sequence: sequence, payload: payload) }
+            if skipping == 0 {
+                recent.remember(sequence: sequence, length: payload.count, fingerprint: fingerprint ?? PayloadFingerprint(of: payload))
+            }
         }
         let missingFresh = missing - max(0, skipping - payload.count)
         if missingFresh > 0 {
@@ -241,8 +247,8 @@ public struct DirectionAssembler: Sendable {
         if same { statistics.duplicateBytes += to - from } else { statistics.conflictingBytes += to - from }
     }
 
-    private mutating func noteRetransmission(sequence: UInt32, payload: UnsafeRawBufferPointer) {
-        switch recent.compare(sequence: sequence, payload: payload) {
+    private mutating func noteRetransmission(sequence: UInt32, payload: UnsafeRawBufferPointer, fingerprint: PayloadFingerprint?) {
+        switch recent.compare(sequence: sequence, payload: payload, fingerprint: fingerprint) {
         case .different:
             statistics.conflictingBytes += payload.count
         case .same, .unknown:
@@ -278,7 +284,7 @@ public struct DirectionAssembler: Sendable {
             }
             if Self.offset(of: sequence, from: nextSequence) + payload.count + missing > 0 {
                 deliverInOrder(sequence: sequence, payload: payload, missing: missing,
-                               skipping: max(0, -Self.offset(of: sequence, from: nextSequence)), sink: &sink)
+                               skipping: max(0, -Self.offset(of: sequence, from: nextSequence)), fingerprint: nil, sink: &sink)
             }
             drainPending(budget: &budget, sink: &sink)
             return
@@ -375,7 +381,7 @@ public struct DirectionAssembler: Sendable {
         first.bytes.withUnsafeBytes { raw in
             if offset + raw.count + first.missingTail > 0 {
                 deliverInOrder(sequence: first.sequence, payload: raw, missing: first.missingTail,
-                               skipping: -offset, sink: &sink)
+                               skipping: -offset, fingerprint: nil, sink: &sink)
             } else {
                 // An in-order segment already delivered all of it: a second
                 // copy, counted like the partly covered case above.
@@ -448,6 +454,23 @@ struct SegmentBufferPool: Sendable {
     }
 }
 
+/// A segment payload's keyed 64-bit fingerprint, by which a retransmission
+/// is told to be the same bytes or different ones (see `RecentSegments.hash`).
+/// Public so that it can be computed ahead, on the thread that read the
+/// packet, while its bytes are still in that processor's cache.
+public struct PayloadFingerprint: Sendable, Equatable {
+    public var value: UInt64
+
+    public init(of payload: UnsafeRawBufferPointer) {
+        value = RecentSegments.hash(payload)
+    }
+
+    /// A value that `init(of:)` produced earlier (carried between threads as a number).
+    public init(value: UInt64) {
+        self.value = value
+    }
+}
+
 /// A few fingerprints of recently delivered segments. The `-i any` double and
 /// fast retransmits arrive within a few packets of the original, so a short
 /// history catches them without keeping delivered bytes.
@@ -466,8 +489,8 @@ struct RecentSegments: Sendable {
         static let empty = Entry(sequence: 0, length: -1, hash: 0)
     }
 
-    mutating func remember(sequence: UInt32, payload: UnsafeRawBufferPointer) {
-        let entry = Entry(sequence: sequence, length: Int32(clamping: payload.count), hash: Self.hash(payload))
+    mutating func remember(sequence: UInt32, length: Int, fingerprint: PayloadFingerprint) {
+        let entry = Entry(sequence: sequence, length: Int32(clamping: length), hash: fingerprint.value)
         switch next {
         case 0: entries.0 = entry
         case 1: entries.1 = entry
@@ -477,10 +500,10 @@ struct RecentSegments: Sendable {
         next = (next + 1) & 3
     }
 
-    func compare(sequence: UInt32, payload: UnsafeRawBufferPointer) -> Comparison {
+    func compare(sequence: UInt32, payload: UnsafeRawBufferPointer, fingerprint: PayloadFingerprint? = nil) -> Comparison {
         for entry in [entries.0, entries.1, entries.2, entries.3]
         where entry.sequence == sequence && entry.length == Int32(clamping: payload.count) {
-            return entry.hash == Self.hash(payload) ? .same : .different
+            return entry.hash == (fingerprint ?? PayloadFingerprint(of: payload)).value ? .same : .different
         }
         return .unknown
     }

@@ -230,7 +230,7 @@ struct Wirecheck: ParsableCommand {
         }
 
         // libpcap's read loop is a third or more of a replay's time.
-        let readAhead = threaded ? ReadAhead(source: source) : nil
+        let readAhead = threaded ? ReadAhead(source: source, note: Self.payloadFingerprint(linkType: source.linkType)) : nil
         // Kept alive by `readAhead` (stopped after the loop); used unretained,
         // which spares a retain and a release per packet.
         let ahead = readAhead?.start() == true ? readAhead.map { Unmanaged.passUnretained($0) } : nil
@@ -244,7 +244,9 @@ struct Wirecheck: ParsableCommand {
             case .packet(let packet):
                 packets += 1
                 analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                 timestamp: packet.timestampNanoseconds, observe: observe)
+                                 timestamp: packet.timestampNanoseconds,
+                                 payloadFingerprint: packet.note.map { ($0.range, PayloadFingerprint(value: $0.value)) },
+                                 observe: observe)
             case .timeout:
                 analyzer.advanceClock(to: wallClockNanoseconds(), observe: observe)
             case .end:
@@ -290,6 +292,23 @@ struct Wirecheck: ParsableCommand {
             standardError("wirecheck: warning: \(sourceName): reading stopped early: \(error); results cover the \(packets) packets before it\n")
         }
         return summary.exitCode
+    }
+}
+
+extension Wirecheck {
+    /// For the reading thread: each TCP payload's fingerprint, which every
+    /// delivered segment needs (retransmissions are compared by it),
+    /// computed while the packet's bytes are in that thread's cache (see
+    /// `FlowAnalyzer.payloadFingerprint(of:originalLength:decoder:)`).
+    static func payloadFingerprint(linkType: Int32) -> @Sendable (CapturedPacket) -> FrameNote? {
+        let decoder = FrameDecoder(linkType: linkType)
+        return { packet in
+            guard let (range, fingerprint) = FlowAnalyzer.payloadFingerprint(
+                      of: packet.bytes, originalLength: packet.originalLength, decoder: decoder),
+                  let offset = Int32(exactly: range.lowerBound),
+                  let count = Int32(exactly: range.count) else { return nil }
+            return FrameNote(offset: offset, count: count, value: fingerprint.value)
+        }
     }
 }
 
