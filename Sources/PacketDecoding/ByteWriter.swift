@@ -32,9 +32,27 @@ public struct ByteWriter: ~Copyable {
     @inlinable
     public mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
-        if capacity - used < bytes.count { grow(toFit: bytes.count) }
-        (base + used).update(from: source, count: bytes.count)
-        used += bytes.count
+        let count = bytes.count
+        if capacity - used < count { grow(toFit: count) }
+        let target = UnsafeMutableRawPointer(base + used)
+        let from = UnsafeRawPointer(source)
+        // Most appends are a few bytes (separators, words, addresses): two
+        // overlapping word copies cover 4 to 16 bytes without a call to
+        // memcpy, whose call and dispatch cost more than such a copy.
+        if count >= 8, count <= 16 {
+            target.storeBytes(of: from.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            target.storeBytes(of: from.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self), toByteOffset: count - 8, as: UInt64.self)
+        } else if count >= 4, count < 8 {
+            target.storeBytes(of: from.loadUnaligned(as: UInt32.self), as: UInt32.self)
+            target.storeBytes(of: from.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self), toByteOffset: count - 4, as: UInt32.self)
+        } else if count < 4 {
+            target.storeBytes(of: source[0], as: UInt8.self)
+            target.storeBytes(of: source[count / 2], toByteOffset: count / 2, as: UInt8.self)
+            target.storeBytes(of: source[count - 1], toByteOffset: count - 1, as: UInt8.self)
+        } else {
+            (base + used).update(from: source, count: count)
+        }
+        used += count
     }
 
     /// A literal's bytes (separators, keys, fixed words).

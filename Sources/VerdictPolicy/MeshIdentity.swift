@@ -9,11 +9,17 @@ public enum Mesh: String, Sendable, Equatable {
     case linkerd
 
     /// ALPN values Istio sidecars offer for mutual TLS between workloads.
-    static let istioALPN: Set<String> = ["istio", "istio-peer-exchange", "istio-http/1.0", "istio-http/1.1", "istio-h2"]
+    /// Compared, not hashed: a set hashed every value of every TLS flow.
+    static func isIstioALPN(_ value: String) -> Bool {
+        switch value {
+        case "istio", "istio-peer-exchange", "istio-http/1.0", "istio-http/1.1", "istio-h2": return true
+        default: return false
+        }
+    }
 
     /// Recognises the mesh from what the handshake showed; nil for other TLS.
     public static func identify(_ tls: TLSFacts, serverPort: UInt16) -> Mesh? {
-        if tls.alpnOffered.contains(where: istioALPN.contains) { return .istioSidecar }
+        if tls.alpnOffered.contains(where: isIstioALPN) { return .istioSidecar }
         if let sni = tls.serverName {
             if isIstioOutboundSNI(sni) { return .istioSidecar }
             if sni.contains(".serviceaccount.identity.linkerd.") { return .linkerd }
@@ -25,12 +31,24 @@ public enum Mesh: String, Sendable, Equatable {
         return nil
     }
 
-    /// `outbound_.80_._.webserver.default.svc.cluster.local`: direction, port, subset, host.
+    /// `outbound_.80_._.webserver.default.svc.cluster.local`: direction, port
+    /// (digits, then `_`), subset (ending in `_`), host. Read in place: split
+    /// into parts, it made an array for every TLS flow with a server name.
     static func isIstioOutboundSNI(_ sni: String) -> Bool {
-        let parts = sni.split(separator: ".", maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "outbound_" || parts[0] == "inbound_" else { return false }
-        let port = parts[1]
-        return port.hasSuffix("_") && port.dropLast().allSatisfy(\.isNumber) && !port.dropLast().isEmpty
-            && parts[2].hasSuffix("_") && !parts[3].isEmpty
+        var rest = Substring(sni).utf8
+        func take(_ literal: StaticString) -> Bool {
+            let bytes = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
+            guard rest.starts(with: bytes) else { return false }
+            rest = rest.dropFirst(bytes.count)
+            return true
+        }
+        guard take("outbound_.") || take("inbound_.") else { return false }
+        let digits = rest.prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }.count
+        guard digits > 0 else { return false }
+        rest = rest.dropFirst(digits)
+        guard take("_.") else { return false }
+        guard let dot = rest.firstIndex(of: UInt8(ascii: ".")), dot > rest.startIndex,
+              rest[rest.index(before: dot)] == UInt8(ascii: "_") else { return false }
+        return rest.index(after: dot) < rest.endIndex
     }
 }

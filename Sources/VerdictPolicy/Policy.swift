@@ -83,7 +83,7 @@ public enum VerdictPolicy {
             guard provesTLS(c), provesTLS(s) else {
                 return (.inconclusive, "too little TLS to prove framing (\(c.tlsRecords) client, \(s.tlsRecords) server records)")
             }
-            if let suite = s.handshake.cipherSuite, nullCipherSuites.contains(suite) {
+            if let suite = s.handshake.cipherSuite, isNullCipherSuite(suite) {
                 return (.plaintext, "TLS with a NULL cipher suite (0x\(String(suite, radix: 16))): the records are authenticated but not encrypted")
             }
             let preamble = c.preamble ?? s.preamble
@@ -137,14 +137,20 @@ public enum VerdictPolicy {
         return (.inconclusive, "client sent \(describe(c)), server sent \(describe(s))")
     }
 
-    /// One valid header is not proof: require a parsed hello or several records.
     /// Cipher suites that encrypt nothing (RFC 5246, 4785, 4492, 5487, 5489,
     /// 9150): framing and MACs, application data in clear.
-    static let nullCipherSuites: Set<UInt16> = [
-        0x0000, 0x0001, 0x0002, 0x002C, 0x002D, 0x002E, 0x003B, 0x00B0, 0x00B1, 0x00B4, 0x00B5, 0x00B8, 0x00B9,
-        0xC001, 0xC006, 0xC00B, 0xC010, 0xC015, 0xC039, 0xC03A, 0xC03B, 0xC0B4, 0xC0B5,
-    ]
+    static func isNullCipherSuite(_ suite: UInt16) -> Bool {
+        // A switch, not a Set: a lookup hashed the suite for every TLS flow.
+        switch suite {
+        case 0x0000, 0x0001, 0x0002, 0x002C, 0x002D, 0x002E, 0x003B, 0x00B0, 0x00B1, 0x00B4, 0x00B5, 0x00B8, 0x00B9,
+             0xC001, 0xC006, 0xC00B, 0xC010, 0xC015, 0xC039, 0xC03A, 0xC03B, 0xC0B4, 0xC0B5:
+            return true
+        default:
+            return false
+        }
+    }
 
+    /// One valid header is not proof: require a parsed hello or several records.
     static func provesTLS(_ d: DirectionSummary) -> Bool {
         d.tlsRecords >= 2 || d.handshake.clientHelloSeen || d.handshake.serverHelloSeen
             || (d.tlsRecords == 1 && d.tlsEndsOnRecordBoundary && d.bytes > 5 + d.unverifiedBytes)

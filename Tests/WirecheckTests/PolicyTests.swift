@@ -158,6 +158,18 @@ import Testing
         }
     }
 
+    /// The NULL suites by name (RFC 5246 NULL_WITH_NULL_NULL, RSA_WITH_NULL_MD5/SHA/SHA256;
+    /// RFC 4785 PSK; RFC 4492 ECDH(E) and ECDH_anon; RFC 5487 PSK SHA256/384;
+    /// RFC 5489 ECDHE_PSK; RFC 9150 TLS 1.3 integrity-only): NULL; AEAD and CBC suites are not.
+    @Test func nullCipherSuites() {
+        let null: [UInt16] = [0x0000, 0x0001, 0x0002, 0x003B, 0x002C, 0x002D, 0x002E, 0xC001, 0xC006, 0xC00B, 0xC010, 0xC015,
+                              0x00B0, 0x00B1, 0x00B4, 0x00B5, 0x00B8, 0x00B9, 0xC039, 0xC03A, 0xC03B, 0xC0B4, 0xC0B5]
+        for suite in null { #expect(VerdictPolicy.isNullCipherSuite(suite), "0x\(String(suite, radix: 16))") }
+        for suite: UInt16 in [0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC030, 0xCCA8, 0x009C, 0x002F, 0x0035, 0x000A, 0xFFFF] {
+            #expect(!VerdictPolicy.isNullCipherSuite(suite), "0x\(String(suite, radix: 16))")
+        }
+    }
+
     @Test func exitCodes() {
         func summary(_ verdicts: [Verdict]) -> RunSummary {
             var s = RunSummary()

@@ -6,6 +6,24 @@ import VerdictPolicy
 @testable import Reporting
 
 @Suite struct ReportingTests {
+    /// Short appends copy words instead of calling memcpy: every length,
+    /// after every alignment, lands exactly, and a buffer that grows keeps it all.
+    @Test func byteWriterAppendsEveryLengthExactly() {
+        let source = (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        for offset in 0..<10 {
+            for length in 0...40 {
+                var written = ByteWriter(capacity: 1)
+                var expected: [UInt8] = []
+                for _ in 0..<offset { written.append(UInt8(ascii: "-")); expected.append(UInt8(ascii: "-")) }
+                source.withUnsafeBufferPointer { written.append(UnsafeBufferPointer(rebasing: $0[offset..<(offset + length)])) }
+                expected += source[offset..<(offset + length)]
+                written.append("|")
+                expected.append(UInt8(ascii: "|"))
+                #expect(Array(written.bytes) == expected, "offset \(offset), length \(length)")
+            }
+        }
+    }
+
     /// Endpoints are written from a table of octets; every octet value, in
     /// every position, and ports at each digit count, spelled as the decimal
     /// numbers they are, the same in a String and written in place.
