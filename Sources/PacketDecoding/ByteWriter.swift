@@ -62,6 +62,12 @@ public struct ByteWriter: ~Copyable {
     }
 
     /// A string's UTF-8 bytes, with one copy.
+    ///
+    /// Disfavoured so that a string literal picks the `StaticString`
+    /// overload (a literal otherwise becomes a String, Swift's default
+    /// literal type, and is read through String's storage checks: about 70
+    /// instructions per separator, hundreds per report line).
+    @_disfavoredOverload
     @inlinable
     public mutating func append(_ text: String) {
         // Read in place where the bytes are contiguous (native strings, small
@@ -88,20 +94,22 @@ public struct ByteWriter: ~Copyable {
         used += extra
     }
 
-    /// Decimal digits of `value`, with leading zeros up to `minimumWidth`, most
-    /// significant first, so nothing is written twice (reversing a slice of the
-    /// buffer afterwards copied the buffer). Numbers in reports and timestamps.
+    /// Decimal digits of `value`, with leading zeros up to `minimumWidth`.
+    /// Made right to left on the stack (division by the constant 10 is a
+    /// multiply; dividing by a power of ten held in a variable, as this did,
+    /// is a divide instruction per digit), then appended in one copy.
     public mutating func appendDigits(_ value: UInt64, minimumWidth: Int = 1) {
-        var scale: UInt64 = 1
-        var digits = 1
-        while value / scale >= 10 {
-            scale *= 10
-            digits += 1
-        }
-        append(repeating: UInt8(ascii: "0"), count: minimumWidth - digits)
-        while scale > 0 {
-            append(UInt8(ascii: "0") + UInt8(value / scale % 10))
-            scale /= 10
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for UInt64.max's 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var position = buffer.count
+            var rest = value
+            repeat {
+                position -= 1
+                buffer[position] = UInt8(truncatingIfNeeded: 48 + rest % 10)
+                rest /= 10
+            } while rest > 0
+            append(repeating: UInt8(ascii: "0"), count: minimumWidth - (buffer.count - position))
+            append(UnsafeRawBufferPointer(rebasing: buffer[position...]).assumingMemoryBound(to: UInt8.self))
         }
     }
 
@@ -109,6 +117,21 @@ public struct ByteWriter: ~Copyable {
     public mutating func appendDecimal(_ value: Int) {
         if value < 0 { append(UInt8(ascii: "-")) }
         appendDigits(UInt64(value.magnitude))
+    }
+
+    /// Two decimal digits of `value` (0 to 99), a leading zero included.
+    public mutating func appendTwoDigits(_ value: Int) {
+        if capacity - used < 2 { grow(toFit: 2) }
+        let tens = value / 10
+        base[used] = UInt8(truncatingIfNeeded: 48 + tens)
+        base[used + 1] = UInt8(truncatingIfNeeded: 48 + value - tens * 10)
+        used += 2
+    }
+
+    /// Forgets the bytes from `count` on (a writer that wrote a part and
+    /// then found it should not stand); nothing if `count` is not below `self.count`.
+    public mutating func truncate(to count: Int) {
+        if count >= 0, count < used { used = count }
     }
 
     /// Forgets the bytes, keeping the memory.

@@ -11,7 +11,8 @@ import PacketDecoding
 struct JSONObject: ~Copyable {
     /// The object so far, without its closing brace; after what the buffer
     /// held before, when the object is written into a caller's buffer.
-    private var bytes: ByteWriter
+    /// Written by callers only between `openString` and `closeString`.
+    var bytes: ByteWriter
     private var first = true
 
     init() {
@@ -29,6 +30,54 @@ struct JSONObject: ~Copyable {
         guard let value else { return addNull(key) }
         addKey(key)
         Self.appendQuoted(value, to: &bytes)
+    }
+
+    /// An endpoint, written in place ("10.0.0.1:80", "[fd00::1]:443": nothing to escape).
+    mutating func add(_ key: StaticString, _ endpoint: Endpoint) {
+        addKey(key)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(endpoint)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Opens a string under `key` whose bytes the caller then writes straight
+    /// into `bytes` (no String made of them); `closeString` finishes it.
+    /// Written this way, not through a closure: one capturing a flow's
+    /// report copied the whole report, per flow.
+    mutating func openString(_ key: StaticString) -> Int {
+        addKey(key)
+        let quote = bytes.count
+        bytes.append(UInt8(ascii: "\""))
+        return quote
+    }
+
+    /// Ends the string opened at `quote`: escaped after the fact in the rare
+    /// case it needs it, or null when there was no value (nothing written).
+    mutating func closeString(openedAt quote: Int, hasValue: Bool) {
+        guard hasValue else {
+            bytes.truncate(to: quote)
+            bytes.append("null")
+            return
+        }
+        let start = quote + 1
+        if UnsafeBufferPointer(rebasing: bytes.bytes[start...]).contains(where: Self.needsEscape) {
+            let raw = Array(bytes.bytes[start...])
+            bytes.truncate(to: start)
+            raw.withUnsafeBufferPointer { Self.appendEscaped($0, to: &bytes) }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// "0x1301": how cipher suites are written in the RFCs and IANA registry.
+    mutating func addHex4(_ key: StaticString, _ value: UInt16?) {
+        guard let value else { return addNull(key) }
+        addKey(key)
+        bytes.append("\"0x")
+        let digits: StaticString = "0123456789abcdef"
+        digits.withUTF8Buffer { hex in
+            for shift in stride(from: 12, through: 0, by: -4) { bytes.append(hex[Int(value >> UInt16(shift) & 0xF)]) }
+        }
+        bytes.append(UInt8(ascii: "\""))
     }
 
     mutating func add(_ key: StaticString, _ value: Int) {
@@ -81,12 +130,10 @@ struct JSONObject: ~Copyable {
     }
 
     private mutating func addKey(_ key: StaticString) {
-        if !first { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(first ? "\"" : ",\"")
         first = false
-        bytes.append(UInt8(ascii: "\""))
         bytes.append(key)
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        bytes.append("\":")
     }
 
     /// The object closed, followed by a line end: one JSON Lines record.
@@ -111,33 +158,43 @@ struct JSONObject: ~Copyable {
     /// everything else (UTF-8 included) copied as it is.
     static func appendQuoted(_ string: String, to out: inout ByteWriter) {
         out.append(UInt8(ascii: "\""))
-        var string = string
-        string.withUTF8 { utf8 in
-            // Most values (addresses, verdicts, SNI) need no escaping: copy them whole.
-            guard utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
-                out.append(utf8)
-                return
-            }
-            for byte in utf8 {
-                switch byte {
-                case UInt8(ascii: "\""): out.append("\\\"")
-                case UInt8(ascii: "\\"): out.append("\\\\")
-                case UInt8(ascii: "\n"): out.append("\\n")
-                case UInt8(ascii: "\r"): out.append("\\r")
-                case UInt8(ascii: "\t"): out.append("\\t")
-                case ..<0x20:
-                    let digits: StaticString = "0123456789abcdef"
-                    out.append("\\u00")
-                    digits.withUTF8Buffer { hex in
-                        out.append(hex[Int(byte >> 4)])
-                        out.append(hex[Int(byte & 0x0F)])
-                    }
-                default:
-                    out.append(byte)
-                }
-            }
+        if string.utf8.withContiguousStorageIfAvailable({ appendEscaped($0, to: &out) }) == nil {
+            var string = string
+            string.withUTF8 { appendEscaped($0, to: &out) }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    @inline(__always)
+    static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    /// The bytes, escaped for the inside of a JSON string.
+    static func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>, to out: inout ByteWriter) {
+        // Most values (addresses, verdicts, SNI) need no escaping: copy them whole.
+        guard utf8.contains(where: needsEscape) else {
+            out.append(utf8)
+            return
+        }
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append("\\\"")
+            case UInt8(ascii: "\\"): out.append("\\\\")
+            case UInt8(ascii: "\n"): out.append("\\n")
+            case UInt8(ascii: "\r"): out.append("\\r")
+            case UInt8(ascii: "\t"): out.append("\\t")
+            case ..<0x20:
+                let digits: StaticString = "0123456789abcdef"
+                out.append("\\u00")
+                digits.withUTF8Buffer { hex in
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 0x0F)])
+                }
+            default:
+                out.append(byte)
+            }
+        }
     }
 }
 
@@ -167,19 +224,26 @@ public enum Timestamp {
         let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        appendPadded(year, width: 4, to: &out)
+        if year >= 0, year <= 9_999 {
+            out.appendTwoDigits(Int(year / 100))
+            out.appendTwoDigits(Int(year % 100))
+        } else {
+            appendPadded(year, width: 4, to: &out)
+        }
         out.append(UInt8(ascii: "-"))
-        appendPadded(month, width: 2, to: &out)
+        out.appendTwoDigits(Int(month))
         out.append(UInt8(ascii: "-"))
-        appendPadded(day, width: 2, to: &out)
+        out.appendTwoDigits(Int(day))
         out.append(UInt8(ascii: "T"))
-        appendPadded(secondOfDay / 3_600, width: 2, to: &out)
+        out.appendTwoDigits(Int(secondOfDay / 3_600))
         out.append(UInt8(ascii: ":"))
-        appendPadded(secondOfDay / 60 % 60, width: 2, to: &out)
+        out.appendTwoDigits(Int(secondOfDay / 60 % 60))
         out.append(UInt8(ascii: ":"))
-        appendPadded(secondOfDay % 60, width: 2, to: &out)
+        out.appendTwoDigits(Int(secondOfDay % 60))
         out.append(UInt8(ascii: "."))
-        appendPadded(micros, width: 6, to: &out)
+        out.appendTwoDigits(Int(micros / 10_000))
+        out.appendTwoDigits(Int(micros / 100 % 100))
+        out.appendTwoDigits(Int(micros % 100))
         out.append(UInt8(ascii: "Z"))
     }
 

@@ -150,15 +150,18 @@ public struct JSONLinesReporter: Reporter {
         let o = flow.observation
         var json = JSONObject(appendingTo: output)
         json.add("type", "flow")
-        json.add("client", flow.client.description)
-        json.add("server", flow.server.description)
+        json.add("client", flow.client)
+        json.add("server", flow.server)
         json.add("verdict", flow.verdict.rawValue)
         if flow.expected { json.add("expected", true) }
-        json.add("reason", flow.reason)
+        let reason = json.openString("reason")
+        flow.writeReason(to: &json.bytes)
+        json.closeString(openedAt: reason, hasValue: true)
         json.add("protocol", flow.protocolName)
         if let tls = flow.tls { json.addObject("tls") { Self.addTLS(tls, to: &$0) } } else { json.addNull("tls") }
         json.add("mesh", flow.mesh?.rawValue)
-        json.add("evidence", flow.evidence)
+        let evidence = json.openString("evidence")
+        json.closeString(openedAt: evidence, hasValue: flow.writeEvidence(to: &json.bytes, before: "", after: ""))
         json.add("packets", o.packets)
         json.add("bytes", o.payloadBytes)
         json.add("bytesToServer", o.clientToServer.bytes)
@@ -182,7 +185,7 @@ public struct JSONLinesReporter: Reporter {
         json.add("sni", tls.serverName)
         json.add("alpn", tls.alpnOffered)
         json.add("alpnSelected", tls.alpnSelected)
-        json.add("cipherSuite", tls.cipherSuite.map(hex4))
+        json.addHex4("cipherSuite", tls.cipherSuite)
         json.add("handshakeSeen", tls.handshakeSeen)
         json.add("clientCertificate", tls.clientCertificate)
         json.add("alerts", tls.alerts)
@@ -218,10 +221,4 @@ public struct JSONLinesReporter: Reporter {
         if let error = capture.readError { json.add("readError", error) }
         return json.line()
     }
-}
-
-/// "0x1301": how cipher suites are written in the RFCs and IANA registry.
-func hex4(_ value: UInt16) -> String {
-    let hex = String(value, radix: 16)
-    return "0x" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
 }

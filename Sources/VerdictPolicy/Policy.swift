@@ -235,20 +235,26 @@ public enum VerdictPolicy {
         case (nil, nil): break
         }
         guard let tls else { return nil }
-        // Bytes first, one String at the end: String appends per item showed in
-        // profiles, and so did a nested helper (its captured buffer was boxed).
         var text = ByteWriter(capacity: 160)
+        appendTLSEvidence(tls, to: &text)
+        return text.isEmpty ? nil : text.string
+    }
+
+    /// The TLS version, SNI and ALPN offered, and whether the handshake was
+    /// seen: the evidence of a TLS flow with no cleartext to show. Appended as
+    /// bytes (String appends per item showed in profiles); nothing when none is known.
+    static func appendTLSEvidence(_ tls: TLSFacts, to text: inout ByteWriter) {
+        let start = text.count
         if let version = tls.version { text.append(version) }
         if let sni = tls.serverName {
-            text.append(text.isEmpty ? "SNI " : ", SNI ")
+            text.append(text.count == start ? "SNI " : ", SNI ")
             text.append(sni)
         }
         for (index, alpn) in tls.alpnOffered.enumerated() {
-            text.append(index > 0 ? "," : text.isEmpty ? "ALPN " : ", ALPN ")
+            text.append(index > 0 ? "," : text.count == start ? "ALPN " : ", ALPN ")
             text.append(alpn)
         }
-        if !tls.handshakeSeen { text.append(text.isEmpty ? "handshake not seen" : ", handshake not seen") }
-        return text.isEmpty ? nil : text.string
+        if !tls.handshakeSeen { text.append(text.count == start ? "handshake not seen" : ", handshake not seen") }
     }
 
     static func notes(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> [String] {

@@ -226,21 +226,30 @@ public struct FlowReport: Sendable {
     }
 
     /// The evidence between `before` and `after`, appended to `out`; nothing
-    /// when there is none. The two directions' texts are copied in place
-    /// rather than joined into a new String first.
-    public func writeEvidence(to out: inout ByteWriter, before: StaticString, after: StaticString) {
+    /// when there is none (false). The two directions' texts are copied in
+    /// place rather than joined into a new String first, the TLS facts
+    /// written straight in.
+    @discardableResult
+    public func writeEvidence(to out: inout ByteWriter, before: StaticString, after: StaticString) -> Bool {
         let client = observation.clientToServer.evidence, server = observation.serverToClient.evidence
         guard client != nil || server != nil else {
-            guard let text = evidence else { return }
+            guard let tls else { return false }
+            let mark = out.count
             out.append(before)
-            out.append(text)
+            let start = out.count
+            VerdictPolicy.appendTLSEvidence(tls, to: &out)
+            guard out.count > start else {
+                out.truncate(to: mark)
+                return false
+            }
             out.append(after)
-            return
+            return true
         }
         out.append(before)
         if let client { out.append(client) }
         if client != nil, server != nil { out.append(" | ") }
         if let server { out.append(server) }
         out.append(after)
+        return true
     }
 }

@@ -6,6 +6,30 @@ import VerdictPolicy
 @testable import Reporting
 
 @Suite struct ReportingTests {
+    /// Numbers are written digit by digit from a stack buffer: every digit
+    /// count up to UInt64's largest, with and without padding, reads back.
+    @Test func digitsOfEveryLength() {
+        var values: [UInt64] = [0, 9, 10, 99, 100, 65_535, 1_000_000, UInt64(Int64.max), UInt64.max, UInt64.max - 1]
+        var power: UInt64 = 1
+        for _ in 0..<19 { values += [power - 1, power, power + 7]; power *= 10 }
+        for value in values {
+            for width in [1, 2, 6, 25] {
+                var written = ByteWriter(capacity: 1)
+                written.append("=")
+                written.appendDigits(value, minimumWidth: width)
+                let plain = String(value)
+                #expect(written.string == "=" + String(repeating: "0", count: max(0, width - plain.count)) + plain)
+            }
+        }
+        var negative = ByteWriter(capacity: 4)
+        negative.appendDecimal(-120)
+        negative.appendDecimal(Int.min)
+        #expect(negative.string == "-120" + String(Int.min))
+        var pairs = ByteWriter(capacity: 1)
+        for value in [0, 5, 10, 59, 99] { pairs.appendTwoDigits(value) }
+        #expect(pairs.string == "0005105999")
+    }
+
     /// Short appends copy words instead of calling memcpy: every length,
     /// after every alignment, lands exactly, and a buffer that grows keeps it all.
     @Test func byteWriterAppendsEveryLengthExactly() {
@@ -63,6 +87,34 @@ import VerdictPolicy
         object.add("text", "quote \" backslash \\ newline \n control \u{01} é")
         let parsed = try JSONSerialization.jsonObject(with: Data(object.closed().utf8)) as? [String: String]
         #expect(parsed?["text"] == "quote \" backslash \\ newline \n control \u{01} é")
+    }
+
+    /// Strings written straight into the line (reasons, evidence) are escaped
+    /// after the fact when they need it, and are null when there is none;
+    /// endpoints and cipher suites are written in place.
+    @Test func jsonStringsWrittenInPlace() throws {
+        let tricky = "said \"GET\" \\ then\n\u{01} é"
+        var object = JSONObject()
+        let first = object.openString("tricky")
+        object.bytes.append(tricky)
+        object.closeString(openedAt: first, hasValue: true)
+        let second = object.openString("plain")
+        object.bytes.append("every byte is TLS")
+        object.closeString(openedAt: second, hasValue: true)
+        let third = object.openString("none")
+        object.closeString(openedAt: third, hasValue: false)
+        object.add("endpoint", Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: 443))
+        object.addHex4("suite", 0x1301)
+        object.addHex4("small", 0x000A)
+        object.addHex4("absent", nil)
+        let text = object.closed()
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not JSON: \(text)")
+        #expect(parsed["tricky"] as? String == tricky)
+        #expect(parsed["plain"] as? String == "every byte is TLS")
+        #expect(parsed["none"] is NSNull && parsed["absent"] is NSNull)
+        #expect(parsed["endpoint"] as? String == "10.111.1.122:443")
+        #expect(parsed["suite"] as? String == "0x1301" && parsed["small"] as? String == "0x000a")
+        #expect(text.hasPrefix("{\"tricky\":\"said \\\"GET\\\""))
     }
 
     /// Every control character, numbers at their limits and empty values
