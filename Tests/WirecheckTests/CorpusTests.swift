@@ -95,7 +95,7 @@ struct CorpusTests {
             }
         }
         let accuracy = Double(agreed) / Double(max(1, labels.count))
-        print("corpus conformance: \(agreed)/\(labels.count) labelled flows agree (\(Int((accuracy * 1000).rounded()) / 10)%)")
+        print("corpus conformance: \(agreed)/\(labels.count) labelled flows agree (\(Double(Int((accuracy * 1000).rounded())) / 10) %)")
         for line in disagreements { print("  disagree: \(line)") }
         #expect(accuracy >= Self.regressionFloor, "accuracy \(accuracy) below the floor \(Self.regressionFloor)")
     }
