@@ -12,6 +12,9 @@ let package = Package(
     name: "wirecheck",
     products: [
         .executable(name: "wirecheck", targets: ["wirecheck"]),
+        // For the ordo-one/benchmark package in Benchmarks/PackageBenchmark
+        // (a package of its own, so that its dependencies stay out of this one).
+        .library(name: "BenchmarkWorkloads", targets: ["BenchmarkWorkloads"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,11 +45,17 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // Micro-benchmarks of the hot paths (scripts/bench/micro.sh runs them
-        // with allocation and instruction counts against checked-in thresholds).
-        .executableTarget(
-            name: "wirecheck-micro",
+        // Micro-benchmarks of the hot paths: the workloads, and a runner that
+        // scripts/bench/micro.sh runs with allocation and instruction counts
+        // against checked-in thresholds (Benchmarks/PackageBenchmark runs the
+        // same workloads under ordo-one/benchmark).
+        .target(
+            name: "BenchmarkWorkloads",
             dependencies: ["PacketDecoding", "StreamReassembly", "PayloadClassification", "FlowAnalysis"],
+            path: "Benchmarks/Workloads", swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "wirecheck-micro", dependencies: ["BenchmarkWorkloads"],
             path: "Benchmarks/MicroBenchmarks", swiftSettings: strict
         ),
 

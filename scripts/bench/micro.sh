@@ -8,9 +8,9 @@
 # and checks mallocs and instructions against scripts/bench/micro-thresholds.txt;
 # exits non-zero when a threshold is exceeded.
 #   scripts/bench/micro.sh
-# ordo-one/benchmark (the issue's suggestion) cannot be resolved here: its 1.38.1
-# requires swift-runtime-interposer on Linux with Swift 6.3, which the package
-# mirror does not carry. This script measures the same three things.
+# The same workloads (Benchmarks/Workloads) run under ordo-one/benchmark too:
+# scripts/bench/package-benchmark.sh (throughput and malloc counts; without
+# hardware counters it cannot count instructions, which this script does).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/setup.sh --bench
