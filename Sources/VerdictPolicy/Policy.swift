@@ -95,9 +95,7 @@ public enum VerdictPolicy {
             // No upgrade: the client's hello is itself a record, in the legacy SSLv2 format.
             let client = c.tlsRecords == 0 ? "" : ", then \(c.tlsRecords) client records"
             var reason = "every byte in both directions is TLS framing (a ClientHello in the legacy SSLv2 format\(client); \(s.tlsRecords) server records)"
-            if pickedUpMidStream {
-                reason += "; picked up mid-stream, framing verified after resynchronising, handshake not seen"
-            }
+            if pickedUpMidStream { reason += Reason.pickedUpMidStream.description }
             return (.encrypted, Reason(text: reason))
         case (.ssh, .ssh):
             let upgrade = (c.preamble ?? s.preamble).map { " after an upgrade: \($0)" } ?? ""

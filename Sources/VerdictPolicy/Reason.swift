@@ -18,6 +18,9 @@ public struct Reason: Sendable, Equatable, CustomStringConvertible, ExpressibleB
 
     var form: Form
 
+    /// Appended to a TLS reason when the stream was picked up mid-way.
+    static let pickedUpMidStream: StaticString = "; picked up mid-stream, framing verified after resynchronising, handshake not seen"
+
     init(_ form: Form) { self.form = form }
 
     public init(text: String) { form = .text(text) }
@@ -41,9 +44,7 @@ public struct Reason: Sendable, Equatable, CustomStringConvertible, ExpressibleB
                 out.append(" after an upgrade: ")
                 out.append(preamble)
             }
-            if pickedUpMidStream {
-                out.append("; picked up mid-stream, framing verified after resynchronising, handshake not seen")
-            }
+            if pickedUpMidStream { out.append(Self.pickedUpMidStream) }
         case .cleartextBothWays(let name):
             out.append("cleartext ")
             out.append(name)
