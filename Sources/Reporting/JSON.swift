@@ -73,8 +73,7 @@ struct JSONObject: ~Copyable {
         guard let value else { return addNull(key) }
         addKey(key)
         bytes.append("\"0x")
-        let digits: StaticString = "0123456789abcdef"
-        digits.withUTF8Buffer { hex in
+        Self.hexDigits.withUTF8Buffer { hex in
             for shift in stride(from: 12, through: 0, by: -4) { bytes.append(hex[Int(value >> UInt16(shift) & 0xF)]) }
         }
         bytes.append(UInt8(ascii: "\""))
@@ -82,8 +81,7 @@ struct JSONObject: ~Copyable {
 
     mutating func add(_ key: StaticString, _ value: Int) {
         addKey(key)
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        bytes.appendDigits(UInt64(value.magnitude))
+        bytes.appendDecimal(value)
     }
 
     mutating func add(_ key: StaticString, _ value: UInt64) {
@@ -165,6 +163,8 @@ struct JSONObject: ~Copyable {
         out.append(UInt8(ascii: "\""))
     }
 
+    static let hexDigits: StaticString = "0123456789abcdef"
+
     @inline(__always)
     static func needsEscape(_ byte: UInt8) -> Bool {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
@@ -185,9 +185,8 @@ struct JSONObject: ~Copyable {
             case UInt8(ascii: "\r"): out.append("\\r")
             case UInt8(ascii: "\t"): out.append("\\t")
             case ..<0x20:
-                let digits: StaticString = "0123456789abcdef"
                 out.append("\\u00")
-                digits.withUTF8Buffer { hex in
+                hexDigits.withUTF8Buffer { hex in
                     out.append(hex[Int(byte >> 4)])
                     out.append(hex[Int(byte & 0x0F)])
                 }
