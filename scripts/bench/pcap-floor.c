@@ -1,14 +1,22 @@
 /* The floor: the fastest any libpcap-based reader can go. Opens a capture,
- * calls pcap_next_ex for every packet and touches every captured byte.
+ * calls pcap_next_ex for every packet and reads every captured byte.
  *   cc -O2 pcap-floor.c -lpcap -o pcap-floor && ./pcap-floor FILE [BUFFER_BYTES]
  * With BUFFER_BYTES the file is opened here and libpcap reads it through a
  * stdio buffer of that size (pcap_fopen_offline) instead of stdio's default
  * 4 KiB, without stdio's per-call locking, as wirecheck does: the same loop
- * with fewer read calls and no lock taken per fread. */
+ * with fewer read calls and no lock taken per fread.
+ *
+ * The bytes are read eight at a time. Until stop 16 this loop read them one
+ * at a time, which gcc -O2 does not vectorise: about a cycle per byte, twice
+ * as long as libpcap's own reading, so that `tcpdump -r F -w /dev/null` beat
+ * the "floor" (0.42 s against 0.62 s on the 1 GB Ethernet capture, where this
+ * loop takes 0.33 s). A floor that a libpcap tool can beat is not one. */
 #include <pcap/pcap.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
+#include <string.h>
 
 int main(int argc, char **argv) {
     char errbuf[PCAP_ERRBUF_SIZE];
@@ -30,14 +38,20 @@ int main(int argc, char **argv) {
     struct pcap_pkthdr *h;
     const u_char *data;
     unsigned long packets = 0, bytes = 0;
-    unsigned char sum = 0;
+    uint64_t sum = 0;
     int status;
     while ((status = pcap_next_ex(p, &h, &data)) == 1) {
-        for (bpf_u_int32 i = 0; i < h->caplen; i++) sum ^= data[i];
+        bpf_u_int32 n = h->caplen, i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t word;
+            memcpy(&word, data + i, 8); /* an unaligned load */
+            sum ^= word;
+        }
+        for (; i < n; i++) sum ^= data[i];
         packets++;
-        bytes += h->caplen;
+        bytes += n;
     }
-    printf("%lu packets, %lu bytes, checksum %u\n", packets, bytes, sum);
+    printf("%lu packets, %lu bytes, checksum %llu\n", packets, bytes, (unsigned long long)sum);
     pcap_close(p);
     free(buffer);
     return status == PCAP_ERROR ? 1 : 0;
