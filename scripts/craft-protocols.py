@@ -262,6 +262,13 @@ def main():
                         (True, b"STARTTLS\r\n" + tls13[0]), (False, b"220 2.0.0 Ready to start TLS\r\n" + tls13[1])],
                   {"verdict": "encrypted", "protocol": "tls", "reasonContains": "smtp preamble",
                    "case": "SMTP STARTTLS with the command and the TLS records in the same segments"}))
+    noise = bytes(rng.getrandbits(8) for _ in range(3000))
+    cases.append((8085, [(True, ws_request), (False, ws_accept), (True, ws_frames(noise, masked=True)),
+                         (False, ws_frames(noise[::-1], masked=False))],
+                  {"verdict": "plaintext", "protocol": "http",
+                   "evidenceContains": ["GET /tunnel", "WebSocket payload: binary data, entropy", "not TLS"],
+                   "case": "high-entropy bytes in WebSocket frames, no protocol wirecheck knows: no TLS followed "
+                           "the upgrade, which crossed in clear, so plaintext HTTP"}))
 
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):

@@ -178,19 +178,14 @@ public struct DirectionClassifier: StreamSink, Sendable {
             let last = tail.withUnsafeBytes { Probes.entropy($0) }
             guard Probes.isLowEntropy(last, sampleSize: tail.count) else { return }
         }
-        let structured = "structured binary data (\(Probes.formatBits(first)) bits/byte), too regular to be encrypted"
         tail = []
-        if summary.preamble?.hasPrefix(Self.webSocketPreamble) == true, let request = summary.evidence {
-            // Binary frames after an HTTP upgrade: still the HTTP exchange,
-            // and the request that opened it stays the evidence.
-            summary.kind = .http
-            summary.protocolName = "http"
-            summary.evidence = request + "; WebSocket payload: " + structured
-            return
-        }
         summary.kind = .cleartextProtocol
         summary.protocolName = "binary"
-        summary.evidence = structured
+        summary.evidence = Self.structuredBinary(bits: first)
+    }
+
+    static func structuredBinary(bits: Double) -> String {
+        "structured binary data (\(Probes.formatBits(bits)) bits/byte), too regular to be encrypted"
     }
 
     /// The outcome; call once, when no more bytes will come. The summary is
@@ -837,14 +832,22 @@ extension DirectionClassifier {
         case .decided(.cleartext):
             return
         case .decided(let other):
-            summary.kind = .binary
-            summary.protocolName = nil
-            summary.preamble = preamble
-            if case .binary(let entropy) = other {
-                summary.entropy = entropy
+            // Binary that is no protocol wirecheck knows: no TLS followed the
+            // upgrade, whose request (headers, cookies) crossed in clear, so
+            // the stream stays what its start was, HTTP, as when an HTTP body
+            // is high-entropy. (It read "opaque" before, which no audit fails
+            // by default: an unencrypted WebSocket service passed silently.)
+            let entropy: Double
+            if case .binary(let measured) = other {
+                entropy = measured
             } else {
-                summary.entropy = tunnel.sample.withUnsafeBytes { Probes.entropy(UnsafeRawBufferPointer(rebasing: $0.prefix(Self.sampleLimit))) }
+                entropy = tunnel.sample.withUnsafeBytes { Probes.entropy(UnsafeRawBufferPointer(rebasing: $0.prefix(Self.sampleLimit))) }
             }
+            let sampled = min(tunnel.sample.count, Self.sampleLimit)
+            let payload = Probes.isLowEntropy(entropy, sampleSize: sampled)
+                ? Self.structuredBinary(bits: entropy)
+                : "binary data, entropy \(formattedEntropy(entropy)) bits/byte, not TLS"
+            summary.evidence = (summary.evidence.map { $0 + "; " } ?? "") + "WebSocket payload: " + payload
         case .probing, .broken:
             return
         }

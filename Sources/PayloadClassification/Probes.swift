@@ -28,6 +28,13 @@ enum ProbeResult: Equatable {
 
 /// Recognisers for the start of a stream. Each looks only at bytes it is
 /// given; none keeps state. `final` means no more bytes will come.
+/// Entropy as reasons and evidence print it: bits per byte, two decimals.
+public func formattedEntropy(_ bits: Double) -> String {
+    let hundredths = Int((bits * 100).rounded())
+    let fraction = hundredths % 100
+    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+}
+
 enum Probes {
     /// Bytes a probe may ask for before it must decide.
     static let probeLimit = 8_192

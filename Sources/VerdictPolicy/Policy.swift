@@ -119,7 +119,7 @@ public enum VerdictPolicy {
             if let framingBreak = side.framingBreak {
                 return (.opaque, "\(who): \(framingBreak)")
             }
-            let entropy = side.entropy.map { ", entropy \(format($0)) bits/byte" } ?? ""
+            let entropy = side.entropy.map { ", entropy \(formattedEntropy($0)) bits/byte" } ?? ""
             return (.opaque, "\(who) sent binary data that is neither TLS nor known cleartext\(entropy)")
         }
         if c.kind == .undetermined || s.kind == .undetermined {
@@ -271,12 +271,6 @@ public enum VerdictPolicy {
         }
         if o.dropsWhileOpen { notes.append("the kernel dropped packets while this flow was open: verdict suspect") }
         return notes
-    }
-
-    static func format(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
-        let fraction = hundredths % 100
-        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }
 

@@ -122,10 +122,16 @@ enum WebSocketBuilder {
         #expect(summary.evidence?.contains("WebSocket payload:") == true)
     }
 
-    @Test func webSocketCarryingRandomBytesIsBinary() {
+    /// High-entropy bytes that are no known protocol: no TLS followed the
+    /// upgrade, which was itself cleartext HTTP, so the stream stays HTTP (an
+    /// upgrade that no TLS follows is plaintext) and says what the frames held.
+    @Test func webSocketCarryingRandomBytesStaysHTTP() {
         let summary = Self.classify(Self.webSocketRandom)
-        #expect(summary.kind == .binary)
-        #expect(summary.preamble == "HTTP upgrade to WebSocket (1 frame)")
+        #expect(summary.kind == .http)
+        #expect(summary.preamble == nil)
+        #expect(summary.evidence?.hasPrefix("HTTP/1.1 101") == true, "evidence: \(summary.evidence ?? "none")")
+        #expect(summary.evidence?.contains("WebSocket payload: binary data, entropy 7.") == true, "evidence: \(summary.evidence ?? "none")")
+        #expect(summary.evidence?.hasSuffix("bits/byte, not TLS") == true, "evidence: \(summary.evidence ?? "none")")
     }
 
     /// Structured binary frames are data in clear, and the upgrade request
