@@ -69,7 +69,7 @@ struct CorpusTests {
     /// Agreement with the corpus labels. The product target is 99 % (issue 4);
     /// until classification reaches it this guards against regressions at the
     /// level last measured, and prints the accuracy and the disagreements.
-    static let regressionFloor = 0.97
+    static let regressionFloor = 0.98
 
     @Test func conformance() throws {
         let labels = try Corpus.labels()
