@@ -26,8 +26,6 @@ enum ProbeResult: Equatable {
     case webSocketUpgrade(headerLength: Int, evidence: String)
 }
 
-/// Recognisers for the start of a stream. Each looks only at bytes it is
-/// given; none keeps state. `final` means no more bytes will come.
 /// Entropy as reasons and evidence print it: bits per byte, two decimals.
 public func formattedEntropy(_ bits: Double) -> String {
     let hundredths = Int((bits * 100).rounded())
@@ -35,6 +33,8 @@ public func formattedEntropy(_ bits: Double) -> String {
     return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
 }
 
+/// Recognisers for the start of a stream. Each looks only at bytes it is
+/// given; none keeps state. `final` means no more bytes will come.
 enum Probes {
     /// Bytes a probe may ask for before it must decide.
     static let probeLimit = 8_192
