@@ -783,6 +783,11 @@ extension DirectionClassifier {
 
     static let webSocketPreamble = "HTTP upgrade to WebSocket"
 
+    /// Entropy of the first payload bytes the tunnel kept.
+    private static func sampleEntropy(of tunnel: WebSocketTunnel) -> Double {
+        tunnel.sample.withUnsafeBytes { Probes.entropy(UnsafeRawBufferPointer(rebasing: $0.prefix(sampleLimit))) }
+    }
+
     /// What the tunnel carried becomes what this direction carried; the
     /// cleartext upgrade before it is named as the preamble.
     fileprivate mutating func finishWebSocket() {
@@ -831,6 +836,13 @@ extension DirectionClassifier {
             summary.evidence = (summary.evidence.map { $0 + "; " } ?? "") + "WebSocket payload: " + evidence
         case .decided(.cleartext):
             return
+        case .decided(.tls), .decided(.sslv2Hello), .decided(.sslv2ServerHello):
+            // TLS after a preamble of its own, or SSLv2, which the tunnel
+            // does not walk: it may be encrypted, but it is not proven.
+            summary.kind = .binary
+            summary.protocolName = nil
+            summary.preamble = preamble
+            summary.entropy = Self.sampleEntropy(of: tunnel)
         case .decided(let other):
             // Binary that is no protocol wirecheck knows: no TLS followed the
             // upgrade, whose request (headers, cookies) crossed in clear, so
@@ -841,7 +853,7 @@ extension DirectionClassifier {
             if case .binary(let measured) = other {
                 entropy = measured
             } else {
-                entropy = tunnel.sample.withUnsafeBytes { Probes.entropy(UnsafeRawBufferPointer(rebasing: $0.prefix(Self.sampleLimit))) }
+                entropy = Self.sampleEntropy(of: tunnel)
             }
             let sampled = min(tunnel.sample.count, Self.sampleLimit)
             let payload = Probes.isLowEntropy(entropy, sampleSize: sampled)

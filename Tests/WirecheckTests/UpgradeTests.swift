@@ -134,6 +134,16 @@ enum WebSocketBuilder {
         #expect(summary.evidence?.hasSuffix("bits/byte, not TLS") == true, "evidence: \(summary.evidence ?? "none")")
     }
 
+    /// TLS behind a preamble of its own inside the frames (here PostgreSQL's
+    /// SSLRequest) is not walked there: not proven encrypted, not shown in
+    /// clear, so the direction stays binary (opaque) with the upgrade named.
+    @Test func webSocketCarryingTLSAfterAPreambleIsNotProven() {
+        let sslRequest: [UInt8] = [0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F]
+        let summary = Self.classify(W.clientHead + W.message(sslRequest + T.clientFlight, masked: true))
+        #expect(summary.kind == .binary)
+        #expect(summary.preamble?.hasPrefix("HTTP upgrade to WebSocket") == true, "preamble: \(summary.preamble ?? "none")")
+    }
+
     /// Structured binary frames are data in clear, and the upgrade request
     /// that opened them stays the evidence (it read "binary" with no request).
     @Test func webSocketCarryingStructuredBinaryStaysHTTP() {
