@@ -364,13 +364,9 @@ nonisolated(unsafe) var reportDescriptor: Int32 = STDOUT_FILENO
 nonisolated(unsafe) var batchReports = false
 nonisolated(unsafe) private var pendingReports = ByteWriter(capacity: 80 << 10)
 
+/// The run's summary (and any other text for the report stream), after the reports.
 func standardOutput(_ text: String) {
-    guard batchReports else {
-        writeAll(text, to: reportDescriptor)
-        return
-    }
-    pendingReports.append(text)
-    if pendingReports.count >= 65_536 { flushReports() }
+    writeReports { $0.append(text) }
 }
 
 /// Lets `write` append reports to the output: into the batch for a replay
