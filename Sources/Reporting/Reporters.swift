@@ -124,6 +124,11 @@ public struct TextReporter: Reporter {
             text += capture.lostDatagrams > 0 ? ", \(capture.lostDatagrams) incomplete or inconsistent (their bytes count as gaps)\n" : "\n"
         }
         if capture.drops > 0 { text += "warning: packets were dropped; verdicts of flows open at the time are suspect\n" }
+        // Also here, not only on stderr: a report kept in a file (`-o`, a
+        // redirect) must not show a PASS without saying what it covers.
+        if let error = capture.readError {
+            text += "warning: reading stopped early: \(error); verdicts cover only the \(capture.frames) packets before it\n"
+        }
         if capture.evictedFlows > 0 {
             text += "note: the flow table was full: \(capture.evictedFlows) flows got their verdict early (--max-flows)\n"
         }

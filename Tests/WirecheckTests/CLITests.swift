@@ -187,7 +187,12 @@ import Testing
         let lines = try TestSupport.jsonLines(run.stdout)
         #expect(lines.filter { $0["type"] as? String == "flow" }.count == 3)
         #expect(lines.last?["type"] as? String == "summary")
+        #expect((lines.last?["readError"] as? String)?.contains("truncated") == true)
         #expect(run.status == 1)
+        // The text report says so too: kept in a file, it is read without stderr.
+        let text = try wirecheck(["-r", cut.path])
+        #expect(text.stdout.contains("warning: reading stopped early: truncated"), "stdout: \(text.stdout)")
+        #expect(text.status == 1)
     }
 
     /// The documented JSON Lines contract.
