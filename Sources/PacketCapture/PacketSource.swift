@@ -178,7 +178,7 @@ public final class PacketSource {
     private static func openFailure(_ path: String, _ errbuf: [CChar]) -> CaptureError {
         let detail = message(errbuf)
         // libpcap names the file itself in some messages; do not say it twice.
-        return CaptureError(.openFailed, detail.hasPrefix(path) ? detail : "\(path): \(detail)")
+        return CaptureError(.openFailed, withHint(detail.hasPrefix(path) ? detail : "\(path): \(detail)"))
     }
 
     /// Opens a network interface for capture, delivering packets within
@@ -274,7 +274,7 @@ public final class PacketSource {
                 let position = ftell(file)
                 if position >= 0 { text += " (reading stopped at byte offset \(position) of the file)" }
             }
-            return .failed(CaptureError(.readFailed, text))
+            return .failed(CaptureError(.readFailed, withHint(text)))
         }
     }
 
@@ -297,4 +297,16 @@ public final class PacketSource {
 /// libpcap's error buffer as text.
 private func message(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// libpcap's message, with what to do where libpcap's limit is the cause:
+/// a pcapng file from a capture on several interfaces (dumpcap or Wireshark
+/// with more than one `-i`) whose link types differ cannot be read by it.
+func withHint(_ message: String) -> String {
+    guard message.contains("different from the type of the first interface") else { return message }
+    // Tested recipe: tshark's filtered output keeps every interface's
+    // description, so libpcap still refuses it until editcap rewrites it as pcap.
+    return message + "; libpcap (and so tcpdump) reads a pcapng file only when all its interfaces have one link type:"
+        + " split it per interface first (tshark -r FILE -Y 'frame.interface_id == N' -w PART.pcapng,"
+        + " then editcap -F pcap -T ether|linux-sll|linux-sll2|rawip PART.pcapng PART.pcap)"
 }

@@ -170,6 +170,18 @@ import Testing
         let run = try wirecheck(["-r", unknownBlock, "--json"])
         #expect(run.status == 1, "stderr: \(run.stderr)")
         #expect(try TestSupport.jsonLines(run.stdout).filter { $0["type"] as? String == "flow" }.count == 3)
+
+        // Then a second interface of another link type (Ethernet), as dumpcap
+        // writes for a capture on several interfaces: libpcap stops there, and
+        // the warning says how to split the file.
+        #expect(bytes[20] != 1 || bytes[21] != 0, "the permissive capture is not Ethernet")
+        let ethernetInterface = le32(1) + le32(20) + [1, 0, 0, 0] + le32(262_144) + le32(20)
+        let twoInterfaces = try write(pcapng + ethernetInterface, "two-interfaces")
+        defer { try? FileManager.default.removeItem(atPath: twoInterfaces) }
+        let mixed = try wirecheck(["-r", twoInterfaces, "--json"])
+        #expect(mixed.status == 1, "stderr: \(mixed.stderr)")
+        #expect(mixed.stderr.contains("one link type") && mixed.stderr.contains("editcap -F pcap"), "stderr: \(mixed.stderr)")
+        #expect(try TestSupport.jsonLines(mixed.stdout).filter { $0["type"] as? String == "flow" }.count == 3)
     }
 
     /// A capture cut off mid-packet: what was read is analysed and reported,
