@@ -288,9 +288,14 @@ enum Probes {
     /// is near the most a sample of its size can show. Binary data far below
     /// that (zero-filled files, BER-encoded LDAP, a proxy handshake) cannot be
     /// encrypted, whatever it is: it is not `opaque`, it is data in clear.
-    /// Needs a sample long enough for the measure to mean something.
+    /// Needs a sample long enough for the measure to mean something: from 32
+    /// bytes on, random bytes never came near the line (200 000 random
+    /// samples each of 32, 48 and 63 bytes: lowest 4.41, 5.01, 5.34 bits
+    /// against 3.75, 4.19, 4.48). Short exchanges matter: a ZooKeeper session
+    /// opens with 48 and 40 bytes at under 2 bits/byte, and read `opaque`
+    /// (could be ciphertext) when 64 bytes were asked for.
     static func isLowEntropy(_ bits: Double, sampleSize: Int) -> Bool {
-        guard sampleSize >= 64 else { return false }
+        guard sampleSize >= 32 else { return false }
         let ceiling = min(8, log2(Double(sampleSize)))
         return bits < 0.75 * ceiling
     }

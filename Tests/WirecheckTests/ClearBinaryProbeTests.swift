@@ -111,6 +111,25 @@ import Testing
         #expect(second.finish().kind == .binary)
     }
 
+    /// Short exchanges are judged too (a ZooKeeper connect request: 48 bytes,
+    /// mostly zeros), from 32 bytes on; 32 random bytes stay opaque, and
+    /// fewer than 32 bytes are too few to tell.
+    @Test func shortLowEntropyBinary() {
+        // Length, protocol version, last zxid seen, timeout, session id, password (length 16).
+        let zooKeeperConnect: [UInt8] = Self.be32(44) + Array(repeating: 0, count: 12) + Self.be32(30_000)
+            + Array(repeating: 0, count: 8) + Self.be32(16) + Array(repeating: 0, count: 16)
+        var rng = SplitMix(seed: 32)
+        let random = (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        #expect(zooKeeperConnect.count == 48)
+        for (bytes, kind) in [(zooKeeperConnect, PayloadKind.cleartextProtocol), (random, .binary),
+                              (Array(zooKeeperConnect.prefix(31)), .binary)] {
+            var classifier = DirectionClassifier()
+            bytes.withUnsafeBytes { classifier.receive($0) }
+            let summary = classifier.finish()
+            #expect(summary.kind == kind, "\(bytes.count) bytes: \(summary.kind)")
+        }
+    }
+
     /// Line-based protocols are named from their first line; credentials in
     /// it never reach the evidence.
     @Test(arguments: [
