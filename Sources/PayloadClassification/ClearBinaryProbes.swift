@@ -169,6 +169,10 @@ enum ClearBinaryProbes {
         let opcode = (d[4] >> 3) & 0x0F
         let questions = Int(d[6]) << 8 | Int(d[7])
         guard opcode <= 5, (1...4).contains(questions) else { return nil }
+        // Every resource record takes at least 11 bytes (a compressed name,
+        // type, class, TTL, length): counts the message cannot hold are not DNS.
+        let records = (Int(d[8]) << 8 | Int(d[9])) + (Int(d[10]) << 8 | Int(d[11])) + (Int(d[12]) << 8 | Int(d[13]))
+        guard records * 11 <= length - 17 else { return nil }
         var i = 14
         var name: [String] = []
         while i < min(d.count, 2 + length) {

@@ -47,6 +47,18 @@ import Testing
         #expect(summary.evidence == evidence)
     }
 
+    /// Structured binary whose first bytes pass for a DNS header (a length, a
+    /// query opcode, one question, the root name) but whose record counts no
+    /// message of that length could hold is not DNS: OpenFlow's replies on
+    /// 6633 read "DNS query for ." before.
+    @Test func dnsCountsMustFitTheMessage() {
+        let header: [UInt8] = [0x20, 0x10, 0, 0, 0, 0x31, 0, 1, 0x3B, 0, 0, 0, 0x20, 0x10, 0]
+        let bytes = header + (0..<600).map { UInt8([0, 1, 0x3A, 0x10, 0x20][$0 % 5]) }
+        #expect(ClearBinaryProbes.dnsOverTCP(UnsafeRawBufferPointer(start: nil, count: 0)) == nil)
+        bytes.withUnsafeBytes { #expect(ClearBinaryProbes.dnsOverTCP($0) == nil) }
+        Self.dnsQuery.withUnsafeBytes { #expect(ClearBinaryProbes.dnsOverTCP($0) != nil) }
+    }
+
     /// Picked up mid-stream, BGP is found at its next marker.
     @Test func bgpMidStream() {
         var classifier = DirectionClassifier(startsMidStream: true)
