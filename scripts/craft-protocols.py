@@ -270,6 +270,65 @@ def main():
                    "case": "high-entropy bytes in WebSocket frames, no protocol wirecheck knows: no TLS followed "
                            "the upgrade, which crossed in clear, so plaintext HTTP"}))
 
+    # Message brokers and directories: binary framing that the text test misses, logins in clear.
+    def mqtt_string(text):
+        return u16(len(text)) + text
+    connect = mqtt_string(b"MQTT") + bytes([4, 0xC2]) + u16(60) + mqtt_string(b"sensor-17") + mqtt_string(b"device") \
+        + mqtt_string(b"mqtt-s3cret")
+    publish = mqtt_string(b"plant/temperature") + b"21.5"
+    cases.append((1883, [(True, bytes([0x10, len(connect)]) + connect), (False, bytes([0x20, 2, 0, 0])),
+                         (True, bytes([0x30, len(publish)]) + publish)],
+                  {"verdict": "plaintext", "protocol": "mqtt", "forbidden": ["mqtt-s3cret"],
+                   "evidenceContains": ["MQTT 3.1.1 CONNECT", "user device", "password [redacted]"],
+                   "case": "MQTT CONNECT with a user name and password, CONNACK, PUBLISH"}))
+
+    def amqp_frame(payload):
+        return bytes([1]) + u16(0) + u32(len(payload)) + payload + bytes([0xCE])
+    def short_string(text):
+        return bytes([len(text)]) + text
+    def long_string(text):
+        return u32(len(text)) + text
+    properties = short_string(b"product") + b"S" + long_string(b"RabbitMQ")
+    amqp_start = amqp_frame(u16(10) + u16(10) + bytes([0, 9]) + u32(len(properties)) + properties
+                       + long_string(b"PLAIN AMQPLAIN") + long_string(b"en_US"))
+    start_ok = amqp_frame(u16(10) + u16(11) + u32(0) + short_string(b"PLAIN") + long_string(b"\x00guest\x00amqp-s3cret")
+                          + short_string(b"en_US"))
+    cases.append((5672, [(True, b"AMQP\x00\x00\x09\x01"), (False, amqp_start), (True, start_ok)],
+                  {"verdict": "plaintext", "protocol": "amqp", "forbidden": ["amqp-s3cret"],
+                   "evidenceContains": ["AMQP 0-9-1 protocol header", "Connection.Start"],
+                   "case": "AMQP 0-9-1: protocol header, Connection.Start, PLAIN credentials in Start-Ok"}))
+    cases.append((5671, [(True, b"AMQP\x02\x01\x00\x00"), (False, b"AMQP\x02\x01\x00\x00"),
+                         (True, tls13[0]), (False, tls13[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "reasonContains": "AMQP 1.0 TLS header",
+                   "case": "AMQP 1.0 TLS header, then TLS"}))
+
+    def tlv(tag, contents):
+        return bytes([tag, len(contents)]) + contents if len(contents) < 128 else bytes([tag, 0x82]) + u16(len(contents)) + contents
+    def ldap_message(message_id, operation):
+        return tlv(0x30, bytes([2, 1, message_id]) + operation)
+    bind = ldap_message(1, tlv(0x60, bytes([2, 1, 3]) + tlv(0x04, b"cn=admin,dc=example,dc=org") + tlv(0x80, b"ldap-s3cret")))
+    bound = ldap_message(1, tlv(0x61, bytes([0x0A, 1, 0]) + tlv(0x04, b"") + tlv(0x04, b"")))
+    search = ldap_message(2, tlv(0x63, tlv(0x04, b"ou=people,dc=example,dc=org") + bytes([0x0A, 1, 2, 0x0A, 1, 0, 2, 1, 0, 2, 1, 0, 1, 1, 0])
+                                 + tlv(0xA3, tlv(0x04, b"uid") + tlv(0x04, b"alice")) + tlv(0x30, b"")))
+    entry = ldap_message(2, tlv(0x64, tlv(0x04, b"uid=alice,ou=people,dc=example,dc=org")
+                                + tlv(0x30, tlv(0x30, tlv(0x04, b"mail") + tlv(0x31, tlv(0x04, b"alice@example.org"))))))
+    done = ldap_message(2, tlv(0x65, bytes([0x0A, 1, 0]) + tlv(0x04, b"") + tlv(0x04, b"")))
+    cases.append((389, [(True, bind), (False, bound), (True, search), (False, entry + done), (True, ldap_message(3, bytes([0x42, 0])))],
+                  {"verdict": "plaintext", "protocol": "ldap", "forbidden": ["ldap-s3cret"],
+                   "evidenceContains": ["LDAP simple bind as cn=admin,dc=example,dc=org, password [redacted]"],
+                   "case": "LDAP simple bind (password in clear), then a search"}))
+    start_tls_oid = b"1.3.6.1.4.1.1466.20037"
+    cases.append((389, [(True, ldap_message(1, tlv(0x77, tlv(0x80, start_tls_oid)))),
+                        (False, ldap_message(1, tlv(0x78, bytes([0x0A, 1, 0]) + tlv(0x04, b"") + tlv(0x04, b"") + tlv(0x8A, start_tls_oid)))),
+                        (True, tls13[0]), (False, tls13[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "reasonContains": "LDAP StartTLS",
+                   "case": "LDAP StartTLS, then TLS"}))
+    zk_connect = u32(44) + u32(0) + bytes(8) + u32(30000) + bytes(8) + u32(16) + bytes(16)
+    zk_answer = u32(36) + u32(0) + u32(30000) + bytes([0, 0, 1, 0x8C, 0x2E, 0x1F, 0x7A, 0x01]) + u32(16) + bytes(range(16))
+    cases.append((2181, [(True, zk_connect), (False, zk_answer)],
+                  {"verdict": "plaintext", "protocol": "binary",
+                   "case": "ZooKeeper connect request and response: 48 and 40 bytes too regular to be ciphertext"}))
+
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):
         client, server, cport = "10.50.0.10", f"10.50.1.{index + 1}", 41000 + index

@@ -16,6 +16,9 @@ enum ClearBinaryProbes {
         if let result = smb(d) { return result }
         if let result = oncRPC(d) { return result }
         if let result = socks(d) { return result }
+        if let result = mqtt(d, final: final) { return result }
+        if let result = amqp(d, final: final) { return result }
+        if let result = ldap(d, final: final) { return result }
         if Probes.startsWith(d, "YMSG"), d.count >= 20 {
             return .cleartext(.cleartextProtocol, protocolName: "ymsg", evidence: "Yahoo Messenger (YMSG) packet")
         }
@@ -213,4 +216,250 @@ enum ClearBinaryProbes {
         guard commands >= 1 else { return nil }
         return .cleartext(.cleartextProtocol, protocolName: "telnet", evidence: "Telnet option negotiation")
     }
+
+    // MARK: Message brokers and directories
+
+    /// MQTT (brokers for devices and event pipelines): a CONNECT (packet type
+    /// 1, remaining length, protocol name "MQTT" at level 4 or 5, or "MQIsdp"
+    /// at level 3), or the CONNACK answering one. A CONNECT carries the user
+    /// name and password in clear: the evidence names the user, never the password.
+    static func mqtt(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        guard d.count >= 4 else { return nil }
+        if d[0] == 0x20 {
+            // CONNACK: session-present flag, then a return code (3.x: 0-5) or reason code (5.0: 0, 0x80 and up).
+            guard let (remaining, lengthBytes) = mqttVarint(d, at: 1), remaining >= 2, 1 + lengthBytes + 2 <= d.count else { return nil }
+            let flags = d[1 + lengthBytes], code = d[2 + lengthBytes]
+            guard flags <= 1, remaining == 2 ? code <= 5 : code == 0 || code >= 0x80 else { return nil }
+            if remaining > 2 {
+                // 5.0: the rest is a property list whose length must add up.
+                guard let (properties, propertyBytes) = mqttVarint(d, at: 3 + lengthBytes),
+                      remaining == 2 + propertyBytes + properties else { return nil }
+            }
+            return .cleartext(.cleartextProtocol, protocolName: "mqtt",
+                              evidence: code == 0 ? "MQTT CONNACK (accepted)" : "MQTT CONNACK (refused, code \(code))")
+        }
+        guard d[0] == 0x10, let (remaining, lengthBytes) = mqttVarint(d, at: 1), remaining >= 10 else { return nil }
+        var r = ByteReader(UnsafeRawBufferPointer(rebasing: d[(1 + lengthBytes)...]))
+        guard let name = r.vector16(), let level = r.u8(), let flags = r.u8(), r.skip(2), flags & 1 == 0 else { return nil }
+        let version: String
+        switch (name.printableText(), level) {
+        case ("MQTT", 4): version = "3.1.1"
+        case ("MQTT", 5): version = "5.0"
+        case ("MQIsdp", 3): version = "3.1"
+        default: return nil
+        }
+        if waitForWhole(1 + lengthBytes + remaining, of: d, final: final) { return .needMore }
+        var details: [String] = []
+        func field(_ reader: inout ByteReader) -> String? {
+            reader.vector16().map { Probes.printable($0.unreadBytes, limit: 64) }
+        }
+        // Optional parts, read as far as the captured bytes go.
+        if level < 5 || r.skipMQTTProperties() {
+            if let clientID = field(&r) {
+                details.append(clientID.isEmpty ? "no client id" : "client id \(clientID)")
+                let willRead = flags & 0x04 == 0 || ((level < 5 || r.skipMQTTProperties()) && r.vector16() != nil && r.vector16() != nil)
+                if willRead, flags & 0x80 != 0, let user = field(&r) { details.append("user \(user)") }
+            }
+        }
+        if flags & 0x40 != 0 { details.append("password [redacted]") }
+        let evidence = "MQTT \(version) CONNECT" + (details.isEmpty ? "" : " (" + details.joined(separator: ", ") + ")")
+        return .cleartext(.cleartextProtocol, protocolName: "mqtt", evidence: evidence)
+    }
+
+    /// Whether to wait for the rest of a message of `length` bytes that has
+    /// begun: its details are read from the whole message, so that what is
+    /// reported does not depend on where the segments were cut. A message
+    /// longer than the probe window is read as far as the window goes.
+    static func waitForWhole(_ length: Int, of d: UnsafeRawBufferPointer, final: Bool) -> Bool {
+        length > d.count && !final && d.count < Probes.probeLimit
+    }
+
+    /// MQTT's variable-length integer (1 to 4 bytes, 7 bits each) at `offset`:
+    /// its value and how many bytes it took.
+    static func mqttVarint(_ d: UnsafeRawBufferPointer, at offset: Int) -> (value: Int, bytes: Int)? {
+        var value = 0
+        for i in 0..<4 {
+            guard offset + i < d.count else { return nil }
+            let byte = d[offset + i]
+            value |= Int(byte & 0x7F) << (7 * i)
+            if byte & 0x80 == 0 { return (value, i + 1) }
+        }
+        return nil
+    }
+
+    /// AMQP (RabbitMQ, ActiveMQ, Qpid): the 8-byte protocol header each side
+    /// sends first ("AMQP", then the protocol id and version), or the
+    /// Connection.Start a 0-9-1 server opens with. The header announcing TLS
+    /// (AMQP 1.0, protocol id 2) is an upgrade: TLS records follow it.
+    static func amqp(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        if d.count >= 8, Probes.startsWith(d, "AMQP") {
+            let evidence: String
+            switch (d[4], d[5], d[6], d[7]) {
+            case (0, 0, 9, 1): evidence = "AMQP 0-9-1 protocol header"
+            case (1, 1, 0, 9): evidence = "AMQP 0-9 protocol header"
+            case (1, 1, 8, 0): evidence = "AMQP 0-8 protocol header"
+            case (0, 1, 0, 0): evidence = "AMQP 1.0 protocol header"
+            case (3, 1, 0, 0): evidence = "AMQP 1.0 SASL header"
+            case (2, 1, 0, 0): return .tls(preambleLength: 8, preamble: "AMQP 1.0 TLS header")
+            default: return nil
+            }
+            return .cleartext(.cleartextProtocol, protocolName: "amqp", evidence: evidence)
+        }
+        // A method frame (type 1) on channel 0: class 10 (connection), method 10 (start), version 0-9.
+        guard d.count >= 13, d[0] == 1, d[1] == 0, d[2] == 0, d[7] == 0, d[8] == 10, d[9] == 0, d[10] == 10,
+              d[11] == 0, d[12] == 9 else { return nil }
+        let size = u32be(d, 3)
+        guard (12...131_072).contains(size) else { return nil }
+        if waitForWhole(8 + size, of: d, final: final) { return .needMore }
+        guard 8 + size > d.count || d[7 + size] == 0xCE else { return nil }
+        return .cleartext(.cleartextProtocol, protocolName: "amqp", evidence: "AMQP 0-9-1 Connection.Start")
+    }
+
+    /// LDAP (directory lookups and logins, on port 389 often in clear): a BER
+    /// LDAPMessage, a SEQUENCE holding a message ID and an operation with its
+    /// application tag. A simple bind carries its password in clear: the
+    /// evidence names the DN, never the password. A SASL bind whose mechanism
+    /// can protect what follows (GSSAPI, GSS-SPNEGO, DIGEST-MD5), and a bind
+    /// response still negotiating one, are left to the other checks: the
+    /// operations after them may be sealed. StartTLS is named; the TLS that
+    /// follows it makes the flow an upgrade.
+    static func ldap(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        guard d.count >= 7, d[0] == 0x30 else { return nil }
+        var message = BERReader(d)
+        guard let envelope = message.element() else { return nil }
+        var r = BERReader(envelope.contents)
+        guard let id = r.element(), id.tag == 0x02, (1...4).contains(id.contents.count), !id.truncated,
+              let op = r.element(), let name = ldapOperations[op.tag] else { return nil }
+        if envelope.truncated, !final, d.count < Probes.probeLimit { return .needMore }
+        var evidence = "LDAP \(name)"
+        var body = BERReader(op.contents)
+        switch op.tag {
+        case 0x60:
+            // BindRequest: version, name (DN), authentication choice.
+            guard let version = body.element(), version.tag == 0x02, let dn = body.element(), dn.tag == 0x04 else { return nil }
+            let who = Probes.printable(dn.contents, limit: 120)
+            if let auth = body.element() {
+                if auth.tag == 0x80 {
+                    if auth.contents.isEmpty, !auth.truncated {
+                        evidence = who.isEmpty ? "LDAP anonymous bind" : "LDAP unauthenticated bind as \(who)"
+                    } else {
+                        evidence = "LDAP simple bind as \(who), password [redacted]"
+                    }
+                } else if auth.tag == 0xA3 {
+                    var sasl = BERReader(auth.contents)
+                    guard let mechanism = sasl.element(), mechanism.tag == 0x04 else { return nil }
+                    let mech = Probes.printable(mechanism.contents, limit: 40)
+                    if ldapProtectingMechanisms.contains(mech.uppercased()) || mech.uppercased().hasPrefix("GS2-") { return nil }
+                    evidence = "LDAP SASL bind (\(mech))" + (who.isEmpty ? "" : " as \(who)")
+                }
+            }
+        case 0x61:
+            // BindResponse: a SASL exchange still under way (14), or server credentials, may set up sealing.
+            guard let code = body.element(), code.tag == 0x0A, code.contents.count == 1 else { return nil }
+            guard code.contents[0] != 14 else { return nil }
+            _ = body.element(); _ = body.element()  // matched DN, diagnostic message
+            while let extra = body.element() {
+                if extra.tag == 0x87 { return nil }
+            }
+            let result = code.contents[0]
+            evidence = "LDAP bind response (" + (ldapResults[result].map { "\($0), " } ?? "") + "result \(result))"
+        case 0x77:
+            if let oid = body.element(), oid.tag == 0x80 {
+                let text = Probes.printable(oid.contents, limit: 64)
+                // TLS starts right after the request (RFC 4511 §4.14), however the segments were cut.
+                if text == startTLS { return envelope.truncated ? nil : .tls(preambleLength: message.offset, preamble: "LDAP StartTLS request") }
+                evidence = "LDAP extended request \(text)"
+            }
+        case 0x78:
+            // The answer to StartTLS: success (0) and the StartTLS name; TLS follows it.
+            if let code = body.element(), code.tag == 0x0A, code.contents.count == 1, code.contents[0] == 0, !envelope.truncated {
+                _ = body.element(); _ = body.element()  // matched DN, diagnostic message
+                while let extra = body.element() {
+                    if extra.tag == 0x8A, Probes.printable(extra.contents, limit: 64) == startTLS {
+                        return .tls(preambleLength: message.offset, preamble: "LDAP StartTLS accepted")
+                    }
+                }
+            }
+        case 0x63:
+            if let base = body.element(), base.tag == 0x04 {
+                evidence = base.contents.isEmpty ? "LDAP search request (root DSE)"
+                    : "LDAP search request (base \(Probes.printable(base.contents, limit: 120)))"
+            }
+        default:
+            break
+        }
+        return .cleartext(.cleartextProtocol, protocolName: "ldap", evidence: evidence)
+    }
+
+    static let startTLS = "1.3.6.1.4.1.1466.20037"
+
+    /// LDAP operations by application tag (RFC 4511 §4.2-4.14).
+    static let ldapOperations: [UInt8: String] = [
+        0x60: "bind request", 0x61: "bind response", 0x42: "unbind request", 0x63: "search request",
+        0x64: "search result entry", 0x65: "search result done", 0x73: "search result reference",
+        0x66: "modify request", 0x67: "modify response", 0x68: "add request", 0x69: "add response",
+        0x4A: "delete request", 0x6B: "delete response", 0x6C: "modify DN request", 0x6D: "modify DN response",
+        0x6E: "compare request", 0x6F: "compare response", 0x50: "abandon request", 0x77: "extended request",
+        0x78: "extended response", 0x79: "intermediate response",
+    ]
+
+    /// Bind results worth naming (RFC 4511 appendix A): whether a login
+    /// worked, and the refusals that mean "not in clear".
+    static let ldapResults: [UInt8: String] = [
+        0: "success", 7: "authMethodNotSupported", 8: "strongerAuthRequired", 13: "confidentialityRequired",
+        48: "inappropriateAuthentication", 49: "invalidCredentials", 53: "unwillingToPerform",
+    ]
+
+    /// SASL mechanisms that can negotiate a security layer (integrity and
+    /// confidentiality) for the rest of the connection.
+    static let ldapProtectingMechanisms: Set<String> = ["GSSAPI", "GSS-SPNEGO", "GSS-SASL", "DIGEST-MD5"]
 }
+
+extension ByteReader {
+    /// Skips an MQTT 5 property list (a variable-length byte count, then
+    /// that many bytes); false if it runs past the bytes there are.
+    mutating func skipMQTTProperties() -> Bool {
+        guard let (length, lengthBytes) = ClearBinaryProbes.mqttVarint(unreadBytes, at: 0) else { return false }
+        return skip(lengthBytes + length)
+    }
+}
+
+/// Reads BER elements (tag, definite length, contents) from captured bytes;
+/// an element whose contents run past the bytes captured so far is returned
+/// cut short and marked, so the start of a large message can still be read.
+struct BERReader {
+    struct Element {
+        var tag: UInt8
+        var contents: UnsafeRawBufferPointer
+        var truncated: Bool
+    }
+
+    private let bytes: UnsafeRawBufferPointer
+    private var position = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    /// How many bytes the elements read so far took.
+    var offset: Int { position }
+
+    /// The next element; nil at the end, for a multi-byte tag, or for a length
+    /// form LDAP does not use (indefinite, or more than four length bytes).
+    mutating func element() -> Element? {
+        guard position + 2 <= bytes.count else { return nil }
+        let tag = bytes[position]
+        guard tag & 0x1F != 0x1F else { return nil }
+        var length = Int(bytes[position + 1])
+        var start = position + 2
+        if length & 0x80 != 0 {
+            let count = length & 0x7F
+            guard (1...4).contains(count), start + count <= bytes.count else { return nil }
+            length = 0
+            for i in 0..<count { length = length << 8 | Int(bytes[start + i]) }
+            start += count
+        }
+        let end = min(bytes.count, start + length)
+        position = end
+        return Element(tag: tag, contents: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), truncated: start + length > bytes.count)
+    }
+}
+

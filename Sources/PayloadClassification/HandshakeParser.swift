@@ -261,6 +261,9 @@ struct ByteReader {
 
     var remaining: Int { storage.count - position }
 
+    /// The bytes not read yet.
+    var unreadBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[position...]) }
+
     mutating func u8() -> UInt8? {
         guard remaining >= 1 else { return nil }
         defer { position += 1 }

@@ -392,6 +392,15 @@ enum StreamPiece: Sendable {
         Input(name: "mid-stream TLS", pieces: [.data(Array(T.applicationData(400, seed: 30).suffix(300))
             + T.applicationData(120, seed: 31) + T.applicationData(1_400, seed: 32) + T.applicationData(60, seed: 33))], midStream: true),
         Input(name: "mid-stream HTTP", pieces: [.data(Array("tail of something\r\nGET /next HTTP/1.1\r\nHost: web\r\n\r\n".utf8))], midStream: true),
+        Input(name: "MQTT CONNECT", pieces: [.data(BrokerDirectoryMessages.mqttConnect)]),
+        Input(name: "MQTT 5 CONNECT with a will", pieces: [.data(BrokerDirectoryMessages.mqtt5Connect)]),
+        Input(name: "AMQP header and Start-Ok", pieces: [.data(BrokerDirectoryMessages.amqpClient)]),
+        Input(name: "AMQP Connection.Start", pieces: [.data(BrokerDirectoryMessages.amqpServer)]),
+        Input(name: "LDAP simple bind", pieces: [.data(BrokerDirectoryMessages.ldapSimpleBind)]),
+        Input(name: "LDAP GSSAPI bind", pieces: [.data(BrokerDirectoryMessages.ldapGSSAPIBind)]),
+        Input(name: "LDAP StartTLS, then TLS", pieces: [.data(BrokerDirectoryMessages.ldapStartTLS + T.clientFlight)]),
+        Input(name: "LDAP StartTLS accepted, then TLS", pieces: [.data(BrokerDirectoryMessages.ldapStartTLSResponse + T.serverFlight)]),
+        Input(name: "AMQP 1.0 TLS header, then TLS", pieces: [.data(Array("AMQP".utf8) + [2, 1, 0, 0] + T.clientFlight)]),
     ]
 
     /// The same pieces, with every data piece cut into chunks of the sizes `next` returns.

@@ -1,0 +1,130 @@
+import Testing
+@testable import PayloadClassification
+
+/// Messages of MQTT, AMQP and LDAP, built as their specifications define them.
+enum BrokerDirectoryMessages {
+    static func u16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+    static func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+    static func mqttString(_ s: String) -> [UInt8] { u16(s.utf8.count) + Array(s.utf8) }
+
+    /// MQTT 3.1.1 CONNECT: clean session, user name and password.
+    static let mqttConnect: [UInt8] = {
+        let body = mqttString("MQTT") + [4, 0xC2] + u16(60) + mqttString("sensor-17") + mqttString("device") + mqttString("mqtt-s3cret")
+        return [0x10, UInt8(body.count)] + body
+    }()
+    /// MQTT 5.0 CONNECT with properties and a will, a user name and no password.
+    static let mqtt5Connect: [UInt8] = {
+        let properties: [UInt8] = [5, 0x11, 0, 0, 0, 60]
+        let body = mqttString("MQTT") + [5, 0x86] + u16(60) + properties + mqttString("pump-2")
+            + [0] + mqttString("pump/status") + mqttString("offline") + mqttString("svc-pump")
+        return [0x10, UInt8(body.count)] + body
+    }()
+
+    static func amqpFrame(channel: Int = 0, _ payload: [UInt8]) -> [UInt8] { [1] + u16(channel) + be32(payload.count) + payload + [0xCE] }
+    static func shortString(_ s: String) -> [UInt8] { [UInt8(s.utf8.count)] + Array(s.utf8) }
+    static func longString(_ s: String) -> [UInt8] { be32(s.utf8.count) + Array(s.utf8) }
+    /// The 0-9-1 protocol header, then Connection.Start-Ok with PLAIN credentials.
+    static let amqpClient: [UInt8] = Array("AMQP".utf8) + [0, 0, 9, 1]
+        + amqpFrame(u16(10) + u16(11) + be32(0) + shortString("PLAIN") + longString("\u{0}guest\u{0}amqp-s3cret") + shortString("en_US"))
+    /// Connection.Start: version 0-9, server properties, mechanisms, locales.
+    static let amqpServer: [UInt8] = {
+        let properties = shortString("product") + [UInt8(ascii: "S")] + longString("RabbitMQ")
+        return amqpFrame(u16(10) + u16(10) + [0, 9] + be32(properties.count) + properties + longString("PLAIN AMQPLAIN") + longString("en_US"))
+    }()
+
+    static func tlv(_ tag: UInt8, _ contents: [UInt8]) -> [UInt8] {
+        contents.count < 128 ? [tag, UInt8(contents.count)] + contents : [tag, 0x82] + u16(contents.count) + contents
+    }
+    static func ldapMessage(id: UInt8 = 1, _ operation: [UInt8]) -> [UInt8] { tlv(0x30, [2, 1, id] + operation) }
+    static func octets(_ s: String) -> [UInt8] { tlv(0x04, Array(s.utf8)) }
+    static let ldapSimpleBind = ldapMessage(tlv(0x60, [2, 1, 3] + octets("cn=admin,dc=example,dc=org") + tlv(0x80, Array("ldap-s3cret".utf8))))
+    static let ldapAnonymousBind = ldapMessage(tlv(0x60, [2, 1, 3] + octets("") + tlv(0x80, [])))
+    static let ldapGSSAPIBind = ldapMessage(tlv(0x60, [2, 1, 3] + octets("") + tlv(0xA3, octets("GSSAPI") + tlv(0x04, TLSBuilder.filler(120, seed: 40)))))
+    static let ldapPlainBind = ldapMessage(tlv(0x60, [2, 1, 3] + octets("") + tlv(0xA3, octets("PLAIN") + octets("\u{0}alice\u{0}ldap-s3cret"))))
+    static let ldapInvalidCredentials = ldapMessage(tlv(0x61, [0x0A, 1, 49] + octets("") + octets("")))
+    static let ldapSASLInProgress = ldapMessage(tlv(0x61, [0x0A, 1, 14] + octets("") + octets("") + tlv(0x87, TLSBuilder.filler(90, seed: 41))))
+    static let ldapRootDSESearch = ldapMessage(id: 2, tlv(0x63, octets("") + [0x0A, 1, 0, 0x0A, 1, 0, 2, 1, 0, 2, 1, 0, 1, 1, 0]
+        + tlv(0x87, Array("objectClass".utf8)) + tlv(0x30, octets("supportedSASLMechanisms"))))
+    static let ldapStartTLS = ldapMessage(tlv(0x77, tlv(0x80, Array("1.3.6.1.4.1.1466.20037".utf8))))
+    static let ldapStartTLSResponse = ldapMessage(tlv(0x78, [0x0A, 1, 0] + octets("") + octets("") + tlv(0x8A, Array("1.3.6.1.4.1.1466.20037".utf8))))
+    static let ldapStartTLSRefused = ldapMessage(tlv(0x78, [0x0A, 1, 2] + octets("") + octets("no TLS here") + tlv(0x8A, Array("1.3.6.1.4.1.1466.20037".utf8))))
+}
+
+/// MQTT, AMQP and LDAP carry logins and data in clear as surely as HTTP,
+/// but in binary framing that the text test misses; recognised from their
+/// framing, credentials never in the evidence.
+@Suite struct BrokerDirectoryProbeTests {
+    typealias M = BrokerDirectoryMessages
+
+    @Test(arguments: [
+        ("mqtt", M.mqttConnect, "MQTT 3.1.1 CONNECT (client id sensor-17, user device, password [redacted])"),
+        ("mqtt", M.mqtt5Connect, "MQTT 5.0 CONNECT (client id pump-2, user svc-pump)"),
+        ("mqtt", [0x20, 0x02, 0x00, 0x00], "MQTT CONNACK (accepted)"),
+        ("mqtt", [0x20, 0x03, 0x00, 0x87, 0x00], "MQTT CONNACK (refused, code 135)"),
+        ("amqp", M.amqpClient, "AMQP 0-9-1 protocol header"),
+        ("amqp", M.amqpServer, "AMQP 0-9-1 Connection.Start"),
+        ("amqp", Array("AMQP".utf8) + [3, 1, 0, 0], "AMQP 1.0 SASL header"),
+        ("ldap", M.ldapSimpleBind, "LDAP simple bind as cn=admin,dc=example,dc=org, password [redacted]"),
+        ("ldap", M.ldapAnonymousBind, "LDAP anonymous bind"),
+        ("ldap", M.ldapPlainBind, "LDAP SASL bind (PLAIN)"),
+        ("ldap", M.ldapInvalidCredentials, "LDAP bind response (invalidCredentials, result 49)"),
+        ("ldap", M.ldapRootDSESearch, "LDAP search request (root DSE)"),
+        ("ldap", M.ldapStartTLSRefused, "LDAP extended response"),
+    ])
+    func recognised(_ name: String, _ bytes: [UInt8], _ evidence: String) {
+        let summary = ClassifierTests.classify(bytes)
+        #expect(summary.kind == .cleartextProtocol)
+        #expect(summary.protocolName == name)
+        #expect(summary.evidence == evidence)
+        for secret in ["s3cret", "guest\u{0}"] { #expect(summary.evidence?.contains(secret) != true) }
+    }
+
+    /// A SASL bind that can set up sealing (GSSAPI), and the server's answer
+    /// while it is under way, prove nothing about what follows: not LDAP in clear.
+    @Test func saslBindThatMaySealIsLeftUndecided() {
+        for bytes in [M.ldapGSSAPIBind, M.ldapSASLInProgress] {
+            #expect(ClassifierTests.classify(bytes).protocolName != "ldap")
+        }
+    }
+
+    /// Cut short by the capture, a message is still recognised from its start.
+    @Test func truncatedMessagesStillRecognised() {
+        let longBind = M.ldapMessage(M.tlv(0x60, [2, 1, 3] + M.octets(String(repeating: "ou=people,", count: 40)) + M.tlv(0x80, Array("pw".utf8))))
+        #expect(ClassifierTests.classify(Array(longBind.prefix(60))).protocolName == "ldap")
+        #expect(ClassifierTests.classify(Array(M.amqpServer.prefix(20))).protocolName == "amqp")
+    }
+
+    /// Near misses stay what they were: a wrong protocol name or level, a
+    /// CONNACK with an undefined code, an AMQP frame without its end octet,
+    /// a BER sequence whose operation is no LDAP operation.
+    @Test func nearMissesAreNotRecognised() {
+        var wrongName = M.mqttConnect
+        wrongName[4] = UInt8(ascii: "X")
+        var wrongLevel = M.mqttConnect
+        wrongLevel[8] = 9
+        var noFrameEnd = M.amqpServer
+        noFrameEnd[noFrameEnd.count - 1] = 0
+        let notLDAP = M.tlv(0x30, [2, 1, 1] + M.octets("public") + M.tlv(0xA0, [2, 1, 1]))
+        for (bytes, name) in [(wrongName, "mqtt"), (wrongLevel, "mqtt"), ([0x20, 0x02, 0x00, 0x06], "mqtt"),
+                              (noFrameEnd, "amqp"), (notLDAP, "ldap")] {
+            #expect(ClassifierTests.classify(bytes).protocolName != name, "\(bytes.prefix(12))")
+        }
+    }
+
+    /// Upgrades: LDAP StartTLS and its acceptance, then TLS, in the next
+    /// segment or the same one; the AMQP 1.0 TLS header, then TLS. All are
+    /// encrypted, the preamble named.
+    @Test func upgradesToTLS() {
+        for pieces: [StreamPiece] in [[.data(M.ldapStartTLS), .data(TLSBuilder.clientFlight)], [.data(M.ldapStartTLS + TLSBuilder.clientFlight)]] {
+            let startTLS = ClassifierTests.classify(pieces)
+            #expect(startTLS.kind == .tls)
+            #expect(startTLS.preamble == "LDAP StartTLS request")
+        }
+        let accepted = ClassifierTests.classify(M.ldapStartTLSResponse + TLSBuilder.serverFlight)
+        #expect(accepted.kind == .tls)
+        #expect(accepted.preamble == "LDAP StartTLS accepted")
+        let amqpTLS = ClassifierTests.classify(Array("AMQP".utf8) + [2, 1, 0, 0] + TLSBuilder.clientFlight)
+        #expect(amqpTLS.kind == .tls)
+        #expect(amqpTLS.preamble == "AMQP 1.0 TLS header")
+    }
+}
