@@ -12,8 +12,10 @@ and the STRICT proxy refuses. Client ports come from the SYNs, read with tshark.
 `services` is `scripts/lab.sh record-services`: the legacy client sends HTTP
 with Basic auth and a cookie, logs in to PostgreSQL with a password first
 without TLS (PGSSLMODE=disable) and then with it (require: SSLRequest, 'S',
-TLS), and logs in to SMTP with AUTH. Every flow is plaintext but the second
-PostgreSQL one; no credential may appear in any output.
+TLS), logs in to SMTP with AUTH, to the MQTT broker with a password, and to
+LDAP with a simple bind, first in clear and then after StartTLS. Every flow is
+plaintext but the second PostgreSQL and the second LDAP one; no credential may
+appear in any output.
 """
 import json
 import subprocess
@@ -42,11 +44,12 @@ def syns(capture):
 
 # The credentials scripts/lab.sh sends, in every form they take on the wire.
 SECRETS = ["wc-pg-secret-4711", "wc-smtp-secret-0815", "wc-cookie-secret-42", "wc-basic-secret-99",
-           "YXBwOndjLWJhc2ljLXNlY3JldC05OQ==", "AGFwcAB3Yy1zbXRwLXNlY3JldC0wODE1", "d2Mtc210cC1zZWNyZXQtMDgxNQ=="]
+           "YXBwOndjLWJhc2ljLXNlY3JldC05OQ==", "AGFwcAB3Yy1zbXRwLXNlY3JldC0wODE1", "d2Mtc210cC1zZWNyZXQtMDgxNQ==",
+           "wc-mqtt-secret-2718", "wc-ldap-secret-3141"]
 
 
 def services(capture):
-    flows, postgres = [], iter(["disable", "require"])
+    flows, postgres, ldap = [], iter(["disable", "require"]), iter(["clear", "starttls"])
     for _, ip, port, server_port in syns(capture):
         client, server = f"{ip}:{port}", f"10.111.1.122:{server_port}"
         flow = {"client": client, "server": server, "forbidden": SECRETS}
@@ -59,11 +62,21 @@ def services(capture):
             flow.update(verdict="encrypted", protocol="tls", reasonContains="PostgreSQL SSLRequest")
         elif server_port == 25:
             flow.update(verdict="plaintext", protocol="smtp")
+        elif server_port == 1883:
+            flow.update(verdict="plaintext", protocol="mqtt",
+                        evidenceContains=["MQTT 3.1.1 CONNECT (client id sensor-17, user app, password [redacted])"])
+        elif server_port == 389 and next(ldap) == "clear":
+            flow.update(verdict="plaintext", protocol="ldap",
+                        evidenceContains=["LDAP simple bind as cn=admin,dc=example,dc=org, password [redacted]"])
+        elif server_port == 389:
+            flow.update(verdict="encrypted", protocol="tls", reasonContains="LDAP StartTLS")
         flows.append(flow)
     return {
         "description": "scripts/lab.sh record-services: real clients send credentials to real servers in the "
                        "webserver pod (curl to nginx with Basic auth and a cookie, psql to PostgreSQL without and "
-                       "then with TLS, curl to SMTP with AUTH), recorded with tcpdump -i any in the node",
+                       "then with TLS, curl to SMTP with AUTH, mosquitto_pub to mosquitto with a password, "
+                       "ldapsearch to slapd with a simple bind, in clear and then after StartTLS), recorded with "
+                       "tcpdump -i any in the node",
         "exitCode": 1,
         "flows": flows,
     }

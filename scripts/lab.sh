@@ -18,11 +18,13 @@
 #   scripts/lab.sh up [permissive|strict]      build (or switch) the lab
 #   scripts/lab.sh traffic                     mesh TLS 1.3, mesh TLS 1.2, legacy plaintext
 #   scripts/lab.sh record OUT.pcap [mode]      up, tcpdump -i any in the node, traffic, stop
-#   scripts/lab.sh secrets                     start PostgreSQL (password auth) and SMTP in the
-#                                              webserver pod, then send credentials in cleartext
-#                                              from the legacy client: HTTP Basic auth and a
-#                                              cookie, a PostgreSQL password, SMTP AUTH
-#                                              (PostgreSQL once without TLS, once with)
+#   scripts/lab.sh secrets                     start PostgreSQL (password auth), SMTP, an MQTT
+#                                              broker (mosquitto) and an LDAP server (slapd) in
+#                                              the webserver pod, then send credentials in
+#                                              cleartext from the legacy client: HTTP Basic auth
+#                                              and a cookie, a PostgreSQL password, SMTP AUTH, an
+#                                              MQTT CONNECT, an LDAP simple bind (PostgreSQL and
+#                                              LDAP also once upgraded to TLS)
 #   scripts/lab.sh record-services OUT.pcap    the secrets scenario, recorded on -i any in the node
 #   scripts/lab.sh exec-node CMD...            run a command in the node namespace
 #   scripts/lab.sh down                        remove everything the lab made
@@ -231,6 +233,8 @@ PG_PASSWORD=wc-pg-secret-4711
 SMTP_PASSWORD=wc-smtp-secret-0815
 COOKIE_SECRET=wc-cookie-secret-42
 BASIC_PASSWORD=wc-basic-secret-99
+MQTT_PASSWORD=wc-mqtt-secret-2718
+LDAP_PASSWORD=wc-ldap-secret-3141
 
 start_postgres() {
   local bin
@@ -265,21 +269,71 @@ stop_postgres() {
 
 start_smtp() {
   stop_smtp
-  in_ns wc-web python3 "$(dirname "$0")/lab-smtp.py" "$WEB_IP" 25 </dev/null >/dev/null 2>&1 &
+  # Started directly (not through in_ns) so that $! is the server itself: the
+  # subshell a backgrounded function runs in was killed, the server left running.
+  ip netns exec wc-web python3 "$(dirname "$0")/lab-smtp.py" "$WEB_IP" 25 </dev/null >/dev/null 2>&1 &
   echo $! >"$STATE/smtp.pid"
   wait_for_port 25 "SMTP server"
 }
 
-stop_smtp() {
-  [[ -f $STATE/smtp.pid ]] || return 0
-  kill "$(cat "$STATE/smtp.pid")" 2>/dev/null || true
-  rm -f "$STATE/smtp.pid"
+# stop_pidfile FILE: ends the process whose id FILE holds, if any.
+stop_pidfile() {
+  [[ -f $1 ]] || return 0
+  kill "$(cat "$1")" 2>/dev/null || true
+  rm -f "$1"
 }
+
+stop_smtp() { stop_pidfile "$STATE/smtp.pid"; }
+
+# mosquitto on $WEB_IP:1883, logins checked against a password file.
+start_mqtt() {
+  stop_mqtt
+  command -v mosquitto >/dev/null || die "mosquitto not installed (scripts/setup.sh --lab installs it)"
+  mkdir -p "$STATE/mqtt"
+  : >"$STATE/mqtt/passwords"
+  mosquitto_passwd -b "$STATE/mqtt/passwords" app "$MQTT_PASSWORD"
+  printf 'listener 1883 %s\nallow_anonymous false\npassword_file %s\n' "$WEB_IP" "$STATE/mqtt/passwords" >"$STATE/mqtt/mosquitto.conf"
+  chmod 644 "$STATE/mqtt/passwords"
+  ip netns exec wc-web mosquitto -c "$STATE/mqtt/mosquitto.conf" </dev/null >"$STATE/mqtt/log" 2>&1 &
+  echo $! >"$STATE/mqtt.pid"
+  wait_for_port 1883 "MQTT broker"
+}
+
+stop_mqtt() { stop_pidfile "$STATE/mqtt.pid"; }
+
+# slapd on $WEB_IP:389 with an empty directory: its root DN binds with a
+# password, and StartTLS is offered with the lab's server certificate.
+start_ldap() {
+  stop_ldap
+  [[ -x /usr/sbin/slapd ]] || die "slapd not installed (scripts/setup.sh --lab installs it)"
+  local d=$STATE/ldap
+  rm -rf "$d"
+  mkdir -p "$d/db"
+  cat >"$d/slapd.conf" <<CONF
+include /etc/ldap/schema/core.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile $d/slapd.pid
+TLSCertificateFile $STATE/pki/server.pem
+TLSCertificateKeyFile $STATE/pki/server.key
+database mdb
+suffix "dc=example,dc=org"
+rootdn "cn=admin,dc=example,dc=org"
+rootpw $LDAP_PASSWORD
+directory $d/db
+CONF
+  in_ns wc-web /usr/sbin/slapd -f "$d/slapd.conf" -h "ldap://$WEB_IP:389/" </dev/null >"$d/log" 2>&1
+  wait_for_port 389 "LDAP server"
+}
+
+stop_ldap() { stop_pidfile "$STATE/ldap/slapd.pid"; }
 
 secrets() {
   ip netns pids wc-web >/dev/null 2>&1 || die "lab is not up (scripts/lab.sh up)"
   start_postgres
   start_smtp
+  start_mqtt
+  start_ldap
   sleep 0.3
   in_ns wc-legacy curl -sS --max-time 3 -u "app:$BASIC_PASSWORD" -H "Cookie: session=$COOKIE_SECRET" \
     "http://$WEB_IP/account" >/dev/null
@@ -296,6 +350,16 @@ secrets() {
     in_ns wc-legacy curl -sS --max-time 3 "smtp://$WEB_IP:25" --mail-from app@example.com \
       --mail-rcpt ops@example.com --user "app:$SMTP_PASSWORD" --upload-file - >/dev/null
   sleep 0.3
+  in_ns wc-legacy mosquitto_pub -h "$WEB_IP" -p 1883 -u app -P "$MQTT_PASSWORD" -i sensor-17 -t plant/temperature -m 21.5
+  sleep 0.3
+  # An LDAP simple bind in clear (the search finds nothing: the directory is
+  # empty), then the same bind after StartTLS.
+  in_ns wc-legacy ldapsearch -x -H "ldap://$WEB_IP" -D cn=admin,dc=example,dc=org -w "$LDAP_PASSWORD" \
+    -b dc=example,dc=org -s base >/dev/null 2>&1 || true
+  sleep 0.3
+  in_ns wc-legacy env LDAPTLS_CACERT="$STATE/pki/ca.pem" LDAPTLS_REQCERT=allow ldapsearch -x -ZZ -H "ldap://$WEB_IP" \
+    -D cn=admin,dc=example,dc=org -w "$LDAP_PASSWORD" -b dc=example,dc=org -s base >/dev/null 2>&1 || true
+  sleep 0.3
 }
 
 down_network() {
@@ -306,6 +370,8 @@ down_network() {
 down() {
   stop_nginx
   stop_smtp
+  stop_mqtt
+  stop_ldap
   stop_postgres
   down_network
 }

@@ -6,7 +6,8 @@
 #                               ndpiReader, hyperfine, valgrind, gcc
 #   scripts/setup.sh --lab    also the lab: tcpdump, nginx with the stream module,
 #                             OpenSSL, curl, iproute2, scapy (for crafted captures),
-#                             PostgreSQL (the secrets test sends a password to it)
+#                             PostgreSQL, mosquitto and slapd (the secrets test
+#                             sends passwords to them)
 # Packages already present are skipped, so this is cheap to run every time.
 set -euo pipefail
 
@@ -18,7 +19,8 @@ if [[ "${1:-}" == "--compare" ]]; then
   packages+=(valgrind gcc tcpdump tshark libndpi-bin hyperfine python3)
 fi
 if [[ "${1:-}" == "--lab" ]]; then
-  packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps postgresql)
+  packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps postgresql
+    mosquitto mosquitto-clients slapd ldap-utils)
 fi
 
 missing=()

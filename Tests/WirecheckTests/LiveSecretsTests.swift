@@ -4,14 +4,16 @@ import Testing
 /// Credentials crossing the wire in cleartext, through real clients and
 /// servers in the lab (curl with HTTP Basic auth and a cookie, psql logging in
 /// to PostgreSQL with password authentication, curl logging in to SMTP with
-/// AUTH): wirecheck must flag every flow as plaintext and show the shape of
+/// AUTH, mosquitto_pub logging in to mosquitto, ldapsearch binding to slapd):
+/// wirecheck must flag every flow as plaintext and show the shape of
 /// the evidence, while neither its text nor its JSON output contains any of
 /// the secrets, in clear or base64. A tcpdump recording of the same traffic
 /// proves the secrets really were on the wire.
 /// Part of the serialized lab suite: the lab's namespaces are shared.
 extension LiveLabTests {
     /// Must match the values in scripts/lab.sh.
-    static let secrets = ["wc-pg-secret-4711", "wc-smtp-secret-0815", "wc-cookie-secret-42", "wc-basic-secret-99"]
+    static let secrets = ["wc-pg-secret-4711", "wc-smtp-secret-0815", "wc-cookie-secret-42", "wc-basic-secret-99",
+                          "wc-mqtt-secret-2718", "wc-ldap-secret-3141"]
 
     /// Every form a secret takes on the wire or could take in output.
     static var forbidden: [String] {
@@ -54,10 +56,12 @@ extension LiveLabTests {
         // The secrets were on the wire…
         let wire = try Data(contentsOf: recording)
         // (Basic auth and SMTP AUTH carry theirs base64-encoded.)
-        for secret in ["wc-pg-secret-4711", "wc-cookie-secret-42", Self.forbidden[4]] {
+        for secret in ["wc-pg-secret-4711", "wc-cookie-secret-42", "wc-mqtt-secret-2718", "wc-ldap-secret-3141",
+                       Data("app:wc-basic-secret-99".utf8).base64EncodedString()] {
             #expect(wire.range(of: Data(secret.utf8)) != nil, "\(secret) not on the wire: the test proves nothing")
         }
-        let smtpOnWire = Self.forbidden.suffix(2).contains { wire.range(of: Data($0.utf8)) != nil }
+        let smtpOnWire = [Data("\0app\0wc-smtp-secret-0815".utf8).base64EncodedString(),
+                          Data("wc-smtp-secret-0815".utf8).base64EncodedString()].contains { wire.range(of: Data($0.utf8)) != nil }
         #expect(smtpOnWire, "SMTP AUTH not on the wire")
 
         // …and in no output.
@@ -83,6 +87,14 @@ extension LiveLabTests {
         #expect(postgres["protocol"] as? String == "postgresql", "\(postgres)")
         let smtp = try #require(flow(port: 25), "no SMTP flow: \(json.stdout)")
         #expect(smtp["verdict"] as? String == "plaintext", "\(smtp)")
+        let mqtt = try #require(flow(port: 1883), "no MQTT flow: \(json.stdout)")
+        #expect(mqtt["verdict"] as? String == "plaintext" && mqtt["protocol"] as? String == "mqtt", "\(mqtt)")
+        #expect((mqtt["evidence"] as? String)?.contains("user app, password [redacted]") == true, "\(mqtt)")
+        // LDAP: a simple bind in clear, then the same bind after StartTLS.
+        let ldap = flows.filter { ($0["server"] as? String)?.hasSuffix(":389") == true }
+        #expect(ldap.count == 2, "\(ldap)")
+        #expect(ldap.contains { $0["verdict"] as? String == "plaintext" && $0["protocol"] as? String == "ldap" }, "\(ldap)")
+        #expect(ldap.contains { $0["verdict"] as? String == "encrypted" && ($0["reason"] as? String)?.contains("LDAP StartTLS") == true }, "\(ldap)")
         #expect(text.stdout.contains("result: FAIL"))
     }
 }
