@@ -329,6 +329,27 @@ def main():
                   {"verdict": "plaintext", "protocol": "binary",
                    "case": "ZooKeeper connect request and response: 48 and 40 bytes too regular to be ciphertext"}))
 
+    def kafka_request(api, version, correlation, body):
+        message = u16(api) + u16(version) + u32(correlation) + u16(len(b"producer-1")) + b"producer-1" + body
+        return u32(len(message)) + message
+    def kafka_response(correlation, body):
+        return u32(4 + len(body)) + u32(correlation) + body
+    sasl = b"\x00orders\x00kafka-s3cret"
+    # The record batch compressed (zstd output is as random as these bytes).
+    batch = bytes(rng.getrandbits(8) for _ in range(1500))
+    produce = u16(0xFFFF) + u16(0xFFFF) + u32(30000) + u32(1) + u16(6) + b"orders" + u32(1) + u32(0) + u32(len(batch)) + batch
+    cases.append((9092, [(True, kafka_request(18, 0, 1, b"")),
+                         (False, kafka_response(1, u16(0) + u32(2) + u16(0) + u16(0) + u16(9) + u16(18) + u16(0) + u16(3))),
+                         (True, kafka_request(17, 1, 2, u16(5) + b"PLAIN")),
+                         (False, kafka_response(2, u16(0) + u32(1) + u16(5) + b"PLAIN")),
+                         (True, kafka_request(36, 1, 3, u32(len(sasl)) + sasl)),
+                         (False, kafka_response(3, u16(0) + u16(0xFFFF) + u32(0) + u32(0))),
+                         (True, kafka_request(0, 7, 4, produce)),
+                         (False, kafka_response(4, u32(1) + u16(6) + b"orders" + u32(1) + u32(0) + u16(0) + bytes(28)))],
+                  {"verdict": "plaintext", "protocol": "kafka", "forbidden": ["kafka-s3cret"],
+                   "evidenceContains": ["Kafka ApiVersions request (client id producer-1)"],
+                   "case": "Kafka producer: SASL PLAIN login, then a Produce request whose record batch is compressed"}))
+
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):
         client, server, cport = "10.50.0.10", f"10.50.1.{index + 1}", 41000 + index

@@ -19,6 +19,7 @@ enum ClearBinaryProbes {
         if let result = mqtt(d, final: final) { return result }
         if let result = amqp(d, final: final) { return result }
         if let result = ldap(d, final: final) { return result }
+        if let result = kafkaRequest(d) { return result }
         if Probes.startsWith(d, "YMSG"), d.count >= 20 {
             return .cleartext(.cleartextProtocol, protocolName: "ymsg", evidence: "Yahoo Messenger (YMSG) packet")
         }
@@ -265,6 +266,42 @@ enum ClearBinaryProbes {
         let evidence = "MQTT \(version) CONNECT" + (details.isEmpty ? "" : " (" + details.joined(separator: ", ") + ")")
         return .cleartext(.cleartextProtocol, protocolName: "mqtt", evidence: evidence)
     }
+
+    /// Kafka (event streaming; inside many clusters in clear): a request —
+    /// size, API key, API version, correlation id, then the client id, which
+    /// every client sends ("rdkafka", "producer-1"). Read from the header
+    /// alone, so a producer whose batches are compressed (high entropy after
+    /// a few bytes) is still seen in clear; SASL credentials are never shown.
+    static func kafkaRequest(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 16 else { return nil }
+        let size = u32be(d, 0), apiKey = Int(d[4]) << 8 | Int(d[5]), version = Int(d[6]) << 8 | Int(d[7])
+        guard (12...104_857_600).contains(size), apiKey <= 100, version <= 30, d[8] & 0x80 == 0 else { return nil }
+        let idLength = Int(d[12]) << 8 | Int(d[13])
+        guard (1...255).contains(idLength), 10 + idLength <= size, 14 + idLength <= d.count else { return nil }
+        let clientID = UnsafeRawBufferPointer(rebasing: d[14..<(14 + idLength)])
+        guard clientID.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
+        if apiKey == 0 {
+            // A response's correlation id below 2^16 reads as API key 0: a
+            // Produce request must also show its body's start (transactional
+            // id, acks -1/0/1, a timeout of 1 ms to 1 h) where a response has
+            // partition numbers. (Produce before version 3 predates 2017.)
+            var r = ByteReader(UnsafeRawBufferPointer(rebasing: d[(14 + idLength)...]))
+            guard (3...11).contains(version), let transactional = r.u16(),
+                  transactional == 0xFFFF || r.skip(Int(transactional)),
+                  let acks = r.u16(), acks == 0xFFFF || acks <= 1,
+                  let high = r.u16(), let low = r.u16(),
+                  (1...3_600_000).contains(Int(high) << 16 | Int(low)) else { return nil }
+        }
+        let name = kafkaAPIs[apiKey] ?? "API \(apiKey)"
+        return .cleartext(.cleartextProtocol, protocolName: "kafka",
+                          evidence: "Kafka \(name) request (client id \(Probes.printable(clientID, limit: 64)))")
+    }
+
+    static let kafkaAPIs: [Int: String] = [
+        0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit", 9: "OffsetFetch",
+        10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat", 13: "LeaveGroup", 14: "SyncGroup",
+        17: "SaslHandshake", 18: "ApiVersions", 19: "CreateTopics", 22: "InitProducerId", 36: "SaslAuthenticate",
+    ]
 
     /// Whether to wait for the rest of a message of `length` bytes that has
     /// begun: its details are read from the whole message, so that what is

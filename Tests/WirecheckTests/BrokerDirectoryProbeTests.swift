@@ -1,7 +1,7 @@
 import Testing
 @testable import PayloadClassification
 
-/// Messages of MQTT, AMQP and LDAP, built as their specifications define them.
+/// Messages of MQTT, Kafka, AMQP and LDAP, built as their specifications define them.
 enum BrokerDirectoryMessages {
     static func u16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
     static func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
@@ -18,6 +18,26 @@ enum BrokerDirectoryMessages {
         let body = mqttString("MQTT") + [5, 0x86] + u16(60) + properties + mqttString("pump-2")
             + [0] + mqttString("pump/status") + mqttString("offline") + mqttString("svc-pump")
         return [0x10, UInt8(body.count)] + body
+    }()
+
+    static func kafkaString(_ s: String) -> [UInt8] { u16(s.utf8.count) + Array(s.utf8) }
+    static func kafkaRequest(api: Int, version: Int, correlation: Int, _ body: [UInt8]) -> [UInt8] {
+        let message = u16(api) + u16(version) + be32(correlation) + kafkaString("producer-1") + body
+        return be32(message.count) + message
+    }
+    static let kafkaApiVersions = kafkaRequest(api: 18, version: 0, correlation: 1, [])
+    /// SaslAuthenticate with PLAIN credentials in its auth bytes.
+    static let kafkaSaslAuthenticate = kafkaRequest(api: 36, version: 1, correlation: 3,
+                                                    be32(23) + Array("\u{0}orders\u{0}kafka-s3cret".utf8))
+    /// Produce v7: no transactional id, acks -1, 30 s timeout, one topic whose
+    /// record batch is compressed (here: 1500 random bytes, as zstd output looks).
+    static let kafkaProduce = kafkaRequest(api: 0, version: 7, correlation: 9,
+                                           u16(0xFFFF) + u16(0xFFFF) + be32(30_000) + be32(1) + kafkaString("orders")
+                                               + be32(1) + be32(0) + be32(1_500) + TLSBuilder.filler(1_500, seed: 42))
+    /// A Produce response whose correlation id (5) reads as API key 0, version 5.
+    static let kafkaProduceResponse: [UInt8] = {
+        let message = be32(5) + be32(1) + kafkaString("orders") + be32(1) + be32(0) + u16(0) + Array(repeating: 0, count: 28)
+        return be32(message.count) + message
     }()
 
     static func amqpFrame(channel: Int = 0, _ payload: [UInt8]) -> [UInt8] { [1] + u16(channel) + be32(payload.count) + payload + [0xCE] }
@@ -50,7 +70,7 @@ enum BrokerDirectoryMessages {
     static let ldapStartTLSRefused = ldapMessage(tlv(0x78, [0x0A, 1, 2] + octets("") + octets("no TLS here") + tlv(0x8A, Array("1.3.6.1.4.1.1466.20037".utf8))))
 }
 
-/// MQTT, AMQP and LDAP carry logins and data in clear as surely as HTTP,
+/// MQTT, AMQP, LDAP and Kafka carry logins and data in clear as surely as HTTP,
 /// but in binary framing that the text test misses; recognised from their
 /// framing, credentials never in the evidence.
 @Suite struct BrokerDirectoryProbeTests {
@@ -61,6 +81,9 @@ enum BrokerDirectoryMessages {
         ("mqtt", M.mqtt5Connect, "MQTT 5.0 CONNECT (client id pump-2, user svc-pump)"),
         ("mqtt", [0x20, 0x02, 0x00, 0x00], "MQTT CONNACK (accepted)"),
         ("mqtt", [0x20, 0x03, 0x00, 0x87, 0x00], "MQTT CONNACK (refused, code 135)"),
+        ("kafka", M.kafkaApiVersions, "Kafka ApiVersions request (client id producer-1)"),
+        ("kafka", M.kafkaSaslAuthenticate, "Kafka SaslAuthenticate request (client id producer-1)"),
+        ("kafka", M.kafkaProduce, "Kafka Produce request (client id producer-1)"),
         ("amqp", M.amqpClient, "AMQP 0-9-1 protocol header"),
         ("amqp", M.amqpServer, "AMQP 0-9-1 Connection.Start"),
         ("amqp", Array("AMQP".utf8) + [3, 1, 0, 0], "AMQP 1.0 SASL header"),
@@ -106,7 +129,7 @@ enum BrokerDirectoryMessages {
         noFrameEnd[noFrameEnd.count - 1] = 0
         let notLDAP = M.tlv(0x30, [2, 1, 1] + M.octets("public") + M.tlv(0xA0, [2, 1, 1]))
         for (bytes, name) in [(wrongName, "mqtt"), (wrongLevel, "mqtt"), ([0x20, 0x02, 0x00, 0x06], "mqtt"),
-                              (noFrameEnd, "amqp"), (notLDAP, "ldap")] {
+                              (noFrameEnd, "amqp"), (notLDAP, "ldap"), (M.kafkaProduceResponse, "kafka")] {
             #expect(ClassifierTests.classify(bytes).protocolName != name, "\(bytes.prefix(12))")
         }
     }
