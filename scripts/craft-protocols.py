@@ -350,6 +350,25 @@ def main():
                    "evidenceContains": ["Kafka ApiVersions request (client id producer-1)"],
                    "case": "Kafka producer: SASL PLAIN login, then a Produce request whose record batch is compressed"}))
 
+    def cql(version, opcode, body, flags=0, stream=0):
+        return bytes([version, flags]) + u16(stream) + bytes([opcode]) + u32(len(body)) + body
+    def cql_string(text):
+        return u16(len(text)) + text
+    startup = u16(2) + cql_string(b"CQL_VERSION") + cql_string(b"3.0.0") + cql_string(b"COMPRESSION") + cql_string(b"lz4")
+    credentials = b"\x00cassandra\x00cql-s3cret"
+    compressed = bytes(rng.getrandbits(8) for _ in range(1200))
+    cases.append((9042, [(True, cql(4, 0x05, b"")),
+                         (False, cql(0x84, 0x06, u16(1) + cql_string(b"COMPRESSION") + u16(2) + cql_string(b"lz4") + cql_string(b"snappy"))),
+                         (True, cql(4, 0x01, startup, stream=1)),
+                         (False, cql(0x84, 0x03, cql_string(b"org.apache.cassandra.auth.PasswordAuthenticator"), stream=1)),
+                         (True, cql(4, 0x0F, u32(len(credentials)) + credentials, stream=2)),
+                         (False, cql(0x84, 0x10, u32(0xFFFFFFFF), stream=2)),
+                         (True, cql(4, 0x07, compressed[:600], flags=1, stream=3)),
+                         (False, cql(0x84, 0x08, compressed[600:], flags=1, stream=3))],
+                  {"verdict": "plaintext", "protocol": "cassandra", "forbidden": ["cql-s3cret"],
+                   "evidenceContains": ["Cassandra CQL OPTIONS (protocol v4)"],
+                   "case": "Cassandra CQL: OPTIONS, STARTUP with lz4, a password login, then compressed frames"}))
+
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):
         client, server, cport = "10.50.0.10", f"10.50.1.{index + 1}", 41000 + index

@@ -20,6 +20,7 @@ enum ClearBinaryProbes {
         if let result = amqp(d, final: final) { return result }
         if let result = ldap(d, final: final) { return result }
         if let result = kafkaRequest(d) { return result }
+        if let result = cassandra(d) { return result }
         if Probes.startsWith(d, "YMSG"), d.count >= 20 {
             return .cleartext(.cleartextProtocol, protocolName: "ymsg", evidence: "Yahoo Messenger (YMSG) packet")
         }
@@ -296,6 +297,29 @@ enum ClearBinaryProbes {
         return .cleartext(.cleartextProtocol, protocolName: "kafka",
                           evidence: "Kafka \(name) request (client id \(Probes.printable(clientID, limit: 64)))")
     }
+
+    /// Cassandra's native protocol (CQL): a 9-byte header — version 3 to 5
+    /// (the top bit set in responses), flags, stream id, an opcode that
+    /// belongs to that direction, a body length. The first messages of a
+    /// connection are never compressed (compression is agreed in STARTUP), so
+    /// they show a connection in clear whose later frames may look random.
+    /// Query texts and credentials (AUTH_RESPONSE) are never shown.
+    static func cassandra(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 9, (3...5).contains(d[0] & 0x7F), d[1] <= 0x1F else { return nil }
+        let isResponse = d[0] & 0x80 != 0
+        guard let (name, fromServer) = cqlOpcodes[d[4]], fromServer == isResponse,
+              u32be(d, 5) <= 256 << 20 else { return nil }
+        return .cleartext(.cleartextProtocol, protocolName: "cassandra",
+                          evidence: "Cassandra CQL \(name) (protocol v\(d[0] & 0x7F))")
+    }
+
+    /// CQL opcodes, and whether the server sends them.
+    static let cqlOpcodes: [UInt8: (String, Bool)] = [
+        0x00: ("ERROR", true), 0x01: ("STARTUP", false), 0x02: ("READY", true), 0x03: ("AUTHENTICATE", true),
+        0x05: ("OPTIONS", false), 0x06: ("SUPPORTED", true), 0x07: ("QUERY", false), 0x08: ("RESULT", true),
+        0x09: ("PREPARE", false), 0x0A: ("EXECUTE", false), 0x0B: ("REGISTER", false), 0x0C: ("EVENT", true),
+        0x0D: ("BATCH", false), 0x0E: ("AUTH_CHALLENGE", true), 0x0F: ("AUTH_RESPONSE", false), 0x10: ("AUTH_SUCCESS", true),
+    ]
 
     static let kafkaAPIs: [Int: String] = [
         0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit", 9: "OffsetFetch",

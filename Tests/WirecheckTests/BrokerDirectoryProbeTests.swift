@@ -1,7 +1,7 @@
 import Testing
 @testable import PayloadClassification
 
-/// Messages of MQTT, Kafka, AMQP and LDAP, built as their specifications define them.
+/// Messages of MQTT, Kafka, Cassandra, AMQP and LDAP, built as their specifications define them.
 enum BrokerDirectoryMessages {
     static func u16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
     static func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
@@ -40,6 +40,14 @@ enum BrokerDirectoryMessages {
         return be32(message.count) + message
     }()
 
+    static func cql(_ version: UInt8, flags: UInt8 = 0, stream: Int = 0, _ opcode: UInt8, _ body: [UInt8]) -> [UInt8] {
+        [version, flags] + u16(stream) + [opcode] + be32(body.count) + body
+    }
+    static let cqlStartup = cql(4, 0x01, u16(2) + kafkaString("CQL_VERSION") + kafkaString("3.0.0") + kafkaString("COMPRESSION") + kafkaString("lz4"))
+    static let cqlAuthResponse = cql(4, stream: 1, 0x0F, be32(24) + Array("\u{0}cassandra\u{0}cql-s3cret".utf8))
+    /// A QUERY whose body is compressed (flag 1): random-looking after the header.
+    static let cqlCompressedQuery = cql(4, flags: 1, stream: 2, 0x07, TLSBuilder.filler(700, seed: 43))
+
     static func amqpFrame(channel: Int = 0, _ payload: [UInt8]) -> [UInt8] { [1] + u16(channel) + be32(payload.count) + payload + [0xCE] }
     static func shortString(_ s: String) -> [UInt8] { [UInt8(s.utf8.count)] + Array(s.utf8) }
     static func longString(_ s: String) -> [UInt8] { be32(s.utf8.count) + Array(s.utf8) }
@@ -70,7 +78,7 @@ enum BrokerDirectoryMessages {
     static let ldapStartTLSRefused = ldapMessage(tlv(0x78, [0x0A, 1, 2] + octets("") + octets("no TLS here") + tlv(0x8A, Array("1.3.6.1.4.1.1466.20037".utf8))))
 }
 
-/// MQTT, AMQP, LDAP and Kafka carry logins and data in clear as surely as HTTP,
+/// MQTT, AMQP, LDAP, Kafka and Cassandra carry logins and data in clear as surely as HTTP,
 /// but in binary framing that the text test misses; recognised from their
 /// framing, credentials never in the evidence.
 @Suite struct BrokerDirectoryProbeTests {
@@ -84,6 +92,10 @@ enum BrokerDirectoryMessages {
         ("kafka", M.kafkaApiVersions, "Kafka ApiVersions request (client id producer-1)"),
         ("kafka", M.kafkaSaslAuthenticate, "Kafka SaslAuthenticate request (client id producer-1)"),
         ("kafka", M.kafkaProduce, "Kafka Produce request (client id producer-1)"),
+        ("cassandra", M.cqlStartup, "Cassandra CQL STARTUP (protocol v4)"),
+        ("cassandra", M.cql(0x84, 0x02, []), "Cassandra CQL READY (protocol v4)"),
+        ("cassandra", M.cqlAuthResponse, "Cassandra CQL AUTH_RESPONSE (protocol v4)"),
+        ("cassandra", M.cqlCompressedQuery, "Cassandra CQL QUERY (protocol v4)"),
         ("amqp", M.amqpClient, "AMQP 0-9-1 protocol header"),
         ("amqp", M.amqpServer, "AMQP 0-9-1 Connection.Start"),
         ("amqp", Array("AMQP".utf8) + [3, 1, 0, 0], "AMQP 1.0 SASL header"),
@@ -129,7 +141,8 @@ enum BrokerDirectoryMessages {
         noFrameEnd[noFrameEnd.count - 1] = 0
         let notLDAP = M.tlv(0x30, [2, 1, 1] + M.octets("public") + M.tlv(0xA0, [2, 1, 1]))
         for (bytes, name) in [(wrongName, "mqtt"), (wrongLevel, "mqtt"), ([0x20, 0x02, 0x00, 0x06], "mqtt"),
-                              (noFrameEnd, "amqp"), (notLDAP, "ldap"), (M.kafkaProduceResponse, "kafka")] {
+                              (noFrameEnd, "amqp"), (notLDAP, "ldap"), (M.kafkaProduceResponse, "kafka"),
+                              (M.cql(0x04, 0x02, []), "cassandra"), (M.cql(0x84, 0x01, []), "cassandra")] {
             #expect(ClassifierTests.classify(bytes).protocolName != name, "\(bytes.prefix(12))")
         }
     }

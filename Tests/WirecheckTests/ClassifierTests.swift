@@ -396,6 +396,7 @@ enum StreamPiece: Sendable {
         Input(name: "MQTT 5 CONNECT with a will", pieces: [.data(BrokerDirectoryMessages.mqtt5Connect)]),
         Input(name: "AMQP header and Start-Ok", pieces: [.data(BrokerDirectoryMessages.amqpClient)]),
         Input(name: "Kafka Produce with a compressed batch", pieces: [.data(BrokerDirectoryMessages.kafkaProduce)]),
+        Input(name: "CQL STARTUP, then a compressed QUERY", pieces: [.data(BrokerDirectoryMessages.cqlStartup + BrokerDirectoryMessages.cqlCompressedQuery)]),
         Input(name: "AMQP Connection.Start", pieces: [.data(BrokerDirectoryMessages.amqpServer)]),
         Input(name: "LDAP simple bind", pieces: [.data(BrokerDirectoryMessages.ldapSimpleBind)]),
         Input(name: "LDAP GSSAPI bind", pieces: [.data(BrokerDirectoryMessages.ldapGSSAPIBind)]),
