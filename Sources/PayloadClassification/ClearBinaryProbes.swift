@@ -20,7 +20,7 @@ enum ClearBinaryProbes {
         if let result = amqp(d, final: final) { return result }
         if let result = ldap(d, final: final) { return result }
         if let result = kafkaRequest(d) { return result }
-        if let result = cassandra(d) { return result }
+        if let result = cassandra(d, final: final) { return result }
         if Probes.startsWith(d, "YMSG"), d.count >= 20 {
             return .cleartext(.cleartextProtocol, protocolName: "ymsg", evidence: "Yahoo Messenger (YMSG) packet")
         }
@@ -298,27 +298,58 @@ enum ClearBinaryProbes {
                           evidence: "Kafka \(name) request (client id \(Probes.printable(clientID, limit: 64)))")
     }
 
-    /// Cassandra's native protocol (CQL): a 9-byte header — version 3 to 5
-    /// (the top bit set in responses), flags, stream id, an opcode that
-    /// belongs to that direction, a body length. The first messages of a
-    /// connection are never compressed (compression is agreed in STARTUP), so
-    /// they show a connection in clear whose later frames may look random.
-    /// Query texts and credentials (AUTH_RESPONSE) are never shown.
-    static func cassandra(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
-        guard d.count >= 9, (3...5).contains(d[0] & 0x7F), d[1] <= 0x1F else { return nil }
+    /// Cassandra's native protocol (CQL) as a connection opens: OPTIONS and
+    /// SUPPORTED, STARTUP and READY, AUTHENTICATE, or an ERROR — a 9-byte
+    /// header (version 3 to 5, the top bit set in responses, no flags, a
+    /// stream id, the opcode, a body length) and a body that must parse
+    /// (string maps and strings of printable text). Compression is agreed in
+    /// STARTUP, so a connection whose later frames look random is still seen
+    /// in clear. Later messages are not taken alone: nine header bytes are
+    /// too few to tell them from ciphertext. Credentials are never shown.
+    static func cassandra(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        guard d.count >= 9, (3...5).contains(d[0] & 0x7F), d[1] == 0 else { return nil }
         let isResponse = d[0] & 0x80 != 0
-        guard let (name, fromServer) = cqlOpcodes[d[4]], fromServer == isResponse,
-              u32be(d, 5) <= 256 << 20 else { return nil }
+        let length = u32be(d, 5)
+        guard let (name, fromServer) = cqlOpcodes[d[4]], fromServer == isResponse, length <= 65_536 else { return nil }
+        if waitForWhole(9 + length, of: d, final: final) { return .needMore }
+        guard 9 + length <= d.count else { return nil }
+        var body = ByteReader(UnsafeRawBufferPointer(rebasing: d[9..<(9 + length)]))
+        func text(_ r: inout ByteReader) -> Bool {
+            guard let string = r.vector16() else { return false }
+            return string.unreadBytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+        }
+        let parsed: Bool
+        switch d[4] {
+        case 0x05, 0x02:  // OPTIONS, READY: no body
+            parsed = length == 0
+        case 0x01, 0x06:  // STARTUP: string map; SUPPORTED: string multimap
+            guard let pairs = body.u16(), (1...32).contains(pairs) else { return nil }
+            var ok = true
+            for _ in 0..<pairs where ok {
+                ok = text(&body)
+                if d[4] == 0x01 {
+                    ok = ok && text(&body)
+                } else if ok, let values = body.u16(), values <= 32 {
+                    for _ in 0..<values where ok { ok = text(&body) }
+                } else {
+                    ok = false
+                }
+            }
+            parsed = ok && body.remaining == 0
+        case 0x03:  // AUTHENTICATE: the authenticator's class name
+            parsed = text(&body) && body.remaining == 0
+        default:  // ERROR: a code and a message
+            parsed = body.skip(4) && text(&body)
+        }
+        guard parsed else { return nil }
         return .cleartext(.cleartextProtocol, protocolName: "cassandra",
                           evidence: "Cassandra CQL \(name) (protocol v\(d[0] & 0x7F))")
     }
 
-    /// CQL opcodes, and whether the server sends them.
+    /// The CQL opcodes of a connection's opening, and whether the server sends them.
     static let cqlOpcodes: [UInt8: (String, Bool)] = [
         0x00: ("ERROR", true), 0x01: ("STARTUP", false), 0x02: ("READY", true), 0x03: ("AUTHENTICATE", true),
-        0x05: ("OPTIONS", false), 0x06: ("SUPPORTED", true), 0x07: ("QUERY", false), 0x08: ("RESULT", true),
-        0x09: ("PREPARE", false), 0x0A: ("EXECUTE", false), 0x0B: ("REGISTER", false), 0x0C: ("EVENT", true),
-        0x0D: ("BATCH", false), 0x0E: ("AUTH_CHALLENGE", true), 0x0F: ("AUTH_RESPONSE", false), 0x10: ("AUTH_SUCCESS", true),
+        0x05: ("OPTIONS", false), 0x06: ("SUPPORTED", true),
     ]
 
     static let kafkaAPIs: [Int: String] = [

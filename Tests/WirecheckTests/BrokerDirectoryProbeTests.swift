@@ -94,8 +94,10 @@ enum BrokerDirectoryMessages {
         ("kafka", M.kafkaProduce, "Kafka Produce request (client id producer-1)"),
         ("cassandra", M.cqlStartup, "Cassandra CQL STARTUP (protocol v4)"),
         ("cassandra", M.cql(0x84, 0x02, []), "Cassandra CQL READY (protocol v4)"),
-        ("cassandra", M.cqlAuthResponse, "Cassandra CQL AUTH_RESPONSE (protocol v4)"),
-        ("cassandra", M.cqlCompressedQuery, "Cassandra CQL QUERY (protocol v4)"),
+        ("cassandra", M.cql(0x84, 0x03, M.kafkaString("org.apache.cassandra.auth.PasswordAuthenticator")),
+         "Cassandra CQL AUTHENTICATE (protocol v4)"),
+        ("cassandra", M.cql(0x84, 0x00, M.be32(10) + M.kafkaString("Invalid or unsupported protocol version")),
+         "Cassandra CQL ERROR (protocol v4)"),
         ("amqp", M.amqpClient, "AMQP 0-9-1 protocol header"),
         ("amqp", M.amqpServer, "AMQP 0-9-1 Connection.Start"),
         ("amqp", Array("AMQP".utf8) + [3, 1, 0, 0], "AMQP 1.0 SASL header"),
@@ -131,7 +133,11 @@ enum BrokerDirectoryMessages {
 
     /// Near misses stay what they were: a wrong protocol name or level, a
     /// CONNACK with an undefined code, an AMQP frame without its end octet,
-    /// a BER sequence whose operation is no LDAP operation.
+    /// a BER sequence whose operation is no LDAP operation, a Kafka response
+    /// whose correlation id reads as a request header, CQL opcodes sent the
+    /// wrong way, CQL messages of a connection's later life taken alone (nine
+    /// header bytes are too few against ciphertext), a STARTUP whose map holds
+    /// no text.
     @Test func nearMissesAreNotRecognised() {
         var wrongName = M.mqttConnect
         wrongName[4] = UInt8(ascii: "X")
@@ -142,7 +148,9 @@ enum BrokerDirectoryMessages {
         let notLDAP = M.tlv(0x30, [2, 1, 1] + M.octets("public") + M.tlv(0xA0, [2, 1, 1]))
         for (bytes, name) in [(wrongName, "mqtt"), (wrongLevel, "mqtt"), ([0x20, 0x02, 0x00, 0x06], "mqtt"),
                               (noFrameEnd, "amqp"), (notLDAP, "ldap"), (M.kafkaProduceResponse, "kafka"),
-                              (M.cql(0x04, 0x02, []), "cassandra"), (M.cql(0x84, 0x01, []), "cassandra")] {
+                              (M.cql(0x04, 0x02, []), "cassandra"), (M.cql(0x84, 0x01, []), "cassandra"),
+                              (M.cqlAuthResponse, "cassandra"), (M.cqlCompressedQuery, "cassandra"),
+                              (M.cql(4, 0x01, M.u16(1) + M.kafkaString("CQL_VERSION") + [0, 3, 0x01, 0x02, 0x03]), "cassandra")] {
             #expect(ClassifierTests.classify(bytes).protocolName != name, "\(bytes.prefix(12))")
         }
     }
