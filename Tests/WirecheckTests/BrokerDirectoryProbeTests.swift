@@ -155,6 +155,24 @@ enum BrokerDirectoryMessages {
         }
     }
 
+    /// Ciphertext is not taken for any of them: random stream starts (what an
+    /// encrypted stream, or TLS picked up mid-record, begins with) never match.
+    @Test func randomStartsAreNoneOfThem() {
+        var rng = SplitMix(seed: 77)
+        var matched: [String: Int] = [:]
+        for _ in 0..<200_000 {
+            let bytes = (0..<64).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            bytes.withUnsafeBytes { d in
+                for (name, probe) in [("mqtt", ClearBinaryProbes.mqtt(d, final: true)), ("amqp", ClearBinaryProbes.amqp(d, final: true)),
+                                      ("ldap", ClearBinaryProbes.ldap(d, final: true)), ("kafka", ClearBinaryProbes.kafkaRequest(d)),
+                                      ("cassandra", ClearBinaryProbes.cassandra(d, final: true))] where probe != nil {
+                    matched[name, default: 0] += 1
+                }
+            }
+        }
+        #expect(matched.isEmpty, "\(matched)")
+    }
+
     /// Upgrades: LDAP StartTLS and its acceptance, then TLS, in the next
     /// segment or the same one; the AMQP 1.0 TLS header, then TLS. All are
     /// encrypted, the preamble named.
