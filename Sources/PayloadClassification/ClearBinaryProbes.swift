@@ -241,7 +241,8 @@ enum ClearBinaryProbes {
                               evidence: code == 0 ? "MQTT CONNACK (accepted)" : "MQTT CONNACK (refused, code \(code))")
         }
         guard d[0] == 0x10, let (remaining, lengthBytes) = mqttVarint(d, at: 1), remaining >= 10 else { return nil }
-        var r = ByteReader(UnsafeRawBufferPointer(rebasing: d[(1 + lengthBytes)...]))
+        // The CONNECT alone: what follows it (a PUBLISH) is no part of its fields.
+        var r = ByteReader(UnsafeRawBufferPointer(rebasing: d[(1 + lengthBytes)..<min(d.count, 1 + lengthBytes + remaining)]))
         guard let name = r.vector16(), let level = r.u8(), let flags = r.u8(), r.skip(2), flags & 1 == 0 else { return nil }
         let version: String
         switch (name.printableText(), level) {
