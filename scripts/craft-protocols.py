@@ -136,6 +136,11 @@ def u32(v):
     return v.to_bytes(4, "big")
 
 
+def string16(text):
+    """A string with a 16-bit length before it, as MQTT, Kafka and CQL write them."""
+    return u16(len(text)) + text
+
+
 def ws_frames(payload, masked, opcode=2, size=700):
     """RFC 6455 frames: `payload` as one message cut into frames of `size` bytes."""
     out = b""
@@ -271,11 +276,9 @@ def main():
                            "the upgrade, which crossed in clear, so plaintext HTTP"}))
 
     # Message brokers and directories: binary framing that the text test misses, logins in clear.
-    def mqtt_string(text):
-        return u16(len(text)) + text
-    connect = mqtt_string(b"MQTT") + bytes([4, 0xC2]) + u16(60) + mqtt_string(b"sensor-17") + mqtt_string(b"device") \
-        + mqtt_string(b"mqtt-s3cret")
-    publish = mqtt_string(b"plant/temperature") + b"21.5"
+    connect = string16(b"MQTT") + bytes([4, 0xC2]) + u16(60) + string16(b"sensor-17") + string16(b"device") \
+        + string16(b"mqtt-s3cret")
+    publish = string16(b"plant/temperature") + b"21.5"
     cases.append((1883, [(True, bytes([0x10, len(connect)]) + connect), (False, bytes([0x20, 2, 0, 0])),
                          (True, bytes([0x30, len(publish)]) + publish)],
                   {"verdict": "plaintext", "protocol": "mqtt", "forbidden": ["mqtt-s3cret"],
@@ -330,7 +333,7 @@ def main():
                    "case": "ZooKeeper connect request and response: 48 and 40 bytes too regular to be ciphertext"}))
 
     def kafka_request(api, version, correlation, body):
-        message = u16(api) + u16(version) + u32(correlation) + u16(len(b"producer-1")) + b"producer-1" + body
+        message = u16(api) + u16(version) + u32(correlation) + string16(b"producer-1") + body
         return u32(len(message)) + message
     def kafka_response(correlation, body):
         return u32(4 + len(body)) + u32(correlation) + body
@@ -352,15 +355,13 @@ def main():
 
     def cql(version, opcode, body, flags=0, stream=0):
         return bytes([version, flags]) + u16(stream) + bytes([opcode]) + u32(len(body)) + body
-    def cql_string(text):
-        return u16(len(text)) + text
-    startup = u16(2) + cql_string(b"CQL_VERSION") + cql_string(b"3.0.0") + cql_string(b"COMPRESSION") + cql_string(b"lz4")
+    startup = u16(2) + string16(b"CQL_VERSION") + string16(b"3.0.0") + string16(b"COMPRESSION") + string16(b"lz4")
     credentials = b"\x00cassandra\x00cql-s3cret"
     compressed = bytes(rng.getrandbits(8) for _ in range(1200))
     cases.append((9042, [(True, cql(4, 0x05, b"")),
-                         (False, cql(0x84, 0x06, u16(1) + cql_string(b"COMPRESSION") + u16(2) + cql_string(b"lz4") + cql_string(b"snappy"))),
+                         (False, cql(0x84, 0x06, u16(1) + string16(b"COMPRESSION") + u16(2) + string16(b"lz4") + string16(b"snappy"))),
                          (True, cql(4, 0x01, startup, stream=1)),
-                         (False, cql(0x84, 0x03, cql_string(b"org.apache.cassandra.auth.PasswordAuthenticator"), stream=1)),
+                         (False, cql(0x84, 0x03, string16(b"org.apache.cassandra.auth.PasswordAuthenticator"), stream=1)),
                          (True, cql(4, 0x0F, u32(len(credentials)) + credentials, stream=2)),
                          (False, cql(0x84, 0x10, u32(0xFFFFFFFF), stream=2)),
                          (True, cql(4, 0x07, compressed[:600], flags=1, stream=3)),

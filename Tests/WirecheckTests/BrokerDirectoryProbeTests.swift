@@ -5,24 +5,24 @@ import Testing
 enum BrokerDirectoryMessages {
     static func u16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
     static func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
-    static func mqttString(_ s: String) -> [UInt8] { u16(s.utf8.count) + Array(s.utf8) }
+    /// A string with a 16-bit length before it, as MQTT, Kafka and CQL write them.
+    static func string16(_ s: String) -> [UInt8] { u16(s.utf8.count) + Array(s.utf8) }
 
     /// MQTT 3.1.1 CONNECT: clean session, user name and password.
     static let mqttConnect: [UInt8] = {
-        let body = mqttString("MQTT") + [4, 0xC2] + u16(60) + mqttString("sensor-17") + mqttString("device") + mqttString("mqtt-s3cret")
+        let body = string16("MQTT") + [4, 0xC2] + u16(60) + string16("sensor-17") + string16("device") + string16("mqtt-s3cret")
         return [0x10, UInt8(body.count)] + body
     }()
     /// MQTT 5.0 CONNECT with properties and a will, a user name and no password.
     static let mqtt5Connect: [UInt8] = {
         let properties: [UInt8] = [5, 0x11, 0, 0, 0, 60]
-        let body = mqttString("MQTT") + [5, 0x86] + u16(60) + properties + mqttString("pump-2")
-            + [0] + mqttString("pump/status") + mqttString("offline") + mqttString("svc-pump")
+        let body = string16("MQTT") + [5, 0x86] + u16(60) + properties + string16("pump-2")
+            + [0] + string16("pump/status") + string16("offline") + string16("svc-pump")
         return [0x10, UInt8(body.count)] + body
     }()
 
-    static func kafkaString(_ s: String) -> [UInt8] { u16(s.utf8.count) + Array(s.utf8) }
     static func kafkaRequest(api: Int, version: Int, correlation: Int, _ body: [UInt8]) -> [UInt8] {
-        let message = u16(api) + u16(version) + be32(correlation) + kafkaString("producer-1") + body
+        let message = u16(api) + u16(version) + be32(correlation) + string16("producer-1") + body
         return be32(message.count) + message
     }
     static let kafkaApiVersions = kafkaRequest(api: 18, version: 0, correlation: 1, [])
@@ -32,18 +32,18 @@ enum BrokerDirectoryMessages {
     /// Produce v7: no transactional id, acks -1, 30 s timeout, one topic whose
     /// record batch is compressed (here: 1500 random bytes, as zstd output looks).
     static let kafkaProduce = kafkaRequest(api: 0, version: 7, correlation: 9,
-                                           u16(0xFFFF) + u16(0xFFFF) + be32(30_000) + be32(1) + kafkaString("orders")
+                                           u16(0xFFFF) + u16(0xFFFF) + be32(30_000) + be32(1) + string16("orders")
                                                + be32(1) + be32(0) + be32(1_500) + TLSBuilder.filler(1_500, seed: 42))
     /// A Produce response whose correlation id (5) reads as API key 0, version 5.
     static let kafkaProduceResponse: [UInt8] = {
-        let message = be32(5) + be32(1) + kafkaString("orders") + be32(1) + be32(0) + u16(0) + Array(repeating: 0, count: 28)
+        let message = be32(5) + be32(1) + string16("orders") + be32(1) + be32(0) + u16(0) + Array(repeating: 0, count: 28)
         return be32(message.count) + message
     }()
 
     static func cql(_ version: UInt8, flags: UInt8 = 0, stream: Int = 0, _ opcode: UInt8, _ body: [UInt8]) -> [UInt8] {
         [version, flags] + u16(stream) + [opcode] + be32(body.count) + body
     }
-    static let cqlStartup = cql(4, 0x01, u16(2) + kafkaString("CQL_VERSION") + kafkaString("3.0.0") + kafkaString("COMPRESSION") + kafkaString("lz4"))
+    static let cqlStartup = cql(4, 0x01, u16(2) + string16("CQL_VERSION") + string16("3.0.0") + string16("COMPRESSION") + string16("lz4"))
     static let cqlAuthResponse = cql(4, stream: 1, 0x0F, be32(24) + Array("\u{0}cassandra\u{0}cql-s3cret".utf8))
     /// A QUERY whose body is compressed (flag 1): random-looking after the header.
     static let cqlCompressedQuery = cql(4, flags: 1, stream: 2, 0x07, TLSBuilder.filler(700, seed: 43))
@@ -94,9 +94,9 @@ enum BrokerDirectoryMessages {
         ("kafka", M.kafkaProduce, "Kafka Produce request (client id producer-1)"),
         ("cassandra", M.cqlStartup, "Cassandra CQL STARTUP (protocol v4)"),
         ("cassandra", M.cql(0x84, 0x02, []), "Cassandra CQL READY (protocol v4)"),
-        ("cassandra", M.cql(0x84, 0x03, M.kafkaString("org.apache.cassandra.auth.PasswordAuthenticator")),
+        ("cassandra", M.cql(0x84, 0x03, M.string16("org.apache.cassandra.auth.PasswordAuthenticator")),
          "Cassandra CQL AUTHENTICATE (protocol v4)"),
-        ("cassandra", M.cql(0x84, 0x00, M.be32(10) + M.kafkaString("Invalid or unsupported protocol version")),
+        ("cassandra", M.cql(0x84, 0x00, M.be32(10) + M.string16("Invalid or unsupported protocol version")),
          "Cassandra CQL ERROR (protocol v4)"),
         ("amqp", M.amqpClient, "AMQP 0-9-1 protocol header"),
         ("amqp", M.amqpServer, "AMQP 0-9-1 Connection.Start"),
@@ -150,7 +150,7 @@ enum BrokerDirectoryMessages {
                               (noFrameEnd, "amqp"), (notLDAP, "ldap"), (M.kafkaProduceResponse, "kafka"),
                               (M.cql(0x04, 0x02, []), "cassandra"), (M.cql(0x84, 0x01, []), "cassandra"),
                               (M.cqlAuthResponse, "cassandra"), (M.cqlCompressedQuery, "cassandra"),
-                              (M.cql(4, 0x01, M.u16(1) + M.kafkaString("CQL_VERSION") + [0, 3, 0x01, 0x02, 0x03]), "cassandra")] {
+                              (M.cql(4, 0x01, M.u16(1) + M.string16("CQL_VERSION") + [0, 3, 0x01, 0x02, 0x03]), "cassandra")] {
             #expect(ClassifierTests.classify(bytes).protocolName != name, "\(bytes.prefix(12))")
         }
     }
