@@ -302,7 +302,7 @@ private func message(_ buffer: [CChar]) -> String {
 /// libpcap's message, with what to do where libpcap's limit is the cause:
 /// a pcapng file from a capture on several interfaces (dumpcap or Wireshark
 /// with more than one `-i`) whose link types differ cannot be read by it.
-func withHint(_ message: String) -> String {
+private func withHint(_ message: String) -> String {
     guard message.contains("different from the type of the first interface") else { return message }
     // Tested recipe: tshark's filtered output keeps every interface's
     // description, so libpcap still refuses it until editcap rewrites it as pcap.

@@ -448,13 +448,7 @@ enum ClearBinaryProbes {
             }
         case 0x61:
             // BindResponse: a SASL exchange still under way (14), or server credentials, may set up sealing.
-            guard let code = body.element(), code.tag == 0x0A, code.contents.count == 1 else { return nil }
-            guard code.contents[0] != 14 else { return nil }
-            _ = body.element(); _ = body.element()  // matched DN, diagnostic message
-            while let extra = body.element() {
-                if extra.tag == 0x87 { return nil }
-            }
-            let result = code.contents[0]
+            guard let result = body.ldapResultCode(), result != 14, body.first(tag: 0x87) == nil else { return nil }
             evidence = "LDAP bind response (" + (ldapResults[result].map { "\($0), " } ?? "") + "result \(result))"
         case 0x77:
             if let oid = body.element(), oid.tag == 0x80 {
@@ -465,13 +459,9 @@ enum ClearBinaryProbes {
             }
         case 0x78:
             // The answer to StartTLS: success (0) and the StartTLS name; TLS follows it.
-            if let code = body.element(), code.tag == 0x0A, code.contents.count == 1, code.contents[0] == 0, !envelope.truncated {
-                _ = body.element(); _ = body.element()  // matched DN, diagnostic message
-                while let extra = body.element() {
-                    if extra.tag == 0x8A, Probes.printable(extra.contents, limit: 64) == startTLS {
-                        return .tls(preambleLength: message.offset, preamble: "LDAP StartTLS accepted")
-                    }
-                }
+            if !envelope.truncated, body.ldapResultCode() == 0, let responseName = body.first(tag: 0x8A),
+               Probes.printable(responseName.contents, limit: 64) == startTLS {
+                return .tls(preambleLength: message.offset, preamble: "LDAP StartTLS accepted")
             }
         case 0x63:
             if let base = body.element(), base.tag == 0x04 {
@@ -534,6 +524,23 @@ struct BERReader {
 
     /// How many bytes the elements read so far took.
     var offset: Int { position }
+
+    /// An LDAPResult's code (RFC 4511 §4.1.9), leaving the reader past its
+    /// matched DN and diagnostic message, at the operation's own fields.
+    mutating func ldapResultCode() -> UInt8? {
+        guard let code = element(), code.tag == 0x0A, code.contents.count == 1 else { return nil }
+        _ = element()
+        _ = element()
+        return code.contents[0]
+    }
+
+    /// The first of the elements left with this tag.
+    mutating func first(tag: UInt8) -> Element? {
+        while let next = element() {
+            if next.tag == tag { return next }
+        }
+        return nil
+    }
 
     /// The next element; nil at the end, for a multi-byte tag, or for a length
     /// form LDAP does not use (indefinite, or more than four length bytes).
