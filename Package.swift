@@ -25,7 +25,9 @@ let package = Package(
 
         // The pipeline, one stage per target; data flows down this list and no
         // stage imports a later one.
-        .target(name: "PacketCapture", dependencies: ["CPcap"], swiftSettings: strict),
+        // A prefetch hint, which Swift cannot spell (header-only C).
+        .target(name: "CacheHints"),
+        .target(name: "PacketCapture", dependencies: ["CPcap", "CacheHints"], swiftSettings: strict),
         .target(name: "PacketDecoding", swiftSettings: strict),
         .target(name: "StreamReassembly", swiftSettings: strict),
         .target(name: "PayloadClassification", dependencies: ["StreamReassembly"], swiftSettings: strict),
