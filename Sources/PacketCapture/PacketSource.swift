@@ -102,7 +102,8 @@ public struct LiveCaptureOptions: Sendable {
 /// A libpcap handle, live or reading a file. Not thread-safe except for
 /// `breakLoop()`, which may be called from a signal handler or another thread.
 public final class PacketSource {
-    private let handle: OpaquePointer
+    /// The open handle; for several files, the current file's.
+    private var handle: OpaquePointer
     /// `true` for interfaces, where reads can time out and statistics exist.
     public let isLive: Bool
     /// For live captures: a descriptor to wait on, and how long a wait may last.
@@ -110,7 +111,25 @@ public final class PacketSource {
     private let timeoutMilliseconds: Int32
 
     /// The stdio buffer libpcap reads a capture file through, when we gave it one.
-    private let fileBuffer: UnsafeMutableRawPointer?
+    private var fileBuffer: UnsafeMutableRawPointer?
+
+    /// Several files read as one capture (`openFiles`): the one being read,
+    /// those still to come, and what was noticed on the way.
+    private var currentFile: String?
+    private var followingFiles: [String] = []
+    private var filterExpression: String?
+    private var lastTimestamp: Int64 = .min
+    /// Set by `breakLoop()`: the end it causes is not a file's end.
+    private var breakRequested = false
+    /// After moving to the next file: the file before and its last packet's
+    /// time, to compare with the first packet of the new one.
+    private var overlapCheckPending: (file: String, lastTimestamp: Int64)?
+    private var currentFileHadPackets = false
+    private var lastFileWithPackets: String?
+    private let firstLinkType: Int32
+    /// Things the reader of the results should know that are not errors:
+    /// files whose packets overlap in time.
+    public private(set) var warnings: [String] = []
 
     private init(handle: OpaquePointer, isLive: Bool, timeoutMilliseconds: Int32 = 0, fileBuffer: UnsafeMutableRawPointer? = nil) {
         self.handle = handle
@@ -118,6 +137,7 @@ public final class PacketSource {
         self.timeoutMilliseconds = timeoutMilliseconds
         self.selectableDescriptor = isLive ? pcap_get_selectable_fd(handle) : -1
         self.fileBuffer = fileBuffer
+        self.firstLinkType = pcap_datalink(handle)
     }
 
     deinit {
@@ -133,6 +153,52 @@ public final class PacketSource {
 
     /// Opens a pcap or pcapng file; `-` reads standard input.
     public static func openFile(_ path: String) throws(CaptureError) -> PacketSource {
+        let (handle, buffer) = try openFileHandle(path)
+        return PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
+    }
+
+    /// Opens several capture files to be read as one capture, as a capture
+    /// rotated by `tcpdump -C` or `-G` was written: a connection that
+    /// crosses from one file into the next stays one flow. Files are read
+    /// in the order of their first packets, not of the arguments (`cap1`,
+    /// `cap10`, `cap2`… is how a shell sorts tcpdump's rotated names).
+    /// Each is checked before anything is read: all must open and share one
+    /// link type. Files whose packets overlap in time are read one after
+    /// the other all the same, with a warning (`warnings`).
+    public static func openFiles(_ paths: [String]) throws(CaptureError) -> PacketSource {
+        guard paths.count > 1 else { return try openFile(paths.first ?? "-") }
+        var firstPackets: [(path: String, firstTimestamp: Int64?)] = []
+        var linkType: (path: String, type: Int32)?
+        for path in paths {
+            guard path != "-" else {
+                throw CaptureError(.openFailed, "standard input ('-r -') cannot be read together with other files")
+            }
+            let (handle, buffer) = try openFileHandle(path)
+            let probe = PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
+            if let (firstPath, type) = linkType, probe.linkType != type {
+                throw CaptureError(.openFailed, "\(path): link type \(linkTypeName(probe.linkType)), "
+                    + "but \(firstPath) has \(linkTypeName(type)): several files are read as one capture "
+                    + "only when they share a link type (read them one at a time, or convert one with editcap -T)")
+            }
+            linkType = linkType ?? (path, probe.linkType)
+            var first: Int64?
+            if case .packet(let packet) = probe.next() { first = packet.timestampNanoseconds }
+            firstPackets.append((path, first))
+        }
+        // Stable: files with equal first times, or none (empty, or unreadable
+        // at once: their error comes when they are read), keep their order.
+        let ordered = firstPackets.enumerated().sorted { a, b in
+            let x = a.element.firstTimestamp ?? .max, y = b.element.firstTimestamp ?? .max
+            return x != y ? x < y : a.offset < b.offset
+        }.map(\.element.path)
+        let source = try openFile(ordered[0])
+        source.currentFile = ordered[0]
+        source.followingFiles = Array(ordered.dropFirst().reversed())
+        return source
+    }
+
+    /// Opens a file for libpcap, through a large stdio buffer (see `fileReadBufferBytes`).
+    private static func openFileHandle(_ path: String) throws(CaptureError) -> (OpaquePointer, UnsafeMutableRawPointer?) {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         let precision = UInt32(PCAP_TSTAMP_PRECISION_NANO)
         guard path != "-" else {
@@ -140,7 +206,7 @@ public final class PacketSource {
                 throw openFailure(path, errbuf)
             }
             if let stream = pcap_file(handle) { readByOneThread(stream) }
-            return PacketSource(handle: handle, isLive: false)
+            return (handle, nil)
         }
         // Opened here rather than by libpcap, to give it a larger buffer.
         guard let file = fopen(path, "rb") else {
@@ -155,7 +221,28 @@ public final class PacketSource {
             buffer.deallocate()
             throw openFailure(path, errbuf)
         }
-        return PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
+        return (handle, buffer)
+    }
+
+    /// Moves on to the next of several files; false when there is none.
+    /// Throws when it cannot be opened or filtered (it opened when checked,
+    /// so it changed since).
+    private func openNextFile() throws(CaptureError) -> Bool {
+        guard let path = followingFiles.popLast() else { return false }
+        let (newHandle, newBuffer) = try Self.openFileHandle(path)
+        pcap_close(handle)
+        fileBuffer?.deallocate()
+        handle = newHandle
+        fileBuffer = newBuffer
+        if currentFileHadPackets { lastFileWithPackets = currentFile }
+        currentFile = path
+        currentFileHadPackets = false
+        if let filterExpression { try setFilter(filterExpression) }
+        guard pcap_datalink(handle) == firstLinkType else {
+            throw CaptureError(.readFailed, "\(path): its link type changed since it was opened")
+        }
+        overlapCheckPending = lastFileWithPackets.map { ($0, lastTimestamp) }
+        return true
     }
 
     /// libpcap reads a file with two `fread` calls per packet, and in a
@@ -228,6 +315,7 @@ public final class PacketSource {
 
     /// Compiles and installs a BPF filter in tcpdump's syntax.
     public func setFilter(_ expression: String) throws(CaptureError) {
+        filterExpression = expression
         var program = bpf_program()
         if pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
             throw CaptureError(.invalidFilter, "invalid filter \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
@@ -251,8 +339,15 @@ public final class PacketSource {
             // Opened with nanosecond precision, libpcap stores nanoseconds in tv_usec.
             let fraction = Int64(pkt.ts.tv_usec)
             let captured = Int(pkt.caplen)
+            let timestamp = seconds &* 1_000_000_000 &+ fraction
+            if let (previous, last) = overlapCheckPending {
+                overlapCheckPending = nil
+                if timestamp < last { noteOverlap(previous: previous, previousEnd: last, nextStart: timestamp) }
+            }
+            lastTimestamp = timestamp
+            currentFileHadPackets = true
             return .packet(CapturedPacket(
-                timestampNanoseconds: seconds &* 1_000_000_000 &+ fraction,
+                timestampNanoseconds: timestamp,
                 originalLength: max(Int(pkt.len), captured),
                 bytes: UnsafeRawBufferPointer(start: data, count: captured)
             ))
@@ -265,7 +360,13 @@ public final class PacketSource {
             }
             return .timeout
         case PCAP_ERROR_BREAK:
-            return .end
+            // A file's end, or `breakLoop()`; after a file, maybe the next one.
+            guard !breakRequested else { return .end }
+            do {
+                return try openNextFile() ? next() : .end
+            } catch {
+                return .failed(error)
+            }
         default:
             var text = String(cString: pcap_geterr(handle))
             // Where in the file reading stopped, so a user can look at the bytes
@@ -274,12 +375,32 @@ public final class PacketSource {
                 let position = ftell(file)
                 if position >= 0 { text += " (reading stopped at byte offset \(position) of the file)" }
             }
+            if let currentFile {
+                text = "\(currentFile): \(text)"
+                if !followingFiles.isEmpty {
+                    text += "; the \(followingFiles.count) later file\(followingFiles.count == 1 ? " was" : "s were") not read"
+                }
+            }
             return .failed(CaptureError(.readFailed, withHint(text)))
         }
     }
 
+    /// Several files overlap in time when they come from captures taken at
+    /// once (two interfaces, two nodes): read one after the other, a
+    /// connection seen in both is split, and its later part starts mid-stream.
+    private func noteOverlap(previous: String, previousEnd: Int64, nextStart: Int64) {
+        let seconds = Double(previousEnd - nextStart) / 1e9
+        let overlap = seconds >= 0.001 ? "\((seconds * 1000).rounded() / 1000) s" : "\(previousEnd - nextStart) ns"
+        warnings.append(
+            "\(currentFile ?? "a file") starts \(overlap) before \(previous) ends: the files overlap in time and were read one after "
+                + "the other, not interleaved, so connections seen in both may be split (merge them first: mergecap -w merged.pcapng FILES)")
+    }
+
     /// Makes a blocked or future `next()` return `.end`. Safe from a signal handler.
-    public func breakLoop() { pcap_breakloop(handle) }
+    public func breakLoop() {
+        breakRequested = true
+        pcap_breakloop(handle)
+    }
 
     /// Kernel counters; `nil` for files.
     public func statistics() -> CaptureStatistics? {
@@ -292,6 +413,12 @@ public final class PacketSource {
             droppedByInterface: UInt64(stats.ps_ifdrop)
         )
     }
+}
+
+/// libpcap's name for a link type (DLT_ value), or the number when it has none.
+private func linkTypeName(_ type: Int32) -> String {
+    guard let name = pcap_datalink_val_to_name(type) else { return "\(type)" }
+    return String(cString: name)
 }
 
 /// libpcap's error buffer as text.

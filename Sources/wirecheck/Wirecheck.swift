@@ -40,8 +40,10 @@ struct Wirecheck: ParsableCommand {
     @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Interface to capture on (default: any).", valueName: "interface"))
     var interface: String?
 
-    @Option(name: [.customShort("r"), .long], help: ArgumentHelp("Read packets from a pcap or pcapng file ('-' for standard input).", valueName: "file"))
-    var read: String?
+    @Option(name: [.customShort("r"), .long], help: ArgumentHelp(
+        "Read packets from a pcap or pcapng file ('-' for standard input). Repeat it to read several files as one capture (a rotated tcpdump -C/-G capture): they are read in the order of their first packets.",
+        valueName: "file"))
+    var read: [String] = []
 
     @Option(name: [.customShort("s"), .long], help: ArgumentHelp("Snapshot length in bytes for live capture.", valueName: "bytes"))
     var snaplen: Int32 = 262_144
@@ -92,7 +94,8 @@ struct Wirecheck: ParsableCommand {
     var filter: [String] = []
 
     func validate() throws {
-        if interface != nil, read != nil { throw ValidationError("-i and -r cannot be used together") }
+        if interface != nil, !read.isEmpty { throw ValidationError("-i and -r cannot be used together") }
+        if read.count > 1, read.contains("-") { throw ValidationError("-r -: standard input cannot be read together with other files") }
         if let count, count <= 0 { throw ValidationError("-c must be a positive number of packets") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
         if snaplen <= 0 { throw ValidationError("-s must be positive") }
@@ -129,9 +132,9 @@ struct Wirecheck: ParsableCommand {
         let source: PacketSource
         let sourceName: String
         do {
-            if let read {
-                source = try PacketSource.openFile(read)
-                sourceName = read == "-" ? "standard input" : read
+            if !read.isEmpty {
+                source = try PacketSource.openFiles(read)
+                sourceName = Self.describe(files: read)
             } else {
                 var options = LiveCaptureOptions()
                 options.interface = interface ?? "any"
@@ -174,6 +177,13 @@ struct Wirecheck: ParsableCommand {
         }
         var reporter = TextReporter()
         return analyze(source, sourceName: sourceName, reporter: &reporter)
+    }
+
+    /// How the summary names what was read: the file, or how many files and which.
+    static func describe(files: [String]) -> String {
+        guard files.count > 1 else { return files.first == "-" ? "standard input" : files.first ?? "" }
+        let shown = files.count <= 4 ? files.joined(separator: ", ") : "\(files[0]), \(files[1]) … \(files[files.count - 1])"
+        return "\(files.count) files (\(shown))"
     }
 
     /// Points the report at `--output`, if given; says why not on failure.
@@ -267,6 +277,7 @@ struct Wirecheck: ParsableCommand {
             }
         }
         readAhead?.stop()
+        facts.readWarnings = source.warnings
         if let stats = source.statistics() {
             if stats.droppedByKernel + stats.droppedByInterface > lastDrops { analyzer.noteDrops() }
             facts.droppedByKernel = stats.droppedByKernel
@@ -288,6 +299,7 @@ struct Wirecheck: ParsableCommand {
         facts.lostDatagrams = analyzer.statistics.abandonedDatagrams + analyzer.statistics.conflictingDatagrams
         standardOutput(reporter.summary(summary, capture: facts))
         flushReports()
+        for warning in facts.readWarnings { standardError("wirecheck: warning: \(warning)\n") }
         if let error = facts.readError {
             standardError("wirecheck: warning: \(sourceName): reading stopped early: \(error); results cover the \(packets) packets before it\n")
         }

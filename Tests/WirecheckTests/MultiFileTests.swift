@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+/// Several files read as one capture (`-r A -r B …`), as a capture rotated by
+/// `tcpdump -C` or `-G` is written: connections that cross from one file into
+/// the next must come out exactly as from the file before it was cut.
+@Suite struct MultiFileTests {
+    let capture = TestSupport.capturesDirectory.appendingPathComponent("permissive.pcap").path
+
+    func wirecheck(_ arguments: [String]) throws -> TestSupport.ProcessResult {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        return try TestSupport.run(binary, arguments)
+    }
+
+    /// A classic little-endian pcap's global header and its packet records.
+    func records(of path: String) throws -> (header: Data, records: [Data]) {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let bytes = [UInt8](data)
+        try #require(bytes.count >= 24 && (bytes[0...3] == [0xD4, 0xC3, 0xB2, 0xA1] || bytes[0...3] == [0x4D, 0x3C, 0xB2, 0xA1]),
+                     "\(path) is not a little-endian pcap")
+        var records: [Data] = []
+        var offset = 24
+        while offset + 16 <= bytes.count {
+            let captured = Int(bytes[offset + 8]) | Int(bytes[offset + 9]) << 8 | Int(bytes[offset + 10]) << 16 | Int(bytes[offset + 11]) << 24
+            try #require(offset + 16 + captured <= bytes.count)
+            records.append(Data(bytes[offset..<(offset + 16 + captured)]))
+            offset += 16 + captured
+        }
+        return (Data(bytes[0..<24]), records)
+    }
+
+    /// Writes files holding the given records each; removed by the caller.
+    func write(header: Data, parts: [[Data]], name: String) throws -> [String] {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-\(name)-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try parts.enumerated().map { index, records in
+            let path = directory.appendingPathComponent("part\(index).pcap")
+            try (records.reduce(header, +)).write(to: path)
+            return path.path
+        }
+    }
+
+    func remove(_ paths: [String]) {
+        if let first = paths.first { try? FileManager.default.removeItem(at: URL(fileURLWithPath: first).deletingLastPathComponent()) }
+    }
+
+    func flowLines(_ output: String) -> [String] {
+        output.split(separator: "\n").map(String.init).filter { $0.contains(#""type":"flow""#) }
+    }
+
+    /// Cut in three, given out of order (as `cap1 cap10 cap2` from a shell
+    /// glob): the same flows, verdicts, evidence, packet and byte counts as
+    /// the whole file; each piece alone says something else.
+    @Test func rotatedPiecesReadAsTheWhole() throws {
+        let (header, records) = try records(of: capture)
+        let third = records.count / 3
+        let parts = [Array(records[..<third]), Array(records[third..<(2 * third)]), Array(records[(2 * third)...])]
+        let paths = try write(header: header, parts: parts, name: "rotated")
+        defer { remove(paths) }
+
+        let whole = try wirecheck(["-r", capture, "--json"])
+        let split = try wirecheck(["-r", paths[2], "-r", paths[0], "-r", paths[1], "--json"])
+        #expect(split.status == whole.status)
+        #expect(!flowLines(whole.stdout).isEmpty)
+        #expect(flowLines(split.stdout) == flowLines(whole.stdout))
+        let summary = try #require(try TestSupport.jsonLines(split.stdout).last)
+        #expect(summary["packets"] as? Int == records.count)
+        #expect(summary["readWarnings"] == nil)
+        #expect(split.stderr.isEmpty, "stderr: \(split.stderr)")
+
+        // The middle piece alone starts and ends mid-connection.
+        let alone = try wirecheck(["-r", paths[1], "--json"])
+        #expect(flowLines(alone.stdout) != flowLines(whole.stdout))
+
+        // The text summary says what was read.
+        let text = try wirecheck(["-r", paths[1], "-r", paths[0], "-r", paths[2]])
+        #expect(text.stdout.contains("\(records.count) packets read from 3 files (\(paths[1]), \(paths[0]), \(paths[2]))"), "stdout: \(text.stdout)")
+    }
+
+    /// The BPF filter applies to every file, not only the first.
+    @Test func filterAppliesToEveryFile() throws {
+        let services = TestSupport.capturesDirectory.appendingPathComponent("lab-services.pcap").path
+        let (header, records) = try records(of: services)
+        let half = records.count / 2
+        let paths = try write(header: header, parts: [Array(records[..<half]), Array(records[half...])], name: "filter")
+        defer { remove(paths) }
+        let filter = ["port", "5432"]
+        let whole = try wirecheck(["-r", services, "--json"] + filter)
+        let split = try wirecheck(["-r", paths[0], "-r", paths[1], "--json"] + filter)
+        let all = try wirecheck(["-r", services, "--json"])
+        #expect(!flowLines(whole.stdout).isEmpty)
+        #expect(flowLines(whole.stdout).count < flowLines(all.stdout).count)
+        #expect(flowLines(split.stdout) == flowLines(whole.stdout))
+    }
+
+    /// Captures taken at the same time (two interfaces) cannot be
+    /// concatenated faithfully: the run says so wherever the results go.
+    @Test func overlappingFilesAreFlagged() throws {
+        let (header, records) = try records(of: capture)
+        let even = records.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+        let odd = records.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+        let paths = try write(header: header, parts: [even, odd], name: "overlap")
+        defer { remove(paths) }
+        let json = try wirecheck(["-r", paths[0], "-r", paths[1], "--json"])
+        let summary = try #require(try TestSupport.jsonLines(json.stdout).last)
+        let warnings = try #require(summary["readWarnings"] as? [String])
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("overlap in time") == true)
+        #expect(warnings.first?.contains("mergecap") == true)
+        #expect(json.stderr.contains("overlap in time"))
+        let text = try wirecheck(["-r", paths[0], "-r", paths[1]])
+        #expect(text.stdout.contains("warning: \(paths[1]) starts"), "stdout: \(text.stdout)")
+    }
+
+    /// A piece cut off mid-packet (a rotation whose writer was killed):
+    /// the results up to there are kept, and the error names the file and
+    /// what was not read.
+    @Test func truncatedPieceStopsWithItsName() throws {
+        let (header, records) = try records(of: capture)
+        let third = records.count / 3
+        var middle = records[third..<(2 * third)].reduce(Data(), +)
+        middle.removeLast(10)
+        let paths = try write(header: header, parts: [Array(records[..<third]), [middle], Array(records[(2 * third)...])], name: "cut")
+        defer { remove(paths) }
+        let run = try wirecheck(["-r", paths[0], "-r", paths[1], "-r", paths[2], "--json"])
+        let lines = try TestSupport.jsonLines(run.stdout)
+        let error = try #require(lines.last?["readError"] as? String)
+        #expect(error.hasPrefix("\(paths[1]): truncated"), "readError: \(error)")
+        #expect(error.contains("the 1 later file was not read"), "readError: \(error)")
+        #expect(lines.contains { $0["type"] as? String == "flow" })
+        #expect(run.status != 3)
+    }
+
+    /// Checked before anything is read: every file opens and all share a link type.
+    @Test func filesAreCheckedFirst() throws {
+        let ethernet = TestSupport.capturesDirectory.appendingPathComponent("crafted-ipv6.pcap").path
+        let mixed = try wirecheck(["-r", capture, "-r", ethernet])
+        #expect(mixed.status == 3)
+        #expect(mixed.stdout.isEmpty)
+        #expect(mixed.stderr.contains("link type"), "stderr: \(mixed.stderr)")
+        #expect(mixed.stderr.contains("editcap"), "stderr: \(mixed.stderr)")
+
+        let missing = try wirecheck(["-r", capture, "-r", "/nonexistent/part9.pcap"])
+        #expect(missing.status == 3)
+        #expect(missing.stdout.isEmpty)
+        #expect(missing.stderr.contains("/nonexistent/part9.pcap"))
+
+        let stdin = try wirecheck(["-r", capture, "-r", "-"])
+        #expect(stdin.status == 3)
+        #expect(stdin.stderr.contains("standard input"))
+    }
+}
