@@ -27,7 +27,9 @@ let package = Package(
         // stage imports a later one.
         // A prefetch hint, which Swift cannot spell (header-only C).
         .target(name: "CacheHints"),
-        .target(name: "PacketCapture", dependencies: ["CPcap", "CacheHints"], swiftSettings: strict),
+        // gzip-compressed capture files as a stdio stream for libpcap (zlib, from Debian's zlib1g-dev).
+        .target(name: "CGzip", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "PacketCapture", dependencies: ["CPcap", "CacheHints", "CGzip"], swiftSettings: strict),
         .target(name: "PacketDecoding", swiftSettings: strict),
         .target(name: "StreamReassembly", swiftSettings: strict),
         .target(name: "PayloadClassification", dependencies: ["StreamReassembly"], swiftSettings: strict),

@@ -1,3 +1,4 @@
+import CGzip
 import CPcap
 
 #if canImport(Glibc)
@@ -127,6 +128,8 @@ public final class PacketSource {
     private var currentFileHadPackets = false
     private var lastFileWithPackets: String?
     private let firstLinkType: Int32
+    /// Whether the file being read is gzip-compressed (read through zlib).
+    private var readingGzip = false
     /// Things the reader of the results should know that are not errors:
     /// files whose packets overlap in time.
     public private(set) var warnings: [String] = []
@@ -154,7 +157,9 @@ public final class PacketSource {
     /// Opens a pcap or pcapng file; `-` reads standard input.
     public static func openFile(_ path: String) throws(CaptureError) -> PacketSource {
         let (handle, buffer) = try openFileHandle(path)
-        return PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
+        let source = PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
+        source.readingGzip = isGzip(path)
+        return source
     }
 
     /// Opens several capture files to be read as one capture, as a capture
@@ -208,8 +213,10 @@ public final class PacketSource {
             if let stream = pcap_file(handle) { readByOneThread(stream) }
             return (handle, nil)
         }
-        // Opened here rather than by libpcap, to give it a larger buffer.
-        guard let file = fopen(path, "rb") else {
+        // Opened here rather than by libpcap, to give it a larger buffer,
+        // and to read a gzip-compressed file (as tcpdump -z leaves rotated
+        // ones) through zlib: libpcap reads no compressed file.
+        guard let file = isGzip(path) ? wirecheck_open_gzip(path) : fopen(path, "rb") else {
             // libpcap's wording for the same failure.
             throw CaptureError(.openFailed, "\(path): \(String(cString: strerror(errno)))")
         }
@@ -234,6 +241,7 @@ public final class PacketSource {
         fileBuffer?.deallocate()
         handle = newHandle
         fileBuffer = newBuffer
+        readingGzip = Self.isGzip(path)
         if currentFileHadPackets { lastFileWithPackets = currentFile }
         currentFile = path
         currentFileHadPackets = false
@@ -265,7 +273,38 @@ public final class PacketSource {
     private static func openFailure(_ path: String, _ errbuf: [CChar]) -> CaptureError {
         let detail = message(errbuf)
         // libpcap names the file itself in some messages; do not say it twice.
-        return CaptureError(.openFailed, withHint(detail.hasPrefix(path) ? detail : "\(path): \(detail)"))
+        var text = detail.hasPrefix(path) ? detail : "\(path): \(detail)"
+        if isGzip(path) {
+            text += detail.contains("unknown file format") ? " (of the gzip-compressed file's content)" : Self.gzipReadFailure
+        } else if detail.contains("unknown file format"), path != "-", let compression = compression(of: path) {
+            text += "; it is \(compression.name)-compressed (as tcpdump -z leaves rotated files): decompress it first, "
+                + "e.g. \(compression.command) FILE | wirecheck -r -"
+        }
+        return CaptureError(.openFailed, withHint(text))
+    }
+
+    static func isGzip(_ path: String) -> Bool { path != "-" && compression(of: path)?.name == "gzip" }
+
+    static let gzipReadFailure = " (the gzip-compressed data is corrupt or cut off)"
+
+    /// The compression a file's first bytes announce, for the error when
+    /// libpcap does not know its format (it reads no compressed file).
+    /// Only regular files are looked at: from a pipe (`-r <(zcat F)`), the
+    /// bytes read here would be lost to libpcap.
+    static func compression(of path: String) -> (name: String, command: String)? {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG, let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var magic = [UInt8](repeating: 0, count: 6)
+        let count = fread(&magic, 1, magic.count, file)
+        let known: [(bytes: [UInt8], name: String, command: String)] = [
+            ([0x1F, 0x8B], "gzip", "zcat"),
+            ([0x42, 0x5A, 0x68], "bzip2", "bzcat"),
+            ([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], "xz", "xzcat"),
+            ([0x28, 0xB5, 0x2F, 0xFD], "zstd", "zstdcat"),
+            ([0x04, 0x22, 0x4D, 0x18], "lz4", "lz4cat"),
+        ]
+        return known.first { count >= $0.bytes.count && Array(magic.prefix($0.bytes.count)) == $0.bytes }.map { ($0.name, $0.command) }
     }
 
     /// Opens a network interface for capture, delivering packets within
@@ -375,6 +414,7 @@ public final class PacketSource {
                 let position = ftell(file)
                 if position >= 0 { text += " (reading stopped at byte offset \(position) of the file)" }
             }
+            if readingGzip { text += Self.gzipReadFailure }
             if let currentFile {
                 text = "\(currentFile): \(text)"
                 if !followingFiles.isEmpty {
