@@ -122,11 +122,11 @@ public final class PacketSource {
     private var lastTimestamp: Int64 = .min
     /// Set by `breakLoop()`: the end it causes is not a file's end.
     private var breakRequested = false
-    /// After moving to the next file: the file before and its last packet's
-    /// time, to compare with the first packet of the new one.
-    private var overlapCheckPending: (file: String, lastTimestamp: Int64)?
-    private var currentFileHadPackets = false
+    /// The last file that had packets before the current one, and the time
+    /// of the last packet read when the current one was opened (unchanged
+    /// at its end when it had none).
     private var lastFileWithPackets: String?
+    private var lastFileEnd: Int64 = .min
     private let firstLinkType: Int32
     /// Whether the file being read is gzip-compressed (read through zlib).
     private var readingGzip = false
@@ -242,14 +242,11 @@ public final class PacketSource {
         handle = newHandle
         fileBuffer = newBuffer
         readingGzip = Self.isGzip(path)
-        if currentFileHadPackets { lastFileWithPackets = currentFile }
         currentFile = path
-        currentFileHadPackets = false
         if let filterExpression { try setFilter(filterExpression) }
         guard pcap_datalink(handle) == firstLinkType else {
             throw CaptureError(.readFailed, "\(path): its link type changed since it was opened")
         }
-        overlapCheckPending = lastFileWithPackets.map { ($0, lastTimestamp) }
         return true
     }
 
@@ -366,7 +363,16 @@ public final class PacketSource {
     }
 
     /// Reads the next packet. The packet's bytes stay valid until the next call.
+    @inline(__always)
     public func next() -> ReadResult {
+        read() ?? nextFile()
+    }
+
+    /// One read from the current handle; nil at the end of a file (not
+    /// after `breakLoop()`), where the next file may follow. Kept small: it
+    /// runs once per packet, inlined into the reading loop.
+    @inline(__always)
+    private func read() -> ReadResult? {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let status = pcap_next_ex(handle, &header, &data)
@@ -379,12 +385,7 @@ public final class PacketSource {
             let fraction = Int64(pkt.ts.tv_usec)
             let captured = Int(pkt.caplen)
             let timestamp = seconds &* 1_000_000_000 &+ fraction
-            if let (previous, last) = overlapCheckPending {
-                overlapCheckPending = nil
-                if timestamp < last { noteOverlap(previous: previous, previousEnd: last, nextStart: timestamp) }
-            }
             lastTimestamp = timestamp
-            currentFileHadPackets = true
             return .packet(CapturedPacket(
                 timestampNanoseconds: timestamp,
                 originalLength: max(Int(pkt.len), captured),
@@ -399,30 +400,53 @@ public final class PacketSource {
             }
             return .timeout
         case PCAP_ERROR_BREAK:
-            // A file's end, or `breakLoop()`; after a file, maybe the next one.
-            guard !breakRequested else { return .end }
+            // A file's end, or `breakLoop()`.
+            return breakRequested ? .end : nil
+        default:
+            return .failed(readFailure())
+        }
+    }
+
+    /// After a file's end: the first packet of the next file that has one,
+    /// checked against the last packet before it (see `noteOverlap`); or
+    /// the end.
+    @inline(never)
+    private func nextFile() -> ReadResult {
+        // Empty files leave both as they were: the comparison is with the
+        // last file that had packets.
+        if lastTimestamp != lastFileEnd { lastFileWithPackets = currentFile }
+        let previousEnd = lastTimestamp
+        while true {
             do {
-                return try openNextFile() ? next() : .end
+                guard try openNextFile() else { return .end }
             } catch {
                 return .failed(error)
             }
-        default:
-            var text = String(cString: pcap_geterr(handle))
-            // Where in the file reading stopped, so a user can look at the bytes
-            // (unknown for pipes and live captures).
-            if !isLive, let file = pcap_file(handle) {
-                let position = ftell(file)
-                if position >= 0 { text += " (reading stopped at byte offset \(position) of the file)" }
+            guard let result = read() else { continue }
+            if case .packet(let packet) = result, let previous = lastFileWithPackets, packet.timestampNanoseconds < previousEnd {
+                noteOverlap(previous: previous, previousEnd: previousEnd, nextStart: packet.timestampNanoseconds)
             }
-            if readingGzip { text += Self.gzipReadFailure }
-            if let currentFile {
-                text = "\(currentFile): \(text)"
-                if !followingFiles.isEmpty {
-                    text += "; the \(followingFiles.count) later file\(followingFiles.count == 1 ? " was" : "s were") not read"
-                }
-            }
-            return .failed(CaptureError(.readFailed, withHint(text)))
+            lastFileEnd = previousEnd
+            return result
         }
+    }
+
+    private func readFailure() -> CaptureError {
+        var text = String(cString: pcap_geterr(handle))
+        // Where in the file reading stopped, so a user can look at the bytes
+        // (unknown for pipes and live captures).
+        if !isLive, let file = pcap_file(handle) {
+            let position = ftell(file)
+            if position >= 0 { text += " (reading stopped at byte offset \(position) of the file)" }
+        }
+        if readingGzip { text += Self.gzipReadFailure }
+        if let currentFile {
+            text = "\(currentFile): \(text)"
+            if !followingFiles.isEmpty {
+                text += "; the \(followingFiles.count) later file\(followingFiles.count == 1 ? " was" : "s were") not read"
+            }
+        }
+        return CaptureError(.readFailed, withHint(text))
     }
 
     /// Several files overlap in time when they come from captures taken at

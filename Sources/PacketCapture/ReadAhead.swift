@@ -49,6 +49,7 @@ public final class ReadAhead: @unchecked Sendable {
         }
 
         /// Copies a packet in; false when it does not fit (the batch is handed over first).
+        @inline(__always)
         func append(_ packet: CapturedPacket, note: FrameNote?) -> Bool {
             let count = packet.bytes.count
             if count > storage.count - used {
