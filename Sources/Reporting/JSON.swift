@@ -114,6 +114,21 @@ struct JSONObject: ~Copyable {
         first = false
     }
 
+    /// An array of objects under `key`, one per element, each written by `members`.
+    mutating func addObjects<Element>(_ key: StaticString, _ elements: some Sequence<Element>, _ members: (inout JSONObject, Element) -> Void) {
+        addKey(key)
+        bytes.append(UInt8(ascii: "["))
+        for (index, element) in elements.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "{"))
+            first = true
+            members(&self, element)
+            bytes.append(UInt8(ascii: "}"))
+        }
+        bytes.append(UInt8(ascii: "]"))
+        first = false
+    }
+
     /// A capture time as an ISO 8601 UTC string with microseconds.
     mutating func addTimestamp(_ key: StaticString, nanoseconds: Int64) {
         addKey(key)

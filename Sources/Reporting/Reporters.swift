@@ -54,6 +54,36 @@ public struct TextReporter: Reporter {
     /// Where the verdict's column ends and continuation lines start.
     static let indent = 19
 
+    /// Servers listed in the text summary; JSON lists all that were tracked.
+    static let failingServersShown = 20
+
+    /// "failing flows by server": the servers that took the failing flows,
+    /// most first, for the summary. Empty when no flow failed.
+    static func failingServersText(_ servers: FailingServers) -> String {
+        guard !servers.isEmpty else { return "" }
+        let ranked = servers.ranked
+        var text = "failing flows by server, most first:\n"
+        let width = ranked.prefix(failingServersShown).map { "\($0.server)".count }.max() ?? 0
+        for entry in ranked.prefix(failingServersShown) {
+            let server = "\(entry.server)"
+            text += "  " + server + String(repeating: " ", count: width - server.count)
+            text += "  \(entry.verdict.rawValue)  \(entry.flows) flow\(entry.flows == 1 ? "" : "s") from "
+            text += "\(entry.clients)\(entry.clientsCapped ? "+" : "") client\(entry.clients == 1 ? "" : "s")"
+            if !entry.protocols.isEmpty { text += " (\(entry.protocols.joined(separator: ", ")))" }
+            text += "\n"
+        }
+        let unlisted = ranked.dropFirst(failingServersShown)
+        let unlistedFlows = unlisted.reduce(0) { $0 + $1.flows } + servers.untrackedFlows
+        if unlistedFlows > 0 {
+            let count = servers.untrackedFlows > 0 ? "more than \(unlisted.count)" : "\(unlisted.count)"
+            text += "  and \(unlistedFlows) failing flow\(unlistedFlows == 1 ? "" : "s") to \(count) other server\(unlisted.count == 1 && servers.untrackedFlows == 0 ? "" : "s")"
+            text += servers.untrackedFlows > 0
+                ? " (only the first \(FailingServers.serverLimit) servers seen are tracked; --json lists those)\n"
+                : " (--json lists them all)\n"
+        }
+        return text
+    }
+
     /// Written as bytes, never as Strings appended to each other: a line per
     /// flow is per-flow work, and String appends showed in profiles of
     /// captures with many short flows.
@@ -133,6 +163,7 @@ public struct TextReporter: Reporter {
         if let error = capture.readError {
             text += "warning: reading stopped early: \(error); verdicts cover only the \(capture.frames) packets before it\n"
         }
+        text += Self.failingServersText(summary.failingServers)
         if capture.evictedFlows > 0 {
             text += "note: the flow table was full: \(capture.evictedFlows) flows got their verdict early (--max-flows)\n"
         }
@@ -226,6 +257,17 @@ public struct JSONLinesReporter: Reporter {
             json.add("fragments", capture.fragments)
             json.add("reassembledDatagrams", capture.reassembledDatagrams)
             json.add("lostDatagrams", capture.lostDatagrams)
+        }
+        if !summary.failingServers.isEmpty {
+            json.addObjects("failingServers", summary.failingServers.ranked) { object, entry in
+                object.add("server", entry.server)
+                object.add("verdict", entry.verdict.rawValue)
+                object.add("flows", entry.flows)
+                object.add("clients", entry.clients)
+                object.add("clientsCapped", entry.clientsCapped)
+                object.add("protocols", entry.protocols)
+            }
+            if summary.failingServers.untrackedFlows > 0 { json.add("failingFlowsToUnlistedServers", summary.failingServers.untrackedFlows) }
         }
         if !capture.readWarnings.isEmpty { json.add("readWarnings", capture.readWarnings) }
         if let error = capture.readError { json.add("readError", error) }

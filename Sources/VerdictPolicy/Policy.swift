@@ -286,6 +286,8 @@ public struct RunSummary: Sendable {
     public var expectedPlaintext = 0
     /// Verdicts besides `plaintext` that fail the run (`--fail-on`).
     public var failOn: Set<Verdict>
+    /// Where the flows that fail the run went.
+    public private(set) var failingServers = FailingServers()
 
     public init(failOn: Set<Verdict> = []) {
         self.failOn = failOn
@@ -293,6 +295,12 @@ public struct RunSummary: Sendable {
 
     public mutating func add(_ report: FlowReport) {
         add(report.verdict, expected: report.expected)
+        if fails(report.verdict, expected: report.expected) { failingServers.add(report) }
+    }
+
+    /// Whether a flow with this verdict fails the run.
+    public func fails(_ verdict: Verdict, expected: Bool) -> Bool {
+        verdict == .plaintext ? !expected : failOn.contains(verdict)
     }
 
     /// Counts one flow with this verdict (`expected`: on the plaintext allowance).

@@ -1,0 +1,101 @@
+import PacketDecoding
+
+/// The servers that flows failing the run went to, most flows first: what an
+/// auditor acts on ("which services took cleartext, from how many clients"),
+/// where a busy node's capture gives thousands of flow lines. Bounded, at a
+/// few hundred bytes per server and no allocation of its own: the first
+/// `serverLimit` servers (and verdicts) seen are tracked, flows to any later
+/// one only counted; distinct clients are counted up to `clientLimit`.
+public struct FailingServers: Sendable {
+    public struct Entry: Sendable {
+        public var server: Endpoint
+        public var verdict: Verdict
+        public var flows = 0
+        /// Distinct client addresses, counted up to `clientLimit`.
+        public private(set) var clients = 0
+        /// Kept inline: an array per server was two allocations for each
+        /// new one, most of the reporting thread's added cost on a capture
+        /// of many short flows to many servers.
+        private var clientAddresses = InlineArray<8, IPAddress>(repeating: IPAddress(ipv4: 0))
+        private var protocolCount = 0
+        private var protocolNames = InlineArray<4, String>(repeating: "")
+
+        init(server: Endpoint, verdict: Verdict) {
+            self.server = server
+            self.verdict = verdict
+        }
+
+        /// More clients than `clientLimit` may have connected.
+        public var clientsCapped: Bool { clients >= FailingServers.clientLimit }
+
+        /// Protocols the flows spoke (the first few, as named in the flow reports).
+        public var protocols: [String] { (0..<protocolCount).map { protocolNames[$0] } }
+
+        fileprivate mutating func add(client: IPAddress, protocolName: String?) {
+            flows += 1
+            if clients < clientAddresses.count, !(0..<clients).contains(where: { clientAddresses[$0] == client }) {
+                clientAddresses[clients] = client
+                clients += 1
+            }
+            if let protocolName, protocolCount < protocolNames.count,
+               !(0..<protocolCount).contains(where: { protocolNames[$0] == protocolName }) {
+                protocolNames[protocolCount] = protocolName
+                protocolCount += 1
+            }
+        }
+    }
+
+    public static let serverLimit = 10_000
+    public static let clientLimit = InlineArray<8, IPAddress>.count
+
+    private struct Key: Hashable {
+        var server: Endpoint
+        var verdict: Verdict
+
+        /// Two words into the hasher, not five fields one by one.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(server.address.low)
+            hasher.combine(server.address.high ^ UInt64(server.port) << 48 ^ UInt64(verdict.rank) << 44
+                ^ (server.address.isIPv6 ? 1 << 40 : 0))
+        }
+    }
+
+    private var positions: [Key: Int] = [:]
+    private var entries: [Entry] = []
+    /// Failing flows to servers beyond `serverLimit`.
+    public private(set) var untrackedFlows = 0
+
+    public init() {}
+
+    public var isEmpty: Bool { entries.isEmpty && untrackedFlows == 0 }
+
+    mutating func add(_ report: FlowReport) {
+        let key = Key(server: report.server, verdict: report.verdict)
+        let position: Int
+        if let known = positions[key] {
+            position = known
+        } else {
+            guard entries.count < Self.serverLimit else {
+                untrackedFlows += 1
+                return
+            }
+            if entries.isEmpty {
+                positions.reserveCapacity(256)
+                entries.reserveCapacity(256)
+            }
+            position = entries.count
+            positions[key] = position
+            entries.append(Entry(server: report.server, verdict: report.verdict))
+        }
+        entries[position].add(client: report.client.address, protocolName: report.protocolName)
+    }
+
+    /// Most flows first; ties by verdict, then server, so output is stable.
+    public var ranked: [Entry] {
+        entries.sorted {
+            if $0.flows != $1.flows { return $0.flows > $1.flows }
+            if $0.verdict != $1.verdict { return $0.verdict < $1.verdict }
+            return $0.server < $1.server
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import PacketDecoding
+import PayloadClassification
+@testable import Reporting
+import Testing
+@testable import VerdictPolicy
+
+/// The summary's servers-to-fix list: only flows that fail the run, grouped
+/// by server and verdict, most flows first, bounded however many servers.
+@Suite struct FailingServersTests {
+    /// A judged flow from `client` to `server`:80, cleartext HTTP both ways
+    /// (plaintext) or binary both ways (opaque).
+    static func report(client: UInt32, server: UInt32, port: UInt16 = 80, opaque: Bool = false) -> FlowReport {
+        var observation = FlowObservation(
+            client: Endpoint(address: IPAddress(ipv4: client), port: 40_000),
+            server: Endpoint(address: IPAddress(ipv4: server), port: port)
+        )
+        observation.clientToServer = PolicyTests.direction(opaque ? .binary : .http)
+        observation.serverToClient = PolicyTests.direction(opaque ? .binary : .http)
+        return VerdictPolicy.judge(observation)
+    }
+
+    @Test func groupsFailingFlowsByServer() {
+        var summary = RunSummary()
+        for client: UInt32 in [1, 2, 2, 3] { summary.add(Self.report(client: client, server: 100)) }
+        summary.add(Self.report(client: 1, server: 200))
+        summary.add(Self.report(client: 1, server: 300, opaque: true))       // opaque does not fail by default
+        summary.add(Self.report(client: 1, server: 400, port: 15_020))       // Istio's merged metrics: expected plaintext
+        let ranked = summary.failingServers.ranked
+        #expect(ranked.map(\.server.address) == [IPAddress(ipv4: 100), IPAddress(ipv4: 200)])
+        #expect(ranked.map(\.flows) == [4, 1])
+        #expect(ranked.map(\.clients) == [3, 1])
+        #expect(ranked.first?.protocols == ["http"])
+        #expect(ranked.allSatisfy { $0.verdict == .plaintext && !$0.clientsCapped })
+
+        var strict = RunSummary(failOn: [.opaque])
+        strict.add(Self.report(client: 1, server: 300, opaque: true))
+        #expect(strict.failingServers.ranked.map(\.verdict) == [.opaque])
+    }
+
+    @Test func boundedInServersAndClients() {
+        var summary = RunSummary()
+        for client in 0..<UInt32(FailingServers.clientLimit + 5) { summary.add(Self.report(client: client, server: 1)) }
+        let limit = UInt32(FailingServers.serverLimit)
+        for server in 2..<(limit + 50) { summary.add(Self.report(client: 1, server: server)) }
+        let ranked = summary.failingServers.ranked
+        #expect(ranked.count == FailingServers.serverLimit)
+        #expect(ranked.first?.flows == FailingServers.clientLimit + 5)
+        #expect(ranked.first?.clients == FailingServers.clientLimit)
+        #expect(ranked.first?.clientsCapped == true)
+        #expect(summary.failingServers.untrackedFlows == 49)
+
+        let text = TextReporter.failingServersText(summary.failingServers)
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.first == "failing flows by server, most first:")
+        // Columns padded to the longest server shown (0.0.0.10:80).
+        #expect(lines.dropFirst().first == "  0.0.0.1:80   plaintext  \(FailingServers.clientLimit + 5) flows from 8+ clients (http)")
+        #expect(lines.count == 1 + TextReporter.failingServersShown + 1)
+        let rest = FailingServers.serverLimit - TextReporter.failingServersShown + 49
+        #expect(text.contains("and \(rest) failing flows to more than \(FailingServers.serverLimit - TextReporter.failingServersShown) other servers"))
+        #expect(TextReporter.failingServersText(RunSummary().failingServers).isEmpty)
+    }
+
+    /// In the binary's summaries, text and JSON, on a real lab capture.
+    @Test func summariesListTheServers() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let capture = TestSupport.capturesDirectory.appendingPathComponent("lab-services.pcap").path
+        let text = try TestSupport.run(binary, ["-r", capture])
+        #expect(text.stdout.contains("failing flows by server, most first:\n"))
+        #expect(text.stdout.contains("  10.111.1.122:5432  plaintext  1 flow from 1 client (postgresql)\n"), "\(text.stdout)")
+        let json = try TestSupport.run(binary, ["-r", capture, "--json"])
+        let summary = try #require(try TestSupport.jsonLines(json.stdout).last)
+        let servers = try #require(summary["failingServers"] as? [[String: Any]])
+        #expect(servers.count == summary["plaintext"] as? Int)
+        #expect(servers.contains { $0["server"] as? String == "10.111.1.122:1883" && $0["protocols"] as? [String] == ["mqtt"] })
+        #expect(servers.allSatisfy { $0["verdict"] as? String == "plaintext" && $0["flows"] as? Int == 1 && $0["clients"] as? Int == 1 })
+
+        // A run with no failing flow lists nothing.
+        let strict = try TestSupport.run(binary, ["-r", TestSupport.capturesDirectory.appendingPathComponent("strict.pcap").path, "--json"])
+        #expect(try TestSupport.jsonLines(strict.stdout).last?["failingServers"] == nil)
+    }
+}
