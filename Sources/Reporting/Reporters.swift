@@ -22,10 +22,35 @@ public struct CaptureFacts: Sendable {
     /// What else the reader of the results must know about how the capture
     /// was read (several files that overlap in time).
     public var readWarnings: [String] = []
+    /// The verdicts whose flows were listed (`--show`); nil: all of them.
+    public var shownVerdicts: [Verdict]?
 
     public init(source: String) { self.source = source }
 
     public var drops: UInt64 { (droppedByKernel ?? 0) + (droppedByInterface ?? 0) }
+}
+
+/// Lists only the flows whose verdicts are in `shown` (`--show`): on a busy
+/// node a live run prints a line per flow, and the one looking for cleartext
+/// wants the plaintext ones. The summary still counts every flow (the
+/// caller's `RunSummary` sees them all) and says what was left out
+/// (`CaptureFacts.shownVerdicts`).
+public struct ShownVerdicts<Base: Reporter>: Reporter {
+    public private(set) var base: Base
+    private let shown: Set<Verdict>
+
+    public init(_ base: Base, shown: Set<Verdict>) {
+        self.base = base
+        self.shown = shown
+    }
+
+    public mutating func write(_ flow: FlowReport, to output: inout ByteWriter) {
+        if shown.contains(flow.verdict) { base.write(flow, to: &output) }
+    }
+
+    public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {
+        base.summary(summary, capture: capture)
+    }
 }
 
 /// Writes reports somewhere: one per flow as it becomes final, then a summary.
@@ -163,6 +188,9 @@ public struct TextReporter: Reporter {
         if let error = capture.readError {
             text += "warning: reading stopped early: \(error); verdicts cover only the \(capture.frames) packets before it\n"
         }
+        if let shown = capture.shownVerdicts {
+            text += "note: flows listed only when \(shown.map(\.rawValue).joined(separator: ", ")) (--show); the counts cover every flow\n"
+        }
         text += Self.failingServersText(summary.failingServers)
         if capture.evictedFlows > 0 {
             text += "note: the flow table was full: \(capture.evictedFlows) flows got their verdict early (--max-flows)\n"
@@ -269,6 +297,7 @@ public struct JSONLinesReporter: Reporter {
             }
             if summary.failingServers.untrackedFlows > 0 { json.add("failingFlowsToUnlistedServers", summary.failingServers.untrackedFlows) }
         }
+        if let shown = capture.shownVerdicts { json.add("shownVerdicts", shown.map(\.rawValue)) }
         if !capture.readWarnings.isEmpty { json.add("readWarnings", capture.readWarnings) }
         if let error = capture.readError { json.add("readError", error) }
         return json.line()

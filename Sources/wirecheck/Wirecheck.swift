@@ -75,6 +75,11 @@ struct Wirecheck: ParsableCommand {
         valueName: "verdicts"))
     var failOn: String?
 
+    @Option(help: ArgumentHelp(
+        "List only flows with these verdicts, comma-separated (e.g. plaintext,plaintext-rejected); the summary still counts every flow.",
+        valueName: "verdicts"))
+    var show: String?
+
     @Flag(help: "Count plaintext to Istio's plaintext-by-design ports (15010, 15020, 15021, 15090) as a failure too.")
     var noIstioAllowance = false
 
@@ -102,6 +107,7 @@ struct Wirecheck: ParsableCommand {
         if bufferSize <= 0 { throw ValidationError("-B must be positive") }
         if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
         _ = try failOnVerdicts()
+        _ = try shownVerdicts()
         if maxFlows <= 0 || maxFlowBuffer <= 0 || maxBuffer <= 0 {
             throw ValidationError("--max-flows, --max-flow-buffer and --max-buffer must be positive")
         }
@@ -116,11 +122,24 @@ struct Wirecheck: ParsableCommand {
 
     func failOnVerdicts() throws -> Set<Verdict> {
         guard let failOn else { return [] }
+        return try Self.verdicts(failOn, option: "--fail-on", allowed: Verdict.allCases.filter { $0 != .encrypted })
+    }
+
+    /// `--show`'s verdicts, in the order verdicts are listed; nil without it.
+    func shownVerdicts() throws -> [Verdict]? {
+        guard let show else { return nil }
+        let chosen = try Self.verdicts(show, option: "--show", allowed: Verdict.allCases)
+        guard !chosen.isEmpty else { throw ValidationError("--show: name at least one verdict") }
+        return Verdict.allCases.filter(chosen.contains)
+    }
+
+    /// A comma-separated list of verdict names, each one of `allowed`.
+    static func verdicts(_ list: String, option: String, allowed: [Verdict]) throws -> Set<Verdict> {
         var verdicts: Set<Verdict> = []
-        for name in failOn.split(separator: ",") {
+        for name in list.split(separator: ",") {
             let trimmed = String(name.filter { $0 != " " })
-            guard let verdict = Verdict(rawValue: trimmed), verdict != .encrypted else {
-                throw ValidationError("--fail-on: '\(trimmed)' is not one of opaque, inconclusive, plaintext-rejected, plaintext")
+            guard let verdict = Verdict(rawValue: trimmed), allowed.contains(verdict) else {
+                throw ValidationError("\(option): '\(trimmed)' is not one of \(allowed.map(\.rawValue).joined(separator: ", "))")
             }
             verdicts.insert(verdict)
         }
@@ -171,12 +190,21 @@ struct Wirecheck: ParsableCommand {
         } else if !openOutput() {
             return 3
         }
-        if json {
+        // Wrapped only when asked: the plain reporters keep their specialised path.
+        switch (json, (try? shownVerdicts()) ?? nil) {
+        case (true, nil):
             var reporter = JSONLinesReporter()
             return analyze(source, sourceName: sourceName, reporter: &reporter)
+        case (false, nil):
+            var reporter = TextReporter()
+            return analyze(source, sourceName: sourceName, reporter: &reporter)
+        case (true, let shown?):
+            var reporter = ShownVerdicts(JSONLinesReporter(), shown: Set(shown))
+            return analyze(source, sourceName: sourceName, reporter: &reporter)
+        case (false, let shown?):
+            var reporter = ShownVerdicts(TextReporter(), shown: Set(shown))
+            return analyze(source, sourceName: sourceName, reporter: &reporter)
         }
-        var reporter = TextReporter()
-        return analyze(source, sourceName: sourceName, reporter: &reporter)
     }
 
     /// How the summary names what was read: the file, or how many files and which.
@@ -208,6 +236,7 @@ struct Wirecheck: ParsableCommand {
         batchReports = !source.isLive
         var summary = RunSummary(failOn: (try? failOnVerdicts()) ?? [])
         var facts = CaptureFacts(source: sourceName)
+        facts.shownVerdicts = (try? shownVerdicts()) ?? nil
         let deadline = duration.map { wallClockNanoseconds() + Int64($0 * 1e9) }
         var packets = 0
         var lastDrops: UInt64 = 0

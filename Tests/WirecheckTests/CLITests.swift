@@ -18,7 +18,8 @@ import Testing
     }
 
     @Test(arguments: [["--no-such-flag"], ["-c", "0", "-r", "x.pcap"], ["-i", "lo", "-r", "x.pcap"], ["--duration", "-1"],
-                      ["--idle-timeout", "1e30"], ["--duration", "nan"], ["--max-buffer", "9223372036854775807"]])
+                      ["--idle-timeout", "1e30"], ["--duration", "nan"], ["--max-buffer", "9223372036854775807"],
+                      ["--show", "nope"], ["--show", ","], ["--fail-on", "encrypted"]])
     func usageErrorsExitThree(_ arguments: [String]) throws {
         let run = try wirecheck(arguments)
         #expect(run.status == 3)
@@ -204,6 +205,33 @@ import Testing
         // The text report says so too: kept in a file, it is read without stderr.
         let text = try wirecheck(["-r", cut.path])
         #expect(text.stdout.contains("warning: reading stopped early: truncated"), "stdout: \(text.stdout)")
+        #expect(text.status == 1)
+    }
+
+    /// `--show` lists only the chosen verdicts' flows; counts, failing
+    /// servers and exit status still cover every flow, and the summary says
+    /// what was left out.
+    @Test func showListsOnlyTheChosenVerdicts() throws {
+        let all = try wirecheck(["-r", permissive, "--json"])
+        let shown = try wirecheck(["-r", permissive, "--json", "--show", "plaintext,plaintext-rejected"])
+        let allLines = try TestSupport.jsonLines(all.stdout), shownLines = try TestSupport.jsonLines(shown.stdout)
+        let shownFlows = shownLines.filter { $0["type"] as? String == "flow" }
+        #expect(shownFlows.count == 1)
+        #expect(shownFlows.allSatisfy { $0["verdict"] as? String == "plaintext" })
+        #expect(allLines.filter { $0["type"] as? String == "flow" }.count == 3)
+        let summary = try #require(shownLines.last)
+        #expect(summary["flows"] as? Int == 3)
+        #expect(summary["encrypted"] as? Int == 2)
+        #expect(summary["shownVerdicts"] as? [String] == ["plaintext", "plaintext-rejected"])
+        #expect(allLines.last?["shownVerdicts"] == nil)
+        #expect(shown.status == all.status)
+
+        let text = try wirecheck(["-r", permissive, "--show", "encrypted"])
+        let lines = text.stdout.split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("encrypted ") }.count == 2, "stdout: \(text.stdout)")
+        #expect(!lines.contains { $0.hasPrefix("plaintext ") })
+        #expect(text.stdout.contains("note: flows listed only when encrypted (--show); the counts cover every flow"))
+        #expect(text.stdout.contains("10.111.1.122:80  plaintext  1 flow"))
         #expect(text.status == 1)
     }
 
