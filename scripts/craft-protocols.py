@@ -141,6 +141,50 @@ def string16(text):
     return u16(len(text)) + text
 
 
+def tls_records(stream):
+    """A TLS byte stream cut into its records (5-byte header, then the body)."""
+    records, i = [], 0
+    while i + 5 <= len(stream):
+        end = i + 5 + int.from_bytes(stream[i + 3:i + 5], "big")
+        records.append(stream[i:end])
+        i = end
+    return records
+
+
+def tds(packet_type, payload, status=1):
+    """A TDS packet (MS-TDS 2.2.3): type, status, length (big endian), SPID, packet id, window."""
+    return bytes([packet_type, status]) + u16(len(payload) + 8) + u16(0) + bytes([1, 0]) + payload
+
+
+def tds_prelogin(encryption):
+    """A PRELOGIN option table (MS-TDS 2.2.6.5): VERSION, ENCRYPTION, INSTOPT, THREADID, then 0xFF."""
+    options = [(0, bytes([15, 0, 0x07, 0xD0, 0, 0])), (1, bytes([encryption])), (2, b"\x00"), (3, u32(1))]
+    offset, table, data = 5 * len(options) + 1, b"", b""
+    for token, value in options:
+        table += bytes([token]) + u16(offset) + u16(len(value))
+        data += value
+        offset += len(value)
+    return table + b"\xff" + data
+
+
+def tds_wrapped_handshake(tls12):
+    """A TLS 1.2 session as TDS carries it (MS-TDS 2.2.6.5): the handshake
+    flights inside PRELOGIN packets, then the records after the handshake
+    as they are. Returns the exchange and the application-data records."""
+    client, server = tls_records(tls12[0]), tls_records(tls12[1])
+    first_data = lambda records: next(i for i, r in enumerate(records) if r[0] == 23)
+    c_hs, c_data = client[:first_data(client)], client[first_data(client):]
+    s_hs, s_data = server[:first_data(server)], server[first_data(server):]
+    hello_done = next(i for i, r in enumerate(s_hs) if r.endswith(b"\x0e\x00\x00\x00")) + 1
+    exchange = [(True, tds(0x12, c_hs[0])), (False, tds(0x12, b"".join(s_hs[:hello_done]))),
+                (True, tds(0x12, b"".join(c_hs[1:]))), (False, tds(0x12, b"".join(s_hs[hello_done:])))]
+    return exchange, c_data, s_data
+
+
+def utf16(text):
+    return text.encode("utf-16-le")
+
+
 def ws_frames(payload, masked, opcode=2, size=700):
     """RFC 6455 frames: `payload` as one message cut into frames of `size` bytes."""
     out = b""
@@ -173,6 +217,7 @@ def main():
     long_alpn = ",".join(f"x-{n:02d}-" + "p" * 90 for n in range(14))
     big_hello = openssl_session(["-tls1_3"], ["-tls1_3", "-servername", "api.example.com", "-alpn", long_alpn], 44306)
     sslv2 = sslv2_hello_session(44307)
+    tls12 = openssl_session(["-tls1_2"], ["-tls1_2", "-servername", "db.example.com"], 44308)
 
     cases = []  # (server port, exchange as [(from_client, bytes)], expectation)
     fake_header = bytes([23, 3, 3, 0, 20]) + bytes(20)
@@ -369,6 +414,42 @@ def main():
                   {"verdict": "plaintext", "protocol": "cassandra", "forbidden": ["cql-s3cret"],
                    "evidenceContains": ["Cassandra CQL OPTIONS (protocol v4)"],
                    "case": "Cassandra CQL: OPTIONS, STARTUP with lz4, a password login, then compressed frames"}))
+
+    # SQL Server's TDS: encryption negotiated in PRELOGIN, the TLS handshake
+    # inside PRELOGIN packets, then TLS records; for the login only, the
+    # queries after the TLS are in clear; without encryption, all of it.
+    wrapped, tls12_client_data, tls12_server_data = tds_wrapped_handshake(tls12)
+    all_headers = (22).to_bytes(4, "little") + (18).to_bytes(4, "little") + (2).to_bytes(2, "little") + bytes(8) + (1).to_bytes(4, "little")
+    query = tds(0x01, all_headers + utf16("SELECT name, password_hash FROM users WHERE id = 42"))
+    rows = tds(0x04, bytes([0x81, 1, 0]) + bytes(6) + bytes([0xE7, 0x40, 0, 0x09, 0x04, 0xD0, 0, 0x34, 4]) + utf16("name")
+               + bytes([0xD1, 10, 0]) + utf16("alice") + bytes([0xFD, 0x10, 0, 0xC1, 0, 1, 0, 0, 0, 0, 0, 0, 0]))
+    cases.append((1433, [(True, tds(0x12, tds_prelogin(1))), (False, tds(0x04, tds_prelogin(1)))] + wrapped
+                  + [(True, b"".join(tls12_client_data)), (False, b"".join(tls12_server_data))],
+                  {"verdict": "encrypted", "protocol": "tls", "reasonContains": "tds preamble",
+                   "case": "SQL Server TDS with encryption on: PRELOGIN, the TLS handshake inside PRELOGIN packets, then TLS"}))
+    cases.append((1433, [(True, tds(0x12, tds_prelogin(0))), (False, tds(0x04, tds_prelogin(0)))] + wrapped
+                  + [(True, tls12_client_data[0]), (False, tds(0x04, bytes([0xAD, 6, 0, 1, 0x74, 0, 0, 4, 0]) + bytes([0xFD]) + bytes(12))),
+                     (True, query), (False, rows)],
+                  {"verdict": "plaintext", "protocol": "tds", "evidenceContains": ["TDS SQL batch (SELECT"],
+                   "forbidden": ["password_hash"],
+                   "case": "SQL Server TDS encrypting the login only: after the TLS, a query and its rows in clear"}))
+    password = bytes((((b << 4) & 0xF0) | (b >> 4)) ^ 0xA5 for b in utf16("tds-s3cret-2653"))
+    strings = [utf16("web-7f9c"), utf16("app"), password, utf16("api"), utf16("mssql")]
+    fixed = bytes(4) + bytes([4, 0, 0, 0x74]) + (4096).to_bytes(4, "little") + bytes(4) + (1234).to_bytes(4, "little") + bytes(4) \
+        + bytes([0xE0, 3, 0, 0]) + bytes(4) + (0x0409).to_bytes(4, "little")
+    offset, table, data = 94, b"", b""
+    for text in strings:
+        table += offset.to_bytes(2, "little") + (len(text) // 2).to_bytes(2, "little")
+        data += text
+        offset += len(text)
+    login = fixed + table + bytes(94 - len(fixed) - len(table)) + data
+    login = len(login).to_bytes(4, "little") + login[4:]
+    cases.append((1433, [(True, tds(0x12, tds_prelogin(2))), (False, tds(0x04, tds_prelogin(2))), (True, tds(0x10, login)),
+                         (False, tds(0x04, bytes([0xAD, 6, 0, 1, 0x74, 0, 0, 4, 0]) + bytes([0xFD]) + bytes(12))),
+                         (True, query), (False, rows)],
+                  {"verdict": "plaintext", "protocol": "tds", "evidenceContains": ["TDS PRELOGIN (encryption not supported)"],
+                   "forbidden": ["tds-s3cret-2653", "password_hash"],
+                   "case": "SQL Server TDS without encryption: PRELOGIN, LOGIN7 with a password, a query"}))
 
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):

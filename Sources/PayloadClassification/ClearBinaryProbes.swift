@@ -15,6 +15,7 @@ enum ClearBinaryProbes {
         if let result = bgpMessage(d, at: 0) { return result }
         if let result = smb(d) { return result }
         if let result = oncRPC(d) { return result }
+        if let result = tds(d, final: final) { return result }
         if let result = socks(d) { return result }
         if let result = mqtt(d, final: final) { return result }
         if let result = amqp(d, final: final) { return result }

@@ -89,7 +89,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
         case .tls:
             walkTLS(bytes, streamOffset: start)
         case .decided:
-            if summary.kind.isCleartext {
+            if let negotiation = rare.value, negotiation.openedWithNegotiation {
+                // TDS: TLS can start only where a packet ends.
+                if negotiation.nextPacket != nil { followPackets(bytes, streamOffset: start) }
+            } else if summary.kind.isCleartext {
                 if start < Self.upgradeScanLimit { scanForUpgrade(bytes, streamOffset: start) }
                 if case .decided = state { upgradeIfTLS(bytes, streamOffset: start) }
             } else if summary.kind == .binary && start <= 1_024 {
@@ -207,7 +210,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 }
             }
         case .broken:
-            if let before = upgradedFrom {
+            if upgradedFrom != nil, rare.value?.openedWithNegotiation == true, nameCleartextRemainder() {
+                // A negotiation, TLS, then cleartext (TDS encrypting the
+                // login only): what crossed in clear after the TLS is the evidence.
+            } else if let before = upgradedFrom {
                 // Not TLS after all: the stream is what its start said it was.
                 summary.kind = before.kind
                 summary.protocolName = before.name
@@ -655,6 +661,14 @@ public struct DirectionClassifier: StreamSink, Sendable {
             decide(kind: .binary, name: nil, evidence: nil)
             summary.entropy = entropy
             keepTail(bytes)
+        case .negotiation(let name, let evidence, let packetLength):
+            // Cleartext so far; the packets that follow show the outcome.
+            decide(kind: .cleartextProtocol, name: name, evidence: evidence)
+            rare.change(initial: RareState()) {
+                $0.openedWithNegotiation = true
+                $0.nextPacket = streamOffset + packetLength
+            }
+            followPackets(bytes, streamOffset: streamOffset)
         case .webSocketUpgrade(let headerLength, let evidence):
             // HTTP in clear so far; the frames that follow may carry anything.
             decide(kind: .http, name: "http", evidence: evidence)
@@ -678,6 +692,56 @@ public struct DirectionClassifier: StreamSink, Sendable {
         summary.protocolName = name
         summary.evidence = evidence
         buffer = []
+    }
+
+    /// After a negotiation: PRELOGIN packets (the TLS handshake wrapped in
+    /// them) are followed by their lengths, wherever the segments were cut;
+    /// a valid TLS record header where a packet ends starts the TLS; any
+    /// other packet (LOGIN7 in clear) ends the following: the stream stays
+    /// what its opening said.
+    private mutating func followPackets(_ bytes: UnsafeRawBufferPointer, streamOffset start: Int) {
+        guard var next = rare.value?.nextPacket else { return }
+        var header = rare.value?.packetStart ?? []
+        var i = max(0, next - start)
+        while i < bytes.count {
+            header.append(contentsOf: bytes[i..<min(bytes.count, i + 8 - header.count)])
+            let first = header[0]
+            if first &- 20 < 5 {
+                guard header.count >= 5 else { break }
+                if case .success = TLSRecordHeader.validate(header[0], header[1], header[2], header[3], header[4]) {
+                    // The earlier segments' part of the header, then this one's bytes from the packet end on.
+                    let carried = next < start ? Array(header.prefix(start - next)) : []
+                    let rest = UnsafeRawBufferPointer(rebasing: bytes[max(0, next - start)...])
+                    rare.change(initial: RareState()) { $0.nextPacket = nil; $0.packetStart = [] }
+                    upgrade(carried: carried, then: rest, tlsOffset: next)
+                    return
+                }
+            } else if first == ClearBinaryProbes.tdsPrelogin, header.count < 8 {
+                break
+            } else if first == ClearBinaryProbes.tdsPrelogin,
+                      let length = header.withUnsafeBytes({ ClearBinaryProbes.tdsHeader($0, at: 0)?.length }) {
+                next += length
+                header = []
+                i = next - start
+                continue
+            }
+            rare.change(initial: RareState()) { $0.nextPacket = nil; $0.packetStart = [] }
+            return
+        }
+        let pending = header
+        rare.change(initial: RareState()) { $0.nextPacket = next; $0.packetStart = pending }
+    }
+
+    /// After an upgrade from binary data, the TLS stopped: true, with the
+    /// summary naming it, when what followed is a recognised cleartext protocol.
+    private mutating func nameCleartextRemainder() -> Bool {
+        let result = buffer.withUnsafeBytes { Probes.probe($0, final: true) }
+        guard case .cleartext(let kind, let name, let evidence) = result, kind.isCleartext, kind != .text, name != "binary" else { return false }
+        buffer = []
+        summary.kind = kind
+        summary.protocolName = name
+        summary.evidence = evidence
+        return true
     }
 
     /// TLS framing broke: name what followed (cleartext after a fake header is plaintext).
@@ -875,6 +939,14 @@ struct RareState: Sendable {
     /// window; only a stream picked up mid-way, which finds it there, asks)
     /// and an upgrade's preamble (the header is named on its own).
     var proxyHeaderBytes = 0
+    /// The stream opened with a negotiation (TDS PRELOGIN): if TLS follows
+    /// and then stops, what crossed in clear after it is the evidence.
+    var openedWithNegotiation = false
+    /// Where the next TDS packet (or the TLS) starts, while PRELOGIN packets
+    /// follow each other; nil once something else came. `packetStart`: its
+    /// first bytes when they arrived in earlier segments.
+    var nextPacket: Int?
+    var packetStart: [UInt8] = []
 }
 
 /// What a classifier has concluded so far: `DirectionSummary` without the

@@ -18,6 +18,11 @@ enum ProbeResult: Equatable {
     case ssh(banner: String)
     case cleartext(PayloadKind, protocolName: String, evidence: String)
     case binary(entropy: Double)
+    /// A protocol's opening that negotiates whether what follows is
+    /// encrypted (TDS PRELOGIN, a packet of `packetLength` bytes): cleartext
+    /// so far; the stream shows the outcome. TLS may begin only where a
+    /// packet ends (TDS wraps the TLS handshake in PRELOGIN packets first).
+    case negotiation(name: String, evidence: String, packetLength: Int)
     /// A PROXY protocol header (load balancers, ingress) of `length` bytes:
     /// the stream proper starts after it.
     case proxyHeader(length: Int, name: String)

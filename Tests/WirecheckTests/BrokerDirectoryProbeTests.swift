@@ -165,7 +165,8 @@ enum BrokerDirectoryMessages {
             bytes.withUnsafeBytes { d in
                 for (name, probe) in [("mqtt", ClearBinaryProbes.mqtt(d, final: true)), ("amqp", ClearBinaryProbes.amqp(d, final: true)),
                                       ("ldap", ClearBinaryProbes.ldap(d, final: true)), ("kafka", ClearBinaryProbes.kafkaRequest(d)),
-                                      ("cassandra", ClearBinaryProbes.cassandra(d, final: true))] where probe != nil {
+                                      ("cassandra", ClearBinaryProbes.cassandra(d, final: true)),
+                                      ("tds", ClearBinaryProbes.tds(d, final: true))] where probe != nil {
                     matched[name, default: 0] += 1
                 }
             }

@@ -403,6 +403,9 @@ enum StreamPiece: Sendable {
         Input(name: "LDAP StartTLS, then TLS", pieces: [.data(BrokerDirectoryMessages.ldapStartTLS + T.clientFlight)]),
         Input(name: "LDAP StartTLS accepted, then TLS", pieces: [.data(BrokerDirectoryMessages.ldapStartTLSResponse + T.serverFlight)]),
         Input(name: "AMQP 1.0 TLS header, then TLS", pieces: [.data(Array("AMQP".utf8) + [2, 1, 0, 0] + T.clientFlight)]),
+        Input(name: "TDS PRELOGIN, TLS in PRELOGIN packets, then TLS", pieces: [.data(TDSMessages.encryptedClient)]),
+        Input(name: "TDS encrypting the login only, then a query", pieces: [.data(TDSMessages.loginOnlyClient)]),
+        Input(name: "TDS without encryption", pieces: [.data(TDSMessages.cleartextClient)]),
     ]
 
     /// The same pieces, with every data piece cut into chunks of the sizes `next` returns.
