@@ -1,11 +1,12 @@
 /// Microsoft SQL Server's TDS (port 1433, often a pod on a cluster). A
 /// connection opens with PRELOGIN messages that negotiate encryption; with
 /// encryption on, the TLS handshake travels inside TDS PRELOGIN packets and
-/// the rest is plain TLS records (the generic checks find that chain after
-/// the wrapped handshake: encrypted, "binary preamble"). With encryption
-/// for the login only, the LOGIN7 message is the last TLS the stream sees:
-/// the queries and results after it are TDS in clear, and this probe names
-/// them where the TLS framing broke. With none, everything is in clear.
+/// the rest is plain TLS records (the classifier follows the packets by
+/// their lengths to where the TLS starts: encrypted, "tds preamble"). With
+/// encryption for the login only, the LOGIN7 message is the last TLS the
+/// stream sees: the queries and results after it are TDS in clear, and this
+/// probe names them where the TLS framing broke. With none, everything is
+/// in clear.
 ///
 /// A PRELOGIN says what this side will do: no encryption (then it is all
 /// cleartext), or a negotiation whose outcome the stream shows (TLS after
