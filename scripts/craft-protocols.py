@@ -425,7 +425,8 @@ def main():
                + bytes([0xD1, 10, 0]) + utf16("alice") + bytes([0xFD, 0x10, 0, 0xC1, 0, 1, 0, 0, 0, 0, 0, 0, 0]))
     cases.append((1433, [(True, tds(0x12, tds_prelogin(1))), (False, tds(0x04, tds_prelogin(1)))] + wrapped
                   + [(True, b"".join(tls12_client_data)), (False, b"".join(tls12_server_data))],
-                  {"verdict": "encrypted", "protocol": "tls", "reasonContains": "tds preamble",
+                  {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.2", "sni": "db.example.com",
+                   "reasonContains": "TLS handshake in PRELOGIN packets",
                    "case": "SQL Server TDS with encryption on: PRELOGIN, the TLS handshake inside PRELOGIN packets, then TLS"}))
     cases.append((1433, [(True, tds(0x12, tds_prelogin(0))), (False, tds(0x04, tds_prelogin(0)))] + wrapped
                   + [(True, tls12_client_data[0]), (False, tds(0x04, bytes([0xAD, 6, 0, 1, 0x74, 0, 0, 4, 0]) + bytes([0xFD]) + bytes(12))),

@@ -267,21 +267,26 @@ public struct DirectionClassifier: StreamSink, Sendable {
         upgrade(carried: [], then: bytes, tlsOffset: streamOffset)
     }
 
-    /// From `tlsOffset` on the stream is walked as TLS; what came before is the named preamble.
-    private mutating func upgrade(carried: [UInt8], then bytes: UnsafeRawBufferPointer, tlsOffset: Int) {
+    /// From `tlsOffset` on the stream is walked as TLS; what came before is
+    /// the named preamble. `keepingWalker`: the walker has read the TLS that
+    /// came wrapped before (TDS) and walks on from there.
+    private mutating func upgrade(carried: [UInt8], then bytes: UnsafeRawBufferPointer, tlsOffset: Int,
+                                  keepingWalker: Bool = false, preamble: String? = nil) {
         let before = (kind: summary.kind, name: summary.protocolName, evidence: summary.evidence)
         rare.change(initial: RareState()) { $0.upgradedFrom = before }
         let name = summary.protocolName ?? "binary"
         // After a PROXY header, which the preamble names separately.
         let preambleBytes = tlsOffset - proxyHeaderBytes
-        if summary.kind == .http, summary.evidence?.hasPrefix("CONNECT ") == true {
+        if let preamble {
+            summary.preamble = preamble
+        } else if summary.kind == .http, summary.evidence?.hasPrefix("CONNECT ") == true {
             summary.preamble = "HTTP CONNECT (\(preambleBytes) bytes), then TLS"
         } else {
             summary.preamble = "\(name) preamble (\(preambleBytes) bytes), then TLS"
         }
         state = .tls
         buffer = []
-        walker = TLSRecordWalker()
+        if !keepingWalker { walker = TLSRecordWalker() }
         if !carried.isEmpty { carried.withUnsafeBytes { walkTLS($0, streamOffset: tlsOffset) } }
         if case .tls = state, !bytes.isEmpty { walkTLS(bytes, streamOffset: tlsOffset + carried.count) }
     }
@@ -695,41 +700,65 @@ public struct DirectionClassifier: StreamSink, Sendable {
     }
 
     /// After a negotiation: PRELOGIN packets (the TLS handshake wrapped in
-    /// them) are followed by their lengths, wherever the segments were cut;
-    /// a valid TLS record header where a packet ends starts the TLS; any
-    /// other packet (LOGIN7 in clear) ends the following: the stream stays
-    /// what its opening said.
+    /// them) are followed by their lengths, wherever the segments were cut,
+    /// and what they carry is walked as TLS records (so that the handshake's
+    /// details are read and its framing checked); a valid TLS record header
+    /// where a packet ends starts the TLS proper, walked on by the same
+    /// walker. Any other packet (LOGIN7 in clear), or a wrapped payload that
+    /// is not TLS, ends the following: the stream stays what its opening said.
     private mutating func followPackets(_ bytes: UnsafeRawBufferPointer, streamOffset start: Int) {
         guard var next = rare.value?.nextPacket else { return }
         var header = rare.value?.packetStart ?? []
+        var payloadFrom = rare.value?.wrappedPayloadFrom
         var i = max(0, next - start)
+        // The rest of the current packet's payload that is in this call.
+        if let from = payloadFrom, !walkWrapped(bytes, from: max(0, from - start), to: min(i, bytes.count)) { return stopFollowing() }
         while i < bytes.count {
             header.append(contentsOf: bytes[i..<min(bytes.count, i + 8 - header.count)])
             let first = header[0]
             if first &- 20 < 5 {
                 guard header.count >= 5 else { break }
-                if case .success = TLSRecordHeader.validate(header[0], header[1], header[2], header[3], header[4]) {
+                if case .success = TLSRecordHeader.validate(header[0], header[1], header[2], header[3], header[4]),
+                   walker.isAtRecordBoundary {
                     // The earlier segments' part of the header, then this one's bytes from the packet end on.
                     let carried = next < start ? Array(header.prefix(start - next)) : []
                     let rest = UnsafeRawBufferPointer(rebasing: bytes[max(0, next - start)...])
-                    rare.change(initial: RareState()) { $0.nextPacket = nil; $0.packetStart = [] }
-                    upgrade(carried: carried, then: rest, tlsOffset: next)
+                    rare.change(initial: RareState()) { $0.nextPacket = nil; $0.packetStart = []; $0.wrappedPayloadFrom = nil }
+                    let wrapped = walker.records > 0
+                    upgrade(carried: carried, then: rest, tlsOffset: next, keepingWalker: wrapped,
+                            preamble: wrapped ? "TDS PRELOGIN, then the TLS handshake in PRELOGIN packets (\(next) bytes), then TLS" : nil)
                     return
                 }
             } else if first == ClearBinaryProbes.tdsPrelogin, header.count < 8 {
                 break
             } else if first == ClearBinaryProbes.tdsPrelogin,
                       let length = header.withUnsafeBytes({ ClearBinaryProbes.tdsHeader($0, at: 0)?.length }) {
+                payloadFrom = next + 8
                 next += length
                 header = []
+                let from = max(0, next - length + 8 - start)
                 i = next - start
+                if from < bytes.count, !walkWrapped(bytes, from: from, to: min(i, bytes.count)) { return stopFollowing() }
                 continue
             }
-            rare.change(initial: RareState()) { $0.nextPacket = nil; $0.packetStart = [] }
-            return
+            return stopFollowing()
         }
-        let pending = header
-        rare.change(initial: RareState()) { $0.nextPacket = next; $0.packetStart = pending }
+        let pending = header, payload = payloadFrom
+        rare.change(initial: RareState()) { $0.nextPacket = next; $0.packetStart = pending; $0.wrappedPayloadFrom = payload }
+    }
+
+    /// Walks `bytes[from..<to]`, TLS carried in a PRELOGIN packet; false when
+    /// it is not TLS framing.
+    private mutating func walkWrapped(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Bool {
+        guard from < to else { return true }
+        let part = UnsafeRawBufferPointer(rebasing: bytes[from..<to])
+        return walker.walk(part) == part.count
+    }
+
+    private mutating func stopFollowing() {
+        rare.change(initial: RareState()) { $0.nextPacket = nil; $0.packetStart = []; $0.wrappedPayloadFrom = nil }
+        // Whatever the walker read of wrapped payloads is not this stream's TLS.
+        walker = TLSRecordWalker()
     }
 
     /// After an upgrade from binary data, the TLS stopped: true, with the
@@ -947,6 +976,9 @@ struct RareState: Sendable {
     /// first bytes when they arrived in earlier segments.
     var nextPacket: Int?
     var packetStart: [UInt8] = []
+    /// Where the current PRELOGIN packet's payload (TLS records) began; nil
+    /// for the first PRELOGIN, whose payload is the negotiation itself.
+    var wrappedPayloadFrom: Int?
 }
 
 /// What a classifier has concluded so far: `DirectionSummary` without the

@@ -106,7 +106,10 @@ enum TDSMessages {
     @Test func clientStreams() {
         let encrypted = ClassifierTests.classify(TDSMessages.encryptedClient)
         #expect(encrypted.kind == .tls)
-        #expect(encrypted.preamble?.hasPrefix("tds preamble") == true)
+        #expect(encrypted.preamble?.hasPrefix("TDS PRELOGIN, then the TLS handshake in PRELOGIN packets") == true, "\(encrypted.preamble ?? "")")
+        // The wrapped handshake is walked as TLS: its records count, its details are read.
+        #expect(encrypted.handshake.serverName == "db")
+        #expect(encrypted.tlsRecords == 5)
         let loginOnly = ClassifierTests.classify(TDSMessages.loginOnlyClient)
         #expect(loginOnly.kind == .cleartextProtocol)
         #expect(loginOnly.protocolName == "tds")
