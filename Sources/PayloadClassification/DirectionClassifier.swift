@@ -89,9 +89,11 @@ public struct DirectionClassifier: StreamSink, Sendable {
         case .tls:
             walkTLS(bytes, streamOffset: start)
         case .decided:
-            if let negotiation = rare.value, negotiation.openedWithNegotiation {
-                // TDS: TLS can start only where a packet ends.
-                if negotiation.nextPacket != nil { followPackets(bytes, streamOffset: start) }
+            if rare.value?.nextPacket != nil {
+                // TDS: TLS can start only where a packet ends. (Once the
+                // packets cannot be followed, after a gap, the usual search
+                // for TLS at segment starts takes over.)
+                followPackets(bytes, streamOffset: start)
             } else if summary.kind.isCleartext {
                 if start < Self.upgradeScanLimit { scanForUpgrade(bytes, streamOffset: start) }
                 if case .decided = state { upgradeIfTLS(bytes, streamOffset: start) }
@@ -146,6 +148,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
             // A TLS header begun before the gap cannot continue after it.
             buffer = []
             lastByteEndsMessage = false
+            // Nor can TDS packets be followed across it.
+            if rare.value?.nextPacket != nil { stopFollowing() }
         case .broken:
             return
         case .webSocket:
@@ -709,6 +713,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
     private mutating func followPackets(_ bytes: UnsafeRawBufferPointer, streamOffset start: Int) {
         guard var next = rare.value?.nextPacket else { return }
         var header = rare.value?.packetStart ?? []
+        // Bytes come in order with nothing skipped: a header begun earlier
+        // ends right before these bytes. A gap (missing bytes) loses the
+        // packet boundaries, and the following ends.
+        guard next + header.count >= start else { return stopFollowing() }
         var payloadFrom = rare.value?.wrappedPayloadFrom
         var i = max(0, next - start)
         // The rest of the current packet's payload that is in this call.

@@ -114,6 +114,13 @@ enum TDSMessages {
         #expect(loginOnly.kind == .cleartextProtocol)
         #expect(loginOnly.protocolName == "tds")
         #expect(loginOnly.evidence == "TDS SQL batch (SELECT …)")
+        // Bytes missing inside the wrapped handshake: the packets cannot be
+        // followed; TLS starting a segment later is still found.
+        let split = TDSMessages.encryptedClient.count - 400  // where the plain TLS records start
+        let gapped = ClassifierTests.classify([.data(Array(TDSMessages.encryptedClient.prefix(60))), .gap(20),
+                                               .data(Array(TDSMessages.encryptedClient[80..<split])),
+                                               .data(Array(TDSMessages.encryptedClient[split...]))])
+        #expect(gapped.kind == .tls, "\(gapped)")
         let cleartext = ClassifierTests.classify(TDSMessages.cleartextClient)
         #expect(cleartext.kind == .cleartextProtocol)
         #expect(cleartext.evidence == "TDS PRELOGIN (encryption not supported)")
