@@ -26,6 +26,8 @@
 #                                              MQTT CONNECT, an LDAP simple bind (PostgreSQL and
 #                                              LDAP also once upgraded to TLS)
 #   scripts/lab.sh record-services OUT.pcap    the secrets scenario, recorded on -i any in the node
+#   scripts/lab.sh record-rotated DIR [RUNS]   traffic RUNS times, recorded rotated every second
+#                                              and gzipped (tcpdump -G 1 -z gzip) into DIR
 #   scripts/lab.sh exec-node CMD...            run a command in the node namespace
 #   scripts/lab.sh down                        remove everything the lab made
 set -euo pipefail
@@ -220,6 +222,29 @@ record() {
   record_with "host $WEB_IP and port 80" traffic "$(realpath -m "$out")"
 }
 
+# record-rotated DIR [RUNS]: the traffic scenario RUNS times (default 3), a
+# second apart, recorded as a node's long capture is: rotated every second
+# (tcpdump -G 1) and each closed file gzipped (-z gzip), into DIR/cap-TIME.pcap[.gz].
+record_rotated() {
+  local dir=${1:?usage: lab.sh record-rotated DIR [RUNS]} runs=${2:-3}
+  up permissive
+  mkdir -p "$dir"
+  local log=$STATE/tcpdump.log
+  : >"$log"
+  # -Z root: the rotated files are written (and gzipped) in DIR as root.
+  ip netns exec wc-node tcpdump -Z root -i any -U -G 1 -z gzip -w "$(realpath -m "$dir")/cap-%s.pcap" "host $WEB_IP and port 80" 2>"$log" &
+  local pid=$!
+  for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.1; done
+  grep -q "listening on" "$log" || { kill "$pid"; die "tcpdump did not start: $(cat "$log")"; }
+  for _ in $(seq "$runs"); do traffic; sleep 1.2; done
+  sleep 1.5
+  kill -TERM "$pid"
+  wait "$pid" || true
+  # gzip runs after each rotation, in the background: let the last ones finish.
+  sleep 1
+  cat "$log" >&2
+}
+
 # record-services OUT.pcap: the secrets scenario, recorded like `record` but on every port.
 record_services() {
   local out=${1:?usage: lab.sh record-services OUT.pcap}
@@ -383,6 +408,7 @@ case ${1:-} in
   record) shift; record "$@" ;;
   secrets) secrets ;;
   record-services) shift; record_services "$@" ;;
+  record-rotated) shift; record_rotated "$@" ;;
   exec-node) shift; in_ns wc-node "$@" ;;
   down) down ;;
   *) sed -n '2,31p' "$0" >&2; exit 2 ;;

@@ -81,4 +81,30 @@ struct LiveLabTests {
         #expect(summary["droppedByKernel"] as? Int == 0)
         #expect(status == scenario.exitCode, "stderr: \(wirecheck.stderr)")
     }
+    /// A node's long capture as it is kept: rotated by tcpdump every second
+    /// and each closed file gzipped (`tcpdump -G 1 -z gzip`). Read as
+    /// several files, given newest first, every connection comes out whole
+    /// (SYN seen, closed), however the rotations cut them: three traffic
+    /// runs of three flows.
+    @Test func rotatedGzippedCapture() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-rotated-\(UUID())")
+        defer {
+            try? LiveLab.lab("down")
+            try? FileManager.default.removeItem(at: directory)
+        }
+        try LiveLab.lab("record-rotated", directory.path, "3")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("cap-") }.sorted(by: >)
+        #expect(files.count >= 2, "\(files)")
+        #expect(files.contains { $0.hasSuffix(".pcap.gz") }, "\(files)")
+        let run = try TestSupport.run(binary, files.flatMap { ["-r", directory.appendingPathComponent($0).path] } + ["--json"])
+        let lines = try TestSupport.jsonLines(run.stdout)
+        let flows = lines.filter { $0["type"] as? String == "flow" }
+        #expect(flows.count == 9, "stderr: \(run.stderr)")
+        #expect(flows.filter { $0["verdict"] as? String == "encrypted" }.count == 6)
+        #expect(flows.filter { $0["verdict"] as? String == "plaintext" }.count == 3)
+        #expect(flows.allSatisfy { $0["handshakeSeen"] as? Bool == true && $0["end"] as? String == "closed" })
+        #expect(lines.last?["readWarnings"] == nil)
+        #expect(run.status == 1)
+    }
 }
