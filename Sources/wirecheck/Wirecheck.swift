@@ -41,7 +41,7 @@ struct Wirecheck: ParsableCommand {
     var interface: String?
 
     @Option(name: [.customShort("r"), .long], help: ArgumentHelp(
-        "Read packets from a pcap or pcapng file ('-' for standard input). Repeat it to read several files as one capture (a rotated tcpdump -C/-G capture): they are read in the order of their first packets.",
+        "Read packets from a pcap or pcapng file, gzip-compressed or not ('-' for standard input). Repeat it to read several files as one capture (a rotated tcpdump -C/-G capture): they are read in the order of their first packets.",
         valueName: "file"))
     var read: [String] = []
 
