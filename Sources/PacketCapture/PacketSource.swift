@@ -156,9 +156,9 @@ public final class PacketSource {
 
     /// Opens a pcap or pcapng file; `-` reads standard input.
     public static func openFile(_ path: String) throws(CaptureError) -> PacketSource {
-        let (handle, buffer) = try openFileHandle(path)
+        let (handle, buffer, gzip) = try openFileHandle(path)
         let source = PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
-        source.readingGzip = isGzip(path)
+        source.readingGzip = gzip
         return source
     }
 
@@ -178,7 +178,7 @@ public final class PacketSource {
             guard path != "-" else {
                 throw CaptureError(.openFailed, "standard input ('-r -') cannot be read together with other files")
             }
-            let (handle, buffer) = try openFileHandle(path)
+            let (handle, buffer, _) = try openFileHandle(path)
             let probe = PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
             if let (firstPath, type) = linkType, probe.linkType != type {
                 throw CaptureError(.openFailed, "\(path): link type \(linkTypeName(probe.linkType)), "
@@ -202,8 +202,9 @@ public final class PacketSource {
         return source
     }
 
-    /// Opens a file for libpcap, through a large stdio buffer (see `fileReadBufferBytes`).
-    private static func openFileHandle(_ path: String) throws(CaptureError) -> (OpaquePointer, UnsafeMutableRawPointer?) {
+    /// Opens a file for libpcap, through a large stdio buffer (see
+    /// `fileReadBufferBytes`); also says whether it is read through zlib.
+    private static func openFileHandle(_ path: String) throws(CaptureError) -> (OpaquePointer, UnsafeMutableRawPointer?, gzip: Bool) {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         let precision = UInt32(PCAP_TSTAMP_PRECISION_NANO)
         guard path != "-" else {
@@ -211,12 +212,13 @@ public final class PacketSource {
                 throw openFailure(path, errbuf)
             }
             if let stream = pcap_file(handle) { readByOneThread(stream) }
-            return (handle, nil)
+            return (handle, nil, false)
         }
         // Opened here rather than by libpcap, to give it a larger buffer,
         // and to read a gzip-compressed file (as tcpdump -z leaves rotated
         // ones) through zlib: libpcap reads no compressed file.
-        guard let file = isGzip(path) ? wirecheck_open_gzip(path) : fopen(path, "rb") else {
+        let gzip = isGzip(path)
+        guard let file = gzip ? wirecheck_open_gzip(path) : fopen(path, "rb") else {
             // libpcap's wording for the same failure.
             throw CaptureError(.openFailed, "\(path): \(String(cString: strerror(errno)))")
         }
@@ -228,7 +230,7 @@ public final class PacketSource {
             buffer.deallocate()
             throw openFailure(path, errbuf)
         }
-        return (handle, buffer)
+        return (handle, buffer, gzip)
     }
 
     /// Moves on to the next of several files; false when there is none.
@@ -236,12 +238,12 @@ public final class PacketSource {
     /// so it changed since).
     private func openNextFile() throws(CaptureError) -> Bool {
         guard let path = followingFiles.popLast() else { return false }
-        let (newHandle, newBuffer) = try Self.openFileHandle(path)
+        let (newHandle, newBuffer, gzip) = try Self.openFileHandle(path)
         pcap_close(handle)
         fileBuffer?.deallocate()
         handle = newHandle
         fileBuffer = newBuffer
-        readingGzip = Self.isGzip(path)
+        readingGzip = gzip
         currentFile = path
         if let filterExpression { try setFilter(filterExpression) }
         guard pcap_datalink(handle) == firstLinkType else {

@@ -731,7 +731,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
                     // The earlier segments' part of the header, then this one's bytes from the packet end on.
                     let carried = next < start ? Array(header.prefix(start - next)) : []
                     let rest = UnsafeRawBufferPointer(rebasing: bytes[max(0, next - start)...])
-                    rare.change(initial: RareState()) { $0.nextPacket = nil; $0.packetStart = []; $0.wrappedPayloadFrom = nil }
+                    clearFollowing()
                     let wrapped = walker.records > 0
                     upgrade(carried: carried, then: rest, tlsOffset: next, keepingWalker: wrapped,
                             preamble: wrapped ? "TDS PRELOGIN, then the TLS handshake in PRELOGIN packets (\(next) bytes), then TLS" : nil)
@@ -763,8 +763,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
         return walker.walk(part) == part.count
     }
 
-    private mutating func stopFollowing() {
+    private mutating func clearFollowing() {
         rare.change(initial: RareState()) { $0.nextPacket = nil; $0.packetStart = []; $0.wrappedPayloadFrom = nil }
+    }
+
+    private mutating func stopFollowing() {
+        clearFollowing()
         // Whatever the walker read of wrapped payloads is not this stream's TLS.
         walker = TLSRecordWalker()
     }
