@@ -22,6 +22,7 @@ enum ClearBinaryProbes {
         if let result = ldap(d, final: final) { return result }
         if let result = kafkaRequest(d) { return result }
         if let result = cassandra(d, final: final) { return result }
+        if let result = beats(d) { return result }
         if Probes.startsWith(d, "YMSG"), d.count >= 20 {
             return .cleartext(.cleartextProtocol, protocolName: "ymsg", evidence: "Yahoo Messenger (YMSG) packet")
         }
@@ -268,6 +269,32 @@ enum ClearBinaryProbes {
         if flags & 0x40 != 0 { details.append("password [redacted]") }
         let evidence = "MQTT \(version) CONNECT" + (details.isEmpty ? "" : " (" + details.joined(separator: ", ") + ")")
         return .cleartext(.cleartextProtocol, protocolName: "mqtt", evidence: evidence)
+    }
+
+    /// Beats (Filebeat, Metricbeat) to Logstash: the Lumberjack protocol,
+    /// TLS only if configured. A batch opens with a window frame (version
+    /// '1' or '2', 'W', the event count), then the events, zlib-compressed by
+    /// default ('C', length, a zlib stream) or not ('J': sequence, length,
+    /// JSON; version 1's 'D': sequence, key-value pairs). Compressed, the
+    /// logs look random, and read `opaque` without this probe.
+    static func beats(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 16, d[0] == 0x31 || d[0] == 0x32, d[1] == 0x57, d[6] == d[0] else { return nil }
+        let window = u32be(d, 2), length = u32be(d, 8)
+        guard (1...1_048_576).contains(window) else { return nil }
+        let frame: String
+        switch d[7] {
+        case 0x43 where length >= 8 && CompressedData.isZlibHeader(d[12], d[13]):
+            frame = "a zlib-compressed frame of \(length) bytes"
+        case 0x4A where d[0] == 0x32 && d.count > 16 && u32be(d, 12) >= 2 && d[16] == 0x7B:
+            frame = "JSON events"
+        case 0x44 where d[0] == 0x31 && (1...1024).contains(u32be(d, 12)):
+            frame = "key-value events"
+        default:
+            return nil
+        }
+        let version = d[0] == 0x32 ? 2 : 1
+        return .cleartext(.cleartextProtocol, protocolName: "beats",
+                          evidence: "Beats (Lumberjack v\(version)) batch: a window of \(window) events, then \(frame)")
     }
 
     /// Kafka (event streaming; inside many clusters in clear): a request —

@@ -286,7 +286,9 @@ enum Probes {
             return .cleartext(.text, protocolName: "text",
                               evidence: Redaction.textLine(String(strings.joined(separator: " ").prefix(120))))
         }
-        return .binary(entropy: entropy(sample))
+        let bits = entropy(sample)
+        if !isLowEntropy(bits, sampleSize: sample.count), let compressed = CompressedData.find(in: sample) { return compressed }
+        return .binary(entropy: bits)
     }
 
     /// Ciphertext (and compressed data) is close to random: its byte entropy

@@ -166,7 +166,8 @@ enum BrokerDirectoryMessages {
                 for (name, probe) in [("mqtt", ClearBinaryProbes.mqtt(d, final: true)), ("amqp", ClearBinaryProbes.amqp(d, final: true)),
                                       ("ldap", ClearBinaryProbes.ldap(d, final: true)), ("kafka", ClearBinaryProbes.kafkaRequest(d)),
                                       ("cassandra", ClearBinaryProbes.cassandra(d, final: true)),
-                                      ("tds", ClearBinaryProbes.tds(d, final: true))] where probe != nil {
+                                      ("tds", ClearBinaryProbes.tds(d, final: true)), ("beats", ClearBinaryProbes.beats(d)),
+                                      ("compressed", CompressedData.find(in: d))] where probe != nil {
                     matched[name, default: 0] += 1
                 }
             }

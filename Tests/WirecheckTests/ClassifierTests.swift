@@ -406,6 +406,8 @@ enum StreamPiece: Sendable {
         Input(name: "TDS PRELOGIN, TLS in PRELOGIN packets, then TLS", pieces: [.data(TDSMessages.encryptedClient)]),
         Input(name: "TDS encrypting the login only, then a query", pieces: [.data(TDSMessages.loginOnlyClient)]),
         Input(name: "TDS without encryption", pieces: [.data(TDSMessages.cleartextClient)]),
+        Input(name: "Beats batch, compressed", pieces: [.data(CompressedSamples.beatsBatch)]),
+        Input(name: "zlib stream after a frame header", pieces: [.data(CompressedSamples.framedZlib)]),
     ]
 
     /// The same pieces, with every data piece cut into chunks of the sizes `next` returns.
