@@ -260,6 +260,7 @@ COOKIE_SECRET=wc-cookie-secret-42
 BASIC_PASSWORD=wc-basic-secret-99
 MQTT_PASSWORD=wc-mqtt-secret-2718
 LDAP_PASSWORD=wc-ldap-secret-3141
+LOG_TOKEN=wc-log-token-1618
 
 start_postgres() {
   local bin
@@ -310,6 +311,16 @@ stop_pidfile() {
 
 stop_smtp() { stop_pidfile "$STATE/smtp.pid"; }
 
+# A syslog-over-TCP receiver on $WEB_IP:514 (reads to the end, answers nothing).
+start_syslog() {
+  stop_syslog
+  ip netns exec wc-web python3 "$(dirname "$0")/lab-syslog.py" "$WEB_IP" 514 "$STATE/syslog.log" </dev/null >/dev/null 2>&1 &
+  echo $! >"$STATE/syslog.pid"
+  wait_for_port 514 "syslog receiver"
+}
+
+stop_syslog() { stop_pidfile "$STATE/syslog.pid"; }
+
 # mosquitto on $WEB_IP:1883, logins checked against a password file.
 start_mqtt() {
   stop_mqtt
@@ -359,6 +370,7 @@ secrets() {
   start_smtp
   start_mqtt
   start_ldap
+  start_syslog
   sleep 0.3
   in_ns wc-legacy curl -sS --max-time 3 -u "app:$BASIC_PASSWORD" -H "Cookie: session=$COOKIE_SECRET" \
     "http://$WEB_IP/account" >/dev/null
@@ -385,6 +397,10 @@ secrets() {
   in_ns wc-legacy env LDAPTLS_CACERT="$STATE/pki/ca.pem" LDAPTLS_REQCERT=allow ldapsearch -x -ZZ -H "ldap://$WEB_IP" \
     -D cn=admin,dc=example,dc=org -w "$LDAP_PASSWORD" -b dc=example,dc=org -s base >/dev/null 2>&1 || true
   sleep 0.3
+  # A log line shipped over TCP: the client sends and closes, the receiver's
+  # close follows (plaintext, not a refusal).
+  in_ns wc-legacy logger -T -n "$WEB_IP" -P 514 --rfc5424 -t api "login ok for alice token=$LOG_TOKEN"
+  sleep 0.3
 }
 
 down_network() {
@@ -397,6 +413,7 @@ down() {
   stop_smtp
   stop_mqtt
   stop_ldap
+  stop_syslog
   stop_postgres
   down_network
 }

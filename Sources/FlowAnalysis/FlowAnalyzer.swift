@@ -81,6 +81,14 @@ struct FlowState: Sendable {
     /// Set when the connection closed; the verdict follows after the linger.
     var closedAt: Int64?
     var dropsWhileOpen = false
+    /// Which side closed first (FIN or reset: 1 the client, 2 the server, 0
+    /// neither yet), and how long the flow had been silent before each
+    /// side's first close, in tenths of a second (saturating): a close that
+    /// answers the peer's, or ends a long silence, refuses nothing. Small
+    /// enough to sit in the padding at the end of the state.
+    var firstToClose: UInt8 = 0
+    var silenceBeforeClientClose: UInt16 = 0
+    var silenceBeforeServerClose: UInt16 = 0
 }
 
 /// Tracks TCP flows from decoded frames and hands each finished flow's report
@@ -484,7 +492,9 @@ public struct FlowAnalyzer: Sendable {
             packets: flow.packets, firstSeenNanoseconds: flow.firstSeen, lastSeenNanoseconds: flow.lastSeen,
             conflictingBytes: clientStats.conflictingBytes + serverStats.conflictingBytes,
             duplicateBytes: clientStats.duplicateBytes + serverStats.duplicateBytes,
-            end: end, dropsWhileOpen: flow.dropsWhileOpen
+            end: end, dropsWhileOpen: flow.dropsWhileOpen,
+            serverClosedAfterClient: flow.firstToClose == (swap ? 2 : 1),
+            serverSilenceBeforeClose: Int64(swap ? flow.silenceBeforeClientClose : flow.silenceBeforeServerClose) * 100_000_000
         )
     }
 }
@@ -520,6 +530,7 @@ extension FlowState {
         budget: inout ReassemblyBudget
     ) -> Bool {
         packets += 1
+        let silence = timestamp - lastSeen
         lastSeen = max(lastSeen, timestamp)
         let fromClient = segment.source == client
         let payload = UnsafeRawBufferPointer(rebasing: frame[segment.payloadRange])
@@ -549,16 +560,29 @@ extension FlowState {
             let finSequence = dataSequence &+ UInt32(truncatingIfNeeded: length)
             if fromClient {
                 toServer.assembler.noteFIN(at: finSequence)
-                if toServer.closure == .open { toServer.closure = .fin }
+                if toServer.closure == .open { noteFirstClose(fromClient: true, silence: silence); toServer.closure = .fin }
             } else {
                 toClient.assembler.noteFIN(at: finSequence)
-                if toClient.closure == .open { toClient.closure = .fin }
+                if toClient.closure == .open { noteFirstClose(fromClient: false, silence: silence); toClient.closure = .fin }
             }
         }
         if segment.flags.contains(.rst) {
-            if fromClient { toServer.closure = .reset } else { toClient.closure = .reset }
+            if fromClient {
+                if toServer.closure == .open { noteFirstClose(fromClient: true, silence: silence) }
+                toServer.closure = .reset
+            } else {
+                if toClient.closure == .open { noteFirstClose(fromClient: false, silence: silence) }
+                toClient.closure = .reset
+            }
         }
         return closeIfDone(at: timestamp)
+    }
+
+    /// Notes a side's first close: whether it came first, and the silence before it.
+    mutating func noteFirstClose(fromClient: Bool, silence: Int64) {
+        if firstToClose == 0 { firstToClose = fromClient ? 1 : 2 }
+        let tenths = UInt16(clamping: max(0, silence) / 100_000_000)
+        if fromClient { silenceBeforeClientClose = tenths } else { silenceBeforeServerClose = tenths }
     }
 
     /// Marks the flow closed (FIN both ways, or a reset) the first time it is; true then.

@@ -18,6 +18,15 @@ public struct PolicyOptions: Sendable, Equatable {
 }
 
 public enum VerdictPolicy {
+    /// A server that closes after this long without traffic is timing out
+    /// an idle connection; a refusal follows the client's first bytes at once.
+    public static let refusalSilenceLimit: Int64 = 5_000_000_000
+
+    static func seconds(_ nanoseconds: Int64) -> String {
+        let tenths = nanoseconds / 100_000_000
+        return tenths >= 100 ? "\(tenths / 10) s" : "\(tenths / 10).\(tenths % 10) s"
+    }
+
     /// Takes the observation, which becomes part of the report: a caller that
     /// is done with it hands it over rather than copying it (and everything
     /// it holds) once more per flow.
@@ -48,14 +57,25 @@ public enum VerdictPolicy {
     }
 
     static func decide(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> (Verdict, Reason) {
-        let serverClosed = o.serverClosure != .open
         let how = o.serverClosure == .reset ? "reset the connection" : "closed the connection"
 
         if c.kind.isCleartext || s.kind.isCleartext {
             if c.kind.isCleartext, s.kind == .none || isAlertOnly(s) {
-                let answered = s.kind == .none ? "sent no payload" : "answered only with a TLS alert"
+                let alert = s.kind != .none
+                let answered = alert ? "answered only with a TLS alert" : "sent no payload"
                 let what = name(c)
-                if serverClosed {
+                if o.serverClosure != .open {
+                    // A refusal is the server's decision on the first bytes:
+                    // it closes first, at once. A FIN answering the client's
+                    // own (syslog, a log shipper: send, then close) or a close
+                    // after a long silence (an idle timeout) refuses nothing.
+                    let silence = o.serverSilenceBeforeClose
+                    if !alert, silence >= refusalSilenceLimit {
+                        return (.plaintext, Reason(text: "client sent cleartext \(what); the server sent no payload and \(how) after \(seconds(silence)) without traffic (an idle timeout, not a refusal)"))
+                    }
+                    if !alert, o.serverClosure == .fin, o.serverClosedAfterClient {
+                        return (.plaintext, Reason(text: "client sent cleartext \(what) and closed the connection; the server sent no payload and closed after it (answering the client's close, not refusing it)"))
+                    }
                     return (.plaintextRejected, "client sent cleartext \(what); server \(answered) and \(how)")
                 }
                 // No refusal was seen, and the client's cleartext crossed the wire: that is the leak.

@@ -69,6 +69,12 @@ public struct FlowObservation: Sendable {
     public var end: FlowEnd
     /// The kernel dropped packets while this flow was open.
     public var dropsWhileOpen: Bool
+    /// The server's first close (FIN or reset) came after the client's: a
+    /// client that sends and closes (syslog, a log shipper) is answered so.
+    public var serverClosedAfterClient: Bool
+    /// How long the flow had been silent when the server first closed, in
+    /// nanoseconds: an idle timeout, not a decision about the client's bytes.
+    public var serverSilenceBeforeClose: Int64
 
     /// Nothing seen yet: no payload, both sides open. The stored properties
     /// have no default values on purpose: with them, every initializer built
@@ -91,7 +97,7 @@ public struct FlowObservation: Sendable {
         clientToServer: consuming DirectionSummary, serverToClient: consuming DirectionSummary,
         handshakeSeen: Bool, clientClosure: Closure, serverClosure: Closure, packets: Int,
         firstSeenNanoseconds: Int64, lastSeenNanoseconds: Int64, conflictingBytes: Int, duplicateBytes: Int,
-        end: FlowEnd, dropsWhileOpen: Bool
+        end: FlowEnd, dropsWhileOpen: Bool, serverClosedAfterClient: Bool = false, serverSilenceBeforeClose: Int64 = 0
     ) {
         self.client = client
         self.server = server
@@ -108,6 +114,8 @@ public struct FlowObservation: Sendable {
         self.duplicateBytes = duplicateBytes
         self.end = end
         self.dropsWhileOpen = dropsWhileOpen
+        self.serverClosedAfterClient = serverClosedAfterClient
+        self.serverSilenceBeforeClose = serverSilenceBeforeClose
     }
 
     /// Payload bytes seen in both directions.

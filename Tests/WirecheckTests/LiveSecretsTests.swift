@@ -13,7 +13,7 @@ import Testing
 extension LiveLabTests {
     /// Must match the values in scripts/lab.sh.
     static let secrets = ["wc-pg-secret-4711", "wc-smtp-secret-0815", "wc-cookie-secret-42", "wc-basic-secret-99",
-                          "wc-mqtt-secret-2718", "wc-ldap-secret-3141"]
+                          "wc-mqtt-secret-2718", "wc-ldap-secret-3141", "wc-log-token-1618"]
 
     /// Every form a secret takes on the wire or could take in output.
     static var forbidden: [String] {
@@ -56,7 +56,7 @@ extension LiveLabTests {
         // The secrets were on the wire…
         let wire = try Data(contentsOf: recording)
         // (Basic auth and SMTP AUTH carry theirs base64-encoded.)
-        for secret in ["wc-pg-secret-4711", "wc-cookie-secret-42", "wc-mqtt-secret-2718", "wc-ldap-secret-3141",
+        for secret in ["wc-pg-secret-4711", "wc-cookie-secret-42", "wc-mqtt-secret-2718", "wc-ldap-secret-3141", "wc-log-token-1618",
                        Data("app:wc-basic-secret-99".utf8).base64EncodedString()] {
             #expect(wire.range(of: Data(secret.utf8)) != nil, "\(secret) not on the wire: the test proves nothing")
         }
@@ -95,6 +95,11 @@ extension LiveLabTests {
         #expect(ldap.count == 2, "\(ldap)")
         #expect(ldap.contains { $0["verdict"] as? String == "plaintext" && $0["protocol"] as? String == "ldap" }, "\(ldap)")
         #expect(ldap.contains { $0["verdict"] as? String == "encrypted" && ($0["reason"] as? String)?.contains("LDAP StartTLS") == true }, "\(ldap)")
+        // A log line over TCP (util-linux logger): the client sends and
+        // closes, the receiver closes after it. That is no refusal.
+        let syslog = try #require(flow(port: 514), "no syslog flow: \(json.stdout)")
+        #expect(syslog["verdict"] as? String == "plaintext", "\(syslog)")
+        #expect((syslog["reason"] as? String)?.contains("answering the client's close") == true, "\(syslog)")
         #expect(text.stdout.contains("result: FAIL"))
     }
 }

@@ -24,6 +24,8 @@ import Testing
         var server: DirectionSummary
         var serverClosure: Closure = .fin
         var clientClosure: Closure = .fin
+        var serverClosedAfterClient = false
+        var silenceBeforeServerClose: Int64 = 0
         var expected: Verdict
         var testDescription: String { name }
     }
@@ -35,6 +37,20 @@ import Testing
             serverClosure: .reset, expected: .plaintextRejected),
         Row(name: "request, server closes without payload", client: direction(.http), server: direction(.none),
             serverClosure: .fin, expected: .plaintextRejected),
+        // A sender that closes when done (syslog, a log shipper) is answered with a FIN: that refuses nothing.
+        Row(name: "request, client closes, the server's FIN follows", client: direction(.text), server: direction(.none),
+            serverClosure: .fin, serverClosedAfterClient: true, expected: .plaintext),
+        Row(name: "request, client closes, the server resets", client: direction(.http), server: direction(.none),
+            serverClosure: .reset, serverClosedAfterClient: true, expected: .plaintextRejected),
+        Row(name: "request, server closes first after 4.9 s of silence", client: direction(.http), server: direction(.none),
+            serverClosure: .fin, silenceBeforeServerClose: 4_900_000_000, expected: .plaintextRejected),
+        Row(name: "request, server closes after 5 s of silence (an idle timeout)", client: direction(.http), server: direction(.none),
+            serverClosure: .fin, silenceBeforeServerClose: 5_000_000_000, expected: .plaintext),
+        Row(name: "request, server resets after a minute of silence", client: direction(.http), server: direction(.none),
+            serverClosure: .reset, silenceBeforeServerClose: 60_000_000_000, expected: .plaintext),
+        Row(name: "request, late TLS alert after the client closed", client: direction(.http),
+            server: direction(.tls, records: 1, alerts: 1), serverClosure: .fin, serverClosedAfterClient: true,
+            silenceBeforeServerClose: 9_000_000_000, expected: .plaintextRejected),
         Row(name: "request, server answers only a TLS alert and closes", client: direction(.http),
             server: direction(.tls, records: 1, alerts: 1), serverClosure: .fin, expected: .plaintextRejected),
         Row(name: "request, capture ends before any answer", client: direction(.http), server: direction(.none),
@@ -64,6 +80,8 @@ import Testing
         observation.serverToClient = row.server
         observation.serverClosure = row.serverClosure
         observation.clientClosure = row.clientClosure
+        observation.serverClosedAfterClient = row.serverClosedAfterClient
+        observation.serverSilenceBeforeClose = row.silenceBeforeServerClose
         let report = VerdictPolicy.judge(observation)
         #expect(report.verdict == row.expected, "\(report.reason)")
         #expect(!report.reason.isEmpty)
