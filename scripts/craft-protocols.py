@@ -10,6 +10,7 @@ sends, never from wirecheck's output.
 
     scripts/craft-protocols.py       (root: tcpdump on loopback; Debian's python3-scapy, openssl, tcpdump)
 """
+import gzip
 import json
 import os
 import random
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 from scapy.all import IP, TCP, Ether, rdpcap, wrpcap
@@ -122,10 +124,15 @@ class Connection:
         for i in range(0, len(data), mss):
             self.seg(from_client, "PA", data[i:i + mss])
 
-    def close(self):
-        self.seg(True, "FA")
-        self.seg(False, "FA")
-        self.seg(True, "A")
+    def close(self, server_first=False):
+        if server_first:
+            self.seg(False, "FA")
+            self.seg(True, "FA")
+            self.seg(False, "A")
+        else:
+            self.seg(True, "FA")
+            self.seg(False, "FA")
+            self.seg(True, "A")
 
 
 def u16(v):
@@ -452,18 +459,56 @@ def main():
                    "forbidden": ["tds-s3cret-2653", "password_hash"],
                    "case": "SQL Server TDS without encryption: PRELOGIN, LOGIN7 with a password, a query"}))
 
+    # Log shipping, which sends and never answers in kind. Beats to Logstash
+    # (Lumberjack v2, as go-lumber writes it): a window frame, then the events
+    # zlib-compressed (Filebeat's default), acknowledged by sequence number.
+    log_lines = [json.dumps({"@timestamp": f"2026-12-01T18:00:{n:02d}.000Z",
+                             "message": f"GET /api/v1/orders/{n * 7}?token=s3cr3t-{n} HTTP/1.1 200",
+                             "kubernetes": {"pod": {"name": f"web-7d9f-{n}"}, "namespace": "shop"}}).encode()
+                 for n in range(20)]
+    events = b"".join(b"2J" + u32(n + 1) + u32(len(line)) + line for n, line in enumerate(log_lines))
+    batch = zlib.compress(events, 3)
+    cases.append((5044, [(True, b"2W" + u32(len(log_lines)) + b"2C" + u32(len(batch)) + batch), (False, b"2A" + u32(len(log_lines)))],
+                  {"verdict": "plaintext", "protocol": "beats", "evidenceContains": ["Beats (Lumberjack v2) batch", "zlib-compressed frame"],
+                   "forbidden": ["s3cr3t"], "case": "Beats to Logstash, events zlib-compressed, no TLS"}))
+    # Fluentd's forward protocol, compressed: [tag, gzip of the entries, {"compressed": "gzip"}] in msgpack, no answer.
+    entries = b"".join(bytes([0x92, 0xCE]) + u32(1_790_100_000 + n) + bytes([0x81, 0xA3]) + b"log" + bytes([0xD9, len(line)]) + line
+                       for n, line in enumerate(log_lines[:8]))
+    packed = gzip.compress(entries, mtime=0)
+    tag = b"kube.var.log.containers.web"
+    forward = bytes([0x93, 0xA0 | len(tag)]) + tag + b"\xc6" + u32(len(packed)) + packed + bytes([0x81, 0xAA]) + b"compressed" + bytes([0xA4]) + b"gzip"
+    cases.append((24224, [(True, forward)],
+                  {"verdict": "plaintext", "protocol": "gzip", "evidenceContains": ["gzip-compressed data from byte"],
+                   "forbidden": ["s3cr3t"], "case": "Fluentd forward protocol, gzip-compressed, no TLS, no answer"}))
+    # Syslog over TCP (RFC 6587): send, close; the server's FIN answers the client's, refusing nothing.
+    syslog = b"<86>1 2026-12-01T18:00:00Z web-1 sshd 811 - - Accepted password for alice from 10.50.0.7\n"
+    cases.append((514, [(True, syslog)],
+                  {"verdict": "plaintext", "reasonContains": "answering the client's close",
+                   "case": "syslog over TCP: the client sends and closes, the server closes after it"}))
+    # The same, but the server closes first after 30 s without traffic: an idle timeout, not a refusal.
+    cases.append((514, [(True, syslog), (None, 30.0)],
+                  {"verdict": "plaintext", "reasonContains": "after 30 s without traffic", "serverClosesFirst": True,
+                   "case": "a request the server leaves unanswered and closes 30 s later (an idle timeout)"}))
+    # A refusal, for contrast: the server closes first, at once, without a byte (Istio STRICT's answer to plaintext).
+    cases.append((8080, [(True, b"GET /orders HTTP/1.1\r\nHost: orders\r\n\r\n")],
+                  {"verdict": "plaintext-rejected", "serverClosesFirst": True,
+                   "case": "a plaintext request the server refuses: it closes first, at once, sending nothing"}))
+
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):
         client, server, cport = "10.50.0.10", f"10.50.1.{index + 1}", 41000 + index
         conn = Connection(client, server, cport, port, start)
         conn.open()
         for from_client, data in exchange:
+            if from_client is None:
+                conn.t += data  # time passes without traffic
+                continue
             conn.send(from_client, data, expectation.get("mss", MSS))
-        conn.close()
+        conn.close(server_first=expectation.get("serverClosesFirst", False))
         packets += conn.packets
         start = conn.t + 0.05
         flow = {"client": f"{client}:{cport}", "server": f"{server}:{port}"}
-        flow.update({k: v for k, v in expectation.items() if k not in ("case", "mss")})
+        flow.update({k: v for k, v in expectation.items() if k not in ("case", "mss", "serverClosesFirst")})
         flows.append((expectation["case"], flow))
 
     frames = []
