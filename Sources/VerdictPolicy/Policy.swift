@@ -104,7 +104,7 @@ public enum VerdictPolicy {
                 return (.inconclusive, "too little TLS to prove framing (\(c.tlsRecords) client, \(s.tlsRecords) server records)")
             }
             if let suite = s.handshake.cipherSuite, isNullCipherSuite(suite) {
-                return (.plaintext, "TLS with a NULL cipher suite (0x\(String(suite, radix: 16))): the records are authenticated but not encrypted")
+                return (.plaintext, "TLS with a NULL cipher suite (0x\(hex4(suite))): the records are authenticated but not encrypted")
             }
             let preamble = c.preamble ?? s.preamble
             let pickedUpMidStream = c.resynchronised || s.resynchronised || c.startedMidStream || s.startedMidStream
@@ -160,11 +160,38 @@ public enum VerdictPolicy {
     static func isNullCipherSuite(_ suite: UInt16) -> Bool {
         // A switch, not a Set: a lookup hashed the suite for every TLS flow.
         switch suite {
-        case 0x0000, 0x0001, 0x0002, 0x002C, 0x002D, 0x002E, 0x003B, 0x00B0, 0x00B1, 0x00B4, 0x00B5, 0x00B8, 0x00B9,
-             0xC001, 0xC006, 0xC00B, 0xC010, 0xC015, 0xC039, 0xC03A, 0xC03B, 0xC0B4, 0xC0B5:
+        case 0x0000, 0x0001, 0x0002, 0x001C, 0x002C, 0x002D, 0x002E, 0x003B, 0x0082, 0x0083, 0x00B0, 0x00B1, 0x00B4, 0x00B5,
+             0x00B8, 0x00B9, 0xC001, 0xC006, 0xC00B, 0xC010, 0xC015, 0xC039, 0xC03A, 0xC03B, 0xC0B4, 0xC0B5:
             return true
         default:
             return false
+        }
+    }
+
+    /// A cipher suite's number as the registry writes it: four hex digits.
+    static func hex4(_ suite: UInt16) -> String {
+        let digits = String(suite, radix: 16, uppercase: true)
+        return String(repeating: "0", count: 4 - digits.count) + digits
+    }
+
+    /// What makes a negotiated cipher suite unfit, if anything (NULL suites
+    /// aside: those are no encryption at all). From the IANA registry as
+    /// tshark names it: anonymous key exchange (the server is not
+    /// authenticated), export grade, RC4 (RFC 7465), single DES.
+    static func cipherSuiteWeakness(_ suite: UInt16) -> String? {
+        switch suite {
+        case 0x0017, 0x0018, 0x0019, 0x001A, 0x001B, 0x0034, 0x003A, 0x0046, 0x006C, 0x006D, 0x0089, 0x009B, 0x00A6, 0x00A7,
+             0x00BF, 0x00C5, 0xC016, 0xC017, 0xC018, 0xC019, 0xC046, 0xC047, 0xC05A, 0xC05B, 0xC084, 0xC085:
+            return "has no server authentication (anonymous key exchange): encrypted, but anyone in the path can read it by posing as the server"
+        case 0x0003, 0x0006, 0x0008, 0x000B, 0x000E, 0x0011, 0x0014, 0x0026, 0x0027, 0x0028, 0x0029, 0x002A, 0x002B,
+             0x0060, 0x0061, 0x0062, 0x0063, 0x0064, 0x0065:
+            return "is export grade (40- or 56-bit keys): encrypted, but breakable"
+        case 0x0004, 0x0005, 0x0020, 0x0024, 0x0066, 0x008A, 0x008E, 0x0092, 0xC002, 0xC007, 0xC00C, 0xC011, 0xC033:
+            return "uses RC4, prohibited since 2015 (RFC 7465): encrypted, but breakable"
+        case 0x0009, 0x000C, 0x000F, 0x0012, 0x0015, 0x001E, 0x0022, 0xFEFE, 0xFFE1:
+            return "uses single DES (56-bit keys): encrypted, but breakable"
+        default:
+            return nil
         }
     }
 
@@ -286,8 +313,15 @@ public enum VerdictPolicy {
             notes.append("\(c.unverifiedBytes + s.unverifiedBytes) bytes before resynchronisation were not classified")
         }
         if !o.handshakeSeen { notes.append("TCP handshake not captured: picked up mid-stream") }
-        if s.handshake.selectedVersion == 0x0002 {
-            notes.append("SSL 2.0: encrypted, but with a protocol broken and prohibited since 2011 (RFC 6176)")
+        switch s.handshake.selectedVersion {
+        case 0x0002: notes.append("SSL 2.0: encrypted, but with a protocol broken and prohibited since 2011 (RFC 6176)")
+        case 0x0300: notes.append("SSL 3.0: encrypted, but with a protocol broken and prohibited since 2015 (RFC 7568)")
+        case 0x0301: notes.append("TLS 1.0: deprecated since 2021 (RFC 8996)")
+        case 0x0302: notes.append("TLS 1.1: deprecated since 2021 (RFC 8996)")
+        default: break
+        }
+        if let suite = s.handshake.cipherSuite, let weakness = cipherSuiteWeakness(suite) {
+            notes.append("the cipher suite 0x\(hex4(suite)) \(weakness)")
         }
         if o.dropsWhileOpen { notes.append("the kernel dropped packets while this flow was open: verdict suspect") }
         return notes

@@ -1,3 +1,4 @@
+import Foundation
 import PacketDecoding
 import PayloadClassification
 import Testing
@@ -180,12 +181,63 @@ import Testing
     /// RFC 4785 PSK; RFC 4492 ECDH(E) and ECDH_anon; RFC 5487 PSK SHA256/384;
     /// RFC 5489 ECDHE_PSK; RFC 9150 TLS 1.3 integrity-only): NULL; AEAD and CBC suites are not.
     @Test func nullCipherSuites() {
-        let null: [UInt16] = [0x0000, 0x0001, 0x0002, 0x003B, 0x002C, 0x002D, 0x002E, 0xC001, 0xC006, 0xC00B, 0xC010, 0xC015,
+        let null: [UInt16] = [0x0000, 0x0001, 0x0002, 0x001C, 0x003B, 0x002C, 0x002D, 0x002E, 0x0082, 0x0083, 0xC001, 0xC006, 0xC00B, 0xC010, 0xC015,
                               0x00B0, 0x00B1, 0x00B4, 0x00B5, 0x00B8, 0x00B9, 0xC039, 0xC03A, 0xC03B, 0xC0B4, 0xC0B5]
         for suite in null { #expect(VerdictPolicy.isNullCipherSuite(suite), "0x\(String(suite, radix: 16))") }
         for suite: UInt16 in [0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC030, 0xCCA8, 0x009C, 0x002F, 0x0035, 0x000A, 0xFFFF] {
             #expect(!VerdictPolicy.isNullCipherSuite(suite), "0x\(String(suite, radix: 16))")
         }
+    }
+
+    /// Encrypted with a deprecated protocol or an unfit cipher suite: still
+    /// `encrypted` (the bytes are ciphertext), with a note that says why it
+    /// is weak; a modern handshake gets none.
+    @Test func weakTLSIsNoted() {
+        func report(version: UInt16, suite: UInt16) -> FlowReport {
+            var observation = FlowObservation(client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
+                                              server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: 443))
+            observation.handshakeSeen = true
+            observation.clientToServer = Self.direction(.tls, records: 5, hello: true)
+            var server = Self.direction(.tls, records: 6)
+            server.handshake.selectedVersion = version
+            server.handshake.cipherSuite = suite
+            observation.serverToClient = server
+            return VerdictPolicy.judge(observation)
+        }
+        let rc4 = report(version: 0x0301, suite: 0x0005)
+        #expect(rc4.verdict == .encrypted)
+        #expect(rc4.notes.contains("TLS 1.0: deprecated since 2021 (RFC 8996)"), "\(rc4.notes)")
+        #expect(rc4.notes.contains("the cipher suite 0x0005 uses RC4, prohibited since 2015 (RFC 7465): encrypted, but breakable"), "\(rc4.notes)")
+        let anonymous = report(version: 0x0303, suite: 0x00A7)
+        #expect(anonymous.verdict == .encrypted)
+        #expect(anonymous.notes.contains { $0.hasPrefix("the cipher suite 0x00A7 has no server authentication") }, "\(anonymous.notes)")
+        #expect(report(version: 0x0300, suite: 0x0003).notes.contains { $0.hasPrefix("SSL 3.0:") })
+        #expect(report(version: 0x0300, suite: 0x0003).notes.contains { $0.contains("export grade") })
+        #expect(report(version: 0x0303, suite: 0x0009).notes.contains { $0.contains("single DES") })
+        for (version, suite): (UInt16, UInt16) in [(0x0304, 0x1301), (0x0304, 0x1303), (0x0303, 0xC02F), (0x0303, 0xCCA8), (0x0303, 0x009C)] {
+            #expect(report(version: version, suite: suite).notes.isEmpty, "0x\(VerdictPolicy.hex4(suite))")
+        }
+    }
+
+    /// The suite lists against the IANA registry as tshark names it, where
+    /// tshark is installed (scripts/setup.sh --compare): every suite named
+    /// NULL, anonymous, export, RC4 or single DES is caught, and no other.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark"), "tshark not installed: the cross-check against its cipher suite registry is skipped"))
+    func cipherSuiteListsMatchTheRegistry() throws {
+        let values = try TestSupport.run(URL(fileURLWithPath: "/usr/bin/tshark"), ["-G", "values"])
+        var checked = 0
+        for line in values.stdout.split(separator: "\n") {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard fields.count == 4, fields[0] == "V", fields[1] == "tls.handshake.ciphersuite", let code = UInt16(fields[2]) else { continue }
+            let name = String(fields[3])
+            checked += 1
+            let null = name.hasSuffix("_NULL_NULL") || name.contains("_WITH_NULL_")
+            #expect(VerdictPolicy.isNullCipherSuite(code) == null || code == 0xC0B4 || code == 0xC0B5, "\(name)")
+            let weak = name.contains("_anon_") || name.contains("EXPORT") || name.contains("_RC4_")
+                || name.contains("_DES_") || name.contains("DES40")
+            #expect((VerdictPolicy.cipherSuiteWeakness(code) != nil) == (weak && !null), "\(name)")
+        }
+        #expect(checked > 300, "tshark listed only \(checked) cipher suites")
     }
 
     @Test func exitCodes() {
