@@ -13,9 +13,10 @@ and the STRICT proxy refuses. Client ports come from the SYNs, read with tshark.
 with Basic auth and a cookie, logs in to PostgreSQL with a password first
 without TLS (PGSSLMODE=disable) and then with it (require: SSLRequest, 'S',
 TLS), logs in to SMTP with AUTH, to the MQTT broker with a password, and to
-LDAP with a simple bind, first in clear and then after StartTLS. Every flow is
-plaintext but the second PostgreSQL and the second LDAP one; no credential may
-appear in any output.
+LDAP with a simple bind, first in clear and then after StartTLS, and ships a log
+line with a token over TCP (util-linux logger), which the receiver closes after
+the client. Every flow is plaintext but the second PostgreSQL and the second
+LDAP one; no credential may appear in any output.
 """
 import json
 import subprocess
@@ -45,7 +46,7 @@ def syns(capture):
 # The credentials scripts/lab.sh sends, in every form they take on the wire.
 SECRETS = ["wc-pg-secret-4711", "wc-smtp-secret-0815", "wc-cookie-secret-42", "wc-basic-secret-99",
            "YXBwOndjLWJhc2ljLXNlY3JldC05OQ==", "AGFwcAB3Yy1zbXRwLXNlY3JldC0wODE1", "d2Mtc210cC1zZWNyZXQtMDgxNQ==",
-           "wc-mqtt-secret-2718", "wc-ldap-secret-3141"]
+           "wc-mqtt-secret-2718", "wc-ldap-secret-3141", "wc-log-token-1618"]
 
 
 def services(capture):
@@ -70,12 +71,16 @@ def services(capture):
                         evidenceContains=["LDAP simple bind as cn=admin,dc=example,dc=org, password [redacted]"])
         elif server_port == 389:
             flow.update(verdict="encrypted", protocol="tls", reasonContains="LDAP StartTLS")
+        elif server_port == 514:
+            # logger sends its line and closes; the receiver's close follows: no refusal.
+            flow.update(verdict="plaintext", protocol="text", reasonContains="answering the client's close")
         flows.append(flow)
     return {
         "description": "scripts/lab.sh record-services: real clients send credentials to real servers in the "
                        "webserver pod (curl to nginx with Basic auth and a cookie, psql to PostgreSQL without and "
                        "then with TLS, curl to SMTP with AUTH, mosquitto_pub to mosquitto with a password, "
-                       "ldapsearch to slapd with a simple bind, in clear and then after StartTLS), recorded with "
+                       "ldapsearch to slapd with a simple bind, in clear and then after StartTLS, logger shipping a "
+                       "log line with a token over TCP to a receiver that closes after it), recorded with "
                        "tcpdump -i any in the node",
         "exitCode": 1,
         "flows": flows,
