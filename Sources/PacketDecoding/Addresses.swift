@@ -160,3 +160,60 @@ public struct Tunnel: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension IPAddress {
+    /// Parses the forms `description` writes and those people type:
+    /// `10.1.2.3`, `fd00::1`, `::ffff:10.1.2.3` (RFC 4291 text, any case).
+    /// nil for anything else, including a port or a zone (`%eth0`).
+    public init?(parsing text: Substring) {
+        if !text.contains(":") {
+            guard let v4 = Self.parseIPv4(text) else { return nil }
+            self.init(ipv4: v4)
+            return
+        }
+        guard let groups = Self.parseIPv6(text) else { return nil }
+        var high: UInt64 = 0, low: UInt64 = 0
+        for i in 0..<4 { high = high << 16 | UInt64(groups[i]) }
+        for i in 4..<8 { low = low << 16 | UInt64(groups[i]) }
+        self.init(ipv6High: high, low: low)
+    }
+
+    /// Four decimal parts of 0-255, no leading zeros (which some tools read as octal).
+    static func parseIPv4(_ text: Substring) -> UInt32? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var value: UInt32 = 0
+        for part in parts {
+            guard (1...3).contains(part.count), part.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  part.count == 1 || part.first != "0", let byte = UInt8(part) else { return nil }
+            value = value << 8 | UInt32(byte)
+        }
+        return value
+    }
+
+    /// Eight 16-bit groups; `::` stands for one run of zero groups, and the
+    /// last 32 bits may be written as a dotted quad.
+    static func parseIPv6(_ text: Substring) -> [UInt16]? {
+        let halves = text.split(separator: "::", maxSplits: 2, omittingEmptySubsequences: false)
+        guard halves.count <= 2 else { return nil }
+        func groups(_ part: Substring) -> [UInt16]? {
+            guard !part.isEmpty else { return [] }
+            var result: [UInt16] = []
+            let fields = part.split(separator: ":", omittingEmptySubsequences: false)
+            for (index, field) in fields.enumerated() {
+                if index == fields.count - 1, field.contains(".") {
+                    guard let v4 = parseIPv4(field) else { return nil }
+                    result += [UInt16(v4 >> 16), UInt16(v4 & 0xFFFF)]
+                } else {
+                    guard (1...4).contains(field.count), field.allSatisfy(\.isHexDigit), let group = UInt16(field, radix: 16) else { return nil }
+                    result.append(group)
+                }
+            }
+            return result
+        }
+        guard let head = groups(halves[0]) else { return nil }
+        if halves.count == 1 { return head.count == 8 ? head : nil }
+        guard let tail = groups(halves[1]), head.count + tail.count <= 7 else { return nil }
+        return head + [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
+    }
+}

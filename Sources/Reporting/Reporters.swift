@@ -74,7 +74,10 @@ extension Reporter {
 
 /// One line per flow for people; the summary says what it means.
 public struct TextReporter: Reporter {
-    public init() {}
+    /// Names shown beside addresses (`--names`); nil: none asked for.
+    public var names: EndpointNames?
+
+    public init(names: EndpointNames? = nil) { self.names = names }
 
     /// Where the verdict's column ends and continuation lines start.
     static let indent = 19
@@ -84,13 +87,16 @@ public struct TextReporter: Reporter {
 
     /// "failing flows by server": the servers that took the failing flows,
     /// most first, for the summary. Empty when no flow failed.
-    static func failingServersText(_ servers: FailingServers) -> String {
+    static func failingServersText(_ servers: FailingServers, names: EndpointNames? = nil) -> String {
         guard !servers.isEmpty else { return "" }
         let ranked = servers.ranked
         var text = "failing flows by server, most first:\n"
-        let width = ranked.prefix(failingServersShown).map { "\($0.server)".count }.max() ?? 0
+        func label(_ server: Endpoint) -> String {
+            names?.name(of: server.address).map { "\(server) (\($0))" } ?? "\(server)"
+        }
+        let width = ranked.prefix(failingServersShown).map { label($0.server).count }.max() ?? 0
         for entry in ranked.prefix(failingServersShown) {
-            let server = "\(entry.server)"
+            let server = label(entry.server)
             text += "  " + server + String(repeating: " ", count: width - server.count)
             text += "  \(entry.verdict.rawValue)  \(entry.flows) flow\(entry.flows == 1 ? "" : "s") from "
             text += "\(entry.clients)\(entry.clientsCapped ? "+" : "") client\(entry.clients == 1 ? "" : "s")"
@@ -118,8 +124,10 @@ public struct TextReporter: Reporter {
         if flow.expected { line.append(" (expected)") }
         line.append(repeating: UInt8(ascii: " "), count: max(1, Self.indent - (line.count - start)))
         line.append(flow.client)
+        appendName(of: flow.client.address, to: &line)
         line.append(" -> ")
         line.append(flow.server)
+        appendName(of: flow.server.address, to: &line)
         if flow.observation.tunnel != .none {
             line.append(" [")
             line.append(flow.observation.tunnel.description)
@@ -166,6 +174,14 @@ public struct TextReporter: Reporter {
         line.append(UInt8(ascii: "\n"))
     }
 
+    /// " (shop/orders-7d9f)" after an address that has a name.
+    private func appendName(of address: IPAddress, to line: inout ByteWriter) {
+        guard let name = names?.name(of: address) else { return }
+        line.append(" (")
+        line.append(name)
+        line.append(UInt8(ascii: ")"))
+    }
+
     public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {
         var text = "\n\(summary.flows) flow\(summary.flows == 1 ? "" : "s"): "
         text += "\(summary.count(.encrypted)) encrypted, \(summary.count(.plaintext)) plaintext"
@@ -191,7 +207,7 @@ public struct TextReporter: Reporter {
         if let shown = capture.shownVerdicts {
             text += "note: flows listed only when \(shown.map(\.rawValue).joined(separator: ", ")) (--show); the counts cover every flow\n"
         }
-        text += Self.failingServersText(summary.failingServers)
+        text += Self.failingServersText(summary.failingServers, names: names)
         if capture.evictedFlows > 0 {
             text += "note: the flow table was full: \(capture.evictedFlows) flows got their verdict early (--max-flows)\n"
         }
@@ -212,7 +228,11 @@ public struct TextReporter: Reporter {
 
 /// JSON Lines: one object per flow, then one summary object.
 public struct JSONLinesReporter: Reporter {
-    public init() {}
+    /// Names for addresses (`--names`): with them, every flow carries
+    /// `clientName` and `serverName` (null where an address has none).
+    public var names: EndpointNames?
+
+    public init(names: EndpointNames? = nil) { self.names = names }
 
     public mutating func write(_ flow: FlowReport, to output: inout ByteWriter) {
         let o = flow.observation
@@ -220,6 +240,10 @@ public struct JSONLinesReporter: Reporter {
         json.add("type", "flow")
         json.add("client", flow.client)
         json.add("server", flow.server)
+        if let names {
+            json.add("clientName", names.name(of: flow.client.address))
+            json.add("serverName", names.name(of: flow.server.address))
+        }
         json.add("verdict", flow.verdict.rawValue)
         if flow.expected { json.add("expected", true) }
         let reason = json.openString("reason")
@@ -289,6 +313,7 @@ public struct JSONLinesReporter: Reporter {
         if !summary.failingServers.isEmpty {
             json.addObjects("failingServers", summary.failingServers.ranked) { object, entry in
                 object.add("server", entry.server)
+                if let names { object.add("name", names.name(of: entry.server.address)) }
                 object.add("verdict", entry.verdict.rawValue)
                 object.add("flows", entry.flows)
                 object.add("clients", entry.clients)

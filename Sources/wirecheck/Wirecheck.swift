@@ -80,6 +80,11 @@ struct Wirecheck: ParsableCommand {
         valueName: "verdicts"))
     var show: String?
 
+    @Option(help: ArgumentHelp(
+        "Show names beside addresses, from this file: lines of 'ADDRESS... NAME', e.g. pods and services listed by kubectl (see the README).",
+        valueName: "file"))
+    var names: String?
+
     @Flag(help: "Count plaintext to Istio's plaintext-by-design ports (15010, 15020, 15021, 15090) as a failure too.")
     var noIstioAllowance = false
 
@@ -148,6 +153,18 @@ struct Wirecheck: ParsableCommand {
 
     /// Runs the capture and returns the exit status.
     func execute() -> Int32 {
+        var endpointNames: EndpointNames?
+        if let names {
+            do {
+                endpointNames = try NamesFile.load(names)
+            } catch {
+                standardError("wirecheck: \(error)\n")
+                return 3
+            }
+            if let skipped = endpointNames?.skippedLines, skipped > 0 {
+                standardError("wirecheck: --names \(names): \(skipped) line\(skipped == 1 ? "" : "s") without an address skipped\n")
+            }
+        }
         let source: PacketSource
         let sourceName: String
         do {
@@ -193,16 +210,16 @@ struct Wirecheck: ParsableCommand {
         // Wrapped only when asked: the plain reporters keep their specialised path.
         switch (json, (try? shownVerdicts()) ?? nil) {
         case (true, nil):
-            var reporter = JSONLinesReporter()
+            var reporter = JSONLinesReporter(names: endpointNames)
             return analyze(source, sourceName: sourceName, reporter: &reporter)
         case (false, nil):
-            var reporter = TextReporter()
+            var reporter = TextReporter(names: endpointNames)
             return analyze(source, sourceName: sourceName, reporter: &reporter)
         case (true, let shown?):
-            var reporter = ShownVerdicts(JSONLinesReporter(), shown: Set(shown))
+            var reporter = ShownVerdicts(JSONLinesReporter(names: endpointNames), shown: Set(shown))
             return analyze(source, sourceName: sourceName, reporter: &reporter)
         case (false, let shown?):
-            var reporter = ShownVerdicts(TextReporter(), shown: Set(shown))
+            var reporter = ShownVerdicts(TextReporter(names: endpointNames), shown: Set(shown))
             return analyze(source, sourceName: sourceName, reporter: &reporter)
         }
     }

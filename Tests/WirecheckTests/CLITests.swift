@@ -235,6 +235,47 @@ import Testing
         #expect(text.status == 1)
     }
 
+    /// `--names`: pods' and services' names beside their addresses, in the
+    /// flow lines, JSON and the failing-servers list; nothing changes without it.
+    @Test func namesShownBesideAddresses() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-names-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let names = directory.appendingPathComponent("names.txt")
+        // As kubectl's jsonpath writes it: a pending pod has no address yet.
+        try Data("""
+            10.111.1.10 default/mesh-client-6b8f
+            10.111.1.20 default/legacy-client-5c7d
+            10.111.1.122 fd00::7a default/webserver-7d9f
+             default/pending-0
+
+            """.utf8).write(to: names)
+        let text = try wirecheck(["-r", permissive, "--names", names.path])
+        #expect(text.stdout.contains("10.111.1.20:") && text.stdout.contains(" (default/legacy-client-5c7d) -> 10.111.1.122:80 (default/webserver-7d9f)  http"), "\(text.stdout)")
+        #expect(text.stdout.contains("  10.111.1.122:80 (default/webserver-7d9f)  plaintext  1 flow from 1 client (http)"), "\(text.stdout)")
+        #expect(text.stderr.contains("1 line without an address skipped"), "\(text.stderr)")
+        #expect(text.status == 1)
+
+        let json = try TestSupport.jsonLines(try wirecheck(["-r", permissive, "--json", "--names", names.path]).stdout)
+        let flows = json.filter { $0["type"] as? String == "flow" }
+        #expect(flows.count == 3)
+        #expect(flows.allSatisfy { $0["serverName"] as? String == "default/webserver-7d9f" })
+        #expect(Set(flows.compactMap { $0["clientName"] as? String }) == ["default/mesh-client-6b8f", "default/legacy-client-5c7d"])
+        let servers = try #require(json.last?["failingServers"] as? [[String: Any]])
+        #expect(servers.first?["name"] as? String == "default/webserver-7d9f")
+
+        let plain = try TestSupport.jsonLines(try wirecheck(["-r", permissive, "--json"]).stdout)
+        #expect(plain.allSatisfy { $0["clientName"] == nil && $0["serverName"] == nil })
+        #expect((plain.last?["failingServers"] as? [[String: Any]])?.first?["name"] == nil)
+
+        let missing = try wirecheck(["-r", permissive, "--names", directory.appendingPathComponent("absent").path])
+        #expect(missing.status == 3)
+        #expect(missing.stderr.contains("--names") && missing.stderr.contains("No such file"), "\(missing.stderr)")
+        let wrong = try wirecheck(["-r", permissive, "--names", permissive])
+        #expect(wrong.status == 3)
+        #expect(wrong.stderr.contains("no line gives an address and a name"), "\(wrong.stderr)")
+    }
+
     /// The documented JSON Lines contract.
     @Test func jsonContract() throws {
         let run = try wirecheck(["-r", permissive, "--json"])
