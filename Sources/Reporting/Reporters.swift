@@ -124,10 +124,10 @@ public struct TextReporter: Reporter {
         if flow.expected { line.append(" (expected)") }
         line.append(repeating: UInt8(ascii: " "), count: max(1, Self.indent - (line.count - start)))
         line.append(flow.client)
-        appendName(of: flow.client.address, to: &line)
+        if names != nil { Self.appendName(names?.name(of: flow.client.address), to: &line) }
         line.append(" -> ")
         line.append(flow.server)
-        appendName(of: flow.server.address, to: &line)
+        if names != nil { Self.appendName(names?.name(of: flow.server.address), to: &line) }
         if flow.observation.tunnel != .none {
             line.append(" [")
             line.append(flow.observation.tunnel.description)
@@ -174,9 +174,11 @@ public struct TextReporter: Reporter {
         line.append(UInt8(ascii: "\n"))
     }
 
-    /// " (shop/orders-7d9f)" after an address that has a name.
-    private func appendName(of address: IPAddress, to line: inout ByteWriter) {
-        guard let name = names?.name(of: address) else { return }
+    /// " (shop/orders-7d9f)" after an address that has a name. Static, and
+    /// reached only with `--names`: as a method reading `names` itself it
+    /// cost every flow line two calls and their exclusivity checks.
+    private static func appendName(_ name: String?, to line: inout ByteWriter) {
+        guard let name else { return }
         line.append(" (")
         line.append(name)
         line.append(UInt8(ascii: ")"))

@@ -31,14 +31,14 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
     /// The batch being filled; only the analysing thread touches it.
     private var filling = ObservationBatch(capacity: batchSize)
     private let policy: PolicyOptions
-    /// Owned by the worker thread while it runs; read back after `finish()`.
-    private var reporter: R
-    private var summary: RunSummary
+    /// Owned by the worker thread while it runs (taken out into locals, so
+    /// that each flow does not pay for dynamic exclusivity checks on the
+    /// class's properties); read back after `finish()`.
+    private var owned: (reporter: R, summary: RunSummary)?
     private var thread = pthread_t()
 
     init(reporter: R, summary: RunSummary, policy: PolicyOptions) {
-        self.reporter = reporter
-        self.summary = summary
+        owned = (reporter, summary)
         self.policy = policy
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&changed, nil)
@@ -71,6 +71,7 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
         pthread_cond_broadcast(&changed)
         pthread_mutex_unlock(&mutex)
         pthread_join(thread, nil)
+        guard let (reporter, summary) = owned else { preconditionFailure("the report worker's state was not handed back") }
         return (summary, reporter)
     }
 
@@ -95,6 +96,8 @@ final class ReportWorker<R: Reporter>: @unchecked Sendable {
     }
 
     private func run() {
+        guard var (reporter, summary) = owned.take() else { return }
+        defer { owned = (reporter, summary) }
         while true {
             pthread_mutex_lock(&mutex)
             while queued.isEmpty, memoryToPrepare.isEmpty, !closed { pthread_cond_wait(&changed, &mutex) }
