@@ -209,6 +209,15 @@ public struct FlowAnalyzer: Sendable {
         }
     }
 
+    /// Capture time from `earlier` to `later`, saturating: timestamps are
+    /// whatever the file says (pcapng's 64-bit ones wrap when made
+    /// nanoseconds), and the difference of two can overflow, which trapped.
+    @inline(__always)
+    static func elapsed(from earlier: Int64, to later: Int64) -> Int64 {
+        let (difference, overflow) = later.subtractingReportingOverflow(earlier)
+        return overflow ? (later > earlier ? .max : .min) : difference
+    }
+
     /// Moves time forward (live captures call this when no packet comes): closed
     /// flows past their linger and idle flows are handed over.
     public mutating func advanceClock(to timestamp: Int64, observe: (consuming FlowObservation) -> Void) {
@@ -220,7 +229,7 @@ public struct FlowAnalyzer: Sendable {
         // thousands of slots freed at once had gone cold again by the time
         // they were reused; writing a new flow's state (then 1.7 KB) into a cold
         // slot was a fifth of the analysing thread's time on a busy capture).
-        if now - lastCloseSweep >= 1_000_000, closingHead < closing.count {
+        if Self.elapsed(from: lastCloseSweep, to: now) >= 1_000_000, closingHead < closing.count {
             lastCloseSweep = now
             while closingHead < closing.count {
                 let entry = closing[closingHead]
@@ -230,7 +239,7 @@ public struct FlowAnalyzer: Sendable {
                     continue
                 }
                 // Close times grow with packet time; a later one is not due if this one is not.
-                guard now - entry.closedAt >= configuration.closeLingerNanoseconds else { break }
+                guard Self.elapsed(from: entry.closedAt, to: now) >= configuration.closeLingerNanoseconds else { break }
                 closingHead += 1
                 finalize(entry.slot, end: .closed, observe: observe)
             }
@@ -239,12 +248,12 @@ public struct FlowAnalyzer: Sendable {
                 closingHead = 0
             }
         }
-        if now - lastIdleSweep >= 1_000_000_000 {
+        if Self.elapsed(from: lastIdleSweep, to: now) >= 1_000_000_000 {
             lastIdleSweep = now
             var idle: [Int] = []
             for slot in activity.indices {
                 let entry = activity[slot]
-                if entry.occupied, entry.closedAt == nil, now - entry.lastSeen >= configuration.idleTimeoutNanoseconds {
+                if entry.occupied, entry.closedAt == nil, Self.elapsed(from: entry.lastSeen, to: now) >= configuration.idleTimeoutNanoseconds {
                     idle.append(slot)
                 }
             }
@@ -533,7 +542,7 @@ extension FlowState {
         budget: inout ReassemblyBudget
     ) -> Bool {
         packets += 1
-        let silence = timestamp - lastSeen
+        let previous = lastSeen
         lastSeen = max(lastSeen, timestamp)
         let fromClient = segment.source == client
         let payload = UnsafeRawBufferPointer(rebasing: frame[segment.payloadRange])
@@ -563,18 +572,18 @@ extension FlowState {
             let finSequence = dataSequence &+ UInt32(truncatingIfNeeded: length)
             if fromClient {
                 toServer.assembler.noteFIN(at: finSequence)
-                if toServer.closure == .open { noteFirstClose(fromClient: true, silence: silence); toServer.closure = .fin }
+                if toServer.closure == .open { noteFirstClose(fromClient: true, at: timestamp, previous: previous); toServer.closure = .fin }
             } else {
                 toClient.assembler.noteFIN(at: finSequence)
-                if toClient.closure == .open { noteFirstClose(fromClient: false, silence: silence); toClient.closure = .fin }
+                if toClient.closure == .open { noteFirstClose(fromClient: false, at: timestamp, previous: previous); toClient.closure = .fin }
             }
         }
         if segment.flags.contains(.rst) {
             if fromClient {
-                if toServer.closure == .open { noteFirstClose(fromClient: true, silence: silence) }
+                if toServer.closure == .open { noteFirstClose(fromClient: true, at: timestamp, previous: previous) }
                 toServer.closure = .reset
             } else {
-                if toClient.closure == .open { noteFirstClose(fromClient: false, silence: silence) }
+                if toClient.closure == .open { noteFirstClose(fromClient: false, at: timestamp, previous: previous) }
                 toClient.closure = .reset
             }
         }
@@ -586,9 +595,10 @@ extension FlowState {
     /// large to be inlined into the per-packet path (+0.8 M instructions on
     /// the 3 000-flow replay).
     @inline(never)
-    mutating func noteFirstClose(fromClient: Bool, silence: Int64) {
+    mutating func noteFirstClose(fromClient: Bool, at timestamp: Int64, previous: Int64) {
         if firstToClose == 0 { firstToClose = fromClient ? 1 : 2 }
-        let tenths = UInt16(clamping: max(0, silence) / 100_000_000)
+        let silence = max(0, FlowAnalyzer.elapsed(from: previous, to: timestamp))
+        let tenths = UInt16(clamping: silence / 100_000_000)
         if fromClient { silenceBeforeClientClose = tenths } else { silenceBeforeServerClose = tenths }
     }
 

@@ -224,8 +224,14 @@ public enum Timestamp {
     /// seven padded numbers cost 7 000 instructions per timestamp, and every
     /// JSON flow line has two.
     static func appendISO8601(nanoseconds: Int64, to out: inout ByteWriter) {
-        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
-        let micros = (nanoseconds - seconds * 1_000_000_000) / 1_000
+        // Floor division by remainder: `nanoseconds - 999_999_999` overflowed
+        // for a timestamp near Int64's lower end (a file can hold any).
+        var seconds = nanoseconds / 1_000_000_000, remainder = nanoseconds % 1_000_000_000
+        if remainder < 0 {
+            seconds -= 1
+            remainder += 1_000_000_000
+        }
+        let micros = remainder / 1_000
         var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

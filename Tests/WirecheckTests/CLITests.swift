@@ -276,6 +276,44 @@ import Testing
         #expect(wrong.stderr.contains("no line gives an address and a name"), "\(wrong.stderr)")
     }
 
+    /// A pcapng whose two packets' timestamps, made nanoseconds, land near
+    /// the two ends of Int64 (64-bit timestamps wrap when multiplied): the
+    /// analyzer subtracted them and trapped (stop 18's binary: SIGILL, exit
+    /// 132, no report). Now both flows are reported.
+    @Test func extremeTimestampsDoNotCrash() throws {
+        func le32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+        func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
+            let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
+            let length = UInt32(12 + padded.count)
+            return le32(type) + le32(length) + padded + le32(length)
+        }
+        func frame(fromClient: Bool, flags: UInt8, payload: [UInt8]) -> [UInt8] {
+            let segment = FrameBuilder.tcp(sourcePort: fromClient ? 50_000 : 80, destinationPort: fromClient ? 80 : 50_000,
+                                           sequence: fromClient ? 1_000 : 5_000, payload: payload, flags: flags)
+            let client: [UInt8] = [10, 0, 0, 1], server: [UInt8] = [10, 0, 0, 2]
+            return FrameBuilder.ethernet(0x0800, FrameBuilder.ipv4(6, segment, source: fromClient ? client : server,
+                                                                   destination: fromClient ? server : client))
+        }
+        func packet(seconds: UInt64, _ bytes: [UInt8]) -> [UInt8] {
+            let micros = seconds * 1_000_000  // the interface's default resolution
+            return block(6, le32(0) + le32(UInt32(micros >> 32)) + le32(UInt32(micros & 0xFFFF_FFFF))
+                + le32(UInt32(bytes.count)) + le32(UInt32(bytes.count)) + bytes)
+        }
+        let header = block(0x0A0D_0D0A, le32(0x1A2B_3C4D) + [1, 0, 0, 0] + [UInt8](repeating: 0xFF, count: 8))
+        let interface = block(1, [1, 0, 0, 0] + le32(65_535))
+        let capture = header + interface
+            + packet(seconds: 9_223_372_037, frame(fromClient: true, flags: 0x18, payload: Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8)))
+            + packet(seconds: 9_223_372_036, frame(fromClient: false, flags: 0x11, payload: []))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-extreme-\(UUID().uuidString).pcapng")
+        try Data(capture).write(to: path)
+        defer { try? FileManager.default.removeItem(at: path) }
+        let run = try wirecheck(["-r", path.path, "--json"])
+        #expect(run.status == 1, "stderr: \(run.stderr)")
+        let lines = try TestSupport.jsonLines(run.stdout)
+        #expect(lines.filter { $0["type"] as? String == "flow" }.count == 2)
+        #expect(lines.last?["plaintext"] as? Int == 1)
+    }
+
     /// The documented JSON Lines contract.
     @Test func jsonContract() throws {
         let run = try wirecheck(["-r", permissive, "--json"])

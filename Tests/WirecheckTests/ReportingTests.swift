@@ -77,6 +77,10 @@ import VerdictPolicy
         (Int64(1_795_000_000_123_456_789), "2026-11-18T11:06:40.123456Z"),
         (Int64(951_782_400_000_001_000), "2000-02-29T00:00:00.000001Z"),
         (Int64(4_107_542_399_999_999_999), "2100-02-28T23:59:59.999999Z"),
+        (Int64(-1), "1969-12-31T23:59:59.999999Z"),
+        // The ends of the range, which a capture file can reach (this trapped).
+        (Int64.max, "2262-04-11T23:47:16.854775Z"),
+        (Int64.min, "1677-09-21T00:12:43.145224Z"),
     ])
     func iso8601(_ nanoseconds: Int64, _ expected: String) {
         #expect(Timestamp.iso8601(nanoseconds: nanoseconds) == expected)
