@@ -8,7 +8,10 @@ import VerdictPolicy
 /// (b) The whole pipeline on a sequence of packets: decode, reassemble,
 /// classify, judge, report. Input: a link-type byte, then packets, each a
 /// 16-bit length, a byte of uncaptured wire length, a time step byte, and
-/// the frame. Limits are small so eviction, budgets and gaps are reached.
+/// the frame. A step of 255 is instead followed by 8 bytes of absolute
+/// timestamp, any Int64, as a capture file can hold (differences of such
+/// timestamps overflowed once). Limits are small so eviction, budgets and
+/// gaps are reached.
 func analyzePackets(_ data: UnsafeRawBufferPointer) {
     var input = FuzzInput(data)
     guard let selector = input.byte() else { return }
@@ -31,8 +34,12 @@ func analyzePackets(_ data: UnsafeRawBufferPointer) {
     var timestamp: Int64 = 1_700_000_000_000_000_000
     var packets = 0
     while let length = input.u16(), let missing = input.byte(), let step = input.byte() {
+        if step == 255 {
+            timestamp = input.take(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        } else {
+            timestamp &+= Int64(step) * 100_000_000
+        }
         let frame = input.take(length)
-        timestamp += Int64(step) * 100_000_000
         analyzer.process(frame: frame, originalLength: frame.count + Int(missing), timestamp: timestamp, emit: emit)
         packets += 1
     }
