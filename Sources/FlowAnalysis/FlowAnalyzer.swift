@@ -502,7 +502,7 @@ public struct FlowAnalyzer: Sendable {
             conflictingBytes: clientStats.conflictingBytes + serverStats.conflictingBytes,
             duplicateBytes: clientStats.duplicateBytes + serverStats.duplicateBytes,
             end: end, dropsWhileOpen: flow.dropsWhileOpen,
-            serverClosedAfterClient: flow.firstToClose == (swap ? 2 : 1),
+            clientClosedFirst: flow.firstToClose == (swap ? 2 : 1),
             serverSilenceBeforeClose: Int64(swap ? flow.silenceBeforeClientClose : flow.silenceBeforeServerClose) * 100_000_000
         )
     }

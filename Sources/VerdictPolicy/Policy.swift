@@ -73,7 +73,7 @@ public enum VerdictPolicy {
                     if !alert, silence >= refusalSilenceLimit {
                         return (.plaintext, Reason(text: "client sent cleartext \(what); the server sent no payload and \(how) after \(seconds(silence)) without traffic (an idle timeout, not a refusal)"))
                     }
-                    if !alert, o.serverClosure == .fin, o.serverClosedAfterClient {
+                    if !alert, o.serverClosure == .fin, o.clientClosedFirst {
                         return (.plaintext, Reason(text: "client sent cleartext \(what) and closed the connection; the server sent no payload and closed after it (answering the client's close, not refusing it)"))
                     }
                     return (.plaintextRejected, "client sent cleartext \(what); server \(answered) and \(how)")

@@ -69,9 +69,10 @@ public struct FlowObservation: Sendable {
     public var end: FlowEnd
     /// The kernel dropped packets while this flow was open.
     public var dropsWhileOpen: Bool
-    /// The server's first close (FIN or reset) came after the client's: a
-    /// client that sends and closes (syslog, a log shipper) is answered so.
-    public var serverClosedAfterClient: Bool
+    /// The client closed (FIN or reset) before the server did, if the
+    /// server did at all: a sender that sends and closes (syslog, a log
+    /// shipper) is answered by the server's FIN, which refuses nothing.
+    public var clientClosedFirst: Bool
     /// How long the flow had been silent when the server first closed, in
     /// nanoseconds: an idle timeout, not a decision about the client's bytes.
     public var serverSilenceBeforeClose: Int64
@@ -97,7 +98,7 @@ public struct FlowObservation: Sendable {
         clientToServer: consuming DirectionSummary, serverToClient: consuming DirectionSummary,
         handshakeSeen: Bool, clientClosure: Closure, serverClosure: Closure, packets: Int,
         firstSeenNanoseconds: Int64, lastSeenNanoseconds: Int64, conflictingBytes: Int, duplicateBytes: Int,
-        end: FlowEnd, dropsWhileOpen: Bool, serverClosedAfterClient: Bool = false, serverSilenceBeforeClose: Int64 = 0
+        end: FlowEnd, dropsWhileOpen: Bool, clientClosedFirst: Bool = false, serverSilenceBeforeClose: Int64 = 0
     ) {
         self.client = client
         self.server = server
@@ -114,7 +115,7 @@ public struct FlowObservation: Sendable {
         self.duplicateBytes = duplicateBytes
         self.end = end
         self.dropsWhileOpen = dropsWhileOpen
-        self.serverClosedAfterClient = serverClosedAfterClient
+        self.clientClosedFirst = clientClosedFirst
         self.serverSilenceBeforeClose = serverSilenceBeforeClose
     }
 

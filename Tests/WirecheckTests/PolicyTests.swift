@@ -25,7 +25,7 @@ import Testing
         var server: DirectionSummary
         var serverClosure: Closure = .fin
         var clientClosure: Closure = .fin
-        var serverClosedAfterClient = false
+        var clientClosedFirst = false
         var silenceBeforeServerClose: Int64 = 0
         var expected: Verdict
         var testDescription: String { name }
@@ -40,9 +40,9 @@ import Testing
             serverClosure: .fin, expected: .plaintextRejected),
         // A sender that closes when done (syslog, a log shipper) is answered with a FIN: that refuses nothing.
         Row(name: "request, client closes, the server's FIN follows", client: direction(.text), server: direction(.none),
-            serverClosure: .fin, serverClosedAfterClient: true, expected: .plaintext),
+            serverClosure: .fin, clientClosedFirst: true, expected: .plaintext),
         Row(name: "request, client closes, the server resets", client: direction(.http), server: direction(.none),
-            serverClosure: .reset, serverClosedAfterClient: true, expected: .plaintextRejected),
+            serverClosure: .reset, clientClosedFirst: true, expected: .plaintextRejected),
         Row(name: "request, server closes first after 4.9 s of silence", client: direction(.http), server: direction(.none),
             serverClosure: .fin, silenceBeforeServerClose: 4_900_000_000, expected: .plaintextRejected),
         Row(name: "request, server closes after 5 s of silence (an idle timeout)", client: direction(.http), server: direction(.none),
@@ -50,7 +50,7 @@ import Testing
         Row(name: "request, server resets after a minute of silence", client: direction(.http), server: direction(.none),
             serverClosure: .reset, silenceBeforeServerClose: 60_000_000_000, expected: .plaintext),
         Row(name: "request, late TLS alert after the client closed", client: direction(.http),
-            server: direction(.tls, records: 1, alerts: 1), serverClosure: .fin, serverClosedAfterClient: true,
+            server: direction(.tls, records: 1, alerts: 1), serverClosure: .fin, clientClosedFirst: true,
             silenceBeforeServerClose: 9_000_000_000, expected: .plaintextRejected),
         Row(name: "request, server answers only a TLS alert and closes", client: direction(.http),
             server: direction(.tls, records: 1, alerts: 1), serverClosure: .fin, expected: .plaintextRejected),
@@ -81,7 +81,7 @@ import Testing
         observation.serverToClient = row.server
         observation.serverClosure = row.serverClosure
         observation.clientClosure = row.clientClosure
-        observation.serverClosedAfterClient = row.serverClosedAfterClient
+        observation.clientClosedFirst = row.clientClosedFirst
         observation.serverSilenceBeforeClose = row.silenceBeforeServerClose
         let report = VerdictPolicy.judge(observation)
         #expect(report.verdict == row.expected, "\(report.reason)")
