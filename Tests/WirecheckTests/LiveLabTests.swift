@@ -4,6 +4,12 @@ import Testing
 /// The lab from `scripts/lab.sh`: a node namespace with a bridge, a webserver
 /// pod behind a TLS-terminating sidecar-like proxy, a mesh client and a legacy
 /// client. Needs root and network namespaces; skipped with the reason otherwise.
+/// Held while a test uses the lab; `release()` lets the next one in.
+struct LabLock {
+    let fd: Int32
+    func release() { close(fd) }
+}
+
 enum LiveLab {
     static let script = TestSupport.packageRoot.appendingPathComponent("scripts/lab.sh")
 
@@ -16,6 +22,20 @@ enum LiveLab {
         }
         return check.status == 0 ? nil : "live lab skipped: \(check.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
     }()
+
+    /// The lab's namespaces, servers and state directory are the machine's, not
+    /// the test run's: a second test run on the same machine (a fresh clone's
+    /// `.ci/run` beside a developer's `swift test`) would tear them down mid-test.
+    /// Each lab test holds this lock from `up` to `down`; flock releases it
+    /// when the process exits, however it exits.
+    static func exclusive() throws -> LabLock {
+        let fd = open("/run/lock/wirecheck-lab.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw TestFailure("cannot open the lab lock: \(String(cString: strerror(errno)))") }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { close(fd); throw TestFailure("cannot lock the lab: \(String(cString: strerror(errno)))") }
+        }
+        return LabLock(fd: fd)
+    }
 
     static func lab(_ arguments: String...) throws {
         let result = try TestSupport.run(URL(fileURLWithPath: "/bin/bash"), [script.path] + arguments)
@@ -42,6 +62,8 @@ struct LiveLabTests {
     ])
     func liveCapture(_ scenario: Scenario) throws {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let lock = try LiveLab.exclusive()
+        defer { lock.release() }
         try LiveLab.lab("up", scenario.mode)
         defer { try? LiveLab.lab("down") }
 
@@ -89,6 +111,8 @@ struct LiveLabTests {
     @Test func rotatedGzippedCapture() throws {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-rotated-\(UUID())")
+        let lock = try LiveLab.exclusive()
+        defer { lock.release() }
         defer {
             try? LiveLab.lab("down")
             try? FileManager.default.removeItem(at: directory)

@@ -26,6 +26,8 @@ extension LiveLabTests {
 
     @Test func credentialsNeverReachTheOutput() throws {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let lock = try LiveLab.exclusive()
+        defer { lock.release() }
         try LiveLab.lab("up", "permissive")
         defer { try? LiveLab.lab("down") }
         let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
