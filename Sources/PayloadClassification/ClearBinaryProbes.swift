@@ -77,6 +77,16 @@ enum ClearBinaryProbes {
             return .cleartext(.cleartextProtocol, protocolName: "socks", evidence: "SOCKS5 greeting")
         }
         if d[0] == 4, d[1] == 1 || d[1] == 2, d.count >= 9, d.count <= 300, d[d.count - 1] == 0 {
+            // The user ID is text, NUL-terminated; SOCKS4a (address 0.0.0.x)
+            // adds a NUL-terminated host name. Binary messages that happen to
+            // start with 4, 1 (OpenFlow 1.3's ERROR) are not.
+            let socks4a = d[4] == 0 && d[5] == 0 && d[6] == 0 && d[7] != 0
+            var separators = 0
+            for i in 8..<(d.count - 1) {
+                if d[i] == 0 { separators += 1; continue }
+                guard d[i] >= 0x20, d[i] < 0x7F else { return nil }
+            }
+            guard separators == (socks4a ? 1 : 0) else { return nil }
             return .cleartext(.cleartextProtocol, protocolName: "socks", evidence: "SOCKS4 request")
         }
         return nil

@@ -22,6 +22,9 @@ import Testing
     static let bgpKeepalive: [UInt8] = Array(repeating: 0xFF, count: 16) + [0, 19, 4]
     static let smb2Negotiate: [UInt8] = [0, 0, 0, 0x68, 0xFE, 0x53, 0x4D, 0x42] + Array(repeating: 0, count: 0x68 - 4)
     static let socks5Greeting: [UInt8] = [5, 3, 0, 3, 2]
+    /// CONNECT to 10.0.0.7:443 as user "alice"; SOCKS4a: to 0.0.0.1, then the host name.
+    static let socks4Connect: [UInt8] = [4, 1, 0x01, 0xBB, 10, 0, 0, 7] + Array("alice".utf8) + [0]
+    static let socks4aConnect: [UInt8] = [4, 1, 0x01, 0xBB, 0, 0, 0, 1] + Array("alice".utf8) + [0] + Array("api.example.com".utf8) + [0]
     /// An NFSv3 WRITE call with AUTH_SYS credentials (record mark, XID, CALL, RPC 2, NFS, v3, proc 7).
     static let nfsCall: [UInt8] = be32(0x8000_0000 | 120) + be32(0x1234) + be32(0) + be32(2) + be32(100_003) + be32(3) + be32(7)
         + be32(1) + be32(24) + Array(repeating: 0, count: 24) + be32(0) + be32(0) + Array(repeating: 0x41, count: 52)
@@ -34,6 +37,8 @@ import Testing
         ("bgp", bgpKeepalive + bgpKeepalive, "BGP KEEPALIVE"),
         ("smb", smb2Negotiate, "SMB2 message"),
         ("socks", socks5Greeting, "SOCKS5 greeting"),
+        ("socks", socks4Connect, "SOCKS4 request"),
+        ("socks", socks4aConnect, "SOCKS4 request"),
         ("onc-rpc", nfsCall, "ONC RPC call: NFS v3 procedure 7"),
         ("postgresql", Array("R".utf8) + be32(8) + be32(3), "PostgreSQL cleartext password requested"),
         ("ymsg", ymsg, "Yahoo Messenger (YMSG) packet"),
@@ -57,6 +62,18 @@ import Testing
         #expect(ClearBinaryProbes.dnsOverTCP(UnsafeRawBufferPointer(start: nil, count: 0)) == nil)
         bytes.withUnsafeBytes { #expect(ClearBinaryProbes.dnsOverTCP($0) == nil) }
         Self.dnsQuery.withUnsafeBytes { #expect(ClearBinaryProbes.dnsOverTCP($0) != nil) }
+    }
+
+    /// A SOCKS4 request's user ID is text: OpenFlow 1.3's messages start
+    /// with version 4 and, for ERROR, type 1, as a SOCKS4 CONNECT does, and
+    /// end in a zero byte often enough (they read "SOCKS4 request" before).
+    @Test func socks4NeedsTextAfterTheAddress() {
+        let openFlowError: [UInt8] = [4, 1, 0, 16, 0, 0, 0, 9, 0, 1, 0, 5, 0x12, 0x34, 0x56, 0]
+        openFlowError.withUnsafeBytes { #expect(ClearBinaryProbes.socks($0) == nil) }
+        Self.socks4Connect.withUnsafeBytes { #expect(ClearBinaryProbes.socks($0) != nil) }
+        // Two NULs inside without the SOCKS4a address: not a request.
+        let twoNames: [UInt8] = [4, 1, 0x01, 0xBB, 10, 0, 0, 7] + Array("a".utf8) + [0] + Array("b".utf8) + [0]
+        twoNames.withUnsafeBytes { #expect(ClearBinaryProbes.socks($0) == nil) }
     }
 
     /// Picked up mid-stream, BGP is found at its next marker.
