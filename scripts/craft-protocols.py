@@ -22,6 +22,7 @@ import zlib
 from pathlib import Path
 
 from scapy.all import IP, TCP, Ether, rdpcap, wrpcap
+from scapy.contrib.http2 import HPackHdrTable
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = ROOT / "Captures"
@@ -156,6 +157,22 @@ def tls_records(stream):
         records.append(stream[i:end])
         i = end
     return records
+
+
+def h2_frame(frame_type, flags, stream, payload):
+    """An HTTP/2 frame (RFC 9113 4.1)."""
+    return len(payload).to_bytes(3, "big") + bytes([frame_type, flags]) + stream.to_bytes(4, "big") + payload
+
+
+def h2_headers(text, stream, end_stream=False):
+    """A HEADERS frame whose block scapy's HPACK encoder writes (Huffman
+    where shorter, authorization never indexed), not wirecheck's code."""
+    table = HPackHdrTable()
+    frames = table.parse_txt_hdrs(text, stream_id=stream, should_index=lambda name: name != b"authorization",
+                                  is_sensitive=lambda name, value: name == b"authorization")
+    raw = b"".join(bytes(frame) for frame in frames.frames)
+    assert raw[3] == 0x1 and raw[4] & 0x4, "one HEADERS frame with END_HEADERS"
+    return raw[:4] + bytes([raw[4] | (0x1 if end_stream else 0)]) + raw[5:]
 
 
 def tds(packet_type, payload, status=1):
@@ -493,6 +510,28 @@ def main():
     cases.append((8080, [(True, b"GET /orders HTTP/1.1\r\nHost: orders\r\n\r\n")],
                   {"verdict": "plaintext-rejected", "serverClosesFirst": True,
                    "case": "a plaintext request the server refuses: it closes first, at once, sending nothing"}))
+
+    # gRPC without TLS: the client's preface, SETTINGS, a HEADERS block and a
+    # message; the server's SETTINGS, its ACK, response headers, the message
+    # and the trailers. Sent in 40-byte segments, so the request's header
+    # block arrives over several of them.
+    grpc_message = b"\x00" + u32(11) + b"\x0a\x09order-4711"
+    grpc_request = (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(0x4, 0, 0, u16(3) + u32(100))
+                    + h2_headers(b":method POST\n:scheme http\n:path /orders.v1.Orders/Create?key=wc-h2-query-77\n"
+                                 b":authority orders.default.svc.cluster.local:50051\ncontent-type: application/grpc\n"
+                                 b"te: trailers\nauthorization: Bearer wc-grpc-token-5150\ngrpc-timeout: 1S", 1)
+                    + h2_frame(0x0, 0x1, 1, grpc_message))
+    grpc_response = (h2_frame(0x4, 0, 0, u16(4) + u32(65535)) + h2_frame(0x4, 0x1, 0, b"")
+                     + h2_headers(b":status 200\ncontent-type: application/grpc", 1)
+                     + h2_frame(0x0, 0, 1, grpc_message)
+                     + h2_headers(b"grpc-status: 0\ngrpc-message: OK", 1, end_stream=True))
+    cases.append((50051, [(True, grpc_request[:60]), (False, grpc_response[:27]), (True, grpc_request[60:]),
+                          (False, grpc_response[27:])],
+                  {"verdict": "plaintext", "protocol": "h2c", "mss": 40,
+                   "evidenceContains": ["POST /orders.v1.Orders/Create?key=[redacted] (:authority orders.default.svc.cluster.local:50051; content-type application/grpc)",
+                                        "HTTP/2 :status 200 (content-type application/grpc)"],
+                   "forbidden": ["wc-grpc-token-5150", "wc-h2-query-77"],
+                   "case": "gRPC without TLS (h2c): the request's method, path and authority decoded from HPACK"}))
 
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):

@@ -10,7 +10,8 @@ and the STRICT proxy refuses. Client ports come from the SYNs, read with tshark.
     scripts/expected-from-lab.py Captures/lab-services.pcap services
 
 `services` is `scripts/lab.sh record-services`: the legacy client sends HTTP
-with Basic auth and a cookie, logs in to PostgreSQL with a password first
+with Basic auth and a cookie, an HTTP/2 request in clear (h2c) with a bearer
+token and a key in its query, logs in to PostgreSQL with a password first
 without TLS (PGSSLMODE=disable) and then with it (require: SSLRequest, 'S',
 TLS), logs in to SMTP with AUTH, to the MQTT broker with a password, and to
 LDAP with a simple bind, first in clear and then after StartTLS, and ships a log
@@ -46,7 +47,7 @@ def syns(capture):
 # The credentials scripts/lab.sh sends, in every form they take on the wire.
 SECRETS = ["wc-pg-secret-4711", "wc-smtp-secret-0815", "wc-cookie-secret-42", "wc-basic-secret-99",
            "YXBwOndjLWJhc2ljLXNlY3JldC05OQ==", "AGFwcAB3Yy1zbXRwLXNlY3JldC0wODE1", "d2Mtc210cC1zZWNyZXQtMDgxNQ==",
-           "wc-mqtt-secret-2718", "wc-ldap-secret-3141", "wc-log-token-1618"]
+           "wc-mqtt-secret-2718", "wc-ldap-secret-3141", "wc-log-token-1618", "wc-h2c-token-2323", "wc-h2c-query-4646"]
 
 
 def services(capture):
@@ -57,6 +58,10 @@ def services(capture):
         if server_port == 80:
             flow.update(verdict="plaintext", protocol="http",
                         evidenceContains=["GET /account HTTP/1.1", "Authorization: [redacted]", "Cookie: [redacted]"])
+        elif server_port == 8081:
+            flow.update(verdict="plaintext", protocol="h2c",
+                        evidenceContains=["then GET /orders?api_key=[redacted] (:authority 10.111.1.122:8081)",
+                                          "HTTP/2 :status 200 (content-type text/plain)"])
         elif server_port == 5432 and next(postgres) == "disable":
             flow.update(verdict="plaintext", protocol="postgresql", evidenceContains=["PostgreSQL startup (user app)"])
         elif server_port == 5432:
@@ -77,7 +82,7 @@ def services(capture):
         flows.append(flow)
     return {
         "description": "scripts/lab.sh record-services: real clients send credentials to real servers in the "
-                       "webserver pod (curl to nginx with Basic auth and a cookie, psql to PostgreSQL without and "
+                       "webserver pod (curl to nginx with Basic auth and a cookie, curl to nginx over h2c with a bearer token, psql to PostgreSQL without and "
                        "then with TLS, curl to SMTP with AUTH, mosquitto_pub to mosquitto with a password, "
                        "ldapsearch to slapd with a simple bind, in clear and then after StartTLS, logger shipping a "
                        "log line with a token over TCP to a receiver that closes after it), recorded with "

@@ -127,6 +127,11 @@ http {
         listen 127.0.0.1:8080;
         location / { default_type text/plain; return 200 "hello from webserver\n"; }
     }
+    # HTTP/2 without TLS (h2c, as gRPC services in clear speak it), for the secrets scenario.
+    server {
+        listen $WEB_IP:8081 http2;
+        location / { default_type text/plain; return 200 "hello over h2c\n"; }
+    }
 }
 stream {
     $listener
@@ -258,6 +263,8 @@ PG_PASSWORD=wc-pg-secret-4711
 SMTP_PASSWORD=wc-smtp-secret-0815
 COOKIE_SECRET=wc-cookie-secret-42
 BASIC_PASSWORD=wc-basic-secret-99
+H2C_TOKEN=wc-h2c-token-2323
+H2C_QUERY_SECRET=wc-h2c-query-4646
 MQTT_PASSWORD=wc-mqtt-secret-2718
 LDAP_PASSWORD=wc-ldap-secret-3141
 LOG_TOKEN=wc-log-token-1618
@@ -374,6 +381,10 @@ secrets() {
   sleep 0.3
   in_ns wc-legacy curl -sS --max-time 3 -u "app:$BASIC_PASSWORD" -H "Cookie: session=$COOKIE_SECRET" \
     "http://$WEB_IP/account" >/dev/null
+  sleep 0.3
+  # HTTP/2 in clear: the headers travel HPACK-coded (curl Huffman-codes them).
+  in_ns wc-legacy curl -sS --max-time 3 --http2-prior-knowledge -H "Authorization: Bearer $H2C_TOKEN" \
+    "http://$WEB_IP:8081/orders?api_key=$H2C_QUERY_SECRET" >/dev/null
   sleep 0.3
   # Without TLS: the password crosses in clear. Then the same login upgraded
   # to TLS (SSLRequest answered 'S'): nothing readable after the request.

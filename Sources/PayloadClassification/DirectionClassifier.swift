@@ -436,7 +436,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// Looks for `resyncChain` valid record headers in a row (or, at the end of
     /// the stream, at least two that end exactly at its last byte).
     private mutating func resync(final: Bool) {
-        if pickupStart, decideAtPickupStart(final: final) { return }
+        if pickupStart {
+            switch decideAtPickupStart(final: final) {
+            case .decided, .waiting: return
+            case .undecided: break
+            }
+        }
         let found: Int? = buffer.withUnsafeBytes { raw -> Int? in
             var k = resyncScanStart
             var firstUndecided: Int?
@@ -492,32 +497,45 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// Bytes of a PROXY protocol header removed from the window at a pickup start.
     private var proxyHeaderBytes: Int { rare.value?.proxyHeaderBytes ?? 0 }
 
+    enum PickupDecision {
+        /// A protocol start decided the stream.
+        case decided
+        /// Nothing recognised there: resynchronise as after a gap.
+        case undecided
+        /// The probes need more bytes (an h2c preface whose first request
+        /// has not arrived yet): keep them at the window's start. Bounded:
+        /// the probes decide by `Probes.probeLimit` bytes.
+        case waiting
+    }
+
     /// At a pickup start that is not TLS framing: a PROXY protocol header is
     /// removed (what follows is the stream), and a recognised protocol start
     /// (h2c preface, SSH banner, a binary protocol's header, HTTP) decides.
-    private mutating func decideAtPickupStart(final: Bool) -> Bool {
-        guard buffer.count >= 5 || final else { return false }
-        let result: ProbeResult = buffer.withUnsafeBytes { raw in
-            guard raw.count >= 5, case .broken = Self.chain(in: raw, from: 0) else { return .needMore }
-            return Probes.probe(raw, final: final)
+    private mutating func decideAtPickupStart(final: Bool) -> PickupDecision {
+        guard buffer.count >= 5 || final else { return .undecided }
+        let result: ProbeResult? = buffer.withUnsafeBytes { raw in
+            guard raw.count >= 5, case .broken = Self.chain(in: raw, from: 0) else { return nil }
+            return Probes.probe(raw, final: final || raw.count >= Probes.probeLimit)
         }
         switch result {
         case .proxyHeader(let length, let name):
-            guard length <= buffer.count else { return false }
+            guard length <= buffer.count else { return .undecided }
             rare.change(initial: RareState()) {
                 $0.proxyHeader = name
                 $0.proxyHeaderBytes += length
             }
             buffer.removeFirst(length)
-            return false  // resync goes on over what follows the header
+            return .undecided  // resync goes on over what follows the header
         case .ssh(let banner):
             decide(kind: .ssh, name: "ssh", evidence: banner)
-            return true
+            return .decided
         case .cleartext(let kind, let name, let evidence) where kind != .text && name != "binary":
             decide(kind: kind, name: name, evidence: evidence)
-            return true
+            return .decided
+        case .needMore:
+            return .waiting
         default:
-            return false
+            return .undecided
         }
     }
 

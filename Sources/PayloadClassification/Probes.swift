@@ -80,11 +80,79 @@ enum Probes {
         }
         if startsWith(d, "PRI * HTTP/2.0") || (n < 14 && !final && isPrefix(d, of: "PRI * HTTP/2.0")) {
             if n < 14 { return .needMore }
-            return .cleartext(.h2c, protocolName: "h2c", evidence: "HTTP/2 prior-knowledge preface (PRI * HTTP/2.0)")
+            return h2cClient(d, final: final)
         }
+        if d[0] == 0, let result = h2cServer(d, final: final) { return result }
         if let result = http(d, final: final) { return result }
         if let result = ClearBinaryProbes.probe(d, final: final) { return result }
         return generic(d, final: final)
+    }
+
+    // MARK: HTTP/2 in clear
+
+    static let h2cPreface: StaticString = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    static let h2cPrefaceEvidence = "HTTP/2 prior-knowledge preface (PRI * HTTP/2.0)"
+
+    /// The client's preface, then its first request's method, path and
+    /// authority from the frames that follow (waiting for them while the
+    /// probe may), as HTTP/1's request line is shown.
+    static func h2cClient(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult {
+        let decided = final || d.count >= probeLimit
+        let prefaceLength = h2cPreface.utf8CodeUnitCount
+        guard d.count >= prefaceLength else {
+            return decided ? .cleartext(.h2c, protocolName: "h2c", evidence: h2cPrefaceEvidence) : .needMore
+        }
+        var evidence = h2cPrefaceEvidence
+        if startsWith(d, h2cPreface) {
+            switch HTTP2Frames.firstHeaders(UnsafeRawBufferPointer(rebasing: d[prefaceLength...]), final: decided) {
+            case .needMore:
+                return .needMore
+            case .headers(let fields):
+                if let request = HTTP2Frames.requestSummary(fields) { evidence += ", then " + request }
+            case .invalid, .framesOnly:
+                break
+            }
+        }
+        return .cleartext(.h2c, protocolName: "h2c", evidence: evidence)
+    }
+
+    /// A server's side of HTTP/2 in clear: it opens with a SETTINGS frame;
+    /// the first response's status follows. Nil when `d` does not start so.
+    static func h2cServer(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        if d.count < HTTP2Frames.headerLength {
+            // Undecided while the bytes so far could still be a SETTINGS
+            // frame's header, whatever other probes would say of so few.
+            guard !final, couldStartSettings(d) else { return nil }
+            return .needMore
+        }
+        guard HTTP2Frames.startsWithSettings(d) else { return nil }
+        let settings = "HTTP/2 SETTINGS frame (a server's connection preface)"
+        switch HTTP2Frames.firstHeaders(d, final: final || d.count >= probeLimit) {
+        case .needMore:
+            return .needMore
+        case .invalid:
+            return nil
+        case .framesOnly:
+            return .cleartext(.h2c, protocolName: "h2c", evidence: settings)
+        case .headers(let fields):
+            return .cleartext(.h2c, protocolName: "h2c", evidence: HTTP2Frames.responseSummary(fields).map { "HTTP/2 " + $0 } ?? settings)
+        }
+    }
+
+    /// Whether fewer than nine bytes are a possible start of the SETTINGS
+    /// frame `HTTP2Frames.startsWithSettings` accepts.
+    private static func couldStartSettings(_ d: UnsafeRawBufferPointer) -> Bool {
+        for (i, byte) in d.enumerated() {
+            switch i {
+            case 0, 1, 6, 7, 8: if byte != 0 { return false }
+            case 2: if byte % 6 != 0 || byte > 6 * 16 { return false }
+            case 3: if byte != HTTP2Frames.settingsType { return false }
+            case 4: if byte & 0xFE != 0 { return false }
+            case 5: if byte & 0x7F != 0 { return false }
+            default: return false
+            }
+        }
+        return true
     }
 
     // MARK: HTTP/1.x

@@ -408,6 +408,9 @@ enum StreamPiece: Sendable {
         Input(name: "TDS without encryption", pieces: [.data(TDSMessages.cleartextClient)]),
         Input(name: "Beats batch, compressed", pieces: [.data(CompressedSamples.beatsBatch)]),
         Input(name: "zlib stream after a frame header", pieces: [.data(CompressedSamples.framedZlib)]),
+        Input(name: "h2c request (curl)", pieces: [.data(H2CSamples.curlRequest)]),
+        Input(name: "h2c response (nginx)", pieces: [.data(H2CSamples.nginxResponse)]),
+        Input(name: "h2c request picked up at its preface", pieces: [.data(H2CSamples.curlRequest)], midStream: true),
     ]
 
     /// The same pieces, with every data piece cut into chunks of the sizes `next` returns.

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// Credentials crossing the wire in cleartext, through real clients and
-/// servers in the lab (curl with HTTP Basic auth and a cookie, psql logging in
+/// servers in the lab (curl with HTTP Basic auth and a cookie, curl over h2c
+/// with a bearer token and a key in the query, psql logging in
 /// to PostgreSQL with password authentication, curl logging in to SMTP with
 /// AUTH, mosquitto_pub logging in to mosquitto, ldapsearch binding to slapd):
 /// wirecheck must flag every flow as plaintext and show the shape of
@@ -13,7 +14,8 @@ import Testing
 extension LiveLabTests {
     /// Must match the values in scripts/lab.sh.
     static let secrets = ["wc-pg-secret-4711", "wc-smtp-secret-0815", "wc-cookie-secret-42", "wc-basic-secret-99",
-                          "wc-mqtt-secret-2718", "wc-ldap-secret-3141", "wc-log-token-1618"]
+                          "wc-mqtt-secret-2718", "wc-ldap-secret-3141", "wc-log-token-1618", "wc-h2c-token-2323",
+                          "wc-h2c-query-4646"]
 
     /// Every form a secret takes on the wire or could take in output.
     static var forbidden: [String] {
@@ -57,7 +59,8 @@ extension LiveLabTests {
 
         // The secrets were on the wire…
         let wire = try Data(contentsOf: recording)
-        // (Basic auth and SMTP AUTH carry theirs base64-encoded.)
+        // (Basic auth and SMTP AUTH carry theirs base64-encoded; the h2c
+        // request's travel Huffman-coded in HPACK, not searched for here.)
         for secret in ["wc-pg-secret-4711", "wc-cookie-secret-42", "wc-mqtt-secret-2718", "wc-ldap-secret-3141", "wc-log-token-1618",
                        Data("app:wc-basic-secret-99".utf8).base64EncodedString()] {
             #expect(wire.range(of: Data(secret.utf8)) != nil, "\(secret) not on the wire: the test proves nothing")
@@ -84,6 +87,12 @@ extension LiveLabTests {
         let evidence = http["evidence"] as? String ?? ""
         #expect(evidence.contains("GET /account HTTP/1.1"), "\(evidence)")
         #expect(evidence.contains("Authorization: [redacted]") && evidence.contains("Cookie: [redacted]"), "\(evidence)")
+        // HTTP/2 in clear: the request line and status decoded from HPACK, the query value redacted.
+        let h2c = try #require(flow(port: 8081), "no h2c flow: \(json.stdout)")
+        #expect(h2c["verdict"] as? String == "plaintext" && h2c["protocol"] as? String == "h2c", "\(h2c)")
+        let h2cEvidence = h2c["evidence"] as? String ?? ""
+        #expect(h2cEvidence.contains("GET /orders?api_key=[redacted] (:authority 10.111.1.122:8081)"), "\(h2cEvidence)")
+        #expect(h2cEvidence.contains("HTTP/2 :status 200"), "\(h2cEvidence)")
         let postgres = try #require(flow(port: 5432), "no PostgreSQL flow: \(json.stdout)")
         #expect(postgres["verdict"] as? String == "plaintext")
         #expect(postgres["protocol"] as? String == "postgresql", "\(postgres)")
