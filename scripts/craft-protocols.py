@@ -63,7 +63,7 @@ def record_tls(port, server_args, client, key_type=("-newkey", "ec", "-pkeyopt",
     return join(parts["c"]), join(parts["s"])
 
 
-def openssl_session(server_args, client_args, port):
+def openssl_session(server_args, client_args, port, key_type=None):
     """s_server and s_client on loopback; -www answers a GET with a page and closes."""
     def client(port):
         process = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet", "-ign_eof"] + client_args,
@@ -72,6 +72,8 @@ def openssl_session(server_args, client_args, port):
             process.communicate(b"GET / HTTP/1.0\r\n\r\n", timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+    if key_type:
+        return record_tls(port, server_args, client, key_type)
     return record_tls(port, server_args, client)
 
 
@@ -242,6 +244,9 @@ def main():
     big_hello = openssl_session(["-tls1_3"], ["-tls1_3", "-servername", "api.example.com", "-alpn", long_alpn], 44306)
     sslv2 = sslv2_hello_session(44307)
     tls12 = openssl_session(["-tls1_2"], ["-tls1_2", "-servername", "db.example.com"], 44308)
+    # TLS 1.2 with a NULL cipher suite (RSA key exchange: an RSA key).
+    null_cipher = ["-tls1_2", "-cipher", "NULL-SHA256:@SECLEVEL=0"]
+    null_tls = openssl_session(null_cipher, null_cipher, 44309, key_type=("-newkey", "rsa:2048"))
 
     cases = []  # (server port, exchange as [(from_client, bytes)], expectation)
     fake_header = bytes([23, 3, 3, 0, 20]) + bytes(20)
@@ -532,6 +537,27 @@ def main():
                                         "HTTP/2 :status 200 (content-type application/grpc)"],
                    "forbidden": ["wc-grpc-token-5150", "wc-h2-query-77"],
                    "case": "gRPC without TLS (h2c): the request's method, path and authority decoded from HPACK"}))
+
+    # The NULL-cipher session, whole (the suite says it), and from its first
+    # application data record on (as a capture that missed the handshake sees
+    # it: only the records' bodies, the server's page in clear, can tell).
+    cases.append((443, [(True, null_tls[0]), (False, null_tls[1])],
+                  {"verdict": "plaintext", "reasonContains": "NULL cipher suite (0x003B)",
+                   "case": "TLS 1.2 with a NULL cipher suite, from OpenSSL"}))
+    def from_application_data(stream):
+        records = tls_records(stream)
+        first = next(i for i, record in enumerate(records) if record[0] == 23)
+        return b"".join(records[first:])
+    cases.append((443, [(True, from_application_data(null_tls[0])), (False, from_application_data(null_tls[1]))],
+                  {"verdict": "plaintext", "reasonContains": "TLS record framing without encryption: the server's application data records hold printable text",
+                   "case": "the same NULL-cipher session without its handshake: records whose bodies are text"}))
+    # Cleartext dressed as TLS: application data record headers around an HTTP exchange.
+    def records(*bodies):
+        return b"".join(bytes([23, 3, 3]) + u16(len(body)) + body for body in bodies)
+    cases.append((443, [(True, records(b"GET /secret HTTP/1.1\r\nHost: bank\r\nCookie: session=wc-fake-tls-77\r\n\r\n")),
+                        (False, records(b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n", b"balance: 1000 EU"))],
+                  {"verdict": "plaintext", "reasonContains": "TLS record framing without encryption", "forbidden": ["wc-fake-tls-77"],
+                   "case": "cleartext HTTP inside TLS application data record headers"}))
 
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):

@@ -253,7 +253,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
             tlsAlertRecords: walked ? walker.alertRecords : 0,
             tlsEndsOnRecordBoundary: walked ? walker.isAtRecordBoundary : false,
             framingBreak: sofar.framingBreak, preamble: sofar.preamble, evidence: sofar.evidence,
-            entropy: sofar.entropy, handshake: walked ? walker.handshake.takeDetails() : TLSHandshakeDetails()
+            entropy: sofar.entropy, handshake: walked ? walker.handshake.takeDetails() : TLSHandshakeDetails(),
+            tlsPayloadSample: walked ? walker.payloadSample : TLSPayloadSample()
         )
     }
 

@@ -60,6 +60,8 @@ public struct DirectionSummary: Sendable, Equatable {
     /// Shannon entropy (bits per byte) of the first bytes, for opaque data.
     public var entropy: Optional<Double>
     public var handshake: TLSHandshakeDetails
+    /// What the first application data records carried (see `TLSPayloadSample`).
+    public var tlsPayloadSample: TLSPayloadSample
 
     /// Nothing seen. The stored properties have no default values on purpose
     /// (the optionals are spelled `Optional<…>`, which has no implicit nil):
@@ -70,7 +72,7 @@ public struct DirectionSummary: Sendable, Equatable {
             kind: .none, protocolName: nil, bytes: 0, gapBytes: 0, unverifiedBytes: 0,
             startedMidStream: false, resynchronised: false, tlsRecords: 0, tlsApplicationDataRecords: 0,
             tlsAlertRecords: 0, tlsEndsOnRecordBoundary: false, framingBreak: nil, preamble: nil,
-            evidence: nil, entropy: nil, handshake: TLSHandshakeDetails()
+            evidence: nil, entropy: nil, handshake: TLSHandshakeDetails(), tlsPayloadSample: TLSPayloadSample()
         )
     }
 
@@ -80,7 +82,7 @@ public struct DirectionSummary: Sendable, Equatable {
         kind: PayloadKind, protocolName: String?, bytes: Int, gapBytes: Int, unverifiedBytes: Int,
         startedMidStream: Bool, resynchronised: Bool, tlsRecords: Int, tlsApplicationDataRecords: Int,
         tlsAlertRecords: Int, tlsEndsOnRecordBoundary: Bool, framingBreak: FramingBreak?, preamble: String?,
-        evidence: String?, entropy: Double?, handshake: TLSHandshakeDetails
+        evidence: String?, entropy: Double?, handshake: TLSHandshakeDetails, tlsPayloadSample: TLSPayloadSample
     ) {
         self.kind = kind
         self.protocolName = protocolName
@@ -98,6 +100,48 @@ public struct DirectionSummary: Sendable, Equatable {
         self.evidence = evidence
         self.entropy = entropy
         self.handshake = handshake
+        self.tlsPayloadSample = tlsPayloadSample
+    }
+}
+
+/// Counts over the first bytes of a direction's TLS application data record
+/// bodies (after each record's first 8, which in TLS 1.2's AES-GCM are the
+/// explicit nonce, a counter mostly of zeros). Encryption leaves those bytes
+/// indistinguishable from random; records whose bodies read as text or are
+/// full of zero bytes are framing without encryption (a NULL cipher suite
+/// whose handshake was not captured, or cleartext dressed as TLS).
+public struct TLSPayloadSample: Sendable, Equatable {
+    public var sampled: UInt8 = 0
+    public var printable: UInt8 = 0
+    public var zeros: UInt8 = 0
+
+    /// Bytes sampled per direction.
+    public static let target: UInt8 = 64
+    /// Fewest bytes the counts are read from.
+    public static let minimum: UInt8 = 32
+
+    public init() {}
+
+    @inlinable
+    public mutating func add(_ byte: UInt8) {
+        sampled &+= 1
+        if byte >= 0x20 && byte < 0x7F || byte == 0x09 || byte == 0x0A || byte == 0x0D { printable &+= 1 }
+        if byte == 0 { zeros &+= 1 }
+    }
+
+    /// Why the sampled bytes cannot be ciphertext, or nil. Random bytes are
+    /// printable with probability 98/256 and zero with 1/256: 90 % printable
+    /// of 32 or more bytes, or a zero byte in every eight (at least 6),
+    /// happens to ciphertext with odds under 1 in 10^8.
+    public var inClear: String? {
+        guard sampled >= Self.minimum else { return nil }
+        if Int(printable) * 10 >= Int(sampled) * 9 {
+            return "hold printable text (\(printable) of their first \(sampled) bytes)"
+        }
+        if zeros >= max(6, sampled / 8) {
+            return "are full of zero bytes (\(zeros) of their first \(sampled))"
+        }
+        return nil
     }
 }
 

@@ -61,6 +61,11 @@ public struct TLSRecordWalker: Sendable {
     public private(set) var error: (offset: Int, error: TLSFramingError)?
     private var carry: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
     private var currentType: UInt8 = 0
+    /// Body bytes of the current application data record still to skip
+    /// before sampling (its first 8: an explicit nonce in TLS 1.2's AEAD suites).
+    private var sampleSkip: UInt8 = 0
+    /// The first application data bytes, counted (a few bytes, in padding).
+    public private(set) var payloadSample = TLSPayloadSample()
     public private(set) var changeCipherSpecSeen = false
     /// SSLv2 framing (a session that began with an SSLv2 hello and stayed
     /// SSLv2): 2-byte headers (high bit set, 15-bit length) or 3-byte ones
@@ -95,6 +100,8 @@ public struct TLSRecordWalker: Sendable {
                 let take = min(remaining, n - i)
                 if currentType == 22, !changeCipherSpecSeen, handshake.wantsBytes {
                     handshake.feed(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)]))
+                } else if currentType == 23, payloadSample.sampled < TLSPayloadSample.target {
+                    sample(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)]))
                 }
                 remaining -= take
                 i += take
@@ -118,6 +125,18 @@ public struct TLSRecordWalker: Sendable {
             }
         }
         return n
+    }
+
+    @inline(never)
+    private mutating func sample(_ body: UnsafeRawBufferPointer) {
+        for byte in body {
+            if sampleSkip > 0 {
+                sampleSkip -= 1
+            } else {
+                payloadSample.add(byte)
+                if payloadSample.sampled == TLSPayloadSample.target { return }
+            }
+        }
     }
 
     private mutating func walkSSLv2(_ bytes: UnsafeRawBufferPointer) -> Int {
@@ -184,7 +203,9 @@ public struct TLSRecordWalker: Sendable {
             switch header.contentType {
             case 20: changeCipherSpecSeen = true
             case 21: alertRecords += 1
-            case 23: applicationDataRecords += 1
+            case 23:
+                applicationDataRecords += 1
+                sampleSkip = 8
             default: break
             }
             return true

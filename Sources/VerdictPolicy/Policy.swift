@@ -106,6 +106,7 @@ public enum VerdictPolicy {
             if let suite = s.handshake.cipherSuite, isNullCipherSuite(suite) {
                 return (.plaintext, "TLS with a NULL cipher suite (0x\(hex4(suite))): the records are authenticated but not encrypted")
             }
+            if let clear = recordsInClear(c, s) { return (.plaintext, clear) }
             let preamble = c.preamble ?? s.preamble
             let pickedUpMidStream = c.resynchronised || s.resynchronised || c.startedMidStream || s.startedMidStream
             guard let preamble, preamble.hasPrefix("SSLv2") else {
@@ -126,6 +127,7 @@ public enum VerdictPolicy {
             guard provesTLS(side) else {
                 return (.inconclusive, "only the \(who) sent bytes, too few to prove TLS framing (\(side.tlsRecords) record)")
             }
+            if let clear = recordsInClear(c, s) { return (.plaintext, clear) }
             return (.encrypted, "every byte seen is TLS record framing (\(side.tlsRecords) \(who) records); the \(other) sent no payload")
         case (.ssh, .none), (.none, .ssh):
             let who = c.kind == .ssh ? "client" : "server"
@@ -153,6 +155,18 @@ public enum VerdictPolicy {
             return (.inconclusive, "\(who) bytes \(cause) never resynchronised to TLS records or known cleartext")
         }
         return (.inconclusive, "client sent \(describe(c)), server sent \(describe(s))")
+    }
+
+    /// TLS framing around bytes that cannot be ciphertext: application data
+    /// records whose bodies read as text or are full of zeros (a NULL cipher
+    /// suite whose handshake the capture missed, or cleartext dressed as TLS).
+    static func recordsInClear(_ c: DirectionSummary, _ s: DirectionSummary) -> Reason? {
+        for (side, who) in [(c, "client"), (s, "server")] where side.kind == .tls {
+            if let why = side.tlsPayloadSample.inClear {
+                return Reason(text: "TLS record framing without encryption: the \(who)'s application data records \(why), which ciphertext never does")
+            }
+        }
+        return nil
     }
 
     /// Cipher suites that encrypt nothing (RFC 5246, 4785, 4492, 5487, 5489,

@@ -408,6 +408,8 @@ enum StreamPiece: Sendable {
         Input(name: "TDS without encryption", pieces: [.data(TDSMessages.cleartextClient)]),
         Input(name: "Beats batch, compressed", pieces: [.data(CompressedSamples.beatsBatch)]),
         Input(name: "zlib stream after a frame header", pieces: [.data(CompressedSamples.framedZlib)]),
+        Input(name: "TLS records carrying text", pieces: [.data(TLSPayloadSampleTests.record(Array("12345678GET /a HTTP/1.1\r\nHost: example.org\r\nAccept: */*\r\n\r\n".utf8))
+            + TLSPayloadSampleTests.record(Array("abcdefghUser-Agent: test\r\n".utf8)))]),
         Input(name: "h2c request (curl)", pieces: [.data(H2CSamples.curlRequest)]),
         Input(name: "h2c response (nginx)", pieces: [.data(H2CSamples.nginxResponse)]),
         Input(name: "h2c request picked up at its preface", pieces: [.data(H2CSamples.curlRequest)], midStream: true),
