@@ -100,7 +100,11 @@ public struct TLSRecordWalker: Sendable {
                 let take = min(remaining, n - i)
                 if currentType == 22, !changeCipherSpecSeen, handshake.wantsBytes {
                     handshake.feed(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)]))
-                } else if currentType == 23, payloadSample.sampled < TLSPayloadSample.target {
+                } else if currentType == 23, payloadSample.sampled < TLSPayloadSample.target,
+                          !handshake.details.clientHelloSeen, !handshake.details.serverHelloSeen {
+                    // Only where this direction's hello was not captured: with
+                    // one, the negotiated suite says whether the records are
+                    // encrypted (the policy catches NULL suites from it).
                     sample(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)]))
                 }
                 remaining -= take
@@ -127,16 +131,15 @@ public struct TLSRecordWalker: Sendable {
         return n
     }
 
+    /// Counts the body bytes after the record's skipped start, up to the
+    /// sample's size: two branch-free counts over a slice, once per segment.
     @inline(never)
     private mutating func sample(_ body: UnsafeRawBufferPointer) {
-        for byte in body {
-            if sampleSkip > 0 {
-                sampleSkip -= 1
-            } else {
-                payloadSample.add(byte)
-                if payloadSample.sampled == TLSPayloadSample.target { return }
-            }
-        }
+        let skipped = min(Int(sampleSkip), body.count)
+        sampleSkip -= UInt8(skipped)
+        let wanted = min(body.count - skipped, Int(TLSPayloadSample.target - payloadSample.sampled))
+        guard wanted > 0 else { return }
+        payloadSample.add(UnsafeRawBufferPointer(rebasing: body[skipped..<(skipped + wanted)]))
     }
 
     private mutating func walkSSLv2(_ bytes: UnsafeRawBufferPointer) -> Int {

@@ -160,13 +160,18 @@ public enum VerdictPolicy {
     /// TLS framing around bytes that cannot be ciphertext: application data
     /// records whose bodies read as text or are full of zeros (a NULL cipher
     /// suite whose handshake the capture missed, or cleartext dressed as TLS).
+    /// Reads only the two samples: an array of the summaries cost each TLS
+    /// flow two copies of them (a retain for each string and list in them).
     static func recordsInClear(_ c: DirectionSummary, _ s: DirectionSummary) -> Reason? {
-        for (side, who) in [(c, "client"), (s, "server")] where side.kind == .tls {
-            if let why = side.tlsPayloadSample.inClear {
-                return Reason(text: "TLS record framing without encryption: the \(who)'s application data records \(why), which ciphertext never does")
-            }
+        let (who, why): (String, String)
+        if c.kind == .tls, let clientWhy = c.tlsPayloadSample.inClear {
+            (who, why) = ("client", clientWhy)
+        } else if s.kind == .tls, let serverWhy = s.tlsPayloadSample.inClear {
+            (who, why) = ("server", serverWhy)
+        } else {
+            return nil
         }
-        return nil
+        return Reason(text: "TLS record framing without encryption: the \(who)'s application data records \(why), which ciphertext never does")
     }
 
     /// Cipher suites that encrypt nothing (RFC 5246, 4785, 4492, 5487, 5489,
