@@ -4,15 +4,7 @@ import Testing
 /// Compressed streams as zlib and gzip write them (made with Python's zlib
 /// from forty JSON log lines with tokens in them, 7 083 bytes).
 enum CompressedSamples {
-    static func hex(_ text: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var high: UInt8?
-        for c in text.utf8 {
-            let v = c <= 0x39 ? c - 0x30 : c - 0x61 + 10
-            if let h = high { bytes.append(h << 4 | v); high = nil } else { high = v }
-        }
-        return bytes
-    }
+    static func hex(_ text: String) -> [UInt8] { TestSupport.hex(text) }
 
     /// The whole zlib stream (599 bytes), checksum and all.
     static let zlib = hex(

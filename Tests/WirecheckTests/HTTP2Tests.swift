@@ -5,16 +5,7 @@ import Testing
 /// 1.22 `GET /api/v1/orders?token=h2-query-secret&x=1` with an
 /// Authorization header and a cookie, recorded on a namespace's loopback.
 enum H2CSamples {
-    static func hex(_ text: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            bytes.append(UInt8(text[index..<next], radix: 16) ?? 0)
-            index = next
-        }
-        return bytes
-    }
+    static func hex(_ text: String) -> [UInt8] { TestSupport.hex(text) }
 
     static let curlRequest = hex(
         "505249202a20485454502f322e300d0a0d0a534d0d0a0d0a00001204000000000000030000006400040200000000020000000000000408000000000001ff0001"

@@ -5,6 +5,17 @@ import VerdictPolicy
 
 /// Paths and helpers shared by tests that run real captures and the real binary.
 enum TestSupport {
+    /// Bytes from lower-case hex digits ("0a1b..."), as samples are written in tests.
+    static func hex(_ text: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var high: UInt8?
+        for c in text.utf8 {
+            let v = c <= 0x39 ? c - 0x30 : c - 0x61 + 10
+            if let h = high { bytes.append(h << 4 | v); high = nil } else { high = v }
+        }
+        return bytes
+    }
+
     /// The package root, found from this file's location.
     static let packageRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
