@@ -20,14 +20,44 @@ enum HTTP2Frames {
     /// The largest frame a peer must accept before it says otherwise (SETTINGS_MAX_FRAME_SIZE).
     static let defaultMaximumFrame = 16_384
 
+    /// A frame's 9-byte header (RFC 9113 4.1), read at `offset`; the caller
+    /// has checked that nine bytes are there.
+    struct FrameHeader {
+        var length: Int
+        var type: UInt8
+        var flags: UInt8
+        var stream: UInt32
+
+        init(_ d: UnsafeRawBufferPointer, at offset: Int) {
+            length = Int(d[offset]) << 16 | Int(d[offset + 1]) << 8 | Int(d[offset + 2])
+            type = d[offset + 3]
+            flags = d[offset + 4]
+            stream = (UInt32(d[offset + 5]) & 0x7F) << 24 | UInt32(d[offset + 6]) << 16
+                | UInt32(d[offset + 7]) << 8 | UInt32(d[offset + 8])
+        }
+    }
+
     /// Whether `d` starts with a SETTINGS frame on stream 0, as a server's
     /// side of an HTTP/2 connection must (RFC 9113 3.4): six bytes per
-    /// setting, no flags but ACK, and not so long that it is anything else.
+    /// setting, no flags but ACK (which carries none), and at most 16
+    /// settings, or it is likely something else.
     static func startsWithSettings(_ d: UnsafeRawBufferPointer) -> Bool {
-        guard d.count >= headerLength, d[3] == settingsType, d[4] & 0xFE == 0,
-              d[5] & 0x7F == 0, d[6] == 0, d[7] == 0, d[8] == 0 else { return false }
-        let length = Int(d[0]) << 16 | Int(d[1]) << 8 | Int(d[2])
-        return length % 6 == 0 && length <= 6 * 16 && (d[4] == 0 || length == 0)
+        d.count >= headerLength && couldStartSettings(d) && (d[4] == 0 || d[2] == 0)
+    }
+
+    /// Whether the first bytes of `d` (up to nine) fit such a SETTINGS
+    /// frame's header, byte by byte: also asked of fewer than nine.
+    static func couldStartSettings(_ d: UnsafeRawBufferPointer) -> Bool {
+        for (i, byte) in d.prefix(headerLength).enumerated() {
+            switch i {
+            case 0, 1, 6, 7, 8: if byte != 0 { return false }                   // length < 256; stream 0
+            case 2: if byte % 6 != 0 || byte > 6 * 16 { return false }          // whole settings, at most 16
+            case 3: if byte != settingsType { return false }
+            case 4: if byte & 0xFE != 0 { return false }                        // no flag but ACK
+            default: if byte & 0x7F != 0 { return false }                       // stream 0 (reserved bit aside)
+            }
+        }
+        return true
     }
 
     /// Walks the frames from `d`'s first byte. `final`: no more bytes will
@@ -35,28 +65,25 @@ enum HTTP2Frames {
     static func firstHeaders(_ d: UnsafeRawBufferPointer, final: Bool) -> Walk {
         var offset = 0
         while offset + headerLength <= d.count {
-            let length = Int(d[offset]) << 16 | Int(d[offset + 1]) << 8 | Int(d[offset + 2])
-            let type = d[offset + 3]
-            let flags = d[offset + 4]
-            let stream = (UInt32(d[offset + 5]) & 0x7F) << 24 | UInt32(d[offset + 6]) << 16
-                | UInt32(d[offset + 7]) << 8 | UInt32(d[offset + 8])
-            guard length <= defaultMaximumFrame, frameIsValid(type: type, flags: flags, length: length, stream: stream) else {
+            let header = FrameHeader(d, at: offset)
+            guard header.length <= defaultMaximumFrame, frameIsValid(header) else {
                 return offset == 0 ? .invalid : .framesOnly
             }
             let bodyStart = offset + headerLength
-            guard bodyStart + length <= d.count else { return final ? .framesOnly : .needMore }
-            if type == headersType {
-                return headerBlock(d, frameStart: offset, length: length, flags: flags, stream: stream, final: final)
+            guard bodyStart + header.length <= d.count else { return final ? .framesOnly : .needMore }
+            if header.type == headersType {
+                return headerBlock(d, frameStart: offset, header, final: final)
             }
-            offset = bodyStart + length
+            offset = bodyStart + header.length
         }
         return final ? (offset == 0 ? .invalid : .framesOnly) : .needMore
     }
 
     /// Frame types whose shape is fixed by RFC 9113, checked; unknown types
     /// are allowed (peers must ignore them).
-    private static func frameIsValid(type: UInt8, flags: UInt8, length: Int, stream: UInt32) -> Bool {
-        switch type {
+    private static func frameIsValid(_ header: FrameHeader) -> Bool {
+        let (length, flags, stream) = (header.length, header.flags, header.stream)
+        switch header.type {
         case 0x0, headersType, continuationType: return stream != 0          // DATA, HEADERS, CONTINUATION
         case 0x2: return stream != 0 && length == 5                          // PRIORITY
         case 0x3: return stream != 0 && length == 4                          // RST_STREAM
@@ -71,47 +98,42 @@ enum HTTP2Frames {
 
     /// The header block that starts in the HEADERS frame at `frameStart`,
     /// with the CONTINUATION frames that complete it, decoded.
-    private static func headerBlock(
-        _ d: UnsafeRawBufferPointer, frameStart: Int, length: Int, flags: UInt8, stream: UInt32, final: Bool
-    ) -> Walk {
+    private static func headerBlock(_ d: UnsafeRawBufferPointer, frameStart: Int, _ header: FrameHeader, final: Bool) -> Walk {
         var start = frameStart + headerLength
-        var end = start + length
-        if flags & 0x8 != 0 {
+        var end = start + header.length
+        if header.flags & 0x8 != 0 {
             // PADDED: a pad-length byte first, that many bytes of padding last.
-            guard length >= 1, Int(d[start]) < length else { return .framesOnly }
+            guard header.length >= 1, Int(d[start]) < header.length else { return .framesOnly }
             end -= Int(d[start])
             start += 1
         }
-        if flags & 0x20 != 0 {
+        if header.flags & 0x20 != 0 {
             // PRIORITY: stream dependency and weight first.
             guard end - start >= 5 else { return .framesOnly }
             start += 5
         }
-        if flags & 0x4 != 0 {
-            let fields = HPACK.decode(UnsafeRawBufferPointer(rebasing: d[start..<end]))
-            guard let fields, !fields.isEmpty else { return .framesOnly }
-            return .headers(fields)
-        }
+        if header.flags & 0x4 != 0 { return decoded(UnsafeRawBufferPointer(rebasing: d[start..<end])) }
         // Without END_HEADERS, CONTINUATION frames of the same stream follow at once.
         var block = Array(UnsafeRawBufferPointer(rebasing: d[start..<end]))
-        var offset = frameStart + headerLength + length
+        var offset = frameStart + headerLength + header.length
         while true {
             guard offset + headerLength <= d.count else { return final ? .framesOnly : .needMore }
-            let continuationLength = Int(d[offset]) << 16 | Int(d[offset + 1]) << 8 | Int(d[offset + 2])
-            let continuationStream = (UInt32(d[offset + 5]) & 0x7F) << 24 | UInt32(d[offset + 6]) << 16
-                | UInt32(d[offset + 7]) << 8 | UInt32(d[offset + 8])
-            guard d[offset + 3] == continuationType, continuationStream == stream,
-                  continuationLength <= defaultMaximumFrame else { return .framesOnly }
-            guard offset + headerLength + continuationLength <= d.count else { return final ? .framesOnly : .needMore }
-            block.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(offset + headerLength)..<(offset + headerLength + continuationLength)]))
-            let endsBlock = d[offset + 4] & 0x4 != 0
-            offset += headerLength + continuationLength
-            if endsBlock {
-                let fields = block.withUnsafeBytes { HPACK.decode($0) }
-                guard let fields, !fields.isEmpty else { return .framesOnly }
-                return .headers(fields)
-            }
+            let continuation = FrameHeader(d, at: offset)
+            guard continuation.type == continuationType, continuation.stream == header.stream,
+                  continuation.length <= defaultMaximumFrame else { return .framesOnly }
+            let bodyStart = offset + headerLength
+            guard bodyStart + continuation.length <= d.count else { return final ? .framesOnly : .needMore }
+            block.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[bodyStart..<(bodyStart + continuation.length)]))
+            offset = bodyStart + continuation.length
+            if continuation.flags & 0x4 != 0 { return block.withUnsafeBytes { decoded($0) } }
         }
+    }
+
+    /// A complete header block's fields, or `.framesOnly` when it is not
+    /// valid HPACK or names none of the fields shown.
+    private static func decoded(_ block: UnsafeRawBufferPointer) -> Walk {
+        guard let fields = HPACK.decode(block), !fields.isEmpty else { return .framesOnly }
+        return .headers(fields)
     }
 
     // MARK: Evidence

@@ -122,7 +122,7 @@ enum Probes {
         if d.count < HTTP2Frames.headerLength {
             // Undecided while the bytes so far could still be a SETTINGS
             // frame's header, whatever other probes would say of so few.
-            guard !final, couldStartSettings(d) else { return nil }
+            guard !final, HTTP2Frames.couldStartSettings(d) else { return nil }
             return .needMore
         }
         guard HTTP2Frames.startsWithSettings(d) else { return nil }
@@ -137,22 +137,6 @@ enum Probes {
         case .headers(let fields):
             return .cleartext(.h2c, protocolName: "h2c", evidence: HTTP2Frames.responseSummary(fields).map { "HTTP/2 " + $0 } ?? settings)
         }
-    }
-
-    /// Whether fewer than nine bytes are a possible start of the SETTINGS
-    /// frame `HTTP2Frames.startsWithSettings` accepts.
-    private static func couldStartSettings(_ d: UnsafeRawBufferPointer) -> Bool {
-        for (i, byte) in d.enumerated() {
-            switch i {
-            case 0, 1, 6, 7, 8: if byte != 0 { return false }
-            case 2: if byte % 6 != 0 || byte > 6 * 16 { return false }
-            case 3: if byte != HTTP2Frames.settingsType { return false }
-            case 4: if byte & 0xFE != 0 { return false }
-            case 5: if byte & 0x7F != 0 { return false }
-            default: return false
-            }
-        }
-        return true
     }
 
     // MARK: HTTP/1.x
