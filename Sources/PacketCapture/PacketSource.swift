@@ -114,25 +114,13 @@ public final class PacketSource {
     /// The stdio buffer libpcap reads a capture file through, when we gave it one.
     private var fileBuffer: UnsafeMutableRawPointer?
 
-    /// Several files read as one capture (`openFiles`): the one being read,
-    /// those still to come, and what was noticed on the way.
-    private var currentFile: String?
-    private var followingFiles: [String] = []
-    private var filterExpression: String?
-    private var lastTimestamp: Int64 = .min
+    /// Several files read as one capture (`openFiles`), merged by packet
+    /// time; nil for one file or an interface.
+    @exclusivity(unchecked) private var merge: FileMerge?
     /// Set by `breakLoop()`: the end it causes is not a file's end.
     private var breakRequested = false
-    /// The last file that had packets before the current one, and the time
-    /// of the last packet read when the current one was opened (unchanged
-    /// at its end when it had none).
-    private var lastFileWithPackets: String?
-    private var lastFileEnd: Int64 = .min
-    private let firstLinkType: Int32
     /// Whether the file being read is gzip-compressed (read through zlib).
     private var readingGzip = false
-    /// Things the reader of the results should know that are not errors:
-    /// files whose packets overlap in time.
-    public private(set) var warnings: [String] = []
 
     private init(handle: OpaquePointer, isLive: Bool, timeoutMilliseconds: Int32 = 0, fileBuffer: UnsafeMutableRawPointer? = nil) {
         self.handle = handle
@@ -140,7 +128,6 @@ public final class PacketSource {
         self.timeoutMilliseconds = timeoutMilliseconds
         self.selectableDescriptor = isLive ? pcap_get_selectable_fd(handle) : -1
         self.fileBuffer = fileBuffer
-        self.firstLinkType = pcap_datalink(handle)
     }
 
     deinit {
@@ -162,18 +149,21 @@ public final class PacketSource {
         return source
     }
 
-    /// Opens several capture files to be read as one capture, as a capture
-    /// rotated by `tcpdump -C` or `-G` was written: a connection that
-    /// crosses from one file into the next stays one flow. Files are read
-    /// in the order of their first packets, not of the arguments (`cap1`,
-    /// `cap10`, `cap2`… is how a shell sorts tcpdump's rotated names).
-    /// Each is checked before anything is read: all must open and share one
-    /// link type. Files whose packets overlap in time are read one after
-    /// the other all the same, with a warning (`warnings`).
+    /// Opens several capture files to be read as one capture, merged by
+    /// packet time as `mergecap` merges them: a capture rotated by `tcpdump
+    /// -C` or `-G` (whose files follow one another, whatever order the
+    /// arguments came in: `cap1`, `cap10`, `cap2`… is how a shell sorts
+    /// tcpdump's rotated names), and captures taken at the same time on two
+    /// interfaces or two nodes, whose packets interleave. A connection seen
+    /// in several files stays one flow. Each file is checked before anything
+    /// is read: all must open and share one link type. Files are opened as
+    /// the merge reaches their first packet and closed at their end, so a
+    /// long rotation holds only the files that overlap open at once.
     public static func openFiles(_ paths: [String]) throws(CaptureError) -> PacketSource {
         guard paths.count > 1 else { return try openFile(paths.first ?? "-") }
-        var firstPackets: [(path: String, firstTimestamp: Int64?)] = []
+        var firstPackets: [FileMerge.File] = []
         var linkType: (path: String, type: Int32)?
+        var snapshotLength: Int32 = 0
         for path in paths {
             guard path != "-" else {
                 throw CaptureError(.openFailed, "standard input ('-r -') cannot be read together with other files")
@@ -186,25 +176,30 @@ public final class PacketSource {
                     + "only when they share a link type (read them one at a time, or convert one with editcap -T)")
             }
             linkType = linkType ?? (path, probe.linkType)
+            snapshotLength = max(snapshotLength, pcap_snapshot(handle))
             var first: Int64?
             if case .packet(let packet) = probe.next() { first = packet.timestampNanoseconds }
-            firstPackets.append((path, first))
+            firstPackets.append(FileMerge.File(path: path, firstTimestamp: first))
         }
         // Stable: files with equal first times, or none (empty, or unreadable
         // at once: their error comes when they are read), keep their order.
         let ordered = firstPackets.enumerated().sorted { a, b in
             let x = a.element.firstTimestamp ?? .max, y = b.element.firstTimestamp ?? .max
             return x != y ? x < y : a.offset < b.offset
-        }.map(\.element.path)
-        let source = try openFile(ordered[0])
-        source.currentFile = ordered[0]
-        source.followingFiles = Array(ordered.dropFirst().reversed())
+        }.map(\.element)
+        // The merged capture's own handle reads nothing: it gives the link
+        // type and snapshot length, and compiles the filter.
+        guard let type = linkType?.type, let handle = pcap_open_dead(type, max(snapshotLength, 1)) else {
+            throw CaptureError(.openFailed, "cannot make a libpcap handle for the merged capture")
+        }
+        let source = PacketSource(handle: handle, isLive: false)
+        source.merge = FileMerge(files: ordered, linkType: type)
         return source
     }
 
     /// Opens a file for libpcap, through a large stdio buffer (see
     /// `fileReadBufferBytes`); also says whether it is read through zlib.
-    private static func openFileHandle(_ path: String) throws(CaptureError) -> (OpaquePointer, UnsafeMutableRawPointer?, gzip: Bool) {
+    static func openFileHandle(_ path: String) throws(CaptureError) -> (OpaquePointer, UnsafeMutableRawPointer?, gzip: Bool) {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         let precision = UInt32(PCAP_TSTAMP_PRECISION_NANO)
         guard path != "-" else {
@@ -231,25 +226,6 @@ public final class PacketSource {
             throw openFailure(path, errbuf)
         }
         return (handle, buffer, gzip)
-    }
-
-    /// Moves on to the next of several files; false when there is none.
-    /// Throws when it cannot be opened or filtered (it opened when checked,
-    /// so it changed since).
-    private func openNextFile() throws(CaptureError) -> Bool {
-        guard let path = followingFiles.popLast() else { return false }
-        let (newHandle, newBuffer, gzip) = try Self.openFileHandle(path)
-        pcap_close(handle)
-        fileBuffer?.deallocate()
-        handle = newHandle
-        fileBuffer = newBuffer
-        readingGzip = gzip
-        currentFile = path
-        if let filterExpression { try setFilter(filterExpression) }
-        guard pcap_datalink(handle) == firstLinkType else {
-            throw CaptureError(.readFailed, "\(path): its link type changed since it was opened")
-        }
-        return true
     }
 
     /// libpcap reads a file with two `fread` calls per packet, and in a
@@ -353,13 +329,19 @@ public final class PacketSource {
 
     /// Compiles and installs a BPF filter in tcpdump's syntax.
     public func setFilter(_ expression: String) throws(CaptureError) {
-        filterExpression = expression
+        // Several files: compiled here, where an error belongs (the merged
+        // capture's own handle takes no filter); each file gets it as it opens.
+        try Self.install(filter: expression, on: handle, compileOnly: merge != nil)
+        merge?.filter = expression
+    }
+
+    static func install(filter expression: String, on handle: OpaquePointer, compileOnly: Bool = false) throws(CaptureError) {
         var program = bpf_program()
         if pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
             throw CaptureError(.invalidFilter, "invalid filter \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
         }
         defer { pcap_freecode(&program) }
-        if pcap_setfilter(handle, &program) != 0 {
+        if !compileOnly, pcap_setfilter(handle, &program) != 0 {
             throw CaptureError(.invalidFilter, "cannot install filter: \(String(cString: pcap_geterr(handle)))")
         }
     }
@@ -367,32 +349,20 @@ public final class PacketSource {
     /// Reads the next packet. The packet's bytes stay valid until the next call.
     @inline(__always)
     public func next() -> ReadResult {
-        read() ?? nextFile()
+        if let merge { return breakRequested ? .end : merge.next() }
+        return read()
     }
 
-    /// One read from the current handle; nil at the end of a file (not
-    /// after `breakLoop()`), where the next file may follow. Kept small: it
-    /// runs once per packet, inlined into the reading loop.
+    /// One read from the handle. Kept small: it runs once per packet,
+    /// inlined into the reading loop.
     @inline(__always)
-    private func read() -> ReadResult? {
+    private func read() -> ReadResult {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let status = pcap_next_ex(handle, &header, &data)
         switch status {
         case 1:
-            guard let header, let data else { return .failed(CaptureError(.readFailed, "libpcap returned no packet")) }
-            let pkt = header.pointee
-            let seconds = Int64(pkt.ts.tv_sec)
-            // Opened with nanosecond precision, libpcap stores nanoseconds in tv_usec.
-            let fraction = Int64(pkt.ts.tv_usec)
-            let captured = Int(pkt.caplen)
-            let timestamp = seconds &* 1_000_000_000 &+ fraction
-            lastTimestamp = timestamp
-            return .packet(CapturedPacket(
-                timestampNanoseconds: timestamp,
-                originalLength: max(Int(pkt.len), captured),
-                bytes: UnsafeRawBufferPointer(start: data, count: captured)
-            ))
+            return Self.packet(header: header, data: data)
         case 0:
             // Live, non-blocking: nothing buffered. Wait for the descriptor;
             // a timeout or a signal hands control back to the caller.
@@ -403,37 +373,30 @@ public final class PacketSource {
             return .timeout
         case PCAP_ERROR_BREAK:
             // A file's end, or `breakLoop()`.
-            return breakRequested ? .end : nil
+            return .end
         default:
-            return .failed(readFailure())
+            return .failed(CaptureError(.readFailed, withHint(Self.readFailure(handle, isLive: isLive, gzip: readingGzip))))
         }
     }
 
-    /// After a file's end: the first packet of the next file that has one,
-    /// checked against the last packet before it (see `noteOverlap`); or
-    /// the end.
-    @inline(never)
-    private func nextFile() -> ReadResult {
-        // Empty files leave both as they were: the comparison is with the
-        // last file that had packets.
-        if lastTimestamp != lastFileEnd { lastFileWithPackets = currentFile }
-        let previousEnd = lastTimestamp
-        while true {
-            do {
-                guard try openNextFile() else { return .end }
-            } catch {
-                return .failed(error)
-            }
-            guard let result = read() else { continue }
-            if case .packet(let packet) = result, let previous = lastFileWithPackets, packet.timestampNanoseconds < previousEnd {
-                noteOverlap(previous: previous, previousEnd: previousEnd, nextStart: packet.timestampNanoseconds)
-            }
-            lastFileEnd = previousEnd
-            return result
-        }
+    /// The packet `pcap_next_ex` returned.
+    @inline(__always)
+    static func packet(header: UnsafeMutablePointer<pcap_pkthdr>?, data: UnsafePointer<UInt8>?) -> ReadResult {
+        guard let header, let data else { return .failed(CaptureError(.readFailed, "libpcap returned no packet")) }
+        let pkt = header.pointee
+        let seconds = Int64(pkt.ts.tv_sec)
+        // Opened with nanosecond precision, libpcap stores nanoseconds in tv_usec.
+        let fraction = Int64(pkt.ts.tv_usec)
+        let captured = Int(pkt.caplen)
+        return .packet(CapturedPacket(
+            timestampNanoseconds: seconds &* 1_000_000_000 &+ fraction,
+            originalLength: max(Int(pkt.len), captured),
+            bytes: UnsafeRawBufferPointer(start: data, count: captured)
+        ))
     }
 
-    private func readFailure() -> CaptureError {
+    /// libpcap's message for a failed read, and where in the file it stopped.
+    static func readFailure(_ handle: OpaquePointer, isLive: Bool, gzip: Bool) -> String {
         var text = String(cString: pcap_geterr(handle))
         // Where in the file reading stopped, so a user can look at the bytes
         // (unknown for pipes and live captures).
@@ -441,25 +404,8 @@ public final class PacketSource {
             let position = ftell(file)
             if position >= 0 { text += " (reading stopped at byte offset \(position) of the file)" }
         }
-        if readingGzip { text += Self.gzipReadFailure }
-        if let currentFile {
-            text = "\(currentFile): \(text)"
-            if !followingFiles.isEmpty {
-                text += "; the \(followingFiles.count) later file\(followingFiles.count == 1 ? " was" : "s were") not read"
-            }
-        }
-        return CaptureError(.readFailed, withHint(text))
-    }
-
-    /// Several files overlap in time when they come from captures taken at
-    /// once (two interfaces, two nodes): read one after the other, a
-    /// connection seen in both is split, and its later part starts mid-stream.
-    private func noteOverlap(previous: String, previousEnd: Int64, nextStart: Int64) {
-        let seconds = Double(previousEnd - nextStart) / 1e9
-        let overlap = seconds >= 0.001 ? "\((seconds * 1000).rounded() / 1000) s" : "\(previousEnd - nextStart) ns"
-        warnings.append(
-            "\(currentFile ?? "a file") starts \(overlap) before \(previous) ends: the files overlap in time and were read one after "
-                + "the other, not interleaved, so connections seen in both may be split (merge them first: mergecap -w merged.pcapng FILES)")
+        if gzip { text += gzipReadFailure }
+        return text
     }
 
     /// Makes a blocked or future `next()` return `.end`. Safe from a signal handler.
@@ -482,7 +428,7 @@ public final class PacketSource {
 }
 
 /// libpcap's name for a link type (DLT_ value), or the number when it has none.
-private func linkTypeName(_ type: Int32) -> String {
+func linkTypeName(_ type: Int32) -> String {
     guard let name = pcap_datalink_val_to_name(type) else { return "\(type)" }
     return String(cString: name)
 }
@@ -495,11 +441,13 @@ private func message(_ buffer: [CChar]) -> String {
 /// libpcap's message, with what to do where libpcap's limit is the cause:
 /// a pcapng file from a capture on several interfaces (dumpcap or Wireshark
 /// with more than one `-i`) whose link types differ cannot be read by it.
-private func withHint(_ message: String) -> String {
-    guard message.contains("different from the type of the first interface") else { return message }
+func withHint(_ message: String) -> String {
+    guard message.contains("different from the type of the first interface"), !message.contains(splitAdvice) else { return message }
     // Tested recipe: tshark's filtered output keeps every interface's
     // description, so libpcap still refuses it until editcap rewrites it as pcap.
     return message + "; libpcap (and so tcpdump) reads a pcapng file only when all its interfaces have one link type:"
-        + " split it per interface first (tshark -r FILE -Y 'frame.interface_id == N' -w PART.pcapng,"
+        + splitAdvice + " (tshark -r FILE -Y 'frame.interface_id == N' -w PART.pcapng,"
         + " then editcap -F pcap -T ether|linux-sll|linux-sll2|rawip PART.pcapng PART.pcap)"
 }
+
+private let splitAdvice = " split it per interface first"

@@ -19,9 +19,6 @@ public struct CaptureFacts: Sendable {
     public var lostDatagrams = 0
     /// Set when reading stopped early because of an error (e.g. a truncated file).
     public var readError: String?
-    /// What else the reader of the results must know about how the capture
-    /// was read (several files that overlap in time).
-    public var readWarnings: [String] = []
     /// The verdicts whose flows were listed (`--show`); nil: all of them.
     public var shownVerdicts: [Verdict]?
 
@@ -202,7 +199,6 @@ public struct TextReporter: Reporter {
         if capture.drops > 0 { text += "warning: packets were dropped; verdicts of flows open at the time are suspect\n" }
         // Also here, not only on stderr: a report kept in a file (`-o`, a
         // redirect) must not show a PASS without saying what it covers.
-        for warning in capture.readWarnings { text += "warning: \(warning)\n" }
         if let error = capture.readError {
             text += "warning: reading stopped early: \(error); verdicts cover only the \(capture.frames) packets before it\n"
         }
@@ -325,7 +321,6 @@ public struct JSONLinesReporter: Reporter {
             if summary.failingServers.untrackedFlows > 0 { json.add("failingFlowsToUnlistedServers", summary.failingServers.untrackedFlows) }
         }
         if let shown = capture.shownVerdicts { json.add("shownVerdicts", shown.map(\.rawValue)) }
-        if !capture.readWarnings.isEmpty { json.add("readWarnings", capture.readWarnings) }
         if let error = capture.readError { json.add("readError", error) }
         return json.line()
     }

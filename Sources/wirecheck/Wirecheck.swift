@@ -41,7 +41,7 @@ struct Wirecheck: ParsableCommand {
     var interface: String?
 
     @Option(name: [.customShort("r"), .long], help: ArgumentHelp(
-        "Read packets from a pcap or pcapng file, gzip-compressed or not ('-' for standard input). Repeat it to read several files as one capture (a rotated tcpdump -C/-G capture): they are read in the order of their first packets.",
+        "Read packets from a pcap or pcapng file, gzip-compressed or not ('-' for standard input). Repeat it to read several files as one capture, merged by packet time (a rotated tcpdump -C/-G capture, or captures taken at once on two interfaces or nodes).",
         valueName: "file"))
     var read: [String] = []
 
@@ -323,7 +323,6 @@ struct Wirecheck: ParsableCommand {
             }
         }
         readAhead?.stop()
-        facts.readWarnings = source.warnings
         if let stats = source.statistics() {
             if stats.droppedByKernel + stats.droppedByInterface > lastDrops { analyzer.noteDrops() }
             facts.droppedByKernel = stats.droppedByKernel
@@ -345,7 +344,6 @@ struct Wirecheck: ParsableCommand {
         facts.lostDatagrams = analyzer.statistics.abandonedDatagrams + analyzer.statistics.conflictingDatagrams
         standardOutput(reporter.summary(summary, capture: facts))
         flushReports()
-        for warning in facts.readWarnings { standardError("wirecheck: warning: \(warning)\n") }
         if let error = facts.readError {
             standardError("wirecheck: warning: \(sourceName): reading stopped early: \(error); results cover the \(packets) packets before it\n")
         }
