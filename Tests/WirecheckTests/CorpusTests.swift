@@ -56,11 +56,15 @@ struct CorpusTests {
         var failures: [String] = []
         for file in files {
             let path = Corpus.capturesDirectory.appendingPathComponent(file).path
-            let run = try TestSupport.run(binary, ["-r", path, "--json"])
-            if !(0...3).contains(run.status) {
-                failures.append("\(file): exit \(run.status) \(run.stderr.suffix(200))")
-            } else if run.status != 3, !run.stdout.contains("\"type\":\"summary\"") {
-                failures.append("\(file): exit \(run.status) without a summary")
+            // Alone, and merged with itself (every packet twice, equal
+            // times: the merge's reads of bad records and its ties).
+            for arguments in [["-r", path], ["-r", path, "-r", path]] {
+                let run = try TestSupport.run(binary, arguments + ["--json"])
+                if !(0...3).contains(run.status) {
+                    failures.append("\(file) \(arguments.count / 2)x: exit \(run.status) \(run.stderr.suffix(200))")
+                } else if run.status != 3, !run.stdout.contains("\"type\":\"summary\"") {
+                    failures.append("\(file) \(arguments.count / 2)x: exit \(run.status) without a summary")
+                }
             }
         }
         #expect(failures.isEmpty, "\(failures.count) of \(files.count): \(failures.prefix(10))")
