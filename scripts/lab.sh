@@ -28,6 +28,8 @@
 #   scripts/lab.sh record-services OUT.pcap    the secrets scenario, recorded on -i any in the node
 #   scripts/lab.sh record-rotated DIR [RUNS]   traffic RUNS times, recorded rotated every second
 #                                              and gzipped (tcpdump -G 1 -z gzip) into DIR
+#   scripts/lab.sh record-interfaces DIR [mode] traffic recorded at once on each pod's veth, one
+#                                              tcpdump per interface, into DIR/veth-POD.pcap
 #   scripts/lab.sh exec-node CMD...            run a command in the node namespace
 #   scripts/lab.sh down                        remove everything the lab made
 set -euo pipefail
@@ -250,6 +252,32 @@ record_rotated() {
   cat "$log" >&2
 }
 
+# record-interfaces DIR [mode]: the traffic scenario recorded by three
+# tcpdumps at once, one per pod's veth (as captures taken on several
+# interfaces or nodes are): every connection is in its client's file and in
+# the webserver's, into DIR/veth-POD.pcap.
+record_interfaces() {
+  local dir=${1:?usage: lab.sh record-interfaces DIR [permissive|strict]} mode=${2:-permissive}
+  up "$mode"
+  mkdir -p "$dir"
+  dir=$(realpath -m "$dir")
+  local pids=() pod
+  for pod in web mesh legacy; do
+    : >"$STATE/tcpdump-$pod.log"
+    ip netns exec wc-node tcpdump -Z root -i "veth-$pod" -U -w "$dir/veth-$pod.pcap" "host $WEB_IP and port 80" 2>"$STATE/tcpdump-$pod.log" &
+    pids+=($!)
+  done
+  for pod in web mesh legacy; do
+    for _ in $(seq 100); do grep -q "listening on" "$STATE/tcpdump-$pod.log" && break; sleep 0.1; done
+    grep -q "listening on" "$STATE/tcpdump-$pod.log" || { kill "${pids[@]}"; die "tcpdump on veth-$pod did not start: $(cat "$STATE/tcpdump-$pod.log")"; }
+  done
+  traffic
+  sleep 1.5
+  kill -TERM "${pids[@]}"
+  wait "${pids[@]}" || true
+  cat "$STATE"/tcpdump-{web,mesh,legacy}.log >&2
+}
+
 # record-services OUT.pcap: the secrets scenario, recorded like `record` but on every port.
 record_services() {
   local out=${1:?usage: lab.sh record-services OUT.pcap}
@@ -437,6 +465,7 @@ case ${1:-} in
   secrets) secrets ;;
   record-services) shift; record_services "$@" ;;
   record-rotated) shift; record_rotated "$@" ;;
+  record-interfaces) shift; record_interfaces "$@" ;;
   exec-node) shift; in_ns wc-node "$@" ;;
   down) down ;;
   *) sed -n '2,31p' "$0" >&2; exit 2 ;;
