@@ -37,7 +37,24 @@ enum LiveLab {
         return LabLock(fd: fd)
     }
 
-    static func lab(_ arguments: String...) throws {
+    /// Records with `lab.sh COMMAND DIRECTORY ARGUMENTS…` into a fresh
+    /// directory, the lab held for this test alone, and hands the directory
+    /// to `body`; then takes the lab down and removes the directory.
+    static func recording<T>(_ command: String, _ arguments: String..., body: (URL) throws -> T) throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-\(command)-\(UUID())")
+        let lock = try exclusive()
+        defer { lock.release() }
+        defer {
+            try? lab("down")
+            try? FileManager.default.removeItem(at: directory)
+        }
+        try run([command, directory.path] + arguments)
+        return try body(directory)
+    }
+
+    static func lab(_ arguments: String...) throws { try run(arguments) }
+
+    private static func run(_ arguments: [String]) throws {
         let result = try TestSupport.run(URL(fileURLWithPath: "/bin/bash"), [script.path] + arguments)
         guard result.status == 0 else {
             throw TestFailure("lab.sh \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderr)")
@@ -110,14 +127,10 @@ struct LiveLabTests {
     /// runs of three flows.
     @Test func rotatedGzippedCapture() throws {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-rotated-\(UUID())")
-        let lock = try LiveLab.exclusive()
-        defer { lock.release() }
-        defer {
-            try? LiveLab.lab("down")
-            try? FileManager.default.removeItem(at: directory)
-        }
-        try LiveLab.lab("record-rotated", directory.path, "3")
+        try LiveLab.recording("record-rotated", "3") { directory in try checkRotated(binary: binary, directory: directory) }
+    }
+
+    func checkRotated(binary: URL, directory: URL) throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("cap-") }.sorted(by: >)
         #expect(files.count >= 2, "\(files)")
         #expect(files.contains { $0.hasSuffix(".pcap.gz") }, "\(files)")
@@ -138,14 +151,10 @@ struct LiveLabTests {
     /// flow, whole, holding every packet of both files, with no warning.
     @Test func perInterfaceCaptures() throws {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-interfaces-\(UUID())")
-        let lock = try LiveLab.exclusive()
-        defer { lock.release() }
-        defer {
-            try? LiveLab.lab("down")
-            try? FileManager.default.removeItem(at: directory)
-        }
-        try LiveLab.lab("record-interfaces", directory.path)
+        try LiveLab.recording("record-interfaces") { directory in try checkPerInterface(binary: binary, directory: directory) }
+    }
+
+    func checkPerInterface(binary: URL, directory: URL) throws {
         let files = ["veth-legacy.pcap", "veth-mesh.pcap", "veth-web.pcap"].map { directory.appendingPathComponent($0).path }
         let run = try TestSupport.run(binary, files.flatMap { ["-r", $0] } + ["--json"])
         let lines = try TestSupport.jsonLines(run.stdout)
