@@ -16,7 +16,8 @@ without TLS (PGSSLMODE=disable) and then with it (require: SSLRequest, 'S',
 TLS), logs in to SMTP with AUTH, to the MQTT broker with a password, and to
 LDAP with a simple bind, first in clear and then after StartTLS, and ships a log
 line with a token over TCP (util-linux logger), which the receiver closes after
-the client. Every flow is plaintext but the second PostgreSQL and the second
+the client; then a second Alertmanager joins the first (memberlist gossip on
+9094, LZW-compressed, no key). Every flow is plaintext but the second PostgreSQL and the second
 LDAP one; no credential may appear in any output.
 """
 import json
@@ -79,13 +80,20 @@ def services(capture):
         elif server_port == 514:
             # logger sends its line and closes; the receiver's close follows: no refusal.
             flow.update(verdict="plaintext", protocol="text", reasonContains="answering the client's close")
+        elif server_port == 9094:
+            # An Alertmanager joining another: memberlist push/pull, LZW-compressed, no gossip key.
+            flow.update(verdict="plaintext", protocol="memberlist",
+                        evidenceContains=["memberlist push/pull (join)", "LZW-compressed"])
+        else:
+            raise SystemExit(f"unexpected flow to port {server_port}: {client} -> {server}")
         flows.append(flow)
     return {
         "description": "scripts/lab.sh record-services: real clients send credentials to real servers in the "
                        "webserver pod (curl to nginx with Basic auth and a cookie, curl to nginx over h2c with a bearer token, psql to PostgreSQL without and "
                        "then with TLS, curl to SMTP with AUTH, mosquitto_pub to mosquitto with a password, "
                        "ldapsearch to slapd with a simple bind, in clear and then after StartTLS, logger shipping a "
-                       "log line with a token over TCP to a receiver that closes after it), recorded with "
+                       "log line with a token over TCP to a receiver that closes after it, an Alertmanager joining another "
+                       "over memberlist), recorded with "
                        "tcpdump -i any in the node",
         "exitCode": 1,
         "flows": flows,

@@ -24,7 +24,8 @@
 #                                              cleartext from the legacy client: HTTP Basic auth
 #                                              and a cookie, a PostgreSQL password, SMTP AUTH, an
 #                                              MQTT CONNECT, an LDAP simple bind (PostgreSQL and
-#                                              LDAP also once upgraded to TLS)
+#                                              LDAP also once upgraded to TLS); a log line over
+#                                              TCP; an Alertmanager joining another (memberlist)
 #   scripts/lab.sh record-services OUT.pcap    the secrets scenario, recorded on -i any in the node
 #   scripts/lab.sh record-rotated DIR [RUNS]   traffic RUNS times, recorded rotated every second
 #                                              and gzipped (tcpdump -G 1 -z gzip) into DIR
@@ -356,6 +357,34 @@ start_syslog() {
 
 stop_syslog() { stop_pidfile "$STATE/syslog.pid"; }
 
+# Alertmanager clustering as Prometheus deployments run it: memberlist gossip
+# on 9094, in clear and LZW-compressed unless TLS is configured.
+# alertmanager_in NS IP [PEER]: starts one, waits until its cluster listener
+# is up (from its log: a connection to the port would be a flow of its own).
+alertmanager_in() {
+  local ns=$1 ip=$2 peer=${3:-} dir=$STATE/alertmanager-${1#wc-}
+  command -v prometheus-alertmanager >/dev/null || die "prometheus-alertmanager not installed (scripts/setup.sh --lab installs it)"
+  mkdir -p "$dir/data"
+  printf 'route:\n  receiver: none\nreceivers:\n  - name: none\n' >"$dir/alertmanager.yml"
+  ip netns exec "$ns" prometheus-alertmanager --config.file="$dir/alertmanager.yml" --storage.path="$dir/data" \
+    --web.listen-address="$ip:9093" --cluster.listen-address="$ip:9094" ${peer:+--cluster.peer="$peer:9094"} \
+    </dev/null >"$dir/log" 2>&1 &
+  echo $! >"$dir.pid"
+  disown  # killed with SIGKILL later: no "Killed" notice from this shell
+  for _ in $(seq 100); do grep -q "Waiting for gossip to settle" "$dir/log" && return 0; sleep 0.1; done
+  die "alertmanager in $ns did not start: $(tail -3 "$dir/log")"
+}
+
+# SIGKILL: on SIGTERM it waits up to 10 s for its leave to be gossiped.
+stop_alertmanagers() {
+  local pidfile
+  for pidfile in "$STATE"/alertmanager-*.pid; do
+    [[ -f $pidfile ]] || continue
+    kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+}
+
 # mosquitto on $WEB_IP:1883, logins checked against a password file.
 start_mqtt() {
   stop_mqtt
@@ -440,6 +469,11 @@ secrets() {
   # close follows (plaintext, not a refusal).
   in_ns wc-legacy logger -T -n "$WEB_IP" -P 514 --rfc5424 -t api "login ok for alice token=$LOG_TOKEN"
   sleep 0.3
+  # A second Alertmanager joins the first: memberlist's push/pull over TCP.
+  alertmanager_in wc-web "$WEB_IP"
+  alertmanager_in wc-legacy "$LEGACY_IP" "$WEB_IP"
+  sleep 1
+  stop_alertmanagers
 }
 
 down_network() {
@@ -448,6 +482,7 @@ down_network() {
 }
 
 down() {
+  stop_alertmanagers
   stop_nginx
   stop_smtp
   stop_mqtt

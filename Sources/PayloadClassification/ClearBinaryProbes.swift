@@ -23,6 +23,7 @@ enum ClearBinaryProbes {
         if let result = kafkaRequest(d) { return result }
         if let result = cassandra(d, final: final) { return result }
         if let result = beats(d) { return result }
+        if let result = Memberlist.probe(d, final: final) { return result }
         if Probes.startsWith(d, "YMSG"), d.count >= 20 {
             return .cleartext(.cleartextProtocol, protocolName: "ymsg", evidence: "Yahoo Messenger (YMSG) packet")
         }

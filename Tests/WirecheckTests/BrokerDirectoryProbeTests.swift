@@ -167,6 +167,7 @@ enum BrokerDirectoryMessages {
                                       ("ldap", ClearBinaryProbes.ldap(d, final: true)), ("kafka", ClearBinaryProbes.kafkaRequest(d)),
                                       ("cassandra", ClearBinaryProbes.cassandra(d, final: true)),
                                       ("tds", ClearBinaryProbes.tds(d, final: true)), ("beats", ClearBinaryProbes.beats(d)),
+                                      ("memberlist", Memberlist.probe(d, final: true)),
                                       ("compressed", CompressedData.find(in: d))] where probe != nil {
                     matched[name, default: 0] += 1
                 }

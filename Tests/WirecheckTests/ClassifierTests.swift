@@ -407,6 +407,8 @@ enum StreamPiece: Sendable {
         Input(name: "TDS encrypting the login only, then a query", pieces: [.data(TDSMessages.loginOnlyClient)]),
         Input(name: "TDS without encryption", pieces: [.data(TDSMessages.cleartextClient)]),
         Input(name: "Beats batch, compressed", pieces: [.data(CompressedSamples.beatsBatch)]),
+        Input(name: "memberlist push/pull, LZW-compressed (Alertmanager)", pieces: [.data(MemberlistSamples.alertmanagerJoin)]),
+        Input(name: "memberlist push/pull", pieces: [.data(MemberlistSamples.alertmanagerPushPull)]),
         Input(name: "zlib stream after a frame header", pieces: [.data(CompressedSamples.framedZlib)]),
         Input(name: "TLS records carrying text", pieces: [.data(TLSPayloadSampleTests.record(Array("12345678GET /a HTTP/1.1\r\nHost: example.org\r\nAccept: */*\r\n\r\n".utf8))
             + TLSPayloadSampleTests.record(Array("abcdefghUser-Agent: test\r\n".utf8)))]),

@@ -111,6 +111,10 @@ extension LiveLabTests {
         let syslog = try #require(flow(port: 514), "no syslog flow: \(json.stdout)")
         #expect(syslog["verdict"] as? String == "plaintext", "\(syslog)")
         #expect((syslog["reason"] as? String)?.contains("answering the client's close") == true, "\(syslog)")
+        // Alertmanager's cluster gossip (memberlist), LZW-compressed: it read `opaque` and passed.
+        let gossip = try #require(flow(port: 9094), "no memberlist flow: \(json.stdout)")
+        #expect(gossip["verdict"] as? String == "plaintext" && gossip["protocol"] as? String == "memberlist", "\(gossip)")
+        #expect((gossip["evidence"] as? String)?.contains("memberlist push/pull (join)") == true, "\(gossip)")
         #expect(text.stdout.contains("result: FAIL"))
     }
 }

@@ -1,0 +1,184 @@
+/// HashiCorp memberlist, the gossip that keeps Alertmanager clusters (port
+/// 9094) and the rings of Loki, Mimir, Tempo and Cortex (7946) together:
+/// in clear unless a gossip key or TLS is configured. Over TCP each side
+/// sends a message: a type byte, then MessagePack; by default compressed
+/// first (type 9: a map of `Algo` 0, LZW, and `Buf`, the compressed
+/// message), which made it read as `opaque`, "could be ciphertext", and
+/// pass the run, while it carries the cluster's members and state in clear.
+/// Encrypted with a gossip key (type 10: a length, a version byte, AES-GCM
+/// ciphertext) it is not recognised here and stays `opaque`.
+enum Memberlist {
+    /// memberlist's message types (net.go), those a stream starts with.
+    static let messageNames: [UInt8: String] = [
+        0: "ping", 1: "indirect ping", 2: "ack", 3: "suspect", 4: "alive", 5: "dead", 6: "push/pull",
+        7: "compound", 8: "user message", 11: "nack", 13: "error",
+    ]
+    static let compressed: UInt8 = 9
+    static let pushPull: UInt8 = 6
+    /// A label header (type 244, length, label) may open a stream.
+    static let label: UInt8 = 244
+
+    static func probe(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        guard d.count >= 2, d[0] == compressed || d[0] == pushPull || d[0] == label else { return nil }
+        var start = 0
+        if d[0] == label {
+            let length = Int(d[1])
+            guard (1...255).contains(length) else { return nil }
+            if d.count < 3 + length { return final ? nil : .needMore }
+            start = 2 + length
+        }
+        let message = UnsafeRawBufferPointer(rebasing: d[start...])
+        guard let type = message.first else { return final ? nil : .needMore }
+        switch type {
+        case compressed:
+            return compressedMessage(message, final: final)
+        case pushPull:
+            guard let summary = pushPullSummary(message) else { return nil }
+            return .cleartext(.cleartextProtocol, protocolName: "memberlist", evidence: "memberlist \(summary)")
+        default:
+            return nil
+        }
+    }
+
+    /// Type 9: `{Algo: 0, Buf: …}`, the buffer an LZW stream that decodes
+    /// to its end code exactly where the buffer ends, into a memberlist message.
+    static func compressedMessage(_ m: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        var reader = MessagePackReader(UnsafeRawBufferPointer(rebasing: m[1...]))
+        guard let entries = reader.mapHeader(), entries == 2 else { return nil }
+        var algorithm: Int?
+        var buffer: Range<Int>?
+        for _ in 0..<2 {
+            switch reader.string() {
+            case "Algo": algorithm = reader.integer()
+            case "Buf": buffer = reader.bytes()
+            default: return nil
+            }
+        }
+        guard algorithm == 0, let buffer else { return nil }
+        let available = UnsafeRawBufferPointer(rebasing: m[1...])
+        let whole = buffer.upperBound <= available.count
+        if !whole, ClearBinaryProbes.waitForWhole(1 + buffer.upperBound, of: m, final: final) { return .needMore }
+        let compressed = UnsafeRawBufferPointer(rebasing: available[buffer.lowerBound..<min(buffer.upperBound, available.count)])
+        var head = [UInt8](repeating: 0, count: 256)
+        let decoded = head.withUnsafeMutableBytes { LZW.decode(compressed, head: $0) }
+        // Whole: it must end where the buffer does. Cut by the probe window: valid as far as it goes.
+        guard decoded.valid, whole ? decoded.ended && decoded.consumed == compressed.count : compressed.count >= 64 else { return nil }
+        let inner = head.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0..<min(decoded.produced, $0.count)]) }
+        guard let first = inner.first, let name = messageNames[first] else { return nil }
+        let what: String
+        if first == pushPull {
+            guard let summary = pushPullSummary(inner) else { return nil }
+            what = summary
+        } else {
+            // Any other message is a MessagePack map (a user message is the application's own bytes).
+            guard inner.count >= 2, first == 8 || MessagePackReader(UnsafeRawBufferPointer(rebasing: inner[1...])).isMap else { return nil }
+            what = name
+        }
+        let size = whole ? "\(compressed.count) bytes decode to \(decoded.produced)"
+            : "its first \(compressed.count) bytes decode to \(decoded.produced)"
+        return .cleartext(.cleartextProtocol, protocolName: "memberlist",
+                          evidence: "memberlist \(what), LZW-compressed (\(size)), so it is compressed, not encrypted")
+    }
+
+    /// A push/pull message's header: how many members' states follow, and
+    /// whether it is a join. Its three fields name it; their values are counts.
+    static func pushPullSummary(_ m: UnsafeRawBufferPointer) -> String? {
+        guard m.count >= 2 else { return nil }
+        var reader = MessagePackReader(UnsafeRawBufferPointer(rebasing: m[1...]))
+        guard reader.mapHeader() == 3 else { return nil }
+        var nodes: Int?, userState: Int?, join: Bool?
+        for _ in 0..<3 {
+            switch reader.string() {
+            case "Nodes": nodes = reader.integer()
+            case "UserStateLen": userState = reader.integer()
+            case "Join": join = reader.boolean()
+            default: return nil
+            }
+        }
+        guard let nodes, let userState, let join else { return nil }
+        return "push/pull\(join ? " (join)" : ""): the state of \(nodes) member\(nodes == 1 ? "" : "s")"
+            + (userState > 0 ? " and \(userState) bytes of application state" : "")
+    }
+}
+
+/// Just enough MessagePack to read memberlist's headers: map headers,
+/// strings, binary and string payloads (as ranges), integers, booleans.
+/// Every read checks its length and returns nil past the end.
+struct MessagePackReader {
+    let d: UnsafeRawBufferPointer
+    private(set) var offset = 0
+
+    init(_ d: UnsafeRawBufferPointer) { self.d = d }
+
+    /// Whether the next value is a map.
+    var isMap: Bool {
+        guard offset < d.count else { return false }
+        return d[offset] & 0xF0 == 0x80 || d[offset] == 0xDE || d[offset] == 0xDF
+    }
+
+    mutating func mapHeader() -> Int? {
+        guard let byte = take(1)?.first else { return nil }
+        switch byte {
+        case 0x80...0x8F: return Int(byte & 0x0F)
+        case 0xDE: return unsigned(2)
+        case 0xDF: return unsigned(4)
+        default:
+            offset -= 1
+            return nil
+        }
+    }
+
+    /// A string value, when it is short text (a field name).
+    mutating func string() -> String? {
+        guard let range = bytes(), range.count <= 64, range.upperBound <= d.count else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: d[range]), as: UTF8.self)
+    }
+
+    /// Where a string or binary value's bytes are; its end may lie past
+    /// what is here (the caller checks, to wait or to read a prefix).
+    mutating func bytes() -> Range<Int>? {
+        guard let byte = take(1)?.first else { return nil }
+        let length: Int?
+        switch byte {
+        case 0xA0...0xBF: length = Int(byte & 0x1F)
+        case 0xD9, 0xC4: length = unsigned(1)
+        case 0xDA, 0xC5: length = unsigned(2)
+        case 0xDB, 0xC6: length = unsigned(4)
+        default: return nil
+        }
+        guard let length else { return nil }
+        let range = offset..<(offset + length)
+        offset = min(d.count, offset + length)
+        return range
+    }
+
+    mutating func integer() -> Int? {
+        guard let byte = take(1)?.first else { return nil }
+        switch byte {
+        case 0x00...0x7F: return Int(byte)
+        case 0xCC, 0xD0: return unsigned(1)
+        case 0xCD, 0xD1: return unsigned(2)
+        case 0xCE, 0xD2: return unsigned(4)
+        default: return nil
+        }
+    }
+
+    mutating func boolean() -> Bool? {
+        switch take(1)?.first {
+        case 0xC2: return false
+        case 0xC3: return true
+        default: return nil
+        }
+    }
+
+    private mutating func unsigned(_ count: Int) -> Int? {
+        guard let bytes = take(count) else { return nil }
+        return bytes.reduce(0) { $0 << 8 | Int($1) }
+    }
+
+    private mutating func take(_ count: Int) -> UnsafeRawBufferPointer.SubSequence? {
+        guard count <= d.count - offset else { return nil }
+        defer { offset += count }
+        return d[offset..<(offset + count)]
+    }
+}
