@@ -7,6 +7,13 @@
 /// pass the run, while it carries the cluster's members and state in clear.
 /// Encrypted with a gossip key (type 10: a length, a version byte, AES-GCM
 /// ciphertext) it is not recognised here and stays `opaque`.
+///
+/// Grafana's dskit (Loki, Mimir, Tempo, Cortex) carries memberlist over a
+/// TCP transport of its own, one connection per operation, opened with a
+/// byte: 2, a stream (memberlist's messages follow, as above), or 1, a
+/// "packet" (the sender's address as a length and `host:port`, then a
+/// message memberlist would have sent over UDP, then its MD5). This framing
+/// is read from dskit's tcp_transport.go; no dskit traffic was captured here.
 enum Memberlist {
     /// memberlist's message types (net.go), those a stream starts with.
     static let messageNames: [UInt8: String] = [
@@ -18,7 +25,48 @@ enum Memberlist {
     /// A label header (type 244, length, label) may open a stream.
     static let label: UInt8 = 244
 
+    /// dskit's transport: the byte opening a stream, and a packet.
+    static let dskitPacket: UInt8 = 1
+    static let dskitStream: UInt8 = 2
+    /// Message types a gossip packet (memberlist's UDP messages) starts with.
+    static let packetTypes: Set<UInt8> = [0, 1, 2, 3, 4, 5, 7, 8, 9, 11, 12]
+
     static func probe(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        guard d.count >= 2 else { return nil }
+        switch d[0] {
+        case dskitStream:
+            // The stream's own first message must be recognised: 2 opens many things.
+            switch message(UnsafeRawBufferPointer(rebasing: d[1...]), final: final) {
+            case .cleartext(let kind, let name, let evidence)?:
+                return .cleartext(kind, protocolName: name, evidence: evidence + " (dskit TCP transport stream)")
+            case .needMore?:
+                return .needMore
+            default:
+                return nil
+            }
+        case dskitPacket:
+            return dskitPacket(d, final: final)
+        default:
+            return message(d, final: final)
+        }
+    }
+
+    /// A dskit "packet": 1, the sender's advertised `host:port`, a gossip message.
+    static func dskitPacket(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        let length = Int(d[1])
+        guard (7...255).contains(length) else { return nil }
+        guard d.count >= 3 + length else { return final ? nil : .needMore }
+        let address = UnsafeRawBufferPointer(rebasing: d[2..<(2 + length)])
+        guard let colon = address.lastIndex(of: 0x3A), colon > 0, colon < address.count - 1,
+              address[(colon + 1)...].allSatisfy({ (0x30...0x39).contains($0) }),
+              address.allSatisfy({ (0x21...0x7E).contains($0) }),
+              packetTypes.contains(d[2 + length]) else { return nil }
+        return .cleartext(.cleartextProtocol, protocolName: "memberlist",
+                          evidence: "memberlist gossip packet from \(String(decoding: address, as: UTF8.self)) (dskit TCP transport)")
+    }
+
+    /// A memberlist stream message, after a label header if there is one.
+    static func message(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
         guard d.count >= 2, d[0] == compressed || d[0] == pushPull || d[0] == label else { return nil }
         var start = 0
         if d[0] == label {

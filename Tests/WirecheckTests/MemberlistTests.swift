@@ -209,6 +209,26 @@ enum MemberlistSamples {
         #expect(labelled.protocolName == "memberlist")
     }
 
+    /// Grafana dskit's TCP transport (Loki, Mimir, Tempo, Cortex), framed as
+    /// its tcp_transport.go writes (not captured from a real ring): a stream
+    /// opens with 2, then memberlist's messages; a packet with 1, the
+    /// sender's address, a gossip message, its MD5.
+    @Test func dskitTransport() {
+        let stream = ClassifierTests.classify([2] + S.alertmanagerJoin)
+        #expect(stream.protocolName == "memberlist")
+        #expect(stream.evidence?.hasSuffix("so it is compressed, not encrypted (dskit TCP transport stream)") == true, "\(String(describing: stream.evidence))")
+        let address = Array("10.244.1.7:7946".utf8)
+        // An alive message: type 4, then a MessagePack map (its fields elided), then 16 bytes of digest.
+        let packet: [UInt8] = [1, UInt8(address.count)] + address + [4, 0x87, 0xA4] + Array("Addr".utf8)
+            + [UInt8](repeating: 0x5A, count: 40) + [UInt8](repeating: 0xC1, count: 16)
+        let gossip = ClassifierTests.classify(packet)
+        #expect(gossip.protocolName == "memberlist")
+        #expect(gossip.evidence == "memberlist gossip packet from 10.244.1.7:7946 (dskit TCP transport)")
+        // 2 before anything else is not memberlist's stream.
+        let other = [UInt8]([2]) + Array("hello world, this is not memberlist".utf8)
+        #expect(other.withUnsafeBytes { Memberlist.probe($0, final: true) } == nil)
+    }
+
     /// The envelope around bytes that are not LZW (ciphertext, or a
     /// corrupted buffer) is not memberlist in clear.
     @Test func envelopeAroundRandomBytesIsNot() {
