@@ -4,7 +4,8 @@
 Each harness reads its own input format (see Fuzz/*/Harness.swift):
   decoder    one file per frame:  link-type selector, missing bytes, frame
   pipeline   one file per capture: selector, then (u16 length, missing, time step, frame)*
-  handshake  one file per TLS flow direction: chunk size, then the TCP payload bytes
+  handshake  one file per TCP flow direction (IPv4 on Ethernet or Linux cooked):
+             chunk size, then the direction's payload bytes
 Pure standard library (classic pcap only), so CI needs nothing extra.
 Usage: fuzz-seeds.py OUT_DIR CAPTURE...
 """
@@ -36,18 +37,27 @@ def read_pcap(path):
     return linktype, packets
 
 
-def tcp_payload_ethernet_ipv4(frame):
-    """Payload of an Ethernet/IPv4/TCP frame, with its direction key, else None."""
-    if len(frame) < 54 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+# Link header lengths where the IPv4 packet starts, and where the EtherType is.
+LINK_HEADERS = {1: (14, 12), 113: (16, 14), 276: (20, 0)}
+
+
+def tcp_payload_ipv4(linktype, frame):
+    """(direction key, sequence number, payload) of an IPv4/TCP frame on
+    Ethernet or Linux cooked v1/v2, else None."""
+    if linktype not in LINK_HEADERS:
         return None
-    ihl = (frame[14] & 0x0F) * 4
-    tcp = 14 + ihl
+    ip, ethertype = LINK_HEADERS[linktype]
+    if len(frame) < ip + 40 or frame[ethertype:ethertype + 2] != b"\x08\x00" or frame[ip + 9] != 6:
+        return None
+    ihl = (frame[ip] & 0x0F) * 4
+    tcp = ip + ihl
     if len(frame) < tcp + 20:
         return None
-    total = struct.unpack(">H", frame[16:18])[0]
+    total = struct.unpack(">H", frame[ip + 2:ip + 4])[0]
     data_offset = (frame[tcp + 12] >> 4) * 4
-    key = (frame[26:30], frame[tcp:tcp + 2], frame[30:34], frame[tcp + 2:tcp + 4])
-    return key, frame[tcp + data_offset:14 + total]
+    key = (frame[ip + 12:ip + 16], frame[tcp:tcp + 2], frame[ip + 16:ip + 20], frame[tcp + 2:tcp + 4])
+    sequence = struct.unpack(">I", frame[tcp + 4:tcp + 8])[0]
+    return key, sequence, frame[tcp + data_offset:ip + total]
 
 
 def main():
@@ -68,15 +78,18 @@ def main():
             with open(os.path.join(out, "decoder", f"{name}-{number}"), "wb") as f:
                 f.write(selector + bytes([missing]) + frame)
             pipeline += struct.pack(">HBB", len(frame), missing, 1) + frame
-            found = tcp_payload_ethernet_ipv4(frame) if linktype == 1 else None
-            if found:
-                streams.setdefault(found[0], bytearray()).extend(found[1])
+            found = tcp_payload_ipv4(linktype, frame)
+            if found and found[2]:
+                # By sequence number: -i any captures hold each segment twice.
+                streams.setdefault(found[0], {})[found[1]] = found[2]
         with open(os.path.join(out, "pipeline", name), "wb") as f:
             f.write(pipeline)
-        for number, payload in enumerate(streams.values()):
-            if payload[:1] == b"\x16":
-                with open(os.path.join(out, "handshake", f"{name}-{number}"), "wb") as f:
-                    f.write(bytes([99]) + payload[:16384])
+        for number, segments in enumerate(streams.values()):
+            payload = b"".join(segments[k] for k in sorted(segments))
+            # Every direction's stream, not only TLS: the classifier's probes
+            # (cleartext protocols, memberlist's LZW) read them all.
+            with open(os.path.join(out, "handshake", f"{name}-{number}"), "wb") as f:
+                f.write(bytes([99]) + payload[:16384])
 
 
 if __name__ == "__main__":

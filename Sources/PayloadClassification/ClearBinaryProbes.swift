@@ -24,6 +24,8 @@ enum ClearBinaryProbes {
         if let result = cassandra(d, final: final) { return result }
         if let result = beats(d) { return result }
         if let result = Memberlist.probe(d, final: final) { return result }
+        if let result = erlangDistribution(d) { return result }
+        if let result = epmd(d, final: final) { return result }
         if Probes.startsWith(d, "YMSG"), d.count >= 20 {
             return .cleartext(.cleartextProtocol, protocolName: "ymsg", evidence: "Yahoo Messenger (YMSG) packet")
         }
@@ -306,6 +308,81 @@ enum ClearBinaryProbes {
         let version = d[0] == 0x32 ? 2 : 1
         return .cleartext(.cleartextProtocol, protocolName: "beats",
                           evidence: "Beats (Lumberjack v\(version)) batch: a window of \(window) events, then \(frame)")
+    }
+
+    /// Erlang distribution (RabbitMQ and CouchDB clustering, Elixir nodes),
+    /// in clear unless configured for TLS: each side opens with a message of
+    /// a 2-byte length; the connecting node sends its name ('N': flags,
+    /// creation, name length, name; the older 'n': version 5, flags, name),
+    /// the other answers a status ('s', then "ok", "nok", ...). The cookie
+    /// never crosses: it keys an MD5 challenge. Node names contain '@'.
+    static func erlangDistribution(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 5, d[0] == 0 else { return nil }
+        let length = Int(d[1])
+        guard d.count >= 2 + length else { return nil }
+        let message = UnsafeRawBufferPointer(rebasing: d[2..<(2 + length)])
+        func nodeName(_ name: UnsafeRawBufferPointer.SubSequence) -> String? {
+            guard (3...255).contains(name.count), name.contains(0x40), name.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
+            return String(decoding: name, as: UTF8.self)
+        }
+        var name: String?
+        switch message.first {
+        case 0x4E where length >= 15:
+            guard 15 + (Int(message[13]) << 8 | Int(message[14])) == length else { return nil }
+            name = nodeName(message[15...])
+        case 0x6E where length >= 8:
+            guard message[1] == 0, message[2] == 5 else { return nil }
+            name = nodeName(message[7...])
+        case 0x73:
+            let statuses = ["ok", "ok_simultaneous", "nok", "not_allowed", "alive"]
+            guard statuses.contains(String(decoding: message[1...], as: UTF8.self)) else { return nil }
+            return .cleartext(.cleartextProtocol, protocolName: "erlang-dist",
+                              evidence: "Erlang distribution handshake status \(String(decoding: message[1...], as: UTF8.self))")
+        default:
+            return nil
+        }
+        guard let name else { return nil }
+        return .cleartext(.cleartextProtocol, protocolName: "erlang-dist", evidence: "Erlang distribution handshake from node \(name)")
+    }
+
+    /// EPMD, the Erlang port mapper (4369) that nodes register with and ask
+    /// for each other's distribution port: a request of a 2-byte length and
+    /// a type ('x' register, 'z' look up a name, 'n' list names), and the
+    /// answer to a lookup ('w': the port, then the node's name). Node names
+    /// in clear; never encrypted. A registration's answer (a letter, a
+    /// result, 2 to 4 bytes more) is too short to tell from anything else.
+    static func epmd(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        guard d.count >= 2 else { return nil }
+        func name(_ bytes: UnsafeRawBufferPointer.SubSequence) -> String? {
+            guard (1...255).contains(bytes.count), bytes.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        func found(_ evidence: String) -> ProbeResult { .cleartext(.cleartextProtocol, protocolName: "epmd", evidence: evidence) }
+        switch d[0] {
+        case 0x77 where d.count >= 14 && d[1] == 0:
+            let length = Int(d[10]) << 8 | Int(d[11])
+            guard d.count >= 12 + length + 2, d[4] == 0x4D || d[4] == 0x48, let node = name(d[12..<(12 + length)]) else { return nil }
+            return found("EPMD port of node \(node)")
+        case 0:
+            let length = Int(d[1])
+            guard length >= 1, d.count == 2 + length else { return nil }
+            switch d[2] {
+            case 0x7A:
+                guard let node = name(d[3...]) else { return nil }
+                return found("EPMD lookup of node \(node)")
+            case 0x78 where length >= 13:
+                let nameLength = Int(d[11]) << 8 | Int(d[12])
+                guard 13 + nameLength + 2 <= d.count, d[5] == 0x4D || d[5] == 0x48,
+                      let node = name(d[13..<(13 + nameLength)]) else { return nil }
+                return found("EPMD registration of node \(node)")
+            case 0x6E where length == 1:
+                return found("EPMD request for the names registered")
+            default:
+                return nil
+            }
+        default:
+            return nil
+        }
     }
 
     /// Kafka (event streaming; inside many clusters in clear): a request —

@@ -168,6 +168,7 @@ enum BrokerDirectoryMessages {
                                       ("cassandra", ClearBinaryProbes.cassandra(d, final: true)),
                                       ("tds", ClearBinaryProbes.tds(d, final: true)), ("beats", ClearBinaryProbes.beats(d)),
                                       ("memberlist", Memberlist.probe(d, final: true)),
+                                      ("erlang-dist", ClearBinaryProbes.erlangDistribution(d)), ("epmd", ClearBinaryProbes.epmd(d, final: true)),
                                       ("compressed", CompressedData.find(in: d))] where probe != nil {
                     matched[name, default: 0] += 1
                 }

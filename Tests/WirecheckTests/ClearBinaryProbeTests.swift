@@ -30,7 +30,25 @@ import Testing
         + be32(1) + be32(24) + Array(repeating: 0, count: 24) + be32(0) + be32(0) + Array(repeating: 0x41, count: 52)
     static let ymsg: [UInt8] = Array("YMSG".utf8) + [0, 0x10, 0, 0, 0, 0x15, 0, 0x8A, 0, 0, 0, 0, 0, 0x40, 0x37, 0xB7] + Array("alice".utf8)
 
+    /// Erlang distribution as two Erlang/OTP 25 nodes (Debian's erlang-base)
+    /// opened it on loopback: the connecting node's name, the other's status.
+    static let erlangName = TestSupport.hex("001a4e0000000d07df7fbd6b0f5511000b62406c6f63616c686f7374")
+    static let erlangStatus = TestSupport.hex("0003736f6b")
+    /// The older form (distribution version 5): 'n', version, flags, name.
+    static let erlangNameV5: [UInt8] = [0, 20, 0x6E, 0, 5, 0, 0x0D, 0x07, 0xDF] + Array("rabbit@node-0".utf8)
+
+    /// EPMD as those nodes used it: a registration, a lookup and its answer.
+    static let epmdRegistration = TestSupport.hex("000e7887974d00000600050001630000")
+    static let epmdLookup = TestSupport.hex("00027a63")
+    static let epmdPort = TestSupport.hex("770087974d00000600050001630000")
+
     @Test(arguments: [
+        ("epmd", epmdRegistration, "EPMD registration of node c"),
+        ("epmd", epmdLookup, "EPMD lookup of node c"),
+        ("epmd", epmdPort, "EPMD port of node c"),
+        ("erlang-dist", erlangName, "Erlang distribution handshake from node b@localhost"),
+        ("erlang-dist", erlangStatus, "Erlang distribution handshake status ok"),
+        ("erlang-dist", erlangNameV5, "Erlang distribution handshake from node rabbit@node-0"),
         ("postgresql", postgresStartup, "PostgreSQL startup (user alice)"),
         ("mysql", mysqlGreeting, "MySQL greeting, server 8.0.36"),
         ("dns", dnsQuery, "DNS query for www.example.com"),
