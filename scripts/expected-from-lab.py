@@ -17,7 +17,8 @@ TLS), logs in to SMTP with AUTH, to the MQTT broker with a password, and to
 LDAP with a simple bind, first in clear and then after StartTLS, and ships a log
 line with a token over TCP (util-linux logger), which the receiver closes after
 the client; then a second Alertmanager joins the first (memberlist gossip on
-9094, LZW-compressed, no key). Every flow is plaintext but the second PostgreSQL and the second
+9094, LZW-compressed, no key), and two Erlang nodes connect (EPMD lookup on
+4369, distribution on 25672; the cookie never crosses). Every flow is plaintext but the second PostgreSQL and the second
 LDAP one; no credential may appear in any output.
 """
 import json
@@ -48,7 +49,8 @@ def syns(capture):
 # The credentials scripts/lab.sh sends, in every form they take on the wire.
 SECRETS = ["wc-pg-secret-4711", "wc-smtp-secret-0815", "wc-cookie-secret-42", "wc-basic-secret-99",
            "YXBwOndjLWJhc2ljLXNlY3JldC05OQ==", "AGFwcAB3Yy1zbXRwLXNlY3JldC0wODE1", "d2Mtc210cC1zZWNyZXQtMDgxNQ==",
-           "wc-mqtt-secret-2718", "wc-ldap-secret-3141", "wc-log-token-1618", "wc-h2c-token-2323", "wc-h2c-query-4646"]
+           "wc-mqtt-secret-2718", "wc-ldap-secret-3141", "wc-log-token-1618", "wc-h2c-token-2323", "wc-h2c-query-4646",
+           "wc-erlang-cookie-5772"]
 
 
 def services(capture):
@@ -84,6 +86,11 @@ def services(capture):
             # An Alertmanager joining another: memberlist push/pull, LZW-compressed, no gossip key.
             flow.update(verdict="plaintext", protocol="memberlist",
                         evidenceContains=["memberlist push/pull (join)", "LZW-compressed"])
+        elif server_port == 4369:
+            flow.update(verdict="plaintext", protocol="epmd", evidenceContains=["EPMD lookup of node rabbit"])
+        elif server_port == 25672:
+            flow.update(verdict="plaintext", protocol="erlang-dist",
+                        evidenceContains=["Erlang distribution handshake from node rabbit@10.111.1.20"])
         else:
             raise SystemExit(f"unexpected flow to port {server_port}: {client} -> {server}")
         flows.append(flow)
@@ -93,7 +100,7 @@ def services(capture):
                        "then with TLS, curl to SMTP with AUTH, mosquitto_pub to mosquitto with a password, "
                        "ldapsearch to slapd with a simple bind, in clear and then after StartTLS, logger shipping a "
                        "log line with a token over TCP to a receiver that closes after it, an Alertmanager joining another "
-                       "over memberlist), recorded with "
+                       "over memberlist, two Erlang nodes connecting through EPMD), recorded with "
                        "tcpdump -i any in the node",
         "exitCode": 1,
         "flows": flows,

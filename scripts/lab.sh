@@ -25,7 +25,8 @@
 #                                              and a cookie, a PostgreSQL password, SMTP AUTH, an
 #                                              MQTT CONNECT, an LDAP simple bind (PostgreSQL and
 #                                              LDAP also once upgraded to TLS); a log line over
-#                                              TCP; an Alertmanager joining another (memberlist)
+#                                              TCP; an Alertmanager joining another (memberlist);
+#                                              two Erlang nodes connecting (EPMD, distribution)
 #   scripts/lab.sh record-services OUT.pcap    the secrets scenario, recorded on -i any in the node
 #   scripts/lab.sh record-rotated DIR [RUNS]   traffic RUNS times, recorded rotated every second
 #                                              and gzipped (tcpdump -G 1 -z gzip) into DIR
@@ -297,6 +298,8 @@ H2C_QUERY_SECRET=wc-h2c-query-4646
 MQTT_PASSWORD=wc-mqtt-secret-2718
 LDAP_PASSWORD=wc-ldap-secret-3141
 LOG_TOKEN=wc-log-token-1618
+# Keys the Erlang distribution's challenge; never on the wire itself.
+ERLANG_COOKIE=wc-erlang-cookie-5772
 
 start_postgres() {
   local bin
@@ -373,6 +376,31 @@ alertmanager_in() {
   disown  # killed with SIGKILL later: no "Killed" notice from this shell
   for _ in $(seq 100); do grep -q "Waiting for gossip to settle" "$dir/log" && return 0; sleep 0.1; done
   die "alertmanager in $ns did not start: $(tail -3 "$dir/log")"
+}
+
+# Erlang nodes as a RabbitMQ cluster runs them: distribution on 25672, EPMD
+# on 4369, in clear unless configured for TLS. The webserver pod's node
+# waits; the legacy client's node looks it up in EPMD and connects (net_adm:ping).
+erlang_nodes() {
+  command -v erl >/dev/null || die "erl not installed (scripts/setup.sh --lab installs erlang-base)"
+  local dist=(-kernel inet_dist_listen_min 25672 inet_dist_listen_max 25672 -setcookie "$ERLANG_COOKIE")
+  in_ns wc-web epmd -daemon
+  in_ns wc-legacy epmd -daemon
+  ip netns exec wc-web erl -noshell -name "rabbit@$WEB_IP" "${dist[@]}" -eval 'timer:sleep(8000), init:stop().' \
+    </dev/null >"$STATE/erlang-web.log" 2>&1 &
+  echo $! >"$STATE/erlang-web.pid"
+  disown
+  for _ in $(seq 100); do in_ns wc-web epmd -names 2>/dev/null | grep -q "name rabbit at port 25672" && break; sleep 0.1; done
+  in_ns wc-legacy erl -noshell -name "rabbit@$LEGACY_IP" "${dist[@]}" \
+    -eval "io:format(\"~p~n\", [net_adm:ping('rabbit@$WEB_IP')]), init:stop()." </dev/null >"$STATE/erlang-legacy.log" 2>&1
+  grep -q pong "$STATE/erlang-legacy.log" || die "Erlang nodes did not connect: $(cat "$STATE/erlang-legacy.log")"
+  stop_pidfile "$STATE/erlang-web.pid"
+}
+
+stop_erlang() {
+  stop_pidfile "$STATE/erlang-web.pid"
+  local ns
+  for ns in wc-web wc-legacy; do ip netns pids "$ns" >/dev/null 2>&1 && in_ns "$ns" epmd -kill >/dev/null 2>&1 || true; done
 }
 
 # SIGKILL: on SIGTERM it waits up to 10 s for its leave to be gossiped.
@@ -474,6 +502,9 @@ secrets() {
   alertmanager_in wc-legacy "$LEGACY_IP" "$WEB_IP"
   sleep 1
   stop_alertmanagers
+  # Two Erlang nodes connect, as RabbitMQ's do when they cluster.
+  erlang_nodes
+  sleep 0.3
 }
 
 down_network() {
@@ -483,6 +514,7 @@ down_network() {
 
 down() {
   stop_alertmanagers
+  stop_erlang
   stop_nginx
   stop_smtp
   stop_mqtt

@@ -7,7 +7,8 @@
 #   scripts/setup.sh --lab    also the lab: tcpdump, nginx with the stream module,
 #                             OpenSSL, curl, iproute2, scapy (for crafted captures),
 #                             PostgreSQL, mosquitto and slapd (the secrets test
-#                             sends passwords to them), Alertmanager (memberlist gossip)
+#                             sends passwords to them), Alertmanager (memberlist gossip), Erlang
+#                             (EPMD and distribution, as RabbitMQ clusters)
 # Packages already present are skipped, so this is cheap to run every time.
 set -euo pipefail
 
@@ -20,7 +21,7 @@ if [[ "${1:-}" == "--compare" ]]; then
 fi
 if [[ "${1:-}" == "--lab" ]]; then
   packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps postgresql
-    mosquitto mosquitto-clients slapd ldap-utils prometheus-alertmanager)
+    mosquitto mosquitto-clients slapd ldap-utils prometheus-alertmanager erlang-base)
 fi
 
 missing=()

@@ -15,7 +15,7 @@ extension LiveLabTests {
     /// Must match the values in scripts/lab.sh.
     static let secrets = ["wc-pg-secret-4711", "wc-smtp-secret-0815", "wc-cookie-secret-42", "wc-basic-secret-99",
                           "wc-mqtt-secret-2718", "wc-ldap-secret-3141", "wc-log-token-1618", "wc-h2c-token-2323",
-                          "wc-h2c-query-4646"]
+                          "wc-h2c-query-4646", "wc-erlang-cookie-5772"]
 
     /// Every form a secret takes on the wire or could take in output.
     static var forbidden: [String] {
@@ -115,6 +115,15 @@ extension LiveLabTests {
         let gossip = try #require(flow(port: 9094), "no memberlist flow: \(json.stdout)")
         #expect(gossip["verdict"] as? String == "plaintext" && gossip["protocol"] as? String == "memberlist", "\(gossip)")
         #expect((gossip["evidence"] as? String)?.contains("memberlist push/pull (join)") == true, "\(gossip)")
+        // Two Erlang nodes connecting as RabbitMQ's do: the lookup in EPMD, then distribution.
+        let epmd = try #require(flow(port: 4369), "no EPMD flow: \(json.stdout)")
+        #expect(epmd["verdict"] as? String == "plaintext" && epmd["protocol"] as? String == "epmd", "\(epmd)")
+        #expect((epmd["evidence"] as? String)?.contains("EPMD lookup of node rabbit") == true, "\(epmd)")
+        let distribution = try #require(flow(port: 25672), "no Erlang distribution flow: \(json.stdout)")
+        #expect(distribution["verdict"] as? String == "plaintext" && distribution["protocol"] as? String == "erlang-dist", "\(distribution)")
+        #expect((distribution["evidence"] as? String)?.contains("from node rabbit@10.111.1.20") == true, "\(distribution)")
+        // The cookie keys a challenge: it is not on the wire, so not in any output either.
+        #expect(wire.range(of: Data("wc-erlang-cookie-5772".utf8)) == nil)
         #expect(text.stdout.contains("result: FAIL"))
     }
 }
