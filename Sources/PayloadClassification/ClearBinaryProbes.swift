@@ -117,6 +117,13 @@ enum ClearBinaryProbes {
         return nil
     }
 
+    /// Bytes that name something on the wire (a node, a `host:port`):
+    /// visible ASCII only, no spaces, as text.
+    static func visibleName(_ bytes: UnsafeRawBufferPointer.SubSequence, lengths: ClosedRange<Int> = 1...255) -> String? {
+        guard lengths.contains(bytes.count), bytes.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     static func u32be(_ d: UnsafeRawBufferPointer, _ i: Int) -> Int {
         Int(d[i]) << 24 | Int(d[i + 1]) << 16 | Int(d[i + 2]) << 8 | Int(d[i + 3])
     }
@@ -322,8 +329,7 @@ enum ClearBinaryProbes {
         guard d.count >= 2 + length else { return nil }
         let message = UnsafeRawBufferPointer(rebasing: d[2..<(2 + length)])
         func nodeName(_ name: UnsafeRawBufferPointer.SubSequence) -> String? {
-            guard (3...255).contains(name.count), name.contains(0x40), name.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
-            return String(decoding: name, as: UTF8.self)
+            name.contains(0x40) ? visibleName(name, lengths: 3...255) : nil
         }
         var name: String?
         switch message.first {
@@ -353,27 +359,23 @@ enum ClearBinaryProbes {
     /// result, 2 to 4 bytes more) is too short to tell from anything else.
     static func epmd(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
         guard d.count >= 2 else { return nil }
-        func name(_ bytes: UnsafeRawBufferPointer.SubSequence) -> String? {
-            guard (1...255).contains(bytes.count), bytes.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
-            return String(decoding: bytes, as: UTF8.self)
-        }
         func found(_ evidence: String) -> ProbeResult { .cleartext(.cleartextProtocol, protocolName: "epmd", evidence: evidence) }
         switch d[0] {
         case 0x77 where d.count >= 14 && d[1] == 0:
             let length = Int(d[10]) << 8 | Int(d[11])
-            guard d.count >= 12 + length + 2, d[4] == 0x4D || d[4] == 0x48, let node = name(d[12..<(12 + length)]) else { return nil }
+            guard d.count >= 12 + length + 2, d[4] == 0x4D || d[4] == 0x48, let node = visibleName(d[12..<(12 + length)]) else { return nil }
             return found("EPMD port of node \(node)")
         case 0:
             let length = Int(d[1])
             guard length >= 1, d.count == 2 + length else { return nil }
             switch d[2] {
             case 0x7A:
-                guard let node = name(d[3...]) else { return nil }
+                guard let node = visibleName(d[3...]) else { return nil }
                 return found("EPMD lookup of node \(node)")
             case 0x78 where length >= 13:
                 let nameLength = Int(d[11]) << 8 | Int(d[12])
                 guard 13 + nameLength + 2 <= d.count, d[5] == 0x4D || d[5] == 0x48,
-                      let node = name(d[13..<(13 + nameLength)]) else { return nil }
+                      let node = visibleName(d[13..<(13 + nameLength)]) else { return nil }
                 return found("EPMD registration of node \(node)")
             case 0x6E where length == 1:
                 return found("EPMD request for the names registered")

@@ -282,6 +282,13 @@ struct ByteReader {
         return Int(storage[position]) << 16 | Int(storage[position + 1]) << 8 | Int(storage[position + 2])
     }
 
+    mutating func u32() -> UInt32? {
+        guard remaining >= 4 else { return nil }
+        defer { position += 4 }
+        return UInt32(storage[position]) << 24 | UInt32(storage[position + 1]) << 16
+            | UInt32(storage[position + 2]) << 8 | UInt32(storage[position + 3])
+    }
+
     mutating func skip(_ count: Int) -> Bool {
         guard count >= 0, remaining >= count else { return false }
         position += count

@@ -56,13 +56,13 @@ enum Memberlist {
         let length = Int(d[1])
         guard (7...255).contains(length) else { return nil }
         guard d.count >= 3 + length else { return final ? nil : .needMore }
-        let address = UnsafeRawBufferPointer(rebasing: d[2..<(2 + length)])
-        guard let colon = address.lastIndex(of: 0x3A), colon > 0, colon < address.count - 1,
+        let address = d[2..<(2 + length)]
+        guard let text = ClearBinaryProbes.visibleName(address), let colon = address.lastIndex(of: 0x3A),
+              colon > address.startIndex, colon < address.endIndex - 1,
               address[(colon + 1)...].allSatisfy({ (0x30...0x39).contains($0) }),
-              address.allSatisfy({ (0x21...0x7E).contains($0) }),
               packetTypes.contains(d[2 + length]) else { return nil }
         return .cleartext(.cleartextProtocol, protocolName: "memberlist",
-                          evidence: "memberlist gossip packet from \(String(decoding: address, as: UTF8.self)) (dskit TCP transport)")
+                          evidence: "memberlist gossip packet from \(text) (dskit TCP transport)")
     }
 
     /// A memberlist stream message, after a label header if there is one.
@@ -151,28 +151,30 @@ enum Memberlist {
 
 /// Just enough MessagePack to read memberlist's headers: map headers,
 /// strings, binary and string payloads (as ranges), integers, booleans.
-/// Every read checks its length and returns nil past the end.
+/// Every read goes through a `ByteReader`, so none reads past the end.
 struct MessagePackReader {
-    let d: UnsafeRawBufferPointer
-    private(set) var offset = 0
+    private let d: UnsafeRawBufferPointer
+    private var reader: ByteReader
 
-    init(_ d: UnsafeRawBufferPointer) { self.d = d }
+    init(_ d: UnsafeRawBufferPointer) {
+        self.d = d
+        reader = ByteReader(d)
+    }
+
+    private var offset: Int { d.count - reader.remaining }
 
     /// Whether the next value is a map.
     var isMap: Bool {
-        guard offset < d.count else { return false }
-        return d[offset] & 0xF0 == 0x80 || d[offset] == 0xDE || d[offset] == 0xDF
+        guard let byte = reader.unreadBytes.first else { return false }
+        return byte & 0xF0 == 0x80 || byte == 0xDE || byte == 0xDF
     }
 
     mutating func mapHeader() -> Int? {
-        guard let byte = take(1)?.first else { return nil }
+        guard isMap, let byte = reader.u8() else { return nil }
         switch byte {
-        case 0x80...0x8F: return Int(byte & 0x0F)
-        case 0xDE: return unsigned(2)
-        case 0xDF: return unsigned(4)
-        default:
-            offset -= 1
-            return nil
+        case 0xDE: return reader.u16().map(Int.init)
+        case 0xDF: return reader.u32().map(Int.init)
+        default: return Int(byte & 0x0F)
         }
     }
 
@@ -185,48 +187,36 @@ struct MessagePackReader {
     /// Where a string or binary value's bytes are; its end may lie past
     /// what is here (the caller checks, to wait or to read a prefix).
     mutating func bytes() -> Range<Int>? {
-        guard let byte = take(1)?.first else { return nil }
+        guard let byte = reader.u8() else { return nil }
         let length: Int?
         switch byte {
         case 0xA0...0xBF: length = Int(byte & 0x1F)
-        case 0xD9, 0xC4: length = unsigned(1)
-        case 0xDA, 0xC5: length = unsigned(2)
-        case 0xDB, 0xC6: length = unsigned(4)
+        case 0xD9, 0xC4: length = reader.u8().map(Int.init)
+        case 0xDA, 0xC5: length = reader.u16().map(Int.init)
+        case 0xDB, 0xC6: length = reader.u32().map(Int.init)
         default: return nil
         }
         guard let length else { return nil }
-        let range = offset..<(offset + length)
-        offset = min(d.count, offset + length)
-        return range
+        let start = offset
+        _ = reader.skip(min(length, reader.remaining))
+        return start..<(start + length)
     }
 
     mutating func integer() -> Int? {
-        guard let byte = take(1)?.first else { return nil }
-        switch byte {
-        case 0x00...0x7F: return Int(byte)
-        case 0xCC, 0xD0: return unsigned(1)
-        case 0xCD, 0xD1: return unsigned(2)
-        case 0xCE, 0xD2: return unsigned(4)
+        switch reader.u8() {
+        case let byte? where byte < 0x80: return Int(byte)
+        case 0xCC?, 0xD0?: return reader.u8().map(Int.init)
+        case 0xCD?, 0xD1?: return reader.u16().map(Int.init)
+        case 0xCE?, 0xD2?: return reader.u32().map(Int.init)
         default: return nil
         }
     }
 
     mutating func boolean() -> Bool? {
-        switch take(1)?.first {
-        case 0xC2: return false
-        case 0xC3: return true
+        switch reader.u8() {
+        case 0xC2?: return false
+        case 0xC3?: return true
         default: return nil
         }
-    }
-
-    private mutating func unsigned(_ count: Int) -> Int? {
-        guard let bytes = take(count) else { return nil }
-        return bytes.reduce(0) { $0 << 8 | Int($1) }
-    }
-
-    private mutating func take(_ count: Int) -> UnsafeRawBufferPointer.SubSequence? {
-        guard count <= d.count - offset else { return nil }
-        defer { offset += count }
-        return d[offset..<(offset + count)]
     }
 }
