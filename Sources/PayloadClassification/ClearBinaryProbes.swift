@@ -26,6 +26,7 @@ enum ClearBinaryProbes {
         if let result = Memberlist.probe(d, final: final) { return result }
         if let result = erlangDistribution(d) { return result }
         if let result = epmd(d, final: final) { return result }
+        if let result = redisClusterBus(d) { return result }
         if Probes.startsWith(d, "YMSG"), d.count >= 20 {
             return .cleartext(.cleartextProtocol, protocolName: "ymsg", evidence: "Yahoo Messenger (YMSG) packet")
         }
@@ -385,6 +386,21 @@ enum ClearBinaryProbes {
         default:
             return nil
         }
+    }
+
+    /// The Redis Cluster bus (the data port plus 10000), in clear unless the
+    /// cluster is configured for TLS: each message opens with "RCmb", its
+    /// total length, version 1, the sender's port, a type and, after three
+    /// 8-byte epochs and offsets, the sender's 40-character node ID. PUBLISH
+    /// messages carry pub/sub payloads between nodes.
+    static func redisClusterBus(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard d.count >= 80, Probes.startsWith(d, "RCmb"), u32be(d, 4) >= 80, d[8] == 0, d[9] == 1, d[12] == 0 else { return nil }
+        let types = ["PING", "PONG", "MEET", "FAIL", "PUBLISH", "FAILOVER_AUTH_REQUEST", "FAILOVER_AUTH_ACK", "UPDATE",
+                     "MFSTART", "MODULE", "PUBLISHSHARD"]
+        guard Int(d[13]) < types.count, let node = visibleName(d[40..<80], lengths: 40...40),
+              node.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
+        return .cleartext(.cleartextProtocol, protocolName: "redis-cluster",
+                          evidence: "Redis Cluster bus \(types[Int(d[13])]) from node \(node)")
     }
 
     /// Kafka (event streaming; inside many clusters in clear): a request —

@@ -169,6 +169,7 @@ enum BrokerDirectoryMessages {
                                       ("tds", ClearBinaryProbes.tds(d, final: true)), ("beats", ClearBinaryProbes.beats(d)),
                                       ("memberlist", Memberlist.probe(d, final: true)),
                                       ("erlang-dist", ClearBinaryProbes.erlangDistribution(d)), ("epmd", ClearBinaryProbes.epmd(d, final: true)),
+                                      ("redis-cluster", ClearBinaryProbes.redisClusterBus(d)),
                                       ("compressed", CompressedData.find(in: d))] where probe != nil {
                     matched[name, default: 0] += 1
                 }

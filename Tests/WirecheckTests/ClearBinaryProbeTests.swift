@@ -42,7 +42,17 @@ import Testing
     static let epmdLookup = TestSupport.hex("00027a63")
     static let epmdPort = TestSupport.hex("770087974d00000600050001630000")
 
+    /// The Redis Cluster bus as two redis-server 7.0 nodes (Debian's) used it
+    /// after CLUSTER MEET: the MEET and the PONG, their first 80 bytes and
+    /// zeros standing in for the rest (2256 bytes each).
+    static let redisMeet = TestSupport.hex("52436d62000008d000011b5900020000000000000000000000000000000000000000000000000000"
+        + "6333303464393563306439633437653630336166323862373332333466323639386537636264636600000000") + [UInt8](repeating: 0, count: 200)
+    static let redisPong = TestSupport.hex("52436d62000008d000011b5a00010000000000000000000000000000000000000000000000000000"
+        + "3832366137353530343533646136643538646232656164346330646132623439346131633661663600000000") + [UInt8](repeating: 0, count: 200)
+
     @Test(arguments: [
+        ("redis-cluster", redisMeet, "Redis Cluster bus MEET from node c304d95c0d9c47e603af28b73234f2698e7cbdcf"),
+        ("redis-cluster", redisPong, "Redis Cluster bus PONG from node 826a7550453da6d58db2ead4c0da2b494a1c6af6"),
         ("epmd", epmdRegistration, "EPMD registration of node c"),
         ("epmd", epmdLookup, "EPMD lookup of node c"),
         ("epmd", epmdPort, "EPMD port of node c"),
