@@ -22,6 +22,18 @@ enum MemberlistSamples {
             + "a44d657461a0a44e616d65ba30314d3853584a4a4345584233313938454b36344a324b343953a4506f7274cd2386a5537461746500"
             + "a356736ea60105020000000a050a036e666c0a050a0373696c")
 
+    /// Serf 0.8.2 (Debian's: HashiCorp's own memberlist user) joining
+    /// another agent on loopback: its push/pull, LZW-compressed, with 585
+    /// bytes of Serf's state; and the same join with a gossip key
+    /// (`-encrypt`): type 10, length, version, AES-GCM. Its first 120 bytes.
+    static let serfJoin = TestSupport.hex(
+            "0982a4416c676f00a3427566da00c5000d0c22a5e44d1a37c34a397943a6cc9c00acaacc2923670a9d3074ca3029e3a6"
+            + "9980248748052143460ea93f0000045895c4cd983072dc604cf3c64d00524dca5c14f50f10292761da94092586149437"
+            + "72e834fbb0a094458c65008cb232c78da9000504082890d590aa227638d26142258dd000a6c08a9dc34d00006070e3ca"
+            + "9d4bb7aeddbb78f3eaddcbb7afdfbf80030b1e4cb8b0e1c388132b5eccb8b1df5264cd9659b9d10c9d9c6dc4509c0349"
+            + "55943a14f3443ecbea299d3a73463b0c44144040")
+    static let serfJoinEncrypted = TestSupport.hex("0a000000f1016fbbac567a868c719ce1c033afc87a1d0b8e2eda492a74b3a21fa98807d1387080d4243d8f7d698aabac8167ba7a262116d291acb0cee94ac1834db1ea3aad35b982b42a17ec80f28dbdc21b978f7a8d2d8d39bdbc8bc240dc6d36bfc12ca8c5a7c880c8611608341f990539c1ab8555231e")
+
     /// Go's `compress/lzw` writer (LSB first, 8-bit literals), written from
     /// its algorithm: a clear code first, codes growing from 9 bits when the
     /// next code reaches 512, 1024, 2048, a clear when it reaches 4095, the
@@ -198,6 +210,18 @@ enum MemberlistSamples {
         #expect(summary.protocolName == "memberlist")
         #expect(summary.evidence == "memberlist push/pull (join): the state of 1 member and 14 bytes of application state, "
             + "LZW-compressed (142 bytes decode to 131), so it is compressed, not encrypted")
+    }
+
+    /// Serf's join, a second real memberlist user: plaintext; with a gossip
+    /// key the message is ciphertext and stays `opaque`.
+    @Test func serf() {
+        let plain = ClassifierTests.classify(S.serfJoin)
+        #expect(plain.protocolName == "memberlist")
+        #expect(plain.evidence == "memberlist push/pull (join): the state of 1 member and 585 bytes of application state, "
+            + "LZW-compressed (197 bytes decode to 681), so it is compressed, not encrypted")
+        #expect(S.serfJoinEncrypted.withUnsafeBytes { Memberlist.probe($0, final: true) } == nil)
+        let encrypted = ClassifierTests.classify(S.serfJoinEncrypted)
+        #expect(encrypted.kind == .binary && encrypted.protocolName == nil, "\(encrypted)")
     }
 
     /// Without compression (memberlist's `EnableCompression` off), and after a label header.
