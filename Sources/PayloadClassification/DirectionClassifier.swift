@@ -685,8 +685,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if kind == .http, streamOffset < Self.upgradeScanLimit, let end = Probes.find(bytes, "\r\n\r\n") {
                 httpHeadEnd = Int32(streamOffset + end + 4)
             }
-        case .binary(let entropy):
-            decide(kind: .binary, name: nil, evidence: nil)
+        case .binary(let entropy, let name, let evidence):
+            decide(kind: .binary, name: name, evidence: evidence)
             summary.entropy = entropy
             keepTail(bytes)
         case .negotiation(let name, let evidence, let packetLength):
@@ -813,7 +813,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             summary.kind = kind
             summary.protocolName = name
             summary.evidence = evidence
-        case .binary(let entropy):
+        case .binary(let entropy, _, _):
             summary.kind = .binary
             summary.entropy = entropy
         default:
@@ -974,7 +974,7 @@ extension DirectionClassifier {
             // is high-entropy. (It read "opaque" before, which no audit fails
             // by default: an unencrypted WebSocket service passed silently.)
             let entropy: Double
-            if case .binary(let measured) = other {
+            if case .binary(let measured, _, _) = other {
                 entropy = measured
             } else {
                 entropy = Self.sampleEntropy(of: tunnel)

@@ -5,8 +5,9 @@
 /// first (type 9: a map of `Algo` 0, LZW, and `Buf`, the compressed
 /// message), which made it read as `opaque`, "could be ciphertext", and
 /// pass the run, while it carries the cluster's members and state in clear.
-/// Encrypted with a gossip key (type 10: a length, a version byte, AES-GCM
-/// ciphertext) it is not recognised here and stays `opaque`.
+/// Encrypted with a gossip key (type 10: a length, a version byte, a nonce,
+/// AES-GCM ciphertext and tag) it stays `opaque`, named: ciphertext cannot
+/// be proven, but an auditor sees what the flow is.
 ///
 /// Grafana's dskit (Loki, Mimir, Tempo, Cortex) carries memberlist over a
 /// TCP transport of its own, one connection per operation, opened with a
@@ -21,6 +22,7 @@ enum Memberlist {
         7: "compound", 8: "user message", 11: "nack", 13: "error",
     ]
     static let compressed: UInt8 = 9
+    static let encrypted: UInt8 = 10
     static let pushPull: UInt8 = 6
     /// A label header (type 244, length, label) may open a stream.
     static let label: UInt8 = 244
@@ -67,7 +69,7 @@ enum Memberlist {
 
     /// A memberlist stream message, after a label header if there is one.
     static func message(_ d: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
-        guard d.count >= 2, d[0] == compressed || d[0] == pushPull || d[0] == label else { return nil }
+        guard d.count >= 2, d[0] == compressed || d[0] == pushPull || d[0] == encrypted || d[0] == label else { return nil }
         var start = 0
         if d[0] == label {
             let length = Int(d[1])
@@ -80,6 +82,8 @@ enum Memberlist {
         switch type {
         case compressed:
             return compressedMessage(message, final: final)
+        case encrypted:
+            return encryptedMessage(message, final: final)
         case pushPull:
             guard let summary = pushPullSummary(message) else { return nil }
             return .cleartext(.cleartextProtocol, protocolName: "memberlist", evidence: "memberlist \(summary)")
@@ -126,6 +130,24 @@ enum Memberlist {
             : "its first \(compressed.count) bytes decode to \(decoded.produced)"
         return .cleartext(.cleartextProtocol, protocolName: "memberlist",
                           evidence: "memberlist \(what), LZW-compressed (\(size)), so it is compressed, not encrypted")
+    }
+
+    /// Type 10: a 4-byte length, then version 0 (AES-GCM, PKCS#7 padding) or 1
+    /// (AES-GCM), a 12-byte nonce, the ciphertext and a 16-byte tag. Named
+    /// only when the length fits what follows and the bytes after the nonce
+    /// look random.
+    static func encryptedMessage(_ m: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
+        guard m.count >= 6 else { return final ? nil : .needMore }
+        let length = ClearBinaryProbes.u32be(m, 1)
+        guard m[5] <= 1, (29...(1 << 24)).contains(length) else { return nil }
+        if ClearBinaryProbes.waitForWhole(5 + length, of: m, final: final) { return .needMore }
+        // A message, or several (a stream holds one per exchange): the first must end where the next begins.
+        guard m.count <= 5 + length || m[5 + length] == encrypted else { return nil }
+        let ciphertext = UnsafeRawBufferPointer(rebasing: m[18..<min(m.count, 5 + length)])
+        let entropy = Probes.entropy(ciphertext)
+        guard ciphertext.count >= 16, !Probes.isLowEntropy(entropy, sampleSize: ciphertext.count) else { return nil }
+        return .binary(entropy: entropy, name: "memberlist",
+                       evidence: "memberlist message encrypted with the cluster's gossip key (AES-GCM, version \(m[5]))")
     }
 
     /// A push/pull message's header: how many members' states follow, and

@@ -17,7 +17,9 @@ enum ProbeResult: Equatable {
     case sslv2ServerHello
     case ssh(banner: String)
     case cleartext(PayloadKind, protocolName: String, evidence: String)
-    case binary(entropy: Double)
+    /// Binary data that could be ciphertext; `name` and `evidence` when a
+    /// protocol's framing says what it is (memberlist encrypted with a gossip key).
+    case binary(entropy: Double, name: String? = nil, evidence: String? = nil)
     /// A protocol's opening that negotiates whether what follows is
     /// encrypted (TDS PRELOGIN, a packet of `packetLength` bytes): cleartext
     /// so far; the stream shows the outcome. TLS may begin only where a

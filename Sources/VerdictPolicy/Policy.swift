@@ -142,6 +142,10 @@ public enum VerdictPolicy {
                 return (.opaque, "\(who): \(framingBreak)")
             }
             let entropy = side.entropy.map { ", entropy \(formattedEntropy($0)) bits/byte" } ?? ""
+            if let named = side.evidence {
+                // A protocol's own encryption, named by its framing: not TLS, so not proven.
+                return (.opaque, "\(who) sent \(named)\(entropy): not TLS, so its encryption cannot be checked")
+            }
             return (.opaque, "\(who) sent binary data that is neither TLS nor known cleartext\(entropy)")
         }
         if c.kind == .undetermined || s.kind == .undetermined {
@@ -250,7 +254,10 @@ public enum VerdictPolicy {
         if s.kind.isCleartext { return s.protocolName ?? s.kind.rawValue }
         if c.kind == .tls || s.kind == .tls { return "tls" }
         if c.kind == .ssh || s.kind == .ssh { return "ssh" }
-        if c.kind == .binary || s.kind == .binary { return "binary" }
+        if c.kind == .binary || s.kind == .binary {
+            // Named binary (a protocol's own encryption, such as memberlist's) keeps its name.
+            return (c.kind == .binary ? c.protocolName : nil) ?? (s.kind == .binary ? s.protocolName : nil) ?? "binary"
+        }
         return nil
     }
 

@@ -213,15 +213,21 @@ enum MemberlistSamples {
     }
 
     /// Serf's join, a second real memberlist user: plaintext; with a gossip
-    /// key the message is ciphertext and stays `opaque`.
+    /// key the message is ciphertext: binary (so `opaque`), named.
     @Test func serf() {
         let plain = ClassifierTests.classify(S.serfJoin)
         #expect(plain.protocolName == "memberlist")
         #expect(plain.evidence == "memberlist push/pull (join): the state of 1 member and 585 bytes of application state, "
             + "LZW-compressed (197 bytes decode to 681), so it is compressed, not encrypted")
-        #expect(S.serfJoinEncrypted.withUnsafeBytes { Memberlist.probe($0, final: true) } == nil)
+        // With a key: ciphertext, named. Binary, so `opaque`: its encryption is not TLS and cannot be checked.
         let encrypted = ClassifierTests.classify(S.serfJoinEncrypted)
-        #expect(encrypted.kind == .binary && encrypted.protocolName == nil, "\(encrypted)")
+        #expect(encrypted.kind == .binary, "\(encrypted)")
+        #expect(encrypted.protocolName == "memberlist")
+        #expect(encrypted.evidence == "memberlist message encrypted with the cluster's gossip key (AES-GCM, version 1)")
+        // The same framing around regular bytes is not taken for ciphertext.
+        var regular = Array(S.serfJoinEncrypted)
+        for i in 18..<regular.count { regular[i] = UInt8(i % 4) }
+        #expect(regular.withUnsafeBytes { Memberlist.probe($0, final: true) } == nil)
     }
 
     /// Without compression (memberlist's `EnableCompression` off), and after a label header.

@@ -115,6 +115,30 @@ import Testing
         #expect(report.reason == "client sent only whitespace (no application data); the other side sent SSH")
     }
 
+    /// Binary named by its framing as a protocol's own encryption (memberlist
+    /// with a gossip key) is still `opaque`, with the name in reason and protocol.
+    @Test func namedBinaryStaysOpaque() {
+        var observation = FlowObservation(
+            client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
+            server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: 7946)
+        )
+        observation.handshakeSeen = true
+        var client = Self.direction(.binary, evidence: "memberlist message encrypted with the cluster's gossip key (AES-GCM, version 1)")
+        client.protocolName = "memberlist"
+        client.entropy = 7.04
+        observation.clientToServer = client
+        observation.serverToClient = client
+        let report = VerdictPolicy.judge(observation)
+        #expect(report.verdict == .opaque)
+        #expect(report.protocolName == "memberlist")
+        #expect(report.reason == "client sent memberlist message encrypted with the cluster's gossip key (AES-GCM, version 1), "
+            + "entropy 7.04 bits/byte: not TLS, so its encryption cannot be checked")
+        // Unnamed binary keeps its words.
+        observation.clientToServer = Self.direction(.binary)
+        observation.serverToClient = Self.direction(.binary)
+        #expect(VerdictPolicy.judge(observation).protocolName == "binary")
+    }
+
     /// The reasons most flows get are kept as facts and spelled out when
     /// written: the sentence must be exactly the one the policy documents,
     /// the same as a String and written in place.
