@@ -143,9 +143,12 @@ enum Memberlist {
         if ClearBinaryProbes.waitForWhole(5 + length, of: m, final: final) { return .needMore }
         // A message, or several (a stream holds one per exchange): the first must end where the next begins.
         guard m.count <= 5 + length || m[5 + length] == encrypted else { return nil }
-        let ciphertext = UnsafeRawBufferPointer(rebasing: m[18..<min(m.count, 5 + length)])
+        // What follows the nonce: at least a tag's worth must be here to judge it.
+        let end = min(m.count, 5 + length)
+        guard end >= 18 + 16 else { return nil }
+        let ciphertext = UnsafeRawBufferPointer(rebasing: m[18..<end])
         let entropy = Probes.entropy(ciphertext)
-        guard ciphertext.count >= 16, !Probes.isLowEntropy(entropy, sampleSize: ciphertext.count) else { return nil }
+        guard !Probes.isLowEntropy(entropy, sampleSize: ciphertext.count) else { return nil }
         return .binary(entropy: entropy, name: "memberlist",
                        evidence: "memberlist message encrypted with the cluster's gossip key (AES-GCM, version \(m[5]))")
     }

@@ -228,6 +228,12 @@ enum MemberlistSamples {
         var regular = Array(S.serfJoinEncrypted)
         for i in 18..<regular.count { regular[i] = UInt8(i % 4) }
         #expect(regular.withUnsafeBytes { Memberlist.probe($0, final: true) } == nil)
+        // Every prefix of it, as a whole stream (the fuzzer's find: a message cut before its nonce ended trapped).
+        for cut in 0...S.serfJoinEncrypted.count {
+            let prefix = Array(S.serfJoinEncrypted.prefix(cut))
+            _ = prefix.withUnsafeBytes { Memberlist.probe($0, final: true) }
+            _ = ClassifierTests.classify(prefix)
+        }
     }
 
     /// Without compression (memberlist's `EnableCompression` off), and after a label header.
