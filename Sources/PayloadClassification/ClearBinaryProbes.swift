@@ -341,10 +341,9 @@ enum ClearBinaryProbes {
             guard message[1] == 0, message[2] == 5 else { return nil }
             name = nodeName(message[7...])
         case 0x73:
-            let statuses = ["ok", "ok_simultaneous", "nok", "not_allowed", "alive"]
-            guard statuses.contains(String(decoding: message[1...], as: UTF8.self)) else { return nil }
-            return .cleartext(.cleartextProtocol, protocolName: "erlang-dist",
-                              evidence: "Erlang distribution handshake status \(String(decoding: message[1...], as: UTF8.self))")
+            let status = String(decoding: message[1...], as: UTF8.self)
+            guard ["ok", "ok_simultaneous", "nok", "not_allowed", "alive"].contains(status) else { return nil }
+            return .cleartext(.cleartextProtocol, protocolName: "erlang-dist", evidence: "Erlang distribution handshake status \(status)")
         default:
             return nil
         }

@@ -24,6 +24,8 @@ enum Memberlist {
     static let compressed: UInt8 = 9
     static let encrypted: UInt8 = 10
     static let pushPull: UInt8 = 6
+    /// The application's own bytes, not MessagePack.
+    static let userMessage: UInt8 = 8
     /// A label header (type 244, length, label) may open a stream.
     static let label: UInt8 = 244
 
@@ -95,7 +97,8 @@ enum Memberlist {
     /// Type 9: `{Algo: 0, Buf: …}`, the buffer an LZW stream that decodes
     /// to its end code exactly where the buffer ends, into a memberlist message.
     static func compressedMessage(_ m: UnsafeRawBufferPointer, final: Bool) -> ProbeResult? {
-        var reader = MessagePackReader(UnsafeRawBufferPointer(rebasing: m[1...]))
+        let available = UnsafeRawBufferPointer(rebasing: m[1...])
+        var reader = MessagePackReader(available)
         guard let entries = reader.mapHeader(), entries == 2 else { return nil }
         var algorithm: Int?
         var buffer: Range<Int>?
@@ -107,7 +110,6 @@ enum Memberlist {
             }
         }
         guard algorithm == 0, let buffer else { return nil }
-        let available = UnsafeRawBufferPointer(rebasing: m[1...])
         let whole = buffer.upperBound <= available.count
         if !whole, ClearBinaryProbes.waitForWhole(1 + buffer.upperBound, of: m, final: final) { return .needMore }
         let compressed = UnsafeRawBufferPointer(rebasing: available[buffer.lowerBound..<min(buffer.upperBound, available.count)])
@@ -123,7 +125,7 @@ enum Memberlist {
             what = summary
         } else {
             // Any other message is a MessagePack map (a user message is the application's own bytes).
-            guard inner.count >= 2, first == 8 || MessagePackReader(UnsafeRawBufferPointer(rebasing: inner[1...])).isMap else { return nil }
+            guard inner.count >= 2, first == userMessage || MessagePackReader(UnsafeRawBufferPointer(rebasing: inner[1...])).isMap else { return nil }
             what = name
         }
         let size = whole ? "\(compressed.count) bytes decode to \(decoded.produced)"
