@@ -85,7 +85,7 @@ public enum VerdictPolicy {
                 return (.plaintext, "client sent cleartext \(what); the server neither answered nor closed before the capture ended")
             }
             if c.kind.isCleartext, s.kind.isCleartext {
-                return (.plaintext, Reason(.cleartextBothWays(name(c))))
+                return (.plaintext, Reason(.cleartextBothWays(name(bothCleartext(c, s)))))
             }
             if s.kind.isCleartext {
                 return (.plaintext, Reason(text: "server sent cleartext \(name(s))" + (c.kind == .none ? "" : "; client sent \(describe(c))")))
@@ -248,9 +248,25 @@ public enum VerdictPolicy {
         }
     }
 
+    /// The direction that names a flow cleartext both ways. The server's
+    /// greeting says what it serves ("220 … GridFTP Server", "+OK POP server
+    /// ready"), while a client's first command can be shared by several
+    /// protocols (`AUTH` opens FTP's security exchange as well as SMTP's and
+    /// POP3's logins) or be plain text (`USER ftp`). So a server that names its
+    /// protocol wins over a client that names another or none; a server that
+    /// only sent structured binary data does not (Kafka's answers).
+    static func bothCleartext(_ c: DirectionSummary, _ s: DirectionSummary) -> DirectionSummary {
+        guard c.kind == .cleartextProtocol || c.kind == .text, s.kind == .cleartextProtocol,
+              let name = s.protocolName, name != "binary" else { return c }
+        return s
+    }
+
     static func protocolName(_ c: DirectionSummary, _ s: DirectionSummary) -> String? {
         // Checked one by one: `for d in [c, s]` built an array of two large summaries per flow.
-        if c.kind.isCleartext { return c.protocolName ?? c.kind.rawValue }
+        if c.kind.isCleartext {
+            let d = s.kind.isCleartext ? bothCleartext(c, s) : c
+            return d.protocolName ?? d.kind.rawValue
+        }
         if s.kind.isCleartext { return s.protocolName ?? s.kind.rawValue }
         if c.kind == .tls || s.kind == .tls { return "tls" }
         if c.kind == .ssh || s.kind == .ssh { return "ssh" }

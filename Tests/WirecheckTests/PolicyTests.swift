@@ -115,6 +115,52 @@ import Testing
         #expect(report.reason == "client sent only whitespace (no application data); the other side sent SSH")
     }
 
+    /// Cleartext both ways is named by the server's greeting when the client's
+    /// first command is shared or unnamed: GridFTP's control channel opens with
+    /// `AUTH GSSAPI` (read as SMTP from the client alone), vsftpd's with
+    /// `USER` (plain text); Kafka's structured binary answers do not rename it.
+    @Test(arguments: [
+        ("AUTH GSSAPI\r\nADAT FgMBAGsBAABnAwFQW20Q\r\n", "220 alpha GridFTP Server 6.14 [Globus Toolkit 5.2.2] ready.\r\n", "ftp"),
+        ("AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n", "+OK POP server ready H mimap8\r\n", "pop3"),
+        ("USER anonymous\r\n", "220 (vsFTPd 3.0.3)\r\n", "ftp"),
+        ("EHLO client.example\r\n", "220 mail.example.com ESMTP Postfix\r\n", "smtp"),
+        ("PING\r\n", "+PONG\r\n", "redis"),
+        ("USER anonymous\r\n", "331 Please specify the password.\r\n", "text"),
+    ])
+    func cleartextFlowNamedByServerGreeting(_ client: String, _ server: String, _ name: String) {
+        func summary(_ text: String) -> DirectionSummary {
+            var classifier = DirectionClassifier()
+            Array(text.utf8).withUnsafeBytes { classifier.receive($0) }
+            return classifier.finish()
+        }
+        let report = Self.judged(summary(client), summary(server), port: 2811)
+        #expect(report.verdict == .plaintext)
+        #expect(report.protocolName == name)
+        #expect(report.reason == "cleartext \(name) in both directions")
+    }
+
+    /// A flow whose TCP handshake was seen, judged on its two directions.
+    static func judged(_ client: DirectionSummary, _ server: DirectionSummary, port: UInt16) -> FlowReport {
+        var observation = FlowObservation(
+            client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
+            server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: port)
+        )
+        observation.handshakeSeen = true
+        observation.clientToServer = client
+        observation.serverToClient = server
+        return VerdictPolicy.judge(observation)
+    }
+
+    /// Kafka's answers are structured binary data, not a greeting: the client names the flow.
+    @Test func structuredBinaryServerDoesNotRenameTheFlow() {
+        var client = Self.direction(.cleartextProtocol), server = Self.direction(.cleartextProtocol)
+        client.protocolName = "kafka"
+        server.protocolName = "binary"
+        let report = Self.judged(client, server, port: 9092)
+        #expect(report.protocolName == "kafka")
+        #expect(report.reason == "cleartext kafka in both directions")
+    }
+
     /// Binary named by its framing as a protocol's own encryption (memberlist
     /// with a gossip key) is still `opaque`, with the name in reason and protocol.
     @Test func namedBinaryStaysOpaque() {
@@ -144,14 +190,7 @@ import Testing
     /// the same as a String and written in place.
     @Test func reasonsKeptAsFactsReadAsSentences() {
         func judged(_ client: DirectionSummary, _ server: DirectionSummary, port: UInt16 = 80) -> FlowReport {
-            var observation = FlowObservation(
-                client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
-                server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: port)
-            )
-            observation.handshakeSeen = true
-            observation.clientToServer = client
-            observation.serverToClient = server
-            return VerdictPolicy.judge(observation)
+            Self.judged(client, server, port: port)
         }
         var upgraded = Self.direction(.tls, records: 12, hello: true)
         upgraded.preamble = "PostgreSQL SSLRequest"
