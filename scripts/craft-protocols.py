@@ -559,6 +559,39 @@ def main():
                   {"verdict": "plaintext", "reasonContains": "TLS record framing without encryption", "forbidden": ["wc-fake-tls-77"],
                    "case": "cleartext HTTP inside TLS application data record headers"}))
 
+    # Mesh proxies refusing a cleartext request by policy, answered as they
+    # answer it (Linkerd's inbound proxy with all-authenticated: a 403 with
+    # l5d-proxy-error and no body; Istio's Envoy for an AuthorizationPolicy:
+    # a 403 with its RBAC body). Cases are numbered from 0: the server address
+    # is 10.50.1.<index + 1>, the client port 41000 + index.
+    request = b"GET / HTTP/1.1\r\nHost: web.default.svc.cluster.local\r\nUser-Agent: curl/8.1.2\r\nAccept: */*\r\n\r\n"
+    index = len(cases)
+    linkerd_403 = (f"HTTP/1.1 403 Forbidden\r\nl5d-proxy-error: client 10.50.0.10:{41000 + index}: "
+                   f"server: 10.50.1.{index + 1}:80: unauthorized request on route\r\n"
+                   "date: Wed, 02 Dec 2026 02:10:00 GMT\r\ncontent-length: 0\r\n\r\n").encode()
+    cases.append((80, [(True, request), (False, linkerd_403)],
+                  {"verdict": "plaintext-rejected", "protocol": "http", "reasonContains": "Linkerd proxy refused it",
+                   "evidenceContains": ["l5d-proxy-error", "unauthorized request on route"],
+                   "case": "Linkerd's proxy refusing a cleartext request (403, l5d-proxy-error)"}))
+    istio_403 = (b"HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n"
+                 b"date: Wed, 02 Dec 2026 02:10:00 GMT\r\nserver: istio-envoy\r\nconnection: close\r\n\r\nRBAC: access denied")
+    cases.append((80, [(True, request), (False, istio_403)],
+                  {"verdict": "plaintext-rejected", "protocol": "http", "reasonContains": "Istio proxy refused it",
+                   "evidenceContains": ["RBAC: access denied"], "serverClosesFirst": True,
+                   "case": "Istio's Envoy refusing a cleartext request (403, RBAC: access denied)"}))
+    app_403 = b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nForbidden"
+    cases.append((80, [(True, request), (False, app_403)],
+                  {"verdict": "plaintext", "protocol": "http", "case": "an application's own 403 in clear"}))
+    index = len(cases)
+    refused_then_served = (f"HTTP/1.1 403 Forbidden\r\nl5d-proxy-error: client 10.50.0.10:{41000 + index}: "
+                           f"server: 10.50.1.{index + 1}:80: unauthorized request on route\r\n"
+                           "date: Wed, 02 Dec 2026 02:10:00 GMT\r\ncontent-length: 0\r\n\r\n").encode()
+    cases.append((80, [(True, request), (False, refused_then_served),
+                       (True, b"GET /public HTTP/1.1\r\nHost: web.default.svc.cluster.local\r\n\r\n"),
+                       (False, b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\npublic page\n")],
+                  {"verdict": "plaintext", "protocol": "http",
+                   "case": "Linkerd refusing one request and serving the next on the same connection (a route allowed without identity)"}))
+
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):
         client, server, cport = "10.50.0.10", f"10.50.1.{index + 1}", 41000 + index

@@ -254,7 +254,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
             tlsEndsOnRecordBoundary: walked ? walker.isAtRecordBoundary : false,
             framingBreak: sofar.framingBreak, preamble: sofar.preamble, evidence: sofar.evidence,
             entropy: sofar.entropy, handshake: walked ? walker.handshake.takeDetails() : TLSHandshakeDetails(),
-            tlsPayloadSample: walked ? walker.payloadSample : TLSPayloadSample()
+            tlsPayloadSample: walked ? walker.payloadSample : TLSPayloadSample(),
+            proxyRefusal: sofar.proxyRefusal
         )
     }
 
@@ -684,6 +685,11 @@ public struct DirectionClassifier: StreamSink, Sendable {
             decide(kind: kind, name: name, evidence: evidence)
             if kind == .http, streamOffset < Self.upgradeScanLimit, let end = Probes.find(bytes, "\r\n\r\n") {
                 httpHeadEnd = Int32(streamOffset + end + 4)
+                // A mesh proxy's refusal is the first thing its direction sends.
+                if streamOffset == 0, let refusal = Probes.proxyRefusal(bytes, headEnd: end) {
+                    summary.proxyRefusal = refusal.refusal
+                    summary.evidence = refusal.evidence
+                }
             }
         case .binary(let entropy, let name, let evidence):
             decide(kind: .binary, name: name, evidence: evidence)
@@ -1043,6 +1049,11 @@ struct SummarySoFar: Sendable {
         get { rare.value?.entropy }
         set { if newValue != nil || rare.isSet { rare.change(initial: RareSummary()) { $0.entropy = newValue } } }
     }
+
+    var proxyRefusal: ProxyRefusal? {
+        get { rare.value?.proxyRefusal }
+        set { if newValue != nil || rare.isSet { rare.change(initial: RareSummary()) { $0.proxyRefusal = newValue } } }
+    }
 }
 
 /// `SummarySoFar`'s rarely set parts (see there).
@@ -1050,4 +1061,5 @@ struct RareSummary: Sendable {
     var preamble: String?
     var framingBreak: FramingBreak?
     var entropy: Double?
+    var proxyRefusal: ProxyRefusal?
 }

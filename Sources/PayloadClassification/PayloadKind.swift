@@ -62,6 +62,8 @@ public struct DirectionSummary: Sendable, Equatable {
     public var handshake: TLSHandshakeDetails
     /// What the first application data records carried (see `TLSPayloadSample`).
     public var tlsPayloadSample: TLSPayloadSample
+    /// The direction opened with a service mesh proxy's refusal of a request.
+    public var proxyRefusal: Optional<ProxyRefusal>
 
     /// Nothing seen. The stored properties have no default values on purpose
     /// (the optionals are spelled `Optional<…>`, which has no implicit nil):
@@ -72,7 +74,8 @@ public struct DirectionSummary: Sendable, Equatable {
             kind: .none, protocolName: nil, bytes: 0, gapBytes: 0, unverifiedBytes: 0,
             startedMidStream: false, resynchronised: false, tlsRecords: 0, tlsApplicationDataRecords: 0,
             tlsAlertRecords: 0, tlsEndsOnRecordBoundary: false, framingBreak: nil, preamble: nil,
-            evidence: nil, entropy: nil, handshake: TLSHandshakeDetails(), tlsPayloadSample: TLSPayloadSample()
+            evidence: nil, entropy: nil, handshake: TLSHandshakeDetails(), tlsPayloadSample: TLSPayloadSample(),
+            proxyRefusal: nil
         )
     }
 
@@ -82,7 +85,8 @@ public struct DirectionSummary: Sendable, Equatable {
         kind: PayloadKind, protocolName: String?, bytes: Int, gapBytes: Int, unverifiedBytes: Int,
         startedMidStream: Bool, resynchronised: Bool, tlsRecords: Int, tlsApplicationDataRecords: Int,
         tlsAlertRecords: Int, tlsEndsOnRecordBoundary: Bool, framingBreak: FramingBreak?, preamble: String?,
-        evidence: String?, entropy: Double?, handshake: TLSHandshakeDetails, tlsPayloadSample: TLSPayloadSample
+        evidence: String?, entropy: Double?, handshake: TLSHandshakeDetails, tlsPayloadSample: TLSPayloadSample,
+        proxyRefusal: ProxyRefusal?
     ) {
         self.kind = kind
         self.protocolName = protocolName
@@ -101,6 +105,37 @@ public struct DirectionSummary: Sendable, Equatable {
         self.entropy = entropy
         self.handshake = handshake
         self.tlsPayloadSample = tlsPayloadSample
+        self.proxyRefusal = proxyRefusal
+    }
+}
+
+/// A service mesh proxy answering a request with its own refusal by policy,
+/// so the request never reached the workload: Linkerd's 403 marked with an
+/// `l5d-proxy-error` header (what its inbound proxy sends for HTTP that an
+/// authorization policy such as `all-authenticated` denies), or Istio's Envoy
+/// 403 "RBAC: access denied" (an AuthorizationPolicy). Seen in clear on the
+/// node, it is the HTTP counterpart of STRICT's reset: the mesh refused the
+/// cleartext request.
+public struct ProxyRefusal: Sendable, Equatable {
+    public enum Mesh: UInt8, Sendable, Equatable {
+        case linkerd, istio
+
+        public var name: String {
+            switch self {
+            case .linkerd: return "Linkerd"
+            case .istio: return "Istio"
+            }
+        }
+    }
+
+    public var mesh: Mesh
+    /// Bytes of the refusal (head and body). A direction that sent more
+    /// answered something besides the refusal.
+    public var responseLength: Int
+
+    public init(mesh: Mesh, responseLength: Int) {
+        self.mesh = mesh
+        self.responseLength = responseLength
     }
 }
 

@@ -210,6 +210,13 @@ enum Probes {
         // bytes at 120 is cutting the text at 120 characters (String.prefix
         // walked grapheme by grapheme).
         guard let evidence = firstLine(head, limit: 120) ?? (final ? printable(head, limit: 120) : nil) else { return .needMore }
+        // A 403 may be a mesh proxy's refusal, told by its short body (Envoy's
+        // RBAC denial): wait for that body, wherever the segments were cut.
+        if !final, startsWith(d, "HTTP/1.1 403") || startsWith(d, "HTTP/1.0 403"),
+           d.count < headerEnd + 4 + istioDenial.count, contains(head, lowercase: istioEnvoyServer),
+           contains(head, lowercase: istioDenialLength) {
+            return .needMore
+        }
         if headerEnd < d.count, startsWith(d, "HTTP/1.1 101"), upgradesToWebSocket(head) {
             return .webSocketUpgrade(headerLength: headerEnd + 4, evidence: evidence)
         }
@@ -233,6 +240,61 @@ enum Probes {
             lineStart += length + 1
         }
         return false
+    }
+
+    private static let linkerdErrorHeader = Array("l5d-proxy-error:".utf8)
+    private static let contentLengthHeader = Array("content-length:".utf8)
+    private static let serverHeader = Array("server:".utf8)
+    private static let istioDenial = Array("RBAC: access denied".utf8)
+    private static let istioEnvoyServer = Array("server: istio-envoy".utf8)
+    private static let istioDenialLength = Array("content-length: 19".utf8)
+
+    /// A mesh proxy's refusal by policy, when a response head (ending at
+    /// `headEnd`, before its blank line) is one: a 403 whose headers carry
+    /// `l5d-proxy-error` and no body (linkerd2-proxy's error responses: the
+    /// status, `content-length: 0`, that header), or a 403 from
+    /// `server: istio-envoy` whose body, all in `d`, is Envoy's RBAC denial.
+    /// Any other 403 is the application's answer, and reads as one.
+    static func proxyRefusal(_ d: UnsafeRawBufferPointer, headEnd: Int) -> (refusal: ProxyRefusal, evidence: String)? {
+        guard startsWith(d, "HTTP/1.1 403") || startsWith(d, "HTTP/1.0 403"), headEnd <= d.count else { return nil }
+        let head = UnsafeRawBufferPointer(rebasing: d[0..<headEnd])
+        var linkerdError: UnsafeRawBufferPointer?
+        var contentLength: Int?
+        var fromEnvoy = false
+        var lineStart = (head.firstIndex(ofByte: 0x0A) ?? head.count) + 1
+        while lineStart < head.count {
+            let rest = UnsafeRawBufferPointer(rebasing: head[lineStart...])
+            let length = rest.firstIndex(ofByte: 0x0A) ?? rest.count
+            var line = UnsafeRawBufferPointer(rebasing: rest[0..<length])
+            if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
+            func value(after name: [UInt8]) -> UnsafeRawBufferPointer {
+                var v = UnsafeRawBufferPointer(rebasing: line[name.count...])
+                while v.first == 0x20 || v.first == 0x09 { v = UnsafeRawBufferPointer(rebasing: v.dropFirst()) }
+                return v
+            }
+            if startsWithIgnoringCase(line, linkerdErrorHeader) {
+                linkerdError = value(after: linkerdErrorHeader)
+            } else if startsWithIgnoringCase(line, contentLengthHeader) {
+                let digits = value(after: contentLengthHeader)
+                guard !digits.isEmpty, digits.count <= 6, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+                contentLength = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+            } else if startsWithIgnoringCase(line, serverHeader) {
+                fromEnvoy = startsWith(value(after: serverHeader), "istio-envoy")
+            }
+            lineStart += length + 1
+        }
+        let status = firstLine(head, limit: 60) ?? "HTTP 403"
+        let bodyStart = headEnd + 4
+        if let message = linkerdError, contentLength ?? 0 == 0 {
+            return (ProxyRefusal(mesh: .linkerd, responseLength: bodyStart),
+                    "\(status) from the Linkerd proxy (l5d-proxy-error: \(printable(message, limit: 160)))")
+        }
+        if fromEnvoy, contentLength == istioDenial.count, bodyStart + istioDenial.count <= d.count,
+           startsWith(UnsafeRawBufferPointer(rebasing: d[bodyStart...]), bytes: istioDenial) {
+            return (ProxyRefusal(mesh: .istio, responseLength: bodyStart + istioDenial.count),
+                    "\(status) from Istio's Envoy (RBAC: access denied)")
+        }
+        return nil
     }
 
     static func startsWithIgnoringCase(_ d: UnsafeRawBufferPointer, _ lowercase: [UInt8]) -> Bool {

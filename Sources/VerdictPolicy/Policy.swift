@@ -84,6 +84,9 @@ public enum VerdictPolicy {
                 }
                 return (.plaintext, "client sent cleartext \(what); the server neither answered nor closed before the capture ended")
             }
+            if c.kind == .http, let refusal = proxyRefusal(s) {
+                return (.plaintextRejected, Reason(text: "client sent cleartext HTTP; the server's \(refusal.mesh.name) proxy refused it by policy (403) and sent nothing else"))
+            }
             if c.kind.isCleartext, s.kind.isCleartext {
                 return (.plaintext, Reason(.cleartextBothWays(name(bothCleartext(c, s)))))
             }
@@ -222,6 +225,15 @@ public enum VerdictPolicy {
     static func provesTLS(_ d: DirectionSummary) -> Bool {
         d.tlsRecords >= 2 || d.handshake.clientHelloSeen || d.handshake.serverHelloSeen
             || (d.tlsRecords == 1 && d.tlsEndsOnRecordBoundary && d.bytes > 5 + d.unverifiedBytes)
+    }
+
+    /// A server direction that is a mesh proxy's refusal and nothing more:
+    /// opened with it, whole, and sent nothing after it (a later response
+    /// would be the workload answering in clear).
+    static func proxyRefusal(_ s: DirectionSummary) -> ProxyRefusal? {
+        guard s.kind == .http, let refusal = s.proxyRefusal, s.bytes == refusal.responseLength,
+              s.gapBytes == 0, !s.startedMidStream else { return nil }
+        return refusal
     }
 
     static func isAlertOnly(_ d: DirectionSummary) -> Bool {

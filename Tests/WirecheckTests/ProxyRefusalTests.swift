@@ -1,0 +1,106 @@
+import Foundation
+import PacketDecoding
+import PayloadClassification
+import Testing
+@testable import VerdictPolicy
+
+/// A mesh proxy refusing a cleartext request by policy answers it itself:
+/// Linkerd's inbound proxy (all-authenticated, deny) with a bodiless 403 marked
+/// `l5d-proxy-error`, Istio's Envoy (an AuthorizationPolicy) with a 403 whose
+/// body is "RBAC: access denied". On the node that is the HTTP counterpart of
+/// STRICT's reset: `plaintext-rejected`. The bytes below are laid out as
+/// those proxies send them (headers in the order curl printed them from a
+/// real Linkerd and a real Istio); no Linkerd or Envoy is installable here.
+@Suite struct ProxyRefusalTests {
+    static let request = "GET / HTTP/1.1\r\nHost: web.default.svc.cluster.local\r\nUser-Agent: curl/8.1.2\r\n"
+        + "Accept: */*\r\nAuthorization: Bearer proxy-refusal-s3cret\r\n\r\n"
+    static let linkerd = "HTTP/1.1 403 Forbidden\r\n"
+        + "l5d-proxy-error: client 10.244.0.24:53274: server: 10.244.0.23:80: unauthorized request on route\r\n"
+        + "date: Wed, 05 Jul 2023 20:33:24 GMT\r\ncontent-length: 0\r\n\r\n"
+    static let istio = "HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n"
+        + "date: Tue, 23 Apr 2024 20:59:34 GMT\r\nserver: istio-envoy\r\nconnection: close\r\n\r\nRBAC: access denied"
+
+    static func summary(_ chunks: [ArraySlice<UInt8>]) -> DirectionSummary {
+        var classifier = DirectionClassifier()
+        for chunk in chunks { chunk.withUnsafeBytes { classifier.receive($0) } }
+        return classifier.finish()
+    }
+
+    static func summary(_ text: String) -> DirectionSummary {
+        let bytes = Array(text.utf8)
+        return summary([bytes[...]])
+    }
+
+    static func judged(_ server: DirectionSummary) -> FlowReport {
+        PolicyTests.judged(summary(request), server, port: 80)
+    }
+
+    /// Each refusal is found however its bytes were cut into segments.
+    @Test(arguments: [(linkerd, ProxyRefusal.Mesh.linkerd), (istio, .istio)])
+    func refusalFoundHoweverCut(_ text: String, _ mesh: ProxyRefusal.Mesh) {
+        let bytes = Array(text.utf8)
+        let whole = Self.summary([bytes[...]])
+        #expect(whole.kind == .http)
+        #expect(whole.proxyRefusal == ProxyRefusal(mesh: mesh, responseLength: bytes.count))
+        #expect(Self.summary(bytes.indices.map { bytes[$0...$0] }) == whole)
+        var rng = SplitMix(seed: 403)
+        for _ in 0..<50 {
+            var chunks: [ArraySlice<UInt8>] = []
+            var i = 0
+            while i < bytes.count {
+                let n = 1 + Int(rng.next() % 40)
+                chunks.append(bytes[i..<min(bytes.count, i + n)])
+                i += n
+            }
+            #expect(Self.summary(chunks) == whole)
+        }
+    }
+
+    @Test func linkerdRefusalIsRejectedNotPlaintext() {
+        let report = Self.judged(Self.summary(Self.linkerd))
+        #expect(report.verdict == .plaintextRejected)
+        #expect(report.reason == "client sent cleartext HTTP; the server's Linkerd proxy refused it by policy (403) and sent nothing else")
+        let evidence = report.evidence ?? ""
+        #expect(evidence.contains("HTTP/1.1 403 Forbidden from the Linkerd proxy (l5d-proxy-error: client 10.244.0.24:53274: "
+            + "server: 10.244.0.23:80: unauthorized request on route)"))
+        #expect(!evidence.contains("proxy-refusal-s3cret"))
+    }
+
+    @Test func istioRefusalIsRejectedNotPlaintext() {
+        let report = Self.judged(Self.summary(Self.istio))
+        #expect(report.verdict == .plaintextRejected)
+        #expect(report.reason == "client sent cleartext HTTP; the server's Istio proxy refused it by policy (403) and sent nothing else")
+        #expect(report.evidence?.contains("HTTP/1.1 403 Forbidden from Istio's Envoy (RBAC: access denied)") == true)
+    }
+
+    /// Anything short of a proxy's whole refusal, and nothing more, is the
+    /// server answering in clear.
+    @Test(arguments: [
+        // The application's own 403.
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nForbidden",
+        // The proxy's other errors are not refusals by policy (the workload is down, say).
+        linkerd.replacingOccurrences(of: "403 Forbidden", with: "502 Bad Gateway"),
+        // A body where Linkerd sends none.
+        linkerd.replacingOccurrences(of: "content-length: 0\r\n\r\n", with: "content-length: 5\r\n\r\nhello"),
+        // Refused, then the next request on the connection served in clear.
+        linkerd + "HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\npublic page\n",
+        // An application's 403 passed on by Envoy (which names itself in every response).
+        "HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\nserver: istio-envoy\r\n\r\nyou may not see it.",
+        // Envoy's denial cut short: the capture ended inside its body.
+        String(istio.dropLast(5)),
+        // Envoy's denial and more after it.
+        istio + "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+    ])
+    func otherAnswersStayPlaintext(_ server: String) {
+        let report = Self.judged(Self.summary(server))
+        #expect(report.verdict == .plaintext, "\(report.reason)")
+    }
+
+    /// A refusal picked up mid-stream cannot be told from a later response.
+    @Test func refusalPickedUpMidStreamIsNotTrusted() {
+        var classifier = DirectionClassifier(startsMidStream: true)
+        Array(Self.linkerd.utf8).withUnsafeBytes { classifier.receive($0) }
+        let server = classifier.finish()
+        #expect(Self.judged(server).verdict != .plaintextRejected)
+    }
+}
