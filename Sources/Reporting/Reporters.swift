@@ -45,6 +45,11 @@ public struct ShownVerdicts<Base: Reporter>: Reporter {
         if shown.contains(flow.verdict) { base.write(flow, to: &output) }
     }
 
+    public var names: EndpointNames? {
+        get { base.names }
+        set { base.names = newValue }
+    }
+
     public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {
         base.summary(summary, capture: capture)
     }
@@ -58,6 +63,9 @@ public protocol Reporter: SendableMetatype {
     /// reporting thread's work.
     mutating func write(_ flow: FlowReport, to output: inout ByteWriter)
     func summary(_ summary: RunSummary, capture: CaptureFacts) -> String
+    /// Names shown beside addresses (`--names`); nil: none asked for. Set
+    /// again when a live capture reads a changed names file.
+    var names: EndpointNames? { get set }
 }
 
 extension Reporter {

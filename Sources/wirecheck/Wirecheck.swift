@@ -86,6 +86,11 @@ struct Wirecheck: ParsableCommand {
         valueName: "file"))
     var names: String?
 
+    @Option(help: ArgumentHelp(
+        "In a live capture, how often to look for changes to the --names file, which is read again once it has stopped changing.",
+        valueName: "seconds"))
+    var namesInterval: Double = 10
+
     @Flag(help: "Count plaintext to Istio's plaintext-by-design ports (15010, 15020, 15021, 15090) as a failure too.")
     var noIstioAllowance = false
 
@@ -121,6 +126,7 @@ struct Wirecheck: ParsableCommand {
         if maxFlowBuffer > 1 << 30 || maxBuffer > 1 << 30 {
             throw ValidationError("--max-flow-buffer and --max-buffer are too large")
         }
+        if !(namesInterval > 0) || namesInterval > 1e6 { throw ValidationError("--names-interval must be a positive number of seconds") }
         if idleTimeout > 1e9 || (duration ?? 0) > 1e9 {
             throw ValidationError("--idle-timeout and --duration must be under 10^9 seconds")
         }
@@ -259,6 +265,10 @@ struct Wirecheck: ParsableCommand {
         var packets = 0
         var lastDrops: UInt64 = 0
         var lastStatsCheck = wallClockNanoseconds()
+        // Pods come and go during a live capture: keep their names current.
+        var namesWatch = source.isLive ? names.map {
+            NamesFile.Watch(path: $0, interval: Int64(namesInterval * 1e9), now: lastStatsCheck)
+        } : nil
 
         // File replays judge and report on another thread, and read ahead on
         // a third, when this process may run on more than one processor
@@ -314,6 +324,15 @@ struct Wirecheck: ParsableCommand {
             }
             if source.isLive {
                 let now = wallClockNanoseconds()
+                switch namesWatch?.check(now: now) {
+                case .reloaded(let fresh)?:
+                    reporter.names = fresh
+                    standardError("wirecheck: --names \(names ?? ""): read again, \(fresh.count) address\(fresh.count == 1 ? "" : "es") named\n")
+                case .failed(let message)?:
+                    standardError("wirecheck: \(message)\n")
+                default:
+                    break
+                }
                 if now - lastStatsCheck >= 1_000_000_000 {
                     lastStatsCheck = now
                     if let stats = source.statistics(), stats.droppedByKernel + stats.droppedByInterface > lastDrops {
