@@ -88,7 +88,7 @@ public enum VerdictPolicy {
                 return (.plaintextRejected, Reason(text: "client sent cleartext HTTP; the server's \(refusal.mesh.name) proxy refused it by policy (403) and sent nothing else"))
             }
             if c.kind.isCleartext, s.kind.isCleartext {
-                return (.plaintext, Reason(.cleartextBothWays(name(bothCleartext(c, s)))))
+                return (.plaintext, Reason(.cleartextBothWays(serverNamesFlow(c, s) ? name(s) : name(c))))
             }
             if s.kind.isCleartext {
                 return (.plaintext, Reason(text: "server sent cleartext \(name(s))" + (c.kind == .none ? "" : "; client sent \(describe(c))")))
@@ -260,24 +260,26 @@ public enum VerdictPolicy {
         }
     }
 
-    /// The direction that names a flow cleartext both ways. The server's
+    /// Whether the server's direction names a flow cleartext both ways. The server's
     /// greeting says what it serves ("220 … GridFTP Server", "+OK POP server
     /// ready"), while a client's first command can be shared by several
     /// protocols (`AUTH` opens FTP's security exchange as well as SMTP's and
     /// POP3's logins) or be plain text (`USER ftp`). So a server that names its
     /// protocol wins over a client that names another or none; a server that
     /// only sent structured binary data does not (Kafka's answers).
-    static func bothCleartext(_ c: DirectionSummary, _ s: DirectionSummary) -> DirectionSummary {
+    /// (A Bool, not the summary: returning a summary copied it, strings and
+    /// lists retained, for every flow.)
+    static func serverNamesFlow(_ c: DirectionSummary, _ s: DirectionSummary) -> Bool {
         guard c.kind == .cleartextProtocol || c.kind == .text, s.kind == .cleartextProtocol,
-              let name = s.protocolName, name != "binary" else { return c }
-        return s
+              let name = s.protocolName else { return false }
+        return name != "binary"
     }
 
     static func protocolName(_ c: DirectionSummary, _ s: DirectionSummary) -> String? {
         // Checked one by one: `for d in [c, s]` built an array of two large summaries per flow.
         if c.kind.isCleartext {
-            let d = s.kind.isCleartext ? bothCleartext(c, s) : c
-            return d.protocolName ?? d.kind.rawValue
+            if s.kind.isCleartext, serverNamesFlow(c, s) { return s.protocolName ?? s.kind.rawValue }
+            return c.protocolName ?? c.kind.rawValue
         }
         if s.kind.isCleartext { return s.protocolName ?? s.kind.rawValue }
         if c.kind == .tls || s.kind == .tls { return "tls" }
