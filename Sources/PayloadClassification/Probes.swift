@@ -249,18 +249,29 @@ enum Probes {
     private static let istioEnvoyServer = Array("server: istio-envoy".utf8)
     private static let istioDenialLength = Array("content-length: 19".utf8)
 
+    /// Headers a proxy's own answer carries; any other says the answer came
+    /// from further away, passed on (an nginx or a gateway relaying a
+    /// backend's refusal, which a client's cleartext reached).
+    private static let linkerdAnswerHeaders = ["l5d-proxy-error:", "l5d-proxy-connection:", "content-length:", "date:", "connection:"]
+        .map { Array($0.utf8) }
+    private static let envoyAnswerHeaders = ["content-length:", "content-type:", "date:", "server:", "connection:"]
+        .map { Array($0.utf8) }
+
     /// A mesh proxy's refusal by policy, when a response head (ending at
     /// `headEnd`, before its blank line) is one: a 403 whose headers carry
     /// `l5d-proxy-error` and no body (linkerd2-proxy's error responses: the
-    /// status, `content-length: 0`, that header), or a 403 from
-    /// `server: istio-envoy` whose body, all in `d`, is Envoy's RBAC denial.
-    /// Any other 403 is the application's answer, and reads as one.
+    /// status, `content-length: 0`, that header, a date), or a 403 from
+    /// `server: istio-envoy` whose body, all in `d`, is Envoy's RBAC denial
+    /// (a local reply: no `x-envoy-upstream-service-time` or other header of
+    /// a relayed answer). Any other 403 is the application's answer, or one
+    /// passed on, and reads as such.
     static func proxyRefusal(_ d: UnsafeRawBufferPointer, headEnd: Int) -> (refusal: ProxyRefusal, evidence: String)? {
         guard startsWith(d, "HTTP/1.1 403") || startsWith(d, "HTTP/1.0 403"), headEnd <= d.count else { return nil }
         let head = UnsafeRawBufferPointer(rebasing: d[0..<headEnd])
         var linkerdError: UnsafeRawBufferPointer?
         var contentLength: Int?
         var fromEnvoy = false
+        var linkerdOnly = true, envoyOnly = true
         var lineStart = (head.firstIndex(ofByte: 0x0A) ?? head.count) + 1
         while lineStart < head.count {
             let rest = UnsafeRawBufferPointer(rebasing: head[lineStart...])
@@ -272,6 +283,8 @@ enum Probes {
                 while v.first == 0x20 || v.first == 0x09 { v = UnsafeRawBufferPointer(rebasing: v.dropFirst()) }
                 return v
             }
+            if !linkerdAnswerHeaders.contains(where: { startsWithIgnoringCase(line, $0) }) { linkerdOnly = false }
+            if !envoyAnswerHeaders.contains(where: { startsWithIgnoringCase(line, $0) }) { envoyOnly = false }
             if startsWithIgnoringCase(line, linkerdErrorHeader) {
                 linkerdError = value(after: linkerdErrorHeader)
             } else if startsWithIgnoringCase(line, contentLengthHeader) {
@@ -285,11 +298,11 @@ enum Probes {
         }
         let status = firstLine(head, limit: 60) ?? "HTTP 403"
         let bodyStart = headEnd + 4
-        if let message = linkerdError, contentLength ?? 0 == 0 {
+        if let message = linkerdError, linkerdOnly, contentLength ?? 0 == 0 {
             return (ProxyRefusal(mesh: .linkerd, responseLength: bodyStart),
                     "\(status) from the Linkerd proxy (l5d-proxy-error: \(printable(message, limit: 160)))")
         }
-        if fromEnvoy, contentLength == istioDenial.count, bodyStart + istioDenial.count <= d.count,
+        if fromEnvoy, envoyOnly, contentLength == istioDenial.count, bodyStart + istioDenial.count <= d.count,
            startsWith(UnsafeRawBufferPointer(rebasing: d[bodyStart...]), bytes: istioDenial) {
             return (ProxyRefusal(mesh: .istio, responseLength: bodyStart + istioDenial.count),
                     "\(status) from Istio's Envoy (RBAC: access denied)")

@@ -90,6 +90,12 @@ import Testing
         String(istio.dropLast(5)),
         // Envoy's denial and more after it.
         istio + "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        // Refusals passed on from further away, which the client's request reached in clear:
+        // an nginx relaying a Linkerd-meshed backend's 403,
+        "HTTP/1.1 403 Forbidden\r\nServer: nginx/1.22.1\r\nDate: Wed, 05 Jul 2023 20:33:24 GMT\r\nContent-Length: 0\r\n"
+            + "Connection: keep-alive\r\nl5d-proxy-error: unauthorized request on route\r\n\r\n",
+        // and an Istio ingress gateway relaying a sidecar's RBAC denial.
+        istio.replacingOccurrences(of: "server: istio-envoy\r\n", with: "server: istio-envoy\r\nx-envoy-upstream-service-time: 3\r\n"),
     ])
     func otherAnswersStayPlaintext(_ server: String) {
         let report = Self.judged(Self.summary(server))
