@@ -64,6 +64,18 @@ struct SplitMix: RandomNumberGenerator {
 
     /// Uniform in `0..<bound` (bound > 0).
     mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+
+    /// `bytes` cut at random points into pieces of 1 to `longest` bytes, in order.
+    mutating func chunks(of bytes: [UInt8], longest: Int) -> [ArraySlice<UInt8>] {
+        var chunks: [ArraySlice<UInt8>] = []
+        var i = 0
+        while i < bytes.count {
+            let n = 1 + below(longest)
+            chunks.append(bytes[i..<min(bytes.count, i + n)])
+            i += n
+        }
+        return chunks
+    }
 }
 
 // MARK: Tests

@@ -45,14 +45,7 @@ import Testing
         #expect(Self.summary(bytes.indices.map { bytes[$0...$0] }) == whole)
         var rng = SplitMix(seed: 403)
         for _ in 0..<50 {
-            var chunks: [ArraySlice<UInt8>] = []
-            var i = 0
-            while i < bytes.count {
-                let n = 1 + Int(rng.next() % 40)
-                chunks.append(bytes[i..<min(bytes.count, i + n)])
-                i += n
-            }
-            #expect(Self.summary(chunks) == whole)
+            #expect(Self.summary(rng.chunks(of: bytes, longest: 40)) == whole)
         }
     }
 

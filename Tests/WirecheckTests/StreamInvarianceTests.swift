@@ -49,14 +49,7 @@ import Testing
             let byteByByte = Self.classify(bytes.indices.map { bytes[$0...$0] })
             #expect(byteByByte == whole)
             for _ in 0..<20 {
-                var chunks: [ArraySlice<UInt8>] = []
-                var i = 0
-                while i < bytes.count {
-                    let n = 1 + Int(rng.next() % 300)
-                    chunks.append(bytes[i..<min(bytes.count, i + n)])
-                    i += n
-                }
-                #expect(Self.classify(chunks) == whole)
+                #expect(Self.classify(rng.chunks(of: bytes, longest: 300)) == whole)
             }
             // Through the reassembler, segments shuffled and doubled.
             for _ in 0..<10 {
