@@ -95,11 +95,21 @@ import Testing
         #expect(report.verdict == .plaintext, "\(report.reason)")
     }
 
-    /// A refusal picked up mid-stream cannot be told from a later response.
+    /// A refusal picked up mid-stream cannot be told from a later response:
+    /// the classifier does not take it for one, and the policy would not
+    /// trust one from a direction picked up mid-way (or with bytes missing).
     @Test func refusalPickedUpMidStreamIsNotTrusted() {
         var classifier = DirectionClassifier(startsMidStream: true)
         Array(Self.linkerd.utf8).withUnsafeBytes { classifier.receive($0) }
         let server = classifier.finish()
+        #expect(server.proxyRefusal == nil)
         #expect(Self.judged(server).verdict != .plaintextRejected)
+        var pickedUp = Self.summary(Self.linkerd)
+        #expect(Self.judged(pickedUp).verdict == .plaintextRejected)
+        pickedUp.startedMidStream = true
+        #expect(Self.judged(pickedUp).verdict == .plaintext)
+        var gap = Self.summary(Self.linkerd)
+        gap.gapBytes = 10
+        #expect(Self.judged(gap).verdict == .plaintext)
     }
 }
