@@ -37,6 +37,9 @@ public struct DirectionClassifier: StreamSink, Sendable {
     // holds two classifiers per open flow.
     /// The last byte of the previous segment ended a line or a tag (see `scanForUpgrade`).
     private var lastByteEndsMessage = false
+    /// The server's side of h2c is followed frame by frame while all it sent
+    /// may be a mesh proxy's refusal (`RareState.http2Refusal`).
+    private var watchingHTTP2 = false
     /// Next slot to overwrite in `tail` once it is full.
     private var tailNext: UInt16 = 0
     /// Probe prefix, resync window, or post-break sample, depending on state.
@@ -95,6 +98,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 // for TLS at segment starts takes over.)
                 followPackets(bytes, streamOffset: start)
             } else if summary.kind.isCleartext {
+                if watchingHTTP2 { watchHTTP2(bytes) }
                 if start < Self.upgradeScanLimit { scanForUpgrade(bytes, streamOffset: start) }
                 if case .decided = state { upgradeIfTLS(bytes, streamOffset: start) }
             } else if summary.kind == .binary && start <= 1_024 {
@@ -148,8 +152,9 @@ public struct DirectionClassifier: StreamSink, Sendable {
             // A TLS header begun before the gap cannot continue after it.
             buffer = []
             lastByteEndsMessage = false
-            // Nor can TDS packets be followed across it.
+            // Nor can TDS packets be followed across it, nor HTTP/2 frames.
             if rare.value?.nextPacket != nil { stopFollowing() }
+            if watchingHTTP2 { stopWatchingHTTP2() }
         case .broken:
             return
         case .webSocket:
@@ -229,7 +234,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
             }
         case .webSocket:
             finishWebSocket()
-        case .tls, .decided:
+        case .decided:
+            if watchingHTTP2, summary.kind == .h2c, let refused = rare.value?.http2Refusal?.outcome() {
+                summary.proxyRefusal = refused.refusal
+                summary.evidence = refused.evidence
+            }
+        case .tls:
             break
         }
         if let proxyHeader {
@@ -683,6 +693,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
             decide(kind: .ssh, name: "ssh", evidence: banner)
         case .cleartext(let kind, let name, let evidence):
             decide(kind: kind, name: name, evidence: evidence)
+            if kind == .h2c, streamOffset == 0, HTTP2Frames.startsWithSettings(bytes) {
+                // The server's side: it may be all a mesh proxy's refusals.
+                watchingHTTP2 = true
+                rare.change(initial: RareState()) { $0.http2Refusal = HTTP2Refusal() }
+                watchHTTP2(bytes)
+            }
             if kind == .http, streamOffset < Self.upgradeScanLimit, let end = Probes.find(bytes, "\r\n\r\n") {
                 httpHeadEnd = Int32(streamOffset + end + 4)
                 // A mesh proxy's refusal is the first thing its direction sends.
@@ -718,6 +734,21 @@ public struct DirectionClassifier: StreamSink, Sendable {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[min(length, bytes.count)...])
             if !rest.isEmpty { probeIncoming(rest, streamOffset: streamOffset + length) }
         }
+    }
+
+    /// Follows the server's h2c frames (see `HTTP2Refusal`) until they are more than refusals.
+    private mutating func watchHTTP2(_ bytes: UnsafeRawBufferPointer) {
+        var refusalsOnly = false
+        rare.change(initial: RareState()) {
+            refusalsOnly = $0.http2Refusal?.receive(bytes) ?? false
+            if !refusalsOnly { $0.http2Refusal = nil }
+        }
+        watchingHTTP2 = refusalsOnly
+    }
+
+    private mutating func stopWatchingHTTP2() {
+        watchingHTTP2 = false
+        rare.change(initial: RareState()) { $0.http2Refusal = nil }
     }
 
     private mutating func decide(kind: PayloadKind, name: String?, evidence: String?) {
@@ -1016,6 +1047,8 @@ struct RareState: Sendable {
     /// Where the current PRELOGIN packet's payload (TLS records) began; nil
     /// for the first PRELOGIN, whose payload is the negotiation itself.
     var wrappedPayloadFrom: Int?
+    /// The server's side of h2c while it may be all a mesh proxy's refusals.
+    var http2Refusal: HTTP2Refusal?
 }
 
 /// What a classifier has concluded so far: `DirectionSummary` without the

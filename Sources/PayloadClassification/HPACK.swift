@@ -2,13 +2,43 @@
 /// request or response in clear: `:method`, `:path`, `:authority`,
 /// `:status` and `content-type`. Every other field is stepped over without
 /// decoding its value, so `authorization` or `cookie` values are never even
-/// decoded. Only a connection's first header block in each direction is
-/// read, where the decoder's dynamic table starts empty, so the entries one
-/// block adds are all it can refer to.
+/// decoded. `decode` reads a connection's first header block in a direction,
+/// where the decoder's dynamic table starts empty, so the entries one block
+/// adds are all it can refer to; `HPACKDecoder` keeps the table across blocks
+/// for following a whole direction (a mesh proxy's refusals, `HTTP2Refusal`).
 enum HPACK {
-    /// The fields the evidence shows.
-    enum Name: Equatable {
-        case authority, method, path, status, contentType, other
+    /// The fields wirecheck reads: those the evidence shows, and those a mesh
+    /// proxy's refusal is recognised by (see `HTTP2Refusal`).
+    enum Name: Equatable, Sendable {
+        case authority, method, path, status, contentType
+        case contentLength, date, server, grpcStatus, grpcMessage, l5dProxyError, l5dProxyConnection
+        case other
+
+        /// Shown as evidence of a request or response (`Fields`).
+        var isShown: Bool {
+            switch self {
+            case .authority, .method, .path, .status, .contentType: return true
+            default: return false
+            }
+        }
+
+        init(_ bytes: [UInt8]) {
+            switch String(decoding: bytes, as: UTF8.self) {
+            case ":authority": self = .authority
+            case ":method": self = .method
+            case ":path": self = .path
+            case ":status": self = .status
+            case "content-type": self = .contentType
+            case "content-length": self = .contentLength
+            case "date": self = .date
+            case "server": self = .server
+            case "grpc-status": self = .grpcStatus
+            case "grpc-message": self = .grpcMessage
+            case "l5d-proxy-error": self = .l5dProxyError
+            case "l5d-proxy-connection": self = .l5dProxyConnection
+            default: self = .other
+            }
+        }
     }
 
     /// A decoded header block's fields of interest (the first of each).
@@ -27,27 +57,36 @@ enum HPACK {
     /// Entries one block may add to the dynamic table before it stops being followed.
     static let entryLimit = 64
 
-    /// The static table's entries (RFC 7541 Appendix A) for the names shown:
-    /// index -> (name, value). Other indices name fields not shown.
+    /// The static table's names (RFC 7541 Appendix A), index 1 first.
+    static let staticNames: [StaticString] = [
+        ":authority", ":method", ":method", ":path", ":path", ":scheme", ":scheme",
+        ":status", ":status", ":status", ":status", ":status", ":status", ":status",
+        "accept-charset", "accept-encoding", "accept-language", "accept-ranges", "accept",
+        "access-control-allow-origin", "age", "allow", "authorization", "cache-control",
+        "content-disposition", "content-encoding", "content-language", "content-length",
+        "content-location", "content-range", "content-type", "cookie", "date", "etag", "expect",
+        "expires", "from", "host", "if-match", "if-modified-since", "if-none-match", "if-range",
+        "if-unmodified-since", "last-modified", "link", "location", "max-forwards",
+        "proxy-authenticate", "proxy-authorization", "range", "referer", "refresh", "retry-after",
+        "server", "set-cookie", "strict-transport-security", "transfer-encoding", "user-agent",
+        "vary", "via", "www-authenticate",
+    ]
+    /// The static entries that carry a value (the rest have an empty one).
+    static let staticValues: [Int: String] = [
+        2: "GET", 3: "POST", 4: "/", 5: "/index.html", 6: "http", 7: "https", 8: "200", 9: "204",
+        10: "206", 11: "304", 12: "400", 13: "404", 14: "500", 16: "gzip, deflate",
+    ]
+    /// Each static entry's field and name length, built once.
+    static let staticFields: [(name: Name, nameLength: Int)] = staticNames.map { name in
+        let bytes = name.withUTF8Buffer { Array($0) }
+        return (Name(bytes), bytes.count)
+    }
+
+    /// A static table entry (index 1...61): its field and value (nil where the value is not one of those read).
     static func staticEntry(_ index: Int) -> (Name, String?)? {
-        switch index {
-        case 1: return (.authority, nil)
-        case 2: return (.method, "GET")
-        case 3: return (.method, "POST")
-        case 4: return (.path, "/")
-        case 5: return (.path, "/index.html")
-        case 6, 7: return (.other, nil)  // :scheme http, https
-        case 8: return (.status, "200")
-        case 9: return (.status, "204")
-        case 10: return (.status, "206")
-        case 11: return (.status, "304")
-        case 12: return (.status, "400")
-        case 13: return (.status, "404")
-        case 14: return (.status, "500")
-        case 31: return (.contentType, nil)
-        case 15...61: return (.other, nil)
-        default: return nil
-        }
+        guard index >= 1, index <= staticFields.count else { return nil }
+        let name = staticFields[index - 1].name
+        return (name, name == .other ? nil : staticValues[index] ?? "")
     }
 
     /// Decodes a whole header block; nil when it is not valid HPACK (or
@@ -78,12 +117,12 @@ enum HPACK {
                 let name: Name
                 if nameIndex == 0 {
                     guard let literal = reader.string(decode: true) else { return nil }
-                    name = Self.name(literal ?? [])
+                    name = Name(literal ?? [])
                 } else {
                     guard let (known, _) = entry(nameIndex) else { return nil }
                     name = known
                 }
-                guard let value = reader.string(decode: name != .other) else { return nil }
+                guard let value = reader.string(decode: name.isShown) else { return nil }
                 let text = value.map(Self.text)
                 fields.record(name, text)
                 if indexed {
@@ -95,19 +134,8 @@ enum HPACK {
         return fields
     }
 
-    private static func name(_ bytes: [UInt8]) -> Name {
-        switch String(decoding: bytes, as: UTF8.self) {
-        case ":authority": return .authority
-        case ":method": return .method
-        case ":path": return .path
-        case ":status": return .status
-        case "content-type": return .contentType
-        default: return .other
-        }
-    }
-
     /// A value as evidence may hold it: printable ASCII, the rest as '.'.
-    private static func text(_ bytes: [UInt8]) -> String {
+    static func text(_ bytes: [UInt8]) -> String {
         String(decoding: bytes.prefix(valueLimit).map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: ".") }, as: UTF8.self)
     }
 
@@ -142,15 +170,32 @@ enum HPACK {
         /// A string literal (RFC 7541 5.2): its bytes, Huffman-decoded, when
         /// `decode`; `.some(nil)` when stepped over; nil if invalid.
         mutating func string(decode: Bool) -> [UInt8]?? {
+            guard let (raw, huffman) = rawString() else { return nil }
+            guard decode else { return .some(nil) }
+            if !huffman { return .some(Array(raw.prefix(HPACK.valueLimit))) }
+            guard let decoded = HPACKHuffman.decode(raw, limit: HPACK.valueLimit) else { return nil }
+            return .some(decoded)
+        }
+
+        /// A string literal's first `keep` octets and its whole length, both
+        /// after Huffman decoding (the dynamic table counts entries by their
+        /// decoded length); nil if invalid.
+        mutating func string(keeping keep: Int) -> (kept: [UInt8], length: Int)? {
+            guard let (raw, huffman) = rawString() else { return nil }
+            if !huffman { return (Array(raw.prefix(keep)), raw.count) }
+            var length = 0
+            guard let decoded = HPACKHuffman.decode(raw, limit: keep, symbols: &length) else { return nil }
+            return (decoded, length)
+        }
+
+        /// A string literal's bytes as sent, and whether they are Huffman-coded.
+        private mutating func rawString() -> (UnsafeRawBufferPointer, Bool)? {
             guard let first = peek() else { return nil }
             let huffman = first & 0x80 != 0
             guard let length = integer(prefixBits: 7), length <= bytes.count - offset else { return nil }
             let raw = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)])
             offset += length
-            guard decode else { return .some(nil) }
-            if !huffman { return .some(Array(raw.prefix(HPACK.valueLimit))) }
-            guard let decoded = HPACKHuffman.decode(raw, limit: HPACK.valueLimit) else { return nil }
-            return .some(decoded)
+            return (raw, huffman)
         }
     }
 }
@@ -163,7 +208,7 @@ extension HPACK.Fields {
         case .path: if path == nil { path = value ?? "" }
         case .status: if status == nil { status = value ?? "" }
         case .contentType: if contentType == nil { contentType = value ?? "" }
-        case .other: break
+        default: break
         }
     }
 }
@@ -225,7 +270,14 @@ enum HPACKHuffman {
     /// checked); nil on EOS inside the string, a code longer than 30 bits,
     /// or padding that is not the EOS code's first bits (all ones, at most 7).
     static func decode(_ bytes: UnsafeRawBufferPointer, limit: Int) -> [UInt8]? {
+        var symbolCount = 0
+        return decode(bytes, limit: limit, symbols: &symbolCount)
+    }
+
+    /// As above; `symbols` is set to how many the whole string decodes to.
+    static func decode(_ bytes: UnsafeRawBufferPointer, limit: Int, symbols: inout Int) -> [UInt8]? {
         let table = Self.table
+        symbols = 0
         var out: [UInt8] = []
         out.reserveCapacity(min(limit, bytes.count * 8 / 5))
         var code: UInt32 = 0
@@ -242,6 +294,7 @@ enum HPACKHuffman {
                     let symbol = table.symbols[table.start[length] + offset]
                     guard symbol != eos else { return nil }
                     if out.count < limit { out.append(UInt8(symbol)) }
+                    symbols += 1
                     code = 0
                     length = 0
                     allOnes = true

@@ -14,6 +14,7 @@ enum HTTP2Frames {
     }
 
     static let headerLength = 9
+    static let dataType: UInt8 = 0x0
     static let headersType: UInt8 = 0x1
     static let settingsType: UInt8 = 0x4
     static let continuationType: UInt8 = 0x9
@@ -81,10 +82,10 @@ enum HTTP2Frames {
 
     /// Frame types whose shape is fixed by RFC 9113, checked; unknown types
     /// are allowed (peers must ignore them).
-    private static func frameIsValid(_ header: FrameHeader) -> Bool {
+    static func frameIsValid(_ header: FrameHeader) -> Bool {
         let (length, flags, stream) = (header.length, header.flags, header.stream)
         switch header.type {
-        case 0x0, headersType, continuationType: return stream != 0          // DATA, HEADERS, CONTINUATION
+        case dataType, headersType, continuationType: return stream != 0     // DATA, HEADERS, CONTINUATION
         case 0x2: return stream != 0 && length == 5                          // PRIORITY
         case 0x3: return stream != 0 && length == 4                          // RST_STREAM
         case settingsType: return stream == 0 && length % 6 == 0 && (flags & 0x1 == 0 || length == 0)

@@ -113,9 +113,10 @@ public struct DirectionSummary: Sendable, Equatable {
 /// so the request never reached the workload: Linkerd's 403 marked with an
 /// `l5d-proxy-error` header (what its inbound proxy sends for HTTP that an
 /// authorization policy such as `all-authenticated` denies), or Istio's Envoy
-/// 403 "RBAC: access denied" (an AuthorizationPolicy). Seen in clear on the
-/// node, it is the HTTP counterpart of STRICT's reset: the mesh refused the
-/// cleartext request.
+/// 403 "RBAC: access denied" (an AuthorizationPolicy); over HTTP/2 in clear,
+/// the same as frames, or a gRPC status (see `HTTP2Refusal`). Seen in clear
+/// on the node, it is the HTTP counterpart of STRICT's reset: the mesh
+/// refused the cleartext request.
 public struct ProxyRefusal: Sendable, Equatable {
     public enum Mesh: UInt8, Sendable, Equatable {
         case linkerd, istio
@@ -129,13 +130,24 @@ public struct ProxyRefusal: Sendable, Equatable {
     }
 
     public var mesh: Mesh
-    /// Bytes of the refusal (head and body). A direction that sent more
+    /// Bytes of the refusal (head and body; over HTTP/2, the whole direction
+    /// of refusals and connection frames). A direction that sent more
     /// answered something besides the refusal.
     public var responseLength: Int
+    /// The gRPC status of a refusal answering gRPC (7 PERMISSION_DENIED,
+    /// 16 UNAUTHENTICATED); nil for an HTTP 403.
+    public var grpcStatus: UInt8?
 
-    public init(mesh: Mesh, responseLength: Int) {
+    public init(mesh: Mesh, responseLength: Int, grpcStatus: UInt8? = nil) {
         self.mesh = mesh
         self.responseLength = responseLength
+        self.grpcStatus = grpcStatus
+    }
+
+    /// How the proxy refused: "403", "gRPC status 7, PERMISSION_DENIED".
+    public var answer: String {
+        guard let grpcStatus else { return "403" }
+        return "gRPC status \(grpcStatus), \(grpcStatus == 16 ? "UNAUTHENTICATED" : "PERMISSION_DENIED")"
     }
 }
 

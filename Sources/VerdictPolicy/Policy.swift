@@ -84,8 +84,8 @@ public enum VerdictPolicy {
                 }
                 return (.plaintext, "client sent cleartext \(what); the server neither answered nor closed before the capture ended")
             }
-            if c.kind == .http, let refusal = proxyRefusal(s) {
-                return (.plaintextRejected, Reason(text: "client sent cleartext HTTP; the server's \(refusal.mesh.name) proxy refused it by policy (403) and sent nothing else"))
+            if c.kind == .http || c.kind == .h2c, c.kind == s.kind, let refusal = proxyRefusal(s) {
+                return (.plaintextRejected, Reason(text: "client sent cleartext \(name(c)); the server's \(refusal.mesh.name) proxy refused it by policy (\(refusal.answer)) and sent nothing else"))
             }
             if c.kind.isCleartext, s.kind.isCleartext {
                 return (.plaintext, Reason(.cleartextBothWays(serverNamesFlow(c, s) ? name(s) : name(c))))
@@ -231,7 +231,7 @@ public enum VerdictPolicy {
     /// opened with it, whole, and sent nothing after it (a later response
     /// would be the workload answering in clear).
     static func proxyRefusal(_ s: DirectionSummary) -> ProxyRefusal? {
-        guard s.kind == .http, let refusal = s.proxyRefusal, s.bytes == refusal.responseLength,
+        guard s.kind == .http || s.kind == .h2c, let refusal = s.proxyRefusal, s.bytes == refusal.responseLength,
               s.gapBytes == 0, !s.startedMidStream else { return nil }
         return refusal
     }
