@@ -8,7 +8,7 @@ their first messages. Addresses and ports are rewritten into one capture, one
 connection after another; the expected verdicts follow from what each case
 sends, never from wirecheck's output.
 
-    scripts/craft-protocols.py       (root: tcpdump on loopback; Debian's python3-scapy, openssl, tcpdump)
+    scripts/craft-protocols.py       (root: tcpdump on loopback; Debian's python3-scapy, python3-h2, openssl, tcpdump)
 """
 import gzip
 import json
@@ -23,6 +23,8 @@ from pathlib import Path
 
 from scapy.all import IP, TCP, Ether, rdpcap, wrpcap
 from scapy.contrib.http2 import HPackHdrTable
+from h2.config import H2Configuration
+from h2.connection import H2Connection
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = ROOT / "Captures"
@@ -175,6 +177,34 @@ def h2_headers(text, stream, end_stream=False):
     raw = b"".join(bytes(frame) for frame in frames.frames)
     assert raw[3] == 0x1 and raw[4] & 0x4, "one HEADERS frame with END_HEADERS"
     return raw[:4] + bytes([raw[4] | (0x1 if end_stream else 0)]) + raw[5:]
+
+
+def h2c_session(requests, answer):
+    """An HTTP/2 connection in clear between two python-h2 endpoints: the
+    client sends each request (headers, body or None) on a new stream, the
+    server reads it and `answer(server, stream, n)` answers it. Returns the
+    bytes each side sent, in order, as (from_client, bytes)."""
+    client = H2Connection(H2Configuration(client_side=True))
+    server = H2Connection(H2Configuration(client_side=False))
+    client.initiate_connection()
+    server.initiate_connection()
+    exchange = []
+    for n, (headers, body) in enumerate(requests):
+        stream = client.get_next_available_stream_id()
+        client.send_headers(stream, headers, end_stream=body is None)
+        if body is not None:
+            client.send_data(stream, body, end_stream=True)
+        sent = client.data_to_send()
+        exchange.append((True, sent))
+        server.receive_data(sent)
+        answer(server, stream, n)
+        sent = server.data_to_send()
+        exchange.append((False, sent))
+        client.receive_data(sent)
+    sent = client.data_to_send()  # its acknowledgement of the server's SETTINGS
+    if sent:
+        exchange.append((True, sent))
+    return exchange
 
 
 def tds(packet_type, payload, status=1):
@@ -591,6 +621,72 @@ def main():
                        (False, b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\npublic page\n")],
                   {"verdict": "plaintext", "protocol": "http",
                    "case": "Linkerd refusing one request and serving the next on the same connection (a route allowed without identity)"}))
+
+    # The same refusals over HTTP/2 in clear (gRPC without TLS, curl's
+    # --http2-prior-knowledge): both sides are python-h2 connections (its
+    # HPACK encoder indexes fields, so later answers on a connection refer to
+    # the dynamic table), the server answering as the proxies do: Linkerd a
+    # trailers-only gRPC answer with grpc-status 7 and l5d-proxy-error, or a
+    # bodiless :status 403; Envoy grpc-status 7 "RBAC: access denied", or a
+    # 403 whose DATA frame is that text.
+    grpc_request = ([(":method", "POST"), (":scheme", "http"), (":path", "/helloworld.Greeter/SayHello"),
+                     (":authority", "greeter.default.svc.cluster.local:50051"), ("content-type", "application/grpc"),
+                     ("te", "trailers"), ("user-agent", "grpc-go/1.59.0"), ("authorization", "Bearer grpc-refusal-s3cret")],
+                    b"\x00\x00\x00\x00\x07\n\x05alice")
+    h2_get = ([(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "web.default.svc.cluster.local"),
+               ("user-agent", "curl/8.1.2"), ("accept", "*/*")], None)
+    date = ("date", "Wed, 02 Dec 2026 04:10:00 GMT")
+
+    def linkerd_error(index, port):
+        return f"client 10.50.0.10:{41000 + index}: server: 10.50.1.{index + 1}:{port}: unauthorized request on route"
+
+    def linkerd_grpc(index):
+        error = linkerd_error(index, 50051)
+        return lambda h2c, stream, n: h2c.send_headers(stream, [(":status", "200"), ("content-length", "0"),
+                                                                ("content-type", "application/grpc"), ("grpc-status", "7"),
+                                                                ("grpc-message", error), ("l5d-proxy-error", error), date],
+                                                       end_stream=True)
+
+    index = len(cases)
+    cases.append((50051, h2c_session([grpc_request, grpc_request], linkerd_grpc(index)),
+                  {"verdict": "plaintext-rejected", "protocol": "h2c",
+                   "reasonContains": "Linkerd proxy refused it by policy (gRPC status 7, PERMISSION_DENIED)",
+                   "evidenceContains": ["l5d-proxy-error", "2 requests refused"], "forbidden": ["grpc-refusal-s3cret"],
+                   "case": "Linkerd's proxy refusing two gRPC calls in clear (grpc-status 7, l5d-proxy-error)"}))
+    index = len(cases)
+    error = linkerd_error(index, 80)
+    cases.append((80, h2c_session([h2_get], lambda h2c, stream, n: h2c.send_headers(
+                      stream, [(":status", "403"), ("content-length", "0"), ("l5d-proxy-error", error), date], end_stream=True)),
+                  {"verdict": "plaintext-rejected", "protocol": "h2c", "reasonContains": "Linkerd proxy refused it by policy (403)",
+                   "case": "Linkerd's proxy refusing an HTTP/2 request in clear (:status 403)"}))
+    envoy_grpc = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-status", "7"),
+                  ("grpc-message", "RBAC: access denied"), date, ("server", "istio-envoy")]
+    cases.append((50051, h2c_session([grpc_request], lambda h2c, stream, n: h2c.send_headers(stream, envoy_grpc, end_stream=True)),
+                  {"verdict": "plaintext-rejected", "protocol": "h2c", "reasonContains": "Istio proxy refused it by policy (gRPC status 7",
+                   "case": "Istio's Envoy refusing a gRPC call in clear (grpc-status 7, RBAC: access denied)"}))
+
+    def envoy_403(h2c, stream, n):
+        h2c.send_headers(stream, [(":status", "403"), ("content-length", "19"), ("content-type", "text/plain"), date,
+                                  ("server", "istio-envoy")])
+        h2c.send_data(stream, b"RBAC: access denied", end_stream=True)
+    cases.append((80, h2c_session([h2_get, h2_get], envoy_403),
+                  {"verdict": "plaintext-rejected", "protocol": "h2c", "reasonContains": "Istio proxy refused it by policy (403)",
+                   "case": "Istio's Envoy refusing two HTTP/2 requests in clear (403, RBAC: access denied)"}))
+    index = len(cases)
+
+    def refused_then_served(h2c, stream, n):
+        if n == 0:
+            return linkerd_grpc(index)(h2c, stream, n)
+        h2c.send_headers(stream, [(":status", "200"), ("content-type", "application/grpc"), date])
+        h2c.send_data(stream, b"\x00\x00\x00\x00\x0d\n\x0bHello alice")
+        h2c.send_headers(stream, [("grpc-status", "0")], end_stream=True)
+    cases.append((50051, h2c_session([grpc_request, grpc_request], refused_then_served),
+                  {"verdict": "plaintext", "protocol": "h2c", "forbidden": ["grpc-refusal-s3cret"],
+                   "case": "Linkerd refusing one gRPC call and the next served in clear on the same connection"}))
+    cases.append((50051, h2c_session([grpc_request], lambda h2c, stream, n: h2c.send_headers(
+                      stream, [(":status", "200"), ("content-type", "application/grpc"), ("grpc-status", "7"),
+                               ("grpc-message", "caller lacks the admin role"), date], end_stream=True)),
+                  {"verdict": "plaintext", "protocol": "h2c", "case": "a gRPC server's own PERMISSION_DENIED in clear"}))
 
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):

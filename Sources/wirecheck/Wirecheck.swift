@@ -24,9 +24,9 @@ struct Wirecheck: ParsableCommand {
         Verdicts: encrypted (every payload byte in both directions is TLS record framing), \
         plaintext (cleartext application data crossed the wire), plaintext-rejected (a cleartext \
         client got no payload back and the server closed or reset: what Istio STRICT does to a \
-        client outside the mesh; or a mesh proxy's own 403 refusing cleartext HTTP by policy, as \
-        Linkerd's and Istio's send), opaque (neither TLS nor known cleartext), inconclusive (the \
-        capture cannot tell; the reason says why). Ports are never used to decide.
+        client outside the mesh; or a mesh proxy's own refusal of cleartext HTTP, HTTP/2 or gRPC \
+        by policy (a 403 or gRPC status 7, as Linkerd's and Istio's send), opaque (neither TLS \
+        nor known cleartext), inconclusive (the capture cannot tell; the reason says why). Ports are never used to decide.
 
         Exit status: 0 no plaintext flow and at least one conclusive flow; 1 at least one \
         plaintext flow; 2 nothing conclusive (no matching traffic, or only inconclusive flows); \
