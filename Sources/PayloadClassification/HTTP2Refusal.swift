@@ -17,9 +17,11 @@ struct HPACKDecoder: Sendable {
     private var tableSize = 0
     /// The encoder's table size: 4096 until it says otherwise.
     private var maximumSize = 4_096
-    /// Largest table size an encoder may set here. Far above what peers
-    /// advertise in practice (4096 is the default; Envoy and hyper keep it).
-    static let sizeLimit = 65_536
+    /// Largest table size an encoder may set here: four times the default
+    /// (which Envoy and hyper keep), so one followed direction holds at most
+    /// about 40 KB (512 entries of 32 bytes or more, values cut at 512
+    /// bytes). A larger table ends the following: not a refusal.
+    static let sizeLimit = 16_384
 
     /// One decoded field: which it is, and its value when kept (printable, cut at `HPACK.valueLimit`).
     typealias Field = (name: HPACK.Name, value: String?)

@@ -200,5 +200,8 @@ import Testing
         let shrink = Self.integer(48, prefixBits: 5, high: 0x20)
         #expect((shrink + Self.indexed(62)).withUnsafeBytes { decoder.decode($0) }?.first?.name == .l5dProxyError)
         #expect(Self.indexed(63).withUnsafeBytes { decoder.decode($0) } == nil)
+        // A table larger than followed here (memory per flow stays bounded).
+        #expect(Self.integer(HPACKDecoder.sizeLimit, prefixBits: 5, high: 0x20).withUnsafeBytes { decoder.decode($0) } != nil)
+        #expect(Self.integer(HPACKDecoder.sizeLimit + 1, prefixBits: 5, high: 0x20).withUnsafeBytes { decoder.decode($0) } == nil)
     }
 }
