@@ -261,9 +261,12 @@ struct HTTP2Refusal: Sendable {
     private mutating func answered(_ block: ArraySlice<UInt8>, stream: UInt32, endStream: Bool) -> Bool {
         guard let fields = block.withUnsafeBytes({ decoder.decode($0) }),
               let answer = Self.refusal(fields), first == nil || first?.mesh == answer.mesh else { return false }
-        // Linkerd's answers have no body; Envoy's 403 has its denial, a gRPC answer none.
-        guard answer.bodyFollows != endStream else { return false }
-        if answer.bodyFollows { bodyDue.append(stream) }
+        // Envoy's 403 has its denial to come; the other answers have no body
+        // (their stream ends here, or with an empty DATA frame).
+        if answer.bodyFollows {
+            guard !endStream else { return false }
+            bodyDue.append(stream)
+        }
         if first == nil { first = answer }
         refusals += 1
         return true

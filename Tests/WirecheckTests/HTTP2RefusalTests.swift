@@ -168,6 +168,14 @@ import Testing
         #expect(Self.judged(server).verdict == .plaintext, "\(name)")
     }
 
+    /// A bodiless answer may end its stream with an empty DATA frame rather than on its HEADERS.
+    @Test func emptyDataFrameEndsARefusal() {
+        let bytes = Self.serverPreface + Self.frame(0x1, Self.endHeaders, 1, Self.linkerdGRPC) + Self.frame(0x0, Self.endStream, 1, [])
+        #expect(Self.summary(bytes).proxyRefusal?.grpcStatus == 7)
+        let withBody = Self.serverPreface + Self.frame(0x1, Self.endHeaders, 1, Self.linkerdGRPC) + Self.frame(0x0, Self.endStream, 1, [0])
+        #expect(Self.summary(withBody).proxyRefusal == nil)
+    }
+
     /// A header block split over HEADERS and CONTINUATION frames is read whole.
     @Test func headerBlockInContinuationFrames() {
         let block = Self.linkerdGRPC
