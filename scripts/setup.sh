@@ -8,7 +8,8 @@
 #                             OpenSSL, curl, iproute2, scapy (for crafted captures),
 #                             PostgreSQL, mosquitto and slapd (the secrets test
 #                             sends passwords to them), Alertmanager (memberlist gossip), Erlang
-#                             (EPMD and distribution, as RabbitMQ clusters)
+#                             (EPMD and distribution, as RabbitMQ clusters), grpcio
+#                             and python-h2 (a real gRPC client refused in clear)
 # Packages already present are skipped, so this is cheap to run every time.
 set -euo pipefail
 
@@ -21,7 +22,7 @@ if [[ "${1:-}" == "--compare" ]]; then
 fi
 if [[ "${1:-}" == "--lab" ]]; then
   packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps postgresql
-    mosquitto mosquitto-clients slapd ldap-utils prometheus-alertmanager erlang-base)
+    mosquitto mosquitto-clients slapd ldap-utils prometheus-alertmanager erlang-base python3-grpcio python3-h2)
 fi
 
 missing=()
