@@ -622,6 +622,15 @@ def main():
                   {"verdict": "plaintext", "protocol": "http",
                    "case": "Linkerd refusing one request and serving the next on the same connection (a route allowed without identity)"}))
 
+    index = len(cases)
+    refusal = (f"HTTP/1.1 403 Forbidden\r\nl5d-proxy-error: client 10.50.0.10:{41000 + index}: "
+               f"server: 10.50.1.{index + 1}:80: unauthorized request on route\r\n"
+               "date: Wed, 02 Dec 2026 02:10:00 GMT\r\ncontent-length: 0\r\n\r\n").encode()
+    cases.append((80, [(True, request), (False, refusal), (True, request), (False, refusal)],
+                  {"verdict": "plaintext-rejected", "protocol": "http", "reasonContains": "Linkerd proxy refused it",
+                   "evidenceContains": ["2 requests refused"],
+                   "case": "Linkerd's proxy refusing two requests on a connection the client kept open"}))
+
     # The same refusals over HTTP/2 in clear (gRPC without TLS, curl's
     # --http2-prior-knowledge): both sides are python-h2 connections (its
     # HPACK encoder indexes fields, so later answers on a connection refer to

@@ -37,9 +37,9 @@ public struct DirectionClassifier: StreamSink, Sendable {
     // holds two classifiers per open flow.
     /// The last byte of the previous segment ended a line or a tag (see `scanForUpgrade`).
     private var lastByteEndsMessage = false
-    /// The server's side of h2c is followed frame by frame while all it sent
-    /// may be a mesh proxy's refusal (`RareState.http2Refusal`).
-    private var watchingHTTP2 = false
+    /// The server's side of HTTP or h2c is followed while all it sent may be
+    /// a mesh proxy's refusals (`RareState.refusals`).
+    private var watchingRefusals = false
     /// Next slot to overwrite in `tail` once it is full.
     private var tailNext: UInt16 = 0
     /// Probe prefix, resync window, or post-break sample, depending on state.
@@ -98,7 +98,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 // for TLS at segment starts takes over.)
                 followPackets(bytes, streamOffset: start)
             } else if summary.kind.isCleartext {
-                if watchingHTTP2 { watchHTTP2(bytes) }
+                if watchingRefusals { watchRefusals(bytes) }
                 if start < Self.upgradeScanLimit { scanForUpgrade(bytes, streamOffset: start) }
                 if case .decided = state { upgradeIfTLS(bytes, streamOffset: start) }
             } else if summary.kind == .binary && start <= 1_024 {
@@ -154,7 +154,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             lastByteEndsMessage = false
             // Nor can TDS packets be followed across it, nor HTTP/2 frames.
             if rare.value?.nextPacket != nil { stopFollowing() }
-            if watchingHTTP2 { stopWatchingHTTP2() }
+            if watchingRefusals { stopWatchingRefusals() }
         case .broken:
             return
         case .webSocket:
@@ -235,7 +235,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         case .webSocket:
             finishWebSocket()
         case .decided:
-            if watchingHTTP2, summary.kind == .h2c, let refused = rare.value?.http2Refusal?.outcome() {
+            if watchingRefusals, summary.kind == .http || summary.kind == .h2c, let refused = rare.value?.refusals?.outcome() {
                 summary.proxyRefusal = refused.refusal
                 summary.evidence = refused.evidence
             }
@@ -695,16 +695,14 @@ public struct DirectionClassifier: StreamSink, Sendable {
             decide(kind: kind, name: name, evidence: evidence)
             if kind == .h2c, streamOffset == 0, HTTP2Frames.startsWithSettings(bytes) {
                 // The server's side: it may be all a mesh proxy's refusals.
-                watchingHTTP2 = true
-                rare.change(initial: RareState()) { $0.http2Refusal = HTTP2Refusal() }
-                watchHTTP2(bytes)
+                watchRefusals(bytes, starting: .http2(HTTP2Refusal()))
             }
             if kind == .http, streamOffset < Self.upgradeScanLimit, let end = Probes.find(bytes, "\r\n\r\n") {
                 httpHeadEnd = Int32(streamOffset + end + 4)
                 // A mesh proxy's refusal is the first thing its direction sends.
                 if streamOffset == 0, let refusal = Probes.proxyRefusal(bytes, headEnd: end) {
-                    summary.proxyRefusal = refusal.refusal
                     summary.evidence = refusal.evidence
+                    watchRefusals(bytes, starting: .http1(HTTP1Refusals()))
                 }
             }
         case .binary(let entropy, let name, let evidence):
@@ -736,19 +734,22 @@ public struct DirectionClassifier: StreamSink, Sendable {
         }
     }
 
-    /// Follows the server's h2c frames (see `HTTP2Refusal`) until they are more than refusals.
-    private mutating func watchHTTP2(_ bytes: UnsafeRawBufferPointer) {
+    /// Follows a server's answers (`HTTP1Refusals`, `HTTP2Refusal`) until
+    /// they are more than a mesh proxy's refusals; `starting`: a new watch,
+    /// from the direction's first byte.
+    private mutating func watchRefusals(_ bytes: UnsafeRawBufferPointer, starting: RefusalWatch? = nil) {
         var refusalsOnly = false
         rare.change(initial: RareState()) {
-            refusalsOnly = $0.http2Refusal?.receive(bytes) ?? false
-            if !refusalsOnly { $0.http2Refusal = nil }
+            if let starting { $0.refusals = starting }
+            refusalsOnly = $0.refusals?.receive(bytes) ?? false
+            if !refusalsOnly { $0.refusals = nil }
         }
-        watchingHTTP2 = refusalsOnly
+        watchingRefusals = refusalsOnly
     }
 
-    private mutating func stopWatchingHTTP2() {
-        watchingHTTP2 = false
-        rare.change(initial: RareState()) { $0.http2Refusal = nil }
+    private mutating func stopWatchingRefusals() {
+        watchingRefusals = false
+        rare.change(initial: RareState()) { $0.refusals = nil }
     }
 
     private mutating func decide(kind: PayloadKind, name: String?, evidence: String?) {
@@ -1047,8 +1048,8 @@ struct RareState: Sendable {
     /// Where the current PRELOGIN packet's payload (TLS records) began; nil
     /// for the first PRELOGIN, whose payload is the negotiation itself.
     var wrappedPayloadFrom: Int?
-    /// The server's side of h2c while it may be all a mesh proxy's refusals.
-    var http2Refusal: HTTP2Refusal?
+    /// The server's side of HTTP or h2c while it may be all a mesh proxy's refusals.
+    var refusals: RefusalWatch?
 }
 
 /// What a classifier has concluded so far: `DirectionSummary` without the

@@ -130,9 +130,9 @@ public struct ProxyRefusal: Sendable, Equatable {
     }
 
     public var mesh: Mesh
-    /// Bytes of the refusal (head and body; over HTTP/2, the whole direction
-    /// of refusals and connection frames). A direction that sent more
-    /// answered something besides the refusal.
+    /// Bytes of the refusals (heads and bodies, one per request on the
+    /// connection; over HTTP/2 with the connection's own frames). A direction
+    /// that sent more answered something besides refusals.
     public var responseLength: Int
     /// The gRPC status of a refusal answering gRPC (7 PERMISSION_DENIED,
     /// 16 UNAUTHENTICATED); nil for an HTTP 403.

@@ -245,7 +245,7 @@ enum Probes {
     private static let linkerdErrorHeader = Array("l5d-proxy-error:".utf8)
     private static let contentLengthHeader = Array("content-length:".utf8)
     private static let serverHeader = Array("server:".utf8)
-    private static let istioDenial = Array("RBAC: access denied".utf8)
+    static let istioDenial = Array("RBAC: access denied".utf8)
     private static let istioEnvoyServer = Array("server: istio-envoy".utf8)
     private static let istioDenialLength = Array("content-length: 19".utf8)
 

@@ -66,6 +66,26 @@ import Testing
         #expect(report.evidence?.contains("HTTP/1.1 403 Forbidden from Istio's Envoy (RBAC: access denied)") == true)
     }
 
+    /// A client keeping its connection open sends its next request on it;
+    /// Linkerd refuses each (its policy refusals keep the connection).
+    @Test func refusalsOnAKeptConnectionAreRejected() {
+        let bytes = Array((Self.linkerd + Self.linkerd + Self.linkerd).utf8)
+        let whole = Self.summary([bytes[...]])
+        #expect(whole.proxyRefusal == ProxyRefusal(mesh: .linkerd, responseLength: bytes.count))
+        #expect(Self.summary(bytes.indices.map { bytes[$0...$0] }) == whole)
+        var rng = SplitMix(seed: 3)
+        for _ in 0..<50 {
+            #expect(Self.summary(rng.chunks(of: bytes, longest: 60)) == whole)
+        }
+        let report = Self.judged(whole)
+        #expect(report.verdict == .plaintextRejected)
+        #expect(report.evidence?.contains("unauthorized request on route); 3 requests refused") == true)
+        // Envoy's too, body and all.
+        let envoy = Self.summary(Self.istio + Self.istio)
+        #expect(Self.judged(envoy).verdict == .plaintextRejected)
+        #expect(envoy.evidence?.hasSuffix("(RBAC: access denied); 2 requests refused") == true)
+    }
+
     /// Anything short of a proxy's whole refusal, and nothing more, is the
     /// server answering in clear.
     @Test(arguments: [
@@ -83,6 +103,10 @@ import Testing
         String(istio.dropLast(5)),
         // Envoy's denial and more after it.
         istio + "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        // Two refusals, the second cut short, or an Envoy denial after a Linkerd one (not one proxy).
+        linkerd + String(linkerd.prefix(40)),
+        linkerd + istio,
+        istio + String(istio.dropLast(3)),
         // Refusals passed on from further away, which the client's request reached in clear:
         // an nginx relaying a Linkerd-meshed backend's 403,
         "HTTP/1.1 403 Forbidden\r\nServer: nginx/1.22.1\r\nDate: Wed, 05 Jul 2023 20:33:24 GMT\r\nContent-Length: 0\r\n"
