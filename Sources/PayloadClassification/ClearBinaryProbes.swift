@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Cleartext protocols whose messages are binary-framed, so that the generic
 /// "mostly printable" test misses them: on a cluster these carry credentials
 /// and queries in clear as surely as HTTP does. Each probe checks the framing
@@ -110,9 +116,14 @@ enum ClearBinaryProbes {
 
     /// A BGP marker anywhere in bytes picked up mid-stream (messages follow each other).
     static func bgpAnywhere(_ d: UnsafeRawBufferPointer) -> ProbeResult? {
+        guard let base = d.baseAddress else { return nil }
         var i = 0
         while i + 19 <= d.count {
-            if d[i] == 0xFF, let result = bgpMessage(d, at: i) { return result }
+            // The marker's first byte, found by memchr (vectorised): a byte
+            // loop here cost 18 instructions per byte of every window checked.
+            guard let hit = memchr(base + i, 0xFF, d.count - 18 - i) else { return nil }
+            i = base.distance(to: UnsafeRawPointer(hit))
+            if let result = bgpMessage(d, at: i) { return result }
             i += 1
         }
         return nil
