@@ -337,6 +337,28 @@ enum StreamPiece: Sendable {
         #expect(summary.evidence == "GET /next?id=[redacted] HTTP/1.1 (Host: web)")
     }
 
+    /// Picked up mid-way, binary bytes then an HTTP request in later
+    /// segments: the cleartext checks, which run as the window doubles
+    /// rather than at every segment, still find it, however it was cut.
+    @Test func midStreamHTTPAfterBinaryInSmallSegments() {
+        var rng = SplitMix(seed: 11)
+        let binary = (0..<3_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) | 0x80 }
+        let stream = binary + Array("\r\nGET /later HTTP/1.1\r\nHost: web\r\n\r\n".utf8)
+        for longest in [1, 100, 700, 5_000] {
+            var classifier = DirectionClassifier(startsMidStream: true)
+            for chunk in rng.chunks(of: stream, longest: longest) { chunk.withUnsafeBytes { classifier.receive($0) } }
+            let summary = classifier.finish()
+            #expect(summary.kind == .http, "segments up to \(longest) bytes")
+            #expect(summary.evidence == "GET /later HTTP/1.1 (Host: web)")
+        }
+        // The checkpoints: 1 KiB, then each doubling.
+        #expect(DirectionClassifier.doubled(from: 1_000, to: 1_024))
+        #expect(!DirectionClassifier.doubled(from: 1_024, to: 2_047))
+        #expect(DirectionClassifier.doubled(from: 2_047, to: 2_048))
+        #expect(DirectionClassifier.doubled(from: 0, to: 65_536))
+        #expect(!DirectionClassifier.doubled(from: 40_000, to: 65_535))
+    }
+
     @Test func plainText() {
         let text = Array("hello there, this is a line-based protocol\r\nQUIT\r\n".utf8)
         let summary = Self.classify(text)
