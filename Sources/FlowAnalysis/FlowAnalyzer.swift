@@ -57,10 +57,22 @@ struct DirectionState: Sendable {
         sequence: UInt32, payload: UnsafeRawBufferPointer, missing: Int, fingerprint: PayloadFingerprint?, budget: inout ReassemblyBudget
     ) {
         if !assembler.isStarted { classifier.markMidStream() }
+        let held = classifier.heldBytes
         assembler.accept(sequence: sequence, payload: payload, missing: missing, fingerprint: fingerprint, budget: &budget, sink: &classifier)
+        let holding = classifier.heldBytes
+        guard holding != held else { return }
+        budget.windowBytes += holding - held
+        if holding > held, budget.windowBytes > budget.windowLimit {
+            // All windows together are at their limit: this one, which just grew, gives up its bytes.
+            classifier.shedHeldBytes()
+            budget.windowBytes -= holding - classifier.heldBytes
+            budget.windowsShed += 1
+        }
     }
 
     mutating func finish(budget: inout ReassemblyBudget) -> DirectionSummary {
+        // What was counted against the windows' limit is released with the classifier.
+        budget.windowBytes -= classifier.heldBytes
         assembler.flush(budget: &budget, sink: &classifier)
         return classifier.finish()
     }
@@ -97,6 +109,10 @@ struct FlowState: Sendable {
 public struct FlowAnalyzer: Sendable {
     public let configuration: AnalyzerConfiguration
     public private(set) var statistics = AnalyzerStatistics()
+    /// Classifier windows given up at the limit on all of them (`ReassemblyBudget.windowLimit`).
+    public var windowsShed: Int { budget.windowsShed }
+    /// Bytes the classifiers' windows hold now, all flows together.
+    public var windowBytes: Int { budget.windowBytes }
     private let decoder: FrameDecoder
     private var budget: ReassemblyBudget
     private var index = FlowIndex()

@@ -43,7 +43,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// Next slot to overwrite in `tail` once it is full.
     private var tailNext: UInt16 = 0
     /// Probe prefix, resync window, or post-break sample, depending on state.
-    private var buffer: [UInt8] = []
+    @usableFromInline var buffer: [UInt8] = []
     /// Offsets in `buffer` below this cannot start a record chain.
     private var resyncScanStart = 0
     public private(set) var walker = TLSRecordWalker()
@@ -437,6 +437,31 @@ public struct DirectionClassifier: StreamSink, Sendable {
             }
             state = .broken
             buffer = Array((walker.rejectedHeader.prefix(earlier) + rest).prefix(Self.sampleLimit))
+        }
+    }
+
+    // MARK: Memory
+
+    /// Memory the window holds (probe prefix, resynchronisation window,
+    /// post-break sample), counted by the flow analysis against a limit on
+    /// all flows' windows together.
+    @inlinable public var heldBytes: Int { buffer.capacity }
+
+    /// Gives the window up, because all flows' windows together are at their
+    /// limit: a probe decides on what it has; a resynchronisation tries its
+    /// cleartext checks once more, else counts what it held as unverified and
+    /// looks again in what follows. (A post-break sample is at most 512 bytes.)
+    public mutating func shedHeldBytes() {
+        switch state {
+        case .probing:
+            if !buffer.isEmpty { probeBuffer(final: true) }
+        case .resyncing:
+            if !buffer.isEmpty, decideCleartextAfterGap(final: false) { return }
+            summary.unverifiedBytes += buffer.count
+            buffer = []
+            resyncScanStart = 0
+        default:
+            break
         }
     }
 

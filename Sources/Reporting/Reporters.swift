@@ -12,6 +12,9 @@ public struct CaptureFacts: Sendable {
     public var droppedByInterface: UInt64?
     /// Flows judged early because the flow table was full (`--max-flows`).
     public var evictedFlows = 0
+    /// Windows a classifier gave up because all flows' windows together were
+    /// at their limit (a quarter of `--max-buffer`); their bytes count as unverified.
+    public var windowsShed = 0
     /// IP fragments seen; datagrams rebuilt from them; datagrams lost
     /// (incomplete, or fragments that disagreed), whose TCP bytes show as gaps.
     public var fragments = 0
@@ -217,6 +220,9 @@ public struct TextReporter: Reporter {
         if capture.evictedFlows > 0 {
             text += "note: the flow table was full: \(capture.evictedFlows) flows got their verdict early (--max-flows)\n"
         }
+        if capture.windowsShed > 0 {
+            text += "note: the classifiers' windows were at their memory limit (a quarter of --max-buffer): \(capture.windowsShed) times a stream gave up the bytes it held while looking for TLS records or a protocol's start; they count as unverified\n"
+        }
         switch summary.result {
         case .fail:
             if summary.count(.plaintext) > summary.expectedPlaintext {
@@ -311,6 +317,7 @@ public struct JSONLinesReporter: Reporter {
             json.add("droppedByInterface", capture.droppedByInterface ?? 0)
         }
         json.add("evictedFlows", capture.evictedFlows)
+        if capture.windowsShed > 0 { json.add("windowsShed", capture.windowsShed) }
         if capture.fragments > 0 {
             json.add("fragments", capture.fragments)
             json.add("reassembledDatagrams", capture.reassembledDatagrams)

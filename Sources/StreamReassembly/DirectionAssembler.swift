@@ -26,6 +26,14 @@ public struct ReassemblyBudget: Sendable {
     public internal(set) var usedBytes: Int = 0
     /// Times a limit forced delivery past a hole.
     public internal(set) var forcedSkips: Int = 0
+    /// Bytes the classifiers of all flows may hold together in the windows
+    /// they keep before deciding (a stream picked up mid-way holds up to
+    /// 64 KiB while it looks for TLS records): a quarter of `totalBytes`.
+    public var windowLimit: Int
+    /// Bytes those windows hold now (kept by the flow analysis).
+    public var windowBytes = 0
+    /// Windows given up because the limit was reached.
+    public var windowsShed = 0
     /// Buffers for out-of-order bytes, reused across segments and flows so
     /// that reordering on a busy node does not mean a malloc per segment.
     var pool = SegmentBufferPool()
@@ -45,6 +53,7 @@ public struct ReassemblyBudget: Sendable {
         self.perDirectionSegments = perDirectionSegments
         self.totalBytes = totalBytes
         self.segmentOverhead = segmentOverhead
+        windowLimit = totalBytes / 4
     }
 }
 

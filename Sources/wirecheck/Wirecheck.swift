@@ -359,6 +359,7 @@ struct Wirecheck: ParsableCommand {
         facts.frames = analyzer.statistics.frames
         facts.tcpSegments = analyzer.statistics.tcpSegments
         facts.evictedFlows = analyzer.statistics.evictedFlows
+        facts.windowsShed = analyzer.windowsShed
         facts.fragments = analyzer.statistics.fragments
         facts.reassembledDatagrams = analyzer.statistics.reassembledDatagrams
         facts.lostDatagrams = analyzer.statistics.abandonedDatagrams + analyzer.statistics.conflictingDatagrams

@@ -11,6 +11,9 @@
                                          attack on reassembly: tiny segments far ahead of the
                                          stream, overlapping segments with different bytes, huge
                                          sequence jumps, zero-window probes, and some in-order data
+  gen-capture.py midstream OUT FLOWS    FLOWS connections picked up mid-way, 45 segments of 1400
+                                         bytes of binary each that never resynchronises to TLS
+                                         (the classifiers' windows at their largest), in turn
   gen-capture.py mix OUT FLOWS LAB.pcap [--link ethernet|cooked2] [--format pcap|pcapng] [--bulk]
                                          FLOWS complete connections replaying the real TLS 1.3,
                                          TLS 1.2 (mutual) and HTTP flows recorded by scripts/lab.sh
@@ -97,6 +100,21 @@ def syn_flood(out, syns):
         for i in range(syns):
             t += 0.000001
             f.write(record(t, frame(addr(0x0A000000 + (i >> 16)), server, 1024 + (i & 0xFFFF) % 64000, 443, i * 7919, 0, 0x02, b"")))
+
+def midstream(out, flows, segments=45):
+    """FLOWS connections picked up mid-way (no handshake), each sending SEGMENTS
+    segments of 1400 random bytes with the high bit set (no TLS record header
+    can start there), in turn: windows that never resynchronise."""
+    rng = random.Random(5)
+    t = 1_790_000_000.0
+    server = addr(0x0B000001)
+    with open(out, "wb") as f:
+        f.write(pcap_header())
+        for r in range(segments):
+            for i in range(flows):
+                payload = bytes(b | 0x80 for b in rng.randbytes(1400))
+                t += 0.000001
+                f.write(record(t, frame(addr(0x0A000000 + i + 1), server, 10000 + i % 50000, 9092, 7000 + r * 1400, 1, 0x18, payload)))
 
 def storm(out, packets):
     rng = random.Random(4)
@@ -251,4 +269,5 @@ if __name__ == "__main__":
             return options[options.index(name) + 1] if name in options else default
         mix(out, n, sys.argv[4], link=option("--link", "ethernet"), fmt=option("--format", "pcap"), bulk="--bulk" in options)
     else:
-        {"long-flow": long_flow, "many-flows": many_flows, "syn-flood": syn_flood, "storm": storm}[kind](out, n)
+        {"long-flow": long_flow, "many-flows": many_flows, "syn-flood": syn_flood, "storm": storm,
+         "midstream": midstream}[kind](out, n)
