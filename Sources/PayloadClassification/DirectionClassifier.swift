@@ -42,6 +42,9 @@ public struct DirectionClassifier: StreamSink, Sendable {
     private var watchingRefusals = false
     /// Next slot to overwrite in `tail` once it is full.
     private var tailNext: UInt16 = 0
+    /// Memory that following holds, in 16-byte units (saturating): kept
+    /// here, where `heldBytes` reads it inline, the watch being out of line.
+    @usableFromInline var refusalWatchUnits: UInt16 = 0
     /// Probe prefix, resync window, or post-break sample, depending on state.
     @usableFromInline var buffer: [UInt8] = []
     /// Offsets in `buffer` below this cannot start a record chain.
@@ -443,15 +446,18 @@ public struct DirectionClassifier: StreamSink, Sendable {
     // MARK: Memory
 
     /// Memory the window holds (probe prefix, resynchronisation window,
-    /// post-break sample), counted by the flow analysis against a limit on
-    /// all flows' windows together.
-    @inlinable public var heldBytes: Int { buffer.capacity }
+    /// post-break sample, a mesh refusal being followed), counted by the
+    /// flow analysis against a limit on all flows' windows together.
+    @inlinable public var heldBytes: Int { buffer.capacity + Int(refusalWatchUnits) * 16 }
 
     /// Gives the window up, because all flows' windows together are at their
     /// limit: a probe decides on what it has; a resynchronisation tries its
     /// cleartext checks once more, else counts what it held as unverified and
     /// looks again in what follows. (A post-break sample is at most 512 bytes.)
     public mutating func shedHeldBytes() {
+        // A refusal no longer followed cannot be told from an answer: the
+        // flow reads as the cleartext it is, never as refused.
+        if watchingRefusals { stopWatchingRefusals() }
         switch state {
         case .probing:
             if !buffer.isEmpty { probeBuffer(final: true) }
@@ -789,10 +795,13 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if !refusalsOnly { $0.refusals = nil }
         }
         watchingRefusals = refusalsOnly
+        let held = refusalsOnly ? rare.value?.refusals?.heldBytes ?? 0 : 0
+        refusalWatchUnits = UInt16(clamping: (held + 15) / 16)
     }
 
     private mutating func stopWatchingRefusals() {
         watchingRefusals = false
+        refusalWatchUnits = 0
         rare.change(initial: RareState()) { $0.refusals = nil }
     }
 

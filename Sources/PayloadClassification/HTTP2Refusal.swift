@@ -63,6 +63,10 @@ struct HPACKDecoder: Sendable {
         return fields
     }
 
+    /// Memory the table holds: its entries, and what their sizes count
+    /// (bounding the values kept, which are at most that long).
+    var heldBytes: Int { table.capacity * MemoryLayout<Entry>.stride + tableSize }
+
     private func entry(_ index: Int) -> Entry? {
         if index <= 61 {
             guard index >= 1, let (name, value) = HPACK.staticEntry(index) else { return nil }
@@ -138,6 +142,10 @@ struct HTTP2Refusal: Sendable {
     static let envoyDenial: [UInt8] = Array("RBAC: access denied".utf8)
 
     init() {}
+
+    var heldBytes: Int {
+        frameHeader.capacity + body.capacity + (block?.bytes.capacity ?? 0) + bodyDue.capacity * 4 + decoder.heldBytes
+    }
 
     /// Follows `bytes`; false once the direction is more than refusals (the
     /// watch is then over: drop it).

@@ -41,6 +41,8 @@ struct HTTP1Refusals: Sendable {
         return pending.count <= Self.pendingLimit
     }
 
+    var heldBytes: Int { pending.capacity }
+
     /// The refusals, when the direction so far is nothing else and ends where one ends.
     func outcome() -> (refusal: ProxyRefusal, evidence: String)? {
         guard let first, pending.isEmpty else { return nil }
@@ -65,6 +67,14 @@ enum RefusalWatch: Sendable {
             let refusalsOnly = watch.receive(bytes)
             self = .http2(watch)
             return refusalsOnly
+        }
+    }
+
+    /// Memory it holds besides its fixed size.
+    var heldBytes: Int {
+        switch self {
+        case .http1(let watch): return watch.heldBytes
+        case .http2(let watch): return watch.heldBytes
         }
     }
 

@@ -184,6 +184,19 @@ import Testing
         #expect(Self.summary(bytes).proxyRefusal?.mesh == .linkerd)
     }
 
+    /// The watch's memory counts with the classifiers' windows; given up at
+    /// their limit, the flow reads as the cleartext it is, never as refused.
+    @Test func shedWatchIsNotARefusal() {
+        var classifier = DirectionClassifier()
+        Self.linkerdTwice.withUnsafeBytes { classifier.receive($0) }
+        #expect(classifier.heldBytes > 0)
+        classifier.shedHeldBytes()
+        #expect(classifier.heldBytes == 0)
+        let server = classifier.finish()
+        #expect(server.kind == .h2c)
+        #expect(server.proxyRefusal == nil)
+    }
+
     /// Bytes missing in the server's direction end the watch: what they held is unknown.
     @Test func gapEndsTheWatch() {
         var classifier = DirectionClassifier()

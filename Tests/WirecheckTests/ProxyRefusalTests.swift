@@ -86,6 +86,17 @@ import Testing
         #expect(envoy.evidence?.hasSuffix("(RBAC: access denied); 2 requests refused") == true)
     }
 
+    /// The HTTP/1 watch's pending answer counts with the classifiers'
+    /// windows; given up, the flow is no longer taken for a refusal.
+    @Test func shedWatchIsNotARefusal() {
+        var classifier = DirectionClassifier()
+        Array((Self.linkerd + "HTTP/1.1 403").utf8).withUnsafeBytes { classifier.receive($0) }
+        #expect(classifier.heldBytes > 0)
+        classifier.shedHeldBytes()
+        Array(Self.linkerd.dropFirst(12).utf8).withUnsafeBytes { classifier.receive($0) }
+        #expect(classifier.finish().proxyRefusal == nil)
+    }
+
     /// Anything short of a proxy's whole refusal, and nothing more, is the
     /// server answering in clear.
     @Test(arguments: [
