@@ -261,7 +261,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         return DirectionSummary(
             kind: sofar.kind, protocolName: sofar.protocolName, bytes: sofar.bytes, gapBytes: sofar.gapBytes,
             unverifiedBytes: sofar.unverifiedBytes, startedMidStream: sofar.startedMidStream,
-            resynchronised: sofar.resynchronised,
+            resynchronised: sofar.resynchronised, windowShed: sofar.windowShed,
             tlsRecords: walked ? walker.records : 0,
             tlsApplicationDataRecords: walked ? walker.applicationDataRecords : 0,
             tlsAlertRecords: walked ? walker.alertRecords : 0,
@@ -463,6 +463,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if !buffer.isEmpty { probeBuffer(final: true) }
         case .resyncing:
             if !buffer.isEmpty, decideCleartextAfterGap(final: false) { return }
+            if !buffer.isEmpty { summary.windowShed = true }
             summary.unverifiedBytes += buffer.count
             buffer = []
             resyncScanStart = 0
@@ -1121,6 +1122,7 @@ struct SummarySoFar: Sendable {
     var kind: PayloadKind = .none
     var startedMidStream = false
     var resynchronised = false
+    var windowShed = false
 
     var preamble: String? {
         get { rare.value?.preamble }

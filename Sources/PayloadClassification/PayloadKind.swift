@@ -44,6 +44,9 @@ public struct DirectionSummary: Sendable, Equatable {
     public var startedMidStream: Bool
     /// TLS framing had to be found again after a gap or a mid-stream start.
     public var resynchronised: Bool
+    /// Bytes held while deciding were given up at the memory limit on all
+    /// flows' windows (they count in `unverifiedBytes`).
+    public var windowShed: Bool
     /// TLS records walked.
     public var tlsRecords: Int
     public var tlsApplicationDataRecords: Int
@@ -72,7 +75,7 @@ public struct DirectionSummary: Sendable, Equatable {
     public init() {
         self.init(
             kind: .none, protocolName: nil, bytes: 0, gapBytes: 0, unverifiedBytes: 0,
-            startedMidStream: false, resynchronised: false, tlsRecords: 0, tlsApplicationDataRecords: 0,
+            startedMidStream: false, resynchronised: false, windowShed: false, tlsRecords: 0, tlsApplicationDataRecords: 0,
             tlsAlertRecords: 0, tlsEndsOnRecordBoundary: false, framingBreak: nil, preamble: nil,
             evidence: nil, entropy: nil, handshake: TLSHandshakeDetails(), tlsPayloadSample: TLSPayloadSample(),
             proxyRefusal: nil
@@ -83,7 +86,7 @@ public struct DirectionSummary: Sendable, Equatable {
     @inlinable
     public init(
         kind: PayloadKind, protocolName: String?, bytes: Int, gapBytes: Int, unverifiedBytes: Int,
-        startedMidStream: Bool, resynchronised: Bool, tlsRecords: Int, tlsApplicationDataRecords: Int,
+        startedMidStream: Bool, resynchronised: Bool, windowShed: Bool, tlsRecords: Int, tlsApplicationDataRecords: Int,
         tlsAlertRecords: Int, tlsEndsOnRecordBoundary: Bool, framingBreak: FramingBreak?, preamble: String?,
         evidence: String?, entropy: Double?, handshake: TLSHandshakeDetails, tlsPayloadSample: TLSPayloadSample,
         proxyRefusal: ProxyRefusal?
@@ -95,6 +98,7 @@ public struct DirectionSummary: Sendable, Equatable {
         self.unverifiedBytes = unverifiedBytes
         self.startedMidStream = startedMidStream
         self.resynchronised = resynchronised
+        self.windowShed = windowShed
         self.tlsRecords = tlsRecords
         self.tlsApplicationDataRecords = tlsApplicationDataRecords
         self.tlsAlertRecords = tlsAlertRecords

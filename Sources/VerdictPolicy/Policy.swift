@@ -368,6 +368,9 @@ public enum VerdictPolicy {
         if c.unverifiedBytes + s.unverifiedBytes > 0 {
             notes.append("\(c.unverifiedBytes + s.unverifiedBytes) bytes before resynchronisation were not classified")
         }
+        if c.windowShed || s.windowShed {
+            notes.append("bytes held while looking for TLS records were given up at the memory limit on all flows' windows (a quarter of --max-buffer)")
+        }
         if !o.handshakeSeen { notes.append("TCP handshake not captured: picked up mid-stream") }
         switch s.handshake.selectedVersion {
         case 0x0002: notes.append("SSL 2.0: encrypted, but with a protocol broken and prohibited since 2011 (RFC 6176)")

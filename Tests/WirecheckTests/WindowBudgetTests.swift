@@ -45,6 +45,9 @@ import VerdictPolicy
         #expect(tight.left == 0, "what was counted is released with the flows")
         #expect(tight.reports.count == 20)
         #expect(tight.reports.allSatisfy { $0.verdict == .inconclusive })
+        // Each flow whose window was given up says so.
+        let shedNote = "given up at the memory limit on all flows' windows"
+        #expect(tight.reports.contains { $0.notes.contains { $0.contains(shedNote) } })
 
         // With room for every window nothing is given up, and the verdicts are the same.
         let roomy = Self.run(flows: 20, segments: 40, totalBytes: 64 << 20)
@@ -52,5 +55,6 @@ import VerdictPolicy
         #expect(roomy.peak > tight.limit + 65_536, "the tight run's limit was binding")
         #expect(roomy.left == 0)
         #expect(roomy.reports.map(\.verdict) == tight.reports.map(\.verdict))
+        #expect(!roomy.reports.contains { $0.notes.contains { $0.contains(shedNote) } })
     }
 }
