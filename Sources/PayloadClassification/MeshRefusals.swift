@@ -58,12 +58,17 @@ enum RefusalWatch: Sendable {
 
     /// Follows `bytes`; false once the direction is more than refusals.
     mutating func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        // The watch is taken out and the slot emptied before it changes, so
+        // that its buffers are not shared with the copy left behind (which
+        // would copy them whole at every segment).
         switch self {
         case .http1(var watch):
+            self = .http1(HTTP1Refusals())
             let refusalsOnly = watch.receive(bytes)
             self = .http1(watch)
             return refusalsOnly
         case .http2(var watch):
+            self = .http1(HTTP1Refusals())
             let refusalsOnly = watch.receive(bytes)
             self = .http2(watch)
             return refusalsOnly
