@@ -139,7 +139,7 @@ struct HTTP2Refusal: Sendable {
     private(set) var walked = 0
 
     static let blockLimit = 16_384
-    static let envoyDenial: [UInt8] = Array("RBAC: access denied".utf8)
+    static var envoyDenial: [UInt8] { Probes.istioDenial }
 
     init() {}
 
