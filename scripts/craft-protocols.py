@@ -277,6 +277,12 @@ def main():
     # TLS 1.2 with a NULL cipher suite (RSA key exchange: an RSA key).
     null_cipher = ["-tls1_2", "-cipher", "NULL-SHA256:@SECLEVEL=0"]
     null_tls = openssl_session(null_cipher, null_cipher, 44309, key_type=("-newkey", "rsa:2048"))
+    # Key exchanges besides X25519: TLS 1.2 DHE (the prime in the ServerKeyExchange; an RSA
+    # key to sign it), TLS 1.3 with a finite-field group, TLS 1.3 on P-384.
+    dhe_cipher = ["-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256"]
+    dhe12 = openssl_session(dhe_cipher, dhe_cipher + ["-servername", "api.example.com"], 44310, key_type=("-newkey", "rsa:2048"))
+    ffdhe13 = openssl_session(["-tls1_3", "-groups", "ffdhe2048"], ["-tls1_3", "-groups", "ffdhe2048", "-servername", "api.example.com"], 44311)
+    p384 = openssl_session(["-tls1_3", "-groups", "P-384"], ["-tls1_3", "-groups", "P-384", "-servername", "api.example.com"], 44312)
 
     cases = []  # (server port, exchange as [(from_client, bytes)], expectation)
     fake_header = bytes([23, 3, 3, 0, 20]) + bytes(20)
@@ -572,7 +578,7 @@ def main():
     # application data record on (as a capture that missed the handshake sees
     # it: only the records' bodies, the server's page in clear, can tell).
     cases.append((443, [(True, null_tls[0]), (False, null_tls[1])],
-                  {"verdict": "plaintext", "reasonContains": "NULL cipher suite (0x003B)",
+                  {"verdict": "plaintext", "reasonContains": "NULL cipher suite, TLS_RSA_WITH_NULL_SHA256 (0x003B)",
                    "case": "TLS 1.2 with a NULL cipher suite, from OpenSSL"}))
     def from_application_data(stream):
         records = tls_records(stream)
@@ -696,6 +702,15 @@ def main():
                       stream, [(":status", "200"), ("content-type", "application/grpc"), ("grpc-status", "7"),
                                ("grpc-message", "caller lacks the admin role"), date], end_stream=True)),
                   {"verdict": "plaintext", "protocol": "h2c", "case": "a gRPC server's own PERMISSION_DENIED in clear"}))
+    cases.append((443, [(True, dhe12[0]), (False, dhe12[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.2", "keyExchange": "DHE 2048-bit",
+                   "case": "TLS 1.2 with a DHE suite: the prime's size, from OpenSSL"}))
+    cases.append((443, [(True, ffdhe13[0]), (False, ffdhe13[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "keyExchange": "ffdhe2048",
+                   "case": "TLS 1.3 with a finite-field group, from OpenSSL"}))
+    cases.append((443, [(True, p384[0]), (False, p384[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "keyExchange": "secp384r1",
+                   "case": "TLS 1.3 on P-384, from OpenSSL"}))
 
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):

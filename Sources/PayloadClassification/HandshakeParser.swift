@@ -5,10 +5,17 @@ import Musl
 #endif
 /// What the cleartext part of a TLS handshake showed, from one direction.
 public struct TLSHandshakeDetails: Sendable, Equatable {
+    // Fields in an order that leaves no padding between them: every open
+    // flow holds two of these (a test keeps the flow's state from growing).
     public var clientHelloSeen = false
     public var serverHelloSeen = false
     /// The legacy_version field of the ClientHello.
     public var clientHelloVersion: UInt16?
+    public var helloRetryRequest = false
+    /// A TLS 1.2 CertificateRequest was seen (server asks for a client certificate).
+    public var certificateRequestSeen = false
+    /// A Certificate message was seen; `certificateEmpty` says whether it held none.
+    public var certificateSeen = false
     /// supported_versions offered by the client (TLS 1.3 clients), GREASE removed.
     public var offeredVersions: [UInt16] = []
     public var serverName: String?
@@ -17,15 +24,28 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
     public var alpnSelected: String?
     /// Version the server selected (supported_versions, else ServerHello.version).
     public var selectedVersion: UInt16?
-    public var cipherSuite: UInt16?
-    public var helloRetryRequest = false
-    /// A TLS 1.2 CertificateRequest was seen (server asks for a client certificate).
-    public var certificateRequestSeen = false
-    /// A Certificate message was seen; `certificateEmpty` says whether it held none.
-    public var certificateSeen = false
     public var certificateEmpty = false
+    public var cipherSuite: UInt16?
     /// The stream opened with an SSLv2-format ClientHello (legacy clients).
     public var sslv2Hello = false
+    /// The key exchange group the server chose: the group of TLS 1.3's
+    /// key_share (a HelloRetryRequest's until the ServerHello that follows
+    /// it), or the named curve of a TLS 1.2 ECDHE ServerKeyExchange.
+    public var keyExchangeGroup: UInt16? {
+        get { keyExchangeGroupValue == 0 ? nil : keyExchangeGroupValue }
+        set { keyExchangeGroupValue = newValue ?? 0 }
+    }
+    /// Bytes of the first vector of a TLS 1.2 ServerKeyExchange that is not
+    /// ECDHE. Under a DHE suite that vector is the Diffie-Hellman prime, so
+    /// this is its size; the policy, which knows the suites, decides.
+    public var serverKeyExchangePrimeLength: UInt16? {
+        get { primeLengthValue == 0 ? nil : primeLengthValue }
+        set { primeLengthValue = newValue ?? 0 }
+    }
+    // Stored without Optional's tag byte, 0 for none (no group has number 0,
+    // no prime is empty).
+    private var keyExchangeGroupValue: UInt16 = 0
+    private var primeLengthValue: UInt16 = 0
     /// A message claimed more than the parser keeps, or did not parse.
     public var malformedMessage = false
     /// Bytes of a handshake record were missing from the capture; parsing
@@ -116,12 +136,19 @@ public struct HandshakeParser: Sendable {
                 let length = Int(header & 0xFF_FFFF)
                 headerCount = 0
                 switch bodyType {
-                case 1, 2, 11, 13: keepBody = length <= Self.maximumMessage
+                case 1, 2, 11, 12, 13: keepBody = length <= Self.maximumMessage
                 default: keepBody = false
                 }
                 // Hellos are parsed whole; of a Certificate only its list length
-                // matters (empty or not), and a CertificateRequest only exists.
-                keepLimit = bodyType == 11 ? 3 : bodyType == 13 ? 0 : length
+                // matters (empty or not), of a ServerKeyExchange its first
+                // four bytes (curve type, named curve, point length; or a DH
+                // prime's length), and a CertificateRequest only exists.
+                switch bodyType {
+                case 11: keepLimit = 3
+                case 12: keepLimit = 4
+                case 13: keepLimit = 0
+                default: keepLimit = length
+                }
                 body.removeAll(keepingCapacity: true)
                 bodyLeft = length
                 bodyUntouched = true
@@ -165,6 +192,10 @@ public struct HandshakeParser: Sendable {
             details.certificateSeen = true
             // TLS 1.2: certificate_list<0..2^24-1>; TLS 1.3 would be encrypted.
             if let length = reader.u24() { details.certificateEmpty = length == 0 } else { details.malformedMessage = true }
+        case 12:
+            // The message's whole length is still in `header` (its next
+            // header has not started).
+            parseServerKeyExchange(&reader, length: Int(header & 0xFF_FFFF))
         case 13:
             details.certificateRequestSeen = true
         default:
@@ -221,7 +252,8 @@ public struct HandshakeParser: Sendable {
         details.serverHelloSeen = true
         details.selectedVersion = version
         details.cipherSuite = cipher
-        if random.elementsEqual(Self.helloRetryRandom) { details.helloRetryRequest = true }
+        let isRetryRequest = random.elementsEqual(Self.helloRetryRandom)
+        if isRetryRequest { details.helloRetryRequest = true }
         guard r.remaining > 0 else { return true }
         guard var extensions = r.vector16() else { return false }
         while extensions.remaining > 0 {
@@ -231,11 +263,50 @@ public struct HandshakeParser: Sendable {
                 if let selected = data.u16() { details.selectedVersion = selected }
             case 16:
                 if var list = data.vector16(), let name = list.vector8() { details.alpnSelected = name.protocolID() }
+            case 51: // key_share: a group and its key, or a HelloRetryRequest's group alone
+                // One that does not parse names no group (and costs nothing else).
+                if let group = data.u16(), isRetryRequest || data.vector16().map({ $0.remaining > 0 }) == true {
+                    details.keyExchangeGroup = group
+                }
             default:
                 break
             }
         }
         return true
+    }
+
+    /// TLS 1.2's ServerKeyExchange (RFC 8422 §5.4, RFC 5246 §7.4.3): an ECDHE
+    /// one names its curve (curve type 3), followed by the server's point,
+    /// whose length must be the curve's; otherwise its first vector is kept
+    /// as a possible DH prime. Only the first four bytes are at hand, and
+    /// `length`, the message's.
+    private mutating func parseServerKeyExchange(_ r: inout ByteReader, length: Int) {
+        guard let first = r.u16(), let next = r.u16() else { return }
+        let curveType = first >> 8
+        let group = (first & 0xFF) << 8 | next >> 8
+        let pointLength = Int(next & 0xFF)
+        if curveType == 3, pointLength > 0, 4 + pointLength <= length,
+           let expected = Self.pointLength(ofCurve: group), expected == pointLength {
+            details.keyExchangeGroup = group
+        } else if first > 0, 2 + Int(first) <= length {
+            details.serverKeyExchangePrimeLength = first
+        }
+    }
+
+    /// The length of a server's public value on the named curves TLS 1.2
+    /// uses (uncompressed points for the NIST and Brainpool curves).
+    static func pointLength(ofCurve group: UInt16) -> Int? {
+        switch group {
+        case 0x0017, 0x001A, 0x0016: return 65   // secp256r1, brainpoolP256r1, secp256k1
+        case 0x0018, 0x001B: return 97           // secp384r1, brainpoolP384r1
+        case 0x0019: return 133                  // secp521r1
+        case 0x001C: return 129                  // brainpoolP512r1
+        case 0x0015: return 57                   // secp224r1
+        case 0x0013: return 49                   // secp192r1
+        case 0x001D: return 32                   // x25519
+        case 0x001E: return 56                   // x448
+        default: return nil
+        }
     }
 
     /// RFC 8701 GREASE values: 0x?A?A with both bytes equal.

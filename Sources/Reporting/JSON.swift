@@ -94,6 +94,11 @@ struct JSONObject: ~Copyable {
         bytes.append(value ? "true" : "false")
     }
 
+    mutating func add(_ key: StaticString, _ value: Bool?) {
+        guard let value else { return addNull(key) }
+        add(key, value)
+    }
+
     mutating func add(_ key: StaticString, _ values: [String]) {
         addKey(key)
         bytes.append(UInt8(ascii: "["))

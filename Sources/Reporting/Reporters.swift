@@ -153,6 +153,12 @@ public struct TextReporter: Reporter {
         if let tls = flow.tls, flow.protocolName == "tls" {
             line.append("  ")
             line.append(tls.version ?? "version not seen")
+            if let exchange = tls.keyExchange {
+                line.append(" (")
+                line.append(exchange.name)
+                if exchange.postQuantum { line.append(", post-quantum") }
+                line.append(UInt8(ascii: ")"))
+            }
             if let sni = tls.serverName {
                 line.append(", SNI ")
                 line.append(sni)
@@ -290,6 +296,9 @@ public struct JSONLinesReporter: Reporter {
         json.add("alpn", tls.alpnOffered)
         json.add("alpnSelected", tls.alpnSelected)
         json.addHex4("cipherSuite", tls.cipherSuite)
+        json.add("cipherSuiteName", tls.cipherSuite.flatMap(TLSNames.cipherSuite))
+        json.add("keyExchange", tls.keyExchange?.name)
+        json.add("postQuantum", tls.keyExchange?.postQuantum)
         json.add("handshakeSeen", tls.handshakeSeen)
         json.add("clientCertificate", tls.clientCertificate)
         json.add("alerts", tls.alerts)

@@ -107,7 +107,7 @@ public enum VerdictPolicy {
                 return (.inconclusive, "too little TLS to prove framing (\(c.tlsRecords) client, \(s.tlsRecords) server records)")
             }
             if let suite = s.handshake.cipherSuite, isNullCipherSuite(suite) {
-                return (.plaintext, "TLS with a NULL cipher suite (0x\(hex4(suite))): the records are authenticated but not encrypted")
+                return (.plaintext, "TLS with a NULL cipher suite, \(describeSuite(suite)): the records are authenticated but not encrypted")
             }
             if let clear = recordsInClear(c, s) { return (.plaintext, clear) }
             let preamble = c.preamble ?? s.preamble
@@ -324,8 +324,40 @@ public enum VerdictPolicy {
             handshakeIncomplete: hello.gapInHandshake || server.gapInHandshake,
             offeredVersions: offered,
             helloRetryRequest: server.helloRetryRequest,
-            alerts: c.tlsAlertRecords + s.tlsAlertRecords
+            alerts: c.tlsAlertRecords + s.tlsAlertRecords,
+            keyExchange: keyExchange(server)
         )
+    }
+
+    /// The named group the server chose, or under a DHE suite the size of
+    /// the prime its ServerKeyExchange carried (any other suite's first
+    /// vector is something else: a PSK identity hint, say).
+    static func keyExchange(_ server: TLSHandshakeDetails) -> TLSFacts.KeyExchange? {
+        if let group = server.keyExchangeGroup { return .group(group) }
+        guard let length = server.serverKeyExchangePrimeLength, let suite = server.cipherSuite,
+              let name = TLSNames.cipherSuite(suite),
+              name.hasPrefix("TLS_DHE_") || name.hasPrefix("TLS_DH_anon_"), !name.contains("_PSK_") else { return nil }
+        return .finiteField(bits: Int(length) * 8)
+    }
+
+    /// A suite as `TLS_RSA_WITH_RC4_128_SHA (0x0005)`, or its number alone when unnamed.
+    static func describeSuite(_ suite: UInt16) -> String {
+        guard let name = TLSNames.cipherSuite(suite) else { return "0x" + hex4(suite) }
+        return name + " (0x" + hex4(suite) + ")"
+    }
+
+    /// What makes a negotiated key exchange weak, if anything: a DH prime
+    /// under 2048 bits (Logjam; RFC 7919's smallest group is 2048), or a
+    /// curve under 128-bit security.
+    static func keyExchangeWeakness(_ exchange: TLSFacts.KeyExchange) -> String? {
+        switch exchange {
+        case .finiteField(let bits) where bits < 2048:
+            return "the key exchange uses a \(bits)-bit Diffie-Hellman prime: encrypted, but within reach of a well-resourced attacker (Logjam); 2048 bits is the least RFC 7919 defines"
+        case .group(0x0013), .group(0x0015):
+            return "the key exchange group \(exchange.name) is under 128-bit security: encrypted, but weaker than any current peer needs"
+        default:
+            return nil
+        }
     }
 
     static func evidence(_ c: DirectionSummary, _ s: DirectionSummary, tls: TLSFacts?) -> String? {
@@ -380,8 +412,9 @@ public enum VerdictPolicy {
         default: break
         }
         if let suite = s.handshake.cipherSuite, let weakness = cipherSuiteWeakness(suite) {
-            notes.append("the cipher suite 0x\(hex4(suite)) \(weakness)")
+            notes.append("the cipher suite \(describeSuite(suite)) \(weakness)")
         }
+        if let exchange = keyExchange(s.handshake), let weakness = keyExchangeWeakness(exchange) { notes.append(weakness) }
         if o.dropsWhileOpen { notes.append("the kernel dropped packets while this flow was open: verdict suspect") }
         return notes
     }

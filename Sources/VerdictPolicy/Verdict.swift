@@ -146,13 +146,38 @@ public struct TLSFacts: Sendable, Equatable {
     /// The server answered the first ClientHello with a HelloRetryRequest (TLS 1.3).
     public var helloRetryRequest: Bool
     public var alerts: Int
+    /// The key exchange the server chose; nil when its handshake message was not seen.
+    public var keyExchange: Optional<KeyExchange>
+
+    /// How the session's keys were agreed: a named group (TLS 1.3's
+    /// key_share, TLS 1.2's ECDHE curve) or, for TLS 1.2 DHE, a prime the
+    /// server sent, of which only the size says anything.
+    public enum KeyExchange: Sendable, Equatable {
+        case group(UInt16)
+        case finiteField(bits: Int)
+
+        /// "x25519", "X25519MLKEM768", "DHE 2048-bit"; an unnamed group as its number.
+        public var name: String {
+            switch self {
+            case .group(let group): return TLSNames.group(group)?.name ?? "0x" + VerdictPolicy.hex4(group)
+            case .finiteField(let bits): return "DHE \(bits)-bit"
+            }
+        }
+
+        /// ML-KEM, alone or in a hybrid: the session's keys stay safe from a
+        /// quantum computer later given the recording.
+        public var postQuantum: Bool {
+            if case .group(let group) = self { return TLSNames.group(group)?.postQuantum ?? false }
+            return false
+        }
+    }
 
     /// Nothing known.
     public init() {
         self.init(
             version: nil, serverName: nil, alpnOffered: [], alpnSelected: nil, cipherSuite: nil, handshakeSeen: false,
             clientCertificate: nil, legacySSLv2Hello: false, handshakeIncomplete: false, offeredVersions: [],
-            helloRetryRequest: false, alerts: 0
+            helloRetryRequest: false, alerts: 0, keyExchange: nil
         )
     }
 
@@ -160,7 +185,7 @@ public struct TLSFacts: Sendable, Equatable {
     public init(
         version: String?, serverName: String?, alpnOffered: [String], alpnSelected: String?, cipherSuite: UInt16?,
         handshakeSeen: Bool, clientCertificate: String?, legacySSLv2Hello: Bool, handshakeIncomplete: Bool,
-        offeredVersions: [String], helloRetryRequest: Bool, alerts: Int
+        offeredVersions: [String], helloRetryRequest: Bool, alerts: Int, keyExchange: KeyExchange?
     ) {
         self.version = version
         self.serverName = serverName
@@ -174,6 +199,7 @@ public struct TLSFacts: Sendable, Equatable {
         self.offeredVersions = offeredVersions
         self.helloRetryRequest = helloRetryRequest
         self.alerts = alerts
+        self.keyExchange = keyExchange
     }
 
     public static func versionName(_ version: UInt16) -> String {
