@@ -331,11 +331,13 @@ public enum VerdictPolicy {
 
     /// The named group the server chose, or under a DHE suite the size of
     /// the prime its ServerKeyExchange carried (any other suite's first
-    /// vector is something else: a PSK identity hint, say).
+    /// vector is something else: a PSK identity hint, say), or RSA key
+    /// transport when the suite says so (TLS_RSA_…: no ServerKeyExchange).
     static func keyExchange(_ server: TLSHandshakeDetails) -> TLSFacts.KeyExchange? {
         if let group = server.keyExchangeGroup { return .group(group) }
-        guard let length = server.serverKeyExchangePrimeLength, let suite = server.cipherSuite,
-              let name = TLSNames.cipherSuite(suite),
+        guard let suite = server.cipherSuite, let name = TLSNames.cipherSuite(suite) else { return nil }
+        if name.hasPrefix("TLS_RSA_") { return .rsaKeyTransport }
+        guard let length = server.serverKeyExchangePrimeLength,
               name.hasPrefix("TLS_DHE_") || name.hasPrefix("TLS_DH_anon_"), !name.contains("_PSK_") else { return nil }
         return .finiteField(bits: Int(length) * 8)
     }
@@ -355,6 +357,8 @@ public enum VerdictPolicy {
             return "the key exchange uses a \(bits)-bit Diffie-Hellman prime: encrypted, but within reach of a well-resourced attacker (Logjam); 2048 bits is the least RFC 7919 defines"
         case .group(0x0013), .group(0x0015):
             return "the key exchange group \(exchange.name) is under 128-bit security: encrypted, but weaker than any current peer needs"
+        case .rsaKeyTransport:
+            return "the key exchange is RSA key transport: no forward secrecy, so whoever later obtains the server's private key can decrypt a recording of this flow"
         default:
             return nil
         }
@@ -414,7 +418,11 @@ public enum VerdictPolicy {
         if let suite = s.handshake.cipherSuite, let weakness = cipherSuiteWeakness(suite) {
             notes.append("the cipher suite \(describeSuite(suite)) \(weakness)")
         }
-        if let exchange = keyExchange(s.handshake), let weakness = keyExchangeWeakness(exchange) { notes.append(weakness) }
+        // (A NULL suite's flow is plaintext: how its keys were agreed does not matter.)
+        if let exchange = keyExchange(s.handshake), let weakness = keyExchangeWeakness(exchange),
+           !(s.handshake.cipherSuite.map(isNullCipherSuite) ?? false) {
+            notes.append(weakness)
+        }
         if o.dropsWhileOpen { notes.append("the kernel dropped packets while this flow was open: verdict suspect") }
         return notes
     }

@@ -151,16 +151,20 @@ public struct TLSFacts: Sendable, Equatable {
 
     /// How the session's keys were agreed: a named group (TLS 1.3's
     /// key_share, TLS 1.2's ECDHE curve) or, for TLS 1.2 DHE, a prime the
-    /// server sent, of which only the size says anything.
+    /// server sent, of which only the size says anything; or, under a TLS
+    /// 1.2 RSA suite, no agreement at all: the client encrypted the secret
+    /// to the server's certificate key.
     public enum KeyExchange: Sendable, Equatable {
         case group(UInt16)
         case finiteField(bits: Int)
+        case rsaKeyTransport
 
         /// "x25519", "X25519MLKEM768", "DHE 2048-bit"; an unnamed group as its number.
         public var name: String {
             switch self {
             case .group(let group): return TLSNames.group(group)?.name ?? "0x" + VerdictPolicy.hex4(group)
             case .finiteField(let bits): return "DHE \(bits)-bit"
+            case .rsaKeyTransport: return "RSA"
             }
         }
 

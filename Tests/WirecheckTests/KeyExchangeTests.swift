@@ -7,8 +7,9 @@ import Testing
 
 /// The key exchange a server chose, read from its cleartext handshake: TLS
 /// 1.3's key_share (and a HelloRetryRequest's), TLS 1.2's ServerKeyExchange
-/// (an ECDHE curve, or under a DHE suite the prime's size), named from the
-/// registry with post-quantum groups flagged, and small ones noted as weak.
+/// (an ECDHE curve, or under a DHE suite the prime's size), an RSA suite's
+/// key transport, named from the registry with post-quantum groups flagged,
+/// and the weak ones noted.
 /// Messages are built by hand per RFC 8446 §4.2.8, RFC 8422 §5.4 and RFC 5246
 /// §7.4.3, and fed whole, byte by byte and at random cuts.
 @Suite struct KeyExchangeTests {
@@ -39,7 +40,8 @@ import Testing
         let hello = T.handshake(2, T.u16(0x0303) + T.filler(32, seed: 6) + T.vector8([]) + T.u16(suite) + [0]
             + T.vector16(T.ext(23, [])))
         let certificate = T.handshake(11, T.u24(303) + T.u24(300) + T.filler(300, seed: 7))
-        let messages = hello + certificate + T.handshake(12, keyExchange) + T.handshake(14, [])
+        // An RSA suite's server sends none.
+        let messages = hello + certificate + (keyExchange.isEmpty ? [] : T.handshake(12, keyExchange)) + T.handshake(14, [])
         return T.record(22, messages) + T.changeCipherSpec + T.applicationData(300, seed: 8) + T.applicationData(40, seed: 9)
     }
 
@@ -170,8 +172,21 @@ import Testing
         let psk = Self.server(Self.tls12Flight(suite: 0x00A8, keyExchange: T.vector16(Array("hint".utf8))))
         #expect(psk.handshake.serverKeyExchangePrimeLength == 4)
         #expect(Self.facts(psk).0.keyExchange == nil)
-        // Nor under RSA key exchange, which sends no ServerKeyExchange at all.
-        #expect(Self.facts(Self.server(Self.tls12Flight(suite: 0x009C, keyExchange: []))).0.keyExchange == nil)
+    }
+
+    /// A TLS 1.2 RSA suite sends no ServerKeyExchange: the client encrypts
+    /// the secret to the certificate's key, and a note says what that costs.
+    @Test func rsaKeyTransportIsNamedAndNoted() {
+        let s = Self.server(Self.tls12Flight(suite: 0x009C, keyExchange: []))
+        let (facts, notes) = Self.facts(s)
+        #expect(facts.keyExchange == .rsaKeyTransport)
+        #expect(facts.keyExchange?.name == "RSA")
+        #expect(notes.contains { $0.hasPrefix("the key exchange is RSA key transport: no forward secrecy") }, "\(notes)")
+        // An ECDHE suite whose ServerKeyExchange was not seen says nothing.
+        let unseen = Self.server(T.record(22, T.handshake(2, T.u16(0x0303) + T.filler(32, seed: 6) + T.vector8([]) + T.u16(0xC02F) + [0]))
+            + T.applicationData(100, seed: 1))
+        #expect(Self.facts(unseen).0.keyExchange == nil)
+        #expect(Self.facts(unseen).1.isEmpty)
     }
 
     @Test func unnamedGroupsAreShownByNumber() {
