@@ -93,6 +93,21 @@ public struct TextReporter: Reporter {
     /// Servers listed in the text summary; JSON lists all that were tracked.
     static let failingServersShown = 20
 
+    /// How the encrypted TLS flows' keys were agreed, in one line; empty when there were none.
+    static func keyExchangeText(_ summary: RunSummary) -> String {
+        let ranked = summary.keyExchangesRanked
+        guard !ranked.isEmpty || summary.keyExchangeNotSeen > 0 else { return "" }
+        var parts = ranked.map { entry in
+            "\(entry.flows) \(entry.exchange.name)"
+                + (entry.exchange.postQuantum ? " (post-quantum)" : entry.exchange == .rsaKeyTransport ? " (no forward secrecy)" : "")
+        }
+        if summary.keyExchangeNotSeen > 0 { parts.append("\(summary.keyExchangeNotSeen) not seen") }
+        let postQuantum = ranked.filter(\.exchange.postQuantum).map(\.flows).reduce(0, +)
+        let encrypted = ranked.map(\.flows).reduce(summary.keyExchangeNotSeen, +)
+        return "TLS key exchange (\(encrypted) encrypted TLS flow\(encrypted == 1 ? "" : "s")): " + parts.joined(separator: ", ")
+            + (postQuantum == encrypted ? "; all post-quantum\n" : postQuantum == 0 ? "; none post-quantum\n" : "\n")
+    }
+
     /// "failing flows by server": the servers that took the failing flows,
     /// most first, for the summary. Empty when no flow failed.
     static func failingServersText(_ servers: FailingServers, names: EndpointNames? = nil) -> String {
@@ -222,6 +237,7 @@ public struct TextReporter: Reporter {
         if let shown = capture.shownVerdicts {
             text += "note: flows listed only when \(shown.map(\.rawValue).joined(separator: ", ")) (--show); the counts cover every flow\n"
         }
+        text += Self.keyExchangeText(summary)
         text += Self.failingServersText(summary.failingServers, names: names)
         if capture.evictedFlows > 0 {
             text += "note: the flow table was full: \(capture.evictedFlows) flows got their verdict early (--max-flows)\n"
@@ -331,6 +347,14 @@ public struct JSONLinesReporter: Reporter {
             json.add("fragments", capture.fragments)
             json.add("reassembledDatagrams", capture.reassembledDatagrams)
             json.add("lostDatagrams", capture.lostDatagrams)
+        }
+        if summary.keyExchangeNotSeen > 0 || !summary.keyExchanges.isEmpty {
+            json.addObjects("keyExchanges", summary.keyExchangesRanked) { object, entry in
+                object.add("keyExchange", entry.exchange.name)
+                object.add("postQuantum", entry.exchange.postQuantum)
+                object.add("flows", entry.flows)
+            }
+            json.add("keyExchangeNotSeen", summary.keyExchangeNotSeen)
         }
         if !summary.failingServers.isEmpty {
             json.addObjects("failingServers", summary.failingServers.ranked) { object, entry in

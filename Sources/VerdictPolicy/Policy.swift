@@ -442,6 +442,11 @@ public struct RunSummary: Sendable {
     public var failOn: Set<Verdict>
     /// Where the flows that fail the run went.
     public private(set) var failingServers = FailingServers()
+    /// Encrypted TLS flows by the key exchange their server chose, and
+    /// those whose choice was not seen (no handshake captured): what a
+    /// move to post-quantum key exchange, or away from RSA, has reached.
+    public private(set) var keyExchanges: [TLSFacts.KeyExchange: Int] = [:]
+    public private(set) var keyExchangeNotSeen = 0
 
     public init(failOn: Set<Verdict> = []) {
         self.failOn = failOn
@@ -450,6 +455,15 @@ public struct RunSummary: Sendable {
     public mutating func add(_ report: FlowReport) {
         add(report.verdict, expected: report.expected)
         if fails(report.verdict, expected: report.expected) { failingServers.add(report) }
+        if report.verdict == .encrypted, report.protocolName == "tls" {
+            if let exchange = report.tls?.keyExchange { keyExchanges[exchange, default: 0] += 1 } else { keyExchangeNotSeen += 1 }
+        }
+    }
+
+    /// `keyExchanges`, most flows first (then by name, for a stable order).
+    public var keyExchangesRanked: [(exchange: TLSFacts.KeyExchange, flows: Int)] {
+        keyExchanges.map { (exchange: $0.key, flows: $0.value) }
+            .sorted { $0.flows != $1.flows ? $0.flows > $1.flows : $0.exchange.name < $1.exchange.name }
     }
 
     /// Whether a flow with this verdict fails the run.

@@ -154,7 +154,7 @@ public struct TLSFacts: Sendable, Equatable {
     /// server sent, of which only the size says anything; or, under a TLS
     /// 1.2 RSA suite, no agreement at all: the client encrypted the secret
     /// to the server's certificate key.
-    public enum KeyExchange: Sendable, Equatable {
+    public enum KeyExchange: Sendable, Hashable {
         case group(UInt16)
         case finiteField(bits: Int)
         case rsaKeyTransport

@@ -212,6 +212,38 @@ import Testing
         #expect(text.report(report).contains("TLS 1.3 (X25519MLKEM768, post-quantum), SNI api.example.com"))
     }
 
+    /// The run's summary counts the encrypted TLS flows by key exchange, and
+    /// says whether all, some or none were post-quantum.
+    @Test func summaryCountsKeyExchanges() throws {
+        func flow(_ server: [UInt8]) -> FlowReport { Self.report(Self.server(server)) }
+        let hybrid = T.record(22, Self.serverHello13(group: 0x11EC, keyLength: 1_120)) + T.applicationData(500, seed: 1)
+        let rsa = Self.tls12Flight(suite: 0x009C, keyExchange: [])
+        var summary = RunSummary()
+        for report in [flow(T.serverFlight), flow(hybrid), flow(T.serverFlight), flow(rsa)] { summary.add(report) }
+        // A TLS flow whose server side was picked up after its hello: not seen.
+        summary.add(Self.report(ClassifierTests.classify(T.applicationData(300, seed: 4) + T.applicationData(300, seed: 5), midStream: true)))
+        #expect(summary.keyExchangesRanked.map { "\($0.flows) \($0.exchange.name)" } == ["2 x25519", "1 RSA", "1 X25519MLKEM768"])
+        #expect(summary.keyExchangeNotSeen == 1)
+        let text = TextReporter().summary(summary, capture: CaptureFacts(source: "test"))
+        #expect(text.contains("TLS key exchange (5 encrypted TLS flows): 2 x25519, 1 RSA (no forward secrecy), 1 X25519MLKEM768 (post-quantum), 1 not seen\n"), "\(text)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(JSONLinesReporter().summary(summary, capture: CaptureFacts(source: "test")).utf8)) as? [String: Any])
+        let exchanges = try #require(json["keyExchanges"] as? [[String: Any]])
+        #expect(exchanges.map { $0["keyExchange"] as? String } == ["x25519", "RSA", "X25519MLKEM768"])
+        #expect(exchanges.map { $0["postQuantum"] as? Bool } == [false, false, true])
+        #expect(exchanges.map { $0["flows"] as? Int } == [2, 1, 1])
+        #expect(json["keyExchangeNotSeen"] as? Int == 1)
+
+        var allHybrid = RunSummary()
+        allHybrid.add(flow(hybrid))
+        #expect(TextReporter().summary(allHybrid, capture: CaptureFacts(source: "test")).contains("1 X25519MLKEM768 (post-quantum); all post-quantum\n"))
+        var classical = RunSummary()
+        classical.add(flow(T.serverFlight))
+        #expect(TextReporter().summary(classical, capture: CaptureFacts(source: "test")).contains("1 x25519; none post-quantum\n"))
+        // No encrypted TLS flow: no line, no JSON member.
+        #expect(!TextReporter().summary(RunSummary(), capture: CaptureFacts(source: "test")).contains("key exchange"))
+        #expect(!JSONLinesReporter().summary(RunSummary(), capture: CaptureFacts(source: "test")).contains("keyExchange"))
+    }
+
     /// The names against the IANA registry as tshark names it, where tshark
     /// is installed: every suite named here has tshark's name; every group
     /// too, below the post-quantum range, which tshark 4.0 still fills with
