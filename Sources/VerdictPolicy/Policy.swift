@@ -445,7 +445,9 @@ public struct RunSummary: Sendable {
     /// Encrypted TLS flows by the key exchange their server chose, and
     /// those whose choice was not seen (no handshake captured): what a
     /// move to post-quantum key exchange, or away from RSA, has reached.
-    public private(set) var keyExchanges: [TLSFacts.KeyExchange: Int] = [:]
+    /// (A list searched in order, not a dictionary: a run sees a handful
+    /// of key exchanges, and hashing one per flow cost more than the search.)
+    public private(set) var keyExchanges: [(exchange: TLSFacts.KeyExchange, flows: Int)] = []
     public private(set) var keyExchangeNotSeen = 0
 
     public init(failOn: Set<Verdict> = []) {
@@ -456,14 +458,21 @@ public struct RunSummary: Sendable {
         add(report.verdict, expected: report.expected)
         if fails(report.verdict, expected: report.expected) { failingServers.add(report) }
         if report.verdict == .encrypted, report.protocolName == "tls" {
-            if let exchange = report.tls?.keyExchange { keyExchanges[exchange, default: 0] += 1 } else { keyExchangeNotSeen += 1 }
+            if let exchange = report.tls?.keyExchange {
+                if let index = keyExchanges.firstIndex(where: { $0.exchange == exchange }) {
+                    keyExchanges[index].flows += 1
+                } else {
+                    keyExchanges.append((exchange, 1))
+                }
+            } else {
+                keyExchangeNotSeen += 1
+            }
         }
     }
 
     /// `keyExchanges`, most flows first (then by name, for a stable order).
     public var keyExchangesRanked: [(exchange: TLSFacts.KeyExchange, flows: Int)] {
-        keyExchanges.map { (exchange: $0.key, flows: $0.value) }
-            .sorted { $0.flows != $1.flows ? $0.flows > $1.flows : $0.exchange.name < $1.exchange.name }
+        keyExchanges.sorted { $0.flows != $1.flows ? $0.flows > $1.flows : $0.exchange.name < $1.exchange.name }
     }
 
     /// Whether a flow with this verdict fails the run.
