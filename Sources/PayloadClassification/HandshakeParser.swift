@@ -335,24 +335,28 @@ struct ByteReader {
     /// The bytes not read yet.
     var unreadBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[position...]) }
 
+    @inline(__always)
     mutating func u8() -> UInt8? {
         guard remaining >= 1 else { return nil }
         defer { position += 1 }
         return storage[position]
     }
 
+    @inline(__always)
     mutating func u16() -> UInt16? {
         guard remaining >= 2 else { return nil }
         defer { position += 2 }
         return UInt16(storage[position]) << 8 | UInt16(storage[position + 1])
     }
 
+    @inline(__always)
     mutating func u24() -> Int? {
         guard remaining >= 3 else { return nil }
         defer { position += 3 }
         return Int(storage[position]) << 16 | Int(storage[position + 1]) << 8 | Int(storage[position + 2])
     }
 
+    @inline(__always)
     mutating func u32() -> UInt32? {
         guard remaining >= 4 else { return nil }
         defer { position += 4 }
@@ -360,18 +364,21 @@ struct ByteReader {
             | UInt32(storage[position + 2]) << 8 | UInt32(storage[position + 3])
     }
 
+    @inline(__always)
     mutating func skip(_ count: Int) -> Bool {
         guard count >= 0, remaining >= count else { return false }
         position += count
         return true
     }
 
+    @inline(__always)
     mutating func bytes(_ count: Int) -> UnsafeRawBufferPointer? {
         guard count >= 0, remaining >= count else { return nil }
         defer { position += count }
         return UnsafeRawBufferPointer(rebasing: storage[position..<(position + count)])
     }
 
+    @inline(__always)
     mutating func vector8() -> ByteReader? {
         guard let length = u8(), let slice = bytes(Int(length)) else { return nil }
         return ByteReader(slice)
@@ -385,6 +392,7 @@ struct ByteReader {
         return entries
     }
 
+    @inline(__always)
     mutating func vector16() -> ByteReader? {
         guard let length = u16(), let slice = bytes(Int(length)) else { return nil }
         return ByteReader(slice)
@@ -397,10 +405,16 @@ struct ByteReader {
     func protocolID() -> String {
         let bytes = UnsafeRawBufferPointer(rebasing: storage[position...])
         guard let base = bytes.baseAddress else { return "" }
-        for known in Self.commonProtocolIDs where known.utf8.count == bytes.count {
-            let equal = known.utf8.withContiguousStorageIfAvailable { known in known.baseAddress.map { memcmp($0, base, bytes.count) == 0 } ?? false }
-            if equal == true { return known }
+        let known = Self.commonProtocolIDBytes.withUnsafeBufferPointer { blob -> Int? in
+            Self.commonProtocolIDSpans.withUnsafeBufferPointer { spans in
+                guard let blobBase = blob.baseAddress else { return nil }
+                for (index, span) in spans.enumerated() where span.count == bytes.count {
+                    if memcmp(blobBase + span.offset, base, span.count) == 0 { return index }
+                }
+                return nil
+            }
         }
+        if let known { return Self.commonProtocolIDs[known] }
         return printableText()
     }
 
@@ -408,15 +422,44 @@ struct ByteReader {
         "h2", "http/1.1", "http/1.0", "h3", "h2c", "grpc-exp", "acme-tls/1", "dot", "postgresql", "mqtt",
         "istio", "istio-peer-exchange", "istio-http/1.0", "istio-http/1.1", "istio-h2", "transport.l5d.io/v1",
     ]
+    /// Their bytes end to end, and where each lies: compared without a
+    /// reference count or a UTF-8 view per name (that loop was two thirds
+    /// of the lookup).
+    static let commonProtocolIDBytes: [UInt8] = commonProtocolIDs.flatMap(\.utf8)
+    static let commonProtocolIDSpans: [(offset: Int, count: Int)] = {
+        var offset = 0
+        return commonProtocolIDs.map { name in
+            defer { offset += name.utf8.count }
+            return (offset, name.utf8.count)
+        }
+    }()
 
     /// The unread bytes as text, with anything unprintable escaped, so names
     /// from the wire cannot inject control characters into reports.
     func printableText() -> String {
         let bytes = UnsafeRawBufferPointer(rebasing: storage[position...])
-        // The usual case (SNI, ALPN): plain ASCII, decoded in one go.
-        if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }) {
-            return String(decoding: bytes, as: UTF8.self)
+        // The usual case (SNI, ALPN): plain ASCII, checked as it is copied
+        // into the string's storage (checking first and then decoding read
+        // the bytes twice and validated UTF-8 that is ASCII).
+        var plain = true
+        let count = bytes.count
+        let copied = String(unsafeUninitializedCapacity: count) { target in
+            guard let source = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), let destination = target.baseAddress else {
+                return 0
+            }
+            var index = 0
+            while index < count {
+                let byte = source[index]
+                guard byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\\") else {
+                    plain = false
+                    return 0
+                }
+                destination[index] = byte
+                index += 1
+            }
+            return count
         }
+        if plain { return copied }
         var text = ""
         for byte in bytes {
             if byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\\") {
