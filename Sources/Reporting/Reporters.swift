@@ -104,8 +104,19 @@ public struct TextReporter: Reporter {
         if summary.keyExchangeNotSeen > 0 { parts.append("\(summary.keyExchangeNotSeen) not seen") }
         let postQuantum = ranked.filter(\.exchange.postQuantum).map(\.flows).reduce(0, +)
         let encrypted = ranked.map(\.flows).reduce(summary.keyExchangeNotSeen, +)
+        // What can be said of them all, from what was seen: nothing when none was.
+        let verdict: String
+        if ranked.isEmpty {
+            verdict = ""
+        } else if postQuantum == encrypted {
+            verdict = "; all post-quantum"
+        } else if postQuantum == 0 {
+            verdict = summary.keyExchangeNotSeen > 0 ? "; none of those seen post-quantum" : "; none post-quantum"
+        } else {
+            verdict = ""
+        }
         return "TLS key exchange (\(encrypted) encrypted TLS flow\(encrypted == 1 ? "" : "s")): " + parts.joined(separator: ", ")
-            + (postQuantum == encrypted ? "; all post-quantum\n" : postQuantum == 0 ? "; none post-quantum\n" : "\n")
+            + verdict + "\n"
     }
 
     /// "failing flows by server": the servers that took the failing flows,

@@ -239,6 +239,13 @@ import Testing
         var classical = RunSummary()
         classical.add(flow(T.serverFlight))
         #expect(TextReporter().summary(classical, capture: CaptureFacts(source: "test")).contains("1 x25519; none post-quantum\n"))
+        // Of flows whose key exchange was not seen, nothing is said; of some seen, only of those.
+        var unseen = RunSummary()
+        let midStream = Self.report(ClassifierTests.classify(T.applicationData(300, seed: 4) + T.applicationData(300, seed: 5), midStream: true))
+        unseen.add(midStream)
+        #expect(TextReporter().summary(unseen, capture: CaptureFacts(source: "test")).contains("TLS key exchange (1 encrypted TLS flow): 1 not seen\n"))
+        unseen.add(flow(T.serverFlight))
+        #expect(TextReporter().summary(unseen, capture: CaptureFacts(source: "test")).contains("1 x25519, 1 not seen; none of those seen post-quantum\n"))
         // No encrypted TLS flow: no line, no JSON member.
         #expect(!TextReporter().summary(RunSummary(), capture: CaptureFacts(source: "test")).contains("key exchange"))
         #expect(!JSONLinesReporter().summary(RunSummary(), capture: CaptureFacts(source: "test")).contains("keyExchange"))
