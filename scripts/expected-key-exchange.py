@@ -9,7 +9,7 @@ scripts/craft-captures.py, scripts/expected-from-lab.py); needs tshark
 
     scripts/expected-key-exchange.py
 """
-import json, subprocess, sys, re
+import json, subprocess
 from pathlib import Path
 names = {}
 for line in subprocess.run(["tshark", "-G", "values"], capture_output=True, text=True).stdout.splitlines():

@@ -53,7 +53,7 @@ public enum VerdictPolicy {
         // The reason then says so (see `FlowReport.reason`).
         let expected = verdict == .plaintext && options.expectedPlaintextPorts.contains(o.server.port)
         let mesh = tls.flatMap { Mesh.identify($0, serverPort: o.server.port) }
-        return (verdict, reason, protocolName(c, s), tls, notes(o, c, s), expected, mesh)
+        return (verdict, reason, protocolName(c, s), tls, notes(o, c, s, keyExchange: tls?.keyExchange), expected, mesh)
     }
 
     static func decide(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> (Verdict, Reason) {
@@ -394,7 +394,8 @@ public enum VerdictPolicy {
         if !tls.handshakeSeen { text.append(text.count == start ? "handshake not seen" : ", handshake not seen") }
     }
 
-    static func notes(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> [String] {
+    /// `keyExchange`: the TLS facts' (worked out once, for both).
+    static func notes(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary, keyExchange: TLSFacts.KeyExchange?) -> [String] {
         var notes: [String] = []
         if o.conflictingBytes > 0 {
             notes.append("\(o.conflictingBytes) bytes were retransmitted with different content; the first copy was used")
@@ -419,7 +420,7 @@ public enum VerdictPolicy {
             notes.append("the cipher suite \(describeSuite(suite)) \(weakness)")
         }
         // (A NULL suite's flow is plaintext: how its keys were agreed does not matter.)
-        if let exchange = keyExchange(s.handshake), let weakness = keyExchangeWeakness(exchange),
+        if let exchange = keyExchange, let weakness = keyExchangeWeakness(exchange),
            !(s.handshake.cipherSuite.map(isNullCipherSuite) ?? false) {
             notes.append(weakness)
         }
