@@ -52,7 +52,29 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
     /// stopped there rather than read what follows as the message's rest.
     public var gapInHandshake = false
 
+    /// Whether and how the server resumed an earlier session.
+    public var resumption = Resumption.none
+
     public init() {}
+
+    /// How a server resumed a session (one byte of the flow's state).
+    public enum Resumption: UInt8, Sendable {
+        case none
+        /// Up to TLS 1.2, the abbreviated handshake: the server's
+        /// ChangeCipherSpec came after its ServerHello with no certificate,
+        /// key exchange or ServerHelloDone between. Keys, and any client
+        /// certificate, come from an earlier handshake.
+        case abbreviatedHandshake
+        /// TLS 1.3: the ServerHello accepted one of the client's pre-shared
+        /// keys (a resumption ticket, or a key shared out of band) and
+        /// carries a key share: fresh (EC)DHE as well (psk_dhe_ke).
+        case preSharedKeyWithKeyShare
+        /// TLS 1.3: a pre-shared key accepted and no key_share extension at
+        /// all (psk_ke): the keys come from that key alone.
+        case preSharedKeyOnly
+    }
+
+    public var resumed: Bool { resumption != .none }
 }
 
 /// Parses handshake messages from the bodies of handshake records, across
@@ -66,7 +88,10 @@ public struct HandshakeParser: Sendable {
     private var bodyLeft = 0
     /// Bytes of the current message kept for parsing.
     private var keepLimit = 0
-    private var messages = 0
+    private var messages: UInt8 = 0
+    /// The server sent a message only a full handshake has (Certificate,
+    /// ServerKeyExchange, CertificateRequest, ServerHelloDone).
+    private var fullHandshakeMessageSeen = false
     // The small fields together, so that they share one word of the flow's
     // state (which a test keeps from growing).
     /// The message header read so far (type and 24-bit length), and how many of its 4 bytes.
@@ -94,7 +119,7 @@ public struct HandshakeParser: Sendable {
 
     /// Whether more handshake bytes could still tell something.
     public var wantsBytes: Bool {
-        messages < Self.maximumMessages && !details.malformedMessage && !details.gapInHandshake
+        Int(messages) < Self.maximumMessages && !details.malformedMessage && !details.gapInHandshake
     }
 
     /// Handshake bytes were not captured: what was learned stays, nothing more is parsed.
@@ -157,6 +182,20 @@ public struct HandshakeParser: Sendable {
         }
     }
 
+    /// A ChangeCipherSpec record started: the cleartext handshake of this
+    /// direction ends. On the server's side, straight after a TLS 1.2 (or
+    /// older) ServerHello, it marks the abbreviated handshake of a resumed
+    /// session. Not when a message was under way or bytes were missing (a
+    /// lost Certificate must not read as resumption), nor for TLS 1.3, whose
+    /// servers may send one after every ServerHello (middlebox compatibility).
+    public mutating func noteChangeCipherSpec() {
+        guard details.serverHelloSeen, !details.helloRetryRequest, !fullHandshakeMessageSeen,
+              !details.gapInHandshake, !details.malformedMessage, headerCount == 0, bodyLeft == 0,
+              let version = details.selectedVersion, version >= 0x0300, version < 0x0304
+        else { return }
+        details.resumption = .abbreviatedHandshake
+    }
+
     /// Marks an SSLv2 SERVER-HELLO: the server chose SSL 2.0.
     mutating func noteSSLv2ServerHello() {
         details.sslv2Hello = true
@@ -181,6 +220,10 @@ public struct HandshakeParser: Sendable {
     /// Ends a message; `kept` is its body, up to `keepLimit` bytes.
     private mutating func finishMessage(_ kept: UnsafeRawBufferPointer) {
         messages += 1
+        switch bodyType {
+        case 11, 12, 13, 14: fullHandshakeMessageSeen = true
+        default: break
+        }
         guard keepBody else { return }
         var reader = ByteReader(kept)
         switch bodyType {
@@ -256,6 +299,7 @@ public struct HandshakeParser: Sendable {
         if isRetryRequest { details.helloRetryRequest = true }
         guard r.remaining > 0 else { return true }
         guard var extensions = r.vector16() else { return false }
+        var preSharedKey = false, keyShare = false
         while extensions.remaining > 0 {
             guard let type = extensions.u16(), var data = extensions.vector16() else { return false }
             switch type {
@@ -263,7 +307,10 @@ public struct HandshakeParser: Sendable {
                 if let selected = data.u16() { details.selectedVersion = selected }
             case 16:
                 if var list = data.vector16(), let name = list.vector8() { details.alpnSelected = name.protocolID() }
+            case 41: // pre_shared_key: the server took one of the client's PSKs
+                preSharedKey = true
             case 51: // key_share: a group and its key, or a HelloRetryRequest's group alone
+                keyShare = true
                 // One that does not parse names no group (and costs nothing else).
                 if let group = data.u16(), isRetryRequest || data.vector16().map({ $0.remaining > 0 }) == true {
                     details.keyExchangeGroup = group
@@ -272,6 +319,8 @@ public struct HandshakeParser: Sendable {
                 break
             }
         }
+        // Only from a whole extension list: one cut short may have lost the key share.
+        if preSharedKey, !isRetryRequest { details.resumption = keyShare ? .preSharedKeyWithKeyShare : .preSharedKeyOnly }
         return true
     }
 

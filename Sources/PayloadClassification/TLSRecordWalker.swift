@@ -204,7 +204,9 @@ public struct TLSRecordWalker: Sendable {
             currentType = header.contentType
             remaining = header.length
             switch header.contentType {
-            case 20: changeCipherSpecSeen = true
+            case 20:
+                if !changeCipherSpecSeen { handshake.noteChangeCipherSpec() }
+                changeCipherSpecSeen = true
             case 21: alertRecords += 1
             case 23:
                 applicationDataRecords += 1

@@ -96,14 +96,19 @@ public struct TextReporter: Reporter {
     /// How the encrypted TLS flows' keys were agreed, in one line; empty when there were none.
     static func keyExchangeText(_ summary: RunSummary) -> String {
         let ranked = summary.keyExchangesRanked
-        guard !ranked.isEmpty || summary.keyExchangeNotSeen > 0 else { return "" }
+        let unknown = summary.keyExchangeNotSeen + summary.keyExchangeResumed
+        guard !ranked.isEmpty || unknown > 0 else { return "" }
         var parts = ranked.map { entry in
             "\(entry.flows) \(entry.exchange.name)"
-                + (entry.exchange.postQuantum ? " (post-quantum)" : entry.exchange == .rsaKeyTransport ? " (no forward secrecy)" : "")
+                + (entry.exchange.postQuantum ? " (post-quantum)"
+                    : entry.exchange == .rsaKeyTransport || entry.exchange == .preSharedKeyOnly ? " (no forward secrecy)" : "")
+        }
+        if summary.keyExchangeResumed > 0 {
+            parts.append("\(summary.keyExchangeResumed) resumed (agreed in an earlier handshake)")
         }
         if summary.keyExchangeNotSeen > 0 { parts.append("\(summary.keyExchangeNotSeen) not seen") }
         let postQuantum = ranked.filter(\.exchange.postQuantum).map(\.flows).reduce(0, +)
-        let encrypted = ranked.map(\.flows).reduce(summary.keyExchangeNotSeen, +)
+        let encrypted = ranked.map(\.flows).reduce(unknown, +)
         // What can be said of them all, from what was seen: nothing when none was.
         let verdict: String
         if ranked.isEmpty {
@@ -111,7 +116,7 @@ public struct TextReporter: Reporter {
         } else if postQuantum == encrypted {
             verdict = "; all post-quantum"
         } else if postQuantum == 0 {
-            verdict = summary.keyExchangeNotSeen > 0 ? "; none of those seen post-quantum" : "; none post-quantum"
+            verdict = unknown > 0 ? "; none of those seen post-quantum" : "; none post-quantum"
         } else {
             verdict = ""
         }
@@ -183,7 +188,10 @@ public struct TextReporter: Reporter {
                 line.append(" (")
                 line.append(exchange.name)
                 if exchange.postQuantum { line.append(", post-quantum") }
+                if tls.resumed { line.append(", resumed") }
                 line.append(UInt8(ascii: ")"))
+            } else if tls.resumed {
+                line.append(" (resumed)")
             }
             if let sni = tls.serverName {
                 line.append(", SNI ")
@@ -326,6 +334,7 @@ public struct JSONLinesReporter: Reporter {
         json.add("cipherSuiteName", tls.cipherSuite.flatMap(TLSNames.cipherSuite))
         json.add("keyExchange", tls.keyExchange?.name)
         json.add("postQuantum", tls.keyExchange?.postQuantum)
+        json.add("resumed", tls.resumed)
         json.add("handshakeSeen", tls.handshakeSeen)
         json.add("clientCertificate", tls.clientCertificate)
         json.add("alerts", tls.alerts)
@@ -359,12 +368,13 @@ public struct JSONLinesReporter: Reporter {
             json.add("reassembledDatagrams", capture.reassembledDatagrams)
             json.add("lostDatagrams", capture.lostDatagrams)
         }
-        if summary.keyExchangeNotSeen > 0 || !summary.keyExchanges.isEmpty {
+        if summary.keyExchangeNotSeen > 0 || summary.keyExchangeResumed > 0 || !summary.keyExchanges.isEmpty {
             json.addObjects("keyExchanges", summary.keyExchangesRanked) { object, entry in
                 object.add("keyExchange", entry.exchange.name)
                 object.add("postQuantum", entry.exchange.postQuantum)
                 object.add("flows", entry.flows)
             }
+            json.add("keyExchangeResumed", summary.keyExchangeResumed)
             json.add("keyExchangeNotSeen", summary.keyExchangeNotSeen)
         }
         if !summary.failingServers.isEmpty {

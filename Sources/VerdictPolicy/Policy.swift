@@ -308,6 +308,8 @@ public enum VerdictPolicy {
             certificate = hello.certificateEmpty ? "empty" : "sent"
         } else if server.certificateRequestSeen {
             certificate = "requested"
+        } else if server.resumption == .abbreviatedHandshake {
+            certificate = "not exchanged (resumed session)"
         } else {
             certificate = nil
         }
@@ -325,7 +327,8 @@ public enum VerdictPolicy {
             offeredVersions: offered,
             helloRetryRequest: server.helloRetryRequest,
             alerts: c.tlsAlertRecords + s.tlsAlertRecords,
-            keyExchange: keyExchange(server)
+            keyExchange: keyExchange(server),
+            resumed: server.resumed
         )
     }
 
@@ -335,6 +338,11 @@ public enum VerdictPolicy {
     /// transport when the suite says so (TLS_RSA_…: no ServerKeyExchange).
     static func keyExchange(_ server: TLSHandshakeDetails) -> TLSFacts.KeyExchange? {
         if let group = server.keyExchangeGroup { return .group(group) }
+        // A TLS 1.3 ServerHello taking a PSK without a key share (psk_ke).
+        // A resumed TLS 1.2 session keeps the suite it began with, so an RSA
+        // suite says how its keys were agreed, in the earlier handshake; an
+        // (EC)DHE suite does not say on which group or prime.
+        if server.resumption == .preSharedKeyOnly { return .preSharedKeyOnly }
         guard let suite = server.cipherSuite, let name = TLSNames.cipherSuite(suite) else { return nil }
         if name.hasPrefix("TLS_RSA_") { return .rsaKeyTransport }
         guard let length = server.serverKeyExchangePrimeLength,
@@ -359,6 +367,8 @@ public enum VerdictPolicy {
             return "the key exchange group \(exchange.name) is under 128-bit security: encrypted, but weaker than any current peer needs"
         case .rsaKeyTransport:
             return "the key exchange is RSA key transport: no forward secrecy, so whoever later obtains the server's private key can decrypt a recording of this flow"
+        case .preSharedKeyOnly:
+            return "the session resumed on a pre-shared key alone, without (EC)DHE (TLS 1.3 psk_ke): no forward secrecy, so whoever later obtains that key, or the server's ticket key, can decrypt a recording of this flow"
         default:
             return nil
         }
@@ -422,7 +432,11 @@ public enum VerdictPolicy {
         // (A NULL suite's flow is plaintext: how its keys were agreed does not matter.)
         if let exchange = keyExchange, let weakness = keyExchangeWeakness(exchange),
            !(s.handshake.cipherSuite.map(isNullCipherSuite) ?? false) {
-            notes.append(weakness)
+            if exchange == .rsaKeyTransport, s.handshake.resumption == .abbreviatedHandshake {
+                notes.append("the session this flow resumed was keyed by RSA key transport (its cipher suite's): no forward secrecy, so whoever later obtains the server's private key can decrypt a recording of this flow together with the handshake that began the session")
+            } else {
+                notes.append(weakness)
+            }
         }
         if o.dropsWhileOpen { notes.append("the kernel dropped packets while this flow was open: verdict suspect") }
         return notes
@@ -449,6 +463,9 @@ public struct RunSummary: Sendable {
     /// (A list searched in order, not a dictionary: a run sees a handful
     /// of key exchanges, and hashing one per flow cost more than the search.)
     public private(set) var keyExchanges: [(exchange: TLSFacts.KeyExchange, flows: Int)] = []
+    /// Encrypted TLS flows that resumed a TLS 1.2 session: their keys were
+    /// agreed in an earlier handshake, perhaps not in this capture.
+    public private(set) var keyExchangeResumed = 0
     public private(set) var keyExchangeNotSeen = 0
 
     public init(failOn: Set<Verdict> = []) {
@@ -465,6 +482,8 @@ public struct RunSummary: Sendable {
                 } else {
                     keyExchanges.append((exchange, 1))
                 }
+            } else if report.tls?.resumed == true {
+                keyExchangeResumed += 1
             } else {
                 keyExchangeNotSeen += 1
             }

@@ -148,6 +148,10 @@ public struct TLSFacts: Sendable, Equatable {
     public var alerts: Int
     /// The key exchange the server chose; nil when its handshake message was not seen.
     public var keyExchange: Optional<KeyExchange>
+    /// The server resumed an earlier session (TLS 1.2's abbreviated
+    /// handshake; TLS 1.3's pre_shared_key): keys and any client certificate
+    /// belong to an earlier handshake, which a TLS 1.2 resumption does not show.
+    public var resumed: Bool
 
     /// How the session's keys were agreed: a named group (TLS 1.3's
     /// key_share, TLS 1.2's ECDHE curve) or, for TLS 1.2 DHE, a prime the
@@ -158,6 +162,9 @@ public struct TLSFacts: Sendable, Equatable {
         case group(UInt16)
         case finiteField(bits: Int)
         case rsaKeyTransport
+        /// TLS 1.3 resumed with a pre-shared key and no key_share (psk_ke):
+        /// the keys come from that key alone.
+        case preSharedKeyOnly
 
         /// "x25519", "X25519MLKEM768", "DHE 2048-bit"; an unnamed group as its number.
         public var name: String {
@@ -165,6 +172,7 @@ public struct TLSFacts: Sendable, Equatable {
             case .group(let group): return TLSNames.group(group)?.name ?? "0x" + VerdictPolicy.hex4(group)
             case .finiteField(let bits): return "DHE \(bits)-bit"
             case .rsaKeyTransport: return "RSA"
+            case .preSharedKeyOnly: return "PSK only"
             }
         }
 
@@ -181,7 +189,7 @@ public struct TLSFacts: Sendable, Equatable {
         self.init(
             version: nil, serverName: nil, alpnOffered: [], alpnSelected: nil, cipherSuite: nil, handshakeSeen: false,
             clientCertificate: nil, legacySSLv2Hello: false, handshakeIncomplete: false, offeredVersions: [],
-            helloRetryRequest: false, alerts: 0, keyExchange: nil
+            helloRetryRequest: false, alerts: 0, keyExchange: nil, resumed: false
         )
     }
 
@@ -189,7 +197,7 @@ public struct TLSFacts: Sendable, Equatable {
     public init(
         version: String?, serverName: String?, alpnOffered: [String], alpnSelected: String?, cipherSuite: UInt16?,
         handshakeSeen: Bool, clientCertificate: String?, legacySSLv2Hello: Bool, handshakeIncomplete: Bool,
-        offeredVersions: [String], helloRetryRequest: Bool, alerts: Int, keyExchange: KeyExchange?
+        offeredVersions: [String], helloRetryRequest: Bool, alerts: Int, keyExchange: KeyExchange?, resumed: Bool
     ) {
         self.version = version
         self.serverName = serverName
@@ -204,6 +212,7 @@ public struct TLSFacts: Sendable, Equatable {
         self.helloRetryRequest = helloRetryRequest
         self.alerts = alerts
         self.keyExchange = keyExchange
+        self.resumed = resumed
     }
 
     public static func versionName(_ version: UInt16) -> String {
