@@ -16,6 +16,7 @@ import os
 import random
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import zlib
@@ -33,10 +34,10 @@ MSS = 1400
 rng = random.Random(20261124)
 
 
-def record_tls(port, server_args, client, key_type=("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")):
-    """Runs OpenSSL's s_server on 127.0.0.1:port and `client(port, work)`
-    against it under tcpdump; returns the (client bytes, server bytes) of the
-    TCP connection as recorded."""
+def record_tls(port, server_args, client, key_type=("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"), accepts=1):
+    """Runs OpenSSL's s_server on 127.0.0.1:port and `client(port)` against
+    it under tcpdump; returns the (client bytes, server bytes) of the TCP
+    connection as recorded (with `accepts` > 1, of the last one)."""
     work = Path(tempfile.mkdtemp())
     key, cert = work / "key.pem", work / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", *key_type, "-nodes",
@@ -47,7 +48,7 @@ def record_tls(port, server_args, client, key_type=("-newkey", "ec", "-pkeyopt",
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
     server = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-key", key, "-cert", cert,
-                               "-naccept", "1", "-www"] + server_args,
+                               "-naccept", str(accepts), "-www"] + server_args,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     client(port)
@@ -57,7 +58,11 @@ def record_tls(port, server_args, client, key_type=("-newkey", "ec", "-pkeyopt",
     dump.terminate()
     dump.wait()
     parts = {"c": {}, "s": {}}
-    for pkt in rdpcap(str(pcap)):
+    packets = rdpcap(str(pcap))
+    syns = [pkt[TCP].sport for pkt in packets if TCP in pkt and pkt[TCP].dport == port and pkt[TCP].flags & 0x12 == 0x02]
+    for pkt in packets:
+        if TCP in pkt and syns and syns[-1] not in (pkt[TCP].sport, pkt[TCP].dport):
+            continue
         if TCP in pkt and bytes(pkt[TCP].payload):
             side = "c" if pkt[TCP].dport == port else "s"
             parts[side].setdefault(pkt[TCP].seq, bytes(pkt[TCP].payload))
@@ -77,6 +82,21 @@ def openssl_session(server_args, client_args, port, key_type=None):
     if key_type:
         return record_tls(port, server_args, client, key_type)
     return record_tls(port, server_args, client)
+
+
+def resumed_session(server_args, client_args, port):
+    """Two s_client connections to one s_server: the first saves its session,
+    the second offers it back. Returns the second connection, after checking
+    that OpenSSL itself reports the session reused."""
+    def client(port):
+        session = Path(tempfile.mkdtemp()) / "session.pem"
+        for flag in ("-sess_out", "-sess_in"):
+            process = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-ign_eof", flag, session] + client_args,
+                                     input=b"GET / HTTP/1.0\r\n\r\n", capture_output=True, timeout=10)
+            time.sleep(0.3)
+        if b"Reused," not in process.stdout:
+            sys.exit(f"resumed_session {port}: OpenSSL did not resume the session")
+    return record_tls(port, server_args, client, accepts=2)
 
 
 def sslv2_hello_session(port):
@@ -283,6 +303,11 @@ def main():
     dhe12 = openssl_session(dhe_cipher, dhe_cipher + ["-servername", "api.example.com"], 44310, key_type=("-newkey", "rsa:2048"))
     ffdhe13 = openssl_session(["-tls1_3", "-groups", "ffdhe2048"], ["-tls1_3", "-groups", "ffdhe2048", "-servername", "api.example.com"], 44311)
     p384 = openssl_session(["-tls1_3", "-groups", "P-384"], ["-tls1_3", "-groups", "P-384", "-servername", "api.example.com"], 44312)
+    # Resumed sessions: TLS 1.2 by session ticket, TLS 1.2 by session ID (the
+    # server issues no tickets), TLS 1.3 by a ticket's PSK with a fresh key share.
+    resumed12 = resumed_session(["-tls1_2"], ["-tls1_2", "-servername", "api.example.com"], 44313)
+    resumed12_id = resumed_session(["-tls1_2", "-no_ticket"], ["-tls1_2", "-servername", "api.example.com"], 44314)
+    resumed13 = resumed_session(["-tls1_3"], ["-tls1_3", "-servername", "api.example.com"], 44315)
 
     cases = []  # (server port, exchange as [(from_client, bytes)], expectation)
     fake_header = bytes([23, 3, 3, 0, 20]) + bytes(20)
@@ -711,6 +736,15 @@ def main():
     cases.append((443, [(True, p384[0]), (False, p384[1])],
                   {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "keyExchange": "secp384r1",
                    "case": "TLS 1.3 on P-384, from OpenSSL"}))
+    resumed_tls12 = {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.2", "resumed": True,
+                     "keyExchange": "none", "clientCertificate": "not exchanged (resumed session)"}
+    cases.append((443, [(True, resumed12[0]), (False, resumed12[1])],
+                  dict(resumed_tls12, case="TLS 1.2 resumed by session ticket (OpenSSL reports it reused): no key exchange of its own")))
+    cases.append((443, [(True, resumed12_id[0]), (False, resumed12_id[1])],
+                  dict(resumed_tls12, case="TLS 1.2 resumed by session ID (OpenSSL reports it reused)")))
+    cases.append((443, [(True, resumed13[0]), (False, resumed13[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "resumed": True,
+                   "case": "TLS 1.3 resumed with a ticket's pre-shared key and a fresh key share (OpenSSL reports it reused)"}))
 
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):

@@ -16,8 +16,11 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         var alpn: [String]?
         var clientCertificate: String?
         var helloRetryRequest: Bool?
-        /// The key exchange's name ("x25519", "DHE 2048-bit"), as tshark reads the server's handshake.
+        /// The key exchange's name ("x25519", "DHE 2048-bit"), as tshark reads the server's
+        /// handshake; "none" where the session agreed no key (a resumed TLS 1.2 session).
         var keyExchange: String?
+        /// The server resumed a session (OpenSSL, which recorded it, said so).
+        var resumed: Bool?
         /// The ClientHello came in the SSLv2-compatible format.
         var legacySSLv2Hello: Bool?
         /// At least this many TLS alert records.
@@ -94,7 +97,8 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
             if let alpn = flow.alpn { #expect(report.tls?.alpnOffered == alpn) }
             if let certificate = flow.clientCertificate { #expect(report.tls?.clientCertificate == certificate) }
             if let retry = flow.helloRetryRequest { #expect(report.tls?.helloRetryRequest == retry) }
-            if let exchange = flow.keyExchange { #expect(report.tls?.keyExchange?.name == exchange, "\(flow.client)") }
+            if let exchange = flow.keyExchange { #expect((report.tls?.keyExchange?.name ?? "none") == exchange, "\(flow.client)") }
+            if let resumed = flow.resumed { #expect(report.tls?.resumed == resumed, "\(flow.client)") }
             if let legacy = flow.legacySSLv2Hello { #expect(report.tls?.legacySSLv2Hello == legacy) }
             if let alerts = flow.minAlerts { #expect((report.tls?.alerts ?? 0) >= alerts, "\(flow.client): \(report.tls?.alerts ?? 0) alerts") }
             #expect(report.expected == (flow.expected ?? false))
