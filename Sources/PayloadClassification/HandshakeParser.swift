@@ -54,6 +54,9 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
 
     /// Whether and how the server resumed an earlier session.
     public var resumption = Resumption.none
+    /// The ServerHello that answers the client's second ClientHello, after a
+    /// HelloRetryRequest, was seen: the handshake went on.
+    public var serverHelloAfterRetrySeen = false
 
     public init() {}
 
@@ -115,6 +118,14 @@ public struct HandshakeParser: Sendable {
         var taken = TLSHandshakeDetails()
         swap(&taken, &details)
         return taken
+    }
+
+    /// After a HelloRetryRequest, the ServerHello to come is in a cleartext
+    /// handshake record even after the server's ChangeCipherSpec (TLS 1.3's
+    /// middlebox compatibility sends one after the HelloRetryRequest; TLS
+    /// 1.3 encrypts everything else in application data records).
+    public var awaitsServerHelloAfterRetry: Bool {
+        details.helloRetryRequest && !details.serverHelloAfterRetrySeen && details.selectedVersion == 0x0304
     }
 
     /// Whether more handshake bytes could still tell something.
@@ -296,7 +307,11 @@ public struct HandshakeParser: Sendable {
         details.selectedVersion = version
         details.cipherSuite = cipher
         let isRetryRequest = random.elementsEqual(Self.helloRetryRandom)
-        if isRetryRequest { details.helloRetryRequest = true }
+        if isRetryRequest {
+            details.helloRetryRequest = true
+        } else if details.helloRetryRequest {
+            details.serverHelloAfterRetrySeen = true
+        }
         guard r.remaining > 0 else { return true }
         guard var extensions = r.vector16() else { return false }
         var preSharedKey = false, keyShare = false

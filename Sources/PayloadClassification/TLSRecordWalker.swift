@@ -98,7 +98,7 @@ public struct TLSRecordWalker: Sendable {
         while i < n {
             if remaining > 0 {
                 let take = min(remaining, n - i)
-                if currentType == 22, !changeCipherSpecSeen, handshake.wantsBytes {
+                if currentType == 22, !changeCipherSpecSeen || handshake.awaitsServerHelloAfterRetry, handshake.wantsBytes {
                     handshake.feed(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)]))
                 } else if currentType == 23, payloadSample.sampled < TLSPayloadSample.target,
                           !handshake.details.clientHelloSeen, !handshake.details.serverHelloSeen {
@@ -176,7 +176,7 @@ public struct TLSRecordWalker: Sendable {
     /// current record's body, where framing is known to continue.
     public mutating func skip(_ count: Int) -> Bool {
         guard error == nil, carried == 0, count <= remaining else { return false }
-        if currentType == 22, !changeCipherSpecSeen, handshake.wantsBytes { handshake.noteGap() }
+        if currentType == 22, !changeCipherSpecSeen || handshake.awaitsServerHelloAfterRetry, handshake.wantsBytes { handshake.noteGap() }
         remaining -= count
         offset += count
         return true

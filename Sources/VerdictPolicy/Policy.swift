@@ -337,6 +337,9 @@ public enum VerdictPolicy {
     /// vector is something else: a PSK identity hint, say), or RSA key
     /// transport when the suite says so (TLS_RSA_…: no ServerKeyExchange).
     static func keyExchange(_ server: TLSHandshakeDetails) -> TLSFacts.KeyExchange? {
+        // A HelloRetryRequest names the group the server wants; no key is
+        // agreed until the ServerHello after it.
+        if server.helloRetryRequest, !server.serverHelloAfterRetrySeen { return nil }
         if let group = server.keyExchangeGroup { return .group(group) }
         // A TLS 1.3 ServerHello taking a PSK without a key share (psk_ke).
         // A resumed TLS 1.2 session keeps the suite it began with, so an RSA

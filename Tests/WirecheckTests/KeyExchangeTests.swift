@@ -113,15 +113,27 @@ import Testing
     /// A HelloRetryRequest names the group the server wants; the ServerHello
     /// that follows it has the final say.
     @Test func helloRetryRequestThenServerHello() {
-        let retryOnly = Self.server(T.record(22, Self.helloRetryRequest(group: 0x0017)))
+        let retryOnly = Self.server(T.record(22, Self.helloRetryRequest(group: 0x0017)) + T.changeCipherSpec)
         #expect(retryOnly.handshake.helloRetryRequest)
         #expect(retryOnly.handshake.keyExchangeGroup == 0x0017)
+        // The handshake stopped there: the group was asked for, no key agreed.
+        #expect(!retryOnly.handshake.serverHelloAfterRetrySeen)
+        #expect(Self.facts(retryOnly).0.keyExchange == nil)
 
+        // The ServerHello after the ChangeCipherSpec that middlebox
+        // compatibility puts after a HelloRetryRequest is still read.
         let both = Self.server(T.record(22, Self.helloRetryRequest(group: 0x0018)) + T.changeCipherSpec
             + T.record(22, Self.serverHello13(group: 0x0018, keyLength: 97)) + T.applicationData(200, seed: 2))
         #expect(both.handshake.helloRetryRequest)
+        #expect(both.handshake.serverHelloAfterRetrySeen)
         #expect(both.handshake.keyExchangeGroup == 0x0018)
         #expect(Self.facts(both).0.keyExchange?.name == "secp384r1")
+        // Then handshake records are ciphertext in application data records;
+        // a handshake record after it is not parsed (the parse would find garbage).
+        let garbage = T.record(22, [2, 0, 0, 4, 0xFF, 0xFF, 0xFF, 0xFF])
+        let after = Self.server(T.record(22, Self.helloRetryRequest(group: 0x0018)) + T.changeCipherSpec
+            + T.record(22, Self.serverHello13(group: 0x0018, keyLength: 97)) + garbage + T.applicationData(200, seed: 2))
+        #expect(after.handshake == both.handshake)
     }
 
     /// A key_share that does not parse names nothing, and breaks nothing else.

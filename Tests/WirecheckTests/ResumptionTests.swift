@@ -121,6 +121,15 @@ import Testing
         #expect(text.report(K.report(pskOnly)).contains("TLS 1.3 (PSK only, resumed)"))
     }
 
+    /// The ServerHello after a HelloRetryRequest (and the ChangeCipherSpec
+    /// middlebox compatibility sends between them) carries the PSK.
+    @Test func preSharedKeyAfterHelloRetryRequest() {
+        let s = K.server(T.record(22, K.helloRetryRequest(group: 0x001D)) + T.changeCipherSpec
+            + T.record(22, Self.serverHello13(preSharedKey: true, keyShare: true)) + T.applicationData(200, seed: 34))
+        #expect(s.handshake.helloRetryRequest && s.handshake.serverHelloAfterRetrySeen)
+        #expect(s.handshake.resumption == .preSharedKeyWithKeyShare)
+    }
+
     /// A ServerHello whose key_share extension is cut short (it claims 36
     /// bytes, 2 follow) after its pre_shared_key: the key share may have
     /// been lost, so PSK-only is not claimed.
