@@ -172,7 +172,13 @@ public struct HandshakeParser: Sendable {
                 let length = Int(header & 0xFF_FFFF)
                 headerCount = 0
                 switch bodyType {
-                case 1, 2, 11, 12, 13: keepBody = length <= Self.maximumMessage
+                case 1, 2: keepBody = length <= Self.maximumMessage
+                case 11, 12, 13:
+                    keepBody = length <= Self.maximumMessage
+                    fullHandshakeMessageSeen = true
+                case 14:
+                    keepBody = false
+                    fullHandshakeMessageSeen = true
                 default: keepBody = false
                 }
                 // Hellos are parsed whole; of a Certificate only its list length
@@ -199,6 +205,8 @@ public struct HandshakeParser: Sendable {
     /// session. Not when a message was under way or bytes were missing (a
     /// lost Certificate must not read as resumption), nor for TLS 1.3, whose
     /// servers may send one after every ServerHello (middlebox compatibility).
+    /// (Out of line: once per direction, kept out of the record walk's loop.)
+    @inline(never)
     public mutating func noteChangeCipherSpec() {
         guard details.serverHelloSeen, !details.helloRetryRequest, !fullHandshakeMessageSeen,
               !details.gapInHandshake, !details.malformedMessage, headerCount == 0, bodyLeft == 0,
@@ -230,11 +238,7 @@ public struct HandshakeParser: Sendable {
 
     /// Ends a message; `kept` is its body, up to `keepLimit` bytes.
     private mutating func finishMessage(_ kept: UnsafeRawBufferPointer) {
-        messages += 1
-        switch bodyType {
-        case 11, 12, 13, 14: fullHandshakeMessageSeen = true
-        default: break
-        }
+        messages &+= 1  // at most maximumMessages
         guard keepBody else { return }
         var reader = ByteReader(kept)
         switch bodyType {
