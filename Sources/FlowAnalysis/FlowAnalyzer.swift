@@ -109,6 +109,8 @@ struct FlowState: Sendable {
 public struct FlowAnalyzer: Sendable {
     public let configuration: AnalyzerConfiguration
     public private(set) var statistics = AnalyzerStatistics()
+    /// IP traffic other than TCP, counted by kind (not judged).
+    public private(set) var unjudged = UnjudgedTraffic()
     /// Classifier windows given up at the limit on all of them (`ReassemblyBudget.windowLimit`).
     public var windowsShed: Int { budget.windowsShed }
     /// Bytes the classifiers' windows hold now, all flows together.
@@ -207,15 +209,23 @@ public struct FlowAnalyzer: Sendable {
         case .failure(let failure):
             switch failure {
             case .notTCP: statistics.notTCP += 1
+            case .otherTransport(let packet):
+                statistics.notTCP += 1
+                unjudged.add(packet, frame: frame)
             case .truncated: statistics.truncatedFrames += 1
             case .malformed: statistics.malformedFrames += 1
             case .fragment(let fragment):
                 statistics.fragments += 1
                 if let datagram = fragments.add(fragment, frame: frame, timestamp: timestamp) {
                     datagram.bytes.withUnsafeBytes { bytes in
-                        if case .success(let segment) = decoder.decodeReassembled(bytes, wireLength: datagram.wireLength, from: fragment) {
+                        switch decoder.decodeReassembled(bytes, wireLength: datagram.wireLength, from: fragment) {
+                        case .success(let segment):
                             statistics.tcpSegments += 1
                             handle(segment, frame: bytes, fingerprint: nil, timestamp: timestamp, observe: observe)
+                        case .failure(.otherTransport(let packet)):
+                            unjudged.add(packet, frame: bytes)
+                        case .failure:
+                            break
                         }
                     }
                 }

@@ -89,13 +89,45 @@ public enum DecodeFailure: Error, Sendable, Equatable {
     case truncated(Layer, offset: Int)
     /// A header contradicts itself (bad version, length smaller than the header…).
     case malformed(Layer, offset: Int)
-    /// A valid packet that is not TCP (UDP, ICMP, ARP…): not our business.
+    /// A valid frame that carries no IP packet wirecheck reads (ARP, LLDP…).
     case notTCP
+    /// An IP packet carrying something other than TCP (UDP, ESP, ICMP…):
+    /// not judged, but counted, so the summary can say what it left aside.
+    case otherTransport(OtherTransportPacket)
     /// An IP fragment: its TCP bytes cannot be judged without the others,
     /// so the fragment is described for a reassembler instead.
     case fragment(IPFragment)
     /// The capture's link type is not one wirecheck decodes.
     case unsupportedLinkType
+}
+
+/// An IP packet that is not TCP, as a view into its frame.
+public struct OtherTransportPacket: Sendable, Equatable {
+    public var source: IPAddress
+    public var destination: IPAddress
+    /// The IP protocol number (17 UDP, 50 ESP, 1 ICMP…).
+    public var transportProtocol: UInt8
+    /// UDP's ports; 0 for other protocols.
+    public var sourcePort: UInt16
+    public var destinationPort: UInt16
+    /// The captured part of what follows the transport header (UDP's
+    /// payload; for other protocols, everything after the IP header).
+    public var payloadRange: Range<Int>
+    /// That payload's length on the wire (the snapshot length may have cut it).
+    public var payloadWireLength: Int
+    public var tunnel: Tunnel
+
+    public init(source: IPAddress, destination: IPAddress, transportProtocol: UInt8, sourcePort: UInt16, destinationPort: UInt16,
+                payloadRange: Range<Int>, payloadWireLength: Int, tunnel: Tunnel) {
+        self.source = source
+        self.destination = destination
+        self.transportProtocol = transportProtocol
+        self.sourcePort = sourcePort
+        self.destinationPort = destinationPort
+        self.payloadRange = payloadRange
+        self.payloadWireLength = payloadWireLength
+        self.tunnel = tunnel
+    }
 }
 
 /// One IPv4 or IPv6 fragment, as a view into its frame: enough for a
@@ -476,10 +508,25 @@ public struct FrameDecoder: Sendable {
             return decodeGRE(reader, offset: offset, depth: depth + 1)
         case 17:
             guard depth < Self.maximumNesting else { return .failure(.notTCP) }
-            return decodeUDP(reader, offset: offset, depth: depth + 1)
+            return decodeUDP(reader, offset: offset, end: end, source: source, destination: destination, tunnel: tunnel, depth: depth + 1)
         default:
-            return .failure(.notTCP)
+            return .failure(.otherTransport(Self.otherTransport(
+                proto, reader, payload: offset, end: end, source: source, destination: destination, ports: (0, 0), tunnel: tunnel)))
         }
+    }
+
+    /// A packet not judged, described; the payload's range kept within the
+    /// captured bytes whatever the headers claim.
+    private static func otherTransport(
+        _ proto: UInt8, _ reader: FrameReader, payload: Int, end: Int,
+        source: IPAddress, destination: IPAddress, ports: (UInt16, UInt16), tunnel: Tunnel
+    ) -> OtherTransportPacket {
+        let capturedEnd = max(0, min(end, reader.count))
+        let start = min(max(0, payload), capturedEnd)
+        return OtherTransportPacket(
+            source: source, destination: destination, transportProtocol: proto,
+            sourcePort: ports.0, destinationPort: ports.1,
+            payloadRange: start..<capturedEnd, payloadWireLength: max(0, end - payload), tunnel: tunnel)
     }
 
     private func decodeTCP(
@@ -509,7 +556,10 @@ public struct FrameDecoder: Sendable {
         ))
     }
 
-    private func decodeUDP(_ reader: FrameReader, offset: Int, depth: Int) -> Result<TCPSegment, DecodeFailure> {
+    private func decodeUDP(
+        _ reader: FrameReader, offset: Int, end: Int,
+        source: IPAddress, destination: IPAddress, tunnel: Tunnel, depth: Int
+    ) -> Result<TCPSegment, DecodeFailure> {
         // Cut before the port: truncated (it may have been a tunnel carrying TCP).
         // Cut after it: each tunnel below reports its own truncation, anything else is not TCP.
         guard let srcPort = reader.u16(offset), let dstPort = reader.u16(offset + 2) else {
@@ -561,7 +611,9 @@ public struct FrameDecoder: Sendable {
             }
             return decodeIP(reader, offset: inner, tunnel: Tunnel(kind: .gtpU, identifier: teid), depth: depth)
         default:
-            return .failure(.notTCP)
+            return .failure(.otherTransport(Self.otherTransport(
+                17, reader, payload: body, end: end, source: source, destination: destination,
+                ports: (srcPort, dstPort), tunnel: tunnel)))
         }
     }
 

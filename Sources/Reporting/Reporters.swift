@@ -24,6 +24,8 @@ public struct CaptureFacts: Sendable {
     public var readError: String?
     /// The verdicts whose flows were listed (`--show`); nil: all of them.
     public var shownVerdicts: [Verdict]?
+    /// IP traffic other than TCP, which no verdict covers.
+    public var unjudged = UnjudgedTraffic()
 
     public init(source: String) { self.source = source }
 
@@ -92,6 +94,24 @@ public struct TextReporter: Reporter {
 
     /// Servers listed in the text summary; JSON lists all that were tracked.
     static let failingServersShown = 20
+
+    /// The IP traffic besides TCP, which no verdict covers, in one line;
+    /// and when there were no flows but encrypted tunnels, where to look.
+    static func unjudgedText(_ traffic: UnjudgedTraffic, flows: Int) -> String {
+        guard !traffic.isEmpty else { return "" }
+        let capped = traffic.hostPairsCapped ? " or more" : ""
+        var parts: [String] = []
+        for kind in UnjudgedTraffic.Kind.allCases where traffic[kind].packets > 0 {
+            let count = traffic[kind]
+            parts.append(kind.packets(count.packets) + " between \(count.hostPairs)\(capped) host pair\(count.hostPairs == 1 && capped.isEmpty ? "" : "s")"
+                + (kind.isEncryptedTunnel ? " (encrypted tunnel)" : ""))
+        }
+        var text = "not judged (not TCP): " + parts.joined(separator: ", ") + "\n"
+        if flows == 0, traffic[.wireGuard].packets + traffic[.esp].packets > 0 {
+            text += "note: the pods' TCP inside those tunnels is judged where it is captured before the node encrypts it: on the pods' interfaces, or -i any (see the README)\n"
+        }
+        return text
+    }
 
     /// How the encrypted TLS flows' keys were agreed, in one line; empty when there were none.
     static func keyExchangeText(_ summary: RunSummary) -> String {
@@ -243,6 +263,7 @@ public struct TextReporter: Reporter {
             text += ", \(kernel) dropped by the kernel, \(capture.droppedByInterface ?? 0) by the interface"
         }
         text += "\n"
+        text += Self.unjudgedText(capture.unjudged, flows: summary.flows)
         if capture.fragments > 0 {
             text += "\(capture.fragments) IP fragments: \(capture.reassembledDatagrams) datagrams reassembled"
             text += capture.lostDatagrams > 0 ? ", \(capture.lostDatagrams) incomplete or inconsistent (their bytes count as gaps)\n" : "\n"
@@ -363,6 +384,18 @@ public struct JSONLinesReporter: Reporter {
         }
         json.add("evictedFlows", capture.evictedFlows)
         if capture.windowsShed > 0 { json.add("windowsShed", capture.windowsShed) }
+        if !capture.unjudged.isEmpty {
+            let kinds = UnjudgedTraffic.Kind.allCases.filter { capture.unjudged[$0].packets > 0 }
+            json.addObjects("notJudged", kinds) { object, kind in
+                let count = capture.unjudged[kind]
+                object.add("kind", kind.key)
+                object.add("encryptedTunnel", kind.isEncryptedTunnel)
+                object.add("packets", count.packets)
+                object.add("bytes", count.bytes)
+                object.add("hostPairs", count.hostPairs)
+            }
+            if capture.unjudged.hostPairsCapped { json.add("notJudgedHostPairsCapped", true) }
+        }
         if capture.fragments > 0 {
             json.add("fragments", capture.fragments)
             json.add("reassembledDatagrams", capture.reassembledDatagrams)

@@ -358,6 +358,7 @@ struct Wirecheck: ParsableCommand {
         settle()
         facts.frames = analyzer.statistics.frames
         facts.tcpSegments = analyzer.statistics.tcpSegments
+        facts.unjudged = analyzer.unjudged
         facts.evictedFlows = analyzer.statistics.evictedFlows
         facts.windowsShed = analyzer.windowsShed
         facts.fragments = analyzer.statistics.fragments

@@ -284,16 +284,43 @@ enum FrameBuilder {
     }
 
     @Test(arguments: [
-        ("UDP", LinkType.rawLinktype, B.ipv4(17, B.udp(destinationPort: 53, payload: [1, 2, 3, 4]))),
-        ("UDP to a non-tunnel port", LinkType.ethernet, B.outer(17, B.udp(destinationPort: 4790, payload: B.innerEthernet))),
-        ("ICMP", LinkType.rawLinktype, B.ipv4(1, [8, 0, 0, 0, 0, 1, 0, 1])),
         ("ARP", LinkType.ethernet, B.ethernet(0x0806, [UInt8](repeating: 0, count: 28))),
-        ("IPv6 UDP", LinkType.rawLinktype, B.ipv6(17, B.udp(destinationPort: 53, payload: [1, 2, 3, 4]))),
         ("BSD loopback, other family", LinkType.null, [7, 0, 0, 0] + B.innerIPv4TCP),
         ("802.3 without SNAP", LinkType.ethernet, B.mac + [0x00, 0x40, 0x42, 0x42, 0x03] + [UInt8](repeating: 0, count: 40)),
     ])
     func notTCP(_ name: String, _ linkType: Int32, _ frame: [UInt8]) {
         #expect(Self.decode(frame, linkType: linkType) == .failure(.notTCP), "\(name)")
+    }
+
+    /// IP packets that are not TCP are described for the summary's count:
+    /// addresses, protocol, UDP's ports, the payload's place and wire length.
+    @Test(arguments: [
+        ("UDP", LinkType.rawLinktype, B.ipv4(17, B.udp(destinationPort: 53, payload: [1, 2, 3, 4])),
+         UInt8(17), "10.0.0.1", "10.0.0.2", UInt16(40_000), UInt16(53), 28..<32, 4),
+        ("UDP to a non-tunnel port", LinkType.ethernet, B.outer(17, B.udp(destinationPort: 4790, payload: B.innerEthernet)),
+         17, "192.168.0.1", "192.168.0.2", 40_000, 4790, 42..<(42 + B.innerEthernet.count), B.innerEthernet.count),
+        ("ICMP", LinkType.rawLinktype, B.ipv4(1, [8, 0, 0, 0, 0, 1, 0, 1]), 1, "10.0.0.1", "10.0.0.2", 0, 0, 20..<28, 8),
+        ("ESP", LinkType.ethernet, B.outer(50, [0, 0, 0x10, 1, 0, 0, 0, 7] + [UInt8](repeating: 0xA5, count: 40)),
+         50, "192.168.0.1", "192.168.0.2", 0, 0, 34..<82, 48),
+        ("IPv6 UDP", LinkType.rawLinktype, B.ipv6(17, B.udp(destinationPort: 53, payload: [1, 2, 3, 4])),
+         17, "fd00::1", "fd00::2", 40_000, 53, 48..<52, 4),
+        // The IP length claims more than the snapshot kept: the range stops at the captured end.
+        ("UDP cut by the snapshot length", LinkType.rawLinktype, B.ipv4(17, B.udp(destinationPort: 9, payload: [UInt8](repeating: 1, count: 10))),
+         17, "10.0.0.1", "10.0.0.2", 40_000, 9, 28..<34, 10),
+    ] as [(String, Int32, [UInt8], UInt8, String, String, UInt16, UInt16, Range<Int>, Int)])
+    func otherTransport(_ name: String, _ linkType: Int32, _ frame: [UInt8], _ proto: UInt8, _ source: String, _ destination: String,
+                        _ sourcePort: UInt16, _ destinationPort: UInt16, _ payload: Range<Int>, _ wireLength: Int) throws {
+        let cut = name.contains("snapshot") ? Array(frame.prefix(34)) : frame
+        let result = cut.withUnsafeBytes { FrameDecoder(linkType: linkType).decode($0, originalLength: frame.count) }
+        guard case .failure(.otherTransport(let packet)) = result else {
+            Issue.record("\(name): \(result)")
+            return
+        }
+        #expect(packet.transportProtocol == proto, "\(name)")
+        #expect("\(packet.source)" == source && "\(packet.destination)" == destination, "\(name)")
+        #expect(packet.sourcePort == sourcePort && packet.destinationPort == destinationPort, "\(name)")
+        #expect(packet.payloadRange == payload, "\(name)")
+        #expect(packet.payloadWireLength == wireLength, "\(name)")
     }
 
     @Test(arguments: [

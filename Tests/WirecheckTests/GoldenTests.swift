@@ -41,9 +41,12 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
     var description: String?
     var exitCode: Int32
     var flows: [Flow]
+    /// Packets of IP traffic besides TCP by kind (`wireguard`, `esp`, `udp`,
+    /// `other-ip`), as the JSON summary's `notJudged` must count them.
+    var notJudged: [String: Int]?
     var name = ""
 
-    enum CodingKeys: String, CodingKey { case description, exitCode, flows }
+    enum CodingKeys: String, CodingKey { case description, exitCode, flows, notJudged }
 
     var testDescription: String { name }
 
@@ -134,5 +137,11 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         let summary = try #require(lines.last)
         #expect(summary["type"] as? String == "summary")
         #expect(summary["flows"] as? Int == expected.flows.count)
+        if let notJudged = expected.notJudged {
+            let kinds = (summary["notJudged"] as? [[String: Any]]) ?? []
+            for (kind, packets) in notJudged {
+                #expect(kinds.first { $0["kind"] as? String == kind }?["packets"] as? Int == packets, "\(kind): \(kinds)")
+            }
+        }
     }
 }

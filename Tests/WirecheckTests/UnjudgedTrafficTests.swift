@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+@testable import PacketDecoding
+@testable import Reporting
+@testable import VerdictPolicy
+
+/// IP traffic besides TCP is counted by kind for the summary: WireGuard told
+/// by its messages' structure (type, reserved zeros, each type's length; the
+/// WireGuard paper §5.4), ESP by its protocol number, the rest as other UDP
+/// or other IP protocols; host pairs counted up to a bound.
+@Suite struct UnjudgedTrafficTests {
+    static let a = IPAddress(ipv4: 0x0ACA_0001), b = IPAddress(ipv4: 0x0ACA_0002), c = IPAddress(ipv4: 0x0ACA_0003)
+
+    /// Counts one packet of `proto` from `source` to `destination` whose payload is `payload`.
+    static func add(_ traffic: inout UnjudgedTraffic, _ proto: UInt8 = 17, _ source: IPAddress = a, _ destination: IPAddress = b,
+                    payload: [UInt8]) {
+        let packet = OtherTransportPacket(source: source, destination: destination, transportProtocol: proto,
+                                          sourcePort: 51_820, destinationPort: 51_820, payloadRange: 0..<payload.count,
+                                          payloadWireLength: payload.count, tunnel: .none)
+        payload.withUnsafeBytes { traffic.add(packet, frame: $0) }
+    }
+
+    static func message(_ type: UInt8, length: Int) -> [UInt8] {
+        [type, 0, 0, 0] + [UInt8](repeating: 0x5C, count: length - 4)
+    }
+
+    @Test func wireGuardMessagesByTypeAndLength() {
+        for (type, length) in [(UInt8(1), 148), (2, 92), (3, 64), (4, 32), (4, 48), (4, 32 + 16 * 87)] {
+            var traffic = UnjudgedTraffic()
+            Self.add(&traffic, payload: Self.message(type, length: length))
+            #expect(traffic[.wireGuard].packets == 1, "type \(type), \(length) bytes")
+        }
+        // A length its type does not have, a reserved byte set, an unknown type: other UDP.
+        var other = UnjudgedTraffic()
+        Self.add(&other, payload: Self.message(1, length: 147))
+        Self.add(&other, payload: Self.message(2, length: 93))
+        Self.add(&other, payload: Self.message(4, length: 31))
+        Self.add(&other, payload: Self.message(4, length: 50))
+        Self.add(&other, payload: [1, 0, 1, 0] + [UInt8](repeating: 0, count: 144))
+        Self.add(&other, payload: Self.message(5, length: 64))
+        Self.add(&other, payload: [4, 0])
+        #expect(other[.wireGuard].packets == 0)
+        #expect(other[.udp].packets == 7)
+    }
+
+    /// Transport data at the tunnel's MTU is not padded to 16 bytes: taken as
+    /// WireGuard only between hosts already seen speaking it.
+    @Test func fullSizeDataAfterAHandshake() {
+        var traffic = UnjudgedTraffic()
+        let fullSize = Self.message(4, length: 1_452)
+        Self.add(&traffic, payload: fullSize)
+        #expect(traffic[.udp].packets == 1 && traffic[.wireGuard].packets == 0)
+        Self.add(&traffic, 17, Self.b, Self.a, payload: Self.message(2, length: 92))
+        Self.add(&traffic, payload: fullSize)
+        #expect(traffic[.wireGuard].packets == 2)
+        // Another pair of hosts: not yet.
+        Self.add(&traffic, 17, Self.a, Self.c, payload: fullSize)
+        #expect(traffic[.udp].packets == 2)
+        #expect(traffic[.wireGuard].hostPairs == 1)
+        #expect(traffic[.wireGuard].bytes == 92 + 1_452)
+    }
+
+    @Test func espAndOtherProtocols() {
+        var traffic = UnjudgedTraffic()
+        Self.add(&traffic, 50, payload: [0, 0, 0x10, 1] + [UInt8](repeating: 7, count: 60))
+        Self.add(&traffic, 1, payload: [8, 0, 0, 0, 0, 1, 0, 1])
+        // ESP's first bytes (its SPI) can look like anything: the protocol number says ESP.
+        Self.add(&traffic, 50, payload: Self.message(1, length: 148))
+        #expect(traffic[.esp].packets == 2 && traffic[.esp].hostPairs == 1)
+        #expect(traffic[.otherIP].packets == 1)
+        #expect(UnjudgedTraffic.Kind.esp.isEncryptedTunnel && !UnjudgedTraffic.Kind.udp.isEncryptedTunnel)
+    }
+
+    /// Both directions are one pair; past the bound, pairs stop being
+    /// remembered and the counts say they are lower bounds.
+    @Test func hostPairsAreBounded() {
+        var traffic = UnjudgedTraffic()
+        Self.add(&traffic, payload: [1])
+        Self.add(&traffic, 17, Self.b, Self.a, payload: [1])
+        #expect(traffic[.udp].hostPairs == 1 && !traffic.hostPairsCapped)
+        for n in 0..<(UnjudgedTraffic.maximumPairs + 10) {
+            Self.add(&traffic, 17, IPAddress(ipv4: 0x0B00_0000 + UInt32(n)), Self.a, payload: [1])
+        }
+        #expect(traffic[.udp].hostPairs == UnjudgedTraffic.maximumPairs)
+        #expect(traffic.hostPairsCapped)
+        #expect(traffic[.udp].packets == UnjudgedTraffic.maximumPairs + 12)
+    }
+
+    @Test func summariesSayWhatWasNotJudged() throws {
+        var facts = CaptureFacts(source: "test")
+        #expect(!TextReporter().summary(RunSummary(), capture: facts).contains("not judged"))
+        #expect(!JSONLinesReporter().summary(RunSummary(), capture: facts).contains("notJudged"))
+        Self.add(&facts.unjudged, payload: Self.message(1, length: 148))
+        Self.add(&facts.unjudged, 17, Self.b, Self.a, payload: Self.message(2, length: 92))
+        Self.add(&facts.unjudged, 1, payload: [8, 0, 0, 0])
+        let text = TextReporter().summary(RunSummary(), capture: facts)
+        #expect(text.contains("not judged (not TCP): 2 WireGuard packets between 1 host pair (encrypted tunnel), 1 packet of other IP protocols (ICMP…) between 1 host pair\n"), "\(text)")
+        // No flow at all, but encrypted tunnels: where the flows inside can be judged.
+        #expect(text.contains("note: the pods' TCP inside those tunnels is judged where it is captured before the node encrypts it"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(JSONLinesReporter().summary(RunSummary(), capture: facts).utf8)) as? [String: Any])
+        let kinds = try #require(json["notJudged"] as? [[String: Any]])
+        #expect(kinds.map { $0["kind"] as? String } == ["wireguard", "other-ip"])
+        #expect(kinds.map { $0["encryptedTunnel"] as? Bool } == [true, false])
+        #expect(kinds.map { $0["packets"] as? Int } == [2, 1])
+        #expect(kinds.map { $0["bytes"] as? Int } == [240, 4])
+        #expect(json["notJudgedHostPairsCapped"] == nil)
+    }
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Node-to-node encryption as a CNI sets it up (Cilium's or Calico's WireGuard
+# mode), in the lab: two "nodes" (network namespaces wc-wgA, wc-wgB) joined by a
+# veth pair, a WireGuard tunnel between them (wireguard-go: this kernel has no
+# WireGuard module; the packets on the wire are the same), and a "pod" request
+# in clear HTTP from node A to a server on node B's tunnel address. Captured on
+# node A with -i any, as on a node: the request in clear on the tunnel's inner
+# interface (that hop is plaintext), and on the veth only WireGuard packets.
+#
+#   scripts/lab-wireguard.sh [OUT.pcap]    (root; default Captures/lab-wireguard.pcap)
+#
+# Writes OUT's expected verdicts beside it (OUT.expected.json): the flow's
+# endpoints and the WireGuard packet count as tshark reads them (its own
+# WireGuard dissector), not as wirecheck does. Sends nothing outside the two
+# namespaces.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-Captures/lab-wireguard.pcap}
+command -v wireguard-go >/dev/null && command -v wg >/dev/null || apt-get install -y wireguard-go wireguard-tools >/dev/null
+command -v tshark >/dev/null || scripts/setup.sh --compare
+
+pids=()
+work=
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  ip netns del wc-wgA 2>/dev/null || true
+  ip netns del wc-wgB 2>/dev/null || true
+  rm -f /var/run/wireguard/wg-wcA.sock /var/run/wireguard/wg-wcB.sock
+  [[ -z $work ]] || rm -rf "$work"
+}
+trap cleanup EXIT
+cleanup
+work=$(mktemp -d)
+
+ip netns add wc-wgA
+ip netns add wc-wgB
+ip link add wgvethA netns wc-wgA type veth peer name wgvethB netns wc-wgB
+ip -n wc-wgA addr add 10.202.0.1/24 dev wgvethA
+ip -n wc-wgB addr add 10.202.0.2/24 dev wgvethB
+for ns in wc-wgA wc-wgB; do ip -n $ns link set lo up; done
+ip -n wc-wgA link set wgvethA up
+ip -n wc-wgB link set wgvethB up
+
+ip netns exec wc-wgA wireguard-go -f wg-wcA >/dev/null 2>&1 & pids+=($!)
+ip netns exec wc-wgB wireguard-go -f wg-wcB >/dev/null 2>&1 & pids+=($!)
+for _ in $(seq 100); do
+  [[ -S /var/run/wireguard/wg-wcA.sock && -S /var/run/wireguard/wg-wcB.sock ]] && break
+  sleep 0.1
+done
+wg genkey >"$work/a.key"
+wg genkey >"$work/b.key"
+wg pubkey <"$work/a.key" >"$work/a.pub"
+wg pubkey <"$work/b.key" >"$work/b.pub"
+ip netns exec wc-wgA wg set wg-wcA private-key "$work/a.key" listen-port 51820 \
+  peer "$(cat "$work/b.pub")" endpoint 10.202.0.2:51820 allowed-ips 10.203.0.2/32
+ip netns exec wc-wgB wg set wg-wcB private-key "$work/b.key" listen-port 51820 \
+  peer "$(cat "$work/a.pub")" endpoint 10.202.0.1:51820 allowed-ips 10.203.0.1/32
+ip -n wc-wgA addr add 10.203.0.1/24 dev wg-wcA
+ip -n wc-wgB addr add 10.203.0.2/24 dev wg-wcB
+ip -n wc-wgA link set wg-wcA up
+ip -n wc-wgB link set wg-wcB up
+
+# A body of 4 KB, so that full-size tunnel packets (padded only up to the MTU) cross too.
+mkdir -p "$work/site"
+head -c 4000 /dev/zero | tr '\0' 'w' >"$work/site/index.html"
+(cd "$work/site" && exec ip netns exec wc-wgB python3 -m http.server 8080 --bind 10.203.0.2) >/dev/null 2>&1 & pids+=($!)
+ip netns exec wc-wgA tcpdump -i any -U -w "$work/capture.pcap" >/dev/null 2>&1 & dump=$!
+sleep 1.5
+ip netns exec wc-wgA python3 -c "
+import urllib.request
+assert urllib.request.urlopen('http://10.203.0.2:8080/', timeout=10).status == 200
+"
+sleep 1
+kill "$dump"
+wait "$dump" 2>/dev/null || true
+cp "$work/capture.pcap" "$out"
+
+python3 - "$out" <<'PY'
+import json, subprocess, sys
+out = sys.argv[1]
+fields = lambda *args: subprocess.run(["tshark", "-r", out, *args], capture_output=True, text=True, check=True).stdout.split()
+syns = fields("-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0", "-T", "fields", "-e", "ip.src", "-e", "tcp.srcport", "-e", "ip.dst", "-e", "tcp.dstport")
+assert len(syns) == 4, f"expected one connection, tshark read {syns}"
+wireguard = len(fields("-Y", "wg", "-T", "fields", "-e", "frame.number"))
+expected = {
+    "description": "Node-to-node WireGuard (wireguard-go) between two lab namespaces, captured with -i any on node A: "
+                   "a pod's HTTP request in clear on the tunnel's inner interface (plaintext: true of that hop), "
+                   "and on the veth only WireGuard packets, counted apart as an encrypted tunnel (tshark's count).",
+    "exitCode": 1,
+    "notJudged": {"wireguard": wireguard},
+    "flows": [{"client": f"{syns[0]}:{syns[1]}", "server": f"{syns[2]}:{syns[3]}", "verdict": "plaintext", "protocol": "http"}],
+}
+path = out.rsplit(".", 1)[0] + ".expected.json"
+open(path, "w").write(json.dumps(expected, indent=2) + "\n")
+print(out, path, f"{wireguard} WireGuard packets")
+PY
