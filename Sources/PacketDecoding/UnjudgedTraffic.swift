@@ -5,13 +5,15 @@
 /// is no longer visible as flows. Told by the packets' structure, not ports.
 public struct UnjudgedTraffic: Sendable, Equatable {
     public enum Kind: Int, CaseIterable, Sendable {
-        case wireGuard, esp, udp, otherIP
+        case wireGuard, esp, quic, dns, udp, otherIP
 
         /// JSON's name.
         public var key: String {
             switch self {
             case .wireGuard: return "wireguard"
             case .esp: return "esp"
+            case .quic: return "quic"
+            case .dns: return "dns"
             case .udp: return "udp"
             case .otherIP: return "other-ip"
             }
@@ -23,14 +25,31 @@ public struct UnjudgedTraffic: Sendable, Equatable {
             switch self {
             case .wireGuard: return "\(count) WireGuard \(noun)"
             case .esp: return "\(count) IPsec ESP \(noun)"
+            case .quic: return "\(count) QUIC \(noun)"
+            case .dns: return "\(count) DNS \(noun)"
             case .udp: return "\(count) other UDP \(noun)"
             case .otherIP: return "\(count) \(noun) of other IP protocols (ICMP…)"
             }
         }
 
-        /// WireGuard and ESP carry their payload encrypted (ESP unless its
-        /// security association chose NULL encryption, which the wire does not show).
+        /// WireGuard and ESP carry whole IP packets encrypted (ESP unless
+        /// its security association chose NULL encryption, which the wire
+        /// does not show).
         public var isEncryptedTunnel: Bool { self == .wireGuard || self == .esp }
+
+        /// The payload is encrypted: the tunnels, and QUIC (TLS 1.3 inside;
+        /// only its Initial packets, the ClientHello's, can be read by anyone).
+        public var isEncrypted: Bool { isEncryptedTunnel || self == .quic }
+
+        /// What the text summary says of it, if anything.
+        public var remark: String? {
+            switch self {
+            case .wireGuard, .esp: return "encrypted tunnel"
+            case .quic: return "encrypted"
+            case .dns: return "cleartext"
+            case .udp, .otherIP: return nil
+            }
+        }
     }
 
     public struct Count: Sendable, Equatable {
@@ -66,12 +85,17 @@ public struct UnjudgedTraffic: Sendable, Equatable {
         let payload = UnsafeRawBufferPointer(rebasing: frame[packet.payloadRange.clamped(to: 0..<frame.count)])
         let lower = min(packet.source, packet.destination), higher = max(packet.source, packet.destination)
         var kind = Self.kind(of: packet, payload: payload)
-        // A full-size WireGuard data packet is padded only up to the tunnel's
-        // MTU, so its length need not be 32 plus a multiple of 16: taken as
-        // WireGuard between hosts already seen speaking it.
-        if kind == .udp, Self.isWireGuardData(payload, wireLength: packet.payloadWireLength, aligned: false),
-           pairs.contains(Pair(kind: Kind.wireGuard.rawValue, lower: lower, higher: higher)) {
-            kind = .wireGuard
+        if kind == .udp {
+            // A full-size WireGuard data packet is padded only up to the
+            // tunnel's MTU, so its length need not be 32 plus a multiple of
+            // 16; a QUIC short header has no version to tell it by. Each is
+            // taken as such between hosts already seen speaking it.
+            if Self.isWireGuardData(payload, wireLength: packet.payloadWireLength, aligned: false),
+               pairs.contains(Pair(kind: Kind.wireGuard.rawValue, lower: lower, higher: higher)) {
+                kind = .wireGuard
+            } else if Self.isQUICShortHeader(payload), pairs.contains(Pair(kind: Kind.quic.rawValue, lower: lower, higher: higher)) {
+                kind = .quic
+            }
         }
         counts[kind.rawValue].packets += 1
         counts[kind.rawValue].bytes += packet.payloadWireLength
@@ -87,7 +111,11 @@ public struct UnjudgedTraffic: Sendable, Equatable {
 
     static func kind(of packet: OtherTransportPacket, payload: UnsafeRawBufferPointer) -> Kind {
         switch packet.transportProtocol {
-        case 17: return isWireGuard(payload, wireLength: packet.payloadWireLength) ? .wireGuard : .udp
+        case 17:
+            if isWireGuard(payload, wireLength: packet.payloadWireLength) { return .wireGuard }
+            if isQUICLongHeader(payload) { return .quic }
+            if isDNS(payload) { return .dns }
+            return .udp
         case 50: return .esp
         default: return .otherIP
         }
@@ -106,6 +134,63 @@ public struct UnjudgedTraffic: Sendable, Equatable {
         case 4: return isWireGuardData(payload, wireLength: wireLength, aligned: true)
         default: return false
         }
+    }
+
+    /// A QUIC long header (RFC 9000 §17.2, RFC 9369): header form bit set,
+    /// a known version (1, 2, the drafts 0xff0000xx, Google's Q0xx and T0xx,
+    /// or 0 for version negotiation, the one whose fixed bit may be clear), then connection
+    /// IDs of at most 20 bytes each.
+    static func isQUICLongHeader(_ payload: UnsafeRawBufferPointer) -> Bool {
+        guard payload.count >= 7, payload[0] & 0x80 != 0 else { return false }
+        let version = UInt32(payload[1]) << 24 | UInt32(payload[2]) << 16 | UInt32(payload[3]) << 8 | UInt32(payload[4])
+        // Google's QUIC, Q046 and later, and its TLS versions (T0xx) share the long header.
+        let google = (payload[1] == 0x51 || payload[1] == 0x54) && payload[2...4].allSatisfy { (0x30...0x39).contains($0) }
+        guard version == 1 || version == 0x6B33_43CF || version & 0xFFFF_FF00 == 0xFF00_0000 || version == 0 || google else {
+            return false
+        }
+        guard version == 0 || payload[0] & 0x40 != 0 else { return false }
+        let destinationLength = Int(payload[5])
+        guard destinationLength <= 20, payload.count > 6 + destinationLength else { return false }
+        return Int(payload[6 + destinationLength]) <= 20
+    }
+
+    /// A QUIC short header's first byte: header form clear, fixed bit set.
+    static func isQUICShortHeader(_ payload: UnsafeRawBufferPointer) -> Bool {
+        payload.count >= 2 && payload[0] & 0xC0 == 0x40
+    }
+
+    /// A DNS message (RFC 1035 §4.1; mDNS and LLMNR share it): a query,
+    /// notify or update opcode, the reserved Z bit clear, and questions (one
+    /// as a rule; mDNS asks several at once) or, in a response without any
+    /// (mDNS answers so), at least one answer. The first name is labels of at most 63 bytes, 255 in all
+    /// (nothing comes before it, so no compression pointer can), then a type
+    /// and a class: IN, CH, HS or ANY (mDNS sets the top bit). NetBIOS name
+    /// service uses the same format with one 32-byte label of letters A-P:
+    /// not DNS.
+    static func isDNS(_ payload: UnsafeRawBufferPointer) -> Bool {
+        guard payload.count >= 17 else { return false }
+        let opcode = payload[2] >> 3 & 0x0F
+        let response = payload[2] & 0x80 != 0
+        let questions = UInt16(payload[4]) << 8 | UInt16(payload[5])
+        let answers = UInt16(payload[6]) << 8 | UInt16(payload[7])
+        guard opcode == 0 || opcode == 4 || opcode == 5, payload[3] & 0x40 == 0,
+              (1...64).contains(questions) || questions == 0 && response && answers > 0 else { return false }
+        var i = 12, nameLength = 0, labels = 0
+        while true {
+            guard i < payload.count else { return false }
+            let label = Int(payload[i])
+            i += 1
+            if label == 0 { break }
+            guard label <= 63 else { return false }
+            nameLength += label + 1
+            guard nameLength <= 255 else { return false }
+            labels += 1
+            i += label
+        }
+        guard i + 4 <= payload.count else { return false }
+        if labels == 1, nameLength == 33, payload[13..<45].allSatisfy({ (0x41...0x50).contains($0) }) { return false }
+        let dnsClass = (UInt16(payload[i + 2]) << 8 | UInt16(payload[i + 3])) & 0x7FFF
+        return dnsClass == 1 || dnsClass == 3 || dnsClass == 4 || dnsClass == 255
     }
 
     /// Transport data: type 4, three zero bytes, at least its 32 bytes of

@@ -104,7 +104,7 @@ public struct TextReporter: Reporter {
         for kind in UnjudgedTraffic.Kind.allCases where traffic[kind].packets > 0 {
             let count = traffic[kind]
             parts.append(kind.packets(count.packets) + " between \(count.hostPairs)\(capped) host pair\(count.hostPairs == 1 && capped.isEmpty ? "" : "s")"
-                + (kind.isEncryptedTunnel ? " (encrypted tunnel)" : ""))
+                + (kind.remark.map { " (\($0))" } ?? ""))
         }
         var text = "not judged (not TCP): " + parts.joined(separator: ", ") + "\n"
         if flows == 0, traffic[.wireGuard].packets + traffic[.esp].packets > 0 {
@@ -389,7 +389,8 @@ public struct JSONLinesReporter: Reporter {
             json.addObjects("notJudged", kinds) { object, kind in
                 let count = capture.unjudged[kind]
                 object.add("kind", kind.key)
-                object.add("encryptedTunnel", kind.isEncryptedTunnel)
+                object.add("encrypted", kind.isEncrypted)
+                object.add("tunnel", kind.isEncryptedTunnel)
                 object.add("packets", count.packets)
                 object.add("bytes", count.bytes)
                 object.add("hostPairs", count.hostPairs)

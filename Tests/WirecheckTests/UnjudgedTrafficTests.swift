@@ -71,6 +71,81 @@ import Testing
         #expect(UnjudgedTraffic.Kind.esp.isEncryptedTunnel && !UnjudgedTraffic.Kind.udp.isEncryptedTunnel)
     }
 
+    /// A DNS query for web.default.svc.cluster.local (type A, class IN).
+    static let dnsQuery: [UInt8] = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
+        + [3] + Array("web".utf8) + [7] + Array("default".utf8) + [3] + Array("svc".utf8) + [7] + Array("cluster".utf8)
+        + [5] + Array("local".utf8) + [0, 0, 1, 0, 1]
+
+    @Test func dnsByItsHeaderAndQuestion() {
+        var traffic = UnjudgedTraffic()
+        Self.add(&traffic, payload: Self.dnsQuery)
+        // The answer: the question repeated, then a record whose name points back at it.
+        var answer = Self.dnsQuery
+        answer[2] = 0x81
+        answer[3] = 0x80
+        answer[7] = 1
+        answer += [0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 96, 0, 10]
+        Self.add(&traffic, 17, Self.b, Self.a, payload: answer)
+        // mDNS asks for a unicast reply with the class's top bit.
+        var mdns = Self.dnsQuery
+        mdns[mdns.count - 2] = 0x80
+        Self.add(&traffic, payload: mdns)
+        // An mDNS answer without its question.
+        let announcement: [UInt8] = [0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0] + [4] + Array("node".utf8) + [5] + Array("local".utf8)
+            + [0, 0, 1, 0x80, 1, 0, 0, 0, 120, 0, 4, 10, 0, 0, 9]
+        Self.add(&traffic, payload: announcement)
+        #expect(traffic[.dns].packets == 4 && traffic[.dns].hostPairs == 1)
+        // NetBIOS name service: the same format, one 32-byte label of letters A-P.
+        let netbios: [UInt8] = [0x80, 0x01, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0, 32] + Array("EBEFEOEEEDEFEMEJEEFEEFEGCACACAAA".utf8)
+            + [0, 0, 0x20, 0, 1]
+        var nbns = UnjudgedTraffic()
+        Self.add(&nbns, payload: netbios)
+        #expect(nbns[.dns].packets == 0 && nbns[.udp].packets == 1)
+        // Near misses: 65 questions, the Z bit, a label over 63 bytes, a
+        // pointer in the question, a name running past the end, class 2, a status opcode.
+        var other = UnjudgedTraffic()
+        var twoQuestions = Self.dnsQuery; twoQuestions[5] = 65
+        var zBit = Self.dnsQuery; zBit[3] = 0x40
+        let longLabel = Array(Self.dnsQuery.prefix(12)) + [64] + [UInt8](repeating: 0x61, count: 64) + [0, 0, 1, 0, 1]
+        var pointer = Self.dnsQuery; pointer[12] = 0xC0
+        var classTwo = Self.dnsQuery; classTwo[classTwo.count - 1] = 2
+        var opcode = Self.dnsQuery; opcode[2] = 0x10
+        for payload in [twoQuestions, zBit, longLabel, pointer, classTwo, opcode, Array(Self.dnsQuery.prefix(30))] {
+            Self.add(&other, payload: payload)
+        }
+        #expect(other[.dns].packets == 0, "\(other)")
+        #expect(other[.udp].packets == 7)
+    }
+
+    /// QUIC: a long header names its version; the short headers that
+    /// follow between the same hosts are taken as QUIC after it.
+    @Test func quicByLongHeaderThenShortHeaders() {
+        var traffic = UnjudgedTraffic()
+        let shortHeader: [UInt8] = [0x43] + [UInt8](repeating: 0x9E, count: 40)
+        Self.add(&traffic, payload: shortHeader)
+        #expect(traffic[.udp].packets == 1)
+        let initial: [UInt8] = [0xC3, 0, 0, 0, 1, 8] + [UInt8](repeating: 7, count: 8) + [0] + [UInt8](repeating: 0, count: 1_180)
+        Self.add(&traffic, payload: initial)
+        Self.add(&traffic, 17, Self.b, Self.a, payload: shortHeader)
+        #expect(traffic[.quic].packets == 2 && traffic[.quic].hostPairs == 1)
+        #expect(UnjudgedTraffic.Kind.quic.isEncrypted && !UnjudgedTraffic.Kind.quic.isEncryptedTunnel)
+        // Version 2 and a draft; version negotiation (version 0, fixed bit free).
+        for version: [UInt8] in [[0x6B, 0x33, 0x43, 0xCF], [0xFF, 0, 0, 29], Array("Q050".utf8), Array("T051".utf8)] {
+            var v = UnjudgedTraffic()
+            Self.add(&v, payload: [0xC0] + version + [0, 0] + [UInt8](repeating: 0, count: 30))
+            #expect(v[.quic].packets == 1, "\(version)")
+        }
+        var negotiation = UnjudgedTraffic()
+        Self.add(&negotiation, payload: [0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
+        #expect(negotiation[.quic].packets == 1)
+        // An unknown version, a connection ID over 20 bytes, the fixed bit clear: other UDP.
+        var other = UnjudgedTraffic()
+        Self.add(&other, payload: [0xC0, 0, 0, 0, 7, 0, 0] + [UInt8](repeating: 0, count: 20))
+        Self.add(&other, payload: [0xC0, 0, 0, 0, 1, 21] + [UInt8](repeating: 0, count: 30))
+        Self.add(&other, payload: [0x80, 0, 0, 0, 1, 0, 0] + [UInt8](repeating: 0, count: 20))
+        #expect(other[.quic].packets == 0 && other[.udp].packets == 3)
+    }
+
     /// Both directions are one pair; past the bound, pairs stop being
     /// remembered and the counts say they are lower bounds.
     @Test func hostPairsAreBounded() {
@@ -100,7 +175,8 @@ import Testing
         let json = try #require(try JSONSerialization.jsonObject(with: Data(JSONLinesReporter().summary(RunSummary(), capture: facts).utf8)) as? [String: Any])
         let kinds = try #require(json["notJudged"] as? [[String: Any]])
         #expect(kinds.map { $0["kind"] as? String } == ["wireguard", "other-ip"])
-        #expect(kinds.map { $0["encryptedTunnel"] as? Bool } == [true, false])
+        #expect(kinds.map { $0["encrypted"] as? Bool } == [true, false])
+        #expect(kinds.map { $0["tunnel"] as? Bool } == [true, false])
         #expect(kinds.map { $0["packets"] as? Int } == [2, 1])
         #expect(kinds.map { $0["bytes"] as? Int } == [240, 4])
         #expect(json["notJudgedHostPairsCapped"] == nil)
