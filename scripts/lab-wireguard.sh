@@ -64,6 +64,10 @@ ip -n wc-wgB link set wg-wcB up
 mkdir -p "$work/site"
 head -c 4000 /dev/zero | tr '\0' 'w' >"$work/site/index.html"
 (cd "$work/site" && exec ip netns exec wc-wgB python3 -m http.server 8080 --bind 10.203.0.2) >/dev/null 2>&1 & pids+=($!)
+for _ in $(seq 100); do
+  ip netns exec wc-wgB ss -ltn | grep -q '10.203.0.2:8080' && break
+  sleep 0.1
+done
 ip netns exec wc-wgA tcpdump -i any -U -w "$work/capture.pcap" >/dev/null 2>&1 & dump=$!
 sleep 1.5
 ip netns exec wc-wgA python3 -c "
