@@ -8,16 +8,30 @@
 # interface (that hop is plaintext), and on the veth only WireGuard packets.
 #
 #   scripts/lab-wireguard.sh [OUT.pcap]    (root; default Captures/lab-wireguard.pcap)
+#   scripts/lab-wireguard.sh --live WIRECHECK OUT.jsonl
+#                                          the same traffic, with WIRECHECK -i any --json
+#                                          capturing live on node A instead of tcpdump
+#   scripts/lab-wireguard.sh check         exits 0 when a WireGuard tunnel can be
+#                                          brought up here, else says why
 #
 # Writes OUT's expected verdicts beside it (OUT.expected.json): the flow's
 # endpoints and the WireGuard packet count as tshark reads them (its own
 # WireGuard dissector), not as wirecheck does. Sends nothing outside the two
-# namespaces.
+# namespaces. Needs wireguard-go and wireguard-tools (scripts/setup.sh --lab).
 set -euo pipefail
+umask 077
 cd "$(dirname "$0")/.."
-out=${1:-Captures/lab-wireguard.pcap}
-command -v wireguard-go >/dev/null && command -v wg >/dev/null || apt-get install -y wireguard-go wireguard-tools >/dev/null
-command -v tshark >/dev/null || scripts/setup.sh --compare
+live= check=
+case "${1:-}" in
+  --live) live=$2; out=$3 ;;
+  check) check=1 ;;
+  *) out=${1:-Captures/lab-wireguard.pcap} ;;
+esac
+if ! command -v wireguard-go >/dev/null || ! command -v wg >/dev/null; then
+  [[ -z $check$live ]] || { echo "wireguard-go or wg missing (scripts/setup.sh --lab installs them)" >&2; exit 1; }
+  apt-get install -y wireguard-go wireguard-tools >/dev/null
+fi
+[[ -n $check$live ]] || command -v tshark >/dev/null || scripts/setup.sh --compare
 
 pids=()
 work=
@@ -59,6 +73,16 @@ ip -n wc-wgA addr add 10.203.0.1/24 dev wg-wcA
 ip -n wc-wgB addr add 10.203.0.2/24 dev wg-wcB
 ip -n wc-wgA link set wg-wcA up
 ip -n wc-wgB link set wg-wcB up
+if [[ -n $check ]]; then
+  # A datagram into the tunnel makes the peers shake hands; a handshake time says the tunnel works.
+  ip netns exec wc-wgA python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('10.203.0.2', 9))"
+  for _ in $(seq 50); do
+    [[ $(ip netns exec wc-wgA wg show wg-wcA latest-handshakes | awk '{print $2}') != 0 ]] && exit 0
+    sleep 0.1
+  done
+  echo "no WireGuard handshake crossed the lab's tunnel here" >&2
+  exit 1
+fi
 
 # A body of 4 KB, so that full-size tunnel packets (padded only up to the MTU) cross too.
 mkdir -p "$work/site"
@@ -68,15 +92,22 @@ for _ in $(seq 100); do
   ip netns exec wc-wgB ss -ltn | grep -q '10.203.0.2:8080' && break
   sleep 0.1
 done
-ip netns exec wc-wgA tcpdump -i any -U -w "$work/capture.pcap" >/dev/null 2>&1 & dump=$!
-sleep 1.5
+if [[ -n $live ]]; then
+  ip netns exec wc-wgA "$live" -i any -Z root --json >"$out" 2>"$work/live.err" & dump=$!
+  for _ in $(seq 150); do grep -q "listening on" "$work/live.err" && break; sleep 0.1; done
+else
+  ip netns exec wc-wgA tcpdump -i any -U -w "$work/capture.pcap" >/dev/null 2>&1 & dump=$!
+  sleep 1.5
+fi
 ip netns exec wc-wgA python3 -c "
 import urllib.request
 assert urllib.request.urlopen('http://10.203.0.2:8080/', timeout=10).status == 200
 "
-sleep 1
-kill "$dump"
+# The flow's close linger (1 s), then stop as a user would: Ctrl-C.
+sleep 1.5
+kill -INT "$dump"
 wait "$dump" 2>/dev/null || true
+[[ -z $live ]] || exit 0
 cp "$work/capture.pcap" "$out"
 
 python3 - "$out" <<'PY'

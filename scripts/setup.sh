@@ -22,7 +22,8 @@ if [[ "${1:-}" == "--compare" ]]; then
 fi
 if [[ "${1:-}" == "--lab" ]]; then
   packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps postgresql
-    mosquitto mosquitto-clients slapd ldap-utils prometheus-alertmanager erlang-base python3-grpcio python3-h2)
+    mosquitto mosquitto-clients slapd ldap-utils prometheus-alertmanager erlang-base python3-grpcio python3-h2
+    wireguard-go wireguard-tools)
 fi
 
 missing=()

@@ -62,8 +62,60 @@ enum LiveLab {
     }
 }
 
+/// The WireGuard lab from `scripts/lab-wireguard.sh`: two node namespaces
+/// joined by a wireguard-go tunnel.
+enum LiveWireGuard {
+    static let script = TestSupport.packageRoot.appendingPathComponent("scripts/lab-wireguard.sh")
+
+    /// Why a WireGuard tunnel cannot be brought up here (no wireguard-go, no
+    /// TUN device…), or nil when it can: the script's own check, lab held.
+    static let unavailableReason: String? = {
+        guard TestSupport.isRoot else { return "live WireGuard skipped: needs root" }
+        guard let lock = try? LiveLab.exclusive() else { return "live WireGuard skipped: cannot lock the lab" }
+        defer { lock.release() }
+        guard let check = try? TestSupport.run(URL(fileURLWithPath: "/bin/bash"), [script.path, "check"]) else {
+            return "live WireGuard skipped: cannot run scripts/lab-wireguard.sh check"
+        }
+        return check.status == 0 ? nil : "live WireGuard skipped: \(check.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
+    }()
+}
+
 @Suite(.serialized, .enabled(if: LiveLab.unavailableReason == nil, Comment(rawValue: LiveLab.unavailableReason ?? "")))
 struct LiveLabTests {
+    /// Node-to-node encryption as a CNI's WireGuard mode sets it up, live:
+    /// wirecheck on `-i any` in one node while a request crosses the tunnel
+    /// to the other, Ctrl-C at the end. The request is cleartext on the
+    /// tunnel's inner interface (that hop is plaintext); on the veth only
+    /// WireGuard, which the summary counts apart as an encrypted tunnel.
+    @Test(.enabled(if: LiveWireGuard.unavailableReason == nil, Comment(rawValue: LiveWireGuard.unavailableReason ?? "")))
+    func liveWireGuard() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-wireguard-\(UUID()).jsonl")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let lock = try LiveLab.exclusive()
+        defer { lock.release() }
+        let run = try TestSupport.run(URL(fileURLWithPath: "/bin/bash"), [LiveWireGuard.script.path, "--live", binary.path, output.path])
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        let text = try String(contentsOf: output, encoding: .utf8)
+        let lines = try TestSupport.jsonLines(text)
+        let flows = lines.filter { $0["type"] as? String == "flow" }
+        #expect(flows.count == 1, "\(text)")
+        #expect((flows.first?["client"] as? String)?.hasPrefix("10.203.0.1:") == true)
+        #expect(flows.first?["server"] as? String == "10.203.0.2:8080")
+        #expect(flows.first?["verdict"] as? String == "plaintext")
+        #expect(flows.first?["protocol"] as? String == "http")
+        let summary = try #require(lines.last)
+        #expect(summary["droppedByKernel"] as? Int == 0)
+        let kinds = (summary["notJudged"] as? [[String: Any]]) ?? []
+        let wireGuard = try #require(kinds.first { $0["kind"] as? String == "wireguard" }, "\(summary)")
+        // Handshake initiation and response, then the request's and the answer's packets.
+        #expect((wireGuard["packets"] as? Int ?? 0) >= 6, "\(wireGuard)")
+        #expect(wireGuard["tunnel"] as? Bool == true && wireGuard["encrypted"] as? Bool == true)
+        #expect(wireGuard["hostPairs"] as? Int == 1)
+        // Nothing else between the nodes was taken for plain UDP.
+        #expect(!kinds.contains { $0["kind"] as? String == "udp" }, "\(kinds)")
+    }
+
     struct Scenario: Sendable, CustomTestStringConvertible {
         var mode: String
         var legacyVerdict: String
