@@ -121,7 +121,7 @@ public struct TextReporter: Reporter {
         var parts = ranked.map { entry in
             "\(entry.flows) \(entry.exchange.name)"
                 + (entry.exchange.postQuantum ? " (post-quantum)"
-                    : entry.exchange == .rsaKeyTransport || entry.exchange == .preSharedKeyOnly ? " (no forward secrecy)" : "")
+                    : entry.exchange.lacksForwardSecrecy ? " (no forward secrecy)" : "")
         }
         if summary.keyExchangeResumed > 0 {
             parts.append("\(summary.keyExchangeResumed) resumed (agreed in an earlier handshake)")

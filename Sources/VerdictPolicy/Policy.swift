@@ -362,12 +362,16 @@ public enum VerdictPolicy {
     /// What makes a negotiated key exchange weak, if anything: a DH prime
     /// under 2048 bits (Logjam; RFC 7919's smallest group is 2048), or a
     /// curve under 128-bit security.
-    static func keyExchangeWeakness(_ exchange: TLSFacts.KeyExchange) -> String? {
+    /// `resumed`: the session began in an earlier handshake (TLS 1.2's
+    /// abbreviated one), which is where an RSA suite transported its keys.
+    static func keyExchangeWeakness(_ exchange: TLSFacts.KeyExchange, resumed: Bool = false) -> String? {
         switch exchange {
         case .finiteField(let bits) where bits < 2048:
             return "the key exchange uses a \(bits)-bit Diffie-Hellman prime: encrypted, but within reach of a well-resourced attacker (Logjam); 2048 bits is the least RFC 7919 defines"
         case .group(0x0013), .group(0x0015):
             return "the key exchange group \(exchange.name) is under 128-bit security: encrypted, but weaker than any current peer needs"
+        case .rsaKeyTransport where resumed:
+            return "the session this flow resumed was keyed by RSA key transport (its cipher suite's): no forward secrecy, so whoever later obtains the server's private key can decrypt a recording of this flow together with the handshake that began the session"
         case .rsaKeyTransport:
             return "the key exchange is RSA key transport: no forward secrecy, so whoever later obtains the server's private key can decrypt a recording of this flow"
         case .preSharedKeyOnly:
@@ -433,13 +437,10 @@ public enum VerdictPolicy {
             notes.append("the cipher suite \(describeSuite(suite)) \(weakness)")
         }
         // (A NULL suite's flow is plaintext: how its keys were agreed does not matter.)
-        if let exchange = keyExchange, let weakness = keyExchangeWeakness(exchange),
+        if let exchange = keyExchange,
+           let weakness = keyExchangeWeakness(exchange, resumed: s.handshake.resumption == .abbreviatedHandshake),
            !(s.handshake.cipherSuite.map(isNullCipherSuite) ?? false) {
-            if exchange == .rsaKeyTransport, s.handshake.resumption == .abbreviatedHandshake {
-                notes.append("the session this flow resumed was keyed by RSA key transport (its cipher suite's): no forward secrecy, so whoever later obtains the server's private key can decrypt a recording of this flow together with the handshake that began the session")
-            } else {
-                notes.append(weakness)
-            }
+            notes.append(weakness)
         }
         if o.dropsWhileOpen { notes.append("the kernel dropped packets while this flow was open: verdict suspect") }
         return notes

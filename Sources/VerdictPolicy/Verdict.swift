@@ -182,6 +182,10 @@ public struct TLSFacts: Sendable, Equatable {
             if case .group(let group) = self { return TLSNames.group(group)?.postQuantum ?? false }
             return false
         }
+
+        /// No ephemeral key agreement: whoever later obtains the long-term
+        /// key (the server's RSA key, the pre-shared key) can decrypt a recording.
+        public var lacksForwardSecrecy: Bool { self == .rsaKeyTransport || self == .preSharedKeyOnly }
     }
 
     /// Nothing known.
