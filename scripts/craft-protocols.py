@@ -119,6 +119,21 @@ def sslv2_hello_session(port):
     return record_tls(port, ["-cipher", "ALL:@SECLEVEL=0"], client, key_type=("-newkey", "rsa:2048"))
 
 
+def ech_grease_session(port, server_name):
+    """A TLS 1.3 client offering Encrypted Client Hello as browsers do without
+    an ECH configuration for the server (GREASE: random bytes in the outer
+    form), built from scripts/ech-grease-client.c against OpenSSL, answered
+    by a real OpenSSL s_server, which ignores the extension."""
+    binary = Path(tempfile.mkdtemp()) / "ech-grease-client"
+    subprocess.run(["cc", "-O2", "-o", binary, ROOT / "scripts" / "ech-grease-client.c", "-lssl", "-lcrypto"], check=True)
+
+    def client(port):
+        result = subprocess.run([binary, "127.0.0.1", str(port), server_name], capture_output=True, timeout=10)
+        if result.returncode != 0 or b"TLSv1.3" not in result.stdout:
+            sys.exit(f"ech_grease_session {port}: {result.stderr.decode(errors='replace')}")
+    return record_tls(port, ["-tls1_3"], client)
+
+
 class Connection:
     """One TCP connection's packets, from SYN to FIN, with real sequence numbers."""
 
@@ -308,6 +323,7 @@ def main():
     resumed12 = resumed_session(["-tls1_2"], ["-tls1_2", "-servername", "api.example.com"], 44313)
     resumed12_id = resumed_session(["-tls1_2", "-no_ticket"], ["-tls1_2", "-servername", "api.example.com"], 44314)
     resumed13 = resumed_session(["-tls1_3"], ["-tls1_3", "-servername", "api.example.com"], 44315)
+    ech_grease = ech_grease_session(44316, "public.example.com")
 
     cases = []  # (server port, exchange as [(from_client, bytes)], expectation)
     fake_header = bytes([23, 3, 3, 0, 20]) + bytes(20)
@@ -745,6 +761,9 @@ def main():
     cases.append((443, [(True, resumed13[0]), (False, resumed13[1])],
                   {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "resumed": True,
                    "case": "TLS 1.3 resumed with a ticket's pre-shared key and a fresh key share (OpenSSL reports it reused)"}))
+    cases.append((443, [(True, ech_grease[0]), (False, ech_grease[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "sni": "public.example.com", "echOffered": True,
+                   "case": "TLS 1.3 whose ClientHello offers Encrypted Client Hello (GREASE, as a browser without the server's ECH configuration sends it; OpenSSL's server ignores it): the SNI shown is the outer name"}))
 
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):

@@ -57,6 +57,12 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
     /// The ServerHello that answers the client's second ClientHello, after a
     /// HelloRetryRequest, was seen: the handshake went on.
     public var serverHelloAfterRetrySeen = false
+    /// The ClientHello carried an outer encrypted_client_hello extension
+    /// (ECH): its server_name is the outer, public name, and the name the
+    /// client wants may be encrypted inside. Browsers also send it as GREASE
+    /// (random bytes, the outer name the real one), which the wire cannot
+    /// tell apart: only the server's encrypted answer says whether it was used.
+    public var echOffered = false
 
     public init() {}
 
@@ -288,6 +294,10 @@ public struct HandshakeParser: Sendable {
                     guard let name = list.vector8() else { return false }
                     details.alpnOffered.append(name.protocolID())
                 }
+            case 0xFE0D: // encrypted_client_hello: its first byte 0 is the outer form
+                // (1, the inner form, is what a backend behind an ECH front
+                // sees in clear: the real name, nothing hidden).
+                if data.u8() == 0 { details.echOffered = true }
             case 43: // supported_versions
                 guard var list = data.vector8() else { return false }
                 details.offeredVersions.reserveCapacity(details.offeredVersions.count + list.remaining / 2)

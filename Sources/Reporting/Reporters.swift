@@ -216,6 +216,9 @@ public struct TextReporter: Reporter {
             if let sni = tls.serverName {
                 line.append(", SNI ")
                 line.append(sni)
+                if tls.echOffered { line.append(" (outer name: ECH offered)") }
+            } else if tls.echOffered {
+                line.append(", ECH offered")
             }
             for (index, alpn) in tls.alpnOffered.enumerated() {
                 line.append(index == 0 ? ", ALPN " : ",")
@@ -363,6 +366,7 @@ public struct JSONLinesReporter: Reporter {
         if tls.handshakeIncomplete { json.add("handshakeIncomplete", true) }
         json.add("offeredVersions", tls.offeredVersions)
         if tls.helloRetryRequest { json.add("helloRetryRequest", true) }
+        if tls.echOffered { json.add("echOffered", true) }
     }
 
     public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {

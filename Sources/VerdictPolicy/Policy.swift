@@ -328,7 +328,8 @@ public enum VerdictPolicy {
             helloRetryRequest: server.helloRetryRequest,
             alerts: c.tlsAlertRecords + s.tlsAlertRecords,
             keyExchange: keyExchange(server),
-            resumed: server.resumed
+            resumed: server.resumed,
+            echOffered: hello.echOffered
         )
     }
 
@@ -403,6 +404,9 @@ public enum VerdictPolicy {
         if let sni = tls.serverName {
             text.append(text.count == start ? "SNI " : ", SNI ")
             text.append(sni)
+            if tls.echOffered { text.append(" (outer name: ECH offered)") }
+        } else if tls.echOffered {
+            text.append(text.count == start ? "ECH offered" : ", ECH offered")
         }
         for (index, alpn) in tls.alpnOffered.enumerated() {
             text.append(index > 0 ? "," : text.count == start ? "ALPN " : ", ALPN ")

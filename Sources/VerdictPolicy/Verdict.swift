@@ -152,6 +152,10 @@ public struct TLSFacts: Sendable, Equatable {
     /// handshake; TLS 1.3's pre_shared_key): keys and any client certificate
     /// belong to an earlier handshake, which a TLS 1.2 resumption does not show.
     public var resumed: Bool
+    /// The ClientHello offered Encrypted Client Hello: `serverName` is the
+    /// outer, public name, and the one the client asked for may be hidden
+    /// (or, for a browser's GREASE, be that same name: the wire cannot tell).
+    public var echOffered: Bool
 
     /// How the session's keys were agreed: a named group (TLS 1.3's
     /// key_share, TLS 1.2's ECDHE curve) or, for TLS 1.2 DHE, a prime the
@@ -193,7 +197,7 @@ public struct TLSFacts: Sendable, Equatable {
         self.init(
             version: nil, serverName: nil, alpnOffered: [], alpnSelected: nil, cipherSuite: nil, handshakeSeen: false,
             clientCertificate: nil, legacySSLv2Hello: false, handshakeIncomplete: false, offeredVersions: [],
-            helloRetryRequest: false, alerts: 0, keyExchange: nil, resumed: false
+            helloRetryRequest: false, alerts: 0, keyExchange: nil, resumed: false, echOffered: false
         )
     }
 
@@ -201,7 +205,8 @@ public struct TLSFacts: Sendable, Equatable {
     public init(
         version: String?, serverName: String?, alpnOffered: [String], alpnSelected: String?, cipherSuite: UInt16?,
         handshakeSeen: Bool, clientCertificate: String?, legacySSLv2Hello: Bool, handshakeIncomplete: Bool,
-        offeredVersions: [String], helloRetryRequest: Bool, alerts: Int, keyExchange: KeyExchange?, resumed: Bool
+        offeredVersions: [String], helloRetryRequest: Bool, alerts: Int, keyExchange: KeyExchange?, resumed: Bool,
+        echOffered: Bool
     ) {
         self.version = version
         self.serverName = serverName
@@ -217,6 +222,7 @@ public struct TLSFacts: Sendable, Equatable {
         self.alerts = alerts
         self.keyExchange = keyExchange
         self.resumed = resumed
+        self.echOffered = echOffered
     }
 
     public static func versionName(_ version: UInt16) -> String {

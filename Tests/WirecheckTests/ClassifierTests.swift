@@ -22,7 +22,9 @@ enum TLSBuilder {
         return (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
     }
 
-    static func clientHello(serverName: String, alpn: [String], versions: [Int] = [0x0A0A, 0x0304, 0x0303]) -> [UInt8] {
+    static func clientHello(
+        serverName: String, alpn: [String], versions: [Int] = [0x0A0A, 0x0304, 0x0303], extraExtensions: [UInt8] = []
+    ) -> [UInt8] {
         var extensions: [UInt8] = []
         extensions += ext(0x0A0A, [])                                                        // GREASE
         extensions += ext(0, vector16([0] + vector16(Array(serverName.utf8))))               // server_name
@@ -32,6 +34,7 @@ enum TLSBuilder {
         extensions += ext(13, vector16(u16(0x0403) + u16(0x0804) + u16(0x0401)))             // signature_algorithms
         extensions += ext(51, vector16(u16(0x001D) + vector16(filler(32, seed: 3))))         // key_share
         extensions += ext(45, vector8([1]))                                                  // psk_key_exchange_modes
+        extensions += extraExtensions
         extensions += ext(43, vector8(versions.flatMap { u16($0) }))                         // supported_versions
         let body = u16(0x0303) + filler(32, seed: 1) + vector8(filler(32, seed: 2))
             + vector16(u16(0x0A0A) + u16(0x1301) + u16(0x1302) + u16(0x1303) + u16(0xC02F))

@@ -21,6 +21,8 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         var keyExchange: String?
         /// The server resumed a session (OpenSSL, which recorded it, said so).
         var resumed: Bool?
+        /// The ClientHello offered Encrypted Client Hello (every other flow must not say so).
+        var echOffered: Bool?
         /// The ClientHello came in the SSLv2-compatible format.
         var legacySSLv2Hello: Bool?
         /// At least this many TLS alert records.
@@ -102,6 +104,7 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
             if let retry = flow.helloRetryRequest { #expect(report.tls?.helloRetryRequest == retry) }
             if let exchange = flow.keyExchange { #expect((report.tls?.keyExchange?.name ?? "none") == exchange, "\(flow.client)") }
             if let resumed = flow.resumed { #expect(report.tls?.resumed == resumed, "\(flow.client)") }
+            #expect((report.tls?.echOffered ?? false) == (flow.echOffered ?? false), "\(flow.client)")
             if let legacy = flow.legacySSLv2Hello { #expect(report.tls?.legacySSLv2Hello == legacy) }
             if let alerts = flow.minAlerts { #expect((report.tls?.alerts ?? 0) >= alerts, "\(flow.client): \(report.tls?.alerts ?? 0) alerts") }
             #expect(report.expected == (flow.expected ?? false))
