@@ -5,7 +5,8 @@
 # WireGuard module; the packets on the wire are the same), and a "pod" request
 # in clear HTTP from node A to a server on node B's tunnel address. Captured on
 # node A with -i any, as on a node: the request in clear on the tunnel's inner
-# interface (that hop is plaintext), and on the veth only WireGuard packets.
+# interface (that hop is plaintext), a UDP syslog line likewise, and on the
+# veth only WireGuard packets.
 #
 #   scripts/lab-wireguard.sh [OUT.pcap]    (root; default Captures/lab-wireguard.pcap)
 #   scripts/lab-wireguard.sh --live WIRECHECK OUT.jsonl
@@ -15,8 +16,8 @@
 #                                          brought up here, else says why
 #
 # Writes OUT's expected verdicts beside it (OUT.expected.json): the flow's
-# endpoints and the WireGuard packet count as tshark reads them (its own
-# WireGuard dissector), not as wirecheck does. Sends nothing outside the two
+# endpoints and the WireGuard and syslog packet counts as tshark reads them (its
+# own dissectors), not as wirecheck does. Sends nothing outside the two
 # namespaces. Needs wireguard-go and wireguard-tools (scripts/setup.sh --lab).
 set -euo pipefail
 umask 077
@@ -103,6 +104,10 @@ ip netns exec wc-wgA python3 -c "
 import urllib.request
 assert urllib.request.urlopen('http://10.203.0.2:8080/', timeout=10).status == 200
 "
+# A log line by UDP syslog (util-linux logger, RFC 5424) to node B through the
+# tunnel: text in clear on the inner interface, inside WireGuard on the veth.
+# Nothing listens on 514; the datagram is what matters.
+ip netns exec wc-wgA logger --udp --server 10.203.0.2 --port 514 --rfc5424 --tag lab "a log line through the tunnel"
 # The flow's close linger (1 s), then stop as a user would: Ctrl-C.
 sleep 1.5
 kill -INT "$dump"
@@ -117,12 +122,15 @@ fields = lambda *args: subprocess.run(["tshark", "-r", out, *args], capture_outp
 syns = fields("-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0", "-T", "fields", "-e", "ip.src", "-e", "tcp.srcport", "-e", "ip.dst", "-e", "tcp.dstport")
 assert len(syns) == 4, f"expected one connection, tshark read {syns}"
 wireguard = len(fields("-Y", "wg", "-T", "fields", "-e", "frame.number"))
+syslog = len(fields("-Y", "syslog && !icmp", "-T", "fields", "-e", "frame.number"))
+assert syslog == 1, f"expected the one syslog datagram in clear, tshark read {syslog}"
 expected = {
     "description": "Node-to-node WireGuard (wireguard-go) between two lab namespaces, captured with -i any on node A: "
                    "a pod's HTTP request in clear on the tunnel's inner interface (plaintext: true of that hop), "
-                   "and on the veth only WireGuard packets, counted apart as an encrypted tunnel (tshark's count).",
+                   "and a log line by UDP syslog (logger) in clear there too; on the veth only WireGuard packets, "
+                   "counted apart as an encrypted tunnel (tshark's count).",
     "exitCode": 1,
-    "notJudged": {"wireguard": wireguard},
+    "notJudged": {"wireguard": wireguard, "udp-text": syslog},
     "flows": [{"client": f"{syns[0]}:{syns[1]}", "server": f"{syns[2]}:{syns[3]}", "verdict": "plaintext", "protocol": "http"}],
 }
 path = out.rsplit(".", 1)[0] + ".expected.json"

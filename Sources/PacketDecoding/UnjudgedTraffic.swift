@@ -5,7 +5,7 @@
 /// is no longer visible as flows. Told by the packets' structure, not ports.
 public struct UnjudgedTraffic: Sendable, Equatable {
     public enum Kind: Int, CaseIterable, Sendable {
-        case wireGuard, esp, quic, dns, udp, otherIP
+        case wireGuard, esp, quic, dns, udpText, udp, otherIP
 
         /// JSON's name.
         public var key: String {
@@ -14,6 +14,7 @@ public struct UnjudgedTraffic: Sendable, Equatable {
             case .esp: return "esp"
             case .quic: return "quic"
             case .dns: return "dns"
+            case .udpText: return "udp-text"
             case .udp: return "udp"
             case .otherIP: return "other-ip"
             }
@@ -27,6 +28,7 @@ public struct UnjudgedTraffic: Sendable, Equatable {
             case .esp: return "\(count) IPsec ESP \(noun)"
             case .quic: return "\(count) QUIC \(noun)"
             case .dns: return "\(count) DNS \(noun)"
+            case .udpText: return "\(count) UDP \(noun) of printable text (syslog, statsd…)"
             case .udp: return "\(count) other UDP \(noun)"
             case .otherIP: return "\(count) \(noun) of other IP protocols (ICMP…)"
             }
@@ -46,7 +48,7 @@ public struct UnjudgedTraffic: Sendable, Equatable {
             switch self {
             case .wireGuard, .esp: return "encrypted tunnel"
             case .quic: return "encrypted"
-            case .dns: return "cleartext"
+            case .dns, .udpText: return "cleartext"
             case .udp, .otherIP: return nil
             }
         }
@@ -115,6 +117,7 @@ public struct UnjudgedTraffic: Sendable, Equatable {
             if isWireGuard(payload, wireLength: packet.payloadWireLength) { return .wireGuard }
             if isQUICLongHeader(payload) { return .quic }
             if isDNS(payload) { return .dns }
+            if isText(payload) { return .udpText }
             return .udp
         case 50: return .esp
         default: return .otherIP
@@ -191,6 +194,19 @@ public struct UnjudgedTraffic: Sendable, Equatable {
         if labels == 1, nameLength == 33, payload[13..<45].allSatisfy({ (0x41...0x50).contains($0) }) { return false }
         let dnsClass = (UInt16(payload[i + 2]) << 8 | UInt16(payload[i + 3])) & 0x7FFF
         return dnsClass == 1 || dnsClass == 3 || dnsClass == 4 || dnsClass == 255
+    }
+
+    /// Text in clear, as syslog (RFC 5426), statsd and DogStatsD, and
+    /// Graphite's plaintext protocol send it over UDP: the first 32 bytes (all
+    /// of them in a shorter datagram, at least 16) printable ASCII, tab, CR or
+    /// LF. Random bytes pass with odds of (98/256)^16, under 1 in 4 million,
+    /// for the shortest; ciphertext's framing (DTLS, WireGuard) is not text.
+    static func isText(_ payload: UnsafeRawBufferPointer) -> Bool {
+        guard payload.count >= 16 else { return false }
+        for byte in payload.prefix(32) where !((0x20...0x7E).contains(byte) || byte == 0x09 || byte == 0x0A || byte == 0x0D) {
+            return false
+        }
+        return true
     }
 
     /// Transport data: type 4, three zero bytes, at least its 32 bytes of

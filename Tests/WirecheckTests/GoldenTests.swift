@@ -44,7 +44,7 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
     var exitCode: Int32
     var flows: [Flow]
     /// Packets of IP traffic besides TCP by kind (`wireguard`, `esp`, `udp`,
-    /// `other-ip`), as the JSON summary's `notJudged` must count them.
+    /// `udp-text`, `other-ip`), as the JSON summary's `notJudged` must count them.
     var notJudged: [String: Int]?
     var name = ""
 

@@ -85,8 +85,9 @@ struct LiveLabTests {
     /// Node-to-node encryption as a CNI's WireGuard mode sets it up, live:
     /// wirecheck on `-i any` in one node while a request crosses the tunnel
     /// to the other, Ctrl-C at the end. The request is cleartext on the
-    /// tunnel's inner interface (that hop is plaintext); on the veth only
-    /// WireGuard, which the summary counts apart as an encrypted tunnel.
+    /// tunnel's inner interface (that hop is plaintext), and so is a UDP syslog
+    /// line (logger); on the veth only WireGuard, which the summary counts
+    /// apart as an encrypted tunnel.
     @Test(.enabled(if: LiveWireGuard.unavailableReason == nil, Comment(rawValue: LiveWireGuard.unavailableReason ?? "")))
     func liveWireGuard() throws {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
@@ -112,6 +113,9 @@ struct LiveLabTests {
         #expect((wireGuard["packets"] as? Int ?? 0) >= 6, "\(wireGuard)")
         #expect(wireGuard["tunnel"] as? Bool == true && wireGuard["encrypted"] as? Bool == true)
         #expect(wireGuard["hostPairs"] as? Int == 1)
+        // The UDP syslog line sent through the tunnel, in clear on its inner interface.
+        let syslog = try #require(kinds.first { $0["kind"] as? String == "udp-text" }, "\(summary)")
+        #expect(syslog["packets"] as? Int == 1 && syslog["encrypted"] as? Bool == false, "\(syslog)")
         // Nothing else between the nodes was taken for plain UDP.
         #expect(!kinds.contains { $0["kind"] as? String == "udp" }, "\(kinds)")
     }

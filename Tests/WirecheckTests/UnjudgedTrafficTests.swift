@@ -181,4 +181,52 @@ import Testing
         #expect(kinds.map { $0["bytes"] as? Int } == [240, 4])
         #expect(json["notJudgedHostPairsCapped"] == nil)
     }
+
+    /// UDP text in clear (syslog, DogStatsD, Graphite) is named apart from
+    /// other UDP: the first 32 bytes, or all of a shorter datagram of at least
+    /// 16, printable ASCII or line breaks.
+    @Test func textDatagramsInClear() throws {
+        let texts = [
+            "<13>1 2026-12-02T10:00:00Z node app - - - login ok for alice\n",
+            "http.requests:1|c|#service:web,env:prod",
+            "servers.node1.cpu.load 0.42 1796205600\n",
+            "sixteen bytes ok",
+            "tab\tand\r\nline breaks.......",
+        ]
+        for text in texts {
+            var traffic = UnjudgedTraffic()
+            Self.add(&traffic, payload: Array(text.utf8))
+            #expect(traffic[.udpText].packets == 1 && traffic[.udp].packets == 0, "\(text)")
+        }
+        // Too short to tell; a NUL, a control byte or a byte above ASCII
+        // within the first 32; random bytes; a DNS query stays DNS.
+        var rng = SplitMix(seed: 7)
+        let random = (0..<64).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let others: [[UInt8]] = [
+            Array("fifteen bytes!!".utf8),
+            Array("metric.name:1|c".utf8) + [0] + Array("more text after a NUL".utf8),
+            Array("escape \u{1B}[31m colours in a log line".utf8),
+            Array("caf\u{E9} au lait, served as UTF-8".utf8),
+            random,
+        ]
+        for payload in others {
+            var traffic = UnjudgedTraffic()
+            Self.add(&traffic, payload: payload)
+            #expect(traffic[.udpText].packets == 0 && traffic[.udp].packets == 1, "\(payload)")
+        }
+        // Only the first 32 bytes are read: a binary tail after them does not matter.
+        var tail = UnjudgedTraffic()
+        Self.add(&tail, payload: Array("0123456789abcdefghijklmnopqrstuv".utf8) + [0, 1, 2, 3])
+        #expect(tail[.udpText].packets == 1)
+
+        var facts = CaptureFacts(source: "test")
+        Self.add(&facts.unjudged, payload: Array(texts[1].utf8))
+        Self.add(&facts.unjudged, 17, Self.b, Self.a, payload: Array(texts[2].utf8))
+        let text = TextReporter().summary(RunSummary(), capture: facts)
+        #expect(text.contains("not judged (not TCP): 2 UDP packets of printable text (syslog, statsd…) between 1 host pair (cleartext)\n"), "\(text)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(JSONLinesReporter().summary(RunSummary(), capture: facts).utf8)) as? [String: Any])
+        let kinds = try #require(json["notJudged"] as? [[String: Any]])
+        #expect(kinds.map { $0["kind"] as? String } == ["udp-text"])
+        #expect(kinds.map { $0["encrypted"] as? Bool } == [false])
+    }
 }
