@@ -5,7 +5,7 @@
 /// is no longer visible as flows. Told by the packets' structure, not ports.
 public struct UnjudgedTraffic: Sendable, Equatable {
     public enum Kind: Int, CaseIterable, Sendable {
-        case wireGuard, esp, quic, dns, udpText, udp, otherIP
+        case wireGuard, esp, quic, dns, memberlist, udpText, udp, otherIP
 
         /// JSON's name.
         public var key: String {
@@ -14,6 +14,7 @@ public struct UnjudgedTraffic: Sendable, Equatable {
             case .esp: return "esp"
             case .quic: return "quic"
             case .dns: return "dns"
+            case .memberlist: return "memberlist"
             case .udpText: return "udp-text"
             case .udp: return "udp"
             case .otherIP: return "other-ip"
@@ -28,6 +29,7 @@ public struct UnjudgedTraffic: Sendable, Equatable {
             case .esp: return "\(count) IPsec ESP \(noun)"
             case .quic: return "\(count) QUIC \(noun)"
             case .dns: return "\(count) DNS \(noun)"
+            case .memberlist: return "\(count) memberlist gossip \(noun) (Alertmanager, Consul, Serf)"
             case .udpText: return "\(count) UDP \(noun) of printable text (syslog, statsd…)"
             case .udp: return "\(count) other UDP \(noun)"
             case .otherIP: return "\(count) \(noun) of other IP protocols (ICMP…)"
@@ -48,7 +50,7 @@ public struct UnjudgedTraffic: Sendable, Equatable {
             switch self {
             case .wireGuard, .esp: return "encrypted tunnel"
             case .quic: return "encrypted"
-            case .dns, .udpText: return "cleartext"
+            case .dns, .memberlist, .udpText: return "cleartext"
             case .udp, .otherIP: return nil
             }
         }
@@ -117,6 +119,7 @@ public struct UnjudgedTraffic: Sendable, Equatable {
             if isWireGuard(payload, wireLength: packet.payloadWireLength) { return .wireGuard }
             if isQUICLongHeader(payload) { return .quic }
             if isDNS(payload) { return .dns }
+            if isMemberlistGossip(payload, wireLength: packet.payloadWireLength) { return .memberlist }
             if isText(payload) { return .udpText }
             return .udp
         case 50: return .esp
@@ -194,6 +197,82 @@ public struct UnjudgedTraffic: Sendable, Equatable {
         if labels == 1, nameLength == 33, payload[13..<45].allSatisfy({ (0x41...0x50).contains($0) }) { return false }
         let dnsClass = (UInt16(payload[i + 2]) << 8 | UInt16(payload[i + 3])) & 0x7FFF
         return dnsClass == 1 || dnsClass == 3 || dnsClass == 4 || dnsClass == 255
+    }
+
+    /// HashiCorp memberlist's gossip in clear (memberlist's net.go), as
+    /// Alertmanager's cluster (9094), Consul, Serf and Nomad send it without a
+    /// gossip key: the members' names and addresses readable. Perhaps a label
+    /// header (type 244, its length, the label), perhaps a CRC-32 (type 12,
+    /// the checksum of the rest, which proves it when the whole datagram was
+    /// captured), then a message: a type byte and a MessagePack map whose first
+    /// key is one of the fields its messages begin with (go-msgpack writes
+    /// them in name order: ping's `Node`, ack's `Payload`, alive's `Addr`…),
+    /// or a compound message (7, a count, each part's length) whose first part
+    /// is one. With a gossip key a datagram is a version byte, a nonce and
+    /// ciphertext: not recognised, other UDP.
+    static func isMemberlistGossip(_ payload: UnsafeRawBufferPointer, wireLength: Int) -> Bool {
+        var message = payload
+        if message.count >= 2, message[0] == 244 {
+            let end = 2 + Int(message[1])
+            guard message.count > end else { return false }
+            message = UnsafeRawBufferPointer(rebasing: message[end...])
+        }
+        if message.count >= 8, message[0] == 12 {
+            let checked = UnsafeRawBufferPointer(rebasing: message[5...])
+            if payload.count == wireLength {
+                let sum = UInt32(message[1]) << 24 | UInt32(message[2]) << 16 | UInt32(message[3]) << 8 | UInt32(message[4])
+                return sum == crc32(checked)
+            }
+            message = checked
+        }
+        return isMemberlistMessage(message, compound: true, whole: payload.count == wireLength)
+    }
+
+    /// First keys of memberlist's messages' maps, in name order and (older
+    /// encoders) in field order: ping, indirect ping, ack, nack, suspect,
+    /// alive, dead, compress.
+    private static let memberlistFirstKeys: [[UInt8]] = ["Addr", "Algo", "From", "Incarnation", "Nack", "Node", "Payload", "SeqNo"].map { Array($0.utf8) }
+
+    private static func isMemberlistMessage(_ m: UnsafeRawBufferPointer, compound: Bool, whole: Bool) -> Bool {
+        guard m.count >= 3 else { return false }
+        switch m[0] {
+        case 0, 1, 2, 3, 4, 5, 9, 11:
+            var i: Int
+            switch m[1] {
+            case 0x81...0x8F: i = 2
+            case 0xDE: i = 4
+            default: return false
+            }
+            guard i < m.count, (0xA1...0xBF).contains(m[i]) else { return false }
+            let keyLength = Int(m[i] & 0x1F)
+            i += 1
+            guard m.count >= i + keyLength else { return false }
+            let key = UnsafeRawBufferPointer(rebasing: m[i..<(i + keyLength)])
+            return memberlistFirstKeys.contains { key.elementsEqual($0) }
+        case 7 where compound:
+            let parts = Int(m[1])
+            let start = 2 + 2 * parts
+            guard parts > 0, m.count > start else { return false }
+            var total = 0
+            for part in 0..<parts { total += Int(m[2 + 2 * part]) << 8 | Int(m[3 + 2 * part]) }
+            // Every byte belongs to a part (unless the capture cut the datagram).
+            guard whole ? total == m.count - start : total >= m.count - start else { return false }
+            let firstLength = Int(m[2]) << 8 | Int(m[3])
+            let first = UnsafeRawBufferPointer(rebasing: m[start..<min(m.count, start + firstLength)])
+            return isMemberlistMessage(first, compound: false, whole: whole)
+        default:
+            return false
+        }
+    }
+
+    /// CRC-32 as zlib and Go's hash/crc32 compute it (IEEE, reflected).
+    static func crc32(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 != 0 ? crc >> 1 ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        return ~crc
     }
 
     /// Text in clear, as syslog (RFC 5426), statsd and DogStatsD, and

@@ -229,4 +229,64 @@ import Testing
         #expect(kinds.map { $0["kind"] as? String } == ["udp-text"])
         #expect(kinds.map { $0["encrypted"] as? Bool } == [false])
     }
+
+    /// MessagePack's fixstr: a length byte and the string.
+    static func fixstr(_ text: String) -> [UInt8] { [0xA0 | UInt8(text.utf8.count)] + Array(text.utf8) }
+
+    /// A memberlist message: its type, then a map whose keys come in name order.
+    static func gossip(_ type: UInt8, keys: [String]) -> [UInt8] {
+        [type, 0x80 | UInt8(keys.count)] + keys.flatMap { fixstr($0) + [0x01] }
+    }
+
+    static func withCRC(_ message: [UInt8]) -> [UInt8] {
+        let sum = message.withUnsafeBytes { UnjudgedTraffic.crc32($0) }
+        return [12, UInt8(sum >> 24), UInt8(sum >> 16 & 0xFF), UInt8(sum >> 8 & 0xFF), UInt8(sum & 0xFF)] + message
+    }
+
+    @Test func crc32MatchesZlib() {
+        #expect(Array("123456789".utf8).withUnsafeBytes { UnjudgedTraffic.crc32($0) } == 0xCBF4_3926)
+        #expect([UInt8]().withUnsafeBytes { UnjudgedTraffic.crc32($0) } == 0)
+    }
+
+    /// memberlist's gossip without a gossip key (Alertmanager's cluster, Consul,
+    /// Serf): its messages' structure, and the CRC-32 when one is sent. The
+    /// lab's real Alertmanagers' datagrams are in Captures/lab-services.pcap.
+    @Test func memberlistGossipInClear() {
+        let ping = Self.gossip(0, keys: ["Node", "SeqNo", "SourceAddr", "SourceNode", "SourcePort"])
+        let ack = Self.gossip(2, keys: ["Payload", "SeqNo"])
+        let alive = Self.gossip(4, keys: ["Addr", "Incarnation", "Meta", "Node", "Port", "Vsn"])
+        let dead = Self.gossip(5, keys: ["From", "Incarnation", "Node"])
+        let compound = [7, 2] + [UInt8(0), UInt8(alive.count), 0, UInt8(dead.count)] + alive + dead
+        let labelled = [244, 5] + Array("prod1".utf8) + ping
+        let map16 = [UInt8(3), 0xDE, 0, 3] + Self.fixstr("Incarnation") + [1]
+        for (name, payload) in [("ping", ping), ("ack", ack), ("compound", compound), ("with a CRC", Self.withCRC(compound)),
+                                ("labelled", labelled), ("map16", map16)] {
+            var traffic = UnjudgedTraffic()
+            Self.add(&traffic, payload: payload)
+            #expect(traffic[.memberlist].packets == 1, "\(name)")
+        }
+        // A CRC that does not match the datagram; a key no message starts
+        // with; a user message (the application's bytes); compound parts
+        // that do not add up to the datagram; a gossip key's ciphertext
+        // (version 1, a nonce, random bytes): other UDP.
+        var badCRC = Self.withCRC(compound)
+        badCRC[badCRC.count - 1] ^= 1
+        var rng = SplitMix(seed: 11)
+        let encrypted = [UInt8(1)] + (0..<120).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let short = [UInt8(7), 2, 0, UInt8(alive.count), 0, UInt8(dead.count + 1)] + alive + dead
+        for (name, payload) in [("bad CRC", badCRC), ("unknown key", Self.gossip(0, keys: ["Nodes", "SeqNo"])),
+                                ("user message", [8] + Array("alertmanager state".utf8) + [0, 1, 2]),
+                                ("parts not adding up", short), ("encrypted", encrypted)] {
+            var traffic = UnjudgedTraffic()
+            Self.add(&traffic, payload: payload)
+            #expect(traffic[.memberlist].packets == 0 && traffic[.udp].packets == 1, "\(name)")
+        }
+        // Cut by the snapshot length: the CRC cannot be checked, the structure still is.
+        let whole = Self.withCRC(compound)
+        var cut = UnjudgedTraffic()
+        let packet = OtherTransportPacket(source: Self.a, destination: Self.b, transportProtocol: 17, sourcePort: 9094, destinationPort: 9094,
+                                          payloadRange: 0..<40, payloadWireLength: whole.count, tunnel: .none)
+        whole.withUnsafeBytes { cut.add(packet, frame: UnsafeRawBufferPointer(rebasing: $0[0..<40])) }
+        #expect(cut[.memberlist].packets == 1)
+    }
 }
