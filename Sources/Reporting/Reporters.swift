@@ -296,7 +296,11 @@ public struct TextReporter: Reporter {
                 let named = summary.failOn.sorted().map(\.rawValue).joined(separator: ", ")
                 text += "result: FAIL (--fail-on \(named))\n"
             }
-        case .pass: text += "result: PASS (no plaintext flow)\n"
+        case .pass:
+            // Plaintext the policy expects does not fail the run, but it is plaintext: not "none".
+            let expected = summary.expectedPlaintext
+            text += expected == 0 ? "result: PASS (no plaintext flow)\n"
+                : "result: PASS (no plaintext flow besides the \(expected) expected)\n"
         case .inconclusive: text += "result: INCONCLUSIVE (no flow could be judged)\n"
         }
         return text

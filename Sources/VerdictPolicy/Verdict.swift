@@ -249,7 +249,8 @@ public struct FlowReport: Sendable {
     public var tls: TLSFacts?
     /// Caveats: drops, conflicting retransmissions, mid-stream pickup.
     public var notes: [String]
-    /// Plaintext that policy expects (Istio's plaintext-by-design ports): reported, not failing.
+    /// Plaintext that policy expects (Istio's plaintext-by-design ports, and
+    /// those given to `--expect-plaintext`): reported, not failing.
     public var expected = false
     /// The service mesh the TLS handshake points to; nil for other TLS and for non-TLS flows.
     public var mesh: Mesh? = nil
@@ -268,10 +269,15 @@ public struct FlowReport: Sendable {
     /// The reason, appended to `out` without making a String of it.
     public func writeReason(to out: inout ByteWriter) {
         why.write(to: &out)
-        if expected {
+        guard expected else { return }
+        if PolicyOptions.istioPlaintextPorts.contains(server.port) {
             out.append(" (expected: Istio sends plaintext to port ")
             out.appendDecimal(Int(server.port))
             out.append(" by design)")
+        } else {
+            out.append(" (expected: port ")
+            out.appendDecimal(Int(server.port))
+            out.append(" is listed by --expect-plaintext)")
         }
     }
 

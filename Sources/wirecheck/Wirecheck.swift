@@ -94,6 +94,11 @@ struct Wirecheck: ParsableCommand {
     @Flag(help: "Count plaintext to Istio's plaintext-by-design ports (15010, 15020, 15021, 15090) as a failure too.")
     var noIstioAllowance = false
 
+    @Option(help: ArgumentHelp(
+        "Server ports whose plaintext is expected, comma-separated (e.g. 4191, Linkerd's proxy admin port, which kubelet probes and Prometheus scrapes in clear): reported as plaintext (expected), not failing.",
+        valueName: "ports"))
+    var expectPlaintext: String?
+
     @Option(help: ArgumentHelp("Flows tracked at once; beyond it the oldest idle flow gets its verdict and is dropped.", valueName: "flows"))
     var maxFlows: Int = AnalyzerConfiguration().maximumFlows
 
@@ -118,6 +123,7 @@ struct Wirecheck: ParsableCommand {
         if bufferSize <= 0 { throw ValidationError("-B must be positive") }
         if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
         _ = try failOnVerdicts()
+        _ = try expectedPlaintextPorts()
         _ = try shownVerdicts()
         if maxFlows <= 0 || maxFlowBuffer <= 0 || maxBuffer <= 0 {
             throw ValidationError("--max-flows, --max-flow-buffer and --max-buffer must be positive")
@@ -130,6 +136,20 @@ struct Wirecheck: ParsableCommand {
         if idleTimeout > 1e9 || (duration ?? 0) > 1e9 {
             throw ValidationError("--idle-timeout and --duration must be under 10^9 seconds")
         }
+    }
+
+    /// `--expect-plaintext`'s ports.
+    func expectedPlaintextPorts() throws -> Set<UInt16> {
+        guard let expectPlaintext else { return [] }
+        var ports = Set<UInt16>()
+        for word in expectPlaintext.split(separator: ",", omittingEmptySubsequences: false) {
+            let text = String(word.filter { $0 != " " })
+            guard let port = UInt16(text), port > 0 else {
+                throw ValidationError("--expect-plaintext: '\(text)' is not a port (1-65535); give ports comma-separated, e.g. 4191,9100")
+            }
+            ports.insert(port)
+        }
+        return ports
     }
 
     func failOnVerdicts() throws -> Set<Verdict> {
@@ -255,6 +275,7 @@ struct Wirecheck: ParsableCommand {
         var configuration = AnalyzerConfiguration()
         configuration.idleTimeoutNanoseconds = Int64(idleTimeout * 1e9)
         if noIstioAllowance { configuration.policy.expectedPlaintextPorts = [] }
+        configuration.policy.expectedPlaintextPorts.formUnion((try? expectedPlaintextPorts()) ?? [])
         configuration.maximumFlows = maxFlows
         configuration.budget = ReassemblyBudget(perDirectionBytes: maxFlowBuffer * 1024, totalBytes: maxBuffer * 1024 * 1024)
         batchReports = !source.isLive

@@ -19,7 +19,8 @@ import Testing
 
     @Test(arguments: [["--no-such-flag"], ["-c", "0", "-r", "x.pcap"], ["-i", "lo", "-r", "x.pcap"], ["--duration", "-1"],
                       ["--idle-timeout", "1e30"], ["--duration", "nan"], ["--max-buffer", "9223372036854775807"],
-                      ["--show", "nope"], ["--show", ","], ["--fail-on", "encrypted"]])
+                      ["--show", "nope"], ["--show", ","], ["--fail-on", "encrypted"], ["--expect-plaintext", "0"],
+                      ["--expect-plaintext", "65536"], ["--expect-plaintext", "80,,443"], ["--expect-plaintext", "http"]])
     func usageErrorsExitThree(_ arguments: [String]) throws {
         let run = try wirecheck(arguments)
         #expect(run.status == 3)
@@ -93,6 +94,26 @@ import Testing
         let bogus = try wirecheck(["-r", strict, "--fail-on", "encrypted"])
         #expect(bogus.status == 3)
         #expect(bogus.stderr.contains("--fail-on"))
+    }
+
+    /// --expect-plaintext adds a site's own plaintext-by-design ports (Linkerd's
+    /// proxy admin port, say) to Istio's: reported, not failing, and the reason
+    /// says which list allowed it.
+    @Test func expectPlaintextPorts() throws {
+        let permissive = TestSupport.capturesDirectory.appendingPathComponent("permissive.pcap").path
+        #expect(try wirecheck(["-r", permissive]).status == 1)
+        let allowed = try wirecheck(["-r", permissive, "--expect-plaintext", "4191, 80"])
+        #expect(allowed.status == 0, "\(allowed.stdout)")
+        #expect(allowed.stdout.contains("plaintext (expected)"), "\(allowed.stdout)")
+        #expect(allowed.stdout.contains("(expected: port 80 is listed by --expect-plaintext)"), "\(allowed.stdout)")
+        #expect(allowed.stdout.hasSuffix("result: PASS (no plaintext flow besides the 1 expected)\n"), "\(allowed.stdout)")
+        #expect(try wirecheck(["-r", permissive, "--expect-plaintext", "8080"]).status == 1)
+        // Istio's own ports keep their reason; switching Istio's allowance off
+        // leaves the ports given here allowed.
+        let health = TestSupport.capturesDirectory.appendingPathComponent("crafted-istio-health-port.pcap").path
+        #expect(try wirecheck(["-r", health]).stdout.contains("Istio sends plaintext to port 15021 by design"))
+        #expect(try wirecheck(["-r", health, "--no-istio-allowance", "--expect-plaintext", "15021"]).status == 0)
+        #expect(try wirecheck(["-r", permissive, "--no-istio-allowance", "--expect-plaintext", "80"]).status == 0)
     }
 
     /// A full flow table judges the oldest flow early: every flow still gets its verdict.
