@@ -10,11 +10,24 @@ func decodeOneFrame(_ data: UnsafeRawBufferPointer) {
     let linkType = types[Int(selector) % types.count]
     let frame = input.rest()
     let decoder = FrameDecoder(linkType: linkType)
-    if case .success(let segment) = decoder.decode(frame, originalLength: frame.count + Int(missing)) {
+    switch decoder.decode(frame, originalLength: frame.count + Int(missing)) {
+    case .success(let segment):
         // A decoded payload must lie inside the frame it came from.
         precondition(segment.payloadRange.lowerBound >= 0 && segment.payloadRange.upperBound <= frame.count,
                      "payload range outside the frame")
         precondition(segment.missingPayload >= 0, "negative missing payload")
+    case .failure(.otherTransport(let packet)):
+        // Traffic besides TCP: its payload inside the frame, and the kinds
+        // told from it (WireGuard, QUIC, DNS, memberlist, text) on any bytes.
+        precondition(packet.payloadRange.lowerBound >= 0 && packet.payloadRange.upperBound <= frame.count,
+                     "payload range outside the frame")
+        precondition(packet.payloadWireLength >= packet.payloadRange.count, "wire length under the captured payload")
+        var traffic = UnjudgedTraffic()
+        traffic.add(packet, frame: frame)
+        traffic.add(packet, frame: frame)
+        precondition(traffic.counts.reduce(0) { $0 + $1.packets } == 2, "a packet not counted once")
+    case .failure:
+        break
     }
 }
 
