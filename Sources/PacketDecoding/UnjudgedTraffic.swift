@@ -64,7 +64,21 @@ public struct UnjudgedTraffic: Sendable, Equatable {
         public var hostPairs = 0
     }
 
+    /// A place cleartext UDP went to: what the summary lists, so that a
+    /// log line in clear can be traced to its receiver.
+    public struct CleartextDestination: Hashable, Sendable {
+        public var kind: Kind
+        public var destination: Endpoint
+    }
+
     public private(set) var counts = [Count](repeating: Count(), count: Kind.allCases.count)
+    /// Packets of the kinds named cleartext besides DNS (memberlist gossip,
+    /// text) by destination, up to `maximumDestinations` destinations.
+    public private(set) var cleartextDestinations: [CleartextDestination: Int] = [:]
+    /// Packets to destinations beyond that bound.
+    public private(set) var cleartextPacketsUnlisted = 0
+    /// Destinations remembered (about 64 KB at most).
+    public static let maximumDestinations = 1_024
     /// More host pairs were seen than are remembered: `hostPairs` are lower bounds.
     public private(set) var hostPairsCapped = false
     private var pairs = Set<Pair>()
@@ -81,6 +95,15 @@ public struct UnjudgedTraffic: Sendable, Equatable {
     public init() {}
 
     public var isEmpty: Bool { counts.allSatisfy { $0.packets == 0 } }
+
+    /// Cleartext UDP's destinations, most packets first (then by address).
+    public var cleartextDestinationsRanked: [(destination: CleartextDestination, packets: Int)] {
+        cleartextDestinations.map { (destination: $0.key, packets: $0.value) }.sorted {
+            $0.packets != $1.packets ? $0.packets > $1.packets
+                : $0.destination.destination != $1.destination.destination ? $0.destination.destination < $1.destination.destination
+                : $0.destination.kind.rawValue < $1.destination.kind.rawValue
+        }
+    }
 
     public subscript(kind: Kind) -> Count { counts[kind.rawValue] }
 
@@ -103,6 +126,16 @@ public struct UnjudgedTraffic: Sendable, Equatable {
         }
         counts[kind.rawValue].packets += 1
         counts[kind.rawValue].bytes += packet.payloadWireLength
+        if kind == .memberlist || kind == .udpText {
+            let key = CleartextDestination(kind: kind, destination: Endpoint(address: packet.destination, port: packet.destinationPort))
+            if let seen = cleartextDestinations[key] {
+                cleartextDestinations[key] = seen + 1
+            } else if cleartextDestinations.count < Self.maximumDestinations {
+                cleartextDestinations[key] = 1
+            } else {
+                cleartextPacketsUnlisted += 1
+            }
+        }
         let pair = Pair(kind: kind.rawValue, lower: lower, higher: higher)
         if pairs.contains(pair) { return }
         guard pairs.count < Self.maximumPairs else {

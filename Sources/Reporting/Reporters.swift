@@ -97,7 +97,7 @@ public struct TextReporter: Reporter {
 
     /// The IP traffic besides TCP, which no verdict covers, in one line;
     /// and when there were no flows but encrypted tunnels, where to look.
-    static func unjudgedText(_ traffic: UnjudgedTraffic, flows: Int) -> String {
+    static func unjudgedText(_ traffic: UnjudgedTraffic, flows: Int, names: EndpointNames? = nil) -> String {
         guard !traffic.isEmpty else { return "" }
         let capped = traffic.hostPairsCapped ? " or more" : ""
         var parts: [String] = []
@@ -109,6 +109,36 @@ public struct TextReporter: Reporter {
         var text = "not judged (not TCP): " + parts.joined(separator: ", ") + "\n"
         if flows == 0, traffic[.wireGuard].packets + traffic[.esp].packets > 0 {
             text += "note: the pods' TCP inside those tunnels is judged where it is captured before the node encrypts it: on the pods' interfaces, or -i any (see the README)\n"
+        }
+        text += cleartextUDPText(traffic, names: names)
+        return text
+    }
+
+    /// Destinations listed in the text summary; JSON lists all that were tracked.
+    static let cleartextDestinationsShown = 10
+
+    /// Where cleartext UDP (memberlist gossip, text) went, most packets first.
+    static func cleartextUDPText(_ traffic: UnjudgedTraffic, names: EndpointNames?) -> String {
+        let ranked = traffic.cleartextDestinationsRanked
+        guard !ranked.isEmpty else { return "" }
+        func label(_ destination: Endpoint) -> String {
+            names?.name(of: destination.address).map { "\(destination) (\($0))" } ?? "\(destination)"
+        }
+        let shown = ranked.prefix(cleartextDestinationsShown)
+        let width = shown.map { label($0.destination.destination).count }.max() ?? 0
+        var text = "cleartext UDP by destination, most packets first:\n"
+        for entry in shown {
+            let destination = label(entry.destination.destination)
+            text += "  " + destination + String(repeating: " ", count: width - destination.count)
+            text += "  \(entry.packets) packet\(entry.packets == 1 ? "" : "s") (\(entry.destination.kind == .memberlist ? "memberlist gossip" : "text"))\n"
+        }
+        let unlisted = ranked.dropFirst(cleartextDestinationsShown)
+        let unlistedPackets = unlisted.reduce(0) { $0 + $1.packets } + traffic.cleartextPacketsUnlisted
+        if unlistedPackets > 0 {
+            text += "  and \(unlistedPackets) packet\(unlistedPackets == 1 ? "" : "s") to "
+            text += traffic.cleartextPacketsUnlisted > 0
+                ? "more than \(unlisted.count) other destinations (only the first \(UnjudgedTraffic.maximumDestinations) seen are tracked; --json lists those)\n"
+                : "\(unlisted.count) other destination\(unlisted.count == 1 ? "" : "s") (--json lists them all)\n"
         }
         return text
     }
@@ -266,7 +296,7 @@ public struct TextReporter: Reporter {
             text += ", \(kernel) dropped by the kernel, \(capture.droppedByInterface ?? 0) by the interface"
         }
         text += "\n"
-        text += Self.unjudgedText(capture.unjudged, flows: summary.flows)
+        text += Self.unjudgedText(capture.unjudged, flows: summary.flows, names: names)
         if capture.fragments > 0 {
             text += "\(capture.fragments) IP fragments: \(capture.reassembledDatagrams) datagrams reassembled"
             text += capture.lostDatagrams > 0 ? ", \(capture.lostDatagrams) incomplete or inconsistent (their bytes count as gaps)\n" : "\n"
@@ -404,6 +434,18 @@ public struct JSONLinesReporter: Reporter {
                 object.add("hostPairs", count.hostPairs)
             }
             if capture.unjudged.hostPairsCapped { json.add("notJudgedHostPairsCapped", true) }
+            let destinations = capture.unjudged.cleartextDestinationsRanked
+            if !destinations.isEmpty {
+                json.addObjects("cleartextUDP", destinations) { object, entry in
+                    object.add("destination", entry.destination.destination)
+                    if let names { object.add("name", names.name(of: entry.destination.destination.address)) }
+                    object.add("kind", entry.destination.kind.key)
+                    object.add("packets", entry.packets)
+                }
+            }
+            if capture.unjudged.cleartextPacketsUnlisted > 0 {
+                json.add("cleartextUDPToUnlistedDestinations", capture.unjudged.cleartextPacketsUnlisted)
+            }
         }
         if capture.fragments > 0 {
             json.add("fragments", capture.fragments)

@@ -116,6 +116,8 @@ struct LiveLabTests {
         // The UDP syslog line sent through the tunnel, in clear on its inner interface.
         let syslog = try #require(kinds.first { $0["kind"] as? String == "udp-text" }, "\(summary)")
         #expect(syslog["packets"] as? Int == 1 && syslog["encrypted"] as? Bool == false, "\(syslog)")
+        let destinations = (summary["cleartextUDP"] as? [[String: Any]]) ?? []
+        #expect(destinations.map { "\($0["destination"] ?? "") \($0["kind"] ?? "") \($0["packets"] ?? "")" } == ["10.203.0.2:514 udp-text 1"], "\(summary)")
         // Nothing else between the nodes was taken for plain UDP.
         #expect(!kinds.contains { $0["kind"] as? String == "udp" }, "\(kinds)")
     }

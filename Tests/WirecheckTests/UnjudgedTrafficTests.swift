@@ -289,4 +289,52 @@ import Testing
         whole.withUnsafeBytes { cut.add(packet, frame: UnsafeRawBufferPointer(rebasing: $0[0..<40])) }
         #expect(cut[.memberlist].packets == 1)
     }
+
+    /// Cleartext UDP (memberlist gossip, text; not DNS) is listed by
+    /// destination, most packets first, up to a bound; the text summary shows
+    /// the first ten and counts the rest.
+    @Test func cleartextUDPByDestination() throws {
+        func send(_ traffic: inout UnjudgedTraffic, to destination: IPAddress, port: UInt16, _ payload: [UInt8]) {
+            let packet = OtherTransportPacket(source: Self.a, destination: destination, transportProtocol: 17, sourcePort: 40_000,
+                                              destinationPort: port, payloadRange: 0..<payload.count, payloadWireLength: payload.count, tunnel: .none)
+            payload.withUnsafeBytes { traffic.add(packet, frame: $0) }
+        }
+        let line = Array("<13>1 2026-12-02T10:00:00Z node app - - - login ok".utf8)
+        let ping = Self.gossip(0, keys: ["Node", "SeqNo"])
+        var traffic = UnjudgedTraffic()
+        for _ in 0..<3 { send(&traffic, to: Self.b, port: 514, line) }
+        send(&traffic, to: Self.c, port: 9094, ping)
+        send(&traffic, to: Self.c, port: 514, line)
+        // DNS and other UDP are not listed.
+        send(&traffic, to: Self.b, port: 53, [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3] + Array("web".utf8) + [0, 0, 1, 0, 1])
+        send(&traffic, to: Self.b, port: 9999, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16])
+        #expect(traffic[.dns].packets == 1 && traffic[.udp].packets == 1)
+        let ranked = traffic.cleartextDestinationsRanked
+        #expect(ranked.map { "\($0.destination.destination) \($0.destination.kind.key) \($0.packets)" }
+            == ["10.202.0.2:514 udp-text 3", "10.202.0.3:514 udp-text 1", "10.202.0.3:9094 memberlist 1"])
+        var facts = CaptureFacts(source: "test")
+        facts.unjudged = traffic
+        let text = TextReporter().summary(RunSummary(), capture: facts)
+        #expect(text.contains("cleartext UDP by destination, most packets first:\n  10.202.0.2:514   3 packets (text)\n  10.202.0.3:514   1 packet (text)\n  10.202.0.3:9094  1 packet (memberlist gossip)\n"), "\(text)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(JSONLinesReporter().summary(RunSummary(), capture: facts).utf8)) as? [String: Any])
+        let listed = try #require(json["cleartextUDP"] as? [[String: Any]])
+        #expect(listed.map { $0["destination"] as? String } == ["10.202.0.2:514", "10.202.0.3:514", "10.202.0.3:9094"])
+        #expect(listed.map { $0["kind"] as? String } == ["udp-text", "udp-text", "memberlist"])
+        #expect(listed.map { $0["packets"] as? Int } == [3, 1, 1])
+        #expect(json["cleartextUDPToUnlistedDestinations"] == nil)
+
+        // Beyond the bound, packets to new destinations are counted apart.
+        var many = UnjudgedTraffic()
+        for port in 1...(UnjudgedTraffic.maximumDestinations + 5) { send(&many, to: Self.b, port: UInt16(port), line) }
+        send(&many, to: Self.b, port: 1, line)
+        #expect(many.cleartextDestinations.count == UnjudgedTraffic.maximumDestinations)
+        #expect(many.cleartextPacketsUnlisted == 5)
+        #expect(many.cleartextDestinationsRanked.first?.packets == 2)
+        facts.unjudged = many
+        let manyText = TextReporter().summary(RunSummary(), capture: facts)
+        #expect(manyText.contains("  and \(UnjudgedTraffic.maximumDestinations - 10 + 5) packets to more than \(UnjudgedTraffic.maximumDestinations - 10) other destinations (only the first \(UnjudgedTraffic.maximumDestinations) seen are tracked; --json lists those)\n"), "\(manyText)")
+        let manyJSON = try #require(try JSONSerialization.jsonObject(with: Data(JSONLinesReporter().summary(RunSummary(), capture: facts).utf8)) as? [String: Any])
+        #expect(manyJSON["cleartextUDPToUnlistedDestinations"] as? Int == 5)
+        #expect((manyJSON["cleartextUDP"] as? [[String: Any]])?.count == UnjudgedTraffic.maximumDestinations)
+    }
 }
