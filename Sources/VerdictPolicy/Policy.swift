@@ -11,8 +11,11 @@ public struct PolicyOptions: Sendable, Equatable {
     /// expected and does not fail the run.
     public static let istioPlaintextPorts: Set<UInt16> = [15_010, 15_020, 15_021, 15_090]
 
-    /// Ports whose plaintext is expected; empty to allow none.
+    /// Istio's ports whose plaintext is expected; empty to allow none.
     public var expectedPlaintextPorts: Set<UInt16> = istioPlaintextPorts
+    /// The site's own plaintext-by-design ports (`--expect-plaintext`):
+    /// expected too, and the reason says which list allowed them.
+    public var listedPlaintextPorts: Set<UInt16> = []
 
     public init() {}
 }
@@ -34,7 +37,8 @@ public enum VerdictPolicy {
         let findings = assess(o, options: options)
         return FlowReport(observation: o, verdict: findings.verdict, why: findings.reason,
                           protocolName: findings.protocolName, tls: findings.tls,
-                          notes: findings.notes, expected: findings.expected, mesh: findings.mesh)
+                          notes: findings.notes, expected: findings.expected,
+                          expectedByListing: findings.expectedByListing, mesh: findings.mesh)
     }
 
     /// Everything a report says besides the observation. The observation is
@@ -42,7 +46,7 @@ public enum VerdictPolicy {
     /// the consuming `judge`, each was copied and destroyed twice per flow).
     private static func assess(_ o: FlowObservation, options: PolicyOptions) -> (
         verdict: Verdict, reason: Reason, protocolName: String?, tls: TLSFacts?,
-        notes: [String], expected: Bool, mesh: Mesh?
+        notes: [String], expected: Bool, expectedByListing: Bool, mesh: Mesh?
     ) {
         let c = o.clientToServer, s = o.serverToClient
         let (verdict, reason) = decide(o, c, s)
@@ -51,9 +55,10 @@ public enum VerdictPolicy {
             tls = tlsFacts(c, s)
         }
         // The reason then says so (see `FlowReport.reason`).
-        let expected = verdict == .plaintext && options.expectedPlaintextPorts.contains(o.server.port)
+        let byIstio = verdict == .plaintext && options.expectedPlaintextPorts.contains(o.server.port)
+        let byListing = verdict == .plaintext && !byIstio && options.listedPlaintextPorts.contains(o.server.port)
         let mesh = tls.flatMap { Mesh.identify($0, serverPort: o.server.port) }
-        return (verdict, reason, protocolName(c, s), tls, notes(o, c, s, keyExchange: tls?.keyExchange), expected, mesh)
+        return (verdict, reason, protocolName(c, s), tls, notes(o, c, s, keyExchange: tls?.keyExchange), byIstio || byListing, byListing, mesh)
     }
 
     static func decide(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> (Verdict, Reason) {

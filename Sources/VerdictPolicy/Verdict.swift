@@ -252,6 +252,8 @@ public struct FlowReport: Sendable {
     /// Plaintext that policy expects (Istio's plaintext-by-design ports, and
     /// those given to `--expect-plaintext`): reported, not failing.
     public var expected = false
+    /// Expected because `--expect-plaintext` lists the port (not Istio's allowance).
+    public var expectedByListing = false
     /// The service mesh the TLS handshake points to; nil for other TLS and for non-TLS flows.
     public var mesh: Mesh? = nil
 
@@ -270,14 +272,14 @@ public struct FlowReport: Sendable {
     public func writeReason(to out: inout ByteWriter) {
         why.write(to: &out)
         guard expected else { return }
-        if PolicyOptions.istioPlaintextPorts.contains(server.port) {
-            out.append(" (expected: Istio sends plaintext to port ")
-            out.appendDecimal(Int(server.port))
-            out.append(" by design)")
-        } else {
+        if expectedByListing {
             out.append(" (expected: port ")
             out.appendDecimal(Int(server.port))
             out.append(" is listed by --expect-plaintext)")
+        } else {
+            out.append(" (expected: Istio sends plaintext to port ")
+            out.appendDecimal(Int(server.port))
+            out.append(" by design)")
         }
     }
 
