@@ -287,6 +287,15 @@ import Testing
         let servers = try #require(json.last?["failingServers"] as? [[String: Any]])
         #expect(servers.first?["name"] as? String == "default/webserver-7d9f")
 
+        // Where cleartext UDP went is named too (the WireGuard lab's syslog line).
+        let wireGuard = TestSupport.capturesDirectory.appendingPathComponent("lab-wireguard.pcap").path
+        try Data("10.203.0.2 kube-system/log-receiver-0\n".utf8).write(to: names)
+        let udp = try wirecheck(["-r", wireGuard, "--names", names.path])
+        #expect(udp.stdout.contains("\n  10.203.0.2:514 (kube-system/log-receiver-0)  1 packet (text)\n"), "\(udp.stdout)")
+        let udpJSON = try TestSupport.jsonLines(try wirecheck(["-r", wireGuard, "--json", "--names", names.path]).stdout)
+        let destinations = try #require(udpJSON.last?["cleartextUDP"] as? [[String: Any]])
+        #expect(destinations.map { $0["name"] as? String } == ["kube-system/log-receiver-0"])
+
         let plain = try TestSupport.jsonLines(try wirecheck(["-r", permissive, "--json"]).stdout)
         #expect(plain.allSatisfy { $0["clientName"] == nil && $0["serverName"] == nil })
         #expect((plain.last?["failingServers"] as? [[String: Any]])?.first?["name"] == nil)
