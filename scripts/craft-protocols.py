@@ -99,6 +99,21 @@ def resumed_session(server_args, client_args, port):
     return record_tls(port, server_args, client, accepts=2)
 
 
+def external_psk_session(port):
+    """TLS 1.3 on a pre-shared key given to both ends with -psk (a SHA-256
+    suite, which that key is for), with a key share. Fails unless s_client
+    says the key was used (OpenSSL words it "Reused")."""
+    psk = ["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256",
+           "-psk", "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809", "-psk_identity", "wirecheck-psk"]
+
+    def client(port):
+        process = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-ign_eof", "-servername", "api.example.com"] + psk,
+                                 input=b"GET / HTTP/1.0\r\n\r\n", capture_output=True, timeout=10)
+        if b"Reused, TLSv1.3" not in process.stdout:
+            sys.exit(f"external_psk_session {port}: OpenSSL did not use the pre-shared key")
+    return record_tls(port, psk, client)
+
+
 def sslv2_hello_session(port):
     """An SSLv2-compatible ClientHello (RFC 5246 E.2) offering TLS 1.2, written
     as the specification defines it, answered by a real OpenSSL s_server."""
@@ -324,6 +339,9 @@ def main():
     resumed12_id = resumed_session(["-tls1_2", "-no_ticket"], ["-tls1_2", "-servername", "api.example.com"], 44314)
     resumed13 = resumed_session(["-tls1_3"], ["-tls1_3", "-servername", "api.example.com"], 44315)
     ech_grease = ech_grease_session(44316, "public.example.com")
+    # TLS 1.3 on a pre-shared key given to both ends (not a resumption): OpenSSL
+    # marks it with an obfuscated_ticket_age of 0, as RFC 8446 asks.
+    external_psk = external_psk_session(44317)
 
     cases = []  # (server port, exchange as [(from_client, bytes)], expectation)
     fake_header = bytes([23, 3, 3, 0, 20]) + bytes(20)
@@ -764,6 +782,9 @@ def main():
     cases.append((443, [(True, ech_grease[0]), (False, ech_grease[1])],
                   {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "sni": "public.example.com", "echOffered": True,
                    "case": "TLS 1.3 whose ClientHello offers Encrypted Client Hello (GREASE, as a browser without the server's ECH configuration sends it; OpenSSL's server ignores it): the SNI shown is the outer name"}))
+    cases.append((443, [(True, external_psk[0]), (False, external_psk[1])],
+                  {"verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3", "resumed": False, "externalPreSharedKey": True,
+                   "case": "TLS 1.3 on an external pre-shared key (OpenSSL -psk on both ends), with a key share: not a resumption"}))
 
     packets, flows, start = [], [], T0
     for index, (port, exchange, expectation) in enumerate(cases):

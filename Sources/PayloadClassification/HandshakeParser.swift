@@ -63,6 +63,15 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
     /// (random bytes, the outer name the real one), which the wire cannot
     /// tell apart: only the server's encrypted answer says whether it was used.
     public var echOffered = false
+    /// ClientHello: bit i set when the client's i-th pre-shared key identity
+    /// (of the first 8) has an obfuscated_ticket_age of 0, which RFC 8446
+    /// §4.2.11 asks of keys established out of band; a resumption ticket's age
+    /// is offset by a random 32-bit value.
+    public var externalKeyIdentities: UInt8 = 0
+    /// ServerHello: the client's identity the server's pre_shared_key
+    /// selected (`noSelectedIdentity` when none was, or beyond 254).
+    public var selectedKeyIdentity: UInt8 = noSelectedIdentity
+    public static let noSelectedIdentity: UInt8 = 255
 
     public init() {}
 
@@ -298,6 +307,14 @@ public struct HandshakeParser: Sendable {
                 // (1, the inner form, is what a backend behind an ECH front
                 // sees in clear: the real name, nothing hidden).
                 if data.u8() == 0 { details.echOffered = true }
+            case 41: // pre_shared_key: identities<7..2^16-1> (identity<1..2^16-1>, obfuscated_ticket_age), then binders
+                guard var identities = data.vector16() else { return false }
+                var index = 0
+                while identities.remaining > 0 {
+                    guard identities.vector16() != nil, let age = identities.u32() else { return false }
+                    if index < 8, age == 0 { details.externalKeyIdentities |= 1 << UInt8(index) }
+                    index += 1
+                }
             case 43: // supported_versions
                 guard var list = data.vector8() else { return false }
                 details.offeredVersions.reserveCapacity(details.offeredVersions.count + list.remaining / 2)
@@ -338,6 +355,7 @@ public struct HandshakeParser: Sendable {
                 if var list = data.vector16(), let name = list.vector8() { details.alpnSelected = name.protocolID() }
             case 41: // pre_shared_key: the server took one of the client's PSKs
                 preSharedKey = true
+                if let selected = data.u16(), selected < UInt16(TLSHandshakeDetails.noSelectedIdentity) { details.selectedKeyIdentity = UInt8(selected) }
             case 51: // key_share: a group and its key, or a HelloRetryRequest's group alone
                 keyShare = true
                 // One that does not parse names no group (and costs nothing else).

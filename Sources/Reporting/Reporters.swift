@@ -239,9 +239,12 @@ public struct TextReporter: Reporter {
                 line.append(exchange.name)
                 if exchange.postQuantum { line.append(", post-quantum") }
                 if tls.resumed { line.append(", resumed") }
+                if tls.externalPreSharedKey { line.append(", external PSK") }
                 line.append(UInt8(ascii: ")"))
             } else if tls.resumed {
                 line.append(" (resumed)")
+            } else if tls.externalPreSharedKey {
+                line.append(" (external PSK)")
             }
             if let sni = tls.serverName {
                 line.append(", SNI ")
@@ -401,6 +404,7 @@ public struct JSONLinesReporter: Reporter {
         json.add("offeredVersions", tls.offeredVersions)
         if tls.helloRetryRequest { json.add("helloRetryRequest", true) }
         if tls.echOffered { json.add("echOffered", true) }
+        if tls.externalPreSharedKey { json.add("externalPreSharedKey", true) }
     }
 
     public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {

@@ -11,10 +11,12 @@ public struct PolicyOptions: Sendable, Equatable {
     /// expected and does not fail the run.
     public static let istioPlaintextPorts: Set<UInt16> = [15_010, 15_020, 15_021, 15_090]
 
-    /// Istio's ports whose plaintext is expected; empty to allow none.
-    public var expectedPlaintextPorts: Set<UInt16> = istioPlaintextPorts
+    /// Plaintext to Istio's ports is expected (`--no-istio-allowance` turns it off).
+    public var istioAllowance = true
     /// The site's own plaintext-by-design ports (`--expect-plaintext`):
-    /// expected too, and the reason says which list allowed them.
+    /// expected too, and the reason says which list allowed them. (One set:
+    /// the options are copied for every packet handed to `process(…emit:)`,
+    /// and a second set there cost a tenth more instructions per packet.)
     public var listedPlaintextPorts: Set<UInt16> = []
 
     public init() {}
@@ -55,7 +57,7 @@ public enum VerdictPolicy {
             tls = tlsFacts(c, s)
         }
         // The reason then says so (see `FlowReport.reason`).
-        let byIstio = verdict == .plaintext && options.expectedPlaintextPorts.contains(o.server.port)
+        let byIstio = verdict == .plaintext && options.istioAllowance && PolicyOptions.istioPlaintextPorts.contains(o.server.port)
         let byListing = verdict == .plaintext && !byIstio && options.listedPlaintextPorts.contains(o.server.port)
         let mesh = tls.flatMap { Mesh.identify($0, serverPort: o.server.port) }
         return (verdict, reason, protocolName(c, s), tls, notes(o, c, s, keyExchange: tls?.keyExchange), byIstio || byListing, byListing, mesh)
@@ -306,6 +308,7 @@ public enum VerdictPolicy {
         } else {
             offered = []
         }
+        let external = usesExternalKey(hello, server)
         let certificate: String?
         if server.selectedVersion == 0x0304 {
             certificate = "not visible (TLS 1.3 encrypts it)"
@@ -333,9 +336,19 @@ public enum VerdictPolicy {
             helloRetryRequest: server.helloRetryRequest,
             alerts: c.tlsAlertRecords + s.tlsAlertRecords,
             keyExchange: keyExchange(server),
-            resumed: server.resumed,
-            echOffered: hello.echOffered
+            resumed: server.resumed && !external,
+            echOffered: hello.echOffered,
+            externalPreSharedKey: external
         )
+    }
+
+    /// TLS 1.3: the pre-shared key the server selected is one the client
+    /// marked as established out of band (its obfuscated_ticket_age 0), not
+    /// a resumption ticket.
+    static func usesExternalKey(_ hello: TLSHandshakeDetails, _ server: TLSHandshakeDetails) -> Bool {
+        guard server.resumption == .preSharedKeyWithKeyShare || server.resumption == .preSharedKeyOnly else { return false }
+        // Identities from the ninth on have no bit: the shift past 8 gives 0.
+        return hello.externalKeyIdentities & (1 << server.selectedKeyIdentity) != 0
     }
 
     /// The named group the server chose, or under a DHE suite the size of
@@ -370,7 +383,8 @@ public enum VerdictPolicy {
     /// curve under 128-bit security.
     /// `resumed`: the session began in an earlier handshake (TLS 1.2's
     /// abbreviated one), which is where an RSA suite transported its keys.
-    static func keyExchangeWeakness(_ exchange: TLSFacts.KeyExchange, resumed: Bool = false) -> String? {
+    /// `externalKey`: TLS 1.3's pre-shared key was established out of band.
+    static func keyExchangeWeakness(_ exchange: TLSFacts.KeyExchange, resumed: Bool = false, externalKey: Bool = false) -> String? {
         switch exchange {
         case .finiteField(let bits) where bits < 2048:
             return "the key exchange uses a \(bits)-bit Diffie-Hellman prime: encrypted, but within reach of a well-resourced attacker (Logjam); 2048 bits is the least RFC 7919 defines"
@@ -380,6 +394,8 @@ public enum VerdictPolicy {
             return "the session this flow resumed was keyed by RSA key transport (its cipher suite's): no forward secrecy, so whoever later obtains the server's private key can decrypt a recording of this flow together with the handshake that began the session"
         case .rsaKeyTransport:
             return "the key exchange is RSA key transport: no forward secrecy, so whoever later obtains the server's private key can decrypt a recording of this flow"
+        case .preSharedKeyOnly where externalKey:
+            return "the keys come from a pre-shared key established out of band, without (EC)DHE (TLS 1.3 psk_ke): no forward secrecy, so whoever later obtains that key can decrypt a recording of this flow"
         case .preSharedKeyOnly:
             return "the session resumed on a pre-shared key alone, without (EC)DHE (TLS 1.3 psk_ke): no forward secrecy, so whoever later obtains that key, or the server's ticket key, can decrypt a recording of this flow"
         default:
@@ -447,7 +463,8 @@ public enum VerdictPolicy {
         }
         // (A NULL suite's flow is plaintext: how its keys were agreed does not matter.)
         if let exchange = keyExchange,
-           let weakness = keyExchangeWeakness(exchange, resumed: s.handshake.resumption == .abbreviatedHandshake),
+           let weakness = keyExchangeWeakness(exchange, resumed: s.handshake.resumption == .abbreviatedHandshake,
+                                              externalKey: usesExternalKey(c.handshake, s.handshake)),
            !(s.handshake.cipherSuite.map(isNullCipherSuite) ?? false) {
             notes.append(weakness)
         }

@@ -156,6 +156,9 @@ public struct TLSFacts: Sendable, Equatable {
     /// outer, public name, and the one the client asked for may be hidden
     /// (or, for a browser's GREASE, be that same name: the wire cannot tell).
     public var echOffered: Bool
+    /// TLS 1.3 on a pre-shared key established out of band (the client marked
+    /// it so: obfuscated_ticket_age 0), not resumed from an earlier session.
+    public var externalPreSharedKey: Bool
 
     /// How the session's keys were agreed: a named group (TLS 1.3's
     /// key_share, TLS 1.2's ECDHE curve) or, for TLS 1.2 DHE, a prime the
@@ -197,7 +200,7 @@ public struct TLSFacts: Sendable, Equatable {
         self.init(
             version: nil, serverName: nil, alpnOffered: [], alpnSelected: nil, cipherSuite: nil, handshakeSeen: false,
             clientCertificate: nil, legacySSLv2Hello: false, handshakeIncomplete: false, offeredVersions: [],
-            helloRetryRequest: false, alerts: 0, keyExchange: nil, resumed: false, echOffered: false
+            helloRetryRequest: false, alerts: 0, keyExchange: nil, resumed: false, echOffered: false, externalPreSharedKey: false
         )
     }
 
@@ -206,7 +209,7 @@ public struct TLSFacts: Sendable, Equatable {
         version: String?, serverName: String?, alpnOffered: [String], alpnSelected: String?, cipherSuite: UInt16?,
         handshakeSeen: Bool, clientCertificate: String?, legacySSLv2Hello: Bool, handshakeIncomplete: Bool,
         offeredVersions: [String], helloRetryRequest: Bool, alerts: Int, keyExchange: KeyExchange?, resumed: Bool,
-        echOffered: Bool
+        echOffered: Bool, externalPreSharedKey: Bool
     ) {
         self.version = version
         self.serverName = serverName
@@ -223,6 +226,7 @@ public struct TLSFacts: Sendable, Equatable {
         self.keyExchange = keyExchange
         self.resumed = resumed
         self.echOffered = echOffered
+        self.externalPreSharedKey = externalPreSharedKey
     }
 
     public static func versionName(_ version: UInt16) -> String {

@@ -274,7 +274,7 @@ struct Wirecheck: ParsableCommand {
         installSignalHandlers()
         var configuration = AnalyzerConfiguration()
         configuration.idleTimeoutNanoseconds = Int64(idleTimeout * 1e9)
-        if noIstioAllowance { configuration.policy.expectedPlaintextPorts = [] }
+        configuration.policy.istioAllowance = !noIstioAllowance
         configuration.policy.listedPlaintextPorts = (try? expectedPlaintextPorts()) ?? []
         configuration.maximumFlows = maxFlows
         configuration.budget = ReassemblyBudget(perDirectionBytes: maxFlowBuffer * 1024, totalBytes: maxBuffer * 1024 * 1024)

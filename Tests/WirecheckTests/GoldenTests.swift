@@ -23,6 +23,8 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         var resumed: Bool?
         /// The ClientHello offered Encrypted Client Hello (every other flow must not say so).
         var echOffered: Bool?
+        /// TLS 1.3 on an external pre-shared key (every other flow must not say so).
+        var externalPreSharedKey: Bool?
         /// The ClientHello came in the SSLv2-compatible format.
         var legacySSLv2Hello: Bool?
         /// At least this many TLS alert records.
@@ -105,6 +107,7 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
             if let exchange = flow.keyExchange { #expect((report.tls?.keyExchange?.name ?? "none") == exchange, "\(flow.client)") }
             if let resumed = flow.resumed { #expect(report.tls?.resumed == resumed, "\(flow.client)") }
             #expect((report.tls?.echOffered ?? false) == (flow.echOffered ?? false), "\(flow.client)")
+            #expect((report.tls?.externalPreSharedKey ?? false) == (flow.externalPreSharedKey ?? false), "\(flow.client)")
             if let legacy = flow.legacySSLv2Hello { #expect(report.tls?.legacySSLv2Hello == legacy) }
             if let alerts = flow.minAlerts { #expect((report.tls?.alerts ?? 0) >= alerts, "\(flow.client): \(report.tls?.alerts ?? 0) alerts") }
             #expect(report.expected == (flow.expected ?? false))

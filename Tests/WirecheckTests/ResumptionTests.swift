@@ -1,4 +1,5 @@
 import Foundation
+import PacketDecoding
 import Testing
 @testable import PayloadClassification
 @testable import Reporting
@@ -159,5 +160,66 @@ import Testing
         let json = try #require(try JSONSerialization.jsonObject(with: Data(JSONLinesReporter().summary(summary, capture: CaptureFacts(source: "test")).utf8)) as? [String: Any])
         #expect(json["keyExchangeResumed"] as? Int == 2)
         #expect(json["keyExchangeNotSeen"] as? Int == 0)
+    }
+
+    /// A client's pre_shared_key extension: identities with their
+    /// obfuscated ticket ages (0 marks a key established out of band), binders.
+    static func preSharedKeyExtension(_ identities: [(name: String, age: UInt32)]) -> [UInt8] {
+        let list = identities.flatMap { T.vector16(Array($0.name.utf8)) + T.u16(Int($0.age >> 16)) + T.u16(Int($0.age & 0xFFFF)) }
+        let binders = identities.flatMap { _ in T.vector8(T.filler(32, seed: 50)) }
+        return T.ext(41, T.vector16(list) + T.vector16(binders))
+    }
+
+    static func serverHello13(selecting identity: Int, keyShare: Bool) -> [UInt8] {
+        var extensions = T.ext(43, T.u16(0x0304))
+        if keyShare { extensions += T.ext(51, T.u16(0x001D) + T.vector16(T.filler(32, seed: 25))) }
+        extensions += T.ext(41, T.u16(identity))
+        return T.handshake(2, T.u16(0x0303) + T.filler(32, seed: 26) + T.vector8(T.filler(32, seed: 27)) + T.u16(0x1301) + [0]
+            + T.vector16(extensions))
+    }
+
+    static func report(pskIdentities: [(name: String, age: UInt32)], selecting identity: Int, keyShare: Bool) -> FlowReport {
+        let hello = T.clientHello(serverName: "api.example.com", alpn: ["h2"], extraExtensions: Self.preSharedKeyExtension(pskIdentities))
+        var observation = FlowObservation(client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
+                                          server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: 443))
+        observation.handshakeSeen = true
+        observation.clientToServer = K.server(T.record(22, hello, version: 0x0301) + T.changeCipherSpec + T.applicationData(300, seed: 51))
+        observation.serverToClient = K.server(T.record(22, Self.serverHello13(selecting: identity, keyShare: keyShare)) + T.changeCipherSpec
+            + T.applicationData(300, seed: 52))
+        return VerdictPolicy.judge(observation)
+    }
+
+    /// TLS 1.3 on a pre-shared key established out of band (RFC 8446
+    /// §4.2.11: its obfuscated_ticket_age 0) is not a resumption: nothing
+    /// began in an earlier handshake. A ticket's age is offset by a random
+    /// value, so an age of 0 tells them apart where the client follows the RFC.
+    @Test func externalPreSharedKeyIsNotResumption() throws {
+        let external = Self.report(pskIdentities: [("wirecheck-psk", 0)], selecting: 0, keyShare: true)
+        let tls = try #require(external.tls)
+        #expect(tls.externalPreSharedKey && !tls.resumed && tls.keyExchange == .group(0x001D))
+        var text = TextReporter()
+        #expect(text.report(external).contains("TLS 1.3 (x25519, external PSK)"), "\(text.report(external))")
+        var json = JSONLinesReporter()
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.report(external).utf8)) as? [String: Any])
+        let tlsObject = try #require(object["tls"] as? [String: Any])
+        #expect(tlsObject["externalPreSharedKey"] as? Bool == true && tlsObject["resumed"] as? Bool == false)
+
+        let keyOnly = Self.report(pskIdentities: [("wirecheck-psk", 0)], selecting: 0, keyShare: false)
+        #expect(text.report(keyOnly).contains("TLS 1.3 (PSK only, external PSK)"), "\(text.report(keyOnly))")
+        #expect(keyOnly.notes.contains { $0.contains("established out of band") && $0.contains("no forward secrecy") }, "\(keyOnly.notes)")
+
+        // A ticket (its age not 0) is a resumption; with both offered, the
+        // one the server selected decides.
+        let ticket = try #require(Self.report(pskIdentities: [("ticket", 0x9E37_79B9)], selecting: 0, keyShare: true).tls)
+        #expect(ticket.resumed && !ticket.externalPreSharedKey)
+        let both: [(name: String, age: UInt32)] = [("ticket", 0x9E37_79B9), ("wirecheck-psk", 0)]
+        #expect(try #require(Self.report(pskIdentities: both, selecting: 0, keyShare: true).tls).resumed)
+        let second = try #require(Self.report(pskIdentities: both, selecting: 1, keyShare: true).tls)
+        #expect(second.externalPreSharedKey && !second.resumed)
+        // A client that offered no PSK identities the server's selection can name: resumed, as before.
+        for selected in [3, 8, 200] {
+            let unknown = try #require(Self.report(pskIdentities: [("wirecheck-psk", 0)], selecting: selected, keyShare: true).tls)
+            #expect(unknown.resumed && !unknown.externalPreSharedKey, "identity \(selected)")
+        }
     }
 }
