@@ -8,8 +8,15 @@ public struct PolicyOptions: Sendable, Equatable {
     /// Server ports where Istio sends plaintext by design: 15020 (merged
     /// Prometheus metrics), 15021 (health checks), 15090 (Envoy metrics),
     /// 15010 (istiod's plaintext XDS). Plaintext to them is reported as
-    /// expected and does not fail the run.
-    public static let istioPlaintextPorts: Set<UInt16> = [15_010, 15_020, 15_021, 15_090]
+    /// expected and does not fail the run. Compared, not hashed: a set
+    /// lookup hashed the port for every plaintext flow.
+    @inlinable
+    public static func isIstioPlaintextPort(_ port: UInt16) -> Bool {
+        switch port {
+        case 15_010, 15_020, 15_021, 15_090: return true
+        default: return false
+        }
+    }
 
     /// Plaintext to Istio's ports is expected (`--no-istio-allowance` turns it off).
     public var istioAllowance = true
@@ -57,8 +64,9 @@ public enum VerdictPolicy {
             tls = tlsFacts(c, s)
         }
         // The reason then says so (see `FlowReport.reason`).
-        let byIstio = verdict == .plaintext && options.istioAllowance && PolicyOptions.istioPlaintextPorts.contains(o.server.port)
-        let byListing = verdict == .plaintext && !byIstio && options.listedPlaintextPorts.contains(o.server.port)
+        let byIstio = verdict == .plaintext && options.istioAllowance && PolicyOptions.isIstioPlaintextPort(o.server.port)
+        let byListing = verdict == .plaintext && !byIstio && !options.listedPlaintextPorts.isEmpty
+            && options.listedPlaintextPorts.contains(o.server.port)
         let mesh = tls.flatMap { Mesh.identify($0, serverPort: o.server.port) }
         return (verdict, reason, protocolName(c, s), tls, notes(o, c, s, keyExchange: tls?.keyExchange), byIstio || byListing, byListing, mesh)
     }
