@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import PacketDecoding
 @testable import PayloadClassification
 @testable import Reporting
 @testable import VerdictPolicy
@@ -30,12 +29,7 @@ import PacketDecoding
     }
 
     static func report(client: [UInt8]) -> FlowReport {
-        var observation = FlowObservation(client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
-                                          server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: 443))
-        observation.handshakeSeen = true
-        observation.clientToServer = K.server(client)
-        observation.serverToClient = ClassifierTests.classify(T.serverFlight)
-        return VerdictPolicy.judge(observation)
+        K.report(client: K.server(client), server: ClassifierTests.classify(T.serverFlight))
     }
 
     @Test func outerExtensionIsOffered() throws {

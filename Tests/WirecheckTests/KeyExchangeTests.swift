@@ -80,10 +80,15 @@ import Testing
 
     /// The report of a flow whose server sent `server` (the client: a TLS 1.3 first flight).
     static func report(_ server: DirectionSummary) -> FlowReport {
+        report(client: ClassifierTests.classify(T.clientFlight), server: server)
+    }
+
+    /// A TLS flow to port 443 whose directions classified as given, judged.
+    static func report(client: DirectionSummary, server: DirectionSummary) -> FlowReport {
         var observation = FlowObservation(client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
                                           server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: 443))
         observation.handshakeSeen = true
-        observation.clientToServer = ClassifierTests.classify(T.clientFlight)
+        observation.clientToServer = client
         observation.serverToClient = server
         return VerdictPolicy.judge(observation)
     }

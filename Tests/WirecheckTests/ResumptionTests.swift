@@ -1,5 +1,4 @@
 import Foundation
-import PacketDecoding
 import Testing
 @testable import PayloadClassification
 @testable import Reporting
@@ -180,13 +179,9 @@ import Testing
 
     static func report(pskIdentities: [(name: String, age: UInt32)], selecting identity: Int, keyShare: Bool) -> FlowReport {
         let hello = T.clientHello(serverName: "api.example.com", alpn: ["h2"], extraExtensions: Self.preSharedKeyExtension(pskIdentities))
-        var observation = FlowObservation(client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
-                                          server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: 443))
-        observation.handshakeSeen = true
-        observation.clientToServer = K.server(T.record(22, hello, version: 0x0301) + T.changeCipherSpec + T.applicationData(300, seed: 51))
-        observation.serverToClient = K.server(T.record(22, Self.serverHello13(selecting: identity, keyShare: keyShare)) + T.changeCipherSpec
-            + T.applicationData(300, seed: 52))
-        return VerdictPolicy.judge(observation)
+        return K.report(client: K.server(T.record(22, hello, version: 0x0301) + T.changeCipherSpec + T.applicationData(300, seed: 51)),
+                        server: K.server(T.record(22, Self.serverHello13(selecting: identity, keyShare: keyShare)) + T.changeCipherSpec
+                            + T.applicationData(300, seed: 52)))
     }
 
     /// TLS 1.3 on a pre-shared key established out of band (RFC 8446
