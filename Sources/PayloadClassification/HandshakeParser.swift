@@ -47,22 +47,40 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
     private var keyExchangeGroupValue: UInt16 = 0
     private var primeLengthValue: UInt16 = 0
     /// A message claimed more than the parser keeps, or did not parse.
-    public var malformedMessage = false
+    public var malformedMessage: Bool {
+        get { flag(Self.malformedBit) }
+        set { setFlag(Self.malformedBit, newValue) }
+    }
     /// Bytes of a handshake record were missing from the capture; parsing
     /// stopped there rather than read what follows as the message's rest.
-    public var gapInHandshake = false
-
-    /// Whether and how the server resumed an earlier session.
-    public var resumption = Resumption.none
+    public var gapInHandshake: Bool {
+        get { flag(Self.gapBit) }
+        set { setFlag(Self.gapBit, newValue) }
+    }
     /// The ServerHello that answers the client's second ClientHello, after a
     /// HelloRetryRequest, was seen: the handshake went on.
-    public var serverHelloAfterRetrySeen = false
+    public var serverHelloAfterRetrySeen: Bool {
+        get { flag(Self.helloAfterRetryBit) }
+        set { setFlag(Self.helloAfterRetryBit, newValue) }
+    }
     /// The ClientHello carried an outer encrypted_client_hello extension
     /// (ECH): its server_name is the outer, public name, and the name the
     /// client wants may be encrypted inside. Browsers also send it as GREASE
     /// (random bytes, the outer name the real one), which the wire cannot
     /// tell apart: only the server's encrypted answer says whether it was used.
-    public var echOffered = false
+    public var echOffered: Bool {
+        get { flag(Self.echBit) }
+        set { setFlag(Self.echBit, newValue) }
+    }
+    // The four above, rarely set, in one byte: as four Bools they took the
+    // struct past 72 bytes, and every open flow holds two of these.
+    private var flags: UInt8 = 0
+    private static let malformedBit: UInt8 = 1, gapBit: UInt8 = 2, helloAfterRetryBit: UInt8 = 4, echBit: UInt8 = 8
+    private func flag(_ bit: UInt8) -> Bool { flags & bit != 0 }
+    private mutating func setFlag(_ bit: UInt8, _ on: Bool) { flags = on ? flags | bit : flags & ~bit }
+
+    /// Whether and how the server resumed an earlier session.
+    public var resumption = Resumption.none
     /// ClientHello: bit i set when the client's i-th pre-shared key identity
     /// (of the first 8) has an obfuscated_ticket_age of 0, which RFC 8446
     /// §4.2.11 asks of keys established out of band; a resumption ticket's age
