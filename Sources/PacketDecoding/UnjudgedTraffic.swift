@@ -236,8 +236,8 @@ public struct UnjudgedTraffic: Sendable, Equatable {
     /// Alertmanager's cluster (9094), Consul, Serf and Nomad send it without a
     /// gossip key: the members' names and addresses readable. Perhaps a label
     /// header (type 244, its length, the label), perhaps a CRC-32 (type 12,
-    /// the checksum of the rest, which proves it when the whole datagram was
-    /// captured), then a message: a type byte and a MessagePack map whose first
+    /// the checksum of the rest, checked when the whole datagram was captured
+    /// and the rest has the structure below), then a message: a type byte and a MessagePack map whose first
     /// key is one of the fields its messages begin with (go-msgpack writes
     /// them in name order: ping's `Node`, ack's `Payload`, alive's `Addr`…),
     /// or a compound message (7, a count, each part's length) whose first part
@@ -250,15 +250,17 @@ public struct UnjudgedTraffic: Sendable, Equatable {
             guard message.count > end else { return false }
             message = UnsafeRawBufferPointer(rebasing: message[end...])
         }
+        let whole = payload.count == wireLength
         if message.count >= 8, message[0] == 12 {
+            // The structure first: any UDP datagram may start with 12, and
+            // the checksum reads every byte of it.
             let checked = UnsafeRawBufferPointer(rebasing: message[5...])
-            if payload.count == wireLength {
-                let sum = UInt32(message[1]) << 24 | UInt32(message[2]) << 16 | UInt32(message[3]) << 8 | UInt32(message[4])
-                return sum == crc32(checked)
-            }
-            message = checked
+            guard isMemberlistMessage(checked, compound: true, whole: whole) else { return false }
+            guard whole else { return true }
+            let sum = UInt32(message[1]) << 24 | UInt32(message[2]) << 16 | UInt32(message[3]) << 8 | UInt32(message[4])
+            return sum == crc32(checked)
         }
-        return isMemberlistMessage(message, compound: true, whole: payload.count == wireLength)
+        return isMemberlistMessage(message, compound: true, whole: whole)
     }
 
     /// First keys of memberlist's messages' maps, in name order and (older
