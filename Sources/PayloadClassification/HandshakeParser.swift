@@ -5,29 +5,35 @@ import Musl
 #endif
 /// What the cleartext part of a TLS handshake showed, from one direction.
 public struct TLSHandshakeDetails: Sendable, Equatable {
-    // Fields in an order that leaves no padding between them: every open
+    // Stored fields in an order that leaves no padding between them, rarely
+    // set flags in bits, versions without Optional's tag byte: every open
     // flow holds two of these (a test keeps the flow's state from growing).
-    public var clientHelloSeen = false
-    public var serverHelloSeen = false
-    /// The legacy_version field of the ClientHello.
-    public var clientHelloVersion: UInt16?
-    public var helloRetryRequest = false
-    /// A TLS 1.2 CertificateRequest was seen (server asks for a client certificate).
-    public var certificateRequestSeen = false
-    /// A Certificate message was seen; `certificateEmpty` says whether it held none.
-    public var certificateSeen = false
     /// supported_versions offered by the client (TLS 1.3 clients), GREASE removed.
     public var offeredVersions: [UInt16] = []
     public var serverName: String?
     public var alpnOffered: [String] = []
     /// ALPN chosen by the server; visible only up to TLS 1.2 (1.3 encrypts it).
     public var alpnSelected: String?
+    /// The name this direction's TLS 1.2 certificate gives its holder (see
+    /// `CertificateName`), nil when none was seen or it named nobody.
+    public var certificateName: String? {
+        get { certificateNameBytes.isEmpty ? nil : String(decoding: certificateNameBytes, as: UTF8.self) }
+        set { certificateNameBytes = newValue.map { Array($0.utf8) } ?? [] }
+    }
+    // Bytes rather than a String: one word, not two, for a name only TLS
+    // 1.2 handshakes show.
+    private var certificateNameBytes: [UInt8] = []
+
+    /// The legacy_version field of the ClientHello.
+    public var clientHelloVersion: UInt16? {
+        get { clientHelloVersionValue == 0 ? nil : clientHelloVersionValue }
+        set { clientHelloVersionValue = newValue ?? 0 }
+    }
     /// Version the server selected (supported_versions, else ServerHello.version).
-    public var selectedVersion: UInt16?
-    public var certificateEmpty = false
-    public var cipherSuite: UInt16?
-    /// The stream opened with an SSLv2-format ClientHello (legacy clients).
-    public var sslv2Hello = false
+    public var selectedVersion: UInt16? {
+        get { selectedVersionValue == 0 ? nil : selectedVersionValue }
+        set { selectedVersionValue = newValue ?? 0 }
+    }
     /// The key exchange group the server chose: the group of TLS 1.3's
     /// key_share (a HelloRetryRequest's until the ServerHello that follows
     /// it), or the named curve of a TLS 1.2 ECDHE ServerKeyExchange.
@@ -42,10 +48,47 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
         get { primeLengthValue == 0 ? nil : primeLengthValue }
         set { primeLengthValue = newValue ?? 0 }
     }
-    // Stored without Optional's tag byte, 0 for none (no group has number 0,
-    // no prime is empty).
+    // Stored without Optional's tag byte, 0 for none: no version, group or
+    // prime length is 0 (a hello claiming version 0x0000 reads as none).
+    private var clientHelloVersionValue: UInt16 = 0
+    private var selectedVersionValue: UInt16 = 0
     private var keyExchangeGroupValue: UInt16 = 0
     private var primeLengthValue: UInt16 = 0
+    private var flags: UInt16 = 0
+    /// Optional: suite 0x0000 (TLS_NULL_WITH_NULL_NULL) is one a server can name.
+    public var cipherSuite: UInt16?
+
+    public var clientHelloSeen: Bool {
+        get { flag(Self.clientHelloBit) }
+        set { setFlag(Self.clientHelloBit, newValue) }
+    }
+    public var serverHelloSeen: Bool {
+        get { flag(Self.serverHelloBit) }
+        set { setFlag(Self.serverHelloBit, newValue) }
+    }
+    public var helloRetryRequest: Bool {
+        get { flag(Self.helloRetryBit) }
+        set { setFlag(Self.helloRetryBit, newValue) }
+    }
+    /// A TLS 1.2 CertificateRequest was seen (server asks for a client certificate).
+    public var certificateRequestSeen: Bool {
+        get { flag(Self.certificateRequestBit) }
+        set { setFlag(Self.certificateRequestBit, newValue) }
+    }
+    /// A Certificate message was seen; `certificateEmpty` says whether it held none.
+    public var certificateSeen: Bool {
+        get { flag(Self.certificateBit) }
+        set { setFlag(Self.certificateBit, newValue) }
+    }
+    public var certificateEmpty: Bool {
+        get { flag(Self.certificateEmptyBit) }
+        set { setFlag(Self.certificateEmptyBit, newValue) }
+    }
+    /// The stream opened with an SSLv2-format ClientHello (legacy clients).
+    public var sslv2Hello: Bool {
+        get { flag(Self.sslv2Bit) }
+        set { setFlag(Self.sslv2Bit, newValue) }
+    }
     /// A message claimed more than the parser keeps, or did not parse.
     public var malformedMessage: Bool {
         get { flag(Self.malformedBit) }
@@ -72,12 +115,12 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
         get { flag(Self.echBit) }
         set { setFlag(Self.echBit, newValue) }
     }
-    // The four above, rarely set, in one byte: as four Bools they took the
-    // struct past 72 bytes, and every open flow holds two of these.
-    private var flags: UInt8 = 0
-    private static let malformedBit: UInt8 = 1, gapBit: UInt8 = 2, helloAfterRetryBit: UInt8 = 4, echBit: UInt8 = 8
-    private func flag(_ bit: UInt8) -> Bool { flags & bit != 0 }
-    private mutating func setFlag(_ bit: UInt8, _ on: Bool) { flags = on ? flags | bit : flags & ~bit }
+    private static let malformedBit: UInt16 = 1, gapBit: UInt16 = 2, helloAfterRetryBit: UInt16 = 4, echBit: UInt16 = 8
+    private static let clientHelloBit: UInt16 = 16, serverHelloBit: UInt16 = 32, helloRetryBit: UInt16 = 64
+    private static let certificateRequestBit: UInt16 = 128, certificateBit: UInt16 = 256, certificateEmptyBit: UInt16 = 512
+    private static let sslv2Bit: UInt16 = 1024
+    @inline(__always) private func flag(_ bit: UInt16) -> Bool { flags & bit != 0 }
+    @inline(__always) private mutating func setFlag(_ bit: UInt16, _ on: Bool) { flags = on ? flags | bit : flags & ~bit }
 
     /// Whether and how the server resumed an earlier session.
     public var resumption = Resumption.none
@@ -140,6 +183,10 @@ public struct HandshakeParser: Sendable {
 
     /// Large post-quantum key shares make ClientHellos of 2–3 KB; 64 KiB is plenty.
     public static let maximumMessage = 65_536
+    /// Of a Certificate message, the bytes kept for the leaf's name: leaf
+    /// certificates are 1–2 KB, those with hundreds of names a few more;
+    /// a longer one is not read (its name is not shown).
+    static let maximumCertificateKept = 16_384
     /// After this many messages nothing more is learned from the cleartext part.
     static let maximumMessages = 16
 
@@ -190,6 +237,10 @@ public struct HandshakeParser: Sendable {
                 if keepBody, body.count < keepLimit {
                     let kept = min(take, keepLimit - body.count)
                     body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + kept)]))
+                    if bodyType == 11, body.count >= 6 {
+                        // certificate_list's length, then the leaf's: keep no more than the leaf.
+                        keepLimit = min(keepLimit, 6 + (Int(body[3]) << 16 | Int(body[4]) << 8 | Int(body[5])))
+                    }
                 }
                 bodyUntouched = false
                 bodyLeft -= take
@@ -214,12 +265,14 @@ public struct HandshakeParser: Sendable {
                     fullHandshakeMessageSeen = true
                 default: keepBody = false
                 }
-                // Hellos are parsed whole; of a Certificate only its list length
-                // matters (empty or not), of a ServerKeyExchange its first
-                // four bytes (curve type, named curve, point length; or a DH
-                // prime's length), and a CertificateRequest only exists.
+                // Hellos are parsed whole; of a Certificate its first (leaf)
+                // certificate, for its holder's name (the limit shrinks to
+                // that certificate once its length is in), of a
+                // ServerKeyExchange its first four bytes (curve type, named
+                // curve, point length; or a DH prime's length), and a
+                // CertificateRequest only exists.
                 switch bodyType {
-                case 11: keepLimit = 3
+                case 11: keepLimit = min(length, Self.maximumCertificateKept)
                 case 12: keepLimit = 4
                 case 13: keepLimit = 0
                 default: keepLimit = length
@@ -283,6 +336,9 @@ public struct HandshakeParser: Sendable {
             details.certificateSeen = true
             // TLS 1.2: certificate_list<0..2^24-1>; TLS 1.3 would be encrypted.
             if let length = reader.u24() { details.certificateEmpty = length == 0 } else { details.malformedMessage = true }
+            if !details.certificateEmpty, let name = CertificateName.leafName(inCertificateMessage: kept) {
+                details.certificateName = name
+            }
         case 12:
             // The message's whole length is still in `header` (its next
             // header has not started).

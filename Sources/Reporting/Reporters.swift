@@ -258,9 +258,18 @@ public struct TextReporter: Reporter {
                 line.append(alpn)
             }
             if tls.legacySSLv2Hello { line.append(", legacy SSLv2-format hello") }
+            if let name = tls.serverCertificateName {
+                line.append(", server cert ")
+                line.append(name)
+            }
             if let cert = tls.clientCertificate {
                 line.append(", client cert ")
                 line.append(cert)
+                if let name = tls.clientCertificateName {
+                    line.append(" (")
+                    line.append(name)
+                    line.append(UInt8(ascii: ")"))
+                }
             }
         } else {
             flow.writeEvidence(to: &line, before: "  \"", after: "\"")
@@ -398,6 +407,8 @@ public struct JSONLinesReporter: Reporter {
         json.add("resumed", tls.resumed)
         json.add("handshakeSeen", tls.handshakeSeen)
         json.add("clientCertificate", tls.clientCertificate)
+        json.add("serverCertificateName", tls.serverCertificateName)
+        json.add("clientCertificateName", tls.clientCertificateName)
         json.add("alerts", tls.alerts)
         if tls.legacySSLv2Hello { json.add("legacySSLv2Hello", true) }
         if tls.handshakeIncomplete { json.add("handshakeIncomplete", true) }

@@ -346,7 +346,9 @@ public enum VerdictPolicy {
             keyExchange: keyExchange(server),
             resumed: server.resumed && !external,
             echOffered: hello.echOffered,
-            externalPreSharedKey: external
+            externalPreSharedKey: external,
+            serverCertificateName: server.certificateName,
+            clientCertificateName: hello.certificateName
         )
     }
 

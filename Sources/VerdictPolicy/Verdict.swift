@@ -159,6 +159,11 @@ public struct TLSFacts: Sendable, Equatable {
     /// TLS 1.3 on a pre-shared key established out of band (the client marked
     /// it so: obfuscated_ticket_age 0), not resumed from an earlier session.
     public var externalPreSharedKey: Bool
+    /// The names the server's and the client's TLS 1.2 certificates give
+    /// their holders (a SPIFFE ID, a DNS name, `CN=…`), as presented: not
+    /// verified. TLS 1.3 encrypts certificates.
+    public var serverCertificateName: Optional<String>
+    public var clientCertificateName: Optional<String>
 
     /// How the session's keys were agreed: a named group (TLS 1.3's
     /// key_share, TLS 1.2's ECDHE curve) or, for TLS 1.2 DHE, a prime the
@@ -200,7 +205,8 @@ public struct TLSFacts: Sendable, Equatable {
         self.init(
             version: nil, serverName: nil, alpnOffered: [], alpnSelected: nil, cipherSuite: nil, handshakeSeen: false,
             clientCertificate: nil, legacySSLv2Hello: false, handshakeIncomplete: false, offeredVersions: [],
-            helloRetryRequest: false, alerts: 0, keyExchange: nil, resumed: false, echOffered: false, externalPreSharedKey: false
+            helloRetryRequest: false, alerts: 0, keyExchange: nil, resumed: false, echOffered: false, externalPreSharedKey: false,
+            serverCertificateName: nil, clientCertificateName: nil
         )
     }
 
@@ -209,7 +215,7 @@ public struct TLSFacts: Sendable, Equatable {
         version: String?, serverName: String?, alpnOffered: [String], alpnSelected: String?, cipherSuite: UInt16?,
         handshakeSeen: Bool, clientCertificate: String?, legacySSLv2Hello: Bool, handshakeIncomplete: Bool,
         offeredVersions: [String], helloRetryRequest: Bool, alerts: Int, keyExchange: KeyExchange?, resumed: Bool,
-        echOffered: Bool, externalPreSharedKey: Bool
+        echOffered: Bool, externalPreSharedKey: Bool, serverCertificateName: String?, clientCertificateName: String?
     ) {
         self.version = version
         self.serverName = serverName
@@ -227,6 +233,8 @@ public struct TLSFacts: Sendable, Equatable {
         self.resumed = resumed
         self.echOffered = echOffered
         self.externalPreSharedKey = externalPreSharedKey
+        self.serverCertificateName = serverCertificateName
+        self.clientCertificateName = clientCertificateName
     }
 
     public static func versionName(_ version: UInt16) -> String {

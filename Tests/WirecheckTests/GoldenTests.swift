@@ -25,6 +25,11 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         var echOffered: Bool?
         /// TLS 1.3 on an external pre-shared key (every other flow must not say so).
         var externalPreSharedKey: Bool?
+        /// The names the leaf certificates of a TLS 1.2 handshake give, as
+        /// tshark and OpenSSL read them (scripts/expected-certificates.py);
+        /// where the version is expected, absent means none may be shown.
+        var serverCertificateName: String?
+        var clientCertificateName: String?
         /// The ClientHello came in the SSLv2-compatible format.
         var legacySSLv2Hello: Bool?
         /// At least this many TLS alert records.
@@ -99,7 +104,11 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
             let report = unmatched.remove(at: index)
             #expect(report.verdict.rawValue == flow.verdict, "\(flow.client): \(report.reason)")
             if let proto = flow.protocol { #expect(report.protocolName == proto) }
-            if let version = flow.tlsVersion { #expect(report.tls?.version == version) }
+            if let version = flow.tlsVersion {
+                #expect(report.tls?.version == version)
+                #expect(report.tls?.serverCertificateName == flow.serverCertificateName, "\(flow.client)")
+                #expect(report.tls?.clientCertificateName == flow.clientCertificateName, "\(flow.client)")
+            }
             if let sni = flow.sni { #expect(report.tls?.serverName == sni) }
             if let alpn = flow.alpn { #expect(report.tls?.alpnOffered == alpn) }
             if let certificate = flow.clientCertificate { #expect(report.tls?.clientCertificate == certificate) }
