@@ -15,41 +15,43 @@ enum CertificateName {
 
     /// The leaf's name from a Certificate message's body (its
     /// certificate_list, of which the caller may have kept only the start),
-    /// or nil when the leaf is not whole in `message`, is not a certificate
-    /// in the shape RFC 5280 gives, or names nobody.
-    static func leafName(inCertificateMessage message: UnsafeRawBufferPointer) -> String? {
+    /// as printable text (see `shown`), or empty when the leaf is not whole
+    /// in `message`, is not a certificate in the shape RFC 5280 gives, or
+    /// names nobody. Bytes, not a String: kept in the flow as they are.
+    static func leafName(inCertificateMessage message: UnsafeRawBufferPointer) -> [UInt8] {
         var list = ByteReader(message)
         guard list.u24() != nil, let leafLength = list.u24(), leafLength > 0,
               let leaf = list.bytes(leafLength)
-        else { return nil }
+        else { return [] }
         return name(ofCertificate: leaf)
     }
 
-    /// The name in one DER certificate (see the type's comment for which).
-    static func name(ofCertificate der: UnsafeRawBufferPointer) -> String? {
+    /// The name in one DER certificate (see the type's comment for which),
+    /// empty for none.
+    static func name(ofCertificate der: UnsafeRawBufferPointer) -> [UInt8] {
         var outer = ByteReader(der)
         // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { … }, … }
-        guard var certificate = element(&outer, tag: 0x30), var tbs = element(&certificate, tag: 0x30) else { return nil }
+        guard var certificate = element(&outer, tag: 0x30), var tbs = element(&certificate, tag: 0x30) else { return [] }
         // version [0] EXPLICIT, optional (absent in version 1 certificates).
-        if tbs.unreadBytes.first == 0xA0, element(&tbs, tag: 0xA0) == nil { return nil }
+        if tbs.unreadBytes.first == 0xA0, element(&tbs, tag: 0xA0) == nil { return [] }
         // serialNumber, signature, issuer, validity; then subject, subjectPublicKeyInfo.
         guard element(&tbs, tag: 0x02) != nil, element(&tbs, tag: 0x30) != nil,
               element(&tbs, tag: 0x30) != nil, element(&tbs, tag: 0x30) != nil,
               let subject = element(&tbs, tag: 0x30), element(&tbs, tag: 0x30) != nil
-        else { return nil }
+        else { return [] }
         // issuerUniqueID [1], subjectUniqueID [2], extensions [3] EXPLICIT.
         var alternativeNames: ByteReader?
         while tbs.remaining > 0 {
-            guard let (tag, content) = anyElement(&tbs) else { return nil }
+            guard let (tag, content) = anyElement(&tbs) else { return [] }
             if tag == 0xA3 {
                 var wrapper = content
-                guard let extensions = element(&wrapper, tag: 0x30) else { return nil }
+                guard let extensions = element(&wrapper, tag: 0x30) else { return [] }
                 alternativeNames = subjectAlternativeNames(in: extensions)
             }
         }
         if let alternativeNames, let name = preferredAlternativeName(alternativeNames) { return shown(name) }
-        guard let commonName = lastCommonName(in: subject) else { return nil }
-        return "CN=" + shown(commonName)
+        guard let commonName = lastCommonName(in: subject) else { return [] }
+        return shown(commonName, commonName: true)
     }
 
     /// The GeneralNames of the subjectAltName extension (2.5.29.17), if any.
@@ -104,14 +106,40 @@ enum CertificateName {
         return found
     }
 
-    /// Printable text, cut to `maximumShown`.
-    private static func shown(_ bytes: UnsafeRawBufferPointer) -> String {
-        let kept = UnsafeRawBufferPointer(rebasing: bytes.prefix(maximumShown))
-        let text = ByteReader(kept).printableText()
-        return bytes.count > maximumShown ? text + "…" : text
+    /// The name as printable ASCII, cut to `maximumShown` bytes (then "…"),
+    /// "CN=" before a common name; any other byte, and the backslash, as
+    /// `\xNN`, as TLS names are shown elsewhere (`ByteReader.printableText`).
+    /// Written straight into the array: building a String first and then
+    /// its bytes cost a third more than the whole certificate walk.
+    private static func shown(_ name: UnsafeRawBufferPointer, commonName: Bool = false) -> [UInt8] {
+        let kept = UnsafeRawBufferPointer(rebasing: name.prefix(maximumShown))
+        // The usual name is plain ASCII: found so by one pass, then copied
+        // whole. (Array(unsafeUninitializedCapacity:) took 680 instructions
+        // a name here, most of them finding the array's metadata.)
+        let plain = !kept.contains { $0 < 0x20 || $0 >= 0x7F || $0 == UInt8(ascii: "\\") }
+        if plain, !commonName, name.count <= maximumShown { return Array(kept) }
+        var out: [UInt8] = []
+        out.reserveCapacity(3 + (plain ? kept.count : 4 * kept.count) + 3)
+        if commonName { out.append(contentsOf: [UInt8(ascii: "C"), UInt8(ascii: "N"), UInt8(ascii: "=")]) }
+        if plain {
+            out.append(contentsOf: kept)
+        } else {
+            for byte in kept {
+                if byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\\") {
+                    out.append(byte)
+                } else {
+                    out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "x"), hexDigit(byte >> 4), hexDigit(byte & 0xF)])
+                }
+            }
+        }
+        if name.count > maximumShown { out.append(contentsOf: [0xE2, 0x80, 0xA6]) }  // "…" in UTF-8
+        return out
     }
 
+    private static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 0x30 + value : 0x57 + value }
+
     /// One DER element of the given tag: its contents, the reader past it.
+    @inline(__always)
     private static func element(_ reader: inout ByteReader, tag: UInt8) -> ByteReader? {
         guard reader.unreadBytes.first == tag, let (_, content) = anyElement(&reader) else { return nil }
         return content
@@ -120,6 +148,7 @@ enum CertificateName {
     /// One DER element: its tag (single-byte tags only; X.509 uses no
     /// other) and contents. Definite lengths of up to three bytes; the
     /// indefinite form, which DER forbids, is refused.
+    @inline(__always)
     private static func anyElement(_ reader: inout ByteReader) -> (UInt8, ByteReader)? {
         guard let tag = reader.u8(), tag & 0x1F != 0x1F, let first = reader.u8() else { return nil }
         var length = Int(first)

@@ -15,14 +15,14 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
     /// ALPN chosen by the server; visible only up to TLS 1.2 (1.3 encrypts it).
     public var alpnSelected: String?
     /// The name this direction's TLS 1.2 certificate gives its holder (see
-    /// `CertificateName`), nil when none was seen or it named nobody.
+    /// `CertificateName`) as printable text, empty when none was seen or it
+    /// named nobody. Bytes rather than a String: one word, not two, for a
+    /// name only TLS 1.2 handshakes show, and written out as they are.
+    public var certificateNameBytes: [UInt8] = []
+    /// The same as text, nil for none.
     public var certificateName: String? {
-        get { certificateNameBytes.isEmpty ? nil : String(decoding: certificateNameBytes, as: UTF8.self) }
-        set { certificateNameBytes = newValue.map { Array($0.utf8) } ?? [] }
+        certificateNameBytes.isEmpty ? nil : String(decoding: certificateNameBytes, as: UTF8.self)
     }
-    // Bytes rather than a String: one word, not two, for a name only TLS
-    // 1.2 handshakes show.
-    private var certificateNameBytes: [UInt8] = []
 
     /// The legacy_version field of the ClientHello.
     public var clientHelloVersion: UInt16? {
@@ -336,9 +336,7 @@ public struct HandshakeParser: Sendable {
             details.certificateSeen = true
             // TLS 1.2: certificate_list<0..2^24-1>; TLS 1.3 would be encrypted.
             if let length = reader.u24() { details.certificateEmpty = length == 0 } else { details.malformedMessage = true }
-            if !details.certificateEmpty, let name = CertificateName.leafName(inCertificateMessage: kept) {
-                details.certificateName = name
-            }
+            if !details.certificateEmpty { details.certificateNameBytes = CertificateName.leafName(inCertificateMessage: kept) }
         case 12:
             // The message's whole length is still in `header` (its next
             // header has not started).

@@ -142,6 +142,15 @@ struct JSONObject: ~Copyable {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// Text kept as UTF-8 bytes, `null` when there are none.
+    mutating func addText(_ key: StaticString, _ utf8: UnsafeBufferPointer<UInt8>) {
+        guard !utf8.isEmpty else { return addNull(key) }
+        addKey(key)
+        bytes.append(UInt8(ascii: "\""))
+        Self.appendEscaped(utf8, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
     mutating func addNull(_ key: StaticString) {
         addKey(key)
         bytes.append("null")

@@ -258,17 +258,19 @@ public struct TextReporter: Reporter {
                 line.append(alpn)
             }
             if tls.legacySSLv2Hello { line.append(", legacy SSLv2-format hello") }
-            if let name = tls.serverCertificateName {
-                line.append(", server cert ")
-                line.append(name)
-            }
-            if let cert = tls.clientCertificate {
-                line.append(", client cert ")
-                line.append(cert)
-                if let name = tls.clientCertificateName {
-                    line.append(" (")
-                    line.append(name)
-                    line.append(UInt8(ascii: ")"))
+            tls.withCertificateNames { server, client in
+                if !server.isEmpty {
+                    line.append(", server cert ")
+                    line.append(server)
+                }
+                if let cert = tls.clientCertificate {
+                    line.append(", client cert ")
+                    line.append(cert)
+                    if !client.isEmpty {
+                        line.append(" (")
+                        line.append(client)
+                        line.append(UInt8(ascii: ")"))
+                    }
                 }
             }
         } else {
@@ -407,8 +409,10 @@ public struct JSONLinesReporter: Reporter {
         json.add("resumed", tls.resumed)
         json.add("handshakeSeen", tls.handshakeSeen)
         json.add("clientCertificate", tls.clientCertificate)
-        json.add("serverCertificateName", tls.serverCertificateName)
-        json.add("clientCertificateName", tls.clientCertificateName)
+        tls.withCertificateNames { server, client in
+            json.addText("serverCertificateName", server)
+            json.addText("clientCertificateName", client)
+        }
         json.add("alerts", tls.alerts)
         if tls.legacySSLv2Hello { json.add("legacySSLv2Hello", true) }
         if tls.handshakeIncomplete { json.add("handshakeIncomplete", true) }

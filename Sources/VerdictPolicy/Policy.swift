@@ -347,8 +347,8 @@ public enum VerdictPolicy {
             resumed: server.resumed && !external,
             echOffered: hello.echOffered,
             externalPreSharedKey: external,
-            serverCertificateName: server.certificateName,
-            clientCertificateName: hello.certificateName
+            serverCertificateNameBytes: server.certificateNameBytes,
+            clientCertificateNameBytes: hello.certificateNameBytes
         )
     }
 
