@@ -279,6 +279,38 @@ def main():
           [{"client": endpoint(C, 40030), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls"},
            {"client": endpoint(C, 40031), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http"}], 1)
 
+    # 10. Two SYN-ACKs with different initial sequence numbers before any data
+    #     (a server answering a retransmitted SYN afresh, a middlebox's SYN-ACK
+    #     first): the client's acknowledgement says which one the data follows.
+    #     TLS after the second, which the client acknowledges; HTTP after the
+    #     first, acknowledged before a stray second one arrives.
+    f = Flow(C, S, 40040, sisn=700000, start=T0 + 10)
+    f.packets.append(f.seg(True, "S"))
+    f.cseq = (f.cseq + 1) & 0xFFFFFFFF
+    f.packets.append(f.seg(False, "SA"))
+    f.sseq = 3_900_000_000
+    f.packets.append(f.seg(False, "SA"))
+    f.sseq = (f.sseq + 1) & 0xFFFFFFFF
+    f.packets.append(f.seg(True, "A"))
+    f.exchange(tls_c, tls_s)
+    f.close()
+    g = Flow(C, S, 40041, sisn=800000, start=f.t + 0.1)
+    g.packets.append(g.seg(True, "S"))
+    g.cseq = (g.cseq + 1) & 0xFFFFFFFF
+    g.packets.append(g.seg(False, "SA"))
+    g.sseq = (g.sseq + 1) & 0xFFFFFFFF
+    g.packets.append(g.seg(True, "A"))
+    g.packets.append(g.seg(False, "SA", seq=3_900_000_000))
+    g.exchange(http_c, http_s)
+    g.close()
+    write("second-synack", frames(f.packets + g.packets),
+          "Two SYN-ACKs with different initial sequence numbers before any data: real lab TLS after the second, which "
+          "the client acknowledges; real lab HTTP after the first, which the client acknowledged before a stray second "
+          "one. Each server's data follows the SYN-ACK its client acknowledged.",
+          [{"client": endpoint(C, 40040), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3"},
+           {"client": endpoint(C, 40041), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http",
+            "evidenceContains": ["HTTP/1.1 200 OK"]}], 1)
+
 
 if __name__ == "__main__":
     main()

@@ -585,6 +585,9 @@ extension FlowState {
                 toClient.assembler.startAtSYN(initialSequence: segment.sequence)
             }
         }
+        // The client's acknowledgement settles which of two SYN-ACKs the
+        // server's data follows (see `startAtSYN`).
+        if fromClient, segment.flags.contains(.ack) { toClient.assembler.notePeerAcknowledgment(segment.acknowledgment) }
         // Data on a SYN starts one past the SYN's sequence number.
         let dataSequence = segment.flags.contains(.syn) ? segment.sequence &+ 1 : segment.sequence
         if length > 0 {

@@ -79,14 +79,20 @@ public struct DirectionStatistics: Sendable, Equatable {
 /// and no allocation; only data that arrives ahead of a hole is copied, within
 /// the budget. Sequence numbers are compared modulo 2^32.
 public struct DirectionAssembler: Sendable {
+    // The small fields in an order that leaves no padding: every open flow
+    // holds two of these (a test keeps the flow's state from growing).
     /// The next sequence number the stream expects.
     public private(set) var nextSequence: UInt32 = 0
+    /// Where the stream would start after another SYN seen before any data
+    /// (see `startAtSYN`), until the peer's acknowledgement decides.
+    private var alternativeStart: UInt32 = 0
+    /// The sequence number of the FIN, once seen.
+    public private(set) var finSequence: UInt32?
     /// Whether a first sequence number is known.
     public private(set) var isStarted = false
     /// Whether the stream started at a SYN (so no byte before it exists).
     public private(set) var startedAtSYN = false
-    /// The sequence number of the FIN, once seen.
-    public private(set) var finSequence: UInt32?
+    private var hasAlternativeStart = false
     public private(set) var statistics = DirectionStatistics()
 
     private var pending: [PendingSegment] = []
@@ -116,12 +122,53 @@ public struct DirectionAssembler: Sendable {
     /// A SYN seen after data was already handed on (a capture that reorders
     /// the handshake behind the first data) marks the start but never moves
     /// the stream back over bytes the sink already has.
+    ///
+    /// Another SYN with a different initial sequence number, before any
+    /// data, is kept aside rather than taken or ignored: a server that
+    /// answered a retransmitted SYN afresh, or a middlebox's SYN-ACK before
+    /// the server's, leaves two starts, and only the peer's acknowledgement
+    /// says which one its data follows (`notePeerAcknowledgment`). Taking
+    /// the first always read the data after a later one as bytes from
+    /// before the stream began; taking the last lost streams whose peer had
+    /// acknowledged the first.
     public mutating func startAtSYN(initialSequence: UInt32) {
-        guard !isStarted || !startedAtSYN else { return }
         let untouched = statistics.deliveredBytes == 0 && statistics.gapBytes == 0 && pending.isEmpty
+        if isStarted, startedAtSYN {
+            if untouched, initialSequence &+ 1 != nextSequence {
+                alternativeStart = initialSequence &+ 1
+                hasAlternativeStart = true
+            }
+            return
+        }
         if !isStarted || untouched { nextSequence = initialSequence &+ 1 }
         isStarted = true
         startedAtSYN = true
+    }
+
+    /// The peer acknowledged `acknowledgment` (a segment the other way with
+    /// ACK set). Settles which of two SYNs this stream follows, while no
+    /// data has been taken: one acknowledging the alternative start moves
+    /// the stream there. Any other acknowledgement leaves it as it is (the
+    /// peer may acknowledge data the capture missed, which must stay a gap).
+    @inline(__always)
+    public mutating func notePeerAcknowledgment(_ acknowledgment: UInt32) {
+        guard hasAlternativeStart else { return }
+        settleStart(acknowledgment)
+    }
+
+    @inline(never)
+    private mutating func settleStart(_ acknowledgment: UInt32) {
+        let untouched = statistics.deliveredBytes == 0 && statistics.gapBytes == 0 && pending.isEmpty
+        guard untouched else {
+            hasAlternativeStart = false
+            return
+        }
+        if acknowledgment == alternativeStart {
+            nextSequence = alternativeStart
+            hasAlternativeStart = false
+        } else if acknowledgment == nextSequence {
+            hasAlternativeStart = false
+        }
     }
 
     /// Records a FIN at the sequence number after the segment's payload.

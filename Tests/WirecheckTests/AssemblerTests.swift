@@ -188,6 +188,36 @@ struct SplitMix: RandomNumberGenerator {
         #expect(sink.bytes == data, "the same bytes delivered twice after a late SYN")
     }
 
+    /// Two SYNs with different initial sequence numbers before any data
+    /// (a server's second SYN-ACK, a middlebox's first): the peer's
+    /// acknowledgement says which start the data follows.
+    @Test func theAcknowledgedSYNDecidesWhereTheStreamStarts() {
+        let data = bytes(0..<10)
+        func run(acknowledge: [UInt32], dataAt sequence: UInt32, deliveredBefore: Bool = false) -> RecordingSink {
+            var assembler = DirectionAssembler()
+            var sink = RecordingSink()
+            var budget = ReassemblyBudget()
+            assembler.startAtSYN(initialSequence: 499)
+            if deliveredBefore { data.withUnsafeBytes { assembler.accept(sequence: 500, payload: $0, budget: &budget, sink: &sink) } }
+            assembler.startAtSYN(initialSequence: 499)  // the same SYN again (-i any): nothing to decide
+            assembler.startAtSYN(initialSequence: 8_999)
+            for acknowledgment in acknowledge { assembler.notePeerAcknowledgment(acknowledgment) }
+            data.withUnsafeBytes { assembler.accept(sequence: sequence, payload: $0, budget: &budget, sink: &sink) }
+            assembler.flush(budget: &budget, sink: &sink)
+            return sink
+        }
+        // The peer acknowledges the second SYN: its data is the stream.
+        #expect(run(acknowledge: [9_000], dataAt: 9_000).events == [.data(data)])
+        // The peer acknowledges the first: data after it is the stream; a
+        // later acknowledgement of the second changes nothing.
+        #expect(run(acknowledge: [500, 9_000], dataAt: 500).events == [.data(data)])
+        // An acknowledgement of neither (data the capture missed) moves
+        // nothing: what follows it is after a gap from the first start.
+        #expect(run(acknowledge: [520], dataAt: 520).events == [.gap(20), .data(data)])
+        // Data already taken: a SYN after it, acknowledged, moves nothing.
+        #expect(run(acknowledge: [9_000], dataAt: 510, deliveredBefore: true).events == [.data(data + data)])
+    }
+
     @Test(arguments: cases)
     func delivery(_ c: Case) {
         let result = assemble(c.segments, start: Self.base)
