@@ -129,12 +129,13 @@ public enum VerdictPolicy {
             let pickedUpMidStream = c.resynchronised || s.resynchronised || c.startedMidStream || s.startedMidStream
             guard let preamble, preamble.hasPrefix("SSLv2") else {
                 return (.encrypted, Reason(.tlsFraming(clientRecords: c.tlsRecords, serverRecords: s.tlsRecords,
-                                                       preamble: preamble, pickedUpMidStream: pickedUpMidStream)))
+                                                       preamble: preamble, pickedUpMidStream: pickedUpMidStream,
+                                                       helloSeen: c.handshake.clientHelloSeen || s.handshake.serverHelloSeen)))
             }
             // No upgrade: the client's hello is itself a record, in the legacy SSLv2 format.
             let client = c.tlsRecords == 0 ? "" : ", then \(c.tlsRecords) client records"
             var reason = "every byte in both directions is TLS framing (a ClientHello in the legacy SSLv2 format\(client); \(s.tlsRecords) server records)"
-            if pickedUpMidStream { reason += Reason.pickedUpMidStream.description }
+            if pickedUpMidStream { reason += Reason.pickedUpMidStreamHelloSeen.description }
             return (.encrypted, Reason(text: reason))
         case (.ssh, .ssh):
             let upgrade = (c.preamble ?? s.preamble).map { " after an upgrade: \($0)" } ?? ""

@@ -9,8 +9,10 @@ import PacketDecoding
 public struct Reason: Sendable, Equatable, CustomStringConvertible, ExpressibleByStringInterpolation {
     enum Form: Sendable, Equatable {
         /// Every byte both ways is TLS record framing: the record counts,
-        /// the upgrade before it (if any) and whether it was picked up mid-stream.
-        case tlsFraming(clientRecords: Int, serverRecords: Int, preamble: String?, pickedUpMidStream: Bool)
+        /// the upgrade before it (if any), whether it was picked up
+        /// mid-stream and, if so, whether a hello was seen all the same (a
+        /// stream whose first captured byte began one).
+        case tlsFraming(clientRecords: Int, serverRecords: Int, preamble: String?, pickedUpMidStream: Bool, helloSeen: Bool = false)
         /// Cleartext of the named protocol both ways.
         case cleartextBothWays(String)
         case text(String)
@@ -20,6 +22,9 @@ public struct Reason: Sendable, Equatable, CustomStringConvertible, ExpressibleB
 
     /// Appended to a TLS reason when the stream was picked up mid-way.
     static let pickedUpMidStream: StaticString = "; picked up mid-stream, framing verified after resynchronising, handshake not seen"
+    /// The same when a hello was seen all the same: "handshake not seen"
+    /// beside the TLS version and SNI it showed read as a contradiction.
+    static let pickedUpMidStreamHelloSeen: StaticString = "; picked up mid-stream, framing verified after resynchronising, part of the handshake seen"
 
     init(_ form: Form) { self.form = form }
 
@@ -34,7 +39,7 @@ public struct Reason: Sendable, Equatable, CustomStringConvertible, ExpressibleB
     /// The sentence, appended to `out`.
     public func write(to out: inout ByteWriter) {
         switch form {
-        case let .tlsFraming(clientRecords, serverRecords, preamble, pickedUpMidStream):
+        case let .tlsFraming(clientRecords, serverRecords, preamble, pickedUpMidStream, helloSeen):
             out.append("every byte in both directions is TLS record framing (")
             out.appendDecimal(clientRecords)
             out.append(" client, ")
@@ -44,7 +49,7 @@ public struct Reason: Sendable, Equatable, CustomStringConvertible, ExpressibleB
                 out.append(" after an upgrade: ")
                 out.append(preamble)
             }
-            if pickedUpMidStream { out.append(Self.pickedUpMidStream) }
+            if pickedUpMidStream { out.append(helloSeen ? Self.pickedUpMidStreamHelloSeen : Self.pickedUpMidStream) }
         case .cleartextBothWays(let name):
             out.append("cleartext ")
             out.append(name)
