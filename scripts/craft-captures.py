@@ -303,13 +303,26 @@ def main():
     g.packets.append(g.seg(False, "SA", seq=3_900_000_000))
     g.exchange(http_c, http_s)
     g.close()
-    write("second-synack", frames(f.packets + g.packets),
+    # ... and a server whose data follows a SYN-ACK the capture missed: its
+    # answer lies before the start the captured SYN-ACK gives, then it resets.
+    # Its bytes cannot be placed, so no refusal can be told: the client's
+    # cleartext request fails the run, never passing as a proof of STRICT.
+    h = Flow(C, S, 40042, sisn=900000, start=g.t + 0.1)
+    h.handshake()
+    h.packets += h.data(True, http_c)
+    h.sseq = 3_900_000_001
+    h.packets += h.data(False, http_s)
+    h.packets.append(h.seg(False, "R"))
+    write("second-synack", frames(f.packets + g.packets + h.packets),
           "Two SYN-ACKs with different initial sequence numbers before any data: real lab TLS after the second, which "
           "the client acknowledges; real lab HTTP after the first, which the client acknowledged before a stray second "
-          "one. Each server's data follows the SYN-ACK its client acknowledged.",
+          "one. Each server's data follows the SYN-ACK its client acknowledged. Then real lab HTTP whose server answers "
+          "after a SYN-ACK the capture missed and resets: its answer cannot be placed, so the flow is plaintext, not a refusal.",
           [{"client": endpoint(C, 40040), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls", "tlsVersion": "TLS 1.3"},
            {"client": endpoint(C, 40041), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http",
-            "evidenceContains": ["HTTP/1.1 200 OK"]}], 1)
+            "evidenceContains": ["HTTP/1.1 200 OK"]},
+           {"client": endpoint(C, 40042), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http",
+            "reasonContains": "did not follow its SYN-ACK, so no refusal can be told"}], 1)
 
 
 if __name__ == "__main__":

@@ -529,7 +529,8 @@ public struct FlowAnalyzer: Sendable {
             duplicateBytes: clientStats.duplicateBytes + serverStats.duplicateBytes,
             end: end, dropsWhileOpen: flow.dropsWhileOpen,
             clientClosedFirst: flow.firstToClose == (swap ? 2 : 1),
-            serverSilenceBeforeClose: Int64(swap ? flow.silenceBeforeClientClose : flow.silenceBeforeServerClose) * 100_000_000
+            serverSilenceBeforeClose: Int64(swap ? flow.silenceBeforeClientClose : flow.silenceBeforeServerClose) * 100_000_000,
+            bytesBeforeStart: clientStats.bytesBeforeStart + serverStats.bytesBeforeStart
         )
     }
 }

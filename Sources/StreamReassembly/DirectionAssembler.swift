@@ -62,13 +62,18 @@ public struct ReassemblyBudget: Sendable {
 public struct DirectionStatistics: Sendable, Equatable {
     public var deliveredBytes: Int = 0
     public var gapBytes: Int = 0
-    public var gaps: Int = 0
+    /// Bytes that lay before the stream's start when nothing had been
+    /// handed on (see `DirectionAssembler.accept`), counted in `gapBytes` too.
+    public var bytesBeforeStart: Int = 0
     /// Bytes seen again with the same content (the `-i any` double, retransmits).
     public var duplicateBytes: Int = 0
     /// Bytes seen again with different content. The first copy is kept.
     public var conflictingBytes: Int = 0
-    public var outOfOrderSegments: Int = 0
     public var peakBufferedBytes: Int = 0
+    // Counts in 32 bits (they wrap rather than trap), so that the one above
+    // took no room: every open flow holds two of these.
+    public var gaps: UInt32 = 0
+    public var outOfOrderSegments: UInt32 = 0
 
     public init() {}
 }
@@ -197,6 +202,26 @@ public struct DirectionAssembler: Sendable {
         }
         let offset = Self.offset(of: sequence, from: nextSequence)
         if offset + length <= 0 {
+            if startedAtSYN, length > 1, statistics.deliveredBytes == 0, statistics.gapBytes == statistics.bytesBeforeStart,
+               pending.isEmpty {
+                // Before a SYN's start with nothing handed on, bytes cannot
+                // be a retransmission (there was no first copy): they follow
+                // a SYN the capture missed, or belong to another connection.
+                // Counted as a gap at the start, not silently as duplicates,
+                // or a server that answered would read as one that sent
+                // nothing (and a refused cleartext client as a proof of STRICT).
+                // One byte is a keep-alive probe's, which some stacks fill.
+                // (A copy of bytes already counted, the -i any double, is a duplicate.)
+                if recent.compare(sequence: sequence, payload: payload, fingerprint: fingerprint) == .same {
+                    statistics.duplicateBytes += payload.count
+                    return
+                }
+                recent.remember(sequence: sequence, length: payload.count, fingerprint: fingerprint ?? PayloadFingerprint(of: payload))
+                sink.receiveGap(length)
+                reportGap(length)
+                statistics.bytesBeforeStart += length
+                return
+            }
             noteRetransmission(sequence: sequence, payload: payload, fingerprint: fingerprint)
             return
         }
@@ -210,7 +235,7 @@ public struct DirectionAssembler: Sendable {
             drainPending(budget: &budget, sink: &sink)
             return
         }
-        statistics.outOfOrderSegments += 1
+        statistics.outOfOrderSegments &+= 1
         insertPending(sequence: sequence, payload: payload, missing: missing, budget: &budget, sink: &sink)
     }
 
@@ -248,7 +273,7 @@ public struct DirectionAssembler: Sendable {
         if missingFresh > 0 {
             sink.receiveGap(missingFresh)
             statistics.gapBytes += missingFresh
-            statistics.gaps += 1
+            statistics.gaps &+= 1
         }
         nextSequence = sequence &+ UInt32(truncatingIfNeeded: payload.count + missing)
     }
@@ -460,7 +485,7 @@ public struct DirectionAssembler: Sendable {
 
     private mutating func reportGap(_ count: Int) {
         statistics.gapBytes += count
-        statistics.gaps += 1
+        statistics.gaps &+= 1
     }
 }
 

@@ -75,6 +75,12 @@ public enum VerdictPolicy {
         let how = o.serverClosure == .reset ? "reset the connection" : "closed the connection"
 
         if c.kind.isCleartext || s.kind.isCleartext {
+            if c.kind.isCleartext, s.kind == .none, s.gapBytes > 0 {
+                // The server sent bytes the capture does not hold: whether it
+                // answered or refused cannot be told, and the client's
+                // cleartext crossed the wire either way.
+                return (.plaintext, Reason(text: "client sent cleartext \(name(c)); the server's \(s.gapBytes) bytes were not captured or did not follow its SYN-ACK, so no refusal can be told"))
+            }
             if c.kind.isCleartext, s.kind == .none || isAlertOnly(s) {
                 let alert = s.kind != .none
                 let answered = alert ? "answered only with a TLS alert" : "sent no payload"
@@ -113,6 +119,9 @@ public enum VerdictPolicy {
 
         switch (c.kind, s.kind) {
         case (.none, .none):
+            if c.gapBytes > 0 || s.gapBytes > 0 {
+                return (.inconclusive, Reason(text: "payload sent (\(c.gapBytes) client, \(s.gapBytes) server bytes), none of it captured or following its side's SYN"))
+            }
             if o.clientClosure == .reset || o.serverClosure == .reset {
                 return (.inconclusive, "no payload: the connection was reset before any data")
             }
@@ -143,6 +152,10 @@ public enum VerdictPolicy {
         case (.tls, .none), (.none, .tls):
             // One direction captured (or answered with nothing): all of it is TLS.
             let (side, who, other) = c.kind == .tls ? (c, "client", "server") : (s, "server", "client")
+            let silent = c.kind == .tls ? s : c
+            if silent.gapBytes > 0 {
+                return (.inconclusive, Reason(text: "the \(who)'s bytes are TLS record framing (\(side.tlsRecords) records), but the \(other)'s \(silent.gapBytes) bytes were not captured or did not follow its SYN"))
+            }
             guard provesTLS(side) else {
                 return (.inconclusive, "only the \(who) sent bytes, too few to prove TLS framing (\(side.tlsRecords) record)")
             }
@@ -150,6 +163,10 @@ public enum VerdictPolicy {
             return (.encrypted, "every byte seen is TLS record framing (\(side.tlsRecords) \(who) records); the \(other) sent no payload")
         case (.ssh, .none), (.none, .ssh):
             let who = c.kind == .ssh ? "client" : "server"
+            let silent = c.kind == .ssh ? s : c
+            if silent.gapBytes > 0 {
+                return (.inconclusive, Reason(text: "SSH from the \(who), but the other side's \(silent.gapBytes) bytes were not captured or did not follow its SYN"))
+            }
             return (.encrypted, "SSH from the \(who) (banner, then binary packets); the other side sent no payload")
         default:
             break
@@ -453,8 +470,11 @@ public enum VerdictPolicy {
         if o.conflictingBytes > 0 {
             notes.append("\(o.conflictingBytes) bytes were retransmitted with different content; the first copy was used")
         }
-        let gaps = c.gapBytes + s.gapBytes
+        let gaps = c.gapBytes + s.gapBytes - o.bytesBeforeStart
         if gaps > 0 { notes.append("\(gaps) payload bytes were not captured (gaps)") }
+        if o.bytesBeforeStart > 0 {
+            notes.append("\(o.bytesBeforeStart) payload bytes lay before their side's SYN (after a SYN-ACK the capture missed, or another connection's): not analysed")
+        }
         if c.unverifiedBytes + s.unverifiedBytes > 0 {
             notes.append("\(c.unverifiedBytes + s.unverifiedBytes) bytes before resynchronisation were not classified")
         }

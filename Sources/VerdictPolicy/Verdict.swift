@@ -76,6 +76,10 @@ public struct FlowObservation: Sendable {
     /// How long the flow had been silent when the server first closed, in
     /// nanoseconds: an idle timeout, not a decision about the client's bytes.
     public var serverSilenceBeforeClose: Int64
+    /// Payload bytes that lay before their direction's start (the SYN's
+    /// sequence number) when nothing had been taken: after a SYN the capture
+    /// missed, or another connection's. Counted in the directions' gaps.
+    public var bytesBeforeStart: Int
 
     /// Nothing seen yet: no payload, both sides open. The stored properties
     /// have no default values on purpose: with them, every initializer built
@@ -98,7 +102,8 @@ public struct FlowObservation: Sendable {
         clientToServer: consuming DirectionSummary, serverToClient: consuming DirectionSummary,
         handshakeSeen: Bool, clientClosure: Closure, serverClosure: Closure, packets: Int,
         firstSeenNanoseconds: Int64, lastSeenNanoseconds: Int64, conflictingBytes: Int, duplicateBytes: Int,
-        end: FlowEnd, dropsWhileOpen: Bool, clientClosedFirst: Bool = false, serverSilenceBeforeClose: Int64 = 0
+        end: FlowEnd, dropsWhileOpen: Bool, clientClosedFirst: Bool = false, serverSilenceBeforeClose: Int64 = 0,
+        bytesBeforeStart: Int = 0
     ) {
         self.client = client
         self.server = server
@@ -117,6 +122,7 @@ public struct FlowObservation: Sendable {
         self.dropsWhileOpen = dropsWhileOpen
         self.clientClosedFirst = clientClosedFirst
         self.serverSilenceBeforeClose = serverSilenceBeforeClose
+        self.bytesBeforeStart = bytesBeforeStart
     }
 
     /// Payload bytes seen in both directions.

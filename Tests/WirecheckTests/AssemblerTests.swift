@@ -218,6 +218,37 @@ struct SplitMix: RandomNumberGenerator {
         #expect(run(acknowledge: [9_000], dataAt: 510, deliveredBefore: true).events == [.data(data + data)])
     }
 
+    /// Bytes that lie wholly before a SYN's start while nothing has been
+    /// taken cannot be a retransmission (there was no first copy): they are
+    /// a gap at the start, counted once, not duplicates that vanish. One
+    /// byte is a keep-alive probe's; once data was taken, old bytes are
+    /// retransmissions as ever.
+    @Test func bytesBeforeTheStartAreAGapNotDuplicates() {
+        let data = bytes(0..<40)
+        func run(_ segments: [(UInt32, [UInt8])]) -> (RecordingSink, DirectionStatistics) {
+            var assembler = DirectionAssembler()
+            var sink = RecordingSink()
+            var budget = ReassemblyBudget()
+            assembler.startAtSYN(initialSequence: 99_999)
+            for (sequence, payload) in segments {
+                payload.withUnsafeBytes { assembler.accept(sequence: sequence, payload: $0, budget: &budget, sink: &sink) }
+            }
+            assembler.flush(budget: &budget, sink: &sink)
+            return (sink, assembler.statistics)
+        }
+        // Data after a SYN the capture missed, each segment captured twice.
+        let (missed, missedStats) = run([(5_000, data), (5_000, data), (5_040, data), (5_040, data)])
+        #expect(missed.events == [.gap(40), .gap(40)])
+        #expect(missedStats.bytesBeforeStart == 80 && missedStats.gapBytes == 80)
+        #expect(missedStats.duplicateBytes == 80)
+        // A keep-alive probe's one byte, just before the start.
+        let (probe, probeStats) = run([(99_999, [0])])
+        #expect(probe.events.isEmpty && probeStats.duplicateBytes == 1 && probeStats.bytesBeforeStart == 0)
+        // Data taken first: bytes before it are retransmissions.
+        let (taken, takenStats) = run([(100_000, data), (100_000, data)])
+        #expect(taken.events == [.data(data)] && takenStats.duplicateBytes == 40 && takenStats.bytesBeforeStart == 0)
+    }
+
     @Test(arguments: cases)
     func delivery(_ c: Case) {
         let result = assemble(c.segments, start: Self.base)

@@ -151,6 +151,39 @@ import Testing
         return VerdictPolicy.judge(observation)
     }
 
+    /// A side whose bytes were all missing, or could not be placed in its
+    /// stream, did send something: no verdict may rest on its silence. A
+    /// cleartext client's request is then plaintext, never a refusal; one
+    /// side's TLS or SSH proves nothing about the other's bytes.
+    @Test func aSideWithOnlyMissingBytesIsNotSilent() {
+        var unplaced = Self.direction(.none)
+        unplaced.gapBytes = 169
+        var observation = FlowObservation(
+            client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
+            server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: 80)
+        )
+        observation.handshakeSeen = true
+        observation.clientToServer = Self.direction(.http, evidence: "GET / HTTP/1.1")
+        observation.serverToClient = unplaced
+        observation.serverClosure = .reset
+        let refusedLooking = VerdictPolicy.judge(observation)
+        #expect(refusedLooking.verdict == .plaintext, "\(refusedLooking.reason)")
+        #expect(refusedLooking.reason.contains("169 bytes were not captured or did not follow its SYN-ACK"))
+        // Without the missing bytes, the same flow is the refusal STRICT makes.
+        observation.serverToClient = Self.direction(.none)
+        #expect(VerdictPolicy.judge(observation).verdict == .plaintextRejected)
+
+        let tls = Self.judged(Self.direction(.tls, records: 7, hello: true), unplaced, port: 443)
+        #expect(tls.verdict == .inconclusive, "\(tls.reason)")
+        #expect(Self.judged(Self.direction(.tls, records: 7, hello: true), Self.direction(.none), port: 443).verdict == .encrypted)
+        let ssh = Self.judged(Self.direction(.ssh), unplaced, port: 22)
+        #expect(ssh.verdict == .inconclusive, "\(ssh.reason)")
+        var both = observation
+        both.clientToServer = unplaced
+        both.serverToClient = unplaced
+        #expect(!VerdictPolicy.judge(both).reason.contains("no payload"))
+    }
+
     /// Kafka's answers are structured binary data, not a greeting: the client names the flow.
     @Test func structuredBinaryServerDoesNotRenameTheFlow() {
         var client = Self.direction(.cleartextProtocol), server = Self.direction(.cleartextProtocol)
