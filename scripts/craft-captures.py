@@ -324,6 +324,53 @@ def main():
            {"client": endpoint(C, 40042), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http",
             "reasonContains": "did not follow its SYN-ACK, so no refusal can be told"}], 1)
 
+    # 11. A server's answer the capture lost, then its close: the FIN's or
+    #     reset's sequence number says the bytes were sent. Their content is
+    #     unknown, so no refusal can be told, and the client's cleartext fails
+    #     the run; the same request with no answer and a reset at once is the
+    #     refusal STRICT makes. A TLS flow whose client's last bytes (an
+    #     alert's worth) were lost before its reset stays encrypted: every
+    #     byte captured is TLS, and the loss is noted.
+    flows = []
+    for port, close in [(40060, "FA"), (40061, "RA")]:
+        h = Flow(C, S, port, start=T0 + 20 + (port - 40060))
+        h.handshake()
+        h.packets += h.data(True, http_c)
+        h.data(False, http_s)  # lost from the capture
+        h.packets.append(h.seg(False, close))
+        flows += h.packets
+    r = Flow(C, S, 40062, start=T0 + 22)
+    r.handshake()
+    r.packets += r.data(True, http_c)
+    r.packets.append(r.seg(False, "RA"))
+    flows += r.packets
+    # A reset with neither an ACK nor a sequence number (0) says nothing of
+    # where the server's bytes ended, even just past a wrap of its numbers.
+    z = Flow(C, S, 40064, sisn=0xFFFFFF00, start=T0 + 24)
+    z.handshake()
+    z.packets += z.data(True, http_c)
+    z.packets.append(z.seg(False, "R", seq=0))
+    flows += z.packets
+    t = Flow(C, S, 40063, start=T0 + 23)
+    t.handshake()
+    t.exchange(tls_c, tls_s)
+    t.cseq = (t.cseq + 7) & 0xFFFFFFFF  # a 7-byte alert record, lost
+    t.packets.append(t.seg(True, "R"))
+    flows += t.packets
+    write("lost-answer", frames(flows),
+          "Real lab HTTP requests whose server's answer the capture lost, then a FIN, then a reset (the close's sequence "
+          "number shows the bytes were sent): plaintext, no refusal can be told; the same request with no answer and a "
+          "reset at once: plaintext-rejected, also when that reset carries no ACK and sequence number 0 just past a wrap of "
+          "the server's numbers; real lab TLS whose client's last 7 bytes were lost before its reset: encrypted.",
+          [{"client": endpoint(C, 40060), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http",
+            "reasonContains": "169 bytes were not captured"},
+           {"client": endpoint(C, 40061), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http",
+            "reasonContains": "169 bytes were not captured"},
+           {"client": endpoint(C, 40062), "server": endpoint(S, 80), "verdict": "plaintext-rejected", "protocol": "http"},
+           {"client": endpoint(C, 40063), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls",
+            "tlsVersion": "TLS 1.3"},
+           {"client": endpoint(C, 40064), "server": endpoint(S, 80), "verdict": "plaintext-rejected", "protocol": "http"}], 1)
+
 
 if __name__ == "__main__":
     main()

@@ -73,7 +73,10 @@ struct DirectionState: Sendable {
     mutating func finish(budget: inout ReassemblyBudget) -> DirectionSummary {
         // What was counted against the windows' limit is released with the classifier.
         budget.windowBytes -= classifier.heldBytes
-        assembler.flush(budget: &budget, sink: &classifier)
+        let missingAtEnd = assembler.flush(budget: &budget, sink: &classifier)
+        // Into the classifier, not the summary: one changed after it was
+        // built was copied on the way out (+70 instructions a direction).
+        if missingAtEnd > 0 { classifier.noteMissingAtEnd(missingAtEnd) }
         return classifier.finish()
     }
 }
@@ -609,12 +612,20 @@ extension FlowState {
             }
         }
         if segment.flags.contains(.rst) {
+            // Where the side's bytes ended, as a FIN's would say (a reset
+            // answering a segment takes its sequence number from that
+            // segment's acknowledgement, RFC 793); not from one with neither
+            // an ACK nor a sequence number (answering a SYN: 0).
+            let endSequence = dataSequence &+ UInt32(truncatingIfNeeded: length)
+            let acknowledges = segment.flags.contains(.ack) || segment.sequence != 0
             if fromClient {
                 if toServer.closure == .open { noteFirstClose(fromClient: true, at: timestamp, previous: previous) }
                 toServer.closure = .reset
+                if acknowledges { toServer.assembler.noteFIN(at: endSequence) }
             } else {
                 if toClient.closure == .open { noteFirstClose(fromClient: false, at: timestamp, previous: previous) }
                 toClient.closure = .reset
+                if acknowledges { toClient.assembler.noteFIN(at: endSequence) }
             }
         }
         return closeIfDone(at: timestamp)

@@ -123,6 +123,13 @@ public struct DirectionClassifier: StreamSink, Sendable {
         }
     }
 
+    /// Bytes the side sent after the last one captured (its FIN or reset
+    /// came further on): counted as missing, with no effect on what the
+    /// stream was, since nothing follows them.
+    public mutating func noteMissingAtEnd(_ count: Int) {
+        summary.gapBytes += count
+    }
+
     public mutating func receiveGap(_ count: Int) {
         guard count > 0 else { return }
         summary.gapBytes += count

@@ -177,6 +177,9 @@ public struct DirectionAssembler: Sendable {
     }
 
     /// Records a FIN at the sequence number after the segment's payload.
+    /// A reset is recorded the same way (`flush` reads either as where the
+    /// side's bytes ended); only a FIN ends the stream for `isFinished`,
+    /// which is asked only of flows closed by FINs both ways.
     public mutating func noteFIN(at sequence: UInt32) {
         if finSequence == nil { finSequence = sequence }
     }
@@ -241,11 +244,30 @@ public struct DirectionAssembler: Sendable {
 
     /// Delivers everything still held, reporting the holes between as gaps.
     /// Called when the flow ends: nothing more can fill them.
-    public mutating func flush<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) {
+    ///
+    /// Returns the bytes missing at the end: a FIN or reset further on than
+    /// the last byte seen says the side sent bytes the capture lost. They are
+    /// counted as a gap but not handed to the sink, since nothing follows
+    /// them: the caller adds them to what the classifier reports, so that a
+    /// server whose answer was lost and that then closed is not read as one
+    /// that sent nothing and closed (a refusal, and a pass for a leak), while
+    /// a stream that was TLS to its last captured byte stays TLS.
+    @discardableResult
+    public mutating func flush<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) -> Int {
         while !pending.isEmpty {
             skipToFirstPending(budget: &budget, sink: &sink)
         }
+        // Bounded: a sequence number further off belongs to nothing of this stream.
+        guard isStarted, let finSequence else { return 0 }
+        let missing = Self.offset(of: finSequence, from: nextSequence)
+        guard missing > 0, missing <= Self.largestGapBeforeEnd else { return 0 }
+        reportGap(missing)
+        nextSequence = finSequence
+        return missing
     }
+
+    /// The most bytes a FIN or reset may show missing before it (64 MiB).
+    static let largestGapBeforeEnd = 1 << 26
 
     /// Where `sequence` lies relative to `base`, modulo 2^32: negative means before.
     @inline(__always)

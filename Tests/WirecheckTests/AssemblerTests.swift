@@ -249,6 +249,33 @@ struct SplitMix: RandomNumberGenerator {
         #expect(taken.events == [.data(data)] && takenStats.duplicateBytes == 40 && takenStats.bytesBeforeStart == 0)
     }
 
+    /// A FIN (or reset) further on than the last byte seen says the side
+    /// sent bytes the capture lost: flush reports them as missing at the end
+    /// (counted as a gap, not handed to the sink, nothing follows them).
+    @Test func aCloseBeyondTheLastByteSaysBytesWereLost() {
+        let data = bytes(0..<40)
+        func run(start: UInt32?, fin: UInt32?) -> (missing: Int, sink: RecordingSink, stats: DirectionStatistics) {
+            var assembler = DirectionAssembler()
+            var sink = RecordingSink()
+            var budget = ReassemblyBudget()
+            if let start { assembler.startAtSYN(initialSequence: start) }
+            data.withUnsafeBytes { assembler.accept(sequence: 1_001, payload: $0, budget: &budget, sink: &sink) }
+            if let fin { assembler.noteFIN(at: fin) }
+            let missing = assembler.flush(budget: &budget, sink: &sink)
+            return (missing, sink, assembler.statistics)
+        }
+        let lost = run(start: 1_000, fin: 1_041 + 169)
+        #expect(lost.missing == 169 && lost.stats.gapBytes == 169 && lost.sink.events == [.data(data)])
+        #expect(run(start: 1_000, fin: 1_041).missing == 0, "a FIN right after the last byte")
+        #expect(run(start: 1_000, fin: nil).missing == 0)
+        #expect(run(start: 1_000, fin: 1_041 &+ UInt32(DirectionAssembler.largestGapBeforeEnd) &+ 1).missing == 0,
+                "a sequence number too far off to be this stream's")
+        #expect(run(start: 1_000, fin: 1_041 &+ UInt32(DirectionAssembler.largestGapBeforeEnd)).missing
+                == DirectionAssembler.largestGapBeforeEnd)
+        // Picked up mid-stream (no SYN), the first byte seen starts the stream.
+        #expect(run(start: nil, fin: 1_041 + 7).missing == 7)
+    }
+
     @Test(arguments: cases)
     func delivery(_ c: Case) {
         let result = assemble(c.segments, start: Self.base)
