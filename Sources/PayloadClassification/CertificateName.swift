@@ -116,7 +116,7 @@ enum CertificateName {
         // The usual name is plain ASCII: found so by one pass, then copied
         // whole. (Array(unsafeUninitializedCapacity:) took 680 instructions
         // a name here, most of them finding the array's metadata.)
-        let plain = !kept.contains { $0 < 0x20 || $0 >= 0x7F || $0 == UInt8(ascii: "\\") }
+        let plain = kept.allSatisfy(ByteReader.printsAsIs)
         if plain, !commonName, name.count <= maximumShown { return Array(kept) }
         var out: [UInt8] = []
         out.reserveCapacity(3 + (plain ? kept.count : 4 * kept.count) + 3)
@@ -125,7 +125,7 @@ enum CertificateName {
             out.append(contentsOf: kept)
         } else {
             for byte in kept {
-                if byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\\") {
+                if ByteReader.printsAsIs(byte) {
                     out.append(byte)
                 } else {
                     out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "x"), hexDigit(byte >> 4), hexDigit(byte & 0xF)])

@@ -5,9 +5,9 @@ import Musl
 #endif
 /// What the cleartext part of a TLS handshake showed, from one direction.
 public struct TLSHandshakeDetails: Sendable, Equatable {
-    // Stored fields in an order that leaves no padding between them, rarely
-    // set flags in bits, versions without Optional's tag byte: every open
-    // flow holds two of these (a test keeps the flow's state from growing).
+    // Stored fields in an order that leaves no padding between them, the
+    // flags in bits, versions without Optional's tag byte: every open flow
+    // holds two of these (a test keeps the flow's state from growing).
     /// supported_versions offered by the client (TLS 1.3 clients), GREASE removed.
     public var offeredVersions: [UInt16] = []
     public var serverName: String?
@@ -604,6 +604,14 @@ struct ByteReader {
 
     /// The unread bytes as text, with anything unprintable escaped, so names
     /// from the wire cannot inject control characters into reports.
+    /// Whether a byte of a name from the wire is shown as it is: printable
+    /// ASCII but the backslash, which starts the `\xNN` escape any other
+    /// byte is shown as (here and in `CertificateName`).
+    @inline(__always)
+    static func printsAsIs(_ byte: UInt8) -> Bool {
+        byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\\")
+    }
+
     func printableText() -> String {
         let bytes = UnsafeRawBufferPointer(rebasing: storage[position...])
         // The usual case (SNI, ALPN): plain ASCII, checked as it is copied
@@ -618,7 +626,7 @@ struct ByteReader {
             var index = 0
             while index < count {
                 let byte = source[index]
-                guard byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\\") else {
+                guard Self.printsAsIs(byte) else {
                     plain = false
                     return 0
                 }
@@ -630,7 +638,7 @@ struct ByteReader {
         if plain { return copied }
         var text = ""
         for byte in bytes {
-            if byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\\") {
+            if Self.printsAsIs(byte) {
                 text.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
                 text += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
