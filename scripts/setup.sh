@@ -23,7 +23,7 @@ fi
 if [[ "${1:-}" == "--lab" ]]; then
   packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps postgresql
     mosquitto mosquitto-clients slapd ldap-utils prometheus-alertmanager erlang-base python3-grpcio python3-h2
-    wireguard-go wireguard-tools)
+    wireguard-go wireguard-tools openssh-server openssh-client)
 fi
 
 missing=()

@@ -100,6 +100,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 // packets cannot be followed, after a gap, the usual search
                 // for TLS at segment starts takes over.)
                 followPackets(bytes, streamOffset: start)
+            } else if summary.kind == .ssh {
+                if rare.value?.sshKeyExchange?.outcome == .following {
+                    rare.change(initial: RareState()) { $0.sshKeyExchange?.feed(bytes, streamOffset: start) }
+                }
             } else if summary.kind.isCleartext {
                 if watchingRefusals { watchRefusals(bytes) }
                 if start < Self.upgradeScanLimit { scanForUpgrade(bytes, streamOffset: start) }
@@ -165,6 +169,9 @@ public struct DirectionClassifier: StreamSink, Sendable {
             lastByteEndsMessage = false
             // Nor can TDS packets be followed across it, nor HTTP/2 frames.
             if rare.value?.nextPacket != nil { stopFollowing() }
+            if rare.value?.sshKeyExchange?.outcome == .following {
+                rare.change(initial: RareState()) { $0.sshKeyExchange?.noteGap() }
+            }
             if watchingRefusals { stopWatchingRefusals() }
         case .broken:
             return
@@ -276,7 +283,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
             framingBreak: sofar.framingBreak, preamble: sofar.preamble, evidence: sofar.evidence,
             entropy: sofar.entropy, handshake: walked ? walker.handshake.takeDetails() : TLSHandshakeDetails(),
             tlsPayloadSample: walked ? walker.payloadSample : TLSPayloadSample(),
-            proxyRefusal: sofar.proxyRefusal
+            proxyRefusal: sofar.proxyRefusal,
+            sshNewKeysSent: sofar.kind == .ssh && rare.value?.sshKeyExchange?.outcome == .newKeys
         )
     }
 
@@ -749,6 +757,13 @@ public struct DirectionClassifier: StreamSink, Sendable {
             walkTLS(bytes, streamOffset: streamOffset)
         case .ssh(let banner):
             decide(kind: .ssh, name: "ssh", evidence: banner)
+            // From its first byte: its key exchange packets can be followed.
+            if !summary.startedMidStream, let lineEnd = SSHKeyExchange.endOfVersionLine(bytes) {
+                let version1 = SSHKeyExchange.announcesVersion1(UnsafeRawBufferPointer(rebasing: bytes[..<lineEnd]))
+                var exchange = SSHKeyExchange(firstPacketAt: streamOffset + lineEnd, version1: version1)
+                exchange.feed(UnsafeRawBufferPointer(rebasing: bytes[lineEnd...]), streamOffset: streamOffset + lineEnd)
+                rare.change(initial: RareState()) { $0.sshKeyExchange = exchange }
+            }
         case .cleartext(let kind, let name, let evidence):
             decide(kind: kind, name: name, evidence: evidence)
             if kind == .h2c, streamOffset == 0, HTTP2Frames.startsWithSettings(bytes) {
@@ -1111,6 +1126,8 @@ struct RareState: Sendable {
     var wrappedPayloadFrom: Int?
     /// The server's side of HTTP or h2c while it may be all a mesh proxy's refusals.
     var refusals: RefusalWatch?
+    /// An SSH stream from its first byte: its key exchange in clear.
+    var sshKeyExchange: SSHKeyExchange?
 }
 
 /// What a classifier has concluded so far: `DirectionSummary` without the

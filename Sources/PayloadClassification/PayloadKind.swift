@@ -67,6 +67,9 @@ public struct DirectionSummary: Sendable, Equatable {
     public var tlsPayloadSample: TLSPayloadSample
     /// The direction opened with a service mesh proxy's refusal of a request.
     public var proxyRefusal: Optional<ProxyRefusal>
+    /// SSH whose key exchange was followed up to this side's NEWKEYS, which
+    /// it sends only after the peer's key exchange reply (`SSHKeyExchange`).
+    public var sshNewKeysSent: Bool
 
     /// Nothing seen. The stored properties have no default values on purpose
     /// (the optionals are spelled `Optional<…>`, which has no implicit nil):
@@ -78,7 +81,7 @@ public struct DirectionSummary: Sendable, Equatable {
             startedMidStream: false, resynchronised: false, windowShed: false, tlsRecords: 0, tlsApplicationDataRecords: 0,
             tlsAlertRecords: 0, tlsEndsOnRecordBoundary: false, framingBreak: nil, preamble: nil,
             evidence: nil, entropy: nil, handshake: TLSHandshakeDetails(), tlsPayloadSample: TLSPayloadSample(),
-            proxyRefusal: nil
+            proxyRefusal: nil, sshNewKeysSent: false
         )
     }
 
@@ -89,7 +92,7 @@ public struct DirectionSummary: Sendable, Equatable {
         startedMidStream: Bool, resynchronised: Bool, windowShed: Bool, tlsRecords: Int, tlsApplicationDataRecords: Int,
         tlsAlertRecords: Int, tlsEndsOnRecordBoundary: Bool, framingBreak: FramingBreak?, preamble: String?,
         evidence: String?, entropy: Double?, handshake: TLSHandshakeDetails, tlsPayloadSample: TLSPayloadSample,
-        proxyRefusal: ProxyRefusal?
+        proxyRefusal: ProxyRefusal?, sshNewKeysSent: Bool
     ) {
         self.kind = kind
         self.protocolName = protocolName
@@ -110,6 +113,7 @@ public struct DirectionSummary: Sendable, Equatable {
         self.handshake = handshake
         self.tlsPayloadSample = tlsPayloadSample
         self.proxyRefusal = proxyRefusal
+        self.sshNewKeysSent = sshNewKeysSent
     }
 }
 
