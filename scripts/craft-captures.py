@@ -25,6 +25,7 @@ from scapy.contrib.geneve import GENEVE
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = ROOT / "Captures"
 SOURCE = CAPTURES / "permissive.pcap"
+SSH_SOURCE = CAPTURES / "lab-ssh.pcap"
 MSS = 1000
 T0 = 1_790_000_000.0  # fixed capture time
 
@@ -370,6 +371,66 @@ def main():
            {"client": endpoint(C, 40063), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls",
             "tlsVersion": "TLS 1.3"},
            {"client": endpoint(C, 40064), "server": endpoint(S, 80), "verdict": "plaintext-rejected", "protocol": "http"}], 1)
+
+    # 12. One-way captures (asymmetric routing, a load balancer's direct
+    #     server return, a capture filter on one direction): one side's
+    #     packets never reach the capture, the other's acknowledgements show
+    #     its bytes were sent. What the captured side's own bytes prove
+    #     decides: TLS application data records exist only once the other
+    #     side took part in the handshake, and an SSH side sends NEWKEYS only
+    #     after the other's key exchange reply; a hello alone proves nothing
+    #     of the other side, and cleartext can show no refusal.
+    ssh_c, ssh_s = streams(SSH_SOURCE, "127.0.0.1")
+    assert ssh_c.startswith(b"SSH-2.0-") and ssh_s.startswith(b"SSH-2.0-"), "unexpected lab SSH capture"
+    tls_hello = tls_c[:5 + int.from_bytes(tls_c[3:5], "big")]
+    banner_end = ssh_c.index(b"\n") + 1
+    ssh_kexinit = ssh_c[:banner_end + 4 + int.from_bytes(ssh_c[banner_end:banner_end + 4], "big")]
+    flows = []
+
+    def one_way(port, first, answer, rest, sport=80, server_side=False):
+        """The client sends `first`, the server `answer`, the client `rest`, then
+        both close; only one side's packets are kept (the client's, or with
+        `server_side` the server's, the client's bytes being `first` and `rest`)."""
+        h = Flow(C, S, port, sport=sport, start=T0 + 30 + (port - 40070))
+        keep = (lambda fc: not fc) if server_side else (lambda fc: fc)
+        def add(from_client, segments):
+            if keep(from_client):
+                flows.extend(segments)
+        add(True, [h.seg(True, "S")]); h.cseq = (h.cseq + 1) & 0xFFFFFFFF
+        add(False, [h.seg(False, "SA")]); h.sseq = (h.sseq + 1) & 0xFFFFFFFF
+        add(True, [h.seg(True, "A")])
+        add(True, h.data(True, first))
+        add(False, h.data(False, answer))
+        add(True, h.data(True, rest) if rest else [h.seg(True, "A")])
+        add(True, [h.seg(True, "FA")]); h.cseq = (h.cseq + 1) & 0xFFFFFFFF
+        add(False, [h.seg(False, "FA")]); h.sseq = (h.sseq + 1) & 0xFFFFFFFF
+        add(True, [h.seg(True, "A")])
+
+    one_way(40070, tls_hello, tls_s, tls_c[len(tls_hello):])
+    one_way(40071, tls_hello, tls_s, b"")
+    one_way(40072, tls_hello, tls_s, tls_c[len(tls_hello):], server_side=True)
+    one_way(40073, http_c, http_s, b"")
+    one_way(40074, ssh_c[:banner_end], ssh_s, ssh_c[banner_end:], sport=22)
+    one_way(40075, ssh_kexinit, ssh_s, b"", sport=22)
+    lost = "bytes were not captured"
+    write("one-way", frames(flows),
+          "One-way captures, each flow's other side never captured, its bytes shown by the captured side's "
+          "acknowledgements: real lab TLS 1.3 from the client, application data included (encrypted); the same client's "
+          "ClientHello only (inconclusive); the server's side of it (encrypted); real lab HTTP from the client (plaintext, "
+          "no refusal can be told); a real OpenSSH client's key exchange through NEWKEYS and on (encrypted); the same "
+          "client's version line and KEXINIT only (inconclusive).",
+          [{"client": endpoint(C, 40070), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls",
+            "reasonContains": f"the server's {len(tls_s)} {lost}"},
+           {"client": endpoint(C, 40071), "server": endpoint(S, 80), "verdict": "inconclusive", "protocol": "tls",
+            "reasonContains": f"the server's {len(tls_s)} {lost}"},
+           {"client": endpoint(C, 40072), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls",
+            "reasonContains": f"the client's {len(tls_c)} {lost}"},
+           {"client": endpoint(C, 40073), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http",
+            "reasonContains": f"the server's {len(http_s)} {lost}"},
+           {"client": endpoint(C, 40074), "server": endpoint(S, 22), "verdict": "encrypted", "protocol": "ssh",
+            "reasonContains": f"the other side's {len(ssh_s)} {lost}"},
+           {"client": endpoint(C, 40075), "server": endpoint(S, 22), "verdict": "inconclusive", "protocol": "ssh",
+            "reasonContains": f"the other side's {len(ssh_s)} {lost}"}], 1)
 
 
 if __name__ == "__main__":

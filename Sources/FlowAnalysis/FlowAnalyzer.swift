@@ -589,9 +589,15 @@ extension FlowState {
                 toClient.assembler.startAtSYN(initialSequence: segment.sequence)
             }
         }
-        // The client's acknowledgement settles which of two SYN-ACKs the
-        // server's data follows (see `startAtSYN`).
-        if fromClient, segment.flags.contains(.ack) { toClient.assembler.notePeerAcknowledgment(segment.acknowledgment) }
+        // An acknowledgement settles which of two SYN-ACKs the peer's data
+        // follows (see `startAtSYN`), then says how far the peer has sent.
+        if segment.flags.contains(.ack) {
+            if fromClient {
+                toClient.assembler.notePeerAcknowledgment(segment.acknowledgment)
+            } else {
+                toServer.assembler.notePeerAcknowledgment(segment.acknowledgment)
+            }
+        }
         // Data on a SYN starts one past the SYN's sequence number.
         let dataSequence = segment.flags.contains(.syn) ? segment.sequence &+ 1 : segment.sequence
         if length > 0 {

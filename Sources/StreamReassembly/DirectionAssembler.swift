@@ -88,17 +88,46 @@ public struct DirectionAssembler: Sendable {
     // holds two of these (a test keeps the flow's state from growing).
     /// The next sequence number the stream expects.
     public private(set) var nextSequence: UInt32 = 0
-    /// Where the stream would start after another SYN seen before any data
-    /// (see `startAtSYN`), until the peer's acknowledgement decides.
-    private var alternativeStart: UInt32 = 0
-    /// The sequence number of the FIN, once seen.
-    public private(set) var finSequence: UInt32?
+    /// The sequence number of the FIN (or reset), when `hasFIN`; not an
+    /// Optional, whose tag would not fit beside the flags below.
+    private var finValue: UInt32 = 0
+    /// What the peer's acknowledgements are used for now (see `PeerMark`).
+    private var peerMark = PeerMark.none
+    private var hasFIN = false
     /// Whether a first sequence number is known.
     public private(set) var isStarted = false
     /// Whether the stream started at a SYN (so no byte before it exists).
     public private(set) var startedAtSYN = false
-    private var hasAlternativeStart = false
     public private(set) var statistics = DirectionStatistics()
+
+    /// The sequence number of the FIN, once seen.
+    public var finSequence: UInt32? { hasFIN ? finValue : nil }
+
+    /// The peer's acknowledgements say which of two SYNs the stream follows
+    /// while both are possible, then how far the side is known to have sent:
+    /// one four-byte slot serves both in turn, so that the furthest
+    /// acknowledgement costs an open flow no bytes (its two directions' small
+    /// fields fill sixteen bytes each).
+    private enum PeerMark: Sendable {
+        case none
+        /// Where the stream would start after another SYN seen before any
+        /// data (see `startAtSYN`), until an acknowledgement decides.
+        case alternativeStart(UInt32)
+        /// The furthest acknowledgement seen of this side's bytes.
+        case acknowledged(UInt32)
+        /// The same, while the stream has no start (none of the side's
+        /// bytes and no SYN captured: a one-way capture): `nextSequence`
+        /// holds the first acknowledgement seen meanwhile, so that what the
+        /// peer acknowledged after it is known to have been sent.
+        case acknowledgedBeforeStart(UInt32)
+    }
+
+    /// The stream has a start now (a SYN, or its first bytes): an
+    /// acknowledgement kept before it stays the furthest one.
+    private mutating func markStarted() {
+        isStarted = true
+        if case .acknowledgedBeforeStart(let furthest) = peerMark { peerMark = .acknowledged(furthest) }
+    }
 
     private var pending: [PendingSegment] = []
     private var pendingBytes = 0
@@ -140,39 +169,55 @@ public struct DirectionAssembler: Sendable {
         let untouched = statistics.deliveredBytes == 0 && statistics.gapBytes == 0 && pending.isEmpty
         if isStarted, startedAtSYN {
             if untouched, initialSequence &+ 1 != nextSequence {
-                alternativeStart = initialSequence &+ 1
-                hasAlternativeStart = true
+                peerMark = .alternativeStart(initialSequence &+ 1)
             }
             return
         }
         if !isStarted || untouched { nextSequence = initialSequence &+ 1 }
-        isStarted = true
+        markStarted()
         startedAtSYN = true
     }
 
     /// The peer acknowledged `acknowledgment` (a segment the other way with
     /// ACK set). Settles which of two SYNs this stream follows, while no
     /// data has been taken: one acknowledging the alternative start moves
-    /// the stream there. Any other acknowledgement leaves it as it is (the
-    /// peer may acknowledge data the capture missed, which must stay a gap).
+    /// the stream there, and any other leaves it as it is (the peer may
+    /// acknowledge data the capture missed, which must stay a gap). Then
+    /// keeps the furthest acknowledgement: `flush` reads bytes acknowledged
+    /// beyond the last one captured as sent and lost (a one-way capture, an
+    /// answer dropped with its close), so that a side whose bytes all went
+    /// missing is not read as silent.
     @inline(__always)
     public mutating func notePeerAcknowledgment(_ acknowledgment: UInt32) {
-        guard hasAlternativeStart else { return }
-        settleStart(acknowledgment)
+        if case .acknowledged(let furthest) = peerMark, Self.offset(of: acknowledgment, from: furthest) <= 0 { return }
+        notePeerAcknowledgmentFurther(acknowledgment)
     }
 
     @inline(never)
-    private mutating func settleStart(_ acknowledgment: UInt32) {
-        let untouched = statistics.deliveredBytes == 0 && statistics.gapBytes == 0 && pending.isEmpty
-        guard untouched else {
-            hasAlternativeStart = false
+    private mutating func notePeerAcknowledgmentFurther(_ acknowledgment: UInt32) {
+        let alternativeStart: UInt32
+        switch peerMark {
+        case .alternativeStart(let start):
+            alternativeStart = start
+        case .acknowledgedBeforeStart(let furthest):
+            if Self.offset(of: acknowledgment, from: furthest) > 0 { peerMark = .acknowledgedBeforeStart(acknowledgment) }
+            return
+        case .none where !isStarted:
+            nextSequence = acknowledgment
+            peerMark = .acknowledgedBeforeStart(acknowledgment)
+            return
+        case .none, .acknowledged:
+            peerMark = .acknowledged(acknowledgment)
             return
         }
-        if acknowledgment == alternativeStart {
+        let untouched = statistics.deliveredBytes == 0 && statistics.gapBytes == 0 && pending.isEmpty
+        if !untouched {
+            peerMark = .acknowledged(acknowledgment)
+        } else if acknowledgment == alternativeStart {
             nextSequence = alternativeStart
-            hasAlternativeStart = false
+            peerMark = .acknowledged(acknowledgment)
         } else if acknowledgment == nextSequence {
-            hasAlternativeStart = false
+            peerMark = .acknowledged(acknowledgment)
         }
     }
 
@@ -181,7 +226,10 @@ public struct DirectionAssembler: Sendable {
     /// side's bytes ended); only a FIN ends the stream for `isFinished`,
     /// which is asked only of flows closed by FINs both ways.
     public mutating func noteFIN(at sequence: UInt32) {
-        if finSequence == nil { finSequence = sequence }
+        if !hasFIN {
+            finValue = sequence
+            hasFIN = true
+        }
     }
 
     /// Takes one segment. `missing` is payload that was on the wire after
@@ -201,7 +249,7 @@ public struct DirectionAssembler: Sendable {
         if !isStarted {
             // Picked up mid-stream: the first byte seen starts the stream.
             nextSequence = sequence
-            isStarted = true
+            markStarted()
         }
         let offset = Self.offset(of: sequence, from: nextSequence)
         if offset + length <= 0 {
@@ -246,23 +294,42 @@ public struct DirectionAssembler: Sendable {
     /// Called when the flow ends: nothing more can fill them.
     ///
     /// Returns the bytes missing at the end: a FIN or reset further on than
-    /// the last byte seen says the side sent bytes the capture lost. They are
-    /// counted as a gap but not handed to the sink, since nothing follows
-    /// them: the caller adds them to what the classifier reports, so that a
-    /// server whose answer was lost and that then closed is not read as one
-    /// that sent nothing and closed (a refusal, and a pass for a leak), while
-    /// a stream that was TLS to its last captured byte stays TLS.
+    /// the last byte seen, or else the peer's acknowledgement of bytes past
+    /// it, says the side sent bytes the capture lost. They are counted as a
+    /// gap but not handed to the sink, since nothing follows them: the caller
+    /// adds them to what the classifier reports, so that a server whose
+    /// answer was lost is not read as one that sent nothing (and, if it then
+    /// closed, as a refusal: a pass for a leak), while a stream that was TLS
+    /// to its last captured byte stays TLS.
+    ///
+    /// An acknowledgement also counts a FIN, which the capture may have lost
+    /// with the bytes: one past the last byte is read as that FIN, so the
+    /// count is a lower bound (one byte short when the side had not closed).
     @discardableResult
     public mutating func flush<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) -> Int {
         while !pending.isEmpty {
             skipToFirstPending(budget: &budget, sink: &sink)
         }
+        let end: UInt32
+        switch peerMark {
+        case _ where !isStarted:
+            // Nothing of the side's but acknowledgements: the bytes sent
+            // between the first and the furthest (as a lower bound).
+            guard case .acknowledgedBeforeStart(let furthest) = peerMark else { return 0 }
+            end = furthest &- 1
+        case _ where hasFIN:
+            // The side's own number; an acknowledgement past it acknowledges nothing it sent.
+            end = finValue
+        case .acknowledged(let furthest):
+            end = furthest &- 1
+        default:
+            return 0
+        }
         // Bounded: a sequence number further off belongs to nothing of this stream.
-        guard isStarted, let finSequence else { return 0 }
-        let missing = Self.offset(of: finSequence, from: nextSequence)
+        let missing = Self.offset(of: end, from: nextSequence)
         guard missing > 0, missing <= Self.largestGapBeforeEnd else { return 0 }
         reportGap(missing)
-        nextSequence = finSequence
+        nextSequence = end
         return missing
     }
 

@@ -154,7 +154,15 @@ public enum VerdictPolicy {
             let (side, who, other) = c.kind == .tls ? (c, "client", "server") : (s, "server", "client")
             let silent = c.kind == .tls ? s : c
             if silent.gapBytes > 0 {
-                return (.inconclusive, Reason(text: "the \(who)'s bytes are TLS record framing (\(side.tlsRecords) records), but the \(other)'s \(silent.gapBytes) bytes were not captured or did not follow its SYN"))
+                // The other side's bytes are missing (a one-way capture, a
+                // lost answer): application data records show that it took
+                // part in a TLS handshake, without which no keys exist to
+                // encrypt them; a hello alone shows nothing of the other side.
+                guard side.tlsApplicationDataRecords > 0, provesTLS(side) else {
+                    return (.inconclusive, Reason(text: "the \(who)'s bytes are TLS record framing (\(side.tlsRecords) record\(side.tlsRecords == 1 ? "" : "s")), but the \(other)'s \(silent.gapBytes) bytes were not captured or did not follow its SYN"))
+                }
+                if let clear = recordsInClear(c, s) { return (.plaintext, clear) }
+                return (.encrypted, Reason(text: "every byte seen is TLS record framing (\(side.tlsRecords) \(who) records, \(side.tlsApplicationDataRecords) of application data, encrypted with keys agreed in a TLS handshake with the \(other)); the \(other)'s \(silent.gapBytes) bytes were not captured"))
             }
             guard provesTLS(side) else {
                 return (.inconclusive, "only the \(who) sent bytes, too few to prove TLS framing (\(side.tlsRecords) record)")
@@ -163,9 +171,14 @@ public enum VerdictPolicy {
             return (.encrypted, "every byte seen is TLS record framing (\(side.tlsRecords) \(who) records); the \(other) sent no payload")
         case (.ssh, .none), (.none, .ssh):
             let who = c.kind == .ssh ? "client" : "server"
-            let silent = c.kind == .ssh ? s : c
+            let (side, silent) = c.kind == .ssh ? (c, s) : (s, c)
             if silent.gapBytes > 0 {
-                return (.inconclusive, Reason(text: "SSH from the \(who), but the other side's \(silent.gapBytes) bytes were not captured or did not follow its SYN"))
+                guard side.sshNewKeysSent else {
+                    return (.inconclusive, Reason(text: "SSH from the \(who), but the other side's \(silent.gapBytes) bytes were not captured or did not follow its SYN"))
+                }
+                // NEWKEYS (SSH-1: the session key) follows the other side's
+                // key exchange reply: it spoke SSH, and keys were agreed.
+                return (.encrypted, Reason(text: "SSH from the \(who) (banner, then binary packets) through the end of its key exchange, which needs the other side's reply; the other side's \(silent.gapBytes) bytes were not captured"))
             }
             return (.encrypted, "SSH from the \(who) (banner, then binary packets); the other side sent no payload")
         default:

@@ -276,6 +276,46 @@ struct SplitMix: RandomNumberGenerator {
         #expect(run(start: nil, fin: 1_041 + 7).missing == 7)
     }
 
+    /// The peer's acknowledgements past the last byte seen say the side sent
+    /// bytes the capture lost (a one-way capture, an answer dropped with its
+    /// close). One past the last byte may be a lost FIN, so the count is a
+    /// lower bound; the side's own FIN, when seen, says where it ended.
+    @Test func acknowledgementsBeyondTheLastByteSayBytesWereLost() {
+        let data = bytes(0..<10)
+        func run(syn: UInt32? = 999, dataAt: UInt32? = 1_000, fin: UInt32? = nil, acks: [UInt32], acksFirst: Bool = false)
+            -> (missing: Int, sink: RecordingSink, stats: DirectionStatistics) {
+            var assembler = DirectionAssembler()
+            var sink = RecordingSink()
+            var budget = ReassemblyBudget()
+            if let syn { assembler.startAtSYN(initialSequence: syn) }
+            if acksFirst { for ack in acks { assembler.notePeerAcknowledgment(ack) } }
+            if let dataAt { data.withUnsafeBytes { assembler.accept(sequence: dataAt, payload: $0, budget: &budget, sink: &sink) } }
+            if !acksFirst { for ack in acks { assembler.notePeerAcknowledgment(ack) } }
+            if let fin { assembler.noteFIN(at: fin) }
+            let missing = assembler.flush(budget: &budget, sink: &sink)
+            return (missing, sink, assembler.statistics)
+        }
+        #expect(run(acks: [1_000, 1_010]).missing == 0, "everything acknowledged was captured")
+        #expect(run(acks: [1_011]).missing == 0, "one past the last byte: read as a lost FIN")
+        let lost = run(acks: [1_000, 1_510])
+        #expect(lost.missing == 499 && lost.stats.gapBytes == 499 && lost.sink.events == [.data(data)])
+        #expect(run(acks: [1_510, 1_200, 1_005]).missing == 499, "the furthest acknowledgement counts")
+        #expect(run(fin: 1_010, acks: [1_511]).missing == 0, "the side's own FIN says where it ended")
+        #expect(run(fin: 1_300, acks: [1_301]).missing == 290)
+        #expect(run(acks: [900]).missing == 0, "before the start")
+        #expect(run(acks: [1_010 &+ UInt32(DirectionAssembler.largestGapBeforeEnd) &+ 2]).missing == 0, "too far off")
+        // Nothing of the side's captured: from the first acknowledgement to the furthest.
+        #expect(run(syn: nil, dataAt: nil, acks: [5_000, 5_300]).missing == 299)
+        #expect(run(syn: nil, dataAt: nil, acks: [5_000]).missing == 0)
+        // Its bytes picked up after acknowledgements: they start the stream, the furthest still counts.
+        #expect(run(syn: nil, dataAt: 5_100, acks: [5_000, 5_300], acksFirst: true).missing == 5_299 - 5_110)
+        // The SYN seen after acknowledgements starts the stream.
+        #expect(run(syn: 999, dataAt: nil, acks: [1_000, 1_100], acksFirst: true).missing == 99)
+        // Across the wrap of sequence numbers.
+        // (the last byte seen is 0xFFFF_FFFA; acknowledged up to 0x0F, FIN read at 0x0F: 5 + 15 bytes)
+        #expect(run(syn: 0xFFFF_FFF0, dataAt: 0xFFFF_FFF1, acks: [0xFFFF_FFFB, 0x10]).missing == 20)
+    }
+
     @Test(arguments: cases)
     func delivery(_ c: Case) {
         let result = assemble(c.segments, start: Self.base)
