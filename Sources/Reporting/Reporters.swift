@@ -242,7 +242,8 @@ public struct TextReporter: Reporter {
                 if tls.externalPreSharedKey { line.append(", external PSK") }
                 line.append(UInt8(ascii: ")"))
             } else if tls.resumed {
-                line.append(" (resumed)")
+                // Said once: the certificates' absence is the resumption's.
+                line.append(tls.clientCertificate == TLSFacts.notExchangedResumed ? " (resumed, no certificates exchanged)" : " (resumed)")
             } else if tls.externalPreSharedKey {
                 line.append(" (external PSK)")
             }
@@ -263,7 +264,7 @@ public struct TextReporter: Reporter {
                     line.append(", server cert ")
                     line.append(server)
                 }
-                if let cert = tls.clientCertificate {
+                if let cert = tls.clientCertificate, cert != TLSFacts.notExchangedResumed {
                     line.append(", client cert ")
                     line.append(cert)
                     if !client.isEmpty {

@@ -189,7 +189,11 @@ public struct DirectionAssembler: Sendable {
     /// missing is not read as silent.
     @inline(__always)
     public mutating func notePeerAcknowledgment(_ acknowledgment: UInt32) {
-        if case .acknowledged(let furthest) = peerMark, Self.offset(of: acknowledgment, from: furthest) <= 0 { return }
+        if case .acknowledged(let furthest) = peerMark {
+            // The common case, inline: a later acknowledgement moves the mark on.
+            if Self.offset(of: acknowledgment, from: furthest) > 0 { peerMark = .acknowledged(acknowledgment) }
+            return
+        }
         notePeerAcknowledgmentFurther(acknowledgment)
     }
 

@@ -356,7 +356,7 @@ public enum VerdictPolicy {
         } else if server.certificateRequestSeen {
             certificate = "requested"
         } else if server.resumption == .abbreviatedHandshake {
-            certificate = "not exchanged (resumed session)"
+            certificate = TLSFacts.notExchangedResumed
         } else {
             certificate = nil
         }

@@ -131,6 +131,10 @@ public struct FlowObservation: Sendable {
 
 /// The TLS facts a report shows, merged from both directions.
 public struct TLSFacts: Sendable, Equatable {
+    /// What `clientCertificate` says of a resumed TLS 1.2 session, whose
+    /// abbreviated handshake exchanges no certificates.
+    public static let notExchangedResumed = "not exchanged (resumed session)"
+
     // No default values (optionals spelled `Optional<…>`, which has no
     // implicit nil): with them, building the facts made a temporary and
     // returned a copy of it, a retain of every string and list, per flow.
@@ -143,7 +147,8 @@ public struct TLSFacts: Sendable, Equatable {
     public var serverName: Optional<String>
     public var alpnOffered: [String]
     public var alpnSelected: Optional<String>
-    /// Client certificate: "sent", "empty", "requested", "not visible (TLS 1.3)", or nil when unknown.
+    /// Client certificate: "sent", "empty", "requested", "not visible (TLS 1.3)",
+    /// `notExchangedResumed`, or nil when unknown.
     public var clientCertificate: Optional<String>
     /// Versions the client offered (supported_versions, else its hello's version), by name.
     public var offeredVersions: [String]
