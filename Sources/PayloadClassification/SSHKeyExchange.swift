@@ -27,7 +27,8 @@ struct SSHKeyExchange: Sendable, Equatable {
     private var next: Int
     /// Its first bytes, when they came in an earlier segment.
     private var header: [UInt8] = []
-    private var packets = 0
+    /// The side's KEXINIT has been read (NEWKEYS counts only after it).
+    private var keyExchangeStarted = false
     /// SSH protocol 1 framing.
     private let version1: Bool
 
@@ -63,18 +64,18 @@ struct SSHKeyExchange: Sendable, Equatable {
             let padding = Int(header[4]), message = header[5]
             // At least four bytes of padding and a message number, within the limit.
             guard length >= padding + 2, padding >= 4, length <= Self.largestPacket else { return stop() }
-            // The first packet is KEXINIT; then key exchange (30-49), KEXINIT
-            // again, or the generic ones (disconnect, ignore, unimplemented, debug).
-            let expected = packets == 0
-                ? message == Self.keyExchangeInit
-                : (1...4).contains(message) || message == Self.keyExchangeInit || message == Self.newKeys || (30...49).contains(message)
-            guard expected else { return stop() }
+            // KEXINIT, key exchange messages (30-49) after it, NEWKEYS, or the
+            // generic ones anywhere (disconnect, ignore, unimplemented, debug).
+            let generic = (1...4).contains(message)
+            let exchange = message == Self.keyExchangeInit
+                || (keyExchangeStarted && (message == Self.newKeys || (30...49).contains(message)))
+            guard generic || exchange else { return stop() }
             if message == Self.newKeys {
                 outcome = .newKeys
                 header = []
                 return
             }
-            packets += 1
+            if message == Self.keyExchangeInit { keyExchangeStarted = true }
             next += 4 + length
             header = []
             i = next - start

@@ -64,8 +64,13 @@ import VerdictPolicy
         let first = lineEnd + 4 + (Int(client[lineEnd]) << 24 | Int(client[lineEnd + 1]) << 16 | Int(client[lineEnd + 2]) << 8 | Int(client[lineEnd + 3]))
         #expect(!Self.newKeysSent(Array(client[..<first]), cuts: []), "version line and KEXINIT only")
         var wrongFirst = client
-        wrongFirst[lineEnd + 5] = 21  // the first packet claims to be NEWKEYS, not KEXINIT
+        wrongFirst[lineEnd + 5] = 21  // the first packet claims to be NEWKEYS, before any KEXINIT
         #expect(!Self.newKeysSent(wrongFirst, cuts: []))
+        wrongFirst[lineEnd + 5] = 31  // a key exchange reply before any KEXINIT
+        #expect(!Self.newKeysSent(wrongFirst, cuts: []))
+        // An SSH_MSG_IGNORE before KEXINIT is allowed (RFC 4253 §11.2).
+        let ignore: [UInt8] = [0, 0, 0, 12, 10, 2] + [UInt8](repeating: 0, count: 10)
+        #expect(Self.newKeysSent(Array(client[..<lineEnd]) + ignore + Array(client[lineEnd...]), cuts: []))
         var shortPadding = client
         shortPadding[lineEnd + 4] = 3  // RFC 4253: at least four bytes of padding
         #expect(!Self.newKeysSent(shortPadding, cuts: []))
