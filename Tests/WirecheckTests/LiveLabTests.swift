@@ -178,6 +178,50 @@ struct LiveLabTests {
         #expect(summary["droppedByKernel"] as? Int == 0)
         #expect(status == scenario.exitCode, "stderr: \(wirecheck.stderr)")
     }
+    /// A one-way capture, as a filter on one direction (or asymmetric
+    /// routing) makes it: only the packets to the webserver. The mesh
+    /// client's TLS still proves encryption (its application data records
+    /// need the server's handshake), and says the server's bytes were not
+    /// captured; the legacy client's cleartext request is plaintext, no
+    /// refusal can be told (the previous build said the server sent nothing).
+    @Test func liveOneWayCapture() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let lock = try LiveLab.exclusive()
+        defer { lock.release() }
+        try LiveLab.lab("up", "permissive")
+        defer { try? LiveLab.lab("down") }
+
+        let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
+        let wirecheck = try Subprocess(ip, ["netns", "exec", "wc-node", binary.path, "-i", "any", "--json",
+                                            "dst", "host", "10.111.1.122", "and", "dst", "port", "80"])
+        defer {
+            if wirecheck.wait(timeout: 0) == nil { wirecheck.send(SIGKILL); _ = wirecheck.wait() }
+            wirecheck.removeFiles()
+        }
+        #expect(wirecheck.waitForStderr("listening on any", timeout: 15), "stderr: \(wirecheck.stderr)")
+        try LiveLab.lab("traffic")
+        Thread.sleep(forTimeInterval: 1.5)
+        wirecheck.send(SIGINT)
+        let status = wirecheck.wait(timeout: 15)
+        #expect(status != nil, "wirecheck did not stop on SIGINT")
+        let output = wirecheck.stdout
+
+        let flows = try TestSupport.jsonLines(output).filter { $0["type"] as? String == "flow" }
+        let mesh = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.10:") == true }
+        let legacy = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.20:") == true }
+        #expect(mesh.count == 2, "flows: \(output)")
+        for flow in mesh {
+            #expect(flow["verdict"] as? String == "encrypted", "\(flow)")
+            #expect((flow["reason"] as? String)?.contains("of application data") == true, "\(flow)")
+            #expect((flow["reason"] as? String)?.contains("the server's") == true && (flow["gapBytes"] as? Int ?? 0) > 0, "\(flow)")
+        }
+        #expect(legacy.count == 1, "flows: \(output)")
+        #expect(legacy.first?["verdict"] as? String == "plaintext", "\(legacy)")
+        #expect((legacy.first?["reason"] as? String)?.contains("no refusal can be told") == true, "\(legacy)")
+        #expect(!output.contains("wirecheck-secret-token"))
+        #expect(status == 1, "stderr: \(wirecheck.stderr)")
+    }
+
     /// A node's long capture as it is kept: rotated by tcpdump every second
     /// and each closed file gzipped (`tcpdump -G 1 -z gzip`). Read as
     /// several files, given newest first, every connection comes out whole
