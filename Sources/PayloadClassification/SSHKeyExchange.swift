@@ -32,9 +32,10 @@ struct SSHKeyExchange: Sendable, Equatable {
     /// SSH protocol 1 framing.
     private let version1: Bool
 
-    /// The largest packet RFC 4253 §6.1 requires implementations to accept
-    /// (a KEXINIT with long name lists stays well below it).
-    static let largestPacket = 35_000
+    /// The largest packet OpenSSH accepts (256 KiB; RFC 4253 §6.1 requires
+    /// 35 000 bytes at least): a KEXINIT listing a thousand algorithms, as
+    /// Zeek's kex-quadratic test capture sends, takes 40 556.
+    static let largestPacket = 262_144
     static let newKeys: UInt8 = 21
     static let keyExchangeInit: UInt8 = 20
     /// SSH protocol 1: SSH_CMSG_SESSION_KEY.

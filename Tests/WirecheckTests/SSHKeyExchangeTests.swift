@@ -75,8 +75,13 @@ import VerdictPolicy
         shortPadding[lineEnd + 4] = 3  // RFC 4253: at least four bytes of padding
         #expect(!Self.newKeysSent(shortPadding, cuts: []))
         var tooLong = client
-        tooLong[lineEnd] = 0x01  // a first packet of 16 MiB
+        tooLong[lineEnd] = 0x01  // a first packet of 16 MiB, past OpenSSH's 256 KiB
         #expect(!Self.newKeysSent(tooLong, cuts: []))
+        // A KEXINIT listing a thousand algorithms (40 552 bytes, as Zeek's
+        // kex-quadratic capture sends) is within what OpenSSH accepts.
+        let large = 40_552
+        let kexinit: [UInt8] = [0, 0, UInt8(large >> 8), UInt8(large & 0xFF), 11, 20] + [UInt8](repeating: 0x61, count: large - 2)
+        #expect(Self.newKeysSent(Array(client[..<lineEnd]) + kexinit + Array(client[first...]), cuts: [lineEnd + 3_000]))
         // Text after the banner (a server's "Protocol mismatch.").
         #expect(!Self.newKeysSent(Array("SSH-2.0-OpenSSH_9.6\r\nProtocol mismatch.\n".utf8), cuts: []))
         // A gap inside the key exchange loses the packet boundaries.
