@@ -412,13 +412,30 @@ def main():
     one_way(40073, http_c, http_s, b"")
     one_way(40074, ssh_c[:banner_end], ssh_s, ssh_c[banner_end:], sport=22)
     one_way(40075, ssh_kexinit, ssh_s, b"", sport=22)
+    # STRICT's refusal seen one way: the request, then nothing (the server's
+    # reset is not captured). No refusal can be told: the run fails.
+    r = Flow(C, S, 40076, start=T0 + 36)
+    flows.append(r.seg(True, "S")); r.cseq = (r.cseq + 1) & 0xFFFFFFFF
+    r.sseq = (r.sseq + 1) & 0xFFFFFFFF  # its SYN-ACK, not captured
+    flows.append(r.seg(True, "A"))
+    flows.extend(r.data(True, http_c))
+    # A connection attempt given up: the SYN twice, then a reset with ACK set
+    # and an acknowledgement of 0, which acknowledges nothing of the server's.
+    a = Flow(C, S, 40077, start=T0 + 37)
+    flows.append(a.seg(True, "S"))
+    flows.append(a.seg(True, "S"))
+    a.cseq = (a.cseq + 1) & 0xFFFFFFFF
+    a.sseq = 0
+    flows.append(a.seg(True, "RA"))
     lost = "bytes were not captured"
     write("one-way", frames(flows),
           "One-way captures, each flow's other side never captured, its bytes shown by the captured side's "
           "acknowledgements: real lab TLS 1.3 from the client, application data included (encrypted); the same client's "
           "ClientHello only (inconclusive); the server's side of it (encrypted); real lab HTTP from the client (plaintext, "
           "no refusal can be told); a real OpenSSH client's key exchange through NEWKEYS and on (encrypted); the same "
-          "client's version line and KEXINIT only (inconclusive).",
+          "client's version line and KEXINIT only (inconclusive); real lab HTTP whose server's packets are all missing, its refusal "
+          "included (plaintext: no answer or refusal can be told); a connection attempt given up with a reset whose "
+          "acknowledgement, 0, acknowledges nothing (inconclusive, no SYN-ACK said to be missing).",
           [{"client": endpoint(C, 40070), "server": endpoint(S, 80), "verdict": "encrypted", "protocol": "tls",
             "reasonContains": f"the server's {len(tls_s)} {lost}"},
            {"client": endpoint(C, 40071), "server": endpoint(S, 80), "verdict": "inconclusive", "protocol": "tls",
@@ -430,7 +447,11 @@ def main():
            {"client": endpoint(C, 40074), "server": endpoint(S, 22), "verdict": "encrypted", "protocol": "ssh",
             "reasonContains": f"the other side's {len(ssh_s)} {lost}"},
            {"client": endpoint(C, 40075), "server": endpoint(S, 22), "verdict": "inconclusive", "protocol": "ssh",
-            "reasonContains": f"the other side's {len(ssh_s)} {lost}"}], 1)
+            "reasonContains": f"the other side's {len(ssh_s)} {lost}"},
+           {"client": endpoint(C, 40076), "server": endpoint(S, 80), "verdict": "plaintext", "protocol": "http",
+            "reasonContains": "the server's packets were not captured"},
+           {"client": endpoint(C, 40077), "server": endpoint(S, 80), "verdict": "inconclusive",
+            "reasonContains": "reset before any data", "forbidden": ["SYN-ACK"]}], 1)
 
 
 if __name__ == "__main__":

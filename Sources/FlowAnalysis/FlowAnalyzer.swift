@@ -533,7 +533,8 @@ public struct FlowAnalyzer: Sendable {
             end: end, dropsWhileOpen: flow.dropsWhileOpen,
             clientClosedFirst: flow.firstToClose == (swap ? 2 : 1),
             serverSilenceBeforeClose: Int64(swap ? flow.silenceBeforeClientClose : flow.silenceBeforeServerClose) * 100_000_000,
-            bytesBeforeStart: clientStats.bytesBeforeStart + serverStats.bytesBeforeStart
+            bytesBeforeStart: clientStats.bytesBeforeStart + serverStats.bytesBeforeStart,
+            serverSynAckMissing: flow.handshakeSeen && flow.toClient.assembler.acknowledgedWithoutSYN
         )
     }
 }
@@ -591,7 +592,9 @@ extension FlowState {
         }
         // An acknowledgement settles which of two SYN-ACKs the peer's data
         // follows (see `startAtSYN`), then says how far the peer has sent.
-        if segment.flags.contains(.ack) {
+        // Not a reset's: one aborting a connection attempt carries ACK with
+        // an acknowledgement of 0, of nothing the peer sent.
+        if segment.flags.contains(.ack), !segment.flags.contains(.rst) {
             if fromClient {
                 toClient.assembler.notePeerAcknowledgment(segment.acknowledgment)
             } else {

@@ -103,6 +103,16 @@ public struct DirectionAssembler: Sendable {
     /// The sequence number of the FIN, once seen.
     public var finSequence: UInt32? { hasFIN ? finValue : nil }
 
+    /// The peer acknowledged this side, whose SYN the capture does not hold:
+    /// after the client's SYN, a SYN-ACK that was sent (the client answered
+    /// it) but not captured, as in a one-way capture.
+    public var acknowledgedWithoutSYN: Bool {
+        switch peerMark {
+        case .acknowledged, .acknowledgedBeforeStart: return !startedAtSYN
+        case .none, .alternativeStart: return false
+        }
+    }
+
     /// The peer's acknowledgements say which of two SYNs the stream follows
     /// while both are possible, then how far the side is known to have sent:
     /// one four-byte slot serves both in turn, so that the furthest

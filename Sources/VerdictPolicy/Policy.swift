@@ -81,6 +81,12 @@ public enum VerdictPolicy {
                 // cleartext crossed the wire either way.
                 return (.plaintext, Reason(text: "client sent cleartext \(name(c)); the server's \(s.gapBytes) bytes were not captured or did not follow its SYN-ACK, so no refusal can be told"))
             }
+            if c.kind.isCleartext, s.kind == .none, o.serverClosure == .open, o.serverSynAckMissing {
+                // Not one of the server's packets is in the capture (the
+                // client acknowledged a SYN-ACK it does not hold): a refusal
+                // would not be either. The cleartext crossed the wire.
+                return (.plaintext, Reason(text: "client sent cleartext \(name(c)); the server's packets were not captured (the client acknowledged a SYN-ACK the capture does not hold), so no answer or refusal can be told"))
+            }
             if c.kind.isCleartext, s.kind == .none || isAlertOnly(s) {
                 let alert = s.kind != .none
                 let answered = alert ? "answered only with a TLS alert" : "sent no payload"
@@ -153,16 +159,18 @@ public enum VerdictPolicy {
             // One direction captured (or answered with nothing): all of it is TLS.
             let (side, who, other) = c.kind == .tls ? (c, "client", "server") : (s, "server", "client")
             let silent = c.kind == .tls ? s : c
-            if silent.gapBytes > 0 {
+            if silent.gapBytes > 0 || (c.kind == .tls && o.serverSynAckMissing) {
                 // The other side's bytes are missing (a one-way capture, a
                 // lost answer): application data records show that it took
                 // part in a TLS handshake, without which no keys exist to
                 // encrypt them; a hello alone shows nothing of the other side.
+                let missing = silent.gapBytes > 0 ? "the \(other)'s \(silent.gapBytes) bytes were not captured" : "the \(other)'s packets were not captured"
                 guard side.tlsApplicationDataRecords > 0, provesTLS(side) else {
-                    return (.inconclusive, Reason(text: "the \(who)'s bytes are TLS record framing (\(side.tlsRecords) record\(side.tlsRecords == 1 ? "" : "s")), but the \(other)'s \(silent.gapBytes) bytes were not captured or did not follow its SYN"))
+                    let placed = silent.gapBytes > 0 ? " or did not follow its SYN" : ""
+                    return (.inconclusive, Reason(text: "the \(who)'s bytes are TLS record framing (\(side.tlsRecords) record\(side.tlsRecords == 1 ? "" : "s")), but \(missing)\(placed)"))
                 }
                 if let clear = recordsInClear(c, s) { return (.plaintext, clear) }
-                return (.encrypted, Reason(text: "every byte seen is TLS record framing (\(side.tlsRecords) \(who) records, \(side.tlsApplicationDataRecords) of application data, encrypted with keys agreed in a TLS handshake with the \(other)); the \(other)'s \(silent.gapBytes) bytes were not captured"))
+                return (.encrypted, Reason(text: "every byte seen is TLS record framing (\(side.tlsRecords) \(who) records, \(side.tlsApplicationDataRecords) of application data, encrypted with keys agreed in a TLS handshake with the \(other)); \(missing)"))
             }
             guard provesTLS(side) else {
                 return (.inconclusive, "only the \(who) sent bytes, too few to prove TLS framing (\(side.tlsRecords) record)")
@@ -487,6 +495,9 @@ public enum VerdictPolicy {
         if gaps > 0 { notes.append("\(gaps) payload bytes were not captured (gaps)") }
         if o.bytesBeforeStart > 0 {
             notes.append("\(o.bytesBeforeStart) payload bytes lay before their side's SYN (after a SYN-ACK the capture missed, or another connection's): not analysed")
+        }
+        if o.serverSynAckMissing {
+            notes.append("the client acknowledged a SYN-ACK the capture does not hold on this path (a one-way capture, the other direction in another tunnel, or drops)")
         }
         if c.unverifiedBytes + s.unverifiedBytes > 0 {
             notes.append("\(c.unverifiedBytes + s.unverifiedBytes) bytes before resynchronisation were not classified")

@@ -80,6 +80,10 @@ public struct FlowObservation: Sendable {
     /// sequence number) when nothing had been taken: after a SYN the capture
     /// missed, or another connection's. Counted in the directions' gaps.
     public var bytesBeforeStart: Int
+    /// The client's SYN was captured and the client acknowledged the
+    /// server's SYN-ACK, which the capture does not hold (a one-way capture,
+    /// drops): the server's silence there says nothing of the server.
+    public var serverSynAckMissing: Bool
 
     /// Nothing seen yet: no payload, both sides open. The stored properties
     /// have no default values on purpose: with them, every initializer built
@@ -103,7 +107,7 @@ public struct FlowObservation: Sendable {
         handshakeSeen: Bool, clientClosure: Closure, serverClosure: Closure, packets: Int,
         firstSeenNanoseconds: Int64, lastSeenNanoseconds: Int64, conflictingBytes: Int, duplicateBytes: Int,
         end: FlowEnd, dropsWhileOpen: Bool, clientClosedFirst: Bool = false, serverSilenceBeforeClose: Int64 = 0,
-        bytesBeforeStart: Int = 0
+        bytesBeforeStart: Int = 0, serverSynAckMissing: Bool = false
     ) {
         self.client = client
         self.server = server
@@ -123,6 +127,7 @@ public struct FlowObservation: Sendable {
         self.clientClosedFirst = clientClosedFirst
         self.serverSilenceBeforeClose = serverSilenceBeforeClose
         self.bytesBeforeStart = bytesBeforeStart
+        self.serverSynAckMissing = serverSynAckMissing
     }
 
     /// Payload bytes seen in both directions.

@@ -311,6 +311,16 @@ struct SplitMix: RandomNumberGenerator {
         #expect(run(syn: nil, dataAt: 5_100, acks: [5_000, 5_300], acksFirst: true).missing == 5_299 - 5_110)
         // The SYN seen after acknowledgements starts the stream.
         #expect(run(syn: 999, dataAt: nil, acks: [1_000, 1_100], acksFirst: true).missing == 99)
+        // Acknowledged without its SYN (a SYN-ACK the capture missed), or not.
+        func acknowledgedWithoutSYN(syn: UInt32?, acks: [UInt32]) -> Bool {
+            var assembler = DirectionAssembler()
+            if let syn { assembler.startAtSYN(initialSequence: syn) }
+            for ack in acks { assembler.notePeerAcknowledgment(ack) }
+            return assembler.acknowledgedWithoutSYN
+        }
+        #expect(acknowledgedWithoutSYN(syn: nil, acks: [1_000]))
+        #expect(!acknowledgedWithoutSYN(syn: 999, acks: [1_000]))
+        #expect(!acknowledgedWithoutSYN(syn: nil, acks: []))
         // Across the wrap of sequence numbers.
         // (the last byte seen is 0xFFFF_FFFA; acknowledged up to 0x0F, FIN read at 0x0F: 5 + 15 bytes)
         #expect(run(syn: 0xFFFF_FFF0, dataAt: 0xFFFF_FFF1, acks: [0xFFFF_FFFB, 0x10]).missing == 20)

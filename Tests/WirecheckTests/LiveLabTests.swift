@@ -183,12 +183,15 @@ struct LiveLabTests {
     /// client's TLS still proves encryption (its application data records
     /// need the server's handshake), and says the server's bytes were not
     /// captured; the legacy client's cleartext request is plaintext, no
-    /// refusal can be told (the previous build said the server sent nothing).
-    @Test func liveOneWayCapture() throws {
+    /// refusal can be told: in PERMISSIVE its answer's bytes are missing, in
+    /// STRICT the server's reset is (the previous build said the server
+    /// sent nothing, and neither answered nor closed).
+    @Test(arguments: [("permissive", "bytes were not captured"), ("strict", "the server's packets were not captured")])
+    func liveOneWayCapture(mode: String, legacyReason: String) throws {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
         let lock = try LiveLab.exclusive()
         defer { lock.release() }
-        try LiveLab.lab("up", "permissive")
+        try LiveLab.lab("up", mode)
         defer { try? LiveLab.lab("down") }
 
         let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
@@ -217,7 +220,8 @@ struct LiveLabTests {
         }
         #expect(legacy.count == 1, "flows: \(output)")
         #expect(legacy.first?["verdict"] as? String == "plaintext", "\(legacy)")
-        #expect((legacy.first?["reason"] as? String)?.contains("no refusal can be told") == true, "\(legacy)")
+        #expect((legacy.first?["reason"] as? String)?.contains("refusal can be told") == true, "\(legacy)")
+        #expect((legacy.first?["reason"] as? String)?.contains(legacyReason) == true, "\(legacy)")
         #expect(!output.contains("wirecheck-secret-token"))
         #expect(status == 1, "stderr: \(wirecheck.stderr)")
     }

@@ -88,6 +88,41 @@ import Testing
         #expect(!report.reason.isEmpty)
     }
 
+    /// The client acknowledged a SYN-ACK the capture does not hold: the
+    /// server's silence says nothing of the server. A cleartext request is
+    /// plaintext with no refusal to tell; one side's lone TLS hello proves
+    /// nothing; a note says why either way.
+    @Test func aServerWhosePacketsWereNotCapturedIsNotSilent() {
+        func judge(_ client: DirectionSummary, synAckMissing: Bool, serverClosure: Closure = .open) -> FlowReport {
+            var observation = FlowObservation(
+                client: Endpoint(address: IPAddress(ipv4: 0x0A6F_010A), port: 40_000),
+                server: Endpoint(address: IPAddress(ipv4: 0x0A6F_017A), port: 80)
+            )
+            observation.handshakeSeen = true
+            observation.clientToServer = client
+            observation.serverSynAckMissing = synAckMissing
+            observation.serverClosure = serverClosure
+            return VerdictPolicy.judge(observation)
+        }
+        let http = Self.direction(.http)
+        let unseen = judge(http, synAckMissing: true)
+        #expect(unseen.verdict == .plaintext && unseen.reason.contains("the server's packets were not captured"), "\(unseen.reason)")
+        #expect(unseen.notes.contains { $0.contains("acknowledged a SYN-ACK the capture does not hold") })
+        let silent = judge(http, synAckMissing: false)
+        #expect(silent.verdict == .plaintext && silent.reason.contains("neither answered nor closed"), "\(silent.reason)")
+        #expect(!silent.notes.contains { $0.contains("SYN-ACK") })
+        // A server's reset that was captured is a refusal, whatever else was lost.
+        #expect(judge(http, synAckMissing: true, serverClosure: .reset).verdict == .plaintextRejected)
+        let hello = Self.direction(.tls, records: 1, hello: true)
+        let lone = judge(hello, synAckMissing: true)
+        #expect(lone.verdict == .inconclusive && lone.reason.contains("the server's packets were not captured"), "\(lone.reason)")
+        #expect(judge(hello, synAckMissing: false).verdict == .encrypted)
+        var applicationData = Self.direction(.tls, records: 4, hello: true)
+        applicationData.tlsApplicationDataRecords = 2
+        let proven = judge(applicationData, synAckMissing: true)
+        #expect(proven.verdict == .encrypted && proven.reason.contains("the server's packets were not captured"), "\(proven.reason)")
+    }
+
     @Test func conflictingRetransmissionIsSurfaced() {
         var observation = FlowObservation(
             client: Endpoint(address: IPAddress(ipv4: 1), port: 40_000),
