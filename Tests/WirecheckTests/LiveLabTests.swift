@@ -136,29 +136,7 @@ struct LiveLabTests {
         Scenario(mode: "strict", legacyVerdict: "plaintext-rejected", exitCode: 0),
     ])
     func liveCapture(_ scenario: Scenario) throws {
-        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
-        let lock = try LiveLab.exclusive()
-        defer { lock.release() }
-        try LiveLab.lab("up", scenario.mode)
-        defer { try? LiveLab.lab("down") }
-
-        let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
-        let wirecheck = try Subprocess(ip, ["netns", "exec", "wc-node", binary.path, "-i", "any", "--json",
-                                            "host", "10.111.1.122", "and", "port", "80"])
-        defer {
-            if wirecheck.wait(timeout: 0) == nil { wirecheck.send(SIGKILL); _ = wirecheck.wait() }
-            wirecheck.removeFiles()
-        }
-        #expect(wirecheck.waitForStderr("listening on any", timeout: 15), "stderr: \(wirecheck.stderr)")
-
-        try LiveLab.lab("traffic")
-        // Let the last flow's close linger pass, then stop as a user would: Ctrl-C.
-        Thread.sleep(forTimeInterval: 1.5)
-        wirecheck.send(SIGINT)
-        let status = wirecheck.wait(timeout: 15)
-        #expect(status != nil, "wirecheck did not stop on SIGINT")
-        let output = wirecheck.stdout
-
+        let (output, status, stderr) = try Self.captureLabTraffic(mode: scenario.mode, filter: ["host", "10.111.1.122", "and", "port", "80"])
         let lines = try TestSupport.jsonLines(output)
         let flows = lines.filter { $0["type"] as? String == "flow" }
         let mesh = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.10:") == true }
@@ -176,8 +154,36 @@ struct LiveLabTests {
         let summary = try #require(lines.last)
         #expect(summary["type"] as? String == "summary")
         #expect(summary["droppedByKernel"] as? Int == 0)
-        #expect(status == scenario.exitCode, "stderr: \(wirecheck.stderr)")
+        #expect(status == scenario.exitCode, "stderr: \(stderr)")
     }
+
+    /// The documented check's run: the lab up in `mode`, wirecheck on
+    /// `-i any --json` in the node with `filter` while a mesh client and a
+    /// legacy client call the webserver, then Ctrl-C, as a user stops it.
+    static func captureLabTraffic(mode: String, filter: [String]) throws -> (output: String, status: Int32?, stderr: String) {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let lock = try LiveLab.exclusive()
+        defer { lock.release() }
+        try LiveLab.lab("up", mode)
+        defer { try? LiveLab.lab("down") }
+
+        let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
+        let wirecheck = try Subprocess(ip, ["netns", "exec", "wc-node", binary.path, "-i", "any", "--json"] + filter)
+        defer {
+            if wirecheck.wait(timeout: 0) == nil { wirecheck.send(SIGKILL); _ = wirecheck.wait() }
+            wirecheck.removeFiles()
+        }
+        #expect(wirecheck.waitForStderr("listening on any", timeout: 15), "stderr: \(wirecheck.stderr)")
+
+        try LiveLab.lab("traffic")
+        // Let the last flow's close linger pass, then stop as a user would: Ctrl-C.
+        Thread.sleep(forTimeInterval: 1.5)
+        wirecheck.send(SIGINT)
+        let status = wirecheck.wait(timeout: 15)
+        #expect(status != nil, "wirecheck did not stop on SIGINT")
+        return (wirecheck.stdout, status, wirecheck.stderr)
+    }
+
     /// A one-way capture, as a filter on one direction (or asymmetric
     /// routing) makes it: only the packets to the webserver. The mesh
     /// client's TLS still proves encryption (its application data records
@@ -188,26 +194,7 @@ struct LiveLabTests {
     /// sent nothing, and neither answered nor closed).
     @Test(arguments: [("permissive", "bytes were not captured"), ("strict", "the server's packets were not captured")])
     func liveOneWayCapture(mode: String, legacyReason: String) throws {
-        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
-        let lock = try LiveLab.exclusive()
-        defer { lock.release() }
-        try LiveLab.lab("up", mode)
-        defer { try? LiveLab.lab("down") }
-
-        let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
-        let wirecheck = try Subprocess(ip, ["netns", "exec", "wc-node", binary.path, "-i", "any", "--json",
-                                            "dst", "host", "10.111.1.122", "and", "dst", "port", "80"])
-        defer {
-            if wirecheck.wait(timeout: 0) == nil { wirecheck.send(SIGKILL); _ = wirecheck.wait() }
-            wirecheck.removeFiles()
-        }
-        #expect(wirecheck.waitForStderr("listening on any", timeout: 15), "stderr: \(wirecheck.stderr)")
-        try LiveLab.lab("traffic")
-        Thread.sleep(forTimeInterval: 1.5)
-        wirecheck.send(SIGINT)
-        let status = wirecheck.wait(timeout: 15)
-        #expect(status != nil, "wirecheck did not stop on SIGINT")
-        let output = wirecheck.stdout
+        let (output, status, stderr) = try Self.captureLabTraffic(mode: mode, filter: ["dst", "host", "10.111.1.122", "and", "dst", "port", "80"])
 
         let flows = try TestSupport.jsonLines(output).filter { $0["type"] as? String == "flow" }
         let mesh = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.10:") == true }
@@ -223,7 +210,7 @@ struct LiveLabTests {
         #expect((legacy.first?["reason"] as? String)?.contains("refusal can be told") == true, "\(legacy)")
         #expect((legacy.first?["reason"] as? String)?.contains(legacyReason) == true, "\(legacy)")
         #expect(!output.contains("wirecheck-secret-token"))
-        #expect(status == 1, "stderr: \(wirecheck.stderr)")
+        #expect(status == 1, "stderr: \(stderr)")
     }
 
     /// A node's long capture as it is kept: rotated by tcpdump every second
