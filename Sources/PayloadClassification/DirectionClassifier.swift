@@ -40,6 +40,11 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// The server's side of HTTP or h2c is followed while all it sent may be
     /// a mesh proxy's refusals (`RareState.refusals`).
     private var watchingRefusals = false
+    /// An SSH side's key exchange is followed (`RareState.sshKeyExchange`):
+    /// a flag here, in the word's padding, so that the segments of an SSH
+    /// session after its exchange do not each copy the out-of-line state to
+    /// ask.
+    private var followingSSHKeyExchange = false
     /// Next slot to overwrite in `tail` once it is full.
     private var tailNext: UInt16 = 0
     /// Memory that following holds, in 16-byte units (saturating): kept
@@ -95,15 +100,15 @@ public struct DirectionClassifier: StreamSink, Sendable {
         case .tls:
             walkTLS(bytes, streamOffset: start)
         case .decided:
-            if rare.value?.nextPacket != nil {
+            if summary.kind == .ssh {
+                // First: an SSH flow has nothing else to follow, and asking
+                // about TDS packets would copy its out-of-line state.
+                if followingSSHKeyExchange { followSSHKeyExchange { $0.feed(bytes, streamOffset: start) } }
+            } else if rare.value?.nextPacket != nil {
                 // TDS: TLS can start only where a packet ends. (Once the
                 // packets cannot be followed, after a gap, the usual search
                 // for TLS at segment starts takes over.)
                 followPackets(bytes, streamOffset: start)
-            } else if summary.kind == .ssh {
-                if rare.value?.sshKeyExchange?.outcome == .following {
-                    rare.change(initial: RareState()) { $0.sshKeyExchange?.feed(bytes, streamOffset: start) }
-                }
             } else if summary.kind.isCleartext {
                 if watchingRefusals { watchRefusals(bytes) }
                 if start < Self.upgradeScanLimit { scanForUpgrade(bytes, streamOffset: start) }
@@ -169,9 +174,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             lastByteEndsMessage = false
             // Nor can TDS packets be followed across it, nor HTTP/2 frames.
             if rare.value?.nextPacket != nil { stopFollowing() }
-            if rare.value?.sshKeyExchange?.outcome == .following {
-                rare.change(initial: RareState()) { $0.sshKeyExchange?.noteGap() }
-            }
+            if followingSSHKeyExchange { followSSHKeyExchange { $0.noteGap() } }
             if watchingRefusals { stopWatchingRefusals() }
         case .broken:
             return
@@ -284,8 +287,27 @@ public struct DirectionClassifier: StreamSink, Sendable {
             entropy: sofar.entropy, handshake: walked ? walker.handshake.takeDetails() : TLSHandshakeDetails(),
             tlsPayloadSample: walked ? walker.payloadSample : TLSPayloadSample(),
             proxyRefusal: sofar.proxyRefusal,
-            sshNewKeysSent: sofar.kind == .ssh && rare.value?.sshKeyExchange?.outcome == .newKeys
+            sshNewKeysSent: sofar.kind == .ssh && sofar.sshNewKeysSent
         )
+    }
+
+    /// Feeds the SSH key exchange being followed; once it has ended (NEWKEYS,
+    /// or not SSH's framing), keeps only whether NEWKEYS came and lets it go.
+    private mutating func followSSHKeyExchange(_ body: (inout SSHKeyExchange) -> Void) {
+        var ended: SSHKeyExchange.Outcome?
+        rare.change(initial: RareState()) {
+            guard var exchange = $0.sshKeyExchange else { return }
+            body(&exchange)
+            if exchange.outcome == .following {
+                $0.sshKeyExchange = exchange
+            } else {
+                ended = exchange.outcome
+                $0.sshKeyExchange = nil
+            }
+        }
+        guard let ended else { return }
+        followingSSHKeyExchange = false
+        summary.sshNewKeysSent = ended == .newKeys
     }
 
     // MARK: Upgrades
@@ -760,9 +782,11 @@ public struct DirectionClassifier: StreamSink, Sendable {
             // From its first byte: its key exchange packets can be followed.
             if !summary.startedMidStream, let lineEnd = SSHKeyExchange.endOfVersionLine(bytes) {
                 let version1 = SSHKeyExchange.announcesVersion1(UnsafeRawBufferPointer(rebasing: bytes[..<lineEnd]))
-                var exchange = SSHKeyExchange(firstPacketAt: streamOffset + lineEnd, version1: version1)
-                exchange.feed(UnsafeRawBufferPointer(rebasing: bytes[lineEnd...]), streamOffset: streamOffset + lineEnd)
-                rare.change(initial: RareState()) { $0.sshKeyExchange = exchange }
+                rare.change(initial: RareState()) {
+                    $0.sshKeyExchange = SSHKeyExchange(firstPacketAt: streamOffset + lineEnd, version1: version1)
+                }
+                followingSSHKeyExchange = true
+                followSSHKeyExchange { $0.feed(UnsafeRawBufferPointer(rebasing: bytes[lineEnd...]), streamOffset: streamOffset + lineEnd) }
             }
         case .cleartext(let kind, let name, let evidence):
             decide(kind: kind, name: name, evidence: evidence)
@@ -1147,6 +1171,8 @@ struct SummarySoFar: Sendable {
     var startedMidStream = false
     var resynchronised = false
     var windowShed = false
+    /// An SSH side sent NEWKEYS (see `SSHKeyExchange`).
+    var sshNewKeysSent = false
 
     var preamble: String? {
         get { rare.value?.preamble }
