@@ -92,7 +92,7 @@ public struct DirectionAssembler: Sendable {
     /// Optional, whose tag would not fit beside the flags below.
     private var finValue: UInt32 = 0
     /// What the peer's acknowledgements are used for now (see `PeerMark`).
-    private var peerMark = PeerMark.none
+    @usableFromInline var peerMark = PeerMark.none
     private var hasFIN = false
     /// Whether a first sequence number is known.
     public private(set) var isStarted = false
@@ -105,8 +105,10 @@ public struct DirectionAssembler: Sendable {
 
     /// The peer acknowledged this side, whose SYN the capture does not hold:
     /// after the client's SYN, a SYN-ACK that was sent (the client answered
-    /// it) but not captured, as in a one-way capture.
-    public var acknowledgedWithoutSYN: Bool {
+    /// it) but not captured, as in a one-way capture. Inlinable: asked once
+    /// per flow from another module, a call cost 0.29 M instructions on
+    /// 3 000 flows.
+    @inlinable public var acknowledgedWithoutSYN: Bool {
         switch peerMark {
         case .acknowledged, .acknowledgedBeforeStart: return !startedAtSYN
         case .none, .alternativeStart: return false
@@ -118,7 +120,7 @@ public struct DirectionAssembler: Sendable {
     /// one four-byte slot serves both in turn, so that the furthest
     /// acknowledgement costs an open flow no bytes (its two directions' small
     /// fields fill sixteen bytes each).
-    private enum PeerMark: Sendable {
+    @usableFromInline enum PeerMark: Sendable {
         case none
         /// Where the stream would start after another SYN seen before any
         /// data (see `startAtSYN`), until an acknowledgement decides.
