@@ -14,8 +14,8 @@ set -euo pipefail
 umask 077
 cd "$(dirname "$0")/.."
 out=${1:-Captures/lab-ssh.pcap}
-work=$(mktemp -d)
-trap 'kill $(cat "$work/sshd.pid" 2>/dev/null) $dump 2>/dev/null || true; rm -rf "$work"' EXIT
+work=$(mktemp -d) dump=
+trap 'kill $(cat "$work/sshd.pid" 2>/dev/null) ${dump:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
 mkdir -p /run/sshd
 /usr/sbin/sshd -f /dev/null -h "$work/host_key" -o ListenAddress=127.0.0.1:2222 -o PidFile="$work/sshd.pid" \
