@@ -124,6 +124,10 @@ public struct FlowAnalyzer: Sendable {
     /// The last key looked up and its slot: segments come in runs of one
     /// flow, and a hit skips hashing the key. Cleared when that flow ends.
     private var lastLookup: (key: FlowKey, slot: Int)?
+    /// The flow the last frame's segment went to (slot, or -1, and the
+    /// slot's generation), for that frame's copy (`processCopy`).
+    private var lastHandledSlot = -1
+    private var lastHandledGeneration: UInt32 = 0
     private var slots: [FlowState?] = []
     /// Per slot, the times sweeps and eviction look at, kept apart from the
     /// large flow state so that scanning them reads a small dense array.
@@ -204,6 +208,7 @@ public struct FlowAnalyzer: Sendable {
     ) {
         statistics.frames += 1
         advanceClock(to: timestamp, observe: observe)
+        lastHandledSlot = -1
         switch decoder.decode(frame, originalLength: originalLength) {
         case .success(let segment):
             statistics.tcpSegments += 1
@@ -236,6 +241,46 @@ public struct FlowAnalyzer: Sendable {
             case .unsupportedLinkType: statistics.unsupportedLinkType += 1
             }
         }
+    }
+
+    /// As `process(frame:…)` for a frame already decoded (by a
+    /// `FrameCopyDetector`) into `segment`, with its payload's fingerprint.
+    public mutating func process(
+        segment: TCPSegment, fingerprint: PayloadFingerprint?, frame: UnsafeRawBufferPointer, timestamp: Int64,
+        observe: (consuming FlowObservation) -> Void
+    ) {
+        statistics.frames += 1
+        advanceClock(to: timestamp, observe: observe)
+        lastHandledSlot = -1
+        statistics.tcpSegments += 1
+        handle(segment, frame: frame, fingerprint: fingerprint, timestamp: timestamp, observe: observe)
+    }
+
+    /// Takes a copy of the frame `process` was just given, captured at
+    /// `timestamp`: a frame whose TCP segment is the same as that frame's in
+    /// every field and payload byte (`FrameCopyDetector`), as `-i any`
+    /// captures a packet once per interface it crosses, back to back. A
+    /// copy tells a flow nothing its first did not (its acknowledgement, FIN
+    /// or reset noted again, its bytes a duplicate), so it is counted in the
+    /// flow's packets and time, not taken apart again: half the work of such
+    /// a capture. The copy of a frame that went to no flow, or whose flow
+    /// ended meanwhile (the clock moved to the copy's time first, as for any
+    /// frame), is processed as a frame.
+    public mutating func processCopy(
+        at timestamp: Int64, of frame: UnsafeRawBufferPointer, originalLength: Int,
+        payloadFingerprint: (range: Range<Int>, fingerprint: PayloadFingerprint)? = nil,
+        observe: (consuming FlowObservation) -> Void
+    ) {
+        let slot = lastHandledSlot
+        advanceClock(to: timestamp, observe: observe)
+        guard activity.indices.contains(slot), activity[slot].occupied, activity[slot].generation == lastHandledGeneration else {
+            process(frame: frame, originalLength: originalLength, timestamp: timestamp, payloadFingerprint: payloadFingerprint, observe: observe)
+            return
+        }
+        statistics.frames += 1
+        statistics.tcpSegments += 1
+        slots[slot]?.noteCopy(at: timestamp)
+        activity[slot].lastSeen = max(activity[slot].lastSeen, timestamp)
     }
 
     /// Capture time from `earlier` to `later`, saturating: timestamps are
@@ -357,6 +402,8 @@ public struct FlowAnalyzer: Sendable {
         if closed { entry.closedAt = timestamp }
         activity[slot] = entry
         if closed { closing.append(ClosingEntry(slot: slot, generation: entry.generation, closedAt: timestamp)) }
+        lastHandledSlot = slot
+        lastHandledGeneration = entry.generation
     }
 
     /// Reads the few fields it needs where the flow lies, rather than copy the
@@ -539,6 +586,65 @@ public struct FlowAnalyzer: Sendable {
     }
 }
 
+/// Recognises a frame whose TCP segment repeats the previous frame's: the
+/// same addresses, ports, tunnel, sequence and acknowledgement numbers,
+/// flags, window and lengths, and the same payload by its keyed fingerprint
+/// (as the assembler tells a retransmission from a conflicting one). `-i
+/// any` captures a packet once per interface it crosses, back to back: such
+/// a copy is taken with `FlowAnalyzer.processCopy`. Run on every frame in
+/// order, by the thread that reads frames ahead of the analyser or by the
+/// analyser's own loop; it keeps the previous frame's decoded segment.
+public struct FrameCopyDetector: Sendable {
+    /// What a frame holds: its TCP segment, its payload's fingerprint (nil
+    /// with no payload), and whether it repeats the frame before it.
+    public struct Examined {
+        public var segment: TCPSegment
+        public var fingerprint: PayloadFingerprint?
+        public var repeatsPrevious: Bool
+    }
+
+    private let decoder: FrameDecoder
+    /// The last frame's segment; meaningful only with `hasPrevious` (not an
+    /// Optional: written for every packet, moving it in and out of one cost
+    /// more than the rest of the check).
+    private var previous = TCPSegment(
+        source: Endpoint(address: IPAddress(ipv4: 0), port: 0), destination: Endpoint(address: IPAddress(ipv4: 0), port: 0),
+        sequence: 0, acknowledgment: 0, flags: TCPFlags(rawValue: 0), window: 0, payloadRange: 0..<0, missingPayload: 0,
+        tunnel: Tunnel(kind: .none))
+    private var hasPrevious = false
+    /// The last frame's payload fingerprint; 0 with no payload.
+    private var previousFingerprint: UInt64 = 0
+
+    public init(linkType: Int32) {
+        decoder = FrameDecoder(linkType: linkType)
+    }
+
+    /// nil when the frame holds no TCP segment of its own (not TCP, or an IP
+    /// fragment, whose datagram is rebuilt first): the frame after it
+    /// repeats nothing.
+    public mutating func examine(_ frame: UnsafeRawBufferPointer, originalLength: Int) -> Examined? {
+        guard case .success(let segment) = decoder.decode(frame, originalLength: originalLength) else {
+            hasPrevious = false
+            return nil
+        }
+        let fingerprint = segment.payloadRange.isEmpty
+            ? nil : PayloadFingerprint(of: UnsafeRawBufferPointer(rebasing: frame[segment.payloadRange]))
+        let value = fingerprint?.value ?? 0
+        let repeats = hasPrevious && value == previousFingerprint && Self.sameHeaders(segment, previous)
+        previous = segment
+        hasPrevious = true
+        previousFingerprint = value
+        return Examined(segment: segment, fingerprint: fingerprint, repeatsPrevious: repeats)
+    }
+
+    /// Every field the analysis reads, but where the payload lies in the frame.
+    static func sameHeaders(_ a: TCPSegment, _ b: TCPSegment) -> Bool {
+        a.sequence == b.sequence && a.acknowledgment == b.acknowledgment && a.flags == b.flags && a.window == b.window
+            && a.payloadRange.count == b.payloadRange.count && a.missingPayload == b.missingPayload
+            && a.source == b.source && a.destination == b.destination && a.tunnel == b.tunnel
+    }
+}
+
 extension FlowAnalyzer {
     /// The fingerprint of a frame's TCP payload that `process` would
     /// otherwise compute, for a thread that reads frames ahead of the
@@ -638,6 +744,12 @@ extension FlowState {
             }
         }
         return closeIfDone(at: timestamp)
+    }
+
+    /// Counts a copy of the segment just taken (see `FlowAnalyzer.processCopy`).
+    mutating func noteCopy(at timestamp: Int64) {
+        packets += 1
+        lastSeen = max(lastSeen, timestamp)
     }
 
     /// Notes a side's first close: whether it came first, and the silence before it.

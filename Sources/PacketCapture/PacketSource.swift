@@ -49,11 +49,24 @@ public struct FrameNote: Sendable, Equatable {
     public var offset: Int32
     public var count: Int32
     public var value: UInt64
+    /// The capture time of a copy of this packet that followed it and was
+    /// not handed over (`ReadAhead`), or `FrameNote.noCopy`; one at most, so
+    /// that each copy's time is known (a second copy is handed over as a
+    /// packet, as is a copy captured at `noCopy` itself). Not an Optional:
+    /// the note is copied with every packet, and its tag made it 8 bytes larger.
+    public var copyTimestampNanoseconds: Int64 = FrameNote.noCopy
+    @inlinable public static var noCopy: Int64 { .min }
+    @inlinable public var hasCopy: Bool { copyTimestampNanoseconds != Self.noCopy }
+    /// Set by whoever computed the note: the packet is a copy of the one
+    /// before it (for what the caller reads of packets). `ReadAhead` then
+    /// notes it in that packet's note rather than handing it over.
+    public var repeatsPrevious: Bool
 
-    public init(offset: Int32, count: Int32, value: UInt64) {
+    public init(offset: Int32, count: Int32, value: UInt64, repeatsPrevious: Bool = false) {
         self.offset = offset
         self.count = count
         self.value = value
+        self.repeatsPrevious = repeatsPrevious
     }
 
     public var range: Range<Int> { Int(offset)..<(Int(offset) + Int(count)) }

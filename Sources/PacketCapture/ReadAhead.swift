@@ -14,6 +14,10 @@ import Musl
 /// Memory is bounded: `batchCount` batches of `batchBytes` each, recycled; the
 /// reader waits while the analysis holds all of them.
 ///
+/// With `notesCopies`, a packet its note calls a copy of the one before
+/// (`-i any`'s second capture of a packet) is neither copied nor handed over
+/// when that one's note can hold its time instead (`FrameNote`).
+///
 /// `next()` has `PacketSource.next()`'s contract: a packet's bytes stay valid
 /// until the next call. Only one thread may call `next()` and `stop()`.
 public final class ReadAhead: @unchecked Sendable {
@@ -66,10 +70,21 @@ public final class ReadAhead: @unchecked Sendable {
             used += count
             return true
         }
+
+        /// Notes a copy of the last packet in its note instead of storing
+        /// it; false if the last packet has no note, or one copy noted already.
+        @inline(__always)
+        func noteCopy(timestampNanoseconds: Int64) -> Bool {
+            guard timestampNanoseconds != FrameNote.noCopy, !records.isEmpty, let note = records[records.count - 1].note,
+                  !note.hasCopy else { return false }
+            records[records.count - 1].note?.copyTimestampNanoseconds = timestampNanoseconds
+            return true
+        }
     }
 
     private let source: PacketSource
     private let note: (@Sendable (CapturedPacket) -> FrameNote?)?
+    private let notesCopies: Bool
     private let batchBytes: Int
     private let batchRecords: Int
 
@@ -90,15 +105,21 @@ public final class ReadAhead: @unchecked Sendable {
     /// - Parameters:
     ///   - batchBytes: bytes of packets per batch (a larger packet gets a batch of its own size).
     ///   - batchCount: batches in circulation, the bound on memory.
-    ///   - note: run on the reading thread for each packet as it is copied;
-    ///     its result comes back as the packet's `note` (the caller computes
-    ///     there what needs every byte, while they are in that cache).
+    ///   - note: run on the reading thread for each packet, in order, before
+    ///     it is copied; its result comes back as the packet's `note` (the
+    ///     caller computes there what needs every byte, while they are in
+    ///     that cache).
+    ///   - notesCopies: a packet whose note says `repeatsPrevious` is then
+    ///     not handed over when the packet before it is in the same batch
+    ///     with a note that holds no copy yet: that note takes its time
+    ///     (`copyTimestampNanoseconds`). Others are handed over as they are.
     public init(
         source: PacketSource, batchBytes: Int = 1 << 20, batchRecords: Int = 4096, batchCount: Int = 6,
-        note: (@Sendable (CapturedPacket) -> FrameNote?)? = nil
+        note: (@Sendable (CapturedPacket) -> FrameNote?)? = nil, notesCopies: Bool = false
     ) {
         self.source = source
         self.note = note
+        self.notesCopies = notesCopies
         self.batchBytes = max(batchBytes, 1)
         self.batchRecords = max(batchRecords, 1)
         pthread_mutex_init(&mutex, nil)
@@ -202,21 +223,27 @@ public final class ReadAhead: @unchecked Sendable {
     private func readLoop() {
         // `self` holds the source for as long as this thread runs.
         let source = Unmanaged.passUnretained(self.source)
-        // A packet that did not fit the last batch; its bytes stay valid (in
-        // libpcap's buffer) until the next read, which comes after it is copied.
-        var carried: CapturedPacket?
+        // A packet that did not fit the last batch, and its note; its bytes
+        // stay valid (in libpcap's buffer) until the next read, which comes
+        // after it is copied.
+        var carried: (packet: CapturedPacket, note: FrameNote?)?
         while let batch = takeFree() {
-            if let packet = carried {
-                // An empty batch takes any packet.
-                _ = batch.append(packet, note: note?(packet))
+            if let (packet, note) = carried {
+                // An empty batch takes any packet (and has none to count a copy in).
+                _ = batch.append(packet, note: note)
                 carried = nil
             }
             filling: while true {
                 let result = source._withUnsafeGuaranteedRef { $0.next() }
                 switch result {
                 case .packet(let packet):
-                    guard batch.append(packet, note: note?(packet)) else {
-                        carried = packet
+                    // Computed once: a packet carried to the next batch keeps it.
+                    let packetNote = note?(packet)
+                    if notesCopies, let packetNote, packetNote.repeatsPrevious, batch.noteCopy(timestampNanoseconds: packet.timestampNanoseconds) {
+                        continue
+                    }
+                    guard batch.append(packet, note: packetNote) else {
+                        carried = (packet, packetNote)
                         break filling
                     }
                     if batch.records.count >= batchRecords || batch.used >= batchBytes { break filling }

@@ -76,6 +76,21 @@ public struct TCPSegment: Sendable, Equatable {
     /// they follow `payloadRange` in sequence space.
     public var missingPayload: Int
     public var tunnel: Tunnel
+
+    public init(
+        source: Endpoint, destination: Endpoint, sequence: UInt32, acknowledgment: UInt32, flags: TCPFlags, window: UInt16,
+        payloadRange: Range<Int>, missingPayload: Int, tunnel: Tunnel
+    ) {
+        self.source = source
+        self.destination = destination
+        self.sequence = sequence
+        self.acknowledgment = acknowledgment
+        self.flags = flags
+        self.window = window
+        self.payloadRange = payloadRange
+        self.missingPayload = missingPayload
+        self.tunnel = tunnel
+    }
 }
 
 /// Why a frame yielded no TCP segment. Errors are data: the layer that failed

@@ -318,7 +318,11 @@ struct Wirecheck: ParsableCommand {
         }
 
         // libpcap's read loop is a third or more of a replay's time.
-        let readAhead = threaded ? ReadAhead(source: source, note: Self.payloadFingerprint(linkType: source.linkType)) : nil
+        // `-c` counts every packet: copies are then handed over one by one.
+        let readAhead = threaded
+            ? ReadAhead(source: source, note: Self.frameNotes(linkType: source.linkType), notesCopies: count == nil) : nil
+        // Without it, this loop recognises copies itself.
+        var copies = FrameCopyDetector(linkType: source.linkType)
         // Kept alive by `readAhead` (stopped after the loop); used unretained,
         // which spares a retain and a release per packet.
         let ahead = readAhead?.start() == true ? readAhead.map { Unmanaged.passUnretained($0) } : nil
@@ -327,14 +331,55 @@ struct Wirecheck: ParsableCommand {
         reading: while stopRequested == 0 {
             if let packetLimit, packets >= packetLimit { break }
             if let deadline, wallClockNanoseconds() >= deadline { break }
-            let result = ahead?._withUnsafeGuaranteedRef { $0.next() } ?? source.next()
+            if let ahead {
+                switch ahead._withUnsafeGuaranteedRef({ $0.next() }) {
+                case .packet(let packet):
+                    packets += 1
+                    guard let note = packet.note else {
+                        analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
+                                         timestamp: packet.timestampNanoseconds, observe: observe)
+                        continue reading
+                    }
+                    let fingerprint = note.count > 0 ? (note.range, PayloadFingerprint(value: note.value)) : nil
+                    if note.repeatsPrevious {
+                        analyzer.processCopy(at: packet.timestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
+                                             payloadFingerprint: fingerprint, observe: observe)
+                    } else {
+                        analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
+                                         timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint, observe: observe)
+                    }
+                    if note.hasCopy {
+                        packets += 1
+                        analyzer.processCopy(at: note.copyTimestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
+                                             payloadFingerprint: fingerprint, observe: observe)
+                    }
+                    continue reading
+                case .end:
+                    break reading
+                case .failed(let error):
+                    facts.readError = error.message
+                    break reading
+                case .timeout:
+                    continue reading
+                }
+            }
+            let result = source.next()
             switch result {
             case .packet(let packet):
                 packets += 1
-                analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                 timestamp: packet.timestampNanoseconds,
-                                 payloadFingerprint: packet.note.map { ($0.range, PayloadFingerprint(value: $0.value)) },
-                                 observe: observe)
+                if let examined = copies.examine(packet.bytes, originalLength: packet.originalLength) {
+                    if examined.repeatsPrevious {
+                        let fingerprint = examined.fingerprint.map { (examined.segment.payloadRange, $0) }
+                        analyzer.processCopy(at: packet.timestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
+                                             payloadFingerprint: fingerprint, observe: observe)
+                    } else {
+                        analyzer.process(segment: examined.segment, fingerprint: examined.fingerprint, frame: packet.bytes,
+                                         timestamp: packet.timestampNanoseconds, observe: observe)
+                    }
+                } else {
+                    analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
+                                     timestamp: packet.timestampNanoseconds, observe: observe)
+                }
             case .timeout:
                 analyzer.advanceClock(to: wallClockNanoseconds(), observe: observe)
             case .end:
@@ -397,16 +442,22 @@ struct Wirecheck: ParsableCommand {
 extension Wirecheck {
     /// For the reading thread: each TCP payload's fingerprint, which every
     /// delivered segment needs (retransmissions are compared by it),
-    /// computed while the packet's bytes are in that thread's cache (see
-    /// `FlowAnalyzer.payloadFingerprint(of:originalLength:decoder:)`).
-    static func payloadFingerprint(linkType: Int32) -> @Sendable (CapturedPacket) -> FrameNote? {
-        let decoder = FrameDecoder(linkType: linkType)
+    /// computed while the packet's bytes are in that thread's cache, and,
+    /// with `countingCopies`, whether the packet is a copy of the one before
+    /// it (`FrameCopyDetector`: `-i any`'s second capture of a packet), to
+    /// be counted rather than handed over (`FlowAnalyzer.processCopy`).
+    static func frameNotes(linkType: Int32) -> @Sendable (CapturedPacket) -> FrameNote? {
+        // Only the reading thread calls the closure, one packet after another.
+        final class Detector: @unchecked Sendable {
+            @exclusivity(unchecked) var detector: FrameCopyDetector
+            init(linkType: Int32) { detector = FrameCopyDetector(linkType: linkType) }
+        }
+        let state = Detector(linkType: linkType)
         return { packet in
-            guard let (range, fingerprint) = FlowAnalyzer.payloadFingerprint(
-                      of: packet.bytes, originalLength: packet.originalLength, decoder: decoder),
-                  let offset = Int32(exactly: range.lowerBound),
-                  let count = Int32(exactly: range.count) else { return nil }
-            return FrameNote(offset: offset, count: count, value: fingerprint.value)
+            guard let found = state.detector.examine(packet.bytes, originalLength: packet.originalLength),
+                  let offset = Int32(exactly: found.segment.payloadRange.lowerBound),
+                  let count = Int32(exactly: found.segment.payloadRange.count) else { return nil }
+            return FrameNote(offset: offset, count: count, value: found.fingerprint?.value ?? 0, repeatsPrevious: found.repeatsPrevious)
         }
     }
 }

@@ -88,11 +88,7 @@ import VerdictPolicy
     /// output, and no thread started besides the main one.
     @Test func oneProcessorReplaysOnOneThreadWithTheSameOutput() throws {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
-        let taskset = URL(fileURLWithPath: "/usr/bin/taskset")
-        guard FileManager.default.isExecutableFile(atPath: taskset.path) else {
-            print("skipped: /usr/bin/taskset (util-linux) not installed")
-            return
-        }
+        guard let taskset = TestSupport.taskset else { return }
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-one-cpu-\(UUID()).pcap")
         defer { try? FileManager.default.removeItem(at: url) }
         try Self.writeCapture(flows: 1_500, to: url)

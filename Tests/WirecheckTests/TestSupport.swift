@@ -28,6 +28,17 @@ enum TestSupport {
     /// The `wirecheck` binary built next to the test bundle.
     static var binary: URL? { builtProduct("wirecheck") }
 
+    /// util-linux's `taskset`, to run a command on chosen processors; nil,
+    /// saying so, when it is not installed (the caller skips).
+    static var taskset: URL? {
+        let taskset = URL(fileURLWithPath: "/usr/bin/taskset")
+        guard FileManager.default.isExecutableFile(atPath: taskset.path) else {
+            print("skipped: /usr/bin/taskset (util-linux) not installed")
+            return nil
+        }
+        return taskset
+    }
+
     /// An executable product built next to the test bundle.
     static func builtProduct(_ name: String) -> URL? {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
