@@ -5,8 +5,9 @@ import Reporting
 import StreamReassembly
 import VerdictPolicy
 
-/// (b) The whole pipeline on a sequence of packets: decode, reassemble,
-/// classify, judge, report. Input: a link-type byte, then packets, each a
+/// (b) The whole pipeline on a sequence of packets: decode (copies of a
+/// packet recognised, as wirecheck's loop does), reassemble, classify,
+/// judge, report. Input: a link-type byte, then packets, each a
 /// 16-bit length, a byte of uncaptured wire length, a time step byte, and
 /// the frame. A step of 255 is instead followed by 8 bytes of absolute
 /// timestamp, any Int64, as a capture file can hold (differences of such
@@ -31,6 +32,10 @@ func analyzePackets(_ data: UnsafeRawBufferPointer) {
         _ = text.report(report)
         _ = json.report(report)
     }
+    let policy = configuration.policy
+    let observe: (consuming FlowObservation) -> Void = { emit(VerdictPolicy.judge($0, options: policy)) }
+    // As wirecheck's loop: a frame repeating the previous one's segment is a copy.
+    var copies = FrameCopyDetector(linkType: types[Int(selector) % types.count])
     var timestamp: Int64 = 1_700_000_000_000_000_000
     var packets = 0
     while let length = input.u16(), let missing = input.byte(), let step = input.byte() {
@@ -40,7 +45,17 @@ func analyzePackets(_ data: UnsafeRawBufferPointer) {
             timestamp &+= Int64(step) * 100_000_000
         }
         let frame = input.take(length)
-        analyzer.process(frame: frame, originalLength: frame.count + Int(missing), timestamp: timestamp, emit: emit)
+        let originalLength = frame.count + Int(missing)
+        if let examined = copies.examine(frame, originalLength: originalLength) {
+            if examined.repeatsPrevious {
+                analyzer.processCopy(at: timestamp, of: frame, originalLength: originalLength,
+                                     payloadFingerprint: examined.fingerprint.map { (examined.segment.payloadRange, $0) }, observe: observe)
+            } else {
+                analyzer.process(segment: examined.segment, fingerprint: examined.fingerprint, frame: frame, timestamp: timestamp, observe: observe)
+            }
+        } else {
+            analyzer.process(frame: frame, originalLength: originalLength, timestamp: timestamp, emit: emit)
+        }
         packets += 1
     }
     analyzer.finish(emit: emit)
