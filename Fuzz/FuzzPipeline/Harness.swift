@@ -46,16 +46,8 @@ func analyzePackets(_ data: UnsafeRawBufferPointer) {
         }
         let frame = input.take(length)
         let originalLength = frame.count + Int(missing)
-        if let examined = copies.examine(frame, originalLength: originalLength) {
-            if examined.repeatsPrevious {
-                analyzer.processCopy(at: timestamp, of: frame, originalLength: originalLength,
-                                     payloadFingerprint: examined.fingerprint.map { (examined.segment.payloadRange, $0) }, observe: observe)
-            } else {
-                analyzer.process(segment: examined.segment, fingerprint: examined.fingerprint, frame: frame, timestamp: timestamp, observe: observe)
-            }
-        } else {
-            analyzer.process(frame: frame, originalLength: originalLength, timestamp: timestamp, emit: emit)
-        }
+        analyzer.process(copies.examine(frame, originalLength: originalLength), frame: frame, originalLength: originalLength,
+                         timestamp: timestamp, observe: observe)
         packets += 1
     }
     analyzer.finish(emit: emit)

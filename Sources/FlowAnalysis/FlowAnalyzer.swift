@@ -199,7 +199,7 @@ public struct FlowAnalyzer: Sendable {
     /// then run elsewhere (`VerdictPolicy.judge` is a pure function).
     ///
     /// `payloadFingerprint`: the fingerprint of `frame[range]`, computed by
-    /// whoever read the frame (see `FlowAnalyzer.payloadFingerprint(of:…)`);
+    /// whoever read the frame (a `FrameCopyDetector`, on a reading thread);
     /// used only if `range` is exactly the TCP payload found here.
     public mutating func process(
         frame: UnsafeRawBufferPointer, originalLength: Int, timestamp: Int64,
@@ -243,17 +243,28 @@ public struct FlowAnalyzer: Sendable {
         }
     }
 
-    /// As `process(frame:…)` for a frame already decoded (by a
-    /// `FrameCopyDetector`) into `segment`, with its payload's fingerprint.
+    /// As `process(frame:…)` for a frame a `FrameCopyDetector` has examined
+    /// (nil: it held no TCP segment of its own): a copy of the frame before
+    /// goes to `processCopy`, any other segment is handled without being
+    /// decoded again.
     public mutating func process(
-        segment: TCPSegment, fingerprint: PayloadFingerprint?, frame: UnsafeRawBufferPointer, timestamp: Int64,
+        _ examined: FrameCopyDetector.Examined?, frame: UnsafeRawBufferPointer, originalLength: Int, timestamp: Int64,
         observe: (consuming FlowObservation) -> Void
     ) {
+        guard let examined else {
+            process(frame: frame, originalLength: originalLength, timestamp: timestamp, observe: observe)
+            return
+        }
+        if examined.repeatsPrevious {
+            processCopy(at: timestamp, of: frame, originalLength: originalLength,
+                        payloadFingerprint: examined.fingerprint.map { (examined.segment.payloadRange, $0) }, observe: observe)
+            return
+        }
         statistics.frames += 1
         advanceClock(to: timestamp, observe: observe)
         lastHandledSlot = -1
         statistics.tcpSegments += 1
-        handle(segment, frame: frame, fingerprint: fingerprint, timestamp: timestamp, observe: observe)
+        handle(examined.segment, frame: frame, fingerprint: examined.fingerprint, timestamp: timestamp, observe: observe)
     }
 
     /// Takes a copy of the frame `process` was just given, captured at
@@ -593,7 +604,12 @@ public struct FlowAnalyzer: Sendable {
 /// any` captures a packet once per interface it crosses, back to back: such
 /// a copy is taken with `FlowAnalyzer.processCopy`. Run on every frame in
 /// order, by the thread that reads frames ahead of the analyser or by the
-/// analyser's own loop; it keeps the previous frame's decoded segment.
+/// analyser's own loop; it keeps the previous frame's decoded segment. On a
+/// reading thread the fingerprint, which the assembler needs for every
+/// segment it delivers, is computed while the bytes are in that processor's
+/// cache (on the analysing thread, reading every payload byte for it was its
+/// largest single cost, mostly waiting for memory the reading thread had
+/// just written), and handed over with the frame.
 public struct FrameCopyDetector: Sendable {
     /// What a frame holds: its TCP segment, its payload's fingerprint (nil
     /// with no payload), and whether it repeats the frame before it.
@@ -642,24 +658,6 @@ public struct FrameCopyDetector: Sendable {
         a.sequence == b.sequence && a.acknowledgment == b.acknowledgment && a.flags == b.flags && a.window == b.window
             && a.payloadRange.count == b.payloadRange.count && a.missingPayload == b.missingPayload
             && a.source == b.source && a.destination == b.destination && a.tunnel == b.tunnel
-    }
-}
-
-extension FlowAnalyzer {
-    /// The fingerprint of a frame's TCP payload that `process` would
-    /// otherwise compute, for a thread that reads frames ahead of the
-    /// analyser: computed there while the bytes are in that processor's cache
-    /// (on the analysing thread, reading every payload byte for it was its
-    /// largest single cost, mostly waiting for memory the reading thread had
-    /// just written). nil when the frame has no TCP payload of its own (not
-    /// TCP, none, or an IP fragment, whose datagram is rebuilt first).
-    public static func payloadFingerprint(
-        of frame: UnsafeRawBufferPointer, originalLength: Int, decoder: FrameDecoder
-    ) -> (range: Range<Int>, fingerprint: PayloadFingerprint)? {
-        guard case .success(let segment) = decoder.decode(frame, originalLength: originalLength),
-              !segment.payloadRange.isEmpty else { return nil }
-        let payload = UnsafeRawBufferPointer(rebasing: frame[segment.payloadRange])
-        return (segment.payloadRange, PayloadFingerprint(of: payload))
     }
 }
 

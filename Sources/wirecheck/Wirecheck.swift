@@ -367,19 +367,8 @@ struct Wirecheck: ParsableCommand {
             switch result {
             case .packet(let packet):
                 packets += 1
-                if let examined = copies.examine(packet.bytes, originalLength: packet.originalLength) {
-                    if examined.repeatsPrevious {
-                        let fingerprint = examined.fingerprint.map { (examined.segment.payloadRange, $0) }
-                        analyzer.processCopy(at: packet.timestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
-                                             payloadFingerprint: fingerprint, observe: observe)
-                    } else {
-                        analyzer.process(segment: examined.segment, fingerprint: examined.fingerprint, frame: packet.bytes,
-                                         timestamp: packet.timestampNanoseconds, observe: observe)
-                    }
-                } else {
-                    analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                     timestamp: packet.timestampNanoseconds, observe: observe)
-                }
+                analyzer.process(copies.examine(packet.bytes, originalLength: packet.originalLength), frame: packet.bytes,
+                                 originalLength: packet.originalLength, timestamp: packet.timestampNanoseconds, observe: observe)
             case .timeout:
                 analyzer.advanceClock(to: wallClockNanoseconds(), observe: observe)
             case .end:

@@ -16,7 +16,8 @@ import VerdictPolicy
 
     static func replay(_ path: String, supply: Supply) throws -> [String] {
         let source = try PacketSource.openFile(path)
-        let decoder = FrameDecoder(linkType: source.linkType)
+        // Fingerprints as the reading thread computes them (copies are not counted here).
+        var detector = FrameCopyDetector(linkType: source.linkType)
         var analyzer = FlowAnalyzer(linkType: source.linkType, configuration: AnalyzerConfiguration())
         var lines: [String] = []
         let observe: (consuming FlowObservation) -> Void = { observation in
@@ -28,7 +29,8 @@ import VerdictPolicy
         reading: while true {
             switch source.next() {
             case .packet(let packet):
-                var supplied = FlowAnalyzer.payloadFingerprint(of: packet.bytes, originalLength: packet.originalLength, decoder: decoder)
+                var supplied = detector.examine(packet.bytes, originalLength: packet.originalLength)
+                    .flatMap { found in found.fingerprint.map { (range: found.segment.payloadRange, fingerprint: $0) } }
                 switch supply {
                 case .none: supplied = nil
                 case .computedAhead: break

@@ -78,17 +78,13 @@ import VerdictPolicy
         let observe: (consuming FlowObservation) -> Void = { emit(VerdictPolicy.judge($0)) }
         for (bytes, time) in frames {
             bytes.withUnsafeBytes { frame in
-                guard countingCopies, let examined = detector.examine(frame, originalLength: frame.count) else {
+                guard countingCopies else {
                     analyzer.process(frame: frame, originalLength: frame.count, timestamp: time, observe: observe)
                     return
                 }
-                if examined.repeatsPrevious {
-                    copies += 1
-                    analyzer.processCopy(at: time, of: frame, originalLength: frame.count,
-                                         payloadFingerprint: examined.fingerprint.map { (examined.segment.payloadRange, $0) }, observe: observe)
-                } else {
-                    analyzer.process(segment: examined.segment, fingerprint: examined.fingerprint, frame: frame, timestamp: time, observe: observe)
-                }
+                let examined = detector.examine(frame, originalLength: frame.count)
+                if examined?.repeatsPrevious == true { copies += 1 }
+                analyzer.process(examined, frame: frame, originalLength: frame.count, timestamp: time, observe: observe)
             }
         }
         analyzer.finish(observe: observe)
