@@ -273,8 +273,8 @@ public struct FlowAnalyzer: Sendable {
     /// captures a packet once per interface it crosses, back to back. A
     /// copy tells a flow nothing its first did not (its acknowledgement, FIN
     /// or reset noted again, its bytes a duplicate), so it is counted in the
-    /// flow's packets and time, not taken apart again: half the work of such
-    /// a capture. The copy of a frame that went to no flow, or whose flow
+    /// flow's packets and time, not taken apart again: half the packets of
+    /// such a capture. The copy of a frame that went to no flow, or whose flow
     /// ended meanwhile (the clock moved to the copy's time first, as for any
     /// frame), is processed as a frame.
     public mutating func processCopy(

@@ -175,7 +175,7 @@ import VerdictPolicy
         }
     }
 
-    /// `permissive.pcap` (an `-i any` capture: most packets twice) with every
+    /// `permissive.pcap` (an `-i any` capture) with every
     /// frame written three times, 1 µs apart, as a classic pcap file.
     static func tripledCapture() throws -> URL {
         let (frames, linkType) = try Self.frames(of: TestSupport.capturesDirectory.appendingPathComponent("permissive.pcap").path)
