@@ -11,7 +11,8 @@
 #   wc-mesh    a client in the mesh, 10.111.1.10: mutual TLS with Istio's SNI and ALPN
 #   wc-legacy  a client outside the mesh, 10.111.1.20: plain curl
 #
-# No namespace has a default route: traffic never leaves 10.111.1.0/24.
+# No namespace has a default route: traffic never leaves 10.111.1.0/24 (the
+# Service's ClusterIP, routed to the node and rewritten there, included).
 #
 # Usage:
 #   scripts/lab.sh check                       can the lab run here? (reason on stderr)
@@ -32,6 +33,16 @@
 #                                              and gzipped (tcpdump -G 1 -z gzip) into DIR
 #   scripts/lab.sh record-interfaces DIR [mode] traffic recorded at once on each pod's veth, one
 #                                              tcpdump per interface, into DIR/veth-POD.pcap
+#   scripts/lab.sh service-check               can a Service be made here? (reason on stderr)
+#   scripts/lab.sh service-up                  a Service as kube-proxy makes one: ClusterIP
+#                                              10.96.0.10:80 rewritten (DNAT, nftables in the
+#                                              node, br_netfilter for the bridged answers) to
+#                                              the webserver pod's 10.111.1.122:80; the clients
+#                                              get a route to that one address through the node
+#   scripts/lab.sh service-traffic             mesh TLS 1.3 and legacy plaintext to the ClusterIP
+#   scripts/lab.sh record-service OUT.pcap [mode]
+#                                              up, service-up, tcpdump -i any in the node on
+#                                              port 80, service-traffic, stop
 #   scripts/lab.sh exec-node CMD...            run a command in the node namespace
 #   scripts/lab.sh down                        remove everything the lab made
 set -euo pipefail
@@ -41,6 +52,8 @@ SUBNET_PREFIX=10.111.1
 WEB_IP=$SUBNET_PREFIX.122
 MESH_IP=$SUBNET_PREFIX.10
 LEGACY_IP=$SUBNET_PREFIX.20
+NODE_IP=$SUBNET_PREFIX.1
+SERVICE_IP=10.96.0.10
 SNI=outbound_.80_._.webserver.default.svc.cluster.local
 ALPN=istio-peer-exchange,istio-http/1.1,istio,http/1.1
 STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
@@ -278,6 +291,61 @@ record_interfaces() {
   kill -TERM "${pids[@]}"
   wait "${pids[@]}" || true
   cat "$STATE"/tcpdump-{web,mesh,legacy}.log >&2
+}
+
+# Can a Service be made here? nftables for the DNAT, and br_netfilter so that
+# the pod's answers, bridged to the client, pass the node's connection tracking
+# and get the ClusterIP back as their source (what kube-proxy needs on a node
+# with a bridge CNI).
+check_service() {
+  check
+  command -v nft >/dev/null || die "nft not installed (scripts/setup.sh --lab installs it)"
+  [[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]] ||
+    die "no br_netfilter in this kernel (/proc/sys/net/bridge missing): bridged answers would skip the NAT"
+}
+
+service_up() {
+  ip netns pids wc-web >/dev/null 2>&1 || die "lab is not up (scripts/lab.sh up)"
+  check_service
+  in_ns wc-node ip addr replace "$NODE_IP/24" dev wcbr0
+  in_ns wc-node sysctl -qw net.ipv4.ip_forward=1
+  in_ns wc-node sysctl -qw net.bridge.bridge-nf-call-iptables=1
+  # The node answers nothing itself: no redirects for the pods' routed packets.
+  in_ns wc-node sysctl -qw net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.wcbr0.send_redirects=0
+  in_ns wc-node nft -f - <<EOF
+table ip wirecheck_service
+delete table ip wirecheck_service
+table ip wirecheck_service {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip daddr $SERVICE_IP tcp dport 80 dnat to $WEB_IP:80
+  }
+}
+EOF
+  local pod
+  for pod in mesh legacy; do in_ns "wc-$pod" ip route replace "$SERVICE_IP/32" via "$NODE_IP"; done
+}
+
+service_traffic() {
+  printf 'GET / HTTP/1.1\r\nHost: webserver\r\nUser-Agent: mesh-sidecar\r\nConnection: close\r\n\r\n' |
+    in_ns wc-mesh timeout 10 openssl s_client -quiet -ign_eof -connect "$SERVICE_IP:80" \
+      -tls1_3 -servername "$SNI" -alpn "$ALPN" \
+      -cert "$STATE/pki/client.pem" -key "$STATE/pki/client.key" -CAfile "$STATE/pki/ca.pem" \
+      -verify_return_error 2>/dev/null
+  sleep 0.3
+  in_ns wc-legacy curl -sS --max-time 3 -H "Authorization: Bearer wirecheck-secret-token" "http://$SERVICE_IP/" ||
+    echo "lab: legacy request to the Service failed (expected under strict)" >&2
+  sleep 0.3
+}
+
+# record-service OUT.pcap [mode]: the Service scenario on -i any in the node,
+# every packet on port 80: each connection is captured before the DNAT (to
+# the ClusterIP, on the client's veth) and after it (to the pod, on the webserver's).
+record_service() {
+  local out=${1:?usage: lab.sh record-service OUT.pcap [permissive|strict]} mode=${2:-permissive}
+  up "$mode"
+  service_up
+  record_with "tcp port 80" service_traffic "$(realpath -m "$out")"
 }
 
 # record-services OUT.pcap: the secrets scenario, recorded like `record` but on every port.
@@ -533,6 +601,10 @@ case ${1:-} in
   record-services) shift; record_services "$@" ;;
   record-rotated) shift; record_rotated "$@" ;;
   record-interfaces) shift; record_interfaces "$@" ;;
+  service-check) check_service ;;
+  service-up) service_up ;;
+  service-traffic) service_traffic ;;
+  record-service) shift; record_service "$@" ;;
   exec-node) shift; in_ns wc-node "$@" ;;
   down) down ;;
   *) sed -n '2,31p' "$0" >&2; exit 2 ;;

@@ -9,7 +9,8 @@
 #                             PostgreSQL, mosquitto and slapd (the secrets test
 #                             sends passwords to them), Alertmanager (memberlist gossip), Erlang
 #                             (EPMD and distribution, as RabbitMQ clusters), grpcio
-#                             and python-h2 (a real gRPC client refused in clear)
+#                             and python-h2 (a real gRPC client refused in clear),
+#                             nftables (a Service's DNAT, as kube-proxy makes it)
 # Packages already present are skipped, so this is cheap to run every time.
 set -euo pipefail
 
@@ -23,7 +24,7 @@ fi
 if [[ "${1:-}" == "--lab" ]]; then
   packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps postgresql
     mosquitto mosquitto-clients slapd ldap-utils prometheus-alertmanager erlang-base python3-grpcio python3-h2
-    wireguard-go wireguard-tools openssh-server openssh-client)
+    wireguard-go wireguard-tools openssh-server openssh-client nftables)
 fi
 
 missing=()

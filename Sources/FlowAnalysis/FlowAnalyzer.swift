@@ -142,6 +142,17 @@ public struct FlowAnalyzer: Sendable {
     /// recognised by the slot's generation and skipped.
     private var closing: [ClosingEntry] = []
     private var closingHead = 0
+    /// Flows captured before and after a destination NAT on this node, by
+    /// slot: the server address the second capture showed (see
+    /// `translatedLeg`). Beside the table, not in each flow's state: most
+    /// nodes translate few connections, and every open flow would pay for it.
+    private var translations: [Int: Endpoint] = [:]
+    /// The last flows that began with a client's SYN, a ring: where a
+    /// translated capture of the same SYN, a few microseconds later, finds
+    /// its flow.
+    private var recentSYNs: [RecentSYN] = []
+    /// Where the next one goes once the ring is full (the oldest).
+    private var nextRecentSYN = 0
     private var nextGeneration: UInt32 = 0
     private var now: Int64 = 0
     private var lastIdleSweep: Int64 = 0
@@ -401,7 +412,16 @@ public struct FlowAnalyzer: Sendable {
                 statistics.strayControlSegments += 1
                 return
             }
-            slot = startFlow(key: key, segment: segment, timestamp: timestamp, observe: observe)
+            if isSYN, let translated = translatedLeg(of: segment, timestamp: timestamp) {
+                translations[translated] = segment.destination
+                index.insert(hash: key.indexHash, slot: translated)
+                lastLookup = (key, translated)
+                slot = translated
+            } else {
+                let started = startFlow(key: key, segment: segment, timestamp: timestamp, observe: observe)
+                if isSYN { rememberSYN(segment, slot: started, timestamp: timestamp) }
+                slot = started
+            }
         }
         guard let slot else { return }
         // Mutated where it lies: a flow's state is large and copying it per
@@ -446,8 +466,68 @@ public struct FlowAnalyzer: Sendable {
                   let server = (base + slot).pointee?.server,
                   let tunnel = (base + slot).pointee?.tunnel else { return false }
             return FlowKey(client, server, tunnel: tunnel) == key
-        }
+        } || holdsTranslated(slot, key: key)
     }
+
+    /// Whether `slot` holds a translated flow whose second capture `key` is
+    /// (see `translatedLeg`). Apart from `slotHolds`' closure: the table
+    /// of translations read inside it made every lookup retain and release it.
+    private func holdsTranslated(_ slot: Int, key: FlowKey) -> Bool {
+        guard !translations.isEmpty, let translated = translations[slot] else { return false }
+        let client = slots.withUnsafeBufferPointer { table -> (Endpoint, Tunnel)? in
+            guard let base = table.baseAddress, table.indices.contains(slot),
+                  let client = (base + slot).pointee?.client, let tunnel = (base + slot).pointee?.tunnel else { return nil }
+            return (client, tunnel)
+        }
+        guard let (endpoint, tunnel) = client else { return false }
+        return FlowKey(endpoint, translated, tunnel: tunnel) == key
+    }
+
+    /// The flow whose SYN `syn` repeats with another destination: the same
+    /// client address and port (and tunnel), the same initial sequence
+    /// number, within a second, before that flow's server answered. That is
+    /// one connection captured on both sides of a destination NAT on this
+    /// node: kube-proxy rewrites a Service's ClusterIP to a pod's address
+    /// between the client pod's interface and the server pod's, and `-i any`
+    /// captures it on both. Its packets then go to one flow (the second
+    /// capture's bytes are duplicates, compared as any retransmission's),
+    /// reported once with the address it was translated to. A new
+    /// connection's initial sequence number is chosen afresh for each
+    /// destination (RFC 6528), so another connection from the same port
+    /// does not repeat it.
+    private func translatedLeg(of syn: TCPSegment, timestamp: Int64) -> Int? {
+        for entry in recentSYNs where entry.initialSequence == syn.sequence && entry.client == syn.source {
+            guard activity.indices.contains(entry.slot), activity[entry.slot].occupied,
+                  activity[entry.slot].generation == entry.generation, activity[entry.slot].closedAt == nil,
+                  Self.elapsed(from: entry.timestamp, to: timestamp) <= Self.translationWindowNanoseconds,
+                  translations[entry.slot] == nil else { continue }
+            // Field by field where the flow lies (the whole state is 1.1 KB).
+            let unanswered = slots.withUnsafeBufferPointer { table -> Bool in
+                guard let base = table.baseAddress, let tunnel = (base + entry.slot).pointee?.tunnel,
+                      let server = (base + entry.slot).pointee?.server,
+                      let answered = (base + entry.slot).pointee?.toClient.assembler.isStarted else { return false }
+                return tunnel == syn.tunnel && server != syn.destination && !answered
+            }
+            if unanswered { return entry.slot }
+        }
+        return nil
+    }
+
+    private mutating func rememberSYN(_ syn: TCPSegment, slot: Int, timestamp: Int64) {
+        let entry = RecentSYN(client: syn.source, initialSequence: syn.sequence, slot: slot,
+                              generation: activity[slot].generation, timestamp: timestamp)
+        if recentSYNs.count < Self.recentSYNLimit {
+            recentSYNs.append(entry)
+        } else {
+            recentSYNs[nextRecentSYN] = entry
+        }
+        nextRecentSYN = (nextRecentSYN + 1) % Self.recentSYNLimit
+    }
+
+    /// How far apart the two captures of a translated SYN may be, and how
+    /// many new connections may come between them.
+    static let translationWindowNanoseconds: Int64 = 1_000_000_000
+    static let recentSYNLimit = 16
 
     private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, observe: (consuming FlowObservation) -> Void) -> Int {
         if index.count >= min(configuration.maximumFlows, FlowIndex.slotLimit) { evictOldest(observe: observe) }
@@ -558,18 +638,25 @@ public struct FlowAnalyzer: Sendable {
         // Summarised where the state lies, then emptied: taking the state out
         // first copied all of it (about 1.1 KB, cold after the close linger)
         // to read a part.
-        guard let observation = slots[slot]?.observation(end: end, budget: &budget) else { return }
+        let translated = translations.isEmpty ? nil : translations.removeValue(forKey: slot)
+        guard let observation = slots[slot]?.observation(end: end, translatedServer: translated, budget: &budget) else { return }
         slots[slot] = nil
         activity[slot].occupied = false
         // The key is direction-symmetric: the observation's roles, swapped or not, give it.
         index.remove(hash: FlowKey(observation.client, observation.server, tunnel: observation.tunnel).indexHash, slot: slot)
+        if let translated {
+            // Translated flows began with the client's SYN: their roles are never swapped.
+            index.remove(hash: FlowKey(observation.client, translated, tunnel: observation.tunnel).indexHash, slot: slot)
+        }
         lastLookup = nil
         freeSlots.append(slot)
 
         observe(observation)
     }
 
-    fileprivate static func observation(of flow: inout FlowState, end: FlowEnd, budget: inout ReassemblyBudget) -> FlowObservation {
+    fileprivate static func observation(
+        of flow: inout FlowState, end: FlowEnd, translatedServer: Endpoint?, budget: inout ReassemblyBudget
+    ) -> FlowObservation {
         let fromClient = flow.toServer.finish(budget: &budget)
         let fromServer = flow.toClient.finish(budget: &budget)
         let clientStats = flow.toServer.assembler.statistics, serverStats = flow.toClient.assembler.statistics
@@ -592,7 +679,8 @@ public struct FlowAnalyzer: Sendable {
             clientClosedFirst: flow.firstToClose == (swap ? 2 : 1),
             serverSilenceBeforeClose: Int64(swap ? flow.silenceBeforeClientClose : flow.silenceBeforeServerClose) * 100_000_000,
             bytesBeforeStart: clientStats.bytesBeforeStart + serverStats.bytesBeforeStart,
-            serverSynAckMissing: flow.handshakeSeen && flow.toClient.assembler.acknowledgedWithoutSYN
+            serverSynAckMissing: flow.handshakeSeen && flow.toClient.assembler.acknowledgedWithoutSYN,
+            translatedServer: translatedServer
         )
     }
 }
@@ -664,8 +752,8 @@ public struct FrameCopyDetector: Sendable {
 extension FlowState {
     /// What was observed, for the verdict; the state is finished with (its
     /// held data flushed as gaps) and is to be discarded.
-    mutating func observation(end: FlowEnd, budget: inout ReassemblyBudget) -> FlowObservation {
-        FlowAnalyzer.observation(of: &self, end: end, budget: &budget)
+    mutating func observation(end: FlowEnd, translatedServer: Endpoint? = nil, budget: inout ReassemblyBudget) -> FlowObservation {
+        FlowAnalyzer.observation(of: &self, end: end, translatedServer: translatedServer, budget: &budget)
     }
 
     /// Takes one segment; true when it closed the flow (see `closeIfDone`).
@@ -785,6 +873,15 @@ struct SlotActivity: Sendable {
     var closedAt: Int64?
     /// Which flow holds the slot: slots are reused, queue entries must not be.
     var generation: UInt32
+}
+
+/// A flow that began with a client's SYN (see `FlowAnalyzer.translatedLeg`).
+struct RecentSYN: Sendable {
+    var client: Endpoint
+    var initialSequence: UInt32
+    var slot: Int
+    var generation: UInt32
+    var timestamp: Int64
 }
 
 struct ClosingEntry: Sendable {

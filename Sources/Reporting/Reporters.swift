@@ -217,6 +217,15 @@ public struct TextReporter: Reporter {
         line.append(" -> ")
         line.append(flow.server)
         if names != nil { Self.appendName(names?.name(of: flow.server.address), to: &line) }
+        if let translated = flow.observation.translatedServer {
+            line.append(" (DNAT to ")
+            line.append(translated)
+            if names != nil, let name = names?.name(of: translated.address) {
+                line.append(UInt8(ascii: " "))
+                line.append(name)
+            }
+            line.append(UInt8(ascii: ")"))
+        }
         if flow.observation.tunnel != .none {
             line.append(" [")
             line.append(flow.observation.tunnel.description)
@@ -366,9 +375,11 @@ public struct JSONLinesReporter: Reporter {
         json.add("type", "flow")
         json.add("client", flow.client)
         json.add("server", flow.server)
+        if let translated = o.translatedServer { json.add("translatedServer", translated) } else { json.addNull("translatedServer") }
         if let names {
             json.add("clientName", names.name(of: flow.client.address))
             json.add("serverName", names.name(of: flow.server.address))
+            json.add("translatedServerName", o.translatedServer.flatMap { names.name(of: $0.address) })
         }
         json.add("verdict", flow.verdict.rawValue)
         if flow.expected { json.add("expected", true) }

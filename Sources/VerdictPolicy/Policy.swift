@@ -64,10 +64,11 @@ public enum VerdictPolicy {
             tls = tlsFacts(c, s)
         }
         // The reason then says so (see `FlowReport.reason`).
-        let byIstio = verdict == .plaintext && options.istioAllowance && PolicyOptions.isIstioPlaintextPort(o.server.port)
+        let port = o.listeningPort
+        let byIstio = verdict == .plaintext && options.istioAllowance && PolicyOptions.isIstioPlaintextPort(port)
         let byListing = verdict == .plaintext && !byIstio && !options.listedPlaintextPorts.isEmpty
-            && options.listedPlaintextPorts.contains(o.server.port)
-        let mesh = tls.flatMap { Mesh.identify($0, serverPort: o.server.port) }
+            && options.listedPlaintextPorts.contains(port)
+        let mesh = tls.flatMap { Mesh.identify($0, serverPort: port) }
         return (verdict, reason, protocolName(c, s), tls, notes(o, c, s, keyExchange: tls?.keyExchange), byIstio || byListing, byListing, mesh)
     }
 

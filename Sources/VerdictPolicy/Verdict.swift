@@ -84,6 +84,11 @@ public struct FlowObservation: Sendable {
     /// server's SYN-ACK, which the capture does not hold (a one-way capture,
     /// drops): the server's silence there says nothing of the server.
     public var serverSynAckMissing: Bool
+    /// The server's address after a destination NAT on the capturing node
+    /// (a Service's ClusterIP rewritten to a pod's by kube-proxy): the same
+    /// connection was captured on both sides of the translation, and `server`
+    /// is the address the client sent to. nil for a flow seen untranslated.
+    public var translatedServer: Endpoint?
 
     /// Nothing seen yet: no payload, both sides open. The stored properties
     /// have no default values on purpose: with them, every initializer built
@@ -107,7 +112,7 @@ public struct FlowObservation: Sendable {
         handshakeSeen: Bool, clientClosure: Closure, serverClosure: Closure, packets: Int,
         firstSeenNanoseconds: Int64, lastSeenNanoseconds: Int64, conflictingBytes: Int, duplicateBytes: Int,
         end: FlowEnd, dropsWhileOpen: Bool, clientClosedFirst: Bool = false, serverSilenceBeforeClose: Int64 = 0,
-        bytesBeforeStart: Int = 0, serverSynAckMissing: Bool = false
+        bytesBeforeStart: Int = 0, serverSynAckMissing: Bool = false, translatedServer: Endpoint? = nil
     ) {
         self.client = client
         self.server = server
@@ -128,10 +133,17 @@ public struct FlowObservation: Sendable {
         self.serverSilenceBeforeClose = serverSilenceBeforeClose
         self.bytesBeforeStart = bytesBeforeStart
         self.serverSynAckMissing = serverSynAckMissing
+        self.translatedServer = translatedServer
     }
 
     /// Payload bytes seen in both directions.
     public var payloadBytes: Int { clientToServer.bytes + serverToClient.bytes }
+
+    /// The port the server itself listens on: after a destination NAT the
+    /// translated one (a pod's port, not its Service's), which is what the
+    /// port-based policy (Istio's plaintext ports, `--expect-plaintext`,
+    /// ambient's 15008) is about.
+    public var listeningPort: UInt16 { translatedServer?.port ?? server.port }
 }
 
 /// The TLS facts a report shows, merged from both directions.
@@ -335,11 +347,11 @@ public struct FlowReport: Sendable {
         guard expected else { return }
         if expectedByListing {
             out.append(" (expected: port ")
-            out.appendDecimal(Int(server.port))
+            out.appendDecimal(Int(observation.listeningPort))
             out.append(" is listed by --expect-plaintext)")
         } else {
             out.append(" (expected: Istio sends plaintext to port ")
-            out.appendDecimal(Int(server.port))
+            out.appendDecimal(Int(observation.listeningPort))
             out.append(" by design)")
         }
     }

@@ -35,6 +35,8 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         /// At least this many TLS alert records.
         var minAlerts: Int?
         var tunnel: String?
+        /// The server's address after a DNAT on the node (absent: none may be shown).
+        var translatedServer: String?
         var mesh: String?
         /// Plaintext on the expected-plaintext allowance.
         var expected: Bool?
@@ -122,6 +124,7 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
             #expect(report.expected == (flow.expected ?? false))
             if let mesh = flow.mesh { #expect(report.mesh?.rawValue == mesh) }
             if let tunnel = flow.tunnel { #expect(report.observation.tunnel.description == tunnel) }
+            #expect(report.observation.translatedServer.map { "\($0)" } == flow.translatedServer, "\(flow.client)")
             for text in flow.evidenceContains ?? [] {
                 #expect(report.evidence?.contains(text) == true, "\(flow.client): evidence \(report.evidence ?? "none") lacks \(text)")
             }

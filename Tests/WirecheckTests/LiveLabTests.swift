@@ -52,6 +52,15 @@ enum LiveLab {
         return try body(directory)
     }
 
+    /// Why the lab cannot make a Service here (no nftables, no br_netfilter), or nil when it can.
+    static let serviceUnavailableReason: String? = {
+        if let unavailableReason { return unavailableReason }
+        guard let check = try? TestSupport.run(URL(fileURLWithPath: "/bin/bash"), [script.path, "service-check"]) else {
+            return "live Service skipped: cannot run scripts/lab.sh service-check"
+        }
+        return check.status == 0 ? nil : "live Service skipped: \(check.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
+    }()
+
     static func lab(_ arguments: String...) throws { try run(arguments) }
 
     private static func run(_ arguments: [String]) throws {
@@ -157,15 +166,53 @@ struct LiveLabTests {
         #expect(status == scenario.exitCode, "stderr: \(stderr)")
     }
 
-    /// The documented check's run: the lab up in `mode`, wirecheck on
-    /// `-i any --json` in the node with `filter` while a mesh client and a
-    /// legacy client call the webserver, then Ctrl-C, as a user stops it.
-    static func captureLabTraffic(mode: String, filter: [String]) throws -> (output: String, status: Int32?, stderr: String) {
+    /// On a node, clients call a Service: kube-proxy rewrites its ClusterIP
+    /// to a pod's address (DNAT) between the client pod's interface and the
+    /// server pod's, and `-i any` captures each connection on both sides.
+    /// Live, through a real DNAT (nftables, the bridged answers through
+    /// br_netfilter, as kube-proxy needs them): each connection is one flow,
+    /// to the ClusterIP, with the pod's address it was translated to.
+    @Test(.enabled(if: LiveLab.serviceUnavailableReason == nil, Comment(rawValue: LiveLab.serviceUnavailableReason ?? "")),
+          arguments: [
+              Scenario(mode: "permissive", legacyVerdict: "plaintext", exitCode: 1),
+              Scenario(mode: "strict", legacyVerdict: "plaintext-rejected", exitCode: 0),
+          ])
+    func liveCaptureThroughAService(_ scenario: Scenario) throws {
+        let (output, status, stderr) = try Self.captureLabTraffic(
+            mode: scenario.mode, filter: ["tcp", "port", "80"], setup: "service-up", traffic: "service-traffic")
+        let lines = try TestSupport.jsonLines(output)
+        let flows = lines.filter { $0["type"] as? String == "flow" }
+        #expect(flows.count == 2, "flows: \(output)")
+        for flow in flows {
+            #expect(flow["server"] as? String == "10.96.0.10:80", "\(flow)")
+            #expect(flow["translatedServer"] as? String == "10.111.1.122:80", "\(flow)")
+            #expect(flow["handshakeSeen"] as? Bool == true && flow["gapBytes"] as? Int == 0, "\(flow)")
+        }
+        let mesh = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.10:") == true }
+        let legacy = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.20:") == true }
+        #expect(mesh.count == 1 && mesh.first?["verdict"] as? String == "encrypted" && mesh.first?["mesh"] as? String == "istio-sidecar",
+                "\(mesh)")
+        #expect(legacy.count == 1 && legacy.first?["verdict"] as? String == scenario.legacyVerdict, "\(legacy)")
+        #expect(!output.contains("wirecheck-secret-token"))
+        let summary = try #require(lines.last)
+        #expect(summary["flows"] as? Int == 2)
+        #expect(summary["droppedByKernel"] as? Int == 0)
+        #expect(status == scenario.exitCode, "stderr: \(stderr)")
+    }
+
+    /// The documented check's run: the lab up in `mode` (then `lab.sh
+    /// setup`, if given), wirecheck on `-i any --json` in the node with
+    /// `filter` while `lab.sh traffic` runs (a mesh client and a legacy
+    /// client call the webserver), then Ctrl-C, as a user stops it.
+    static func captureLabTraffic(
+        mode: String, filter: [String], setup: String? = nil, traffic: String = "traffic"
+    ) throws -> (output: String, status: Int32?, stderr: String) {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
         let lock = try LiveLab.exclusive()
         defer { lock.release() }
         try LiveLab.lab("up", mode)
         defer { try? LiveLab.lab("down") }
+        if let setup { try LiveLab.lab(setup) }
 
         let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
         let wirecheck = try Subprocess(ip, ["netns", "exec", "wc-node", binary.path, "-i", "any", "--json"] + filter)
@@ -175,7 +222,7 @@ struct LiveLabTests {
         }
         #expect(wirecheck.waitForStderr("listening on any", timeout: 15), "stderr: \(wirecheck.stderr)")
 
-        try LiveLab.lab("traffic")
+        try LiveLab.lab(traffic)
         // Let the last flow's close linger pass, then stop as a user would: Ctrl-C.
         Thread.sleep(forTimeInterval: 1.5)
         wirecheck.send(SIGINT)

@@ -1,0 +1,116 @@
+import FlowAnalysis
+import PacketDecoding
+import Testing
+import VerdictPolicy
+
+/// On a node, a connection to a Service's ClusterIP is rewritten (DNAT) to a
+/// pod's address between the client pod's interface and the server pod's,
+/// and `-i any` captures it on both: the same SYN, client and initial
+/// sequence number, to two destinations. It must be one flow, reported with
+/// the address it was translated to, and nothing else may be taken for one.
+@Suite struct TranslatedFlowTests {
+    static let client: [UInt8] = [10, 0, 0, 5]
+    static let service: [UInt8] = [10, 96, 0, 10]
+    static let pod: [UInt8] = [10, 0, 0, 6]
+    static let request = Array("GET / HTTP/1.1\r\nHost: web\r\n\r\n".utf8)
+    static let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi".utf8)
+
+    static func frame(from source: [UInt8], _ sourcePort: UInt16, to destination: [UInt8], _ destinationPort: UInt16,
+                      sequence: UInt32, acknowledgment: UInt32, flags: UInt8, payload: [UInt8] = []) -> [UInt8] {
+        typealias B = FrameBuilder
+        let tcp = B.be16(sourcePort) + B.be16(destinationPort) + B.be32(sequence) + B.be32(acknowledgment)
+            + [0x50, flags, 0x01, 0xF6, 0xBE, 0xEF, 0, 0] + payload
+        return B.ethernet(0x0800, B.ipv4(6, tcp, source: source, destination: destination))
+    }
+
+    /// One connection's packets as the server at `server`:`port` sees them
+    /// (client ISN 100, server ISN 500), each with its capture time.
+    static func connection(to server: [UInt8], _ port: UInt16, clientISN: UInt32 = 100, response: [UInt8] = response) -> [[UInt8]] {
+        let c = clientISN, s: UInt32 = 500
+        let q = UInt32(request.count), r = UInt32(response.count)
+        return [
+            frame(from: client, 40_000, to: server, port, sequence: c, acknowledgment: 0, flags: 0x02),
+            frame(from: server, port, to: client, 40_000, sequence: s, acknowledgment: c + 1, flags: 0x12),
+            frame(from: client, 40_000, to: server, port, sequence: c + 1, acknowledgment: s + 1, flags: 0x10),
+            frame(from: client, 40_000, to: server, port, sequence: c + 1, acknowledgment: s + 1, flags: 0x18, payload: request),
+            frame(from: server, port, to: client, 40_000, sequence: s + 1, acknowledgment: c + 1 + q, flags: 0x18, payload: response),
+            frame(from: client, 40_000, to: server, port, sequence: c + 1 + q, acknowledgment: s + 1 + r, flags: 0x11),
+            frame(from: server, port, to: client, 40_000, sequence: s + 1 + r, acknowledgment: c + 2 + q, flags: 0x11),
+            frame(from: client, 40_000, to: server, port, sequence: c + 2 + q, acknowledgment: s + 2 + r, flags: 0x10),
+        ]
+    }
+
+    /// Both captures of each packet, one after the other as a node captures
+    /// them: requests before the translation first, answers after it first.
+    static func translated(servicePort: UInt16 = 80, podPort: UInt16 = 8080, podResponse: [UInt8] = response) -> [[UInt8]] {
+        let before = connection(to: service, servicePort), after = connection(to: pod, podPort, response: podResponse)
+        return zip(before, after).flatMap { pre, post in
+            // Answers come from the pod (destination port 40 000 at offset 36).
+            pre[36] == 0x9C && pre[37] == 0x40 ? [post, pre] : [pre, post]
+        }
+    }
+
+    static func analyze(_ frames: [[UInt8]], spacing: Int64 = 1_000, gapBefore: [Int: Int64] = [:]) -> [FlowReport] {
+        var analyzer = FlowAnalyzer(linkType: 1)
+        var reports: [FlowReport] = []
+        var time: Int64 = 1_000_000_000
+        for (index, frame) in frames.enumerated() {
+            time += spacing + (gapBefore[index] ?? 0)
+            frame.withUnsafeBytes { analyzer.process(frame: $0, originalLength: $0.count, timestamp: time) { reports.append($0) } }
+        }
+        analyzer.finish { reports.append($0) }
+        return reports
+    }
+
+    @Test func bothCapturesOfATranslatedConnectionAreOneFlow() throws {
+        let frames = Self.translated()
+        let reports = Self.analyze(frames)
+        try #require(reports.count == 1, "\(reports.map { "\($0.client) -> \($0.server)" })")
+        let flow = reports[0]
+        #expect("\(flow.client)" == "10.0.0.5:40000")
+        #expect("\(flow.server)" == "10.96.0.10:80", "the address the client sent to")
+        #expect(flow.observation.translatedServer.map { "\($0)" } == "10.0.0.6:8080")
+        #expect(flow.verdict == .plaintext)
+        #expect(flow.observation.packets == frames.count, "every packet of both captures counted")
+        #expect(flow.observation.duplicateBytes == Self.request.count + Self.response.count, "the second capture's bytes are duplicates")
+        #expect(flow.observation.conflictingBytes == 0)
+        #expect(flow.observation.end == .closed)
+    }
+
+    @Test func aTranslatedCaptureWithOtherBytesIsStillCompared() throws {
+        // One byte of the answer differs between the two captures: one flow,
+        // and the difference reported as any conflicting retransmission is.
+        var altered = Self.response
+        altered[altered.count - 1] = UInt8(ascii: "o")
+        let reports = Self.analyze(Self.translated(podResponse: altered))
+        try #require(reports.count == 1)
+        #expect(reports[0].observation.conflictingBytes > 0)
+        #expect(reports[0].notes.contains { $0.contains("different content") })
+    }
+
+    @Test func otherConnectionsAreNotTakenForTranslations() {
+        let before = Self.connection(to: Self.service, 80)
+        // Another initial sequence number: another connection from the same port.
+        let otherISN = Self.connection(to: Self.pod, 8080, clientISN: 7_777)
+        #expect(Self.analyze([before[0], otherISN[0]] + before.dropFirst() + otherISN.dropFirst()).count == 2)
+        // The same SYN to another address after the first was answered.
+        let after = Self.connection(to: Self.pod, 8080)
+        #expect(Self.analyze([before[0], before[1], after[0]] + before.dropFirst(2) + after.dropFirst()).count == 2)
+        // More than a second later.
+        let late = Self.analyze([before[0], after[0]] + before.dropFirst() + after.dropFirst(), gapBefore: [1: 2_000_000_000])
+        #expect(late.count == 2)
+        #expect(late.allSatisfy { $0.observation.translatedServer == nil })
+    }
+
+    @Test func portPoliciesLookAtThePortThePodListensOn() throws {
+        // Plaintext to a Service port 80 that the node sends to a pod's 15021
+        // (Istio's health port): on the allowance; the other way round, not.
+        let toHealthPort = Self.analyze(Self.translated(servicePort: 80, podPort: 15_021))
+        try #require(toHealthPort.count == 1)
+        #expect(toHealthPort[0].expected)
+        #expect(toHealthPort[0].reason.contains("port 15021"))
+        let fromHealthPort = Self.analyze(Self.translated(servicePort: 15_021, podPort: 8080))
+        try #require(fromHealthPort.count == 1)
+        #expect(!fromHealthPort[0].expected)
+    }
+}
