@@ -1,5 +1,7 @@
 import FlowAnalysis
+import Foundation
 import PacketDecoding
+import Reporting
 import Testing
 import VerdictPolicy
 
@@ -112,5 +114,24 @@ import VerdictPolicy
         let fromHealthPort = Self.analyze(Self.translated(servicePort: 15_021, podPort: 8080))
         try #require(fromHealthPort.count == 1)
         #expect(!fromHealthPort[0].expected)
+    }
+
+    @Test func reportsShowTheTranslatedAddressAndItsName() throws {
+        let reports = Self.analyze(Self.translated())
+        try #require(reports.count == 1)
+        let names = EndpointNames(parsing: "10.96.0.10 svc/shop/web\n10.0.0.6 shop/web-7d9f\n")
+        var text = TextReporter(names: names), plain = TextReporter()
+        #expect(text.report(reports[0]).contains("10.0.0.5:40000 -> 10.96.0.10:80 (svc/shop/web) (DNAT to 10.0.0.6:8080 shop/web-7d9f)"))
+        #expect(plain.report(reports[0]).contains("-> 10.96.0.10:80 (DNAT to 10.0.0.6:8080)  http"))
+        var json = JSONLinesReporter(names: names)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.report(reports[0]).utf8)) as? [String: Any])
+        #expect(object["server"] as? String == "10.96.0.10:80")
+        #expect(object["translatedServer"] as? String == "10.0.0.6:8080")
+        #expect(object["translatedServerName"] as? String == "shop/web-7d9f")
+        // An untranslated flow says so: null, not absent.
+        let direct = Self.analyze(Self.connection(to: Self.pod, 8080))
+        var unnamed = JSONLinesReporter()
+        let line = try #require(direct.first.map { unnamed.report($0) })
+        #expect(line.contains("\"translatedServer\":null"))
     }
 }
