@@ -187,8 +187,8 @@ public struct FlowAnalyzer: Sendable {
     static let prepareFromSlot = 4_096
     static let prepareLeadBytes = 4 << 20
 
-    /// Flows being tracked now.
-    public var openFlows: Int { index.count }
+    /// Flows being tracked now (a translated flow's second key is not another flow).
+    public var openFlows: Int { index.count - translations.count }
 
     /// Takes one captured frame. Reports of flows that became final are passed to `emit`.
     public mutating func process(
@@ -530,7 +530,7 @@ public struct FlowAnalyzer: Sendable {
     static let recentSYNLimit = 16
 
     private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, observe: (consuming FlowObservation) -> Void) -> Int {
-        if index.count >= min(configuration.maximumFlows, FlowIndex.slotLimit) { evictOldest(observe: observe) }
+        if openFlows >= min(configuration.maximumFlows, FlowIndex.slotLimit) { evictOldest(observe: observe) }
         let (client, server) = roles(for: segment)
         let flow = FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp)
         // Moved in (`consume`): used in two branches, it was copied and the
@@ -603,7 +603,7 @@ public struct FlowAnalyzer: Sendable {
     /// one scan per `maximumFlows / 100` new flows, not one per flow.
     private mutating func evictOldest(observe: (consuming FlowObservation) -> Void) {
         var candidates: [(slot: Int, lastSeen: Int64)] = []
-        candidates.reserveCapacity(index.count)
+        candidates.reserveCapacity(openFlows)
         for slot in activity.indices where activity[slot].occupied {
             candidates.append((slot, activity[slot].lastSeen))
         }

@@ -79,6 +79,15 @@ import VerdictPolicy
         #expect(flow.observation.end == .closed)
     }
 
+    @Test func aTranslatedFlowIsOneOpenFlowAgainstTheLimit() {
+        // --max-flows counts connections: the second key is not another flow.
+        var analyzer = FlowAnalyzer(linkType: 1)
+        for (index, frame) in Self.translated().prefix(4).enumerated() {
+            frame.withUnsafeBytes { analyzer.process(frame: $0, originalLength: $0.count, timestamp: Int64(index) * 1_000) { _ in } }
+        }
+        #expect(analyzer.openFlows == 1)
+    }
+
     @Test func aTranslatedCaptureWithOtherBytesIsStillCompared() throws {
         // One byte of the answer differs between the two captures: one flow,
         // and the difference reported as any conflicting retransmission is.
