@@ -147,12 +147,11 @@ public struct FlowAnalyzer: Sendable {
     /// `translatedLeg`). Beside the table, not in each flow's state: most
     /// nodes translate few connections, and every open flow would pay for it.
     private var translations: [Int: Endpoint] = [:]
-    /// The last flows that began with a client's SYN, a ring: where a
+    /// Flows that began with a client's SYN, by the low bits of its initial
+    /// sequence number (a newer one takes an older one's place): where a
     /// translated capture of the same SYN, a few microseconds later, finds
-    /// its flow.
+    /// its flow in one look. Empty until the first SYN.
     private var recentSYNs: [RecentSYN] = []
-    /// Where the next one goes once the ring is full (the oldest).
-    private var nextRecentSYN = 0
     private var nextGeneration: UInt32 = 0
     private var now: Int64 = 0
     private var lastIdleSweep: Int64 = 0
@@ -496,38 +495,39 @@ public struct FlowAnalyzer: Sendable {
     /// destination (RFC 6528), so another connection from the same port
     /// does not repeat it.
     private func translatedLeg(of syn: TCPSegment, timestamp: Int64) -> Int? {
-        for entry in recentSYNs where entry.initialSequence == syn.sequence && entry.client == syn.source {
-            guard activity.indices.contains(entry.slot), activity[entry.slot].occupied,
-                  activity[entry.slot].generation == entry.generation, activity[entry.slot].closedAt == nil,
-                  Self.elapsed(from: entry.timestamp, to: timestamp) <= Self.translationWindowNanoseconds,
-                  translations[entry.slot] == nil else { continue }
-            // Field by field where the flow lies (the whole state is 1.1 KB).
-            let unanswered = slots.withUnsafeBufferPointer { table -> Bool in
-                guard let base = table.baseAddress, let tunnel = (base + entry.slot).pointee?.tunnel,
-                      let server = (base + entry.slot).pointee?.server,
-                      let answered = (base + entry.slot).pointee?.toClient.assembler.isStarted else { return false }
-                return tunnel == syn.tunnel && server != syn.destination && !answered
-            }
-            if unanswered { return entry.slot }
+        let position = Int(syn.sequence & Self.recentSYNMask)
+        guard position < recentSYNs.count else { return nil }
+        let entry = recentSYNs[position]
+        guard entry.initialSequence == syn.sequence, entry.client == syn.source,
+              activity.indices.contains(entry.slot), activity[entry.slot].occupied,
+              activity[entry.slot].generation == entry.generation, activity[entry.slot].closedAt == nil,
+              Self.elapsed(from: entry.timestamp, to: timestamp) <= Self.translationWindowNanoseconds,
+              translations[entry.slot] == nil else { return nil }
+        // Field by field where the flow lies (the whole state is 1.1 KB).
+        let unanswered = slots.withUnsafeBufferPointer { table -> Bool in
+            guard let base = table.baseAddress, let tunnel = (base + entry.slot).pointee?.tunnel,
+                  let server = (base + entry.slot).pointee?.server,
+                  let answered = (base + entry.slot).pointee?.toClient.assembler.isStarted else { return false }
+            return tunnel == syn.tunnel && server != syn.destination && !answered
         }
-        return nil
+        return unanswered ? entry.slot : nil
     }
 
     private mutating func rememberSYN(_ syn: TCPSegment, slot: Int, timestamp: Int64) {
-        let entry = RecentSYN(client: syn.source, initialSequence: syn.sequence, slot: slot,
-                              generation: activity[slot].generation, timestamp: timestamp)
-        if recentSYNs.count < Self.recentSYNLimit {
-            recentSYNs.append(entry)
-        } else {
-            recentSYNs[nextRecentSYN] = entry
+        if recentSYNs.isEmpty {
+            let none = RecentSYN(client: syn.source, initialSequence: ~syn.sequence, slot: -1, generation: 0, timestamp: 0)
+            recentSYNs = Array(repeating: none, count: Int(Self.recentSYNMask) + 1)
         }
-        nextRecentSYN = (nextRecentSYN + 1) % Self.recentSYNLimit
+        recentSYNs[Int(syn.sequence & Self.recentSYNMask)] = RecentSYN(
+            client: syn.source, initialSequence: syn.sequence, slot: slot, generation: activity[slot].generation, timestamp: timestamp)
     }
 
-    /// How far apart the two captures of a translated SYN may be, and how
-    /// many new connections may come between them.
+    /// How far apart the two captures of a translated SYN may be; and the
+    /// SYNs remembered (by 6 bits of the initial sequence number, which the
+    /// client chose at random): a new connection between the two captures
+    /// takes its place only once in 64.
     static let translationWindowNanoseconds: Int64 = 1_000_000_000
-    static let recentSYNLimit = 16
+    static let recentSYNMask: UInt32 = 63
 
     private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, observe: (consuming FlowObservation) -> Void) -> Int {
         if openFlows >= min(configuration.maximumFlows, FlowIndex.slotLimit) { evictOldest(observe: observe) }
