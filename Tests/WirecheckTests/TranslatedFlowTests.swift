@@ -22,12 +22,14 @@ import VerdictPolicy
         typealias B = FrameBuilder
         let tcp = B.be16(sourcePort) + B.be16(destinationPort) + B.be32(sequence) + B.be32(acknowledgment)
             + [0x50, flags, 0x01, 0xF6, 0xBE, 0xEF, 0, 0] + payload
-        return B.ethernet(0x0800, B.ipv4(6, tcp, source: source, destination: destination))
+        guard source.count == 16 else { return B.ethernet(0x0800, B.ipv4(6, tcp, source: source, destination: destination)) }
+        return B.ethernet(0x86DD, [0x60, 0, 0, 0] + B.be16(UInt16(tcp.count)) + [6, 64] + source + destination + tcp)
     }
 
     /// One connection's packets as the server at `server`:`port` sees them
     /// (client ISN 100, server ISN 500), each with its capture time.
-    static func connection(to server: [UInt8], _ port: UInt16, clientISN: UInt32 = 100, response: [UInt8] = response) -> [[UInt8]] {
+    static func connection(to server: [UInt8], _ port: UInt16, clientISN: UInt32 = 100, response: [UInt8] = response,
+                           client: [UInt8] = client) -> [[UInt8]] {
         let c = clientISN, s: UInt32 = 500
         let q = UInt32(request.count), r = UInt32(response.count)
         return [
@@ -44,12 +46,12 @@ import VerdictPolicy
 
     /// Both captures of each packet, one after the other as a node captures
     /// them: requests before the translation first, answers after it first.
-    static func translated(servicePort: UInt16 = 80, podPort: UInt16 = 8080, podResponse: [UInt8] = response) -> [[UInt8]] {
-        let before = connection(to: service, servicePort), after = connection(to: pod, podPort, response: podResponse)
-        return zip(before, after).flatMap { pre, post in
-            // Answers come from the pod (destination port 40 000 at offset 36).
-            pre[36] == 0x9C && pre[37] == 0x40 ? [post, pre] : [pre, post]
-        }
+    static func translated(servicePort: UInt16 = 80, podPort: UInt16 = 8080, podResponse: [UInt8] = response,
+                           addresses: (client: [UInt8], service: [UInt8], pod: [UInt8]) = (client, service, pod)) -> [[UInt8]] {
+        let before = connection(to: addresses.service, servicePort, client: addresses.client)
+        let after = connection(to: addresses.pod, podPort, response: podResponse, client: addresses.client)
+        // Answers (the connection's 2nd, 5th and 7th packets) come from the pod.
+        return zip(before, after).enumerated().flatMap { index, pair in [1, 4, 6].contains(index) ? [pair.1, pair.0] : [pair.0, pair.1] }
     }
 
     static func analyze(_ frames: [[UInt8]], spacing: Int64 = 1_000, gapBefore: [Int: Int64] = [:]) -> [FlowReport] {
@@ -77,6 +79,15 @@ import VerdictPolicy
         #expect(flow.observation.duplicateBytes == Self.request.count + Self.response.count, "the second capture's bytes are duplicates")
         #expect(flow.observation.conflictingBytes == 0)
         #expect(flow.observation.end == .closed)
+    }
+
+    @Test func anIPv6ServiceIsTranslatedAlike() throws {
+        func v6(_ last: UInt8) -> [UInt8] { [0xFD, 0] + [UInt8](repeating: 0, count: 13) + [last] }
+        let reports = Self.analyze(Self.translated(addresses: (v6(5), [0xFD, 0, 0, 0x96] + [UInt8](repeating: 0, count: 11) + [10], v6(6))))
+        try #require(reports.count == 1, "\(reports.map { "\($0.client) -> \($0.server)" })")
+        #expect("\(reports[0].server)" == "[fd00:96::a]:80")
+        #expect(reports[0].observation.translatedServer.map { "\($0)" } == "[fd00::6]:8080")
+        #expect(reports[0].verdict == .plaintext && reports[0].observation.conflictingBytes == 0)
     }
 
     @Test func aTranslatedFlowIsOneOpenFlowAgainstTheLimit() {
