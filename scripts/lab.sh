@@ -196,18 +196,20 @@ up() {
   sleep 0.3
 }
 
+# mesh_request VERSION [ADDRESS]: mutual TLS to ADDRESS:80 (default the webserver's).
 mesh_request() {
-  local version=$1
+  local version=$1 address=${2:-$WEB_IP}
   printf 'GET / HTTP/1.1\r\nHost: webserver\r\nUser-Agent: mesh-sidecar\r\nConnection: close\r\n\r\n' |
-    in_ns wc-mesh timeout 10 openssl s_client -quiet -ign_eof -connect "$WEB_IP:80" \
+    in_ns wc-mesh timeout 10 openssl s_client -quiet -ign_eof -connect "$address:80" \
       "-$version" -servername "$SNI" -alpn "$ALPN" \
       -cert "$STATE/pki/client.pem" -key "$STATE/pki/client.key" -CAfile "$STATE/pki/ca.pem" \
       -verify_return_error 2>/dev/null
 }
 
+# legacy_request [ADDRESS]: plain HTTP to ADDRESS:80 (default the webserver's).
 legacy_request() {
   in_ns wc-legacy curl -sS --max-time 3 -H "Authorization: Bearer wirecheck-secret-token" \
-    "http://$WEB_IP/" || echo "lab: legacy request failed (expected under strict)" >&2
+    "http://${1:-$WEB_IP}/" || echo "lab: legacy request failed (expected under strict)" >&2
 }
 
 traffic() {
@@ -327,14 +329,10 @@ EOF
 }
 
 service_traffic() {
-  printf 'GET / HTTP/1.1\r\nHost: webserver\r\nUser-Agent: mesh-sidecar\r\nConnection: close\r\n\r\n' |
-    in_ns wc-mesh timeout 10 openssl s_client -quiet -ign_eof -connect "$SERVICE_IP:80" \
-      -tls1_3 -servername "$SNI" -alpn "$ALPN" \
-      -cert "$STATE/pki/client.pem" -key "$STATE/pki/client.key" -CAfile "$STATE/pki/ca.pem" \
-      -verify_return_error 2>/dev/null
+  ip netns pids wc-web >/dev/null 2>&1 || die "lab is not up (scripts/lab.sh up)"
+  mesh_request tls1_3 "$SERVICE_IP"
   sleep 0.3
-  in_ns wc-legacy curl -sS --max-time 3 -H "Authorization: Bearer wirecheck-secret-token" "http://$SERVICE_IP/" ||
-    echo "lab: legacy request to the Service failed (expected under strict)" >&2
+  legacy_request "$SERVICE_IP"
   sleep 0.3
 }
 
@@ -607,5 +605,5 @@ case ${1:-} in
   record-service) shift; record_service "$@" ;;
   exec-node) shift; in_ns wc-node "$@" ;;
   down) down ;;
-  *) sed -n '2,31p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2 ;;
 esac

@@ -752,7 +752,7 @@ public struct FrameCopyDetector: Sendable {
 extension FlowState {
     /// What was observed, for the verdict; the state is finished with (its
     /// held data flushed as gaps) and is to be discarded.
-    mutating func observation(end: FlowEnd, translatedServer: Endpoint? = nil, budget: inout ReassemblyBudget) -> FlowObservation {
+    mutating func observation(end: FlowEnd, translatedServer: Endpoint?, budget: inout ReassemblyBudget) -> FlowObservation {
         FlowAnalyzer.observation(of: &self, end: end, translatedServer: translatedServer, budget: &budget)
     }
 
