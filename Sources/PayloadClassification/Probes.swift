@@ -181,14 +181,13 @@ enum Probes {
             line = UnsafeRawBufferPointer(rebasing: line.prefix(probeLimit))
             // "METHOD target HTTP/1.x": anything else is text that starts with a verb.
             guard let firstSpace = line.firstIndex(ofByte: 0x20) else { return nil }
-            let method = printable(UnsafeRawBufferPointer(rebasing: line[0..<firstSpace]), limit: 32)
+            let method = UnsafeRawBufferPointer(rebasing: line[0..<firstSpace])
             let rest = UnsafeRawBufferPointer(rebasing: line[(firstSpace + 1)...])
             guard let secondSpace = rest.firstIndex(ofByte: 0x20) else {
                 if lineEnd == nil, d.count >= probeLimit {
                     // A request line longer than anything we read: still a request,
                     // and its target is redacted like any other, never shown raw.
-                    var evidence = Redaction.requestLine(method: method, target: printable(rest, limit: probeLimit), version: "")
-                    if evidence.count > 300 { evidence = String(evidence.prefix(297)) + "..." }
+                    let evidence = Redaction.requestLine(method: method, target: rest, version: UnsafeRawBufferPointer(start: nil, count: 0))
                     return .cleartext(.http, protocolName: "http", evidence: evidence + "(request line over \(probeLimit) bytes)")
                 }
                 return nil
@@ -196,12 +195,9 @@ enum Probes {
             let version = UnsafeRawBufferPointer(rebasing: rest[(secondSpace + 1)...])
             guard version.firstIndex(ofByte: 0x20) == nil,
                   startsWith(version, "HTTP/1.") || startsWith(version, "HTTP/0.9") else { return nil }
-            let target = printable(UnsafeRawBufferPointer(rebasing: rest[0..<secondSpace]), limit: probeLimit)
-            var evidence = Redaction.requestLine(method: method, target: target, version: printable(version, limit: 16))
-            // All ASCII (printable bytes and the redaction marker): bytes are characters.
-            if evidence.utf8.count > 300 { evidence = String(evidence.prefix(297)) + "..." }
-            evidence += Redaction.headerSummary(head)
-            if headerEnd < d.count, method == "GET", upgradesToWebSocket(head) {
+            let target = UnsafeRawBufferPointer(rebasing: rest[0..<secondSpace])
+            let evidence = Redaction.requestLine(method: method, target: target, version: version, summaryOf: head)
+            if headerEnd < d.count, method.count == 3, startsWith(method, "GET"), upgradesToWebSocket(head) {
                 return .webSocketUpgrade(headerLength: headerEnd + 4, evidence: evidence)
             }
             return .cleartext(.http, protocolName: "http", evidence: evidence)

@@ -25,7 +25,39 @@ import Testing
         ("http://host.example/a@b?c=d", "http://host.example/a@b?c=[redacted]"),
     ])
     func requestTarget(_ target: String, _ expected: String) {
-        #expect(Redaction.requestLine(method: "GET", target: target, version: "HTTP/1.1") == "GET \(expected) HTTP/1.1")
+        #expect(Self.requestLine("GET", target, "HTTP/1.1") == "GET \(expected) HTTP/1.1")
+        // The String form (HTTP/2 paths, words of text lines) redacts alike.
+        #expect(Redaction.redactTarget(target) == expected)
+    }
+
+    static func requestLine(_ method: String, _ target: String, _ version: String, head: String? = nil) -> String {
+        let (m, t, v, h) = (Array(method.utf8), Array(target.utf8), Array(version.utf8), head.map { Array($0.utf8) })
+        return m.withUnsafeBytes { m in
+            t.withUnsafeBytes { t in
+                v.withUnsafeBytes { v in
+                    if let h { return h.withUnsafeBytes { Redaction.requestLine(method: m, target: t, version: v, summaryOf: $0) } }
+                    return Redaction.requestLine(method: m, target: t, version: v)
+                }
+            }
+        }
+    }
+
+    /// The line is cut at 300 characters after redaction (the marker may
+    /// lengthen it past the cut), its header summary still follows, and
+    /// unprintable bytes read as dots, in the target's redacted parts too.
+    @Test func requestLineIsCutAndPrintable() {
+        let path = "/" + String(repeating: "p", count: 280)
+        let exact = Self.requestLine("GET", path + "?a", "HTTP/1.1")
+        #expect(exact == "GET \(path)?a HTTP/1.1" && exact.utf8.count == 296)
+        let cut = Self.requestLine("GET", path + "?a=1&b=2", "HTTP/1.1", head: "GET x HTTP/1.1\r\nHost: web\r\n")
+        let whole = "GET \(path)?a=[redacted]&b=[redacted] HTTP/1.1"
+        #expect(cut == whole.prefix(297) + "... (Host: web)")
+        let fits = String(repeating: "q", count: 300 - 13)
+        #expect(Self.requestLine("GET", fits, "HTTP/1.1").utf8.count == 300)
+        #expect(Self.requestLine("GET", fits + "q", "HTTP/1.1") == "GET \(fits)q HTTP...")
+        #expect(Self.requestLine("G\u{1}T", "/\u{7F}x?k=\u{0}v&\u{1B}=y", "HTTP/1.1\r")
+                == "G.T /.x?k=[redacted]&.=[redacted] HTTP/1.1.")
+        #expect(Redaction.redactTarget("/é?k=v") == "/é?k=[redacted]")
     }
 
     @Test func headerSummaryNamesCredentialsNeverValues() {
