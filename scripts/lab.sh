@@ -38,11 +38,19 @@
 #                                              10.96.0.10:80 rewritten (DNAT, nftables in the
 #                                              node, br_netfilter for the bridged answers) to
 #                                              the webserver pod's 10.111.1.122:80; the clients
-#                                              get a route to that one address through the node
+#                                              get a route to that one address through the node.
+#                                              Also a NodePort as kube-proxy makes one with
+#                                              externalTrafficPolicy: Cluster: the node's
+#                                              10.111.1.1:30080 rewritten to the pod, and the
+#                                              client's address to the node's (masquerade with a
+#                                              random port, kube-proxy's --random-fully)
 #   scripts/lab.sh service-traffic             mesh TLS 1.3 and legacy plaintext to the ClusterIP
+#   scripts/lab.sh nodeport-traffic            the same to the NodePort
 #   scripts/lab.sh record-service OUT.pcap [mode]
 #                                              up, service-up, tcpdump -i any in the node on
 #                                              port 80, service-traffic, stop
+#   scripts/lab.sh record-nodeport OUT.pcap [mode]
+#                                              the same with nodeport-traffic (ports 80 and 30080)
 #   scripts/lab.sh exec-node CMD...            run a command in the node namespace
 #   scripts/lab.sh down                        remove everything the lab made
 set -euo pipefail
@@ -54,6 +62,7 @@ MESH_IP=$SUBNET_PREFIX.10
 LEGACY_IP=$SUBNET_PREFIX.20
 NODE_IP=$SUBNET_PREFIX.1
 SERVICE_IP=10.96.0.10
+NODE_PORT=30080
 SNI=outbound_.80_._.webserver.default.svc.cluster.local
 ALPN=istio-peer-exchange,istio-http/1.1,istio,http/1.1
 STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
@@ -196,20 +205,20 @@ up() {
   sleep 0.3
 }
 
-# mesh_request VERSION [ADDRESS]: mutual TLS to ADDRESS:80 (default the webserver's).
+# mesh_request VERSION [ADDRESS [PORT]]: mutual TLS to ADDRESS:PORT (default the webserver's, 80).
 mesh_request() {
-  local version=$1 address=${2:-$WEB_IP}
+  local version=$1 address=${2:-$WEB_IP} port=${3:-80}
   printf 'GET / HTTP/1.1\r\nHost: webserver\r\nUser-Agent: mesh-sidecar\r\nConnection: close\r\n\r\n' |
-    in_ns wc-mesh timeout 10 openssl s_client -quiet -ign_eof -connect "$address:80" \
+    in_ns wc-mesh timeout 10 openssl s_client -quiet -ign_eof -connect "$address:$port" \
       "-$version" -servername "$SNI" -alpn "$ALPN" \
       -cert "$STATE/pki/client.pem" -key "$STATE/pki/client.key" -CAfile "$STATE/pki/ca.pem" \
       -verify_return_error 2>/dev/null
 }
 
-# legacy_request [ADDRESS]: plain HTTP to ADDRESS:80 (default the webserver's).
+# legacy_request [ADDRESS [PORT]]: plain HTTP to ADDRESS:PORT (default the webserver's, 80).
 legacy_request() {
   in_ns wc-legacy curl -sS --max-time 3 -H "Authorization: Bearer wirecheck-secret-token" \
-    "http://${1:-$WEB_IP}/" || echo "lab: legacy request failed (expected under strict)" >&2
+    "http://${1:-$WEB_IP}:${2:-80}/" || echo "lab: legacy request failed (expected under strict)" >&2
 }
 
 traffic() {
@@ -321,6 +330,11 @@ table ip wirecheck_service {
   chain prerouting {
     type nat hook prerouting priority dstnat; policy accept;
     ip daddr $SERVICE_IP tcp dport 80 dnat to $WEB_IP:80
+    ip daddr $NODE_IP tcp dport $NODE_PORT meta mark set 0x4000 dnat to $WEB_IP:80
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    meta mark 0x4000 masquerade fully-random
   }
 }
 EOF
@@ -334,6 +348,24 @@ service_traffic() {
   sleep 0.3
   legacy_request "$SERVICE_IP"
   sleep 0.3
+}
+
+nodeport_traffic() {
+  ip netns pids wc-web >/dev/null 2>&1 || die "lab is not up (scripts/lab.sh up)"
+  mesh_request tls1_3 "$NODE_IP" "$NODE_PORT"
+  sleep 0.3
+  legacy_request "$NODE_IP" "$NODE_PORT"
+  sleep 0.3
+}
+
+# record-nodeport OUT.pcap [mode]: the NodePort scenario on -i any in the node:
+# each connection captured before both translations (client to the node's
+# port, on the client's veth) and after them (node to the pod, on the webserver's).
+record_nodeport() {
+  local out=${1:?usage: lab.sh record-nodeport OUT.pcap [permissive|strict]} mode=${2:-permissive}
+  up "$mode"
+  service_up
+  record_with "tcp port 80 or tcp port $NODE_PORT" nodeport_traffic "$(realpath -m "$out")"
 }
 
 # record-service OUT.pcap [mode]: the Service scenario on -i any in the node,
@@ -603,6 +635,8 @@ case ${1:-} in
   service-up) service_up ;;
   service-traffic) service_traffic ;;
   record-service) shift; record_service "$@" ;;
+  nodeport-traffic) nodeport_traffic ;;
+  record-nodeport) shift; record_nodeport "$@" ;;
   exec-node) shift; in_ns wc-node "$@" ;;
   down) down ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2 ;;

@@ -123,7 +123,8 @@ public struct FlowAnalyzer: Sendable {
     private var index = FlowIndex()
     /// The last key looked up and its slot: segments come in runs of one
     /// flow, and a hit skips hashing the key. Cleared when that flow ends.
-    private var lastLookup: (key: FlowKey, slot: Int)?
+    /// `secondLeg`: the key is a translated flow's second capture (see `translatedLeg`).
+    private var lastLookup: (key: FlowKey, slot: Int, secondLeg: Bool)?
     /// The flow the last frame's segment went to (slot, or -1, and the
     /// slot's generation), for that frame's copy (`processCopy`).
     private var lastHandledSlot = -1
@@ -142,11 +143,13 @@ public struct FlowAnalyzer: Sendable {
     /// recognised by the slot's generation and skipped.
     private var closing: [ClosingEntry] = []
     private var closingHead = 0
-    /// Flows captured before and after a destination NAT on this node, by
-    /// slot: the server address the second capture showed (see
-    /// `translatedLeg`). Beside the table, not in each flow's state: most
-    /// nodes translate few connections, and every open flow would pay for it.
-    private var translations: [Int: Endpoint] = [:]
+    /// Flows captured before and after a NAT on this node, by slot: the
+    /// addresses the second capture showed (see `translatedLeg`). Beside
+    /// the table, not in each flow's state: most nodes translate few
+    /// connections, and every open flow would pay for it.
+    private var translations: [Int: TranslatedLegs] = [:]
+    /// Keys in the index that are translated captures (not flows of their own).
+    private var translatedKeys = 0
     /// Flows that began with a client's SYN, by the low bits of its initial
     /// sequence number (a newer one takes an older one's place): where a
     /// translated capture of the same SYN, a few microseconds later, finds
@@ -187,7 +190,7 @@ public struct FlowAnalyzer: Sendable {
     static let prepareLeadBytes = 4 << 20
 
     /// Flows being tracked now (a translated flow's second key is not another flow).
-    public var openFlows: Int { index.count - translations.count }
+    public var openFlows: Int { index.count - translatedKeys }
 
     /// Takes one captured frame. Reports of flows that became final are passed to `emit`.
     public mutating func process(
@@ -391,14 +394,29 @@ public struct FlowAnalyzer: Sendable {
         let key = FlowKey(segment.source, segment.destination, tunnel: segment.tunnel)
         let isSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
         var slot: Int?
+        var secondLeg = false
         if let last = lastLookup, last.key == key {
             slot = last.slot
+            secondLeg = last.secondLeg
         } else {
-            slot = index.slot(hash: key.indexHash) { slotHolds($0, key: key) }
-            if let slot { lastLookup = (key, slot) }
+            slot = index.slot(hash: key.indexHash) { candidate in
+                if slotHolds(candidate, key: key) { return true }
+                guard holdsTranslated(candidate, key: key) else { return false }
+                secondLeg = true
+                return true
+            }
+            if let slot { lastLookup = (key, slot, secondLeg) }
         }
-
-        if let existing = slot, isSYN, isNewConnection(slot: existing, syn: segment) {
+        if secondLeg, let existing = slot {
+            // A translated flow's other capture is analysed as its first: in
+            // the addresses the flow began with (the client's own, for one
+            // whose source was translated too).
+            guard isSYN, isNewConnection(slot: existing, syn: asFirstLeg(segment, slot: existing)) else {
+                return apply(asFirstLeg(segment, slot: existing), to: existing, frame: frame, fingerprint: fingerprint, timestamp: timestamp)
+            }
+            finalize(existing, end: .portReused, observe: observe)
+            slot = nil
+        } else if let existing = slot, isSYN, isNewConnection(slot: existing, syn: segment) {
             // Port reuse: the old connection is over.
             finalize(existing, end: .portReused, observe: observe)
             slot = nil
@@ -411,18 +429,24 @@ public struct FlowAnalyzer: Sendable {
                 statistics.strayControlSegments += 1
                 return
             }
-            if isSYN, let translated = translatedLeg(of: segment, timestamp: timestamp) {
-                translations[translated] = segment.destination
-                index.insert(hash: key.indexHash, slot: translated)
-                lastLookup = (key, translated)
-                slot = translated
-            } else {
-                let started = startFlow(key: key, segment: segment, timestamp: timestamp, observe: observe)
-                if isSYN { rememberSYN(segment, slot: started, timestamp: timestamp) }
-                slot = started
+            if isSYN, let translated = translatedLeg(of: segment, frame: frame, timestamp: timestamp) {
+                addLeg(Translation(client: segment.source, server: segment.destination), to: translated)
+                lastLookup = (key, translated, true)
+                return apply(asFirstLeg(segment, slot: translated), to: translated, frame: frame, fingerprint: fingerprint, timestamp: timestamp)
             }
+            let started = startFlow(key: key, segment: segment, timestamp: timestamp, observe: observe)
+            if isSYN { rememberSYN(segment, frame: frame, slot: started, timestamp: timestamp) }
+            slot = started
         }
         guard let slot else { return }
+        apply(segment, to: slot, frame: frame, fingerprint: fingerprint, timestamp: timestamp)
+    }
+
+    /// The segment taken by its flow, and the flow's activity noted.
+    @inline(__always)
+    private mutating func apply(
+        _ segment: TCPSegment, to slot: Int, frame: UnsafeRawBufferPointer, fingerprint: PayloadFingerprint?, timestamp: Int64
+    ) {
         // Mutated where it lies: a flow's state is large and copying it per
         // packet shows in profiles. One write access per array and packet:
         // each costs a call to check that the array's storage is unshared.
@@ -465,61 +489,113 @@ public struct FlowAnalyzer: Sendable {
                   let server = (base + slot).pointee?.server,
                   let tunnel = (base + slot).pointee?.tunnel else { return false }
             return FlowKey(client, server, tunnel: tunnel) == key
-        } || holdsTranslated(slot, key: key)
+        }
     }
 
     /// Whether `slot` holds a translated flow whose second capture `key` is
     /// (see `translatedLeg`). Apart from `slotHolds`' closure: the table
     /// of translations read inside it made every lookup retain and release it.
     private func holdsTranslated(_ slot: Int, key: FlowKey) -> Bool {
-        guard !translations.isEmpty, let translated = translations[slot] else { return false }
-        let client = slots.withUnsafeBufferPointer { table -> (Endpoint, Tunnel)? in
-            guard let base = table.baseAddress, table.indices.contains(slot),
-                  let client = (base + slot).pointee?.client, let tunnel = (base + slot).pointee?.tunnel else { return nil }
-            return (client, tunnel)
-        }
-        guard let (endpoint, tunnel) = client else { return false }
-        return FlowKey(endpoint, translated, tunnel: tunnel) == key
+        guard !translations.isEmpty, let legs = translations[slot] else { return false }
+        return legs.leg(matching: key) != nil
     }
 
-    /// The flow whose SYN `syn` repeats with another destination: the same
-    /// client address and port (and tunnel), the same initial sequence
-    /// number, within a second, before that flow's server answered. That is
-    /// one connection captured on both sides of a destination NAT on this
-    /// node: kube-proxy rewrites a Service's ClusterIP to a pod's address
-    /// between the client pod's interface and the server pod's, and `-i any`
-    /// captures it on both. Its packets then go to one flow (the second
-    /// capture's bytes are duplicates, compared as any retransmission's),
-    /// reported once with the address it was translated to. A new
-    /// connection's initial sequence number is chosen afresh for each
-    /// destination (RFC 6528), so another connection from the same port
-    /// does not repeat it.
-    private func translatedLeg(of syn: TCPSegment, timestamp: Int64) -> Int? {
+    /// The flow's client and server, read where the flow lies.
+    private func endpoints(of slot: Int) -> (client: Endpoint, server: Endpoint, tunnel: Tunnel)? {
+        slots.withUnsafeBufferPointer { table in
+            guard let base = table.baseAddress, table.indices.contains(slot), let client = (base + slot).pointee?.client,
+                  let server = (base + slot).pointee?.server, let tunnel = (base + slot).pointee?.tunnel else { return nil }
+            return (client, server, tunnel)
+        }
+    }
+
+    /// Takes `leg` as another capture of `slot`'s flow: its key leads there.
+    /// A capture after both a destination and a source NAT brings the one
+    /// between them along: with a bridge, the node captures a packet on its
+    /// way through the bridge with only the destination rewritten (the
+    /// source is rewritten as it leaves by the pod's port), and that view
+    /// may start with the server's answer, which no SYN would announce.
+    @inline(never)  // Seldom taken: kept out of the per-packet handler.
+    private mutating func addLeg(_ leg: Translation, to slot: Int) {
+        guard let flow = endpoints(of: slot) else { return }
+        var legs = translations[slot] ?? TranslatedLegs(tunnel: flow.tunnel)
+        func insert(_ candidate: Translation) {
+            guard legs.add(candidate) else { return }
+            index.insert(hash: FlowKey(candidate.client, candidate.server, tunnel: flow.tunnel).indexHash, slot: slot)
+            translatedKeys += 1
+        }
+        insert(leg)
+        if leg.client != flow.client, leg.server != flow.server { insert(Translation(client: flow.client, server: leg.server)) }
+        translations[slot] = legs
+    }
+
+    /// `segment`, of a translated flow's other capture, with the addresses
+    /// of the first: the client's and the server's as the client sent it.
+    @inline(never)  // Seldom taken: kept out of the per-packet handler.
+    private func asFirstLeg(_ segment: TCPSegment, slot: Int) -> TCPSegment {
+        guard let legs = translations[slot],
+              let translated = legs.leg(matching: FlowKey(segment.source, segment.destination, tunnel: segment.tunnel)),
+              let endpoints = endpoints(of: slot) else { return segment }
+        var first = segment
+        if segment.source == translated.client {
+            first.source = endpoints.client
+            first.destination = endpoints.server
+        } else {
+            first.source = endpoints.server
+            first.destination = endpoints.client
+        }
+        return first
+    }
+
+    /// The flow whose SYN `syn` repeats with other addresses: the same
+    /// initial sequence number, within a second, before that flow's server
+    /// answered, and either the same client address and port (and tunnel)
+    /// to another destination, or another client address or port with the
+    /// same TCP timestamp (TSval). That is one connection captured on both
+    /// sides of a NAT on this node: kube-proxy rewrites a Service's ClusterIP
+    /// to a pod's address between the client pod's interface and the server
+    /// pod's (destination NAT), and the client's address too for a NodePort
+    /// or load balancer's connection it sends to a pod on another path
+    /// (`externalTrafficPolicy: Cluster`: source NAT), as a node does for a
+    /// pod's connection leaving the cluster; `-i any` captures it on both.
+    /// Its packets then go to one flow (the second capture's bytes are
+    /// duplicates, compared as any retransmission's), reported once with the
+    /// addresses it was translated to. A new connection's initial sequence
+    /// number is chosen afresh for each destination (RFC 6528), so another
+    /// connection from the same port does not repeat it; where the client's
+    /// address changed too, the 32 bits of the sequence number alone would
+    /// let two busy clients' connections meet by chance, so the timestamp
+    /// must match as well (Linux offsets it by a random value per pair of
+    /// addresses): a SYN without one is not merged across a source NAT.
+    private func translatedLeg(of syn: TCPSegment, frame: UnsafeRawBufferPointer, timestamp: Int64) -> Int? {
         let position = Int(syn.sequence & Self.recentSYNMask)
         guard position < recentSYNs.count else { return nil }
         let entry = recentSYNs[position]
-        guard entry.initialSequence == syn.sequence, entry.client == syn.source,
+        let sameClient = entry.client == syn.source
+        guard entry.initialSequence == syn.sequence,
+              sameClient || (entry.timestampValue != nil && entry.timestampValue == TCPOptions.timestampValue(of: syn, in: frame)),
               activity.indices.contains(entry.slot), activity[entry.slot].occupied,
               activity[entry.slot].generation == entry.generation, activity[entry.slot].closedAt == nil,
               Self.elapsed(from: entry.timestamp, to: timestamp) <= Self.translationWindowNanoseconds,
-              translations[entry.slot] == nil else { return nil }
+              translations[entry.slot]?.isFull != true else { return nil }
         // Field by field where the flow lies (the whole state is 1.1 KB).
         let unanswered = slots.withUnsafeBufferPointer { table -> Bool in
             guard let base = table.baseAddress, let tunnel = (base + entry.slot).pointee?.tunnel,
                   let server = (base + entry.slot).pointee?.server,
                   let answered = (base + entry.slot).pointee?.toClient.assembler.isStarted else { return false }
-            return tunnel == syn.tunnel && server != syn.destination && !answered
+            return tunnel == syn.tunnel && (server != syn.destination || !sameClient) && !answered
         }
         return unanswered ? entry.slot : nil
     }
 
-    private mutating func rememberSYN(_ syn: TCPSegment, slot: Int, timestamp: Int64) {
+    private mutating func rememberSYN(_ syn: TCPSegment, frame: UnsafeRawBufferPointer, slot: Int, timestamp: Int64) {
         if recentSYNs.isEmpty {
-            let none = RecentSYN(client: syn.source, initialSequence: ~syn.sequence, slot: -1, generation: 0, timestamp: 0)
+            let none = RecentSYN(client: syn.source, initialSequence: ~syn.sequence, timestampValue: nil, slot: -1, generation: 0, timestamp: 0)
             recentSYNs = Array(repeating: none, count: Int(Self.recentSYNMask) + 1)
         }
         recentSYNs[Int(syn.sequence & Self.recentSYNMask)] = RecentSYN(
-            client: syn.source, initialSequence: syn.sequence, slot: slot, generation: activity[slot].generation, timestamp: timestamp)
+            client: syn.source, initialSequence: syn.sequence, timestampValue: TCPOptions.timestampValue(of: syn, in: frame),
+            slot: slot, generation: activity[slot].generation, timestamp: timestamp)
     }
 
     /// How far apart the two captures of a translated SYN may be; and the
@@ -550,7 +626,7 @@ public struct FlowAnalyzer: Sendable {
             if slots.count >= prepareAt { prepareStorageAhead() }
         }
         index.insert(hash: key.indexHash, slot: slot)
-        lastLookup = (key, slot)
+        lastLookup = (key, slot, false)
         return slot
     }
 
@@ -639,14 +715,14 @@ public struct FlowAnalyzer: Sendable {
         // first copied all of it (about 1.1 KB, cold after the close linger)
         // to read a part.
         let translated = translations.isEmpty ? nil : translations.removeValue(forKey: slot)
-        guard let observation = slots[slot]?.observation(end: end, translatedServer: translated, budget: &budget) else { return }
+        guard let observation = slots[slot]?.observation(end: end, translation: translated, budget: &budget) else { return }
         slots[slot] = nil
         activity[slot].occupied = false
         // The key is direction-symmetric: the observation's roles, swapped or not, give it.
         index.remove(hash: FlowKey(observation.client, observation.server, tunnel: observation.tunnel).indexHash, slot: slot)
-        if let translated {
-            // Translated flows began with the client's SYN: their roles are never swapped.
-            index.remove(hash: FlowKey(observation.client, translated, tunnel: observation.tunnel).indexHash, slot: slot)
+        translated?.forEach { leg in
+            index.remove(hash: FlowKey(leg.client, leg.server, tunnel: observation.tunnel).indexHash, slot: slot)
+            translatedKeys -= 1
         }
         lastLookup = nil
         freeSlots.append(slot)
@@ -655,7 +731,7 @@ public struct FlowAnalyzer: Sendable {
     }
 
     fileprivate static func observation(
-        of flow: inout FlowState, end: FlowEnd, translatedServer: Endpoint?, budget: inout ReassemblyBudget
+        of flow: inout FlowState, end: FlowEnd, translation: TranslatedLegs?, budget: inout ReassemblyBudget
     ) -> FlowObservation {
         let fromClient = flow.toServer.finish(budget: &budget)
         let fromServer = flow.toClient.finish(budget: &budget)
@@ -680,7 +756,9 @@ public struct FlowAnalyzer: Sendable {
             serverSilenceBeforeClose: Int64(swap ? flow.silenceBeforeClientClose : flow.silenceBeforeServerClose) * 100_000_000,
             bytesBeforeStart: clientStats.bytesBeforeStart + serverStats.bytesBeforeStart,
             serverSynAckMissing: flow.handshakeSeen && flow.toClient.assembler.acknowledgedWithoutSYN,
-            translatedServer: translatedServer
+            // Translated flows began with the client's SYN: their roles are never swapped.
+            translatedServer: translation?.firstServer(otherThan: flow.server),
+            translatedClient: translation?.firstClient(otherThan: flow.client)
         )
     }
 }
@@ -752,8 +830,8 @@ public struct FrameCopyDetector: Sendable {
 extension FlowState {
     /// What was observed, for the verdict; the state is finished with (its
     /// held data flushed as gaps) and is to be discarded.
-    mutating func observation(end: FlowEnd, translatedServer: Endpoint?, budget: inout ReassemblyBudget) -> FlowObservation {
-        FlowAnalyzer.observation(of: &self, end: end, translatedServer: translatedServer, budget: &budget)
+    mutating func observation(end: FlowEnd, translation: TranslatedLegs?, budget: inout ReassemblyBudget) -> FlowObservation {
+        FlowAnalyzer.observation(of: &self, end: end, translation: translation, budget: &budget)
     }
 
     /// Takes one segment; true when it closed the flow (see `closeIfDone`).
@@ -879,9 +957,67 @@ struct SlotActivity: Sendable {
 struct RecentSYN: Sendable {
     var client: Endpoint
     var initialSequence: UInt32
+    /// The SYN's TCP timestamp, if it had one.
+    var timestampValue: UInt32?
     var slot: Int
     var generation: UInt32
     var timestamp: Int64
+}
+
+/// The addresses a translated flow's other capture showed.
+struct Translation: Sendable, Equatable {
+    var client: Endpoint
+    var server: Endpoint
+}
+
+/// A flow's other captures through NAT on the node, in the order they were
+/// found: up to three (before the translations is the flow itself; after
+/// the destination NAT, after the source NAT too, and a spare), held inline.
+struct TranslatedLegs: Sendable {
+    let tunnel: Tunnel
+    private var legs: (Translation?, Translation?, Translation?) = (nil, nil, nil)
+
+    init(tunnel: Tunnel) { self.tunnel = tunnel }
+
+    var isFull: Bool { legs.2 != nil }
+
+    /// The legs in the order they were added (no array: no allocation).
+    private func leg(_ position: Int) -> Translation? {
+        switch position {
+        case 0: return legs.0
+        case 1: return legs.1
+        default: return legs.2
+        }
+    }
+
+    /// Adds `new` unless it is there already or there is no room.
+    mutating func add(_ new: Translation) -> Bool {
+        guard leg(matching: FlowKey(new.client, new.server, tunnel: tunnel)) == nil else { return false }
+        if legs.0 == nil { legs.0 = new } else if legs.1 == nil { legs.1 = new } else if legs.2 == nil { legs.2 = new } else { return false }
+        return true
+    }
+
+    func leg(matching key: FlowKey) -> Translation? {
+        for position in 0..<3 {
+            guard let leg = leg(position) else { return nil }
+            if FlowKey(leg.client, leg.server, tunnel: tunnel) == key { return leg }
+        }
+        return nil
+    }
+
+    func forEach(_ body: (Translation) -> Void) {
+        for position in 0..<3 { if let leg = leg(position) { body(leg) } }
+    }
+
+    func firstServer(otherThan server: Endpoint) -> Endpoint? {
+        for position in 0..<3 { if let leg = leg(position), leg.server != server { return leg.server } }
+        return nil
+    }
+
+    func firstClient(otherThan client: Endpoint) -> Endpoint? {
+        for position in 0..<3 { if let leg = leg(position), leg.client != client { return leg.client } }
+        return nil
+    }
 }
 
 struct ClosingEntry: Sendable {

@@ -204,6 +204,15 @@ public struct TextReporter: Reporter {
         return text
     }
 
+    /// An address a NAT rewrote, with its name if it has one.
+    private func appendTranslated(_ endpoint: Endpoint, to line: inout ByteWriter) {
+        line.append(endpoint)
+        if names != nil, let name = names?.name(of: endpoint.address) {
+            line.append(UInt8(ascii: " "))
+            line.append(name)
+        }
+    }
+
     /// Written as bytes, never as Strings appended to each other: a line per
     /// flow is per-flow work, and String appends showed in profiles of
     /// captures with many short flows.
@@ -217,12 +226,17 @@ public struct TextReporter: Reporter {
         line.append(" -> ")
         line.append(flow.server)
         if names != nil { Self.appendName(names?.name(of: flow.server.address), to: &line) }
-        if let translated = flow.observation.translatedServer {
-            line.append(" (DNAT to ")
-            line.append(translated)
-            if names != nil, let name = names?.name(of: translated.address) {
-                line.append(UInt8(ascii: " "))
-                line.append(name)
+        let translatedServer = flow.observation.translatedServer, translatedClient = flow.observation.translatedClient
+        if translatedServer != nil || translatedClient != nil {
+            line.append(" (")
+            if let translatedServer {
+                line.append("DNAT to ")
+                appendTranslated(translatedServer, to: &line)
+                if translatedClient != nil { line.append(", ") }
+            }
+            if let translatedClient {
+                line.append("SNAT to ")
+                appendTranslated(translatedClient, to: &line)
             }
             line.append(UInt8(ascii: ")"))
         }
@@ -376,10 +390,12 @@ public struct JSONLinesReporter: Reporter {
         json.add("client", flow.client)
         json.add("server", flow.server)
         if let translated = o.translatedServer { json.add("translatedServer", translated) } else { json.addNull("translatedServer") }
+        if let translated = o.translatedClient { json.add("translatedClient", translated) } else { json.addNull("translatedClient") }
         if let names {
             json.add("clientName", names.name(of: flow.client.address))
             json.add("serverName", names.name(of: flow.server.address))
             json.add("translatedServerName", o.translatedServer.flatMap { names.name(of: $0.address) })
+            json.add("translatedClientName", o.translatedClient.flatMap { names.name(of: $0.address) })
         }
         json.add("verdict", flow.verdict.rawValue)
         if flow.expected { json.add("expected", true) }

@@ -89,6 +89,11 @@ public struct FlowObservation: Sendable {
     /// connection was captured on both sides of the translation, and `server`
     /// is the address the client sent to. nil for a flow seen untranslated.
     public var translatedServer: Endpoint?
+    /// The client's address after a source NAT on the capturing node (a
+    /// NodePort's connection masqueraded to the node's address, a pod's
+    /// connection leaving the cluster): `client` is the address it came
+    /// from. nil for a flow whose client was not seen translated.
+    public var translatedClient: Endpoint?
 
     /// Nothing seen yet: no payload, both sides open. The stored properties
     /// have no default values on purpose: with them, every initializer built
@@ -112,7 +117,8 @@ public struct FlowObservation: Sendable {
         handshakeSeen: Bool, clientClosure: Closure, serverClosure: Closure, packets: Int,
         firstSeenNanoseconds: Int64, lastSeenNanoseconds: Int64, conflictingBytes: Int, duplicateBytes: Int,
         end: FlowEnd, dropsWhileOpen: Bool, clientClosedFirst: Bool = false, serverSilenceBeforeClose: Int64 = 0,
-        bytesBeforeStart: Int = 0, serverSynAckMissing: Bool = false, translatedServer: Endpoint? = nil
+        bytesBeforeStart: Int = 0, serverSynAckMissing: Bool = false, translatedServer: Endpoint? = nil,
+        translatedClient: Endpoint? = nil
     ) {
         self.client = client
         self.server = server
@@ -134,6 +140,7 @@ public struct FlowObservation: Sendable {
         self.bytesBeforeStart = bytesBeforeStart
         self.serverSynAckMissing = serverSynAckMissing
         self.translatedServer = translatedServer
+        self.translatedClient = translatedClient
     }
 
     /// Payload bytes seen in both directions.

@@ -37,6 +37,8 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
         var tunnel: String?
         /// The server's address after a DNAT on the node (absent: none may be shown).
         var translatedServer: String?
+        /// The client's address after a source NAT on the node (absent: none may be shown).
+        var translatedClient: String?
         var mesh: String?
         /// Plaintext on the expected-plaintext allowance.
         var expected: Bool?
@@ -125,6 +127,7 @@ struct ExpectedCapture: Decodable, CustomTestStringConvertible {
             if let mesh = flow.mesh { #expect(report.mesh?.rawValue == mesh) }
             if let tunnel = flow.tunnel { #expect(report.observation.tunnel.description == tunnel) }
             #expect(report.observation.translatedServer.map { "\($0)" } == flow.translatedServer, "\(flow.client)")
+            #expect(report.observation.translatedClient.map { "\($0)" } == flow.translatedClient, "\(flow.client)")
             for text in flow.evidenceContains ?? [] {
                 #expect(report.evidence?.contains(text) == true, "\(flow.client): evidence \(report.evidence ?? "none") lacks \(text)")
             }

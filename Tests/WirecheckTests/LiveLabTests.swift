@@ -166,6 +166,13 @@ struct LiveLabTests {
         #expect(status == scenario.exitCode, "stderr: \(stderr)")
     }
 
+    /// Both modes, through the node's NAT: the legacy client's request is
+    /// answered in PERMISSIVE, refused in STRICT.
+    static let translationScenarios = [
+        Scenario(mode: "permissive", legacyVerdict: "plaintext", exitCode: 1),
+        Scenario(mode: "strict", legacyVerdict: "plaintext-rejected", exitCode: 0),
+    ]
+
     /// On a node, clients call a Service: kube-proxy rewrites its ClusterIP
     /// to a pod's address (DNAT) between the client pod's interface and the
     /// server pod's, and `-i any` captures each connection on both sides.
@@ -173,19 +180,49 @@ struct LiveLabTests {
     /// br_netfilter, as kube-proxy needs them): each connection is one flow,
     /// to the ClusterIP, with the pod's address it was translated to.
     @Test(.enabled(if: LiveLab.serviceUnavailableReason == nil, Comment(rawValue: LiveLab.serviceUnavailableReason ?? "")),
-          arguments: [
-              Scenario(mode: "permissive", legacyVerdict: "plaintext", exitCode: 1),
-              Scenario(mode: "strict", legacyVerdict: "plaintext-rejected", exitCode: 0),
-          ])
+          arguments: Self.translationScenarios)
     func liveCaptureThroughAService(_ scenario: Scenario) throws {
         let (output, status, stderr) = try Self.captureLabTraffic(
             mode: scenario.mode, filter: ["tcp", "port", "80"], setup: "service-up", traffic: "service-traffic")
+        try Self.expectOneFlowPerTranslatedConnection(output, status: status, stderr: stderr, scenario: scenario,
+                                                      server: "10.96.0.10:80", translatedClientPrefix: nil)
+    }
+
+    /// A NodePort with `externalTrafficPolicy: Cluster`: kube-proxy rewrites
+    /// the node's port to a pod's (DNAT) and the client's address to the
+    /// node's (masquerade, a random port), and `-i any` captures each
+    /// connection before the translations, on the bridge between them, and
+    /// after both. Live, through real NAT: one flow per connection, to the
+    /// node's port, with both translated addresses.
+    @Test(.enabled(if: LiveLab.serviceUnavailableReason == nil, Comment(rawValue: LiveLab.serviceUnavailableReason ?? "")),
+          arguments: Self.translationScenarios)
+    func liveCaptureThroughANodePort(_ scenario: Scenario) throws {
+        let (output, status, stderr) = try Self.captureLabTraffic(
+            mode: scenario.mode, filter: ["tcp", "port", "80", "or", "tcp", "port", "30080"], setup: "service-up",
+            traffic: "nodeport-traffic")
+        try Self.expectOneFlowPerTranslatedConnection(output, status: status, stderr: stderr, scenario: scenario,
+                                                      server: "10.111.1.1:30080", translatedClientPrefix: "10.111.1.1:")
+    }
+
+    /// The mesh client's and the legacy client's connections through the
+    /// node's NAT, each one flow to `server` translated to the webserver's
+    /// address, and, with `translatedClientPrefix`, from a translated client.
+    static func expectOneFlowPerTranslatedConnection(
+        _ output: String, status: Int32?, stderr: String, scenario: Scenario, server: String, translatedClientPrefix: String?
+    ) throws {
         let lines = try TestSupport.jsonLines(output)
         let flows = lines.filter { $0["type"] as? String == "flow" }
         #expect(flows.count == 2, "flows: \(output)")
         for flow in flows {
-            #expect(flow["server"] as? String == "10.96.0.10:80", "\(flow)")
+            #expect(flow["server"] as? String == server, "\(flow)")
             #expect(flow["translatedServer"] as? String == "10.111.1.122:80", "\(flow)")
+            let translatedClient = flow["translatedClient"] as? String
+            if let translatedClientPrefix {
+                #expect(translatedClient?.hasPrefix(translatedClientPrefix) == true && translatedClient != flow["client"] as? String,
+                        "\(flow)")
+            } else {
+                #expect(translatedClient == nil, "\(flow)")
+            }
             #expect(flow["handshakeSeen"] as? Bool == true && flow["gapBytes"] as? Int == 0, "\(flow)")
         }
         let mesh = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.10:") == true }
