@@ -48,6 +48,7 @@ public final class ReadAhead: @unchecked Sendable {
 
         func reset() {
             used = 0
+            lastRecordBytes = UnsafeRawBufferPointer(start: nil, count: 0)
             records.removeAll(keepingCapacity: true)
             ending = nil
         }
@@ -64,12 +65,19 @@ public final class ReadAhead: @unchecked Sendable {
             }
             if count > 0, let source = packet.bytes.baseAddress, let target = storage.baseAddress {
                 (target + used).copyMemory(from: source, byteCount: count)
+                lastRecordBytes = UnsafeRawBufferPointer(start: target + used, count: count)
+            } else {
+                lastRecordBytes = UnsafeRawBufferPointer(start: nil, count: 0)
             }
             records.append(Record(offset: used, count: count, originalLength: packet.originalLength,
                                   timestampNanoseconds: packet.timestampNanoseconds, note: note))
             used += count
             return true
         }
+
+        /// The last packet copied in (set by `append`, read by the reading
+        /// thread for the packet after it; empty in an empty batch).
+        @exclusivity(unchecked) var lastRecordBytes = UnsafeRawBufferPointer(start: nil, count: 0)
 
         /// Notes a copy of the last packet in its note instead of storing
         /// it; false if the last packet has no note, or one copy noted already.
@@ -83,7 +91,7 @@ public final class ReadAhead: @unchecked Sendable {
     }
 
     private let source: PacketSource
-    private let note: (@Sendable (CapturedPacket) -> FrameNote?)?
+    private let note: (@Sendable (CapturedPacket, _ previous: UnsafeRawBufferPointer?) -> FrameNote?)?
     private let notesCopies: Bool
     private let batchBytes: Int
     private let batchRecords: Int
@@ -108,14 +116,17 @@ public final class ReadAhead: @unchecked Sendable {
     ///   - note: run on the reading thread for each packet, in order, before
     ///     it is copied; its result comes back as the packet's `note` (the
     ///     caller computes there what needs every byte, while they are in
-    ///     that cache).
+    ///     that cache). `previous`: the packet just before, as copied into
+    ///     the batch being filled, when it is there (nil after a packet that
+    ///     was not copied, or at a batch's start): what a copy of it can be
+    ///     compared with byte for byte.
     ///   - notesCopies: a packet whose note says `repeatsPrevious` is then
     ///     not handed over when the packet before it is in the same batch
     ///     with a note that holds no copy yet: that note takes its time
     ///     (`copyTimestampNanoseconds`). Others are handed over as they are.
     public init(
         source: PacketSource, batchBytes: Int = 1 << 20, batchRecords: Int = 4096, batchCount: Int = 6,
-        note: (@Sendable (CapturedPacket) -> FrameNote?)? = nil, notesCopies: Bool = false
+        note: (@Sendable (CapturedPacket, _ previous: UnsafeRawBufferPointer?) -> FrameNote?)? = nil, notesCopies: Bool = false
     ) {
         self.source = source
         self.note = note
@@ -228,9 +239,11 @@ public final class ReadAhead: @unchecked Sendable {
         // after it is copied.
         var carried: (packet: CapturedPacket, note: FrameNote?)?
         while let batch = takeFree() {
+            // Whether the last packet read is the batch's last record.
+            var previousStored = false
             if let (packet, note) = carried {
                 // An empty batch takes any packet (and has none to count a copy in).
-                _ = batch.append(packet, note: note)
+                previousStored = batch.append(packet, note: note)
                 carried = nil
             }
             filling: while true {
@@ -238,14 +251,16 @@ public final class ReadAhead: @unchecked Sendable {
                 switch result {
                 case .packet(let packet):
                     // Computed once: a packet carried to the next batch keeps it.
-                    let packetNote = note?(packet)
+                    let packetNote = note?(packet, previousStored ? batch.lastRecordBytes : nil)
                     if notesCopies, let packetNote, packetNote.repeatsPrevious, batch.noteCopy(timestampNanoseconds: packet.timestampNanoseconds) {
+                        previousStored = false
                         continue
                     }
                     guard batch.append(packet, note: packetNote) else {
                         carried = (packet, packetNote)
                         break filling
                     }
+                    previousStored = true
                     if batch.records.count >= batchRecords || batch.used >= batchBytes { break filling }
                 case .timeout:
                     continue

@@ -435,15 +435,15 @@ extension Wirecheck {
     /// with `countingCopies`, whether the packet is a copy of the one before
     /// it (`FrameCopyDetector`: `-i any`'s second capture of a packet), to
     /// be counted rather than handed over (`FlowAnalyzer.processCopy`).
-    static func frameNotes(linkType: Int32) -> @Sendable (CapturedPacket) -> FrameNote? {
+    static func frameNotes(linkType: Int32) -> @Sendable (CapturedPacket, UnsafeRawBufferPointer?) -> FrameNote? {
         // Only the reading thread calls the closure, one packet after another.
         final class Detector: @unchecked Sendable {
             @exclusivity(unchecked) var detector: FrameCopyDetector
             init(linkType: Int32) { detector = FrameCopyDetector(linkType: linkType) }
         }
         let state = Detector(linkType: linkType)
-        return { packet in
-            guard let found = state.detector.examine(packet.bytes, originalLength: packet.originalLength),
+        return { packet, previous in
+            guard let found = state.detector.examine(packet.bytes, originalLength: packet.originalLength, previousFrame: previous),
                   let offset = Int32(exactly: found.segment.payloadRange.lowerBound),
                   let count = Int32(exactly: found.segment.payloadRange.count) else { return nil }
             return FrameNote(offset: offset, count: count, value: found.fingerprint?.value ?? 0, repeatsPrevious: found.repeatsPrevious)

@@ -82,7 +82,7 @@ import VerdictPolicy
     func notesTravelWithTheirPackets(shape: (bytes: Int, records: Int, count: Int)) throws {
         let path = TestSupport.capturesDirectory.appendingPathComponent("crafted-protocols.pcap").path
         let reader = ReadAhead(source: try PacketSource.openFile(path), batchBytes: shape.bytes, batchRecords: shape.records,
-                               batchCount: shape.count) { packet in
+                               batchCount: shape.count) { packet, _ in
             // Odd-length packets get none, so that absence is carried too.
             guard packet.bytes.count % 2 == 0 else { return nil }
             let sum = packet.bytes.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1) }

@@ -24,12 +24,31 @@ import VerdictPolicy
         return bytes
     }
 
-    static func examine(_ detector: inout FrameCopyDetector, _ frame: [UInt8]) -> Bool? {
-        frame.withUnsafeBytes { detector.examine($0, originalLength: $0.count)?.repeatsPrevious }
+    /// The detector, handed the frame before each one (as the reading
+    /// thread does, from its copy of it) or not (as the analyser's loop).
+    struct Examiner {
+        var detector = FrameCopyDetector(linkType: 1)
+        let handsPrevious: Bool
+        var previous: [UInt8]?
+
+        init(handsPrevious: Bool) { self.handsPrevious = handsPrevious }
+
+        mutating func examine(_ frame: [UInt8]) -> FrameCopyDetector.Examined? {
+            defer { previous = frame }
+            return frame.withUnsafeBytes { bytes in
+                guard handsPrevious, let previous else { return detector.examine(bytes, originalLength: bytes.count) }
+                return previous.withUnsafeBytes { detector.examine(bytes, originalLength: bytes.count, previousFrame: $0) }
+            }
+        }
     }
 
-    @Test func aSegmentRepeatedInEveryFieldAndByteIsACopy() {
-        var detector = FrameCopyDetector(linkType: 1)
+    static func examine(_ detector: inout Examiner, _ frame: [UInt8]) -> Bool? {
+        detector.examine(frame)?.repeatsPrevious
+    }
+
+    @Test(arguments: [false, true])
+    func aSegmentRepeatedInEveryFieldAndByteIsACopy(handsPrevious: Bool) {
+        var detector = Examiner(handsPrevious: handsPrevious)
         let first = Self.frame()
         #expect(Self.examine(&detector, first) == false, "the first frame repeats nothing")
         #expect(Self.examine(&detector, Self.frame(mac: 9)) == true, "the same segment behind another link header")
@@ -57,8 +76,28 @@ import VerdictPolicy
         // A frame with no TCP segment between the two: nothing to repeat.
         _ = Self.examine(&detector, first)
         let udp = B.ethernet(0x0800, B.ipv4(17, B.udp(destinationPort: 53, payload: [1, 2, 3])))
-        #expect(udp.withUnsafeBytes { detector.examine($0, originalLength: $0.count) } == nil)
+        #expect(detector.examine(udp) == nil)
         #expect(Self.examine(&detector, first) == false)
+    }
+
+    /// Handed the frame before, the detector compares bytes instead of
+    /// fingerprints: the same answers and the same fingerprints, frame by
+    /// frame, on captures full of copies and with a conflicting one.
+    @Test func comparingBytesAnswersAsFingerprintsDo() throws {
+        for url in [try Self.tripledCapture(), try Self.conflictCapturedTwice()] {
+            defer { try? FileManager.default.removeItem(at: url) }
+            let (frames, linkType) = try Self.frames(of: url.path)
+            var byFingerprint = Examiner(handsPrevious: false), byBytes = Examiner(handsPrevious: true)
+            byFingerprint.detector = FrameCopyDetector(linkType: linkType)
+            byBytes.detector = FrameCopyDetector(linkType: linkType)
+            var copies = 0
+            for frame in frames {
+                let a = byFingerprint.examine(frame.bytes), b = byBytes.examine(frame.bytes)
+                #expect(a?.repeatsPrevious == b?.repeatsPrevious && a?.fingerprint == b?.fingerprint && a?.segment == b?.segment)
+                if b?.repeatsPrevious == true { copies += 1 }
+            }
+            #expect(copies > 0)
+        }
     }
 
     /// Each frame in turn through the detector, copies to `processCopy`, the
@@ -231,8 +270,8 @@ import VerdictPolicy
         let linkType = source.linkType
         final class Box: @unchecked Sendable { var detector: FrameCopyDetector; init(_ l: Int32) { detector = FrameCopyDetector(linkType: l) } }
         let box = Box(linkType)
-        let reader = ReadAhead(source: source, batchBytes: shape.bytes, batchRecords: shape.records, batchCount: shape.count, note: { packet in
-            guard let found = box.detector.examine(packet.bytes, originalLength: packet.originalLength) else { return nil }
+        let reader = ReadAhead(source: source, batchBytes: shape.bytes, batchRecords: shape.records, batchCount: shape.count, note: { packet, previous in
+            guard let found = box.detector.examine(packet.bytes, originalLength: packet.originalLength, previousFrame: previous) else { return nil }
             return FrameNote(offset: Int32(found.segment.payloadRange.lowerBound), count: Int32(found.segment.payloadRange.count),
                              value: found.fingerprint?.value ?? 0, repeatsPrevious: found.repeatsPrevious)
         }, notesCopies: true)
