@@ -801,9 +801,33 @@ public struct FrameCopyDetector: Sendable {
     private var hasPrevious = false
     /// The last frame's payload fingerprint; 0 with no payload.
     private var previousFingerprint: UInt64 = 0
+    private var previousOriginalLength = 0
+    /// Link-header bytes the decoder never reads, for the link types whose
+    /// captures are full of copies (`-i any`): Linux cooked v2's fields after
+    /// its protocol (the interface, packet type, address), v1's before its
+    /// protocol. A frame equal to the one before in every other byte decodes
+    /// as it did; nil for other link types.
+    private let unreadLinkBytes: Range<Int>?
 
     public init(linkType: Int32) {
         decoder = FrameDecoder(linkType: linkType)
+        switch linkType {
+        case LinkType.linuxCooked2: unreadLinkBytes = 2..<20
+        case LinkType.linuxCooked: unreadLinkBytes = 0..<14
+        default: unreadLinkBytes = nil
+        }
+    }
+
+    /// Whether `frame` repeats `previousFrame` in every byte the decoder reads.
+    private func repeatsEveryReadByte(_ frame: UnsafeRawBufferPointer, originalLength: Int,
+                                      of previousFrame: UnsafeRawBufferPointer, unread: Range<Int>) -> Bool {
+        guard frame.count == previousFrame.count, originalLength == previousOriginalLength, frame.count >= unread.upperBound else {
+            return false
+        }
+        return Self.equalBytes(UnsafeRawBufferPointer(rebasing: frame[unread.upperBound...]),
+                               UnsafeRawBufferPointer(rebasing: previousFrame[unread.upperBound...]))
+            && Self.equalBytes(UnsafeRawBufferPointer(rebasing: frame[..<unread.lowerBound]),
+                               UnsafeRawBufferPointer(rebasing: previousFrame[..<unread.lowerBound]))
     }
 
     /// nil when the frame holds no TCP segment of its own (not TCP, or an IP
@@ -815,6 +839,13 @@ public struct FrameCopyDetector: Sendable {
     /// fingerprint of its own (memcmp is many times cheaper).
     public mutating func examine(_ frame: UnsafeRawBufferPointer, originalLength: Int,
                                  previousFrame: UnsafeRawBufferPointer? = nil) -> Examined? {
+        if hasPrevious, let previousFrame, let unread = unreadLinkBytes,
+           repeatsEveryReadByte(frame, originalLength: originalLength, of: previousFrame, unread: unread) {
+            // Not even decoded again: it would decode to the same segment.
+            return Examined(segment: previous, fingerprint: previous.payloadRange.isEmpty ? nil : PayloadFingerprint(value: previousFingerprint),
+                            repeatsPrevious: true)
+        }
+        previousOriginalLength = originalLength
         guard case .success(let segment) = decoder.decode(frame, originalLength: originalLength) else {
             hasPrevious = false
             return nil

@@ -80,6 +80,32 @@ import VerdictPolicy
         #expect(Self.examine(&detector, first) == false)
     }
 
+    /// Linux cooked v2 (`-i any`): a frame equal to the one before in every
+    /// byte but the interface, packet type and address fields of its link
+    /// header is a copy, not decoded again; one differing anywhere else
+    /// (payload, protocol, length on the wire) is decoded and judged as usual.
+    @Test func cookedCopiesAreToldByTheBytesTheDecoderReads() {
+        func cooked(interface: UInt8, packetType: UInt8 = 0, protocolHigh: UInt8 = 0x08, payload: [UInt8] = B.payload) -> [UInt8] {
+            [protocolHigh, 0x00, 0, 0, 0, 0, 0, interface, 0, 1, packetType, 6, 2, 0, 0, 0, 0, interface, 0, 0]
+                + B.ipv4(6, B.tcp(sourcePort: 50_000, payload: payload, flags: 0x18))
+        }
+        var changed = B.payload
+        changed[3] ^= 1
+        let frames = [cooked(interface: 3), cooked(interface: 4, packetType: 4), cooked(interface: 5, payload: changed),
+                      cooked(interface: 6, packetType: 4, payload: changed), cooked(interface: 6, protocolHigh: 0x86, payload: changed),
+                      cooked(interface: 3), cooked(interface: 3, payload: changed)]
+        var byBytes = Examiner(handsPrevious: true), byFingerprint = Examiner(handsPrevious: false)
+        byBytes.detector = FrameCopyDetector(linkType: LinkType.linuxCooked2)
+        byFingerprint.detector = FrameCopyDetector(linkType: LinkType.linuxCooked2)
+        var answers: [Bool?] = []
+        for frame in frames {
+            let a = byBytes.examine(frame), b = byFingerprint.examine(frame)
+            #expect(a?.repeatsPrevious == b?.repeatsPrevious && a?.fingerprint == b?.fingerprint && a?.segment == b?.segment)
+            answers.append(a?.repeatsPrevious)
+        }
+        #expect(answers == [false, true, false, true, nil, false, false], "\(answers)")
+    }
+
     /// Handed the frame before, the detector compares bytes instead of
     /// fingerprints: the same answers and the same fingerprints, frame by
     /// frame, on captures full of copies and with a conflicting one.
