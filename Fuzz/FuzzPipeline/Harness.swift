@@ -36,6 +36,11 @@ func analyzePackets(_ data: UnsafeRawBufferPointer) {
     let observe: (consuming FlowObservation) -> Void = { emit(VerdictPolicy.judge($0, options: policy)) }
     // As wirecheck's loop: a frame repeating the previous one's segment is a copy.
     var copies = FrameCopyDetector(linkType: types[Int(selector) % types.count])
+    // As the reading thread's: handed the frame before, it compares bytes
+    // (and, for cooked captures, skips decoding) where `copies` compares
+    // fingerprints; the two must agree on every frame.
+    var byBytes = FrameCopyDetector(linkType: types[Int(selector) % types.count])
+    var previousFrame: UnsafeRawBufferPointer?
     var timestamp: Int64 = 1_700_000_000_000_000_000
     var packets = 0
     while let length = input.u16(), let missing = input.byte(), let step = input.byte() {
@@ -46,8 +51,12 @@ func analyzePackets(_ data: UnsafeRawBufferPointer) {
         }
         let frame = input.take(length)
         let originalLength = frame.count + Int(missing)
-        analyzer.process(copies.examine(frame, originalLength: originalLength), frame: frame, originalLength: originalLength,
-                         timestamp: timestamp, observe: observe)
+        let examined = copies.examine(frame, originalLength: originalLength)
+        let compared = byBytes.examine(frame, originalLength: originalLength, previousFrame: previousFrame)
+        precondition(examined?.repeatsPrevious == compared?.repeatsPrevious && examined?.fingerprint == compared?.fingerprint
+                     && examined?.segment == compared?.segment, "byte comparison disagrees with fingerprints")
+        previousFrame = frame
+        analyzer.process(examined, frame: frame, originalLength: originalLength, timestamp: timestamp, observe: observe)
         packets += 1
     }
     analyzer.finish(emit: emit)
