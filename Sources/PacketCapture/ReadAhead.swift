@@ -108,6 +108,9 @@ public final class ReadAhead: @unchecked Sendable {
     /// The consumer's batch and its position; only the consumer touches them
     /// (so, per packet, without dynamic exclusivity checks).
     @exclusivity(unchecked) private var current: Batch?
+    /// `current`, unretained: read per packet without a retain and a
+    /// release (`current` keeps it alive).
+    @exclusivity(unchecked) private var currentUnretained: Unmanaged<Batch>?
     @exclusivity(unchecked) private var position = 0
 
     /// - Parameters:
@@ -183,8 +186,9 @@ public final class ReadAhead: @unchecked Sendable {
     /// The next packet, or how reading ended (`.end`, `.failed`), as `PacketSource.next()`.
     public func next() -> ReadResult {
         while true {
-            if let batch = current {
-                if position < batch.records.count {
+            if let unretained = currentUnretained {
+                let packet = unretained._withUnsafeGuaranteedRef { batch -> ReadResult? in
+                    guard position < batch.records.count else { return nil }
                     let record = batch.records[position]
                     position += 1
                     prefetch(batch, record: position + Self.prefetchDistance)
@@ -195,14 +199,20 @@ public final class ReadAhead: @unchecked Sendable {
                         note: record.note
                     ))
                 }
-                if let ending = batch.ending { return ending }
-                recycle(batch)
+                if let packet { return packet }
+                if let batch = current {
+                    if let ending = batch.ending { return ending }
+                    recycle(batch)
+                }
                 current = nil
+                currentUnretained = nil
             }
             guard running else { return .end }
             pthread_mutex_lock(&mutex)
             while filled.isEmpty { pthread_cond_wait(&changed, &mutex) }
-            current = filled.removeFirst()
+            let batch = filled.removeFirst()
+            current = batch
+            currentUnretained = Unmanaged.passUnretained(batch)
             pthread_mutex_unlock(&mutex)
             position = 0
         }
