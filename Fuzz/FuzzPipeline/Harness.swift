@@ -52,7 +52,8 @@ func analyzePackets(_ data: UnsafeRawBufferPointer) {
         let frame = input.take(length)
         let originalLength = frame.count + Int(missing)
         let examined = copies.examine(frame, originalLength: originalLength)
-        let compared = byBytes.examine(frame, originalLength: originalLength, previousFrame: previousFrame)
+        let compared = previousFrame.map { byBytes.examine(frame, originalLength: originalLength, previousFrame: $0) }
+            ?? byBytes.examine(frame, originalLength: originalLength)
         precondition(examined?.repeatsPrevious == compared?.repeatsPrevious && examined?.fingerprint == compared?.fingerprint
                      && examined?.segment == compared?.segment, "byte comparison disagrees with fingerprints")
         previousFrame = frame

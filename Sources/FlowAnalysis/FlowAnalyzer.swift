@@ -832,16 +832,34 @@ public struct FrameCopyDetector: Sendable {
 
     /// nil when the frame holds no TCP segment of its own (not TCP, or an IP
     /// fragment, whose datagram is rebuilt first): the frame after it
-    /// repeats nothing. `previousFrame`: the frame examined last, if its
-    /// bytes are still at hand (the reading thread's copy of it): a frame
-    /// whose headers repeat it is then compared with it byte for byte, and
-    /// takes its fingerprint, instead of reading every byte for a
-    /// fingerprint of its own (memcmp is many times cheaper).
+    /// repeats nothing. A frame repeats the one before when their segments
+    /// agree in every header field and their payloads' fingerprints match.
+    public mutating func examine(_ frame: UnsafeRawBufferPointer, originalLength: Int) -> Examined? {
+        previousOriginalLength = originalLength
+        guard case .success(let segment) = decoder.decode(frame, originalLength: originalLength) else {
+            hasPrevious = false
+            return nil
+        }
+        let fingerprint = segment.payloadRange.isEmpty
+            ? nil : PayloadFingerprint(of: UnsafeRawBufferPointer(rebasing: frame[segment.payloadRange]))
+        let value = fingerprint?.value ?? 0
+        let repeats = hasPrevious && value == previousFingerprint && Self.sameHeaders(segment, previous)
+        return remember(segment, fingerprint: fingerprint, repeats: repeats)
+    }
+
+    /// As `examine(_:originalLength:)`, with the frame examined last at hand
+    /// (the reading thread's copy of it): a frame whose headers repeat it is
+    /// compared with it byte for byte, and takes its fingerprint, instead of
+    /// reading every byte for a fingerprint of its own (memcmp is many times
+    /// cheaper); a cooked frame equal to it in every byte the decoder reads
+    /// is not even decoded. The same answers, at a cost only where copies
+    /// are the rule (`-i any`): the headers are compared before the
+    /// fingerprint, which most frames need anyway.
     public mutating func examine(_ frame: UnsafeRawBufferPointer, originalLength: Int,
-                                 previousFrame: UnsafeRawBufferPointer? = nil) -> Examined? {
-        if hasPrevious, let previousFrame, let unread = unreadLinkBytes,
+                                 previousFrame: UnsafeRawBufferPointer) -> Examined? {
+        if hasPrevious, let unread = unreadLinkBytes,
            repeatsEveryReadByte(frame, originalLength: originalLength, of: previousFrame, unread: unread) {
-            // Not even decoded again: it would decode to the same segment.
+            // It would decode to the same segment.
             return Examined(segment: previous, fingerprint: previous.payloadRange.isEmpty ? nil : PayloadFingerprint(value: previousFingerprint),
                             repeatsPrevious: true)
         }
@@ -850,10 +868,10 @@ public struct FrameCopyDetector: Sendable {
             hasPrevious = false
             return nil
         }
-        // Sequence number and length first, in place: most frames differ there.
+        // The sequence number and length first, in place: most frames differ there.
         let headersRepeat = hasPrevious && segment.sequence == previous.sequence
             && segment.payloadRange.count == previous.payloadRange.count && Self.sameHeaders(segment, previous)
-        if headersRepeat, let previousFrame, previous.payloadRange.upperBound <= previousFrame.count,
+        if headersRepeat, previous.payloadRange.upperBound <= previousFrame.count,
            Self.equalBytes(UnsafeRawBufferPointer(rebasing: frame[segment.payloadRange]),
                            UnsafeRawBufferPointer(rebasing: previousFrame[previous.payloadRange])) {
             previous = segment
@@ -863,10 +881,13 @@ public struct FrameCopyDetector: Sendable {
         let fingerprint = segment.payloadRange.isEmpty
             ? nil : PayloadFingerprint(of: UnsafeRawBufferPointer(rebasing: frame[segment.payloadRange]))
         let value = fingerprint?.value ?? 0
-        let repeats = headersRepeat && value == previousFingerprint
+        return remember(segment, fingerprint: fingerprint, repeats: headersRepeat && value == previousFingerprint)
+    }
+
+    private mutating func remember(_ segment: TCPSegment, fingerprint: PayloadFingerprint?, repeats: Bool) -> Examined {
         previous = segment
         hasPrevious = true
-        previousFingerprint = value
+        previousFingerprint = fingerprint?.value ?? 0
         return Examined(segment: segment, fingerprint: fingerprint, repeatsPrevious: repeats)
     }
 

@@ -442,11 +442,21 @@ extension Wirecheck {
             init(linkType: Int32) { detector = FrameCopyDetector(linkType: linkType) }
         }
         let state = Detector(linkType: linkType)
-        return { packet, previous in
-            guard let found = state.detector.examine(packet.bytes, originalLength: packet.originalLength, previousFrame: previous),
-                  let offset = Int32(exactly: found.segment.payloadRange.lowerBound),
+        @Sendable func note(_ found: FrameCopyDetector.Examined?) -> FrameNote? {
+            guard let found, let offset = Int32(exactly: found.segment.payloadRange.lowerBound),
                   let count = Int32(exactly: found.segment.payloadRange.count) else { return nil }
             return FrameNote(offset: offset, count: count, value: found.fingerprint?.value ?? 0, repeatsPrevious: found.repeatsPrevious)
+        }
+        // The frame before is worth comparing with where copies are the rule
+        // (`-i any`'s cooked captures); elsewhere most frames are no copy, and
+        // comparing headers before the fingerprint cost the reading thread
+        // more than the rare copy saved.
+        guard linkType == LinkType.linuxCooked || linkType == LinkType.linuxCooked2 else {
+            return { packet, _ in note(state.detector.examine(packet.bytes, originalLength: packet.originalLength)) }
+        }
+        return { packet, previous in
+            guard let previous else { return note(state.detector.examine(packet.bytes, originalLength: packet.originalLength)) }
+            return note(state.detector.examine(packet.bytes, originalLength: packet.originalLength, previousFrame: previous))
         }
     }
 }

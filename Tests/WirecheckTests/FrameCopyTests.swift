@@ -297,7 +297,9 @@ import VerdictPolicy
         final class Box: @unchecked Sendable { var detector: FrameCopyDetector; init(_ l: Int32) { detector = FrameCopyDetector(linkType: l) } }
         let box = Box(linkType)
         let reader = ReadAhead(source: source, batchBytes: shape.bytes, batchRecords: shape.records, batchCount: shape.count, note: { packet, previous in
-            guard let found = box.detector.examine(packet.bytes, originalLength: packet.originalLength, previousFrame: previous) else { return nil }
+            let examined = previous.map { box.detector.examine(packet.bytes, originalLength: packet.originalLength, previousFrame: $0) }
+                ?? box.detector.examine(packet.bytes, originalLength: packet.originalLength)
+            guard let found = examined else { return nil }
             return FrameNote(offset: Int32(found.segment.payloadRange.lowerBound), count: Int32(found.segment.payloadRange.count),
                              value: found.fingerprint?.value ?? 0, repeatsPrevious: found.repeatsPrevious)
         }, notesCopies: true)
