@@ -241,6 +241,21 @@ import VerdictPolicy
         #expect(nodePort.observation.packets == translated.count && nodePort.observation.translatedClient != nil)
     }
 
+    /// The same through an IPv6 NodePort (dual-stack clusters).
+    @Test func anIPv6NodePortIsTranslatedAlike() throws {
+        func v6(_ last: UInt8) -> [UInt8] { [0xFD, 0] + [UInt8](repeating: 0, count: 13) + [last] }
+        let frames = Self.translated(servicePort: 30_080, addresses: (v6(5), v6(10), v6(6)), translatedClient: (v6(10), 41_234),
+                                     timestamps: (0xABCD, 0xABCD))
+        let reports = Self.analyze(frames)
+        try #require(reports.count == 1, "\(reports.map { "\($0.client) -> \($0.server)" })")
+        #expect("\(reports[0].server)" == "[fd00::a]:30080")
+        #expect(reports[0].observation.translatedServer.map { "\($0)" } == "[fd00::6]:8080")
+        #expect(reports[0].observation.translatedClient.map { "\($0)" } == "[fd00::a]:41234")
+        #expect(reports[0].observation.packets == frames.count && reports[0].observation.conflictingBytes == 0)
+        let untimed = Self.analyze(Self.translated(servicePort: 30_080, addresses: (v6(5), v6(10), v6(6)), translatedClient: (v6(10), 41_234)))
+        #expect(untimed.count == 2, "no timestamps, no merge across the source NAT")
+    }
+
     /// A pod's connection leaving the cluster, masqueraded to the node's
     /// address on its way out: the same server, another client address.
     @Test func aSourceTranslationAloneIsOneFlow() throws {
