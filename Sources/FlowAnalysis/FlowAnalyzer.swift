@@ -818,6 +818,12 @@ public struct FrameCopyDetector: Sendable {
         }
     }
 
+    /// Whether handing `examine` the frame before pays: for the link types
+    /// whose captures are full of copies. Elsewhere most frames are no copy,
+    /// and comparing headers before the fingerprint cost the reading thread
+    /// more than the rare copy saved.
+    public var comparesPreviousFrame: Bool { unreadLinkBytes != nil }
+
     /// Whether `frame` repeats `previousFrame` in every byte the decoder reads.
     private func repeatsEveryReadByte(_ frame: UnsafeRawBufferPointer, originalLength: Int,
                                       of previousFrame: UnsafeRawBufferPointer, unread: Range<Int>) -> Bool {

@@ -447,11 +447,7 @@ extension Wirecheck {
                   let count = Int32(exactly: found.segment.payloadRange.count) else { return nil }
             return FrameNote(offset: offset, count: count, value: found.fingerprint?.value ?? 0, repeatsPrevious: found.repeatsPrevious)
         }
-        // The frame before is worth comparing with where copies are the rule
-        // (`-i any`'s cooked captures); elsewhere most frames are no copy, and
-        // comparing headers before the fingerprint cost the reading thread
-        // more than the rare copy saved.
-        guard linkType == LinkType.linuxCooked || linkType == LinkType.linuxCooked2 else {
+        guard state.detector.comparesPreviousFrame else {
             return { packet, _ in note(state.detector.examine(packet.bytes, originalLength: packet.originalLength)) }
         }
         return { packet, previous in
