@@ -45,8 +45,11 @@ public struct AnalyzerStatistics: Sendable, Equatable {
     public var abandonedDatagrams = 0
     public var conflictingDatagrams = 0
     public var unsupportedLinkType = 0
-    /// Resets without payload for a connection not being tracked.
-    public var strayControlSegments = 0
+    /// Resets without payload for a connection not being tracked: the
+    /// capture began just before them, or their flow had already ended (past
+    /// its close linger or idle timeout). Not flows (nothing to judge), but
+    /// counted, so that the report accounts for every TCP packet.
+    public var untrackedResets = 0
     public var evictedFlows = 0
 
     public init() {}
@@ -431,7 +434,7 @@ public struct FlowAnalyzer: Sendable {
             // one that just ended) says nothing; any other segment is a flow.
             let hasPayload = !segment.payloadRange.isEmpty || segment.missingPayload > 0
             guard !segment.flags.contains(.rst) || hasPayload else {
-                statistics.strayControlSegments += 1
+                statistics.untrackedResets += 1
                 return
             }
             if isSYN, let translated = translatedLeg(of: segment, frame: frame, timestamp: timestamp) {

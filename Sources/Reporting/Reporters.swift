@@ -12,6 +12,8 @@ public struct CaptureFacts: Sendable {
     public var droppedByInterface: UInt64?
     /// Flows judged early because the flow table was full (`--max-flows`).
     public var evictedFlows = 0
+    /// Resets of connections not otherwise tracked, which started no flow.
+    public var untrackedResets = 0
     /// Windows a classifier gave up because all flows' windows together were
     /// at their limit (a quarter of `--max-buffer`); their bytes count as unverified.
     public var windowsShed = 0
@@ -350,6 +352,11 @@ public struct TextReporter: Reporter {
         }
         text += Self.keyExchangeText(summary)
         text += Self.failingServersText(summary.failingServers, names: names)
+        if capture.untrackedResets > 0 {
+            let one = capture.untrackedResets == 1
+            text += "note: \(capture.untrackedResets) TCP reset packet\(one ? " of a connection" : "s of connections")"
+            text += " with no other packet in the flow table (begun before the capture, or already judged): no flow to judge\n"
+        }
         if capture.evictedFlows > 0 {
             text += "note: the flow table was full: \(capture.evictedFlows) flows got their verdict early (--max-flows)\n"
         }
@@ -468,6 +475,7 @@ public struct JSONLinesReporter: Reporter {
             json.add("droppedByInterface", capture.droppedByInterface ?? 0)
         }
         json.add("evictedFlows", capture.evictedFlows)
+        json.add("untrackedResets", capture.untrackedResets)
         if capture.windowsShed > 0 { json.add("windowsShed", capture.windowsShed) }
         if !capture.unjudged.isEmpty {
             let kinds = UnjudgedTraffic.Kind.allCases.filter { capture.unjudged[$0].packets > 0 }

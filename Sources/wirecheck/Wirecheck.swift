@@ -415,6 +415,7 @@ struct Wirecheck: ParsableCommand {
         facts.tcpSegments = analyzer.statistics.tcpSegments
         facts.unjudged = analyzer.unjudged
         facts.evictedFlows = analyzer.statistics.evictedFlows
+        facts.untrackedResets = analyzer.statistics.untrackedResets
         facts.windowsShed = analyzer.windowsShed
         facts.fragments = analyzer.statistics.fragments
         facts.reassembledDatagrams = analyzer.statistics.reassembledDatagrams

@@ -129,6 +129,49 @@ import Testing
         #expect(run.status == 1)
     }
 
+    /// A reset of a connection wirecheck is not tracking (the capture began
+    /// just before it, or its flow was already judged) starts no flow: it
+    /// carries nothing to judge. The summary counts such packets, so that
+    /// every TCP packet read is accounted for: here a flow's late reset after
+    /// its close linger, and a lone reset captured twice (`-i any`), with one
+    /// processor or more.
+    @Test func untrackedResetsAreCountedNotFlows() throws {
+        typealias B = FrameBuilder
+        func segment(client: UInt8, fromClient: Bool, flags: UInt8, mac: UInt8 = 1) -> [UInt8] {
+            let clientAddress: [UInt8] = [10, 0, 0, client], server: [UInt8] = [10, 0, 0, 2]
+            var bytes = B.ethernet(0x0800, B.ipv4(6, B.tcp(sourcePort: fromClient ? 50_000 : 80, destinationPort: fromClient ? 80 : 50_000,
+                                                           sequence: fromClient ? 1_000 : 5_000, payload: [], flags: flags),
+                                                  source: fromClient ? clientAddress : server, destination: fromClient ? server : clientAddress))
+            bytes[11] = mac
+            return bytes
+        }
+        let second: Int64 = 1_000_000_000, base = 1_790_000_000 * second
+        let capture = try FrameCopyTests.writeCapture([
+            (segment(client: 1, fromClient: true, flags: 0x02), base),
+            (segment(client: 1, fromClient: false, flags: 0x12), base + 1_000_000),
+            (segment(client: 1, fromClient: false, flags: 0x14), base + 2_000_000),  // the flow ends
+            (segment(client: 1, fromClient: true, flags: 0x14), base + 3 * second),  // past the 1 s linger
+            (segment(client: 3, fromClient: true, flags: 0x14), base + 4 * second),  // a connection seen only by its reset
+            (segment(client: 3, fromClient: true, flags: 0x14, mac: 2), base + 4 * second + 1_000),  // and its copy
+        ], linkType: 1)
+        defer { try? FileManager.default.removeItem(at: capture) }
+        let run = try wirecheck(["-r", capture.path, "--json"])
+        let lines = try TestSupport.jsonLines(run.stdout)
+        #expect(lines.filter { $0["type"] as? String == "flow" }.count == 1, "\(run.stdout)")
+        #expect(lines.last?["tcpPackets"] as? Int == 6)
+        #expect(lines.last?["untrackedResets"] as? Int == 3, "\(run.stdout)")
+        let text = try wirecheck(["-r", capture.path]).stdout
+        #expect(text.contains("note: 3 TCP reset packets of connections with no other packet in the flow table"), "\(text)")
+        let permissiveText = try wirecheck(["-r", permissive]).stdout
+        #expect(!permissiveText.contains("TCP reset packet"), "\(permissiveText)")
+        #expect(try TestSupport.jsonLines(wirecheck(["-r", permissive, "--json"]).stdout).last?["untrackedResets"] as? Int == 0)
+        if let taskset = TestSupport.taskset, let first = ReportWorkerTests.allowedProcessors().first,
+           let binary = TestSupport.binary {
+            let single = try TestSupport.run(taskset, ["-c", "\(first)", binary.path, "-r", capture.path, "--json"])
+            #expect(single.stdout == run.stdout)
+        }
+    }
+
     @Test func readsStandardInput() throws {
         let run = try wirecheck(["-r", "-", "--json"], stdinPath: permissive)
         #expect(run.status == 1)
