@@ -190,15 +190,28 @@ public struct DirectionClassifier: StreamSink, Sendable {
     private var tail: [UInt8] = []
     static let tailSize = 512
 
+    /// Copied a run at a time (appended until the ring is full, then at most
+    /// two copies into it): byte by byte, with an index check, a uniqueness
+    /// check and a remainder each, it was about twenty instructions for every
+    /// byte of a binary stream, the most of any byte wirecheck reads.
     private mutating func keepTail(_ bytes: UnsafeRawBufferPointer) {
-        for byte in bytes.suffix(Self.tailSize) {
-            if tail.count < Self.tailSize {
-                tail.append(byte)
-            } else {
-                tail[Int(tailNext)] = byte
-                tailNext = UInt16((Int(tailNext) + 1) % Self.tailSize)
+        var recent = UnsafeRawBufferPointer(rebasing: bytes.suffix(Self.tailSize))
+        if tail.count < Self.tailSize {
+            let filling = min(Self.tailSize - tail.count, recent.count)
+            tail.append(contentsOf: UnsafeRawBufferPointer(rebasing: recent.prefix(filling)))
+            recent = UnsafeRawBufferPointer(rebasing: recent.dropFirst(filling))
+        }
+        guard !recent.isEmpty else { return }
+        var next = Int(tailNext)
+        tail.withUnsafeMutableBytes { ring in
+            while let source = recent.baseAddress, let target = ring.baseAddress, !recent.isEmpty {
+                let count = min(recent.count, ring.count - next)
+                (target + next).copyMemory(from: source, byteCount: count)
+                next = (next + count) % ring.count
+                recent = UnsafeRawBufferPointer(rebasing: recent.dropFirst(count))
             }
         }
+        tailNext = UInt16(next)
     }
 
     /// Binary data whose first and last bytes are both far from random is

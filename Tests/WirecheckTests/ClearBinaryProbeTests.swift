@@ -168,6 +168,34 @@ import Testing
         #expect(second.finish().kind == .binary)
     }
 
+    /// What decides at the end is the stream's last 512 bytes, however the
+    /// stream arrived (whole, byte by byte, in chunks of any size across the
+    /// ring's wrap): random bytes just before them are forgotten, random bytes
+    /// among them are not.
+    @Test(arguments: 0..<12)
+    func theLastBytesDecideHoweverTheyArrive(_ seed: Int) {
+        var rng = SplitMix(seed: UInt64(seed) &+ 900)
+        func structured(_ count: Int) -> [UInt8] { (0..<count).map { UInt8([0, 1, 2, 0x30, 0x02][$0 % 5]) } }
+        let random = (0..<1_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        for (stream, kind) in [(structured(4_000) + random + structured(512), PayloadKind.cleartextProtocol),
+                               (structured(4_000) + random + structured(100), .binary)] {
+            var chunks: [Range<Int>] = []
+            var start = 0
+            while start < stream.count {
+                let size = switch seed % 3 {
+                case 0: stream.count  // whole
+                case 1: 1 + rng.below(3)  // byte by byte, nearly
+                default: [1, 511, 512, 513, 700, 1_300][rng.below(6)]
+                }
+                chunks.append(start..<min(stream.count, start + size))
+                start += size
+            }
+            var classifier = DirectionClassifier()
+            for chunk in chunks { stream[chunk].withUnsafeBytes { classifier.receive($0) } }
+            #expect(classifier.finish().kind == kind, "seed \(seed), \(stream.count) bytes in \(chunks.count) chunks")
+        }
+    }
+
     /// Short exchanges are judged too (a ZooKeeper connect request: 48 bytes,
     /// mostly zeros), from 32 bytes on; 32 random bytes stay opaque, and
     /// fewer than 32 bytes are too few to tell.
