@@ -21,6 +21,7 @@ public enum Workloads {
         Workload(name: "decode-ethernet-tcp", bytesPerOperation: 1_448, make: decode),
         Workload(name: "reassembly-in-order", bytesPerOperation: 1_448, make: { reassembly(swapPairs: false) }),
         Workload(name: "reassembly-out-of-order", bytesPerOperation: 1_448, make: { reassembly(swapPairs: true) }),
+        Workload(name: "reassembly-held-flood", bytesPerOperation: 2 * 1_448, make: heldFlood),
         Workload(name: "tls-framing-walk", bytesPerOperation: 16_389, make: tlsWalk),
         Workload(name: "http-probe", bytesPerOperation: httpRequest.count, make: httpProbe),
         Workload(name: "pipeline-in-order-packet", bytesPerOperation: 1_448, make: pipeline),
@@ -89,6 +90,37 @@ public enum Workloads {
                     sequence &+= 1_448
                 }
             }
+            blackHole(sink.bytes)
+        }
+    }
+
+    /// A direction holding 256 segments out of order (every other one of
+    /// the stream ahead): each operation holds one more at the far end and
+    /// fills the oldest hole, which hands on that hole and the held segment
+    /// after it. What a flood of out-of-order data costs per segment once
+    /// the held list is long: where a segment goes and what it overlaps is a
+    /// binary search, the delivered ones leave the list in bulk, and their
+    /// buffers go back to the pool unshared (no allocation per segment).
+    static func heldFlood() -> () -> Void {
+        var assembler = DirectionAssembler()
+        var budget = ReassemblyBudget()
+        var sink = NullSink()
+        let segment = Array(tlsStream[0..<1_448])
+        let held = 256
+        assembler.startAtSYN(initialSequence: 0)
+        func sequence(ofSegment index: Int) -> UInt32 { 1 &+ UInt32(truncatingIfNeeded: index &* 1_448) }
+        segment.withUnsafeBytes { raw in
+            for index in stride(from: 1, to: 2 * held, by: 2) {
+                assembler.accept(sequence: sequence(ofSegment: index), payload: raw, budget: &budget, sink: &sink)
+            }
+        }
+        var hole = 0
+        return {
+            segment.withUnsafeBytes { raw in
+                assembler.accept(sequence: sequence(ofSegment: hole + 2 * held + 1), payload: raw, budget: &budget, sink: &sink)
+                assembler.accept(sequence: sequence(ofSegment: hole), payload: raw, budget: &budget, sink: &sink)
+            }
+            hole += 2
             blackHole(sink.bytes)
         }
     }

@@ -141,11 +141,20 @@ public struct DirectionAssembler: Sendable {
         if case .acknowledgedBeforeStart(let furthest) = peerMark { peerMark = .acknowledged(furthest) }
     }
 
+    /// Segments held out of order, in sequence order and disjoint, from
+    /// `pendingHead` on: those before it were delivered and are dropped
+    /// from the array in bulk (`removeFirstHeld`). Removing each from the
+    /// front shifted all the others, up to 1 024 of them, for every segment
+    /// a flood of out-of-order data pushed out (half the analysing thread's
+    /// time in `scripts/bench/attack.sh`'s reassembly storm).
     private var pending: [PendingSegment] = []
     private var pendingBytes = 0
     /// Fingerprints of the last segments delivered, to tell an identical
     /// retransmission from one with different bytes.
     private var recent = RecentSegments()
+    /// Where the held segments start in `pending`. Declared here, after
+    /// `recent`, where it fills padding: an open flow takes no more memory.
+    private var pendingHead: UInt32 = 0
 
     public init() {}
 
@@ -156,12 +165,54 @@ public struct DirectionAssembler: Sendable {
     public var bufferedFootprint: Int { pendingBytes }
 
     /// Segments held out of order now (bounded by `ReassemblyBudget.perDirectionSegments`).
-    public var bufferedSegments: Int { pending.count }
+    public var bufferedSegments: Int { heldCount }
+
+    private var heldIsEmpty: Bool { Int(pendingHead) == pending.count }
+    private var heldCount: Int { pending.count - Int(pendingHead) }
+    private var firstHeld: PendingSegment? { heldIsEmpty ? nil : pending[Int(pendingHead)] }
+
+    /// Takes the first held segment out (its slot keeps no reference to its
+    /// buffer, which goes back to the pool unshared).
+    private mutating func removeFirstHeld() -> PendingSegment {
+        let head = Int(pendingHead)
+        let first = pending[head]
+        pending[head].bytes = []
+        if head + 1 == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingHead = 0
+        } else if head + 1 >= 16, (head + 1) * 4 >= pending.count {
+            // Dropped in bulk once they are a quarter of the array: a shift
+            // of the held ones is paid for by a third as many removals, so a
+            // removal costs O(1) on average, and the array stays within a
+            // third of what the held segments alone need (their entries are
+            // counted against the budget, the delivered ones' are not).
+            pending.removeFirst(head + 1)
+            pendingHead = 0
+        } else {
+            pendingHead += 1
+        }
+        return first
+    }
+
+    /// The first held segment (index into `pending`) for which `isAfter` is
+    /// true, `pending.count` if none; `isAfter` must be false up to some
+    /// segment and true from it on, as a bound on where held segments start
+    /// is (they are kept in order of their starts). A binary search: a flood
+    /// of out-of-order data holds a thousand segments, and reading each of
+    /// them for every segment that came was a fifth of the storm's time.
+    private func firstHeldIndex(where isAfter: (PendingSegment) -> Bool) -> Int {
+        var low = Int(pendingHead), high = pending.count
+        while low < high {
+            let middle = low + (high - low) / 2
+            if isAfter(pending[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
 
     /// True once the FIN has been seen and every byte before it delivered.
     public var isFinished: Bool {
         guard let finSequence else { return false }
-        return isStarted && pending.isEmpty && Self.offset(of: finSequence, from: nextSequence) <= 0
+        return isStarted && heldIsEmpty && Self.offset(of: finSequence, from: nextSequence) <= 0
     }
 
     /// Starts the stream at a SYN: data begins at `initialSequence + 1`.
@@ -178,7 +229,7 @@ public struct DirectionAssembler: Sendable {
     /// before the stream began; taking the last lost streams whose peer had
     /// acknowledged the first.
     public mutating func startAtSYN(initialSequence: UInt32) {
-        let untouched = statistics.deliveredBytes == 0 && statistics.gapBytes == 0 && pending.isEmpty
+        let untouched = statistics.deliveredBytes == 0 && statistics.gapBytes == 0 && heldIsEmpty
         if isStarted, startedAtSYN {
             if untouched, initialSequence &+ 1 != nextSequence {
                 peerMark = .alternativeStart(initialSequence &+ 1)
@@ -226,7 +277,7 @@ public struct DirectionAssembler: Sendable {
             peerMark = .acknowledged(acknowledgment)
             return
         }
-        let untouched = statistics.deliveredBytes == 0 && statistics.gapBytes == 0 && pending.isEmpty
+        let untouched = statistics.deliveredBytes == 0 && statistics.gapBytes == 0 && heldIsEmpty
         if !untouched {
             peerMark = .acknowledged(acknowledgment)
         } else if acknowledgment == alternativeStart {
@@ -270,7 +321,7 @@ public struct DirectionAssembler: Sendable {
         let offset = Self.offset(of: sequence, from: nextSequence)
         if offset + length <= 0 {
             if startedAtSYN, length > 1, statistics.deliveredBytes == 0, statistics.gapBytes == statistics.bytesBeforeStart,
-               pending.isEmpty {
+               heldIsEmpty {
                 // Before a SYN's start with nothing handed on, bytes cannot
                 // be a retransmission (there was no first copy): they follow
                 // a SYN the capture missed, or belong to another connection.
@@ -293,7 +344,7 @@ public struct DirectionAssembler: Sendable {
             return
         }
         if offset <= 0 {
-            if pending.isEmpty {
+            if heldIsEmpty {
                 // The common case: no held data to reconcile, the bytes go straight on.
                 deliverInOrder(sequence: sequence, payload: payload, missing: missing, skipping: -offset, fingerprint: fingerprint, sink: &sink)
             } else {
@@ -323,7 +374,7 @@ public struct DirectionAssembler: Sendable {
     /// count is a lower bound (one byte short when the side had not closed).
     @discardableResult
     public mutating func flush<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) -> Int {
-        while !pending.isEmpty {
+        while !heldIsEmpty {
             skipToFirstPending(budget: &budget, sink: &sink)
         }
         let end: UInt32
@@ -397,14 +448,14 @@ public struct DirectionAssembler: Sendable {
         while Self.offset(of: end, from: nextSequence) > 0 {
             // Position of the stream's next byte inside this segment.
             let cursor = Self.offset(of: nextSequence, from: sequence)
-            if let held = pending.first, Self.offset(of: held.sequence, from: nextSequence) <= 0 {
+            if let held = firstHeld, Self.offset(of: held.sequence, from: nextSequence) <= 0 {
                 let heldEnd = held.sequence &+ UInt32(truncatingIfNeeded: held.bytes.count)
                 compareOverlap(held: held, payload: payload, payloadSequence: sequence)
                 deliverFirstPending(budget: &budget, sink: &sink)
                 if Self.offset(of: heldEnd, from: nextSequence) > 0 { nextSequence = heldEnd }
                 continue
             }
-            let untilHeld = pending.first.map { Self.offset(of: $0.sequence, from: nextSequence) } ?? Int.max
+            let untilHeld = firstHeld.map { Self.offset(of: $0.sequence, from: nextSequence) } ?? Int.max
             if cursor < payload.count {
                 let count = min(payload.count - cursor, untilHeld)
                 let fresh = UnsafeRawBufferPointer(rebasing: payload[cursor..<(cursor + count)])
@@ -451,10 +502,10 @@ public struct DirectionAssembler: Sendable {
     ) {
         // Make room first: a limit forces delivery past the oldest hole rather
         // than blocking or growing.
-        while !pending.isEmpty,
+        while !heldIsEmpty,
               pendingBytes + payload.count > budget.perDirectionBytes
                 || budget.usedBytes + payload.count > budget.totalBytes
-                || pending.count >= budget.perDirectionSegments {
+                || heldCount >= budget.perDirectionSegments {
             budget.forcedSkips += 1
             skipToFirstPending(budget: &budget, sink: &sink)
         }
@@ -477,9 +528,29 @@ public struct DirectionAssembler: Sendable {
         }
 
         let end = offset + payload.count
-        let overlapsHeld = pending.contains { segment in
-            let segStart = Self.offset(of: segment.sequence, from: nextSequence)
-            return segStart < end && segStart + segment.bytes.count > offset
+        // Held segments that overlap this one (as the loop below reads them):
+        // the nearest non-empty one starting before it, if it reaches past
+        // its start (non-empty ones are disjoint; an empty one, the gap an
+        // uncaptured tail left, ends where it starts), and those starting
+        // within it, but for empty ones at its very start. Found by a binary
+        // search and a step or two, rather than by reading every held one.
+        let atOrAfter = firstHeldIndex { Self.offset(of: $0.sequence, from: nextSequence) >= offset }
+        var scanFrom = atOrAfter
+        var before = atOrAfter
+        while before > Int(pendingHead) {
+            before -= 1
+            let held = pending[before]
+            guard !held.bytes.isEmpty else { continue }
+            if Self.offset(of: held.sequence, from: nextSequence) + held.bytes.count > offset { scanFrom = before }
+            break
+        }
+        var overlapsHeld = scanFrom < atOrAfter
+        var next = atOrAfter
+        while !overlapsHeld, next < pending.count {
+            let start = Self.offset(of: pending[next].sequence, from: nextSequence)
+            guard start < end else { break }
+            overlapsHeld = start > offset || !pending[next].bytes.isEmpty
+            next += 1
         }
         if !overlapsHeld {
             // The common case (plain reordering): one piece, nothing to compare.
@@ -488,7 +559,7 @@ public struct DirectionAssembler: Sendable {
             // Copy only the parts not already held; compare the parts that are.
             var start = offset
             var pieces: [Range<Int>] = []  // stream offsets, relative to nextSequence
-            for segment in pending {
+            for segment in pending[scanFrom...] {
                 let segStart = Self.offset(of: segment.sequence, from: nextSequence)
                 let segEnd = segStart + segment.bytes.count
                 if segEnd <= start { continue }
@@ -520,8 +591,8 @@ public struct DirectionAssembler: Sendable {
         // A segment that filled holes between held segments is stored as
         // several pieces, and pooled buffers count whole, so the checks above
         // are not enough: enforce the limits again now that they are in.
-        while pending.count > budget.perDirectionSegments || pendingBytes > budget.perDirectionBytes
-                || budget.usedBytes > budget.totalBytes, !pending.isEmpty {
+        while heldCount > budget.perDirectionSegments || pendingBytes > budget.perDirectionBytes
+                || budget.usedBytes > budget.totalBytes, !heldIsEmpty {
             budget.forcedSkips += 1
             skipToFirstPending(budget: &budget, sink: &sink)
         }
@@ -542,8 +613,8 @@ public struct DirectionAssembler: Sendable {
         let segment = PendingSegment(
             sequence: nextSequence &+ UInt32(truncatingIfNeeded: piece.lowerBound), bytes: buffer,
             missingTail: missingTail, footprint: footprint)
-        let position = pending.firstIndex { Self.offset(of: $0.sequence, from: nextSequence) > piece.lowerBound } ?? pending.count
-        pending.insert(segment, at: position)
+        let position = firstHeldIndex { Self.offset(of: $0.sequence, from: nextSequence) > piece.lowerBound }
+        if position == pending.count { pending.append(segment) } else { pending.insert(segment, at: position) }
         pendingBytes += footprint
         bufferedBytes += piece.count
         budget.usedBytes += footprint
@@ -551,14 +622,14 @@ public struct DirectionAssembler: Sendable {
 
     /// Delivers pending segments that have become contiguous.
     private mutating func drainPending<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) {
-        while let first = pending.first, Self.offset(of: first.sequence, from: nextSequence) <= 0 {
+        while let first = firstHeld, Self.offset(of: first.sequence, from: nextSequence) <= 0 {
             deliverFirstPending(budget: &budget, sink: &sink)
         }
     }
 
     /// Hands on the first held segment, which starts at or before `nextSequence`.
     private mutating func deliverFirstPending<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) {
-        var first = pending.removeFirst()
+        var first = removeFirstHeld()
         defer { budget.pool.recycle(&first.bytes) }
         let offset = Self.offset(of: first.sequence, from: nextSequence)
         pendingBytes -= first.footprint
@@ -578,7 +649,7 @@ public struct DirectionAssembler: Sendable {
 
     /// Gives up on the hole before the first pending segment.
     private mutating func skipToFirstPending<Sink: StreamSink>(budget: inout ReassemblyBudget, sink: inout Sink) {
-        guard let first = pending.first else { return }
+        guard let first = firstHeld else { return }
         let hole = Self.offset(of: first.sequence, from: nextSequence)
         if hole > 0 {
             reportGap(hole)

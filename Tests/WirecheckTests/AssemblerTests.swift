@@ -556,16 +556,28 @@ struct SplitMix: RandomNumberGenerator {
     /// after flush the stream up to the last byte seen, holes as gaps.
     @Test(arguments: 0..<200)
     func randomAgainstBitmapModel(_ seed: Int) {
-        var rng = SplitMix(seed: UInt64(seed))
-        let length = 50 + rng.below(400)
+        checkAgainstBitmapModel(seed: seed, rng: SplitMix(seed: UInt64(seed)), length: 50...449, segments: 5...44, longest: 60)
+    }
+
+    /// The same with hundreds of short segments, most held at once: where
+    /// each goes and what it overlaps is found by binary search among the
+    /// held ones, and delivered ones leave the front of the list in bulk.
+    @Test(arguments: 0..<100)
+    func manySegmentsAgainstBitmapModel(_ seed: Int) {
+        checkAgainstBitmapModel(seed: seed, rng: SplitMix(seed: UInt64(seed) &+ 50_000), length: 500...2_999, segments: 100...699, longest: 8)
+    }
+
+    private func checkAgainstBitmapModel(seed: Int, rng: SplitMix, length lengths: ClosedRange<Int>, segments counts: ClosedRange<Int>, longest: Int) {
+        var rng = rng
+        let length = lengths.lowerBound + rng.below(lengths.count)
         let stream = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         // Every fourth run starts just before 2^32 so segments straddle it.
         let start = seed % 4 == 0 ? UInt32.max &- UInt32(rng.below(length)) : UInt32(truncatingIfNeeded: rng.next())
         var segments: [Segment] = []
         var seen = [Bool](repeating: false, count: length)
-        for _ in 0..<(5 + rng.below(40)) {
+        for _ in 0..<(counts.lowerBound + rng.below(counts.count)) {
             let from = rng.below(length)
-            let to = min(length, from + 1 + rng.below(60))
+            let to = min(length, from + 1 + rng.below(longest))
             segments.append(Segment(sequence: start &+ UInt32(from), bytes: Array(stream[from..<to])))
             for i in from..<to { seen[i] = true }
             if rng.below(4) == 0, let again = segments.randomElement(using: &rng) { segments.append(again) }
@@ -594,6 +606,35 @@ struct SplitMix: RandomNumberGenerator {
         #expect(result.assembler.statistics.gapBytes == last + 1 - unionCount)
         let total = segments.reduce(0) { $0 + $1.bytes.count }
         #expect(result.assembler.statistics.duplicateBytes == total - unionCount, "seed \(seed)")
+    }
+
+    /// Hundreds of segments held at once (every other one of a stream),
+    /// then the holes filled from the front: each fill delivers the hole and
+    /// the held segment after it, and the rest stay held, in order, until
+    /// their turn (the delivered ones are dropped from the front of the list
+    /// in bulk, not one shift each).
+    @Test func aFloodOfHeldSegmentsDrainsInOrder() {
+        let pieces = 300, size = 4
+        let stream = bytes(0..<(2 * pieces * size))
+        var budget = ReassemblyBudget()
+        var assembler = DirectionAssembler()
+        assembler.startAtSYN(initialSequence: 999)
+        var sink = RecordingSink()
+        func send(_ piece: Int) {
+            stream[(piece * size)..<((piece + 1) * size)].withUnsafeBytes {
+                assembler.accept(sequence: 1_000 + UInt32(piece * size), payload: $0, budget: &budget, sink: &sink)
+            }
+        }
+        for piece in stride(from: 1, to: 2 * pieces, by: 2) { send(piece) }
+        #expect(assembler.bufferedSegments == pieces)
+        #expect(sink.events.isEmpty)
+        for (filled, piece) in stride(from: 0, to: 2 * pieces, by: 2).enumerated() {
+            send(piece)
+            #expect(assembler.bufferedSegments == pieces - filled - 1, "after filling hole \(filled)")
+            #expect(sink.bytes == Array(stream[0..<((piece + 2) * size)]), "after filling hole \(filled)")
+        }
+        #expect(assembler.bufferedBytes == 0 && budget.usedBytes == 0)
+        #expect(sink.events == [.data(stream)])
     }
 
     /// Random segmentations under tight limits: whatever is skipped, every
