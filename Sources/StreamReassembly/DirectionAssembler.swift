@@ -167,7 +167,10 @@ public struct DirectionAssembler: Sendable {
     /// Segments held out of order now (bounded by `ReassemblyBudget.perDirectionSegments`).
     public var bufferedSegments: Int { heldCount }
 
-    private var heldIsEmpty: Bool { Int(pendingHead) == pending.count }
+    /// The array is emptied when its last held segment goes
+    /// (`removeFirstHeld`), so it holds entries only while some are held:
+    /// its own count says it, on every packet's path, without the head.
+    private var heldIsEmpty: Bool { pending.isEmpty }
     private var heldCount: Int { pending.count - Int(pendingHead) }
     private var firstHeld: PendingSegment? { heldIsEmpty ? nil : pending[Int(pendingHead)] }
 
@@ -191,6 +194,7 @@ public struct DirectionAssembler: Sendable {
         } else {
             pendingHead += 1
         }
+        assert(pending.isEmpty ? pendingHead == 0 : Int(pendingHead) < pending.count, "the array holds entries only while some are held")
         return first
     }
 
