@@ -141,12 +141,14 @@ public struct DirectionAssembler: Sendable {
         if case .acknowledgedBeforeStart(let furthest) = peerMark { peerMark = .acknowledged(furthest) }
     }
 
-    /// Segments held out of order, in sequence order and disjoint, from
-    /// `pendingHead` on: those before it were delivered and are dropped
-    /// from the array in bulk (`removeFirstHeld`). Removing each from the
-    /// front shifted all the others, up to 1 024 of them, for every segment
-    /// a flood of out-of-order data pushed out (half the analysing thread's
-    /// time in `scripts/bench/attack.sh`'s reassembly storm).
+    /// Segments held out of order, in order of their starts (non-empty
+    /// ones disjoint; an empty one, an uncaptured tail's place, may sit
+    /// inside another or at its end), from `pendingHead` on: those before it
+    /// were delivered and are dropped from the array in bulk
+    /// (`removeFirstHeld`). Removing each from the front shifted all the
+    /// others, up to 1 024 of them, for every segment a flood of out-of-order
+    /// data pushed out (half the analysing thread's time in
+    /// `scripts/bench/attack.sh`'s reassembly storm).
     private var pending: [PendingSegment] = []
     private var pendingBytes = 0
     /// Fingerprints of the last segments delivered, to tell an identical
