@@ -162,6 +162,12 @@ import Testing
         #expect(lines.last?["untrackedResets"] as? Int == 3, "\(run.stdout)")
         let text = try wirecheck(["-r", capture.path]).stdout
         #expect(text.contains("note: 3 TCP reset packets of connections with no other packet in the flow table"), "\(text)")
+        // Only a reset: nothing to judge (exit 2), one packet said in the singular.
+        let lone = try FrameCopyTests.writeCapture([(segment(client: 3, fromClient: true, flags: 0x14), base)], linkType: 1)
+        defer { try? FileManager.default.removeItem(at: lone) }
+        let loneRun = try wirecheck(["-r", lone.path])
+        #expect(loneRun.status == 2)
+        #expect(loneRun.stdout.contains("note: 1 TCP reset packet of a connection with no other packet in the flow table"), "\(loneRun.stdout)")
         let permissiveText = try wirecheck(["-r", permissive]).stdout
         #expect(!permissiveText.contains("TCP reset packet"), "\(permissiveText)")
         #expect(try TestSupport.jsonLines(wirecheck(["-r", permissive, "--json"]).stdout).last?["untrackedResets"] as? Int == 0)
