@@ -632,9 +632,38 @@ struct SplitMix: RandomNumberGenerator {
             send(piece)
             #expect(assembler.bufferedSegments == pieces - filled - 1, "after filling hole \(filled)")
             #expect(sink.bytes == Array(stream[0..<((piece + 2) * size)]), "after filling hole \(filled)")
+            #expect(assembler.heldListCapacity <= 4 * assembler.bufferedSegments + 64,
+                    "the held list's array shrinks with its segments (after filling hole \(filled))")
         }
         #expect(assembler.bufferedBytes == 0 && budget.usedBytes == 0)
         #expect(sink.events == [.data(stream)])
+        #expect(assembler.heldListCapacity <= 64, "the emptied list is small")
+    }
+
+    /// A thousand segments held and handed on at once, one left past a
+    /// second hole: what the flow keeps afterwards is the size of what it
+    /// holds (an open flow kept 32 KB of entries for its life before, counted
+    /// nowhere, however few it then held).
+    @Test func aDrainedFloodLeavesNoLargeListBehind() {
+        var budget = ReassemblyBudget()
+        var assembler = DirectionAssembler()
+        assembler.startAtSYN(initialSequence: 999)
+        var sink = RecordingSink()
+        func send(_ offset: Int) {
+            [UInt8(truncatingIfNeeded: offset)].withUnsafeBytes {
+                assembler.accept(sequence: 1_000 + UInt32(offset), payload: $0, budget: &budget, sink: &sink)
+            }
+        }
+        for offset in 1...1_000 { send(offset) }
+        send(1_002)
+        #expect(assembler.bufferedSegments == 1_001 && assembler.heldListCapacity >= 1_001)
+        send(0)
+        #expect(assembler.bufferedSegments == 1)
+        #expect(sink.bytes == (0...1_000).map { UInt8(truncatingIfNeeded: $0) })
+        #expect(assembler.heldListCapacity <= 64, "capacity \(assembler.heldListCapacity) for one held segment")
+        send(1_001)
+        #expect(assembler.bufferedSegments == 0 && budget.usedBytes == 0)
+        #expect(sink.bytes == (0...1_002).map { UInt8(truncatingIfNeeded: $0) })
     }
 
     /// Random segmentations under tight limits: whatever is skipped, every

@@ -6,6 +6,9 @@
 #                 bytes, huge sequence jumps and zero-window probes over 1000 connections,
 #                 at 1, 2 and 4 million packets (time should grow linearly), and with
 #                 --max-buffer 8 and 32 MiB (memory should follow the limit)
+#   held, then idle  1000 and 3000 connections that each held 1000 tiny segments out of
+#                 order and then went idle, one still held (memory should not grow by
+#                 what each once held)
 #   scripts/bench/attack.sh [SYNS]      default SYNS: 10000000 (a 700 MB capture)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,6 +31,9 @@ done
 for n in 1000000 2000000 4000000; do
   [[ -f $out/storm-$n.pcap ]] || python3 scripts/bench/gen-capture.py storm "$out/storm-$n.pcap" "$n"
 done
+for n in 1000 3000; do
+  [[ -f $out/held-idle-$n.pcap ]] || python3 scripts/bench/gen-capture.py held-idle "$out/held-idle-$n.pcap" "$n"
+done
 echo "| attack | time | peak RSS |"
 echo "| --- | ---: | ---: |"
 measure "$syns SYNs, default --max-flows 1000000" -r "$out/syn-$syns.pcap"
@@ -39,4 +45,7 @@ for n in 1000000 2000000 4000000; do
 done
 for mb in 8 32; do
   measure "reassembly storm, 4000000 packets, --max-buffer $mb" -r "$out/storm-4000000.pcap" --max-buffer "$mb"
+done
+for n in 1000 3000; do
+  measure "$n connections each held 1000 segments, then idle (one held)" -r "$out/held-idle-$n.pcap"
 done

@@ -14,6 +14,9 @@
   gen-capture.py midstream OUT FLOWS    FLOWS connections picked up mid-way, 45 segments of 1400
                                          bytes of binary each that never resynchronises to TLS
                                          (the classifiers' windows at their largest), in turn
+  gen-capture.py held-idle OUT FLOWS    FLOWS connections, each holding 1000 one-byte segments
+                                         out of order and one past a second hole, then filling the
+                                         first hole, then idle and open, the last segment held
   gen-capture.py mix OUT FLOWS LAB.pcap [--link ethernet|cooked2] [--format pcap|pcapng] [--bulk]
                                          FLOWS complete connections replaying the real TLS 1.3,
                                          TLS 1.2 (mutual) and HTTP flows recorded by scripts/lab.sh
@@ -149,6 +152,28 @@ def storm(out, packets):
             t += 0.000001
             f.write(record(t, frame(c, s, 20000, 443, seq, 5001, 0x18, noise[at:at + size])))
 
+def held_idle(out, flows, held=1000):
+    """FLOWS connections, each holding HELD one-byte segments out of order
+    (the byte before them missing) and one more past a second hole, then
+    sending the first missing byte, which hands the HELD on; then idle, open
+    until the capture ends, the last segment still held. What a flow keeps
+    for the segments once they are gone should not add up across flows."""
+    rng = random.Random(6)
+    t = 1_790_000_000.0
+    server = addr(0x0B000001)
+    with open(out, "wb") as f:
+        f.write(pcap_header())
+        for i in range(flows):
+            c = addr(0x0A000000 + i + 1)
+            t += 0.000001
+            f.write(record(t, frame(c, server, 20000, 443, 1000, 0, 0x02, b"")))
+            f.write(record(t, frame(server, c, 443, 20000, 5000, 1001, 0x12, b"")))
+            for k in list(range(1, held + 1)) + [held + 2]:
+                t += 0.000001
+                f.write(record(t, frame(c, server, 20000, 443, 1001 + k, 5001, 0x18, rng.randbytes(1))))
+            t += 0.000001
+            f.write(record(t, frame(c, server, 20000, 443, 1001, 5001, 0x18, rng.randbytes(1))))
+
 def lab_streams(pcap):
     """(client bytes, server bytes) of each lab connection, in order, from a pcap
     recorded by scripts/lab.sh (Linux cooked v1/v2 or Ethernet), duplicates removed."""
@@ -270,4 +295,4 @@ if __name__ == "__main__":
         mix(out, n, sys.argv[4], link=option("--link", "ethernet"), fmt=option("--format", "pcap"), bulk="--bulk" in options)
     else:
         {"long-flow": long_flow, "many-flows": many_flows, "syn-flood": syn_flood, "storm": storm,
-         "midstream": midstream}[kind](out, n)
+         "midstream": midstream, "held-idle": held_idle}[kind](out, n)
