@@ -174,8 +174,8 @@ public struct DirectionAssembler: Sendable {
     /// its own count says it, on every packet's path, without the head.
     private var heldIsEmpty: Bool { pending.isEmpty }
     private var heldCount: Int { pending.count - Int(pendingHead) }
-    /// An array of the held list this small (512 bytes) is never shrunk
-    /// (see `removeFirstHeld`).
+    /// A held list's array of this capacity or less (512 bytes) is never
+    /// moved into a smaller one (see `removeFirstHeld`).
     static let keptHeldCapacity = 16
     /// The held list's array's capacity in entries (for tests).
     var heldListCapacity: Int { pending.capacity }
@@ -198,12 +198,13 @@ public struct DirectionAssembler: Sendable {
             // counted against the budget, the delivered ones' are not).
             // Moved into an array of their own size instead when they fill
             // less than a quarter of its capacity: the array then shrinks
-            // with the held segments (to within about four times theirs),
-            // and a copy of what is left is paid for by the removals that
-            // made it so few. (It kept its largest size for the flow's life:
-            // a flow that once held a thousand segments kept 32 KB of
-            // entries, counted nowhere, however few it held after; 34 MiB
-            // per thousand such flows, without bound across flows.)
+            // with the held segments (AssemblerTests holds it to five times
+            // their number plus 64, however they come and go), and a copy of
+            // what is left is paid for by the removals that made it so few.
+            // (It kept its largest size for the flow's life: a flow that
+            // once held a thousand segments kept 32 KB of entries, counted
+            // nowhere, however few it held after; 34 MiB per thousand such
+            // flows, without bound across flows.)
             let kept = pending.count - (head + 1)
             if pending.capacity > Self.keptHeldCapacity, kept * 4 < pending.capacity {
                 var smaller: [PendingSegment] = []
