@@ -694,12 +694,26 @@ public struct DirectionAssembler: Sendable {
 }
 
 /// Out-of-order bytes, copied because the capture buffer will be reused.
+///
+/// 24 bytes, not 32: a flood holds a thousand of these per direction, and
+/// every insert into the middle of the list moves those after it.
 struct PendingSegment: Sendable {
     var sequence: UInt32
+    /// Bytes the capture lacks at the segment's end (IP lengths keep it
+    /// below 2^32; clamped, never wrapped, should one not).
+    private var missingTailCount: UInt32
     var bytes: [UInt8]
-    var missingTail: Int
     /// What the bytes' buffer counts against the budget.
     var footprint: Int
+
+    var missingTail: Int { Int(missingTailCount) }
+
+    init(sequence: UInt32, bytes: [UInt8], missingTail: Int, footprint: Int) {
+        self.sequence = sequence
+        missingTailCount = UInt32(clamping: missingTail)
+        self.bytes = bytes
+        self.footprint = footprint
+    }
 }
 
 /// Free buffers for out-of-order segments: full-size segments (the common

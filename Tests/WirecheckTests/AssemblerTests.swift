@@ -652,6 +652,12 @@ struct SplitMix: RandomNumberGenerator {
         #expect(assembler.heldListCapacity <= 64, "the emptied list is small")
     }
 
+    /// A held segment's entry: a flood holds a thousand per direction, and
+    /// an insert into the middle moves those after it.
+    @Test func aHeldSegmentsEntryIsTwentyFourBytes() {
+        #expect(MemoryLayout<PendingSegment>.stride <= 24)
+    }
+
     /// A thousand segments held and handed on at once, one left past a
     /// second hole: what the flow keeps afterwards is the size of what it
     /// holds (an open flow kept 32 KB of entries for its life before, counted
