@@ -49,7 +49,17 @@ PY
 
 packets=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['packets'])" "$summary")
 megabytes=$(python3 -c "import os,sys; print(os.path.getsize(sys.argv[1]) / 1e6)" "$capture")
-cat "$capture" >/dev/null  # warm the page cache
+# Every run reads the capture from memory: its pages are locked there while
+# the tools run (the development machine's host takes page cache back within
+# seconds; a capture read once was soon partly on disk again). See pin-file.c.
+cc -O2 -o "$out/pin-file" scripts/bench/pin-file.c
+"$out/pin-file" "$capture" 2>"$out/pin-file.log" &
+pin=$!
+trap 'kill $pin 2>/dev/null' EXIT
+until grep -q "locked in memory" "$out/pin-file.log" 2>/dev/null; do
+  kill -0 $pin 2>/dev/null || { cat "$out/pin-file.log" >&2; exit 1; }
+  sleep 0.2
+done
 
 declare -A commands=(
   [floor]="$out/pcap-floor $capture"

@@ -57,12 +57,24 @@ def main():
     floor = "scripts/bench/out/pcap-floor"
     if not os.access(floor, os.X_OK):
         sys.exit(f"{floor} missing: run scripts/bench/run.sh once, or cc -O2 -o {floor} scripts/bench/pcap-floor.c -lpcap")
+    # The capture's pages locked in memory for the rounds (see pin-file.c):
+    # otherwise the host takes some back between runs and a run reads them
+    # from disk, whichever program it is.
+    pin_source = "scripts/bench/pin-file.c"
+    pin_binary = "scripts/bench/out/pin-file"
+    subprocess.run(["cc", "-O2", "-o", pin_binary, pin_source], check=True)
+    pin = subprocess.Popen([pin_binary, capture], stderr=subprocess.PIPE, text=True)
+    if "locked in memory" not in pin.stderr.readline():
+        sys.exit(f"{pin_binary} could not lock {capture} in memory")
     floors, results = [], {b: [] for b in binaries}
-    for _ in range(rounds):
-        floors.append(run([floor, capture])[0])
-        for binary in binaries:
-            wall, threads = run([binary, "-r", capture])
-            results[binary].append((wall, wall / floors[-1], threads))
+    try:
+        for _ in range(rounds):
+            floors.append(run([floor, capture])[0])
+            for binary in binaries:
+                wall, threads = run([binary, "-r", capture])
+                results[binary].append((wall, wall / floors[-1], threads))
+    finally:
+        pin.kill()
     print(f"{rounds} rounds on {capture}: floor median {statistics.median(floors):.3f} s (min {min(floors):.3f})")
     for binary, runs in results.items():
         walls = [r[0] for r in runs]
