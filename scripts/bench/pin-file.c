@@ -1,7 +1,7 @@
 /* Keeps a file's pages in memory while a benchmark reads it.
  *   cc -O2 -o pin-file pin-file.c && ./pin-file FILE &   (kill it when done)
  * The development machine's host takes page cache back from the guest within
- * seconds (`fincore` showed a 2 GB capture 5 % gone 45 s after `cat` had read
+ * seconds (`fincore` showed a 2 GB capture 7 % gone 45 s after `cat` had read
  * all of it, with 21 GB free), so a "warm" capture was partly read from disk
  * again, by the floor and by wirecheck alike, at random. Locked pages stay:
  * every run then reads memory, as the side-by-side comparison assumes. Needs
