@@ -18,9 +18,18 @@ swift build -c release --product wirecheck >&2
 bin=.build/release/wirecheck
 syns=${1:-10000000}
 
-measure() {  # measure LABEL ARGS...: wall time and peak RSS of one wirecheck run
+cc -O2 -o "$out/pin-file" scripts/bench/pin-file.c
+measure() {  # measure LABEL -r CAPTURE ARGS...: wall time and peak RSS of one wirecheck run
   local label=$1; shift
+  # The capture read from memory, not partly from disk (see pin-file.c).
+  "$out/pin-file" "$2" 2>"$out/pin-file.log" &
+  local pin=$!
+  until grep -q "locked in memory" "$out/pin-file.log" 2>/dev/null; do
+    kill -0 $pin 2>/dev/null || { cat "$out/pin-file.log" >&2; exit 1; }
+    sleep 0.2
+  done
   /usr/bin/time -f "%e %M" -o "$out/time.txt" "$bin" "$@" >/dev/null 2>&1 || true
+  kill $pin; wait $pin 2>/dev/null || true
   read -r seconds kib < <(tail -1 "$out/time.txt")
   printf '| %s | %s s | %d MiB |\n' "$label" "$seconds" $((kib / 1024))
 }
