@@ -19,20 +19,13 @@ bin=.build/release/wirecheck
 syns=${1:-10000000}
 
 cc -O2 -o "$out/pin-file" scripts/bench/pin-file.c
+source scripts/bench/pin.sh
+trap unpin EXIT
 measure() {  # measure LABEL -r CAPTURE ARGS...: wall time and peak RSS of one wirecheck run
   local label=$1; shift
-  # The capture read from memory, not partly from disk (see pin-file.c).
-  "$out/pin-file" "$2" 2>"$out/pin-file.log" &
-  local pin=$!
-  until grep -q "locked in memory" "$out/pin-file.log" 2>/dev/null; do
-    if ! kill -0 $pin 2>/dev/null; then
-      echo "warning: $(cat "$out/pin-file.log"): $2 not locked in memory" >&2
-      break
-    fi
-    sleep 0.2
-  done
+  pin "$2"  # read from memory, not partly from disk (see pin-file.c)
   /usr/bin/time -f "%e %M" -o "$out/time.txt" "$bin" "$@" >/dev/null 2>&1 || true
-  kill $pin 2>/dev/null; wait $pin 2>/dev/null || true
+  unpin
   read -r seconds kib < <(tail -1 "$out/time.txt")
   printf '| %s | %s s | %d MiB |\n' "$label" "$seconds" $((kib / 1024))
 }

@@ -53,18 +53,9 @@ megabytes=$(python3 -c "import os,sys; print(os.path.getsize(sys.argv[1]) / 1e6)
 # the tools run (the development machine's host takes page cache back within
 # seconds; a capture read once was soon partly on disk again). See pin-file.c.
 cc -O2 -o "$out/pin-file" scripts/bench/pin-file.c
-"$out/pin-file" "$capture" 2>"$out/pin-file.log" &
-pin=$!
-trap 'kill $pin 2>/dev/null' EXIT
-until grep -q "locked in memory" "$out/pin-file.log" 2>/dev/null; do
-  if ! kill -0 $pin 2>/dev/null; then
-    # Without CAP_IPC_LOCK or a large memlock limit: measured all the same.
-    echo "warning: $(cat "$out/pin-file.log"): the capture is not locked in memory, runs may read it from disk" >&2
-    cat "$capture" >/dev/null
-    break
-  fi
-  sleep 0.2
-done
+source scripts/bench/pin.sh
+pin "$capture"
+trap unpin EXIT
 
 declare -A commands=(
   [floor]="$out/pcap-floor $capture"
