@@ -341,17 +341,26 @@ struct Wirecheck: ParsableCommand {
                         continue reading
                     }
                     let fingerprint = note.count > 0 ? (note.range, PayloadFingerprint(value: note.value)) : nil
+                    // A copy noted with the packet is counted by its flow
+                    // with it where it can be (`copyAt`), else on its own.
+                    var copyTaken = false
                     if note.repeatsPrevious {
                         analyzer.processCopy(at: packet.timestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
                                              payloadFingerprint: fingerprint, observe: observe)
+                    } else if note.hasCopy {
+                        copyTaken = analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
+                                                     timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint,
+                                                     copyAt: note.copyTimestampNanoseconds, observe: observe)
                     } else {
                         analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
                                          timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint, observe: observe)
                     }
                     if note.hasCopy {
                         packets += 1
-                        analyzer.processCopy(at: note.copyTimestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
-                                             payloadFingerprint: fingerprint, observe: observe)
+                        if !copyTaken {
+                            analyzer.processCopy(at: note.copyTimestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
+                                                 payloadFingerprint: fingerprint, observe: observe)
+                        }
                     }
                     continue reading
                 case .end:

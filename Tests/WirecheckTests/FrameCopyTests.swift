@@ -156,6 +156,52 @@ import VerdictPolicy
         return (lines, copies)
     }
 
+    /// As wirecheck's loop with a reading thread: a frame followed by its
+    /// copy is processed with the copy's time (`copyAt`), and the copy goes
+    /// to `processCopy` only if that did not count it. The reports, and how
+    /// many copies were counted with their frame.
+    static func replayFoldingCopies(_ frames: [(bytes: [UInt8], time: Int64)], linkType: Int32) -> (lines: [String], folded: Int) {
+        var analyzer = FlowAnalyzer(linkType: linkType)
+        var detector = FrameCopyDetector(linkType: linkType)
+        var lines: [String] = []
+        var folded = 0
+        let observe: (consuming FlowObservation) -> Void = { observation in
+            var json = JSONLinesReporter()
+            var writer = ByteWriter(capacity: 256)
+            json.write(VerdictPolicy.judge(observation), to: &writer)
+            lines.append(writer.string)
+        }
+        // Examined first, as the reading thread does ahead of the analysis.
+        let examined = frames.map { frame in frame.bytes.withUnsafeBytes { detector.examine($0, originalLength: $0.count) } }
+        var index = 0
+        while index < frames.count {
+            let (bytes, time) = frames[index]
+            let copyFollows = examined[index].map { !$0.repeatsPrevious } == true && index + 1 < frames.count
+                && examined[index + 1]?.repeatsPrevious == true
+            bytes.withUnsafeBytes { frame in
+                guard let found = examined[index], !found.repeatsPrevious else {
+                    analyzer.process(examined[index], frame: frame, originalLength: frame.count, timestamp: time, observe: observe)
+                    return
+                }
+                let fingerprint = found.fingerprint.map { (found.segment.payloadRange, $0) }
+                guard copyFollows else {
+                    analyzer.process(frame: frame, originalLength: frame.count, timestamp: time, payloadFingerprint: fingerprint, observe: observe)
+                    return
+                }
+                let copyAt = frames[index + 1].time
+                if analyzer.process(frame: frame, originalLength: frame.count, timestamp: time,
+                                    payloadFingerprint: fingerprint, copyAt: copyAt, observe: observe) {
+                    folded += 1
+                } else {
+                    analyzer.processCopy(at: copyAt, of: frame, originalLength: frame.count, payloadFingerprint: fingerprint, observe: observe)
+                }
+            }
+            index += copyFollows ? 2 : 1
+        }
+        analyzer.finish(observe: observe)
+        return (lines, folded)
+    }
+
     static func frames(of path: String) throws -> (frames: [(bytes: [UInt8], time: Int64)], linkType: Int32) {
         let source = try PacketSource.openFile(path)
         var frames: [(bytes: [UInt8], time: Int64)] = []
@@ -172,7 +218,7 @@ import VerdictPolicy
     /// The lab's captures are `-i any` (each packet on the pod's veth and on
     /// the bridge): counting the copies changes no report.
     @Test func countingCopiesChangesNoReportOfTheBundledCaptures() throws {
-        var copies = 0
+        var copies = 0, folded = 0
         for name in FingerprintHandOverTests.captures {
             let path = TestSupport.capturesDirectory.appendingPathComponent(name).path
             let (frames, linkType) = try Self.frames(of: path)
@@ -180,8 +226,12 @@ import VerdictPolicy
             let counted = Self.replay(frames, linkType: linkType, countingCopies: true)
             #expect(counted.lines == every.lines, "\(name)")
             copies += counted.copies
+            let folding = Self.replayFoldingCopies(frames, linkType: linkType)
+            #expect(folding.lines == every.lines, "\(name)")
+            folded += folding.folded
         }
         #expect(copies > 300, "the lab's -i any captures hold copies: \(copies)")
+        #expect(folded > 300, "copies counted with their frame: \(folded)")
     }
 
     /// The copy of a late segment to a flow whose close linger ends between
@@ -212,10 +262,47 @@ import VerdictPolicy
         let counted = Self.replay(frames, linkType: 1, countingCopies: true)
         #expect(counted.copies == 2)
         #expect(counted.lines == every.lines)
+        // Counted with its frame, the late copy would join the ended flow:
+        // the clock's move to its time is due to let that flow go first. The
+        // last reset closes the second flow, which the clock's move to its
+        // copy's time would then sweep (not yet let go): that copy is
+        // processed on its own too.
+        let folding = Self.replayFoldingCopies(frames, linkType: 1)
+        #expect(folding.lines == every.lines)
+        #expect(folding.folded == 0)
         #expect(every.lines.count == 2, "the late copy starts a flow of its own: \(every.lines)")
         // The first: SYN, SYN-ACK, reset, the late segment; the second: its copy, the reset and that one's copy.
         #expect(every.lines.map { $0.contains("\"packets\":4,") } == [true, false] && every.lines[1].contains("\"packets\":3,"),
                 "\(every.lines)")
+    }
+
+    /// A copy whose time has come for the idle sweep is processed on its
+    /// own, not counted with its frame: the sweep runs then, notes its
+    /// time, and so does not run again at the next packet's, which a flow
+    /// idle by then still takes. Counted with its frame, the copy would
+    /// leave the sweep to that packet, which would end its flow first.
+    @Test func aCopyDueForTheIdleSweepIsProcessedOnItsOwn() {
+        func segment(port: UInt16, flags: UInt8, payload: [UInt8] = [], mac: UInt8 = 1) -> [UInt8] {
+            var bytes = B.ethernet(0x0800, B.ipv4(6, B.tcp(sourcePort: port, destinationPort: 80, sequence: 1_000, payload: payload, flags: flags),
+                                                  source: [10, 0, 0, 1], destination: [10, 0, 0, 2]))
+            bytes[11] = mac
+            return bytes
+        }
+        let second: Int64 = 1_000_000_000, start = 1_000 * second
+        let frames: [(bytes: [UInt8], time: Int64)] = [
+            (segment(port: 40_000, flags: 0x02), start),  // flow A; the idle timeout is 300 s
+            (segment(port: 40_001, flags: 0x02), start + 298 * second),  // flow B; a sweep runs (A not idle)
+            (segment(port: 40_001, flags: 0x18, payload: Array("b".utf8)), start + 298 * second + 999_000_000),
+            // Its copy comes 1 s after the last sweep: one runs (A still not idle).
+            (segment(port: 40_001, flags: 0x18, payload: Array("b".utf8), mac: 2), start + 299 * second + 1_000_000),
+            // Past A's timeout, under 1 s after that sweep: A takes it.
+            (segment(port: 40_000, flags: 0x18, payload: Array("a".utf8)), start + 300 * second + 500_000),
+        ]
+        let every = Self.replay(frames, linkType: 1, countingCopies: false)
+        let folding = Self.replayFoldingCopies(frames, linkType: 1)
+        #expect(every.lines.count == 2, "A and B, A with its late segment: \(every.lines)")
+        #expect(folding.lines == every.lines)
+        #expect(folding.folded == 0)
     }
 
     /// The binary counts copies on the reading thread (a replay with two
