@@ -51,9 +51,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// here, where `heldBytes` reads it inline, the watch being out of line.
     @usableFromInline var refusalWatchUnits: UInt16 = 0
     /// Probe prefix, resync window, or post-break sample, depending on state.
-    @usableFromInline var buffer: [UInt8] = []
-    /// Offsets in `buffer` below this cannot start a record chain.
-    private var resyncScanStart = 0
+    @usableFromInline var buffer = WindowBuffer()
+    /// Offsets in `buffer` below this cannot start a record chain (32 bits:
+    /// with the buffer's 12 bytes, the 16 the two took before).
+    private var resyncScanStart: Int32 = 0
     public private(set) var walker = TLSRecordWalker()
     /// Preamble bytes (upgrade request, SSLv2 hello) still to pass before records.
     private var preambleLeft: Int32 = 0
@@ -166,11 +167,11 @@ public struct DirectionClassifier: StreamSink, Sendable {
             }
         case .resyncing:
             summary.unverifiedBytes += buffer.count
-            buffer.removeAll(keepingCapacity: true)
+            buffer.removeAllKeepingCapacity()
             resyncScanStart = 0
         case .decided:
             // A TLS header begun before the gap cannot continue after it.
-            buffer = []
+            buffer.removeAll()
             lastByteEndsMessage = false
             // Nor can TDS packets be followed across it, nor HTTP/2 frames.
             if rare.value?.nextPacket != nil { stopFollowing() }
@@ -249,7 +250,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 } else {
                     summary.unverifiedBytes += buffer.count
                     if summary.bytes > 0 { summary.kind = .undetermined }
-                    buffer = []
+                    buffer.removeAll()
                 }
             }
         case .broken:
@@ -262,7 +263,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 summary.protocolName = before.name
                 summary.evidence = before.evidence
                 summary.preamble = nil
-                buffer = []
+                buffer.removeAll()
             } else {
                 nameBrokenRemainder()
             }
@@ -355,7 +356,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             summary.preamble = "\(name) preamble (\(preambleBytes) bytes), then TLS"
         }
         state = .tls
-        buffer = []
+        buffer.removeAll()
         if !keepingWalker { walker = TLSRecordWalker() }
         if !carried.isEmpty { carried.withUnsafeBytes { walkTLS($0, streamOffset: tlsOffset) } }
         if case .tls = state, !bytes.isEmpty { walkTLS(bytes, streamOffset: tlsOffset + carried.count) }
@@ -411,7 +412,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 upgrade(carried: [], then: UnsafeRawBufferPointer(rebasing: bytes[at...]), tlsOffset: start + at)
             }
         } else {
-            buffer = Array(bytes[at...])
+            buffer.replace(with: bytes[at...])
         }
     }
 
@@ -421,14 +422,14 @@ public struct DirectionClassifier: StreamSink, Sendable {
     private mutating func scanForUpgrade(_ bytes: UnsafeRawBufferPointer, streamOffset start: Int) {
         guard upgradedFrom == nil, !bytes.isEmpty else { return }
         if !buffer.isEmpty {
-            let carried = buffer
+            let carried = buffer.bytes
             let need = 5 - carried.count
             if bytes.count < need {
                 buffer.append(contentsOf: bytes)
-                if buffer.count >= 2, buffer[1] != 3 { buffer = [] }
+                if buffer.count >= 2, buffer[1] != 3 { buffer.removeAll() }
                 return
             }
-            buffer = []
+            buffer.removeAll()
             let h = carried + bytes.prefix(need)
             if case .success = TLSRecordHeader.validate(h[0], h[1], h[2], h[3], h[4]) {
                 upgrade(carried: carried, then: bytes, tlsOffset: start - carried.count)
@@ -441,7 +442,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         }
         if lastByteEndsMessage, bytes[0] &- 20 < 5 {
             if bytes.count < 5 {
-                buffer = Array(bytes)
+                buffer.replace(with: bytes)
                 lastByteEndsMessage = false
                 return
             }
@@ -455,7 +456,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if candidate.complete {
                 upgrade(carried: [], then: rest, tlsOffset: start + candidate.offset)
             } else {
-                buffer = Array(rest)
+                buffer.replace(with: rest)
                 lastByteEndsMessage = false
             }
             return
@@ -489,7 +490,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 summary.framingBreak = FramingBreak(offset: offset + consumed - earlier, error: error.error)
             }
             state = .broken
-            buffer = Array((walker.rejectedHeader.prefix(earlier) + rest).prefix(Self.sampleLimit))
+            buffer.replace(with: (walker.rejectedHeader.prefix(earlier) + rest).prefix(Self.sampleLimit))
         }
     }
 
@@ -498,7 +499,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// Memory the window holds (probe prefix, resynchronisation window,
     /// post-break sample, a mesh refusal being followed), counted by the
     /// flow analysis against a limit on all flows' windows together.
-    @inlinable public var heldBytes: Int { buffer.capacity + Int(refusalWatchUnits) * 16 }
+    @inlinable public var heldBytes: Int { Int(buffer.reserved) + Int(refusalWatchUnits) * 16 }
 
     /// Gives the window up, because all flows' windows together are at their
     /// limit: a probe decides on what it has; a resynchronisation tries its
@@ -515,7 +516,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if !buffer.isEmpty, decideCleartextAfterGap(final: false) { return }
             if !buffer.isEmpty { summary.windowShed = true }
             summary.unverifiedBytes += buffer.count
-            buffer = []
+            buffer.removeAll()
             resyncScanStart = 0
         default:
             break
@@ -524,7 +525,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
 
     private mutating func startResync() {
         state = .resyncing
-        buffer.removeAll(keepingCapacity: true)
+        buffer.removeAllKeepingCapacity()
         resyncScanStart = 0
     }
 
@@ -540,7 +541,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             }
         }
         let found: Int? = buffer.withUnsafeBytes { raw -> Int? in
-            var k = resyncScanStart
+            var k = Int(resyncScanStart)
             var firstUndecided: Int?
             while k + 5 <= raw.count {
                 // Most positions cannot start a record header (content type
@@ -563,7 +564,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 }
                 k += 1
             }
-            resyncScanStart = firstUndecided ?? max(resyncScanStart, raw.count - 4)
+            resyncScanStart = Int32(clamping: firstUndecided ?? max(Int(resyncScanStart), raw.count - 4))
             return nil
         }
         if let found {
@@ -571,8 +572,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
             summary.resynchronised = true
             state = .tls
             walker = TLSRecordWalker()
-            let window = buffer
-            buffer = []
+            let window = buffer.bytes
+            buffer.removeAll()
             resyncScanStart = 0
             window.withUnsafeBytes { raw in
                 walkTLS(UnsafeRawBufferPointer(rebasing: raw[found...]), streamOffset: position - raw.count + found)
@@ -707,12 +708,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if case .decided = state { upgradeIfTLS(bytes, streamOffset: start); return }
         }
         buffer.append(contentsOf: bytes)
-        let window = buffer
-        let split = window.withUnsafeBytes { splitAtUpgrade($0, streamOffset: position - $0.count, scanFrom: resyncScanStart) }
+        let window = buffer.bytes
+        let split = window.withUnsafeBytes { splitAtUpgrade($0, streamOffset: position - $0.count, scanFrom: Int(resyncScanStart)) }
         switch split {
         case .split: return
-        case .notYet(let resume): resyncScanStart = resume
-        case .never: resyncScanStart = Int(Int32.max)
+        case .notYet(let resume): resyncScanStart = Int32(clamping: resume)
+        case .never: resyncScanStart = .max
         }
         probeBuffer(final: buffer.count >= Probes.probeLimit)
     }
@@ -756,10 +757,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// Probes the prefix; `endOffset` is the stream offset just past it (by
     /// default the current position).
     private mutating func probeBuffer(final: Bool, endOffset: Int? = nil) {
-        let window = buffer
+        let window = buffer.bytes
         let result = window.withUnsafeBytes { Probes.probe($0, final: final) }
         guard result != .needMore else { return }
-        buffer = []
+        buffer.removeAll()
         let end = endOffset ?? position
         window.withUnsafeBytes { apply(result, to: $0, streamOffset: end - $0.count) }
         window.withUnsafeBytes { scanDecidedWindow($0, streamOffset: end - $0.count) }
@@ -870,7 +871,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         summary.kind = kind
         summary.protocolName = name
         summary.evidence = evidence
-        buffer = []
+        buffer.removeAll()
     }
 
     /// After a negotiation: PRELOGIN packets (the TLS handshake wrapped in
@@ -948,7 +949,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     private mutating func nameCleartextRemainder() -> Bool {
         let result = buffer.withUnsafeBytes { Probes.probe($0, final: true) }
         guard case .cleartext(let kind, let name, let evidence) = result, kind.isCleartext, kind != .text, name != "binary" else { return false }
-        buffer = []
+        buffer.removeAll()
         summary.kind = kind
         summary.protocolName = name
         summary.evidence = evidence
@@ -958,7 +959,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// TLS framing broke: name what followed (cleartext after a fake header is plaintext).
     private mutating func nameBrokenRemainder() {
         let result = buffer.withUnsafeBytes { Probes.probe($0, final: true) }
-        buffer = []
+        buffer.removeAll()
         switch result {
         case .cleartext(let kind, let name, let evidence):
             summary.kind = kind

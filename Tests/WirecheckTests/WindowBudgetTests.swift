@@ -1,4 +1,5 @@
 import FlowAnalysis
+@testable import PayloadClassification
 import StreamReassembly
 import Testing
 import VerdictPolicy
@@ -56,5 +57,39 @@ import VerdictPolicy
         #expect(roomy.left == 0)
         #expect(roomy.reports.map(\.verdict) == tight.reports.map(\.verdict))
         #expect(!roomy.reports.contains { $0.notes.contains { $0.contains(shedNote) } })
+    }
+
+    /// A window counts the capacity it asked for, which the bytes alone
+    /// decide, not the capacity the allocator gave (for 100 bytes, 104 or
+    /// more, by what the heap held before): counted that way, which flow
+    /// gave its window up at the limit depended on the heap's history.
+    @Test func aWindowCountsWhatItAskedForNotWhatTheAllocatorGave() {
+        var classifier = DirectionClassifier()
+        classifier.markMidStream()
+        let binary = [UInt8](repeating: 0xC3, count: 100)
+        var counted: [Int] = []
+        for count in [100, 100, 1] {
+            binary.prefix(count).withUnsafeBytes { classifier.receive($0) }
+            counted.append(classifier.heldBytes)
+        }
+        #expect(counted == [100, 200, 400])
+    }
+
+    /// Over, never under: a window left sharing its array (a state copied
+    /// out) keeps its count through a removal that moves it to a smaller
+    /// array, and asks again when that one is too small.
+    @Test func aWindowAsksAgainWhenItsArrayWasMovedSmaller() {
+        var window = WindowBuffer()
+        window.append(contentsOf: [UInt8](repeating: 1, count: 100))
+        #expect(window.reserved == 100 && window.bytes.capacity >= 100)
+        let copy = window.bytes
+        window.removeFirst(90)
+        #expect(window.reserved == 100 && window.count == 10)
+        window.append(contentsOf: [UInt8](repeating: 2, count: 150))
+        #expect(window.reserved == 200 && window.bytes.capacity >= 200)
+        #expect(window.bytes == [UInt8](repeating: 1, count: 10) + [UInt8](repeating: 2, count: 150))
+        #expect(copy.count == 100)
+        window.removeAll()
+        #expect(window.reserved == 0 && window.isEmpty)
     }
 }
