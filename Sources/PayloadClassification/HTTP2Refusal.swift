@@ -64,8 +64,10 @@ struct HPACKDecoder: Sendable {
     }
 
     /// Memory the table holds: its entries, and what their sizes count
-    /// (bounding the values kept, which are at most that long).
-    var heldBytes: Int { table.capacity * MemoryLayout<Entry>.stride + tableSize }
+    /// (bounding the values kept, which are at most that long). By their
+    /// number, not the array's capacity, which is the allocator's rounding
+    /// and depends on the heap's history (see `WindowBuffer`).
+    var heldBytes: Int { table.count * MemoryLayout<Entry>.stride + tableSize }
 
     private func entry(_ index: Int) -> Entry? {
         if index <= 61 {
@@ -143,8 +145,12 @@ struct HTTP2Refusal: Sendable {
 
     init() {}
 
+    /// What is held, by what the buffers hold, not their capacities (the
+    /// allocator's rounding, which depends on the heap's history: counted
+    /// against the windows' limit, they made which flow gave up its window
+    /// there differ from run to run; see `WindowBuffer`).
     var heldBytes: Int {
-        frameHeader.capacity + body.capacity + (block?.bytes.capacity ?? 0) + bodyDue.capacity * 4 + decoder.heldBytes
+        frameHeader.count + body.count + (block?.bytes.count ?? 0) + bodyDue.count * 4 + decoder.heldBytes
     }
 
     /// Follows `bytes`; false once the direction is more than refusals (the

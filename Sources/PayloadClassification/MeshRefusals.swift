@@ -41,7 +41,9 @@ struct HTTP1Refusals: Sendable {
         return pending.count <= Self.pendingLimit
     }
 
-    var heldBytes: Int { pending.capacity }
+    /// By what it holds, not its capacity (the allocator's rounding, which
+    /// depends on the heap's history; see `WindowBuffer`).
+    var heldBytes: Int { pending.count }
 
     /// The refusals, when the direction so far is nothing else and ends where one ends.
     func outcome() -> (refusal: ProxyRefusal, evidence: String)? {

@@ -184,6 +184,16 @@ import Testing
         #expect(Self.summary(bytes).proxyRefusal?.mesh == .linkerd)
     }
 
+    /// The watch counts the bytes it holds (here four of a frame's header),
+    /// not its buffers' capacities, which the frames before grew and which
+    /// the allocator's rounding, depending on the heap's history, decides.
+    @Test func aWatchCountsTheBytesItHolds() {
+        var watch = HTTP2Refusal()
+        let bytes = Self.serverPreface + Array(Self.frame(0x1, Self.endStream | Self.endHeaders, 1, Self.linkerdGRPC).prefix(4))
+        #expect(bytes.withUnsafeBytes { watch.receive($0) })
+        #expect(watch.heldBytes == 4)
+    }
+
     /// The watch's memory counts with the classifiers' windows; given up at
     /// their limit, the flow reads as the cleartext it is, never as refused.
     @Test func shedWatchIsNotARefusal() {

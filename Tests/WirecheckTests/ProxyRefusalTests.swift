@@ -1,6 +1,6 @@
 import Foundation
 import PacketDecoding
-import PayloadClassification
+@testable import PayloadClassification
 import Testing
 @testable import VerdictPolicy
 
@@ -95,6 +95,17 @@ import Testing
         classifier.shedHeldBytes()
         Array(Self.linkerd.dropFirst(12).utf8).withUnsafeBytes { classifier.receive($0) }
         #expect(classifier.finish().proxyRefusal == nil)
+    }
+
+    /// The watch counts the bytes it holds, not its array's capacity (here
+    /// that of the whole refusal it held before): what the allocator gave
+    /// depends on the heap's history, and counted against the windows'
+    /// limit it made a replay's reports differ from run to run.
+    @Test func aWatchCountsTheBytesItHolds() {
+        var watch = HTTP1Refusals()
+        let bytes = Array((Self.linkerd + "HTTP/1.1 403").utf8)
+        #expect(bytes.withUnsafeBytes { watch.receive($0) })
+        #expect(watch.heldBytes == 12)
     }
 
     /// Anything short of a proxy's whole refusal, and nothing more, is the
