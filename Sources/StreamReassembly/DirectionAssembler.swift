@@ -174,9 +174,9 @@ public struct DirectionAssembler: Sendable {
     /// its own count says it, on every packet's path, without the head.
     private var heldIsEmpty: Bool { pending.isEmpty }
     private var heldCount: Int { pending.count - Int(pendingHead) }
-    /// A held list's array of this capacity or less (512 bytes) is never
+    /// A held list's array of this capacity or less (384 bytes) is never
     /// moved into a smaller one (see `removeFirstHeld`).
-    static let keptHeldCapacity = 16
+    static let unshrunkHeldCapacity = 16
     /// The held list's array's capacity in entries (for tests).
     var heldListCapacity: Int { pending.capacity }
     private var firstHeld: PendingSegment? { heldIsEmpty ? nil : pending[Int(pendingHead)] }
@@ -188,7 +188,9 @@ public struct DirectionAssembler: Sendable {
         let first = pending[head]
         pending[head].bytes = []
         if head + 1 == pending.count {
-            pending.removeAll(keepingCapacity: true)
+            // Emptied: a small array is kept for the next hole; a larger one
+            // (what a flood left) is freed, not kept for the flow's life.
+            if pending.capacity > Self.unshrunkHeldCapacity { pending = [] } else { pending.removeAll(keepingCapacity: true) }
             pendingHead = 0
         } else if head + 1 >= 16, (head + 1) * 4 >= pending.count {
             // Dropped in bulk once they are a quarter of the array: a shift
@@ -206,7 +208,7 @@ public struct DirectionAssembler: Sendable {
             // nowhere, however few it held after; 34 MiB per thousand such
             // flows, without bound across flows.)
             let kept = pending.count - (head + 1)
-            if pending.capacity > Self.keptHeldCapacity, kept * 4 < pending.capacity {
+            if pending.capacity > Self.unshrunkHeldCapacity, kept * 4 < pending.capacity {
                 var smaller: [PendingSegment] = []
                 smaller.reserveCapacity(kept)
                 smaller.append(contentsOf: pending[(head + 1)...])

@@ -682,6 +682,16 @@ struct SplitMix: RandomNumberGenerator {
         send(1_001)
         #expect(assembler.bufferedSegments == 0 && budget.usedBytes == 0)
         #expect(sink.bytes == (0...1_002).map { UInt8(truncatingIfNeeded: $0) })
+        // Emptied, it keeps no more than a small array for the next hole:
+        // here, and when a hole's filling delivers all it held at once.
+        #expect(assembler.heldListCapacity <= DirectionAssembler.unshrunkHeldCapacity,
+                "capacity \(assembler.heldListCapacity) with nothing held")
+        for offset in 1_004...1_100 { send(offset) }
+        #expect(assembler.bufferedSegments == 97)
+        send(1_003)
+        #expect(assembler.bufferedSegments == 0 && sink.bytes.count == 1_101)
+        #expect(assembler.heldListCapacity <= DirectionAssembler.unshrunkHeldCapacity,
+                "capacity \(assembler.heldListCapacity) with nothing held")
     }
 
     /// Random segmentations under tight limits: whatever is skipped, every
