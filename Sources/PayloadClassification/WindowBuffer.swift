@@ -13,9 +13,10 @@
 @usableFromInline
 struct WindowBuffer: Sendable {
     @usableFromInline private(set) var bytes: [UInt8] = []
-    /// The capacity asked for since the buffer was last emptied (at most the
-    /// resynchronisation limit and a segment: 32 bits keep the classifier's
-    /// size).
+    /// The capacity asked for since the buffer was last emptied, doubling as
+    /// it grows (a window holds at most the resynchronisation limit and a
+    /// segment, so this stays below twice that: 32 bits, which keep the
+    /// classifier's size).
     @usableFromInline private(set) var reserved: Int32 = 0
 
     var count: Int { bytes.count }
