@@ -15,6 +15,14 @@ reading ahead; wc-report: judging and reporting). Prints medians.
 With two processors the replay cannot finish before the larger of the
 analysing thread's CPU time and half the three threads' total: which one
 binds says what to make faster.
+
+Given two or more binaries, each round runs them in turn, in the opposite
+order every other round (the first of a pair ran slower on this machine),
+and each later binary is compared with the first round by round: the
+median of its CPU total and wall time over the first's in the same round,
+with the middle half of those ratios and the rounds it was faster. Drift
+on a shared machine moves both runs of a round alike; a change of a few
+per cent that the medians above cannot show may show there.
 """
 import os
 import statistics
@@ -70,9 +78,9 @@ def main():
         print(f"warning: {said.strip()}: {capture} not locked in memory, runs may read it from disk", file=sys.stderr)
     floors, results = [], {b: [] for b in binaries}
     try:
-        for _ in range(rounds):
+        for round_number in range(rounds):
             floors.append(run([floor, capture])[0])
-            for binary in binaries:
+            for binary in (binaries if round_number % 2 == 0 else list(reversed(binaries))):
                 wall, threads = run([binary, "-r", capture])
                 results[binary].append((wall, wall / floors[-1], threads))
     finally:
@@ -87,6 +95,18 @@ def main():
         print(f"{binary}: wall median {statistics.median(walls):.3f} s (min {min(walls):.3f}); "
               f"wall / floor median {statistics.median(ratios):.2f} ({min(ratios):.2f} to {max(ratios):.2f}); "
               f"CPU s by thread (medians): {threads}; total {sum(cpu.values()):.3f}")
+    first = binaries[0]
+    for binary in binaries[1:]:
+        pairs = list(zip(results[first], results[binary]))
+        cpu_ratios = [sum(b[2].values()) / sum(a[2].values()) for a, b in pairs if sum(a[2].values()) > 0]
+        wall_ratios = [b[0] / a[0] for a, b in pairs]
+        for label, ratios in (("CPU total", cpu_ratios), ("wall", wall_ratios)):
+            if len(ratios) < 2:
+                continue
+            quartiles = statistics.quantiles(ratios, n=4)
+            faster = sum(1 for r in ratios if r < 1)
+            print(f"{binary} / {first}, {label}, round by round: median {statistics.median(ratios):.3f} "
+                  f"(middle half {quartiles[0]:.3f} to {quartiles[2]:.3f}); faster in {faster} of {len(ratios)} rounds")
 
 
 if __name__ == "__main__":
