@@ -446,6 +446,15 @@ func linkTypeName(_ type: Int32) -> String {
     return String(cString: name)
 }
 
+/// A link type as libpcap knows it, for a message about one wirecheck does
+/// not decode: "SUNATM (SunATM), link type 123", or the number alone.
+public func linkTypeDescription(_ type: Int32) -> String {
+    guard let name = pcap_datalink_val_to_name(type) else { return "link type \(type)" }
+    let short = String(cString: name)
+    let description = pcap_datalink_val_to_description(type).map { String(cString: $0) }.flatMap { $0 == short ? nil : $0 }
+    return short + (description.map { " (\($0))" } ?? "") + ", link type \(type)"
+}
+
 /// libpcap's error buffer as text.
 private func message(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

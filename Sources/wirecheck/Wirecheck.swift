@@ -212,7 +212,12 @@ struct Wirecheck: ParsableCommand {
             return 3
         }
         guard LinkType.supported.contains(source.linkType) else {
-            standardError("wirecheck: \(sourceName): unsupported link type \(LinkType.name(source.linkType))\n")
+            // Named by libpcap ("unsupported link type link type 123" before),
+            // with what wirecheck does read.
+            var readable: [String] = []
+            for type in LinkType.supported.sorted() where !readable.contains(LinkType.name(type)) { readable.append(LinkType.name(type)) }
+            standardError("wirecheck: \(sourceName): \(linkTypeDescription(source.linkType)) is not a link type wirecheck decodes; "
+                          + "it reads \(readable.joined(separator: ", "))\n")
             return 3
         }
         if source.isLive {

@@ -54,6 +54,18 @@ import Testing
         }
     }
 
+    /// A capture of a link type wirecheck does not decode: exit 3, the type
+    /// named as libpcap names it, and what wirecheck reads instead.
+    @Test func aLinkTypeNotDecodedIsNamedWithWhatIsRead() throws {
+        let sunATM = try FrameCopyTests.writeCapture([], linkType: 123)
+        defer { try? FileManager.default.removeItem(at: sunATM) }
+        let run = try wirecheck(["-r", sunATM.path])
+        #expect(run.status == 3)
+        #expect(run.stderr.contains("SUNATM (Sun raw ATM), link type 123 is not a link type wirecheck decodes"), "\(run.stderr)")
+        #expect(run.stderr.contains("it reads BSD loopback (NULL), Ethernet,") && run.stderr.contains("Linux cooked v2"), "\(run.stderr)")
+        #expect(!run.stderr.contains("link type link type"))
+    }
+
     @Test func missingFileExitsThree() throws {
         let run = try wirecheck(["-r", "/nonexistent/capture.pcap"])
         #expect(run.status == 3)
