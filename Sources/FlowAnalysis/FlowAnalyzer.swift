@@ -333,24 +333,21 @@ public struct FlowAnalyzer: Sendable {
         payloadFingerprint: (range: Range<Int>, fingerprint: PayloadFingerprint)? = nil,
         observe: (consuming FlowObservation) -> Void
     ) {
-        let slot = lastHandledSlot
+        // The clock moved first, as for any frame; then the move is done
+        // and the copy is counted as in passing, if its flow is still there.
         advanceClock(to: timestamp, observe: observe)
-        guard activity.indices.contains(slot), activity[slot].occupied, activity[slot].generation == lastHandledGeneration else {
+        if !countCopyInPassing(at: timestamp) {
             process(frame: frame, originalLength: originalLength, timestamp: timestamp, payloadFingerprint: payloadFingerprint, observe: observe)
-            return
         }
-        statistics.frames += 1
-        statistics.tcpSegments += 1
-        slots[slot]?.noteCopy(at: timestamp)
-        activity[slot].lastSeen = max(activity[slot].lastSeen, timestamp)
     }
 
     /// `processCopy(at: timestamp…)` where moving the clock to `timestamp`
     /// would only move it (no sweep is due: once due, a sweep notes when it
     /// ran, even if it lets no flow go) and the frame just processed went to
-    /// a flow; false, having done nothing, otherwise. The flow's state is
-    /// reached through the table's pointer: through the array's accessor,
-    /// with the clock's and the checks' calls, a copy cost 170 instructions.
+    /// a flow; false, having done nothing, otherwise (`processCopy` calls it
+    /// once it has moved the clock). The flow's state is reached through the
+    /// table's pointer: through the array's accessor, with the clock's and
+    /// the checks' calls, a copy cost 170 instructions.
     @inline(never)
     mutating func countCopyInPassing(at timestamp: Int64) -> Bool {
         let slot = lastHandledSlot
