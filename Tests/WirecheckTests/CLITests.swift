@@ -326,7 +326,7 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let names = directory.appendingPathComponent("names.txt")
-        // As kubectl's jsonpath writes it: a pending pod has no address yet.
+        // A line with no address: kubectl's jsonpath for a pod not given one yet, without the README's filter.
         try Data("""
             10.111.1.10 default/mesh-client-6b8f
             10.111.1.20 default/legacy-client-5c7d
