@@ -116,6 +116,10 @@ public struct LiveCaptureOptions: Sendable {
 /// A libpcap handle, live or reading a file. Not thread-safe except for
 /// `breakLoop()`, which may be called from a signal handler or another thread.
 public final class PacketSource {
+    /// libpcap's description of itself, as `tcpdump --version` prints it
+    /// ("libpcap version 1.10.3 (with TPACKET_V3)").
+    public static var libraryVersion: String { String(cString: pcap_lib_version()) }
+
     /// The open handle; for several files, the current file's.
     private var handle: OpaquePointer
     /// `true` for interfaces, where reads can time out and statistics exist.

@@ -2,9 +2,25 @@ import PacketDecoding
 import PayloadClassification
 import VerdictPolicy
 
+/// wirecheck's version, as `--version` and the JSON summary give it: which
+/// rules judged a run that an auditor keeps. A packaged binary's commit is in
+/// the tarball's `BUILD` file.
+public enum WirecheckVersion {
+    public static let current = "0.35.0"
+}
+
 /// Facts about the capture itself, for the summary.
 public struct CaptureFacts: Sendable {
+    /// In words, for the text summary: a file's name, "3 files (…)", "interface any".
     public var source: String
+    /// The files read, in the order given; empty for a live capture.
+    public var files: [String] = []
+    /// The interface captured on; nil for files.
+    public var interface: String?
+    /// The BPF filter the packets were read through, as given; nil for none.
+    public var filter: String?
+    /// libpcap's own description of itself (`pcap_lib_version`), if known.
+    public var libpcapVersion: String?
     public var frames = 0
     public var tcpSegments = 0
     /// Kernel drops (live captures only).
@@ -331,7 +347,9 @@ public struct TextReporter: Reporter {
         text += summary.expectedPlaintext > 0 ? " (\(summary.expectedPlaintext) expected), " : ", "
         text += "\(summary.count(.plaintextRejected)) plaintext-rejected, \(summary.count(.opaque)) opaque, "
         text += "\(summary.count(.inconclusive)) inconclusive\n"
-        text += "\(capture.frames) packets read from \(capture.source), \(capture.tcpSegments) TCP"
+        text += "\(capture.frames) packets read from \(capture.source)"
+        if let filter = capture.filter { text += " through the filter \"\(filter)\"" }
+        text += ", \(capture.tcpSegments) TCP"
         if let kernel = capture.droppedByKernel {
             text += ", \(kernel) dropped by the kernel, \(capture.droppedByInterface ?? 0) by the interface"
         }
@@ -460,6 +478,17 @@ public struct JSONLinesReporter: Reporter {
     public func summary(_ summary: RunSummary, capture: CaptureFacts) -> String {
         var json = JSONObject()
         json.add("type", "summary")
+        json.add("version", WirecheckVersion.current)
+        if let version = capture.libpcapVersion { json.add("libpcap", version) }
+        if let interface = capture.interface { json.add("interface", interface) } else { json.add("files", capture.files) }
+        json.add("filter", capture.filter)
+        if let first = summary.firstSeenNanoseconds, let last = summary.lastSeenNanoseconds {
+            json.addTimestamp("firstSeen", nanoseconds: first)
+            json.addTimestamp("lastSeen", nanoseconds: last)
+        } else {
+            json.addNull("firstSeen")
+            json.addNull("lastSeen")
+        }
         json.add("flows", summary.flows)
         json.add("encrypted", summary.count(.encrypted))
         json.add("plaintext", summary.count(.plaintext))

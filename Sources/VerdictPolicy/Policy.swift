@@ -561,6 +561,11 @@ public struct RunSummary: Sendable {
     /// agreed in an earlier handshake, perhaps not in this capture.
     public private(set) var keyExchangeResumed = 0
     public private(set) var keyExchangeNotSeen = 0
+    /// The first and last packet times of the flows judged (nanoseconds
+    /// since the epoch), nil before the first: when the traffic a result
+    /// covers crossed the wire.
+    public private(set) var firstSeenNanoseconds: Int64?
+    public private(set) var lastSeenNanoseconds: Int64?
 
     public init(failOn: Set<Verdict> = []) {
         self.failOn = failOn
@@ -568,6 +573,9 @@ public struct RunSummary: Sendable {
 
     public mutating func add(_ report: FlowReport) {
         add(report.verdict, expected: report.expected)
+        let first = report.observation.firstSeenNanoseconds, last = report.observation.lastSeenNanoseconds
+        if first < firstSeenNanoseconds ?? .max { firstSeenNanoseconds = first }
+        if last > lastSeenNanoseconds ?? .min { lastSeenNanoseconds = last }
         if fails(report.verdict, expected: report.expected) { failingServers.add(report) }
         if report.verdict == .encrypted, report.protocolName == "tls" {
             if let exchange = report.tls?.keyExchange {

@@ -35,7 +35,8 @@ struct Wirecheck: ParsableCommand {
         Examples:
           wirecheck -i any host 10.111.1.122 and port 80
           wirecheck -r Captures/permissive.pcap --json
-        """
+        """,
+        version: "wirecheck \(WirecheckVersion.current)\n\(PacketSource.libraryVersion)"
     )
 
     @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Interface to capture on (default: any).", valueName: "interface"))
@@ -286,6 +287,9 @@ struct Wirecheck: ParsableCommand {
         batchReports = !source.isLive
         var summary = RunSummary(failOn: (try? failOnVerdicts()) ?? [])
         var facts = CaptureFacts(source: sourceName)
+        if source.isLive { facts.interface = interface ?? "any" } else { facts.files = read }
+        facts.filter = filter.isEmpty ? nil : filter.joined(separator: " ")
+        facts.libpcapVersion = PacketSource.libraryVersion
         facts.shownVerdicts = (try? shownVerdicts()) ?? nil
         let deadline = duration.map { wallClockNanoseconds() + Int64($0 * 1e9) }
         var packets = 0

@@ -85,12 +85,31 @@ import Testing
         let flows = try TestSupport.jsonLines(legacy.stdout).filter { $0["type"] as? String == "flow" }
         #expect(flows.count == 1)
         #expect(flows.first?["verdict"] as? String == "plaintext")
+        // The summary says which packets its result covers.
+        #expect(try TestSupport.jsonLines(legacy.stdout).last?["filter"] as? String == "host 10.111.1.20")
+        let text = try wirecheck(["-r", permissive, "host", "10.111.1.20"])
+        #expect(text.stdout.contains("packets read from \(permissive) through the filter \"host 10.111.1.20\", "), "\(text.stdout)")
         // Nothing matches: exit 2, inconclusive.
         let none = try wirecheck(["-r", permissive, "--json", "port", "9"])
         #expect(none.status == 2)
         let summary = try TestSupport.jsonLines(none.stdout).last
         #expect(summary?["result"] as? String == "inconclusive")
         #expect(summary?["flows"] as? Int == 0)
+        // No flow judged: no time span.
+        #expect(summary?["firstSeen"] is NSNull && summary?["lastSeen"] is NSNull, "\(String(describing: summary))")
+    }
+
+    /// `--version` names wirecheck's version and libpcap's, as the JSON summary does.
+    @Test func versionNamesWirecheckAndLibpcap() throws {
+        let run = try wirecheck(["--version"])
+        #expect(run.status == 0)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2, "\(run.stdout)")
+        let version = try #require(lines.first?.wholeMatch(of: /wirecheck (\d+\.\d+\.\d+)/)?.1, "\(run.stdout)")
+        #expect(lines.last?.hasPrefix("libpcap version ") == true, "\(run.stdout)")
+        let summary = try #require(try TestSupport.jsonLines(try wirecheck(["-r", permissive, "--json"]).stdout).last)
+        #expect(summary["version"] as? String == String(version))
+        #expect(summary["libpcap"] as? String == lines.last)
     }
 
     /// Istio's plaintext-by-design ports pass unless the allowance is switched off;
@@ -437,6 +456,14 @@ import Testing
             #expect(summary[key] is Int, "\(key)")
         }
         #expect(summary["result"] as? String == "fail")
+        // What the result covers: the files read, no filter, and the span of the flows' packets.
+        #expect(summary["files"] as? [String] == [permissive])
+        #expect(summary["interface"] == nil)
+        #expect(summary["filter"] is NSNull)
+        let firstSeen = flows.compactMap { $0["firstSeen"] as? String }, lastSeen = flows.compactMap { $0["lastSeen"] as? String }
+        #expect(summary["firstSeen"] as? String == firstSeen.min())
+        #expect(summary["lastSeen"] as? String == lastSeen.max())
+        #expect(firstSeen.min() != lastSeen.max())
     }
 
     /// The legacy client sends a bearer token; it is on the wire, never in the output.

@@ -20,6 +20,22 @@ import Testing
         return VerdictPolicy.judge(observation)
     }
 
+    /// The summary's span runs from the earliest packet of any flow to the
+    /// latest, whatever order the flows ended in (a long flow begun first
+    /// ends last; verdicts of every kind count).
+    @Test func spanCoversEveryFlowWhateverOrderTheyEnd() {
+        var summary = RunSummary()
+        #expect(summary.firstSeenNanoseconds == nil && summary.lastSeenNanoseconds == nil)
+        for (first, last, opaque) in [(500, 700, false), (100, 900, true), (300, 400, false), (-50, -10, false)] {
+            var report = Self.report(client: 1, server: 100, opaque: opaque)
+            report.observation.firstSeenNanoseconds = Int64(first)
+            report.observation.lastSeenNanoseconds = Int64(last)
+            summary.add(report)
+        }
+        #expect(summary.firstSeenNanoseconds == -50)
+        #expect(summary.lastSeenNanoseconds == 900)
+    }
+
     @Test func groupsFailingFlowsByServer() {
         var summary = RunSummary()
         for client: UInt32 in [1, 2, 2, 3] { summary.add(Self.report(client: client, server: 100)) }

@@ -74,6 +74,9 @@ struct LiveNamesTests {
         #expect(flows.map { $0["serverName"] as? String } == ["default/old-pod", "default/new-pod", "default/new-pod"],
                 "stdout: \(child.stdout)")
         let summary = try #require(try TestSupport.jsonLines(child.stdout).last)
+        #expect(summary["interface"] as? String == "lo")
+        #expect(summary["filter"] as? String == "tcp port \(port)")
+        #expect(summary["files"] == nil)
         let failing = try #require(summary["failingServers"] as? [[String: Any]])
         #expect(failing.first?["name"] as? String == "default/new-pod")
     }

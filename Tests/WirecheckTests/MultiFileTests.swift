@@ -66,6 +66,9 @@ import Testing
         #expect(flowLines(split.stdout) == flowLines(whole.stdout))
         let summary = try #require(try TestSupport.jsonLines(split.stdout).last)
         #expect(summary["packets"] as? Int == records.count)
+        // The files as given, not in the order the merge read them.
+        #expect(summary["files"] as? [String] == [paths[2], paths[0], paths[1]])
+        #expect(summary["interface"] == nil)
         #expect(split.stderr.isEmpty, "stderr: \(split.stderr)")
 
         // The middle piece alone starts and ends mid-connection.
