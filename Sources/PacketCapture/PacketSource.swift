@@ -138,6 +138,9 @@ public final class PacketSource {
     private var breakRequested = false
     /// Whether the file being read is gzip-compressed (read through zlib).
     private var readingGzip = false
+    /// Where every packet `next()` returns is also written (`-w`): libpcap's
+    /// dump file; nil when not asked.
+    private var dumper: OpaquePointer?
 
     private init(handle: OpaquePointer, isLive: Bool, timeoutMilliseconds: Int32 = 0, fileBuffer: UnsafeMutableRawPointer? = nil) {
         self.handle = handle
@@ -148,6 +151,7 @@ public final class PacketSource {
     }
 
     deinit {
+        _ = finishWriting()
         // Closes the file too; its buffer is freed after it.
         pcap_close(handle)
         fileBuffer?.deallocate()
@@ -366,8 +370,71 @@ public final class PacketSource {
     /// Reads the next packet. The packet's bytes stay valid until the next call.
     @inline(__always)
     public func next() -> ReadResult {
-        if let merge { return breakRequested ? .end : merge.next() }
-        return read()
+        let result: ReadResult
+        if let merge { result = breakRequested ? .end : merge.next() } else { result = read() }
+        if let dumper, case .packet(let packet) = result { Self.dump(packet, to: dumper) }
+        return result
+    }
+
+    /// From now on, writes every packet `next()` returns to `descriptor` (which
+    /// it takes over) as a pcap file, as `tcpdump -w` does: this capture's
+    /// link type and snapshot length, nanosecond timestamps, each packet as
+    /// captured (so a replay of the file gives the same verdicts).
+    public func startWriting(to descriptor: Int32) throws(CaptureError) {
+        guard dumper == nil else { throw CaptureError(.openFailed, "already writing the packets to a file") }
+        guard let file = fdopen(descriptor, "w") else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw CaptureError(.openFailed, reason)
+        }
+        guard let opened = pcap_dump_fopen(handle, file) else {
+            let reason = String(cString: pcap_geterr(handle))
+            fclose(file)
+            throw CaptureError(.openFailed, reason)
+        }
+        dumper = opened
+    }
+
+    /// Hands what was written so far to the kernel, so that the file is whole
+    /// up to here if wirecheck is killed. The error, if writing failed (the
+    /// disk full): writing then stops, the file ending at an earlier packet.
+    public func flushWritten() -> String? {
+        guard let dumper else { return nil }
+        guard pcap_dump_flush(dumper) != 0 || ferror(pcap_dump_file(dumper)) != 0 else { return nil }
+        let reason = String(cString: strerror(errno))
+        pcap_dump_close(dumper)
+        self.dumper = nil
+        return reason
+    }
+
+    /// Flushes and closes the written file; the error, if writing failed.
+    public func finishWriting() -> String? {
+        guard let dumper else { return nil }
+        let failure = flushWritten()
+        if failure == nil {
+            self.dumper = nil
+            if fclose(pcap_dump_file(dumper)) != 0 { return String(cString: strerror(errno)) }
+        }
+        return failure
+    }
+
+    /// One packet into the dump file, its timestamp split back into seconds
+    /// and nanoseconds (the handles are opened with nanosecond precision).
+    private static func dump(_ packet: CapturedPacket, to dumper: OpaquePointer) {
+        let (quotient, remainder) = packet.timestampNanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+        // Before 1970 the remainder is negative: a second earlier, a positive fraction.
+        let seconds = remainder < 0 ? quotient - 1 : quotient, fraction = remainder < 0 ? remainder + 1_000_000_000 : remainder
+        var header = pcap_pkthdr()
+        header.ts.tv_sec = Int(seconds)
+        header.ts.tv_usec = Int(fraction)
+        header.caplen = UInt32(clamping: packet.bytes.count)
+        header.len = UInt32(clamping: packet.originalLength)
+        guard let bytes = packet.bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+            // No bytes captured: the record's header alone.
+            var none: UInt8 = 0
+            return pcap_dump(UnsafeMutablePointer<UInt8>(dumper), &header, &none)
+        }
+        pcap_dump(UnsafeMutablePointer<UInt8>(dumper), &header, bytes)
     }
 
     /// One read from the handle. Kept small: it runs once per packet,

@@ -72,6 +72,11 @@ struct Wirecheck: ParsableCommand {
         valueName: "file"))
     var output: String?
 
+    @Option(name: [.customShort("w"), .customLong("write")], help: ArgumentHelp(
+        "Also write the packets read (after the filter) to this pcap file, as tcpdump -w does: payload and credentials included, a new file readable by its owner only; opened like --output.",
+        valueName: "file"))
+    var packetFile: String?
+
     @Option(help: ArgumentHelp(
         "Also fail (exit 1) on these verdicts, comma-separated: opaque, inconclusive, plaintext-rejected.",
         valueName: "verdicts"))
@@ -234,10 +239,10 @@ struct Wirecheck: ParsableCommand {
                 }
             }
             // The report file is opened as the user wirecheck now runs as, as tcpdump does with -w.
-            if !openOutput() { return 3 }
+            if !openOutput() || !openPacketFile(for: source) { return 3 }
             // Like tcpdump: say where we listen, on stderr, once capture is active.
             standardError("wirecheck: listening on \(interface ?? "any"), link-type \(LinkType.name(source.linkType)), snapshot length \(source.snapshotLength) bytes\(runningAs)\n")
-        } else if !openOutput() {
+        } else if !openOutput() || !openPacketFile(for: source) {
             return 3
         }
         // Wrapped only when asked: the plain reporters keep their specialised path.
@@ -262,6 +267,43 @@ struct Wirecheck: ParsableCommand {
         guard files.count > 1 else { return files.first == "-" ? "standard input" : files.first ?? "" }
         let shown = files.count <= 4 ? files.joined(separator: ", ") : "\(files[0]), \(files[1]) … \(files[files.count - 1])"
         return "\(files.count) files (\(shown))"
+    }
+
+    /// Has `source` write what it reads to `-w`'s file, if given; says why not
+    /// on failure. Never one of the files being read (truncated, it would be
+    /// lost before it was read) nor the report's.
+    private func openPacketFile(for source: PacketSource) -> Bool {
+        guard let packetFile else { return true }
+        var target = stat()
+        if stat(packetFile, &target) == 0 {
+            for input in read where input != "-" {
+                var info = stat()
+                if stat(input, &info) == 0, info.st_dev == target.st_dev, info.st_ino == target.st_ino {
+                    standardError("wirecheck: -w \(packetFile): is \(input), a capture being read; write elsewhere\n")
+                    return false
+                }
+            }
+        }
+        do {
+            let descriptor = try OutputFile.open(packetFile, option: "-w", mode: 0o600)
+            var written = stat(), report = stat()
+            if fstat(descriptor, &written) == 0, fstat(reportDescriptor, &report) == 0,
+               written.st_dev == report.st_dev, written.st_ino == report.st_ino {
+                close(descriptor)
+                standardError("wirecheck: -w \(packetFile): is the report's file too (--output); write elsewhere\n")
+                return false
+            }
+            // It holds what crossed in clear, credentials included: its owner's
+            // only, also when it was there before (and wirecheck's).
+            if written.st_mode & S_IFMT == S_IFREG, written.st_uid == geteuid() { fchmod(descriptor, 0o600) }
+            try source.startWriting(to: descriptor)
+            return true
+        } catch let failure as OutputFile.Failure {
+            standardError("wirecheck: \(failure)\n")
+        } catch {
+            standardError("wirecheck: -w \(packetFile): \(error)\n")
+        }
+        return false
     }
 
     /// Points the report at `--output`, if given; says why not on failure.
@@ -305,7 +347,8 @@ struct Wirecheck: ParsableCommand {
         // (with one, handing work between threads only costs). Live captures
         // report inline, as soon as each flow is final.
         let policy = configuration.policy
-        let threaded = !source.isLive && usableProcessors() >= 2
+        // Not with -w: the reading thread would read (and write) past `-c`.
+        let threaded = !source.isLive && usableProcessors() >= 2 && packetFile == nil
         let worker = threaded ? ReportWorker(reporter: reporter, summary: summary, policy: policy) : nil
         let workerRunning = worker?.start() ?? false
         if workerRunning, let worker {
@@ -408,6 +451,9 @@ struct Wirecheck: ParsableCommand {
                 }
                 if now - lastStatsCheck >= 1_000_000_000 {
                     lastStatsCheck = now
+                    if let failure = source.flushWritten() {
+                        standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); the file ends at an earlier packet, the analysis goes on\n")
+                    }
                     if let stats = source.statistics(), stats.droppedByKernel + stats.droppedByInterface > lastDrops {
                         lastDrops = stats.droppedByKernel + stats.droppedByInterface
                         analyzer.noteDrops()
@@ -416,6 +462,9 @@ struct Wirecheck: ParsableCommand {
             }
         }
         readAhead?.stop()
+        if let failure = source.finishWriting() {
+            standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); the file is incomplete\n")
+        }
         if let stats = source.statistics() {
             if stats.droppedByKernel + stats.droppedByInterface > lastDrops { analyzer.noteDrops() }
             facts.droppedByKernel = stats.droppedByKernel
