@@ -10,8 +10,9 @@
 #                             sends passwords to them), Alertmanager (memberlist gossip), Erlang
 #                             (EPMD and distribution, as RabbitMQ clusters), grpcio
 #                             and python-h2 (a real gRPC client refused in clear),
-#                             nftables (a Service's DNAT, as kube-proxy makes it),
-#                             kubectl (the README's --names commands)
+#                             nftables (a Service's DNAT, as kube-proxy makes it)
+#   scripts/setup.sh --kubectl  also kubectl (Debian's kubernetes-client) unless one is
+#                             installed: the README's --names commands are tested with it
 # Packages already present are skipped, so this is cheap to run every time.
 set -euo pipefail
 
@@ -26,9 +27,12 @@ if [[ "${1:-}" == "--lab" ]]; then
   packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps postgresql
     mosquitto mosquitto-clients slapd ldap-utils prometheus-alertmanager erlang-base python3-grpcio python3-h2
     wireguard-go wireguard-tools openssh-server openssh-client nftables)
-  # kubectl runs the README's --names commands against a stand-in API server;
-  # any kubectl will do (another package's /usr/bin/kubectl would conflict).
-  command -v kubectl >/dev/null || packages+=(kubernetes-client)
+fi
+if [[ "${1:-}" == "--kubectl" ]]; then
+  # The README's --names commands, run against a stand-in API server; any
+  # kubectl will do (another package's /usr/bin/kubectl would conflict).
+  command -v kubectl >/dev/null && exit 0
+  packages+=(kubernetes-client)
 fi
 
 missing=()

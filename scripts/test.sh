@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # The lab (live end-to-end tests) needs root; without it those tests skip and say why.
 scripts/setup.sh --lab || echo "test: lab packages not installed; live tests will be skipped" >&2
+scripts/setup.sh --kubectl || echo "test: kubectl not installed; the README's --names commands will not be run" >&2
 
 swift build --build-tests
 swift test --skip-build "$@"
