@@ -6,7 +6,7 @@ import Testing
 /// (there is no cluster here): what they write must be a file wirecheck reads
 /// without a skipped line, naming each address by the pod that has it now.
 @Suite(.enabled(if: Kubectl.onPath != nil,
-                "no kubectl on PATH: scripts/setup.sh --lab installs Debian's kubernetes-client"))
+                "no kubectl on PATH: scripts/setup.sh --kubectl installs Debian's kubernetes-client"))
 struct KubectlNamesTests {
 
     /// The `kubectl get` lines of the README's block that ends with `wirecheck … --names`.
