@@ -15,7 +15,7 @@ tarball=$(realpath "${1:?usage: check-package.sh TARBALL}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 root=$work/root
-mkdir -p "$root/opt" "$root/data" "$root/tmp" "$root/proc"
+mkdir -p "$root/opt" "$root/Captures" "$root/tmp" "$root/proc"
 tar -C "$root/opt" -xzf "$tarball"
 name=$(basename "$tarball" .tar.gz)
 binary=/opt/$name/bin/wirecheck
@@ -48,11 +48,13 @@ failures=0
 scripts/setup.sh --lab >/dev/null   # python3, iproute2
 swift build -c release --product wirecheck >/dev/null
 for capture in permissive strict; do
-  cp "Captures/$capture.pcap" "$root/data/"
+  # The same relative name in both (chroot starts in the root's /): the
+  # summary names the files it read.
+  cp "Captures/$capture.pcap" "$root/Captures/"
   set +e
   expected=$(.build/release/wirecheck -r "Captures/$capture.pcap" --json)
   expected_status=$?
-  got=$(chroot "$root" "$binary" -r "/data/$capture.pcap" --json)
+  got=$(chroot "$root" "$binary" -r "Captures/$capture.pcap" --json)
   status=$?
   set -e
   if [[ $got != "$expected" || $status != "$expected_status" ]]; then
