@@ -176,6 +176,9 @@ public final class ReadAhead: @unchecked Sendable {
     /// Starts reading; false if no thread could be made (then read `source` directly).
     public func start() -> Bool {
         guard !running else { return true }
+        // Its reads skip the writing (`PacketSource.nextUnwritten`); and
+        // reading ahead would write past where the analysis stops (`-c`).
+        guard !source.isWriting else { return false }
         // The thread keeps the reader alive while it reads.
         guard let thread = startBackgroundThread(name: "wc-read", { self.readLoop() }) else { return false }
         self.thread = thread
@@ -257,7 +260,7 @@ public final class ReadAhead: @unchecked Sendable {
                 carried = nil
             }
             filling: while true {
-                let result = source._withUnsafeGuaranteedRef { $0.next() }
+                let result = source._withUnsafeGuaranteedRef { $0.nextUnwritten() }
                 switch result {
                 case .packet(let packet):
                     // Computed once: a packet carried to the next batch keeps it.

@@ -564,8 +564,9 @@ public struct RunSummary: Sendable {
     /// The first and last packet times of the flows judged (nanoseconds
     /// since the epoch), nil before the first: when the traffic a result
     /// covers crossed the wire.
-    public private(set) var firstSeenNanoseconds: Int64?
-    public private(set) var lastSeenNanoseconds: Int64?
+    public var firstSeenNanoseconds: Int64? { flowsSeen ? earliest : nil }
+    public var lastSeenNanoseconds: Int64? { flowsSeen ? latest : nil }
+    private var earliest = Int64.max, latest = Int64.min, flowsSeen = false
 
     public init(failOn: Set<Verdict> = []) {
         self.failOn = failOn
@@ -573,9 +574,9 @@ public struct RunSummary: Sendable {
 
     public mutating func add(_ report: FlowReport) {
         add(report.verdict, expected: report.expected)
-        let first = report.observation.firstSeenNanoseconds, last = report.observation.lastSeenNanoseconds
-        if first < firstSeenNanoseconds ?? .max { firstSeenNanoseconds = first }
-        if last > lastSeenNanoseconds ?? .min { lastSeenNanoseconds = last }
+        earliest = min(earliest, report.observation.firstSeenNanoseconds)
+        latest = max(latest, report.observation.lastSeenNanoseconds)
+        flowsSeen = true
         if fails(report.verdict, expected: report.expected) { failingServers.add(report) }
         if report.verdict == .encrypted, report.protocolName == "tls" {
             if let exchange = report.tls?.keyExchange {

@@ -69,6 +69,28 @@ import Testing
 
     /// Stopping early (`-c`, Ctrl-C) while the reading thread waits for a free
     /// batch returns promptly, and so does stopping before anything was read.
+    /// A source writing its packets (`-w`) is not read ahead: its reads
+    /// would skip the writing, and run past where the analysis stops.
+    @Test func aWritingSourceIsNotReadAhead() throws {
+        let source = try PacketSource.openFile(Self.capture)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-readahead-\(UUID().uuidString).pcap").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        try #require(descriptor >= 0)
+        try source.startWriting(to: descriptor)
+        #expect(source.isWriting)
+        let reader = ReadAhead(source: source)
+        #expect(!reader.start())
+        // Read on this thread instead, every packet is written.
+        var read = 0
+        while case .packet = source.next() { read += 1 }
+        #expect(source.finishWriting() == nil)
+        let copy = try PacketSource.openFile(path)
+        var written = 0
+        while case .packet = copy.next() { written += 1 }
+        #expect(read > 0 && written == read)
+    }
+
     @Test func stopsWhileTheReaderWaits() throws {
         let reader = ReadAhead(source: try PacketSource.openFile(Self.capture), batchBytes: 100, batchRecords: 1, batchCount: 2)
         #expect(reader.start())
