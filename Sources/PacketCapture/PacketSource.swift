@@ -420,7 +420,9 @@ public final class PacketSource {
     public func flushWritten() -> String? {
         guard let dumper else { return nil }
         guard pcap_dump_flush(dumper) != 0 || ferror(pcap_dump_file(dumper)) != 0 else { return nil }
-        let reason = String(cString: strerror(errno))
+        // The error number of the write that failed, if nothing has set
+        // another since (the flush itself, when it failed).
+        let reason = errno != 0 ? String(cString: strerror(errno)) : "a write failed"
         pcap_dump_close(dumper)
         self.dumper = nil
         return reason

@@ -290,7 +290,7 @@ struct Wirecheck: ParsableCommand {
             if fstat(descriptor, &written) == 0, fstat(reportDescriptor, &report) == 0,
                written.st_dev == report.st_dev, written.st_ino == report.st_ino {
                 close(descriptor)
-                standardError("wirecheck: -w \(packetFile): is the report's file too (--output); write elsewhere\n")
+                standardError("wirecheck: -w \(packetFile): is where the report goes too; write elsewhere\n")
                 return false
             }
             // It holds what crossed in clear, credentials included: its owner's

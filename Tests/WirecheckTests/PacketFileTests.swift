@@ -85,7 +85,7 @@ import Testing
         let report = directory.appendingPathComponent("report.txt").path
         let both = try wirecheck(["-r", capture, "-o", report, "-w", report])
         #expect(both.status == 3)
-        #expect(both.stderr.contains("is the report's file too"), "\(both.stderr)")
+        #expect(both.stderr.contains("is where the report goes too"), "\(both.stderr)")
         // A planted symbolic link is refused, as for --output.
         let planted = directory.appendingPathComponent("planted.pcap").path
         try FileManager.default.createSymbolicLink(atPath: planted, withDestinationPath: report)
