@@ -46,6 +46,52 @@ import Testing
         #expect(Self.mode(of: written) == 0o600)
     }
 
+    /// Every bundled capture (link types, tunnels, fragments, IPv6, copies
+    /// from `-i any`), written and replayed: the same flow lines, packets and exit status.
+    @Test func everyBundledCaptureReplaysFromWhatWasWritten() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let captures = try FileManager.default.contentsOfDirectory(atPath: TestSupport.capturesDirectory.path)
+            .filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted()
+        #expect(captures.count >= 20)
+        for name in captures {
+            let capture = TestSupport.capturesDirectory.appendingPathComponent(name).path
+            let written = directory.appendingPathComponent(name + ".written.pcap").path
+            let first = try wirecheck(["-r", capture, "--json", "-w", written])
+            let replay = try wirecheck(["-r", written, "--json"])
+            #expect(replay.status == first.status, "\(name)")
+            #expect(Self.flowLines(replay.stdout) == Self.flowLines(first.stdout), "\(name)")
+            #expect(try TestSupport.jsonLines(replay.stdout).last?["packets"] as? Int
+                    == TestSupport.jsonLines(first.stdout).last?["packets"] as? Int, "\(name)")
+        }
+    }
+
+    /// A nanosecond capture written again is the same file, byte for byte:
+    /// each packet's bytes, lengths and time to the nanosecond (JSON shows
+    /// microseconds, so the flow lines alone would not tell).
+    @Test func aNanosecondCaptureIsWrittenAsItWasRead() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let bytes = [UInt8](try Data(contentsOf: TestSupport.capturesDirectory.appendingPathComponent("permissive.pcap")))
+        try #require(bytes.count > 24 && bytes[0...3] == [0xD4, 0xC3, 0xB2, 0xA1], "permissive.pcap is not a little-endian microsecond pcap")
+        // The same packets in a nanosecond pcap, each 123 ns after its microsecond.
+        var nanosecond = [0x4D, 0x3C, 0xB2, 0xA1] + bytes[4..<24]
+        var offset = 24
+        while offset + 16 <= bytes.count {
+            func field(_ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[offset + at + $1]) << (8 * $1) } }
+            let fraction = field(4) * 1000 + 123, captured = Int(field(8))
+            try #require(offset + 16 + captured <= bytes.count)
+            nanosecond += bytes[offset..<(offset + 4)] + (0..<4).map { UInt8(truncatingIfNeeded: fraction >> (8 * $0)) }
+            nanosecond += bytes[(offset + 8)..<(offset + 16 + captured)]
+            offset += 16 + captured
+        }
+        let input = directory.appendingPathComponent("nanosecond.pcap").path
+        let written = directory.appendingPathComponent("written.pcap").path
+        try Data(nanosecond).write(to: URL(fileURLWithPath: input))
+        _ = try wirecheck(["-r", input, "-w", written])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: written)) == Data(nanosecond))
+    }
+
     /// `-c` stops the writing where the reading stops.
     @Test func countStopsTheWritingToo() throws {
         let directory = try temporaryDirectory()
