@@ -15,6 +15,9 @@ import Musl
 /// Set by SIGINT/SIGTERM; the read loop checks it between packets and on
 /// every read timeout, so Ctrl-C ends the capture cleanly with a summary.
 nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
+/// Set by SIGUSR1: a live capture writes its counts so far to stderr and
+/// goes on, as tcpdump does on Linux.
+nonisolated(unsafe) var countsRequested: sig_atomic_t = 0
 
 struct Wirecheck: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -269,6 +272,17 @@ struct Wirecheck: ParsableCommand {
         return "\(files.count) files (\(shown))"
     }
 
+    /// A live capture's counts so far, for SIGUSR1: one line, on stderr.
+    static func countsSoFar(_ summary: RunSummary, open: Int, packets: Int, statistics: CaptureStatistics?) -> String {
+        let verdicts = Verdict.allCases.map { "\(summary.count($0)) \($0.rawValue)" }.joined(separator: ", ")
+        var line = "wirecheck: so far \(packets) packet\(packets == 1 ? "" : "s"), \(summary.flows) flow\(summary.flows == 1 ? "" : "s") judged"
+        line += " (\(verdicts)), \(open) open"
+        if let statistics {
+            line += ", \(statistics.droppedByKernel) dropped by the kernel, \(statistics.droppedByInterface) by the interface"
+        }
+        return line + "\n"
+    }
+
     /// Has `source` write what it reads to `-w`'s file, if given; says why not
     /// on failure. Never one of the files being read (truncated, it would be
     /// lost before it was read) nor the report's.
@@ -439,6 +453,11 @@ struct Wirecheck: ParsableCommand {
                 break reading
             }
             if source.isLive {
+                if countsRequested != 0 {
+                    countsRequested = 0
+                    standardError(Self.countsSoFar(summary, open: analyzer.openFlows, packets: analyzer.statistics.frames,
+                                                   statistics: source.statistics()))
+                }
                 let now = wallClockNanoseconds()
                 switch namesWatch?.check(now: now) {
                 case .reloaded(let fresh)?:
@@ -529,12 +548,15 @@ func installSignalHandlers() {
     let handler: @convention(c) (Int32) -> Void = { _ in stopRequested = 1 }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
+    // Caught in replays too, where it does nothing: by default it would end the process.
+    signal(SIGUSR1, { _ in countsRequested = 1 })
     // A parent may have started us with these blocked (threads of runtimes
     // like libdispatch block everything and children inherit the mask).
     var mask = sigset_t()
     sigemptyset(&mask)
     sigaddset(&mask, SIGINT)
     sigaddset(&mask, SIGTERM)
+    sigaddset(&mask, SIGUSR1)
     pthread_sigmask(SIG_UNBLOCK, &mask, nil)
 }
 
