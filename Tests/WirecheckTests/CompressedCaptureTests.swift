@@ -19,10 +19,6 @@ import Testing
         return url.path
     }
 
-    func flowLines(_ output: String) -> [String] {
-        output.split(separator: "\n").map(String.init).filter { $0.contains(#""type":"flow""#) }
-    }
-
     @Test func gzipReadsAsThePlainFile() throws {
         // Compressed into a file directly: stdout through a String is not byte-exact.
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-\(UUID()).pcap.gz").path
@@ -31,8 +27,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let plain = try wirecheck(["-r", capture, "--json"])
         let compressed = try wirecheck(["-r", path, "--json"])
-        #expect(!flowLines(plain.stdout).isEmpty)
-        #expect(flowLines(compressed.stdout) == flowLines(plain.stdout))
+        #expect(!TestSupport.flowLines(plain.stdout).isEmpty)
+        #expect(TestSupport.flowLines(compressed.stdout) == TestSupport.flowLines(plain.stdout))
         #expect(compressed.status == plain.status)
         #expect(compressed.stderr.isEmpty, "stderr: \(compressed.stderr)")
 
@@ -95,6 +91,6 @@ import Testing
         let run = try TestSupport.run(URL(fileURLWithPath: "/bin/sh"),
                                       ["-c", "cat \"$0\" | \"$1\" -r /dev/stdin --json", capture, binary.path])
         let plain = try wirecheck(["-r", capture, "--json"])
-        #expect(flowLines(run.stdout) == flowLines(plain.stdout), "stderr: \(run.stderr)")
+        #expect(TestSupport.flowLines(run.stdout) == TestSupport.flowLines(plain.stdout), "stderr: \(run.stderr)")
     }
 }

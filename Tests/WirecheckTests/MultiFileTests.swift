@@ -45,10 +45,6 @@ import Testing
         if let first = paths.first { try? FileManager.default.removeItem(at: URL(fileURLWithPath: first).deletingLastPathComponent()) }
     }
 
-    func flowLines(_ output: String) -> [String] {
-        output.split(separator: "\n").map(String.init).filter { $0.contains(#""type":"flow""#) }
-    }
-
     /// Cut in three, given out of order (as `cap1 cap10 cap2` from a shell
     /// glob): the same flows, verdicts, evidence, packet and byte counts as
     /// the whole file; each piece alone says something else.
@@ -62,8 +58,8 @@ import Testing
         let whole = try wirecheck(["-r", capture, "--json"])
         let split = try wirecheck(["-r", paths[2], "-r", paths[0], "-r", paths[1], "--json"])
         #expect(split.status == whole.status)
-        #expect(!flowLines(whole.stdout).isEmpty)
-        #expect(flowLines(split.stdout) == flowLines(whole.stdout))
+        #expect(!TestSupport.flowLines(whole.stdout).isEmpty)
+        #expect(TestSupport.flowLines(split.stdout) == TestSupport.flowLines(whole.stdout))
         let summary = try #require(try TestSupport.jsonLines(split.stdout).last)
         #expect(summary["packets"] as? Int == records.count)
         // The files as given, not in the order the merge read them.
@@ -73,7 +69,7 @@ import Testing
 
         // The middle piece alone starts and ends mid-connection.
         let alone = try wirecheck(["-r", paths[1], "--json"])
-        #expect(flowLines(alone.stdout) != flowLines(whole.stdout))
+        #expect(TestSupport.flowLines(alone.stdout) != TestSupport.flowLines(whole.stdout))
 
         // The text summary says what was read.
         let text = try wirecheck(["-r", paths[1], "-r", paths[0], "-r", paths[2]])
@@ -91,9 +87,9 @@ import Testing
         let whole = try wirecheck(["-r", services, "--json"] + filter)
         let split = try wirecheck(["-r", paths[0], "-r", paths[1], "--json"] + filter)
         let all = try wirecheck(["-r", services, "--json"])
-        #expect(!flowLines(whole.stdout).isEmpty)
-        #expect(flowLines(whole.stdout).count < flowLines(all.stdout).count)
-        #expect(flowLines(split.stdout) == flowLines(whole.stdout))
+        #expect(!TestSupport.flowLines(whole.stdout).isEmpty)
+        #expect(TestSupport.flowLines(whole.stdout).count < TestSupport.flowLines(all.stdout).count)
+        #expect(TestSupport.flowLines(split.stdout) == TestSupport.flowLines(whole.stdout))
     }
 
     /// Captures taken at the same time (two interfaces, two nodes) are
@@ -109,8 +105,8 @@ import Testing
             defer { remove(paths) }
             let whole = try wirecheck(["-r", path, "--json"])
             let merged = try wirecheck(paths.reversed().flatMap { ["-r", $0] } + ["--json"])
-            #expect(flowLines(whole.stdout).count >= 3)
-            #expect(flowLines(merged.stdout) == flowLines(whole.stdout), "\(name) in \(ways) files")
+            #expect(TestSupport.flowLines(whole.stdout).count >= 3)
+            #expect(TestSupport.flowLines(merged.stdout) == TestSupport.flowLines(whole.stdout), "\(name) in \(ways) files")
             #expect(merged.status == whole.status)
             #expect(merged.stderr.isEmpty, "stderr: \(merged.stderr)")
             let summary = try #require(try TestSupport.jsonLines(merged.stdout).last)
@@ -120,7 +116,7 @@ import Testing
             let filter = ["tcp", "port", "80"]
             let wholeFiltered = try wirecheck(["-r", path, "--json"] + filter)
             let mergedFiltered = try wirecheck(paths.flatMap { ["-r", $0] } + ["--json"] + filter)
-            #expect(flowLines(mergedFiltered.stdout) == flowLines(wholeFiltered.stdout))
+            #expect(TestSupport.flowLines(mergedFiltered.stdout) == TestSupport.flowLines(wholeFiltered.stdout))
         }
     }
 
@@ -173,7 +169,7 @@ import Testing
         let whole = try wirecheck(["-r", capture, "--json"])
         let limited = try TestSupport.run(URL(fileURLWithPath: "/usr/bin/prlimit"), ["--nofile=16:16", binary.path] + paths.flatMap { ["-r", $0] } + ["--json"])
         #expect(limited.stderr.isEmpty, "stderr: \(limited.stderr)")
-        #expect(flowLines(limited.stdout) == flowLines(whole.stdout))
+        #expect(TestSupport.flowLines(limited.stdout) == TestSupport.flowLines(whole.stdout))
     }
 
     /// Two files read at the same time, one cut off mid-packet: reading

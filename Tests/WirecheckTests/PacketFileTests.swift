@@ -17,10 +17,6 @@ import Testing
         return directory
     }
 
-    static func flowLines(_ stdout: String) -> [String] {
-        stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("{\"type\":\"flow\"") }
-    }
-
     static func mode(of path: String) -> mode_t {
         var info = stat()
         return stat(path, &info) == 0 ? info.st_mode & 0o777 : 0
@@ -37,9 +33,9 @@ import Testing
         let all = try wirecheck(["-r", services, "--json"])
         let replay = try wirecheck(["-r", written, "--json"])
         #expect(replay.status == filtered.status)
-        #expect(!Self.flowLines(filtered.stdout).isEmpty)
-        #expect(Self.flowLines(filtered.stdout).count < Self.flowLines(all.stdout).count)
-        #expect(Self.flowLines(replay.stdout) == Self.flowLines(filtered.stdout))
+        #expect(!TestSupport.flowLines(filtered.stdout).isEmpty)
+        #expect(TestSupport.flowLines(filtered.stdout).count < TestSupport.flowLines(all.stdout).count)
+        #expect(TestSupport.flowLines(replay.stdout) == TestSupport.flowLines(filtered.stdout))
         let filteredPackets = try TestSupport.jsonLines(filtered.stdout).last?["packets"] as? Int
         #expect(try TestSupport.jsonLines(replay.stdout).last?["packets"] as? Int == filteredPackets)
         // Credentials crossed in clear in this capture: the file is its owner's only.
@@ -60,7 +56,7 @@ import Testing
             let first = try wirecheck(["-r", capture, "--json", "-w", written])
             let replay = try wirecheck(["-r", written, "--json"])
             #expect(replay.status == first.status, "\(name)")
-            #expect(Self.flowLines(replay.stdout) == Self.flowLines(first.stdout), "\(name)")
+            #expect(TestSupport.flowLines(replay.stdout) == TestSupport.flowLines(first.stdout), "\(name)")
             #expect(try TestSupport.jsonLines(replay.stdout).last?["packets"] as? Int
                     == TestSupport.jsonLines(first.stdout).last?["packets"] as? Int, "\(name)")
         }
@@ -109,7 +105,7 @@ import Testing
         let whole = try wirecheck(["-r", services, "--json"])
         #expect(run.stderr.contains("-w /dev/full: writing failed (No space left on device); the file is incomplete"), "\(run.stderr)")
         #expect(run.status == whole.status)
-        #expect(Self.flowLines(run.stdout) == Self.flowLines(whole.stdout))
+        #expect(TestSupport.flowLines(run.stdout) == TestSupport.flowLines(whole.stdout))
     }
 
     /// Never over a capture being read (it would be emptied before it was

@@ -101,6 +101,11 @@ enum TestSupport {
         }
     }
 
+    /// The flow lines of JSON Lines output, as written (for comparing two runs line for line).
+    static func flowLines(_ text: String) -> [String] {
+        text.split(separator: "\n").map(String.init).filter { $0.hasPrefix(#"{"type":"flow""#) }
+    }
+
     static var isRoot: Bool { geteuid() == 0 }
 }
 
