@@ -209,13 +209,13 @@ struct Wirecheck: ParsableCommand {
                 sourceName = Self.describe(files: read)
             } else {
                 var options = LiveCaptureOptions()
-                options.interface = interface ?? "any"
+                options.interface = liveInterface
                 options.snapshotLength = snaplen
                 options.bufferKiB = bufferSize
                 source = try PacketSource.openInterface(options)
                 sourceName = "interface \(options.interface)"
             }
-            if !filter.isEmpty { try source.setFilter(filter.joined(separator: " ")) }
+            if let filterExpression { try source.setFilter(filterExpression) }
         } catch {
             standardError("wirecheck: \(error)\n")
             return 3
@@ -244,7 +244,7 @@ struct Wirecheck: ParsableCommand {
             // The report file is opened as the user wirecheck now runs as, as tcpdump does with -w.
             if !openOutput() || !openPacketFile(for: source) { return 3 }
             // Like tcpdump: say where we listen, on stderr, once capture is active.
-            standardError("wirecheck: listening on \(interface ?? "any"), link-type \(LinkType.name(source.linkType)), snapshot length \(source.snapshotLength) bytes\(runningAs)\n")
+            standardError("wirecheck: listening on \(liveInterface), link-type \(LinkType.name(source.linkType)), snapshot length \(source.snapshotLength) bytes\(runningAs)\n")
         } else if !openOutput() || !openPacketFile(for: source) {
             return 3
         }
@@ -271,6 +271,12 @@ struct Wirecheck: ParsableCommand {
         let shown = files.count <= 4 ? files.joined(separator: ", ") : "\(files[0]), \(files[1]) … \(files[files.count - 1])"
         return "\(files.count) files (\(shown))"
     }
+
+    /// The interface a live capture opens.
+    private var liveInterface: String { interface ?? "any" }
+
+    /// The BPF filter's words as one expression; nil for none.
+    private var filterExpression: String? { filter.isEmpty ? nil : filter.joined(separator: " ") }
 
     /// A live capture's counts so far, for SIGUSR1: one line, on stderr.
     static func countsSoFar(_ summary: RunSummary, open: Int, packets: Int, statistics: CaptureStatistics?) -> String {
@@ -343,8 +349,8 @@ struct Wirecheck: ParsableCommand {
         batchReports = !source.isLive
         var summary = RunSummary(failOn: (try? failOnVerdicts()) ?? [])
         var facts = CaptureFacts(source: sourceName)
-        if source.isLive { facts.interface = interface ?? "any" } else { facts.files = read }
-        facts.filter = filter.isEmpty ? nil : filter.joined(separator: " ")
+        if source.isLive { facts.interface = liveInterface } else { facts.files = read }
+        facts.filter = filterExpression
         facts.libpcapVersion = PacketSource.libraryVersion
         facts.shownVerdicts = (try? shownVerdicts()) ?? nil
         let deadline = duration.map { wallClockNanoseconds() + Int64($0 * 1e9) }
@@ -361,8 +367,7 @@ struct Wirecheck: ParsableCommand {
         // (with one, handing work between threads only costs). Live captures
         // report inline, as soon as each flow is final.
         let policy = configuration.policy
-        // Not with -w: the reading thread would read (and write) past `-c`.
-        let threaded = !source.isLive && usableProcessors() >= 2 && packetFile == nil
+        let threaded = !source.isLive && usableProcessors() >= 2
         let worker = threaded ? ReportWorker(reporter: reporter, summary: summary, policy: policy) : nil
         let workerRunning = worker?.start() ?? false
         if workerRunning, let worker {
@@ -391,6 +396,8 @@ struct Wirecheck: ParsableCommand {
         var copies = FrameCopyDetector(linkType: source.linkType)
         // Kept alive by `readAhead` (stopped after the loop); used unretained,
         // which spares a retain and a release per packet.
+        // It does not start for a source writing `-w`'s file (it would read,
+        // and write, past `-c`): this loop then reads the source itself.
         let ahead = readAhead?.start() == true ? readAhead.map { Unmanaged.passUnretained($0) } : nil
         // Read once: an option's property wrapper costs hundreds of instructions per access.
         let packetLimit = count
