@@ -217,3 +217,74 @@ extension IPAddress {
         return head + [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
     }
 }
+
+/// An address range written as a prefix (`10.244.0.0/16`, `fd00::/64`); one
+/// address is a range of its full length. What a user names when a rule is
+/// about a subnet (pods of a node, the nodes themselves) rather than a port.
+public struct IPNetwork: Sendable, Equatable, CustomStringConvertible {
+    /// The first address of the range (its bits past the prefix are zero).
+    public let address: IPAddress
+    /// 0-32 for IPv4, 0-128 for IPv6.
+    public let prefixLength: Int
+
+    /// Why a text is not a range, said so that the user can mend it.
+    public enum ParseError: Error, Equatable, CustomStringConvertible {
+        case notAnAddress(String)
+        case badPrefixLength(String)
+        /// Bits set past the prefix (`10.244.1.5/16`): tcpdump refuses it
+        /// too, since the user may have meant the address or the range.
+        case bitsPastPrefix(String, range: String)
+
+        public var description: String {
+            switch self {
+            case .notAnAddress(let text): return "'\(text)' is not an IPv4 or IPv6 address"
+            case .badPrefixLength(let text): return "'\(text)' has a prefix length out of range (0-32 for IPv4, 0-128 for IPv6)"
+            case .bitsPastPrefix(let text, let range): return "'\(text)' has bits set past its prefix: the range is \(range)"
+            }
+        }
+    }
+
+    /// `ADDRESS` or `ADDRESS/LENGTH`.
+    public init(parsing text: Substring) throws(ParseError) {
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let address = IPAddress(parsing: parts[0]) else { throw .notAnAddress(String(text)) }
+        let bits = address.isIPv6 ? 128 : 32
+        var length = bits
+        if parts.count == 2 {
+            guard (1...3).contains(parts[1].count), parts[1].allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let given = Int(parts[1]), given <= bits else { throw .badPrefixLength(String(text)) }
+            length = given
+        }
+        let masked = Self.masked(address, prefixLength: length)
+        guard masked == address else {
+            throw .bitsPastPrefix(String(text), range: "\(masked)/\(length)")
+        }
+        self.address = address
+        self.prefixLength = length
+    }
+
+    /// Whether the range holds this address: never one of the other family,
+    /// since masking keeps the family and addresses compare it.
+    public func contains(_ other: IPAddress) -> Bool {
+        Self.masked(other, prefixLength: prefixLength) == address
+    }
+
+    /// `10.244.0.0/16`; one address as itself.
+    public var description: String {
+        prefixLength == (address.isIPv6 ? 128 : 32) ? address.description : "\(address)/\(prefixLength)"
+    }
+
+    /// The address with its bits past the prefix cleared.
+    static func masked(_ address: IPAddress, prefixLength: Int) -> IPAddress {
+        func mask(keeping bits: Int, of width: Int) -> UInt64 {
+            // Shifts of the full width or more give zero (Swift's smart shift).
+            let all: UInt64 = width == 64 ? ~0 : (1 << UInt64(width)) - 1
+            return bits <= 0 ? 0 : (all << UInt64(width - min(bits, width))) & all
+        }
+        if !address.isIPv6 {
+            return IPAddress(ipv4: UInt32(truncatingIfNeeded: address.low & mask(keeping: prefixLength, of: 32)))
+        }
+        return IPAddress(ipv6High: address.high & mask(keeping: prefixLength, of: 64),
+                         low: address.low & mask(keeping: prefixLength - 64, of: 64))
+    }
+}

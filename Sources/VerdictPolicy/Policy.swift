@@ -20,11 +20,12 @@ public struct PolicyOptions: Sendable, Equatable {
 
     /// Plaintext to Istio's ports is expected (`--no-istio-allowance` turns it off).
     public var istioAllowance = true
-    /// The site's own plaintext-by-design ports (`--expect-plaintext`):
-    /// expected too, and the reason says which list allowed them. (One set:
-    /// the options are copied for every packet handed to `process(…emit:)`,
-    /// and a second set there cost a tenth more instructions per packet.)
-    public var listedPlaintextPorts: Set<UInt16> = []
+    /// The site's own plaintext-by-design servers (`--expect-plaintext`):
+    /// expected too, and the reason names the entry that allowed them, the
+    /// first that matches. (One array, searched only for plaintext flows: the
+    /// options are copied for every packet handed to `process(…emit:)`, and
+    /// a second collection there cost a tenth more instructions per packet.)
+    public var expectedPlaintextServers: [ExpectedPlaintextServer] = []
 
     public init() {}
 }
@@ -47,9 +48,9 @@ public enum VerdictPolicy {
         // a tuple's fields, each was copied and the tuple destroyed after
         // (the TLS facts' copy through the runtime's generic Optional copy,
         // about 230 instructions a flow, and a release of each string).
-        let (verdict, reason, protocolName, tls, notes, expected, expectedByListing, mesh) = assess(o, options: options)
+        let (verdict, reason, protocolName, tls, notes, expected, expectedListing, mesh) = assess(o, options: options)
         return FlowReport(observation: o, verdict: verdict, why: reason, protocolName: protocolName, tls: tls,
-                          notes: notes, expected: expected, expectedByListing: expectedByListing, mesh: mesh)
+                          notes: notes, expected: expected, expectedListing: expectedListing, mesh: mesh)
     }
 
     /// Everything a report says besides the observation. The observation is
@@ -57,7 +58,7 @@ public enum VerdictPolicy {
     /// the consuming `judge`, each was copied and destroyed twice per flow).
     private static func assess(_ o: FlowObservation, options: PolicyOptions) -> (
         verdict: Verdict, reason: Reason, protocolName: String?, tls: TLSFacts?,
-        notes: [String], expected: Bool, expectedByListing: Bool, mesh: Mesh?
+        notes: [String], expected: Bool, expectedListing: ExpectedPlaintextServer?, mesh: Mesh?
     ) {
         let c = o.clientToServer, s = o.serverToClient
         let (verdict, reason) = decide(o, c, s)
@@ -75,9 +76,9 @@ public enum VerdictPolicy {
         }
         // The reason then says so (see `FlowReport.reason`).
         let byIstio = verdict == .plaintext && options.istioAllowance && PolicyOptions.isIstioPlaintextPort(port)
-        let byListing = verdict == .plaintext && !byIstio && !options.listedPlaintextPorts.isEmpty
-            && options.listedPlaintextPorts.contains(port)
-        return (verdict, reason, protocolName(c, s), tls, notes(o, c, s, keyExchange: keyExchange), byIstio || byListing, byListing, mesh)
+        let listing = verdict == .plaintext && !byIstio && !options.expectedPlaintextServers.isEmpty
+            ? options.expectedPlaintextServers.first(where: { $0.matches(o) }) : nil
+        return (verdict, reason, protocolName(c, s), tls, notes(o, c, s, keyExchange: keyExchange), byIstio || listing != nil, listing, mesh)
     }
 
     static func decide(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> (Verdict, Reason) {

@@ -332,8 +332,9 @@ public struct FlowReport: Sendable {
     /// Plaintext that policy expects (Istio's plaintext-by-design ports, and
     /// those given to `--expect-plaintext`): reported, not failing.
     public var expected = false
-    /// Expected because `--expect-plaintext` lists the port (not Istio's allowance).
-    public var expectedByListing = false
+    /// The `--expect-plaintext` entry that made it expected (nil: Istio's
+    /// allowance, or not expected).
+    public var expectedListing: ExpectedPlaintextServer? = nil
     /// The service mesh the TLS handshake points to; nil for other TLS and for non-TLS flows.
     public var mesh: Mesh? = nil
 
@@ -352,9 +353,9 @@ public struct FlowReport: Sendable {
     public func writeReason(to out: inout ByteWriter) {
         why.write(to: &out)
         guard expected else { return }
-        if expectedByListing {
-            out.append(" (expected: port ")
-            out.appendDecimal(Int(observation.listeningPort))
+        if let expectedListing {
+            out.append(" (expected: ")
+            out.append(expectedListing.description)
             out.append(" is listed by --expect-plaintext)")
         } else {
             out.append(" (expected: Istio sends plaintext to port ")

@@ -104,8 +104,8 @@ struct Wirecheck: ParsableCommand {
     var noIstioAllowance = false
 
     @Option(help: ArgumentHelp(
-        "Server ports whose plaintext is expected, comma-separated (e.g. 4191, Linkerd's proxy admin port, which kubelet probes and Prometheus scrapes in clear): reported as plaintext (expected), not failing.",
-        valueName: "ports"))
+        "Servers whose plaintext is expected, comma-separated: a port on any address (4191, Linkerd's proxy admin port, which kubelet probes and Prometheus scrapes in clear), or on an address or range (10.111.1.0/24:9100, [fd00::1]:8080): reported as plaintext (expected), not failing.",
+        valueName: "servers"))
     var expectPlaintext: String?
 
     @Option(help: ArgumentHelp("Flows tracked at once; beyond it the oldest idle flow gets its verdict and is dropped.", valueName: "flows"))
@@ -132,7 +132,7 @@ struct Wirecheck: ParsableCommand {
         if bufferSize <= 0 { throw ValidationError("-B must be positive") }
         if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
         _ = try failOnVerdicts()
-        _ = try expectedPlaintextPorts()
+        _ = try expectedPlaintextServers()
         _ = try shownVerdicts()
         if maxFlows <= 0 || maxFlowBuffer <= 0 || maxBuffer <= 0 {
             throw ValidationError("--max-flows, --max-flow-buffer and --max-buffer must be positive")
@@ -147,18 +147,21 @@ struct Wirecheck: ParsableCommand {
         }
     }
 
-    /// `--expect-plaintext`'s ports.
-    func expectedPlaintextPorts() throws -> Set<UInt16> {
+    /// `--expect-plaintext`'s servers, in the order given (the first that
+    /// matches a flow is the one its reason names).
+    func expectedPlaintextServers() throws -> [ExpectedPlaintextServer] {
         guard let expectPlaintext else { return [] }
-        var ports = Set<UInt16>()
+        var servers: [ExpectedPlaintextServer] = []
         for word in expectPlaintext.split(separator: ",", omittingEmptySubsequences: false) {
             let text = String(word.filter { $0 != " " })
-            guard let port = UInt16(text), port > 0 else {
-                throw ValidationError("--expect-plaintext: '\(text)' is not a port (1-65535); give ports comma-separated, e.g. 4191,9100")
+            do {
+                let server = try ExpectedPlaintextServer(parsing: Substring(text))
+                if !servers.contains(server) { servers.append(server) }
+            } catch {
+                throw ValidationError("--expect-plaintext: \(error)")
             }
-            ports.insert(port)
         }
-        return ports
+        return servers
     }
 
     func failOnVerdicts() throws -> Set<Verdict> {
@@ -343,7 +346,7 @@ struct Wirecheck: ParsableCommand {
         var configuration = AnalyzerConfiguration()
         configuration.idleTimeoutNanoseconds = Int64(idleTimeout * 1e9)
         configuration.policy.istioAllowance = !noIstioAllowance
-        configuration.policy.listedPlaintextPorts = (try? expectedPlaintextPorts()) ?? []
+        configuration.policy.expectedPlaintextServers = (try? expectedPlaintextServers()) ?? []
         configuration.maximumFlows = maxFlows
         configuration.budget = ReassemblyBudget(perDirectionBytes: maxFlowBuffer * 1024, totalBytes: maxBuffer * 1024 * 1024)
         batchReports = !source.isLive

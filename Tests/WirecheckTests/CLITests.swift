@@ -149,6 +149,31 @@ import Testing
         #expect(try wirecheck(["-r", permissive, "--no-istio-allowance", "--expect-plaintext", "80"]).status == 0)
     }
 
+    /// --expect-plaintext with an address or a range allows that server only:
+    /// a Service's address as the client sent to it, or the pod's after the
+    /// node's DNAT, and nothing else on the port.
+    @Test func expectPlaintextServers() throws {
+        let permissive = TestSupport.capturesDirectory.appendingPathComponent("permissive.pcap").path
+        let allowed = try wirecheck(["-r", permissive, "--expect-plaintext", "10.111.1.0/24:80"])
+        #expect(allowed.status == 0, "\(allowed.stdout)")
+        #expect(allowed.stdout.contains("(expected: 10.111.1.0/24:80 is listed by --expect-plaintext)"), "\(allowed.stdout)")
+        #expect(allowed.stdout.hasSuffix("result: PASS (no plaintext flow besides the 1 expected)\n"), "\(allowed.stdout)")
+        for other in ["10.111.1.121:80", "10.111.2.0/24:80", "10.111.1.122:8080", "[fd00::/8]:80"] {
+            #expect(try wirecheck(["-r", permissive, "--expect-plaintext", other]).status == 1, "\(other)")
+        }
+        let service = TestSupport.capturesDirectory.appendingPathComponent("lab-service-permissive.pcap").path
+        for listed in ["10.96.0.10:80", "10.111.1.122:80"] {
+            let run = try wirecheck(["-r", service, "--json", "--expect-plaintext", "10.111.2.9:80, \(listed)"])
+            #expect(run.status == 0, "\(listed): \(run.stdout)")
+            let plaintext = try TestSupport.jsonLines(run.stdout).filter { $0["verdict"] as? String == "plaintext" }
+            #expect(plaintext.count == 1 && plaintext.first?["expected"] as? Bool == true, "\(listed)")
+            #expect((plaintext.first?["reason"] as? String)?.hasSuffix("(expected: \(listed) is listed by --expect-plaintext)") == true, "\(listed)")
+        }
+        let refused = try wirecheck(["-r", permissive, "--expect-plaintext", "4191,10.244.1.5/16:9100"])
+        #expect(refused.status == 3)
+        #expect(refused.stderr.contains("--expect-plaintext: '10.244.1.5/16:9100': '10.244.1.5/16' has bits set past its prefix: the range is 10.244.0.0/16"), "\(refused.stderr)")
+    }
+
     /// A full flow table judges the oldest flow early: every flow still gets its verdict.
     @Test func evictedFlowsKeepTheirVerdicts() throws {
         let run = try wirecheck(["-r", permissive, "--json", "--max-flows", "1"])

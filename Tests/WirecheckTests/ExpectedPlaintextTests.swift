@@ -1,0 +1,166 @@
+import Foundation
+import PacketDecoding
+import PayloadClassification
+import Testing
+@testable import VerdictPolicy
+
+/// `--expect-plaintext` entries: what they take, what they refuse and why,
+/// and which flows they allow.
+@Suite struct ExpectedPlaintextTests {
+    static func address(_ text: String) -> IPAddress {
+        IPAddress(parsing: Substring(text)) ?? IPAddress(ipv4: 0)
+    }
+
+    static func network(_ text: String) throws -> IPNetwork {
+        try IPNetwork(parsing: Substring(text))
+    }
+
+    @Test func rangesHoldTheirAddressesAndNoOthers() throws {
+        let pods = try Self.network("10.244.0.0/16")
+        #expect(pods.contains(Self.address("10.244.0.0")))
+        #expect(pods.contains(Self.address("10.244.255.255")))
+        #expect(!pods.contains(Self.address("10.245.0.0")))
+        #expect(!pods.contains(Self.address("10.243.255.255")))
+        // Never the other family, not even its mapped form.
+        #expect(!pods.contains(Self.address("::ffff:10.244.1.1")))
+        let one = try Self.network("10.111.1.122")
+        #expect(one.prefixLength == 32 && one.description == "10.111.1.122")
+        #expect(one.contains(Self.address("10.111.1.122")) && !one.contains(Self.address("10.111.1.123")))
+        let everything = try Self.network("0.0.0.0/0")
+        #expect(everything.contains(Self.address("255.255.255.255")) && !everything.contains(Self.address("::1")))
+        // IPv6 prefixes inside the high half, at its edge and in the low half.
+        let v6 = try Self.network("fd00:10:244::/48")
+        #expect(v6.contains(Self.address("fd00:10:244:ffff::1")) && !v6.contains(Self.address("fd00:10:245::1")))
+        let half = try Self.network("fd00:1:2:3::/64")
+        #expect(half.contains(Self.address("fd00:1:2:3:ffff:ffff:ffff:ffff")) && !half.contains(Self.address("fd00:1:2:4::")))
+        let narrow = try Self.network("fd00::1:0/112")
+        #expect(narrow.contains(Self.address("fd00::1:ffff")) && !narrow.contains(Self.address("fd00::2:0")))
+        #expect(narrow.description == "fd00::1:0/112")
+        #expect(try Self.network("::/0").contains(Self.address("fd00::1")))
+        #expect(try Self.network("fd00::1/128").description == "fd00::1")
+    }
+
+    @Test func rangesRefusedSayWhy() {
+        #expect(throws: IPNetwork.ParseError.bitsPastPrefix("10.244.1.5/16", range: "10.244.0.0/16")) {
+            try Self.network("10.244.1.5/16")
+        }
+        #expect(throws: IPNetwork.ParseError.bitsPastPrefix("fd00::1/64", range: "fd00::/64")) {
+            try Self.network("fd00::1/64")
+        }
+        for bad in ["10.0.0.0/33", "fd00::/129", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/0008"] {
+            #expect(throws: IPNetwork.ParseError.badPrefixLength(bad)) { try Self.network(bad) }
+        }
+        for bad in ["", "10.0.0", "10.0.0.256", "pods", "10.0.0.0/16/2"] {
+            #expect(throws: (any Error).self) { try Self.network(bad) }
+        }
+    }
+
+    static func entry(_ text: String) throws(ExpectedPlaintextServer.ParseError) -> ExpectedPlaintextServer {
+        try ExpectedPlaintextServer(parsing: Substring(text))
+    }
+
+    @Test func entriesTakeAPortAnAddressOrARange() throws {
+        #expect(try Self.entry("4191") == ExpectedPlaintextServer(port: 4191))
+        #expect(try Self.entry("10.111.1.122:9100") == ExpectedPlaintextServer(port: 9100, network: Self.network("10.111.1.122")))
+        #expect(try Self.entry("10.111.1.0/24:9100") == ExpectedPlaintextServer(port: 9100, network: Self.network("10.111.1.0/24")))
+        #expect(try Self.entry("[fd00::1]:8080") == ExpectedPlaintextServer(port: 8080, network: Self.network("fd00::1")))
+        #expect(try Self.entry("[fd00::/64]:8080") == ExpectedPlaintextServer(port: 8080, network: Self.network("fd00::/64")))
+        // As the reason names them.
+        #expect(try Self.entry("4191").description == "port 4191")
+        #expect(try Self.entry("10.111.1.0/24:9100").description == "10.111.1.0/24:9100")
+        #expect(try Self.entry("[FD00:0::1]:8080").description == "[fd00::1]:8080")
+        #expect(try Self.entry("[fd00::/64]:8080").description == "[fd00::/64]:8080")
+    }
+
+    @Test(arguments: [
+        ("0", "is not a port"), ("65536", "is not a port"), ("http", "is not a port"), ("", "is not a port"),
+        ("+80", "is not a port"), ("10.1.2.3", "has no port: give ADDRESS:PORT, as 10.1.2.3:9100"),
+        ("10.1.2.3:", "is not a port"), ("10.1.2.3:0", "is not a port"), ("10.1.2.3:http", "is not a port"),
+        ("fd00::1:8080", "write an IPv6 address in brackets"), ("fd00::1", "write an IPv6 address in brackets"),
+        ("[fd00::1]", "needs a port after it"), ("[fd00::1]8080", "needs a port after it"),
+        ("[10.1.2.3]:80", "brackets are for IPv6 addresses; write 10.1.2.3:80"),
+        ("10.1.2.300:80", "is not an IPv4 or IPv6 address"), ("pods:80", "is not an IPv4 or IPv6 address"),
+        ("10.244.1.5/16:9100", "bits set past its prefix: the range is 10.244.0.0/16"),
+        ("[::ffff:10.1.2.3]:80", ""),
+    ])
+    func entriesRefusedSayWhy(text: String, says: String) {
+        if says.isEmpty {
+            // A mapped IPv6 address in brackets is IPv6, and taken.
+            #expect(throws: Never.self) { try Self.entry(text) }
+            return
+        }
+        do {
+            let taken = try Self.entry(text)
+            Issue.record("'\(text)' was taken as \(taken)")
+        } catch {
+            #expect(error.description.contains(says), "\(error)")
+            #expect(error.description.contains("'\(text)'"), "\(error)")
+        }
+    }
+
+    static func flow(server: String, translatedServer: String? = nil) -> FlowObservation {
+        func endpoint(_ text: String) -> Endpoint {
+            let colon = text.lastIndex(of: ":") ?? text.endIndex
+            let host = text[..<colon].trimmingCharacters(in: ["[", "]"])
+            return Endpoint(address: address(host), port: UInt16(text[text.index(after: colon)...]) ?? 0)
+        }
+        var o = FlowObservation(client: endpoint("10.111.1.20:50462"), server: endpoint(server))
+        o.translatedServer = translatedServer.map(endpoint)
+        return o
+    }
+
+    @Test func entriesMatchTheServerAsAddressedOrAsTranslated() throws {
+        let service = Self.flow(server: "10.96.0.10:80", translatedServer: "10.111.1.122:8080")
+        // A port alone: the port the server listens on (the pod's), as Istio's allowance.
+        #expect(try Self.entry("8080").matches(service))
+        #expect(try !Self.entry("80").matches(service))
+        // An address: the Service's address and port, or the pod's.
+        #expect(try Self.entry("10.96.0.10:80").matches(service))
+        #expect(try Self.entry("10.96.0.0/12:80").matches(service))
+        #expect(try Self.entry("10.111.1.122:8080").matches(service))
+        #expect(try Self.entry("10.111.1.0/24:8080").matches(service))
+        // Not an address with the other's port, nor another address.
+        #expect(try !Self.entry("10.96.0.10:8080").matches(service))
+        #expect(try !Self.entry("10.111.1.122:80").matches(service))
+        #expect(try !Self.entry("10.111.2.0/24:8080").matches(service))
+        let direct = Self.flow(server: "10.111.1.122:80")
+        #expect(try Self.entry("10.111.1.122:80").matches(direct))
+        #expect(try !Self.entry("10.111.1.121:80").matches(direct))
+        let v6 = Self.flow(server: "[fd00::7a]:9100")
+        #expect(try Self.entry("[fd00::/64]:9100").matches(v6))
+        #expect(try !Self.entry("[fd01::/64]:9100").matches(v6))
+        #expect(try !Self.entry("0.0.0.0/0:9100").matches(v6))
+    }
+
+    /// The policy takes the first entry that matches, and names it; Istio's
+    /// own ports keep their reason.
+    @Test func thePolicyNamesTheEntryThatAllowedAFlow() throws {
+        var http = DirectionSummary()
+        http.kind = .http
+        http.bytes = 100
+        http.protocolName = "http"
+        var o = Self.flow(server: "10.96.0.10:80", translatedServer: "10.111.1.122:8080")
+        o.clientToServer = http
+        o.serverToClient = http
+        var options = PolicyOptions()
+        #expect(!VerdictPolicy.judge(o, options: options).expected)
+        options.expectedPlaintextServers = [try Self.entry("10.111.2.0/24:8080"), try Self.entry("10.96.0.0/12:80"), try Self.entry("8080")]
+        let report = VerdictPolicy.judge(o, options: options)
+        #expect(report.expected && report.verdict == .plaintext)
+        #expect(report.expectedListing == (try Self.entry("10.96.0.0/12:80")))
+        #expect(report.reason.hasSuffix("(expected: 10.96.0.0/12:80 is listed by --expect-plaintext)"), "\(report.reason)")
+        options.expectedPlaintextServers = [try Self.entry("10.111.2.0/24:8080")]
+        #expect(!VerdictPolicy.judge(o, options: options).expected)
+        // Encrypted flows are never "expected".
+        var tls = DirectionSummary()
+        tls.kind = .tls
+        tls.bytes = 500
+        tls.tlsRecords = 5
+        tls.handshake.clientHelloSeen = true
+        o.clientToServer = tls
+        o.serverToClient = tls
+        options.expectedPlaintextServers = [try Self.entry("8080")]
+        let encrypted = VerdictPolicy.judge(o, options: options)
+        #expect(encrypted.verdict == .encrypted && !encrypted.expected && encrypted.expectedListing == nil)
+    }
+}
