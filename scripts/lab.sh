@@ -18,6 +18,9 @@
 #   scripts/lab.sh check                       can the lab run here? (reason on stderr)
 #   scripts/lab.sh up [permissive|strict]      build (or switch) the lab
 #   scripts/lab.sh traffic                     mesh TLS 1.3, mesh TLS 1.2, legacy plaintext
+#   scripts/lab.sh probe-traffic               a kubelet probe from the node (one GET, User-Agent
+#                                              kube-probe/1.32), two such requests on one connection,
+#                                              legacy plaintext
 #   scripts/lab.sh record OUT.pcap [mode]      up, tcpdump -i any in the node, traffic, stop
 #   scripts/lab.sh secrets                     start PostgreSQL (password auth), SMTP, an MQTT
 #                                              broker (mosquitto) and an LDAP server (slapd) in
@@ -221,11 +224,44 @@ legacy_request() {
     "http://${1:-$WEB_IP}:${2:-80}/" || echo "lab: legacy request failed (expected under strict)" >&2
 }
 
+# kubelet_probe [REQUESTS]: an HTTP probe of the webserver from the node's
+# address, as kubelet's prober sends one (Go's client: a connection per probe,
+# one GET with User-Agent kube-probe/1.32, Accept */* and Connection: close).
+# REQUESTS > 1 sends that many on the one connection, which kubelet never does.
+kubelet_probe() {
+  in_ns wc-node python3 - "$WEB_IP" "${1:-1}" <<'PROBE'
+import socket, sys
+address, requests = sys.argv[1], int(sys.argv[2])
+def head(last):
+    return (f"GET / HTTP/1.1\r\nHost: {address}:80\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\n"
+            + ("Connection: close\r\n" if last else "") + "\r\n").encode()
+with socket.create_connection((address, 80), timeout=5) as s:
+    s.sendall(b"".join(head(i == requests - 1) for i in range(requests)))
+    while s.recv(65536):
+        pass
+PROBE
+}
+
 traffic() {
   ip netns pids wc-web >/dev/null 2>&1 || die "lab is not up (scripts/lab.sh up)"
   mesh_request tls1_3
   sleep 0.3
   mesh_request tls1_2
+  sleep 0.3
+  legacy_request
+  sleep 0.3
+}
+
+# probe-traffic: a kubelet probe from the node, two probe-like requests on one
+# connection from the node, and the legacy client's plaintext request.
+probe_traffic() {
+  ip netns pids wc-web >/dev/null 2>&1 || die "lab is not up (scripts/lab.sh up)"
+  # kubelet probes from the node's own address on the pods' bridge, as on a
+  # node whose CNI gives the bridge the pod network's gateway address.
+  in_ns wc-node ip addr replace "$NODE_IP/24" dev wcbr0
+  kubelet_probe 1
+  sleep 0.3
+  kubelet_probe 2
   sleep 0.3
   legacy_request
   sleep 0.3
@@ -626,6 +662,7 @@ case ${1:-} in
   check) check ;;
   up) up "${2:-permissive}" ;;
   traffic) traffic ;;
+  probe-traffic) probe_traffic ;;
   record) shift; record "$@" ;;
   secrets) secrets ;;
   record-services) shift; record_services "$@" ;;

@@ -293,6 +293,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
             kind: sofar.kind, protocolName: sofar.protocolName, bytes: sofar.bytes, gapBytes: sofar.gapBytes,
             unverifiedBytes: sofar.unverifiedBytes, startedMidStream: sofar.startedMidStream,
             resynchronised: sofar.resynchronised, windowShed: sofar.windowShed,
+            kubeletProbeOnly: sofar.kubeletProbeHead && sofar.kind == .http && sofar.gapBytes == 0
+                && sofar.unverifiedBytes == 0 && sofar.bytes == Int(httpHeadEnd),
             tlsRecords: walked ? walker.records : 0,
             tlsApplicationDataRecords: walked ? walker.applicationDataRecords : 0,
             tlsAlertRecords: walked ? walker.alertRecords : 0,
@@ -810,6 +812,9 @@ public struct DirectionClassifier: StreamSink, Sendable {
             }
             if kind == .http, streamOffset < Self.upgradeScanLimit, let end = Probes.find(bytes, "\r\n\r\n") {
                 httpHeadEnd = Int32(streamOffset + end + 4)
+                if streamOffset == 0, !summary.startedMidStream {
+                    summary.kubeletProbeHead = Probes.isKubeletProbe(head: UnsafeRawBufferPointer(rebasing: bytes[..<end]))
+                }
                 // A mesh proxy's refusal is the first thing its direction sends.
                 if streamOffset == 0, let refusal = Probes.proxyRefusal(bytes, headEnd: end) {
                     summary.evidence = refusal.evidence
@@ -1187,6 +1192,9 @@ struct SummarySoFar: Sendable {
     var windowShed = false
     /// An SSH side sent NEWKEYS (see `SSHKeyExchange`).
     var sshNewKeysSent = false
+    /// The stream opened with a kubelet probe's request head (see
+    /// `DirectionSummary.kubeletProbeOnly`).
+    var kubeletProbeHead = false
 
     var preamble: String? {
         get { rare.value?.preamble }

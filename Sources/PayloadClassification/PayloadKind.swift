@@ -47,6 +47,11 @@ public struct DirectionSummary: Sendable, Equatable {
     /// Bytes held while deciding were given up at the memory limit on all
     /// flows' windows (they count in `unverifiedBytes`).
     public var windowShed: Bool
+    /// The direction's bytes, from its first, are one HTTP GET request head
+    /// with kubelet's `User-Agent: kube-probe/…` and nothing else: a probe
+    /// (kubelet opens a connection for each). (Here, in the padding after
+    /// the flags above, it costs no space.)
+    public var kubeletProbeOnly: Bool
     /// TLS records walked.
     public var tlsRecords: Int
     public var tlsApplicationDataRecords: Int
@@ -78,7 +83,8 @@ public struct DirectionSummary: Sendable, Equatable {
     public init() {
         self.init(
             kind: .none, protocolName: nil, bytes: 0, gapBytes: 0, unverifiedBytes: 0,
-            startedMidStream: false, resynchronised: false, windowShed: false, tlsRecords: 0, tlsApplicationDataRecords: 0,
+            startedMidStream: false, resynchronised: false, windowShed: false, kubeletProbeOnly: false,
+            tlsRecords: 0, tlsApplicationDataRecords: 0,
             tlsAlertRecords: 0, tlsEndsOnRecordBoundary: false, framingBreak: nil, preamble: nil,
             evidence: nil, entropy: nil, handshake: TLSHandshakeDetails(), tlsPayloadSample: TLSPayloadSample(),
             proxyRefusal: nil, sshNewKeysSent: false
@@ -89,7 +95,8 @@ public struct DirectionSummary: Sendable, Equatable {
     @inlinable
     public init(
         kind: PayloadKind, protocolName: String?, bytes: Int, gapBytes: Int, unverifiedBytes: Int,
-        startedMidStream: Bool, resynchronised: Bool, windowShed: Bool, tlsRecords: Int, tlsApplicationDataRecords: Int,
+        startedMidStream: Bool, resynchronised: Bool, windowShed: Bool, kubeletProbeOnly: Bool = false,
+        tlsRecords: Int, tlsApplicationDataRecords: Int,
         tlsAlertRecords: Int, tlsEndsOnRecordBoundary: Bool, framingBreak: FramingBreak?, preamble: String?,
         evidence: String?, entropy: Double?, handshake: TLSHandshakeDetails, tlsPayloadSample: TLSPayloadSample,
         proxyRefusal: ProxyRefusal?, sshNewKeysSent: Bool
@@ -102,6 +109,7 @@ public struct DirectionSummary: Sendable, Equatable {
         self.startedMidStream = startedMidStream
         self.resynchronised = resynchronised
         self.windowShed = windowShed
+        self.kubeletProbeOnly = kubeletProbeOnly
         self.tlsRecords = tlsRecords
         self.tlsApplicationDataRecords = tlsApplicationDataRecords
         self.tlsAlertRecords = tlsAlertRecords

@@ -219,6 +219,18 @@ enum Probes {
         return .cleartext(.http, protocolName: "http", evidence: evidence)
     }
 
+    /// A request head as kubelet's prober writes it: `GET`, then, as Go's
+    /// client writes every request, `Host` as the first header and
+    /// `User-Agent` the second, here `kube-probe/1.32`. Compared where Go
+    /// puts them and as Go spells them: two line ends found, not a search
+    /// of the head (a search cost each GET 480 instructions, measured).
+    static func isKubeletProbe(head: UnsafeRawBufferPointer) -> Bool {
+        guard startsWith(head, "GET "), let requestLineEnd = head.firstIndex(ofByte: 0x0A) else { return false }
+        let host = UnsafeRawBufferPointer(rebasing: head[(requestLineEnd + 1)...])
+        guard startsWith(host, "Host: "), let hostEnd = host.firstIndex(ofByte: 0x0A) else { return false }
+        return startsWith(UnsafeRawBufferPointer(rebasing: host[(hostEnd + 1)...]), "User-Agent: kube-probe/")
+    }
+
     private static let upgradeName = Array("upgrade:".utf8)
     private static let webSocketToken = Array("websocket".utf8)
 

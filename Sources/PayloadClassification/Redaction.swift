@@ -275,7 +275,7 @@ public enum Redaction {
     }
 
     /// What a header line contributes to the summary.
-    private enum HeaderRole { case host, upgrade, secret, other }
+    private enum HeaderRole { case host, upgrade, secret, userAgent, other }
 
     /// The header's role, from its name compared in place, case-insensitively:
     /// first by length, so most names are dismissed with one comparison and
@@ -287,7 +287,9 @@ public enum Redaction {
         case 6: return equalsIgnoringCase(name, "cookie") ? .secret : .other
         case 7: return equalsIgnoringCase(name, "upgrade") ? .upgrade : .other
         case 9: return equalsIgnoringCase(name, "x-api-key") ? .secret : .other
-        case 10: return equalsIgnoringCase(name, "set-cookie") ? .secret : .other
+        case 10:
+            if equalsIgnoringCase(name, "set-cookie") { return .secret }
+            return equalsIgnoringCase(name, "user-agent") ? .userAgent : .other
         case 12: return equalsIgnoringCase(name, "x-auth-token") || equalsIgnoringCase(name, "x-csrf-token") ? .secret : .other
         case 13: return equalsIgnoringCase(name, "authorization") ? .secret : .other
         case 19: return equalsIgnoringCase(name, "proxy-authorization") ? .secret : .other
@@ -311,6 +313,15 @@ public enum Redaction {
             // h2c or websocket: what the connection turns into next.
             summary.out.append(first ? " (Upgrade: " : "; Upgrade: ")
             summary.out.appendPrintable(value, limit: 40)
+        case .userAgent:
+            // Shown only when it is kubelet's prober: it names the client of
+            // a probe, which `--expect-plaintext kube-probe` allows.
+            var start = 0
+            while start < value.count, value[start] == 0x20 { start += 1 }
+            let agent = UnsafeRawBufferPointer(rebasing: value[start...])
+            guard Probes.startsWith(agent, "kube-probe/") else { return }
+            summary.out.append(first ? " (User-Agent: " : "; User-Agent: ")
+            summary.out.appendPrintable(agent, limit: 40)
         case .secret:
             summary.out.append(first ? " (" : "; ")
             summary.out.appendPrintable(nameBytes, limit: 64, trim: false)

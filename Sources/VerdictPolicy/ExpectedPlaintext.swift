@@ -1,19 +1,22 @@
 import PacketDecoding
+import PayloadClassification
 
-/// A server whose plaintext the site expects by design (`--expect-plaintext`):
-/// a port on any address, or a port on one address or a range. A port alone
-/// allows it on every server of the node; an address keeps the allowance to
-/// the one service that needs it (a node exporter on the nodes' addresses,
-/// not port 9100 wherever it is).
-public struct ExpectedPlaintextServer: Sendable, Equatable, CustomStringConvertible {
-    /// nil: any address.
-    public let network: IPNetwork?
-    public let port: UInt16
-
-    public init(port: UInt16, network: IPNetwork? = nil) {
-        self.port = port
-        self.network = network
-    }
+/// Plaintext the site expects by design (`--expect-plaintext`): to a port on
+/// any address, to a port on one address or a range, or kubelet's HTTP
+/// probes. A port alone allows it on every server of the node; an address
+/// keeps the allowance to the one service that needs it (a node exporter on
+/// the nodes' addresses, not port 9100 wherever it is).
+public enum PlaintextExpectation: Sendable, Equatable, CustomStringConvertible {
+    /// A port on any address.
+    case port(UInt16)
+    /// A port on an address or range.
+    case server(IPNetwork, port: UInt16)
+    /// kubelet's HTTP probes (`kube-probe`): a connection whose client sent
+    /// one GET request with kubelet's `User-Agent: kube-probe/…` and nothing
+    /// else, answered in HTTP or not at all. A mesh that lets probes through
+    /// in clear (Linkerd's default policy authorizes them) shows one such
+    /// flow per probe and pod; by what was said, not by address or port.
+    case kubeletProbe
 
     /// Why an entry was refused, in words that show the forms taken.
     public struct ParseError: Error, Equatable, CustomStringConvertible {
@@ -21,9 +24,13 @@ public struct ExpectedPlaintextServer: Sendable, Equatable, CustomStringConverti
     }
 
     /// `PORT`, `ADDRESS:PORT` or `RANGE:PORT` (`10.244.0.0/16:9100`), IPv6
-    /// in brackets (`[fd00::1]:8080`, `[fd00::/64]:8080`).
+    /// in brackets (`[fd00::1]:8080`, `[fd00::/64]:8080`), or `kube-probe`.
     public init(parsing text: Substring) throws(ParseError) {
-        let forms = "a port (1-65535), ADDRESS:PORT or RANGE:PORT, e.g. 4191,10.244.0.0/16:9100,[fd00::1]:8080"
+        if text == "kube-probe" {
+            self = .kubeletProbe
+            return
+        }
+        let forms = "a port (1-65535), ADDRESS:PORT, RANGE:PORT or kube-probe, e.g. 4191,10.244.0.0/16:9100,[fd00::1]:8080"
         let host: Substring?, portText: Substring
         if text.first == "[" {
             guard let close = text.firstIndex(of: "]"), text[close...].hasPrefix("]:") else {
@@ -61,24 +68,36 @@ public struct ExpectedPlaintextServer: Sendable, Equatable, CustomStringConverti
                 throw ParseError(description: "'\(text)': brackets are for IPv6 addresses; write \(host):\(port)")
             }
         }
-        self.init(port: port, network: network)
+        self = network.map { .server($0, port: port) } ?? .port(port)
     }
 
-    /// Whether this flow's server is the one named: a port alone by the port
-    /// the server listens on (after a NAT, the pod's), as Istio's allowance;
-    /// an address by the server the client sent to or, after a NAT the
-    /// capture shows, the one it reached (a Service's ClusterIP and port,
-    /// or its pod's).
+    /// Whether this flow is plaintext the entry allows. A port alone by the
+    /// port the server listens on (after a NAT, the pod's), as Istio's
+    /// allowance; an address by the server the client sent to or, after a
+    /// NAT the capture shows, the one it reached (a Service's ClusterIP and
+    /// port, or its pod's).
     public func matches(_ observation: FlowObservation) -> Bool {
-        guard let network else { return observation.listeningPort == port }
-        if observation.server.port == port, network.contains(observation.server.address) { return true }
-        guard let translated = observation.translatedServer else { return false }
-        return translated.port == port && network.contains(translated.address)
+        switch self {
+        case .port(let port):
+            return observation.listeningPort == port
+        case .server(let network, let port):
+            if observation.server.port == port, network.contains(observation.server.address) { return true }
+            guard let translated = observation.translatedServer else { return false }
+            return translated.port == port && network.contains(translated.address)
+        case .kubeletProbe:
+            let answer = observation.serverToClient.kind
+            return observation.clientToServer.kubeletProbeOnly && (answer == .http || answer == .none)
+        }
     }
 
-    /// As the reason names it: `port 9100`, `10.244.0.0/16:9100`, `[fd00::1]:8080`.
+    /// As the reason names it: `port 9100`, `10.244.0.0/16:9100`,
+    /// `[fd00::1]:8080`, `kube-probe`.
     public var description: String {
-        guard let network else { return "port \(port)" }
-        return network.address.isIPv6 ? "[\(network)]:\(port)" : "\(network):\(port)"
+        switch self {
+        case .port(let port): return "port \(port)"
+        case .server(let network, let port):
+            return network.address.isIPv6 ? "[\(network)]:\(port)" : "\(network):\(port)"
+        case .kubeletProbe: return "kube-probe"
+        }
     }
 }

@@ -25,7 +25,7 @@ public struct PolicyOptions: Sendable, Equatable {
     /// first that matches. (One array, searched only for plaintext flows: the
     /// options are copied for every packet handed to `process(…emit:)`, and
     /// a second collection there cost a tenth more instructions per packet.)
-    public var expectedPlaintextServers: [ExpectedPlaintextServer] = []
+    public var expectedPlaintext: [PlaintextExpectation] = []
 
     public init() {}
 }
@@ -58,7 +58,7 @@ public enum VerdictPolicy {
     /// the consuming `judge`, each was copied and destroyed twice per flow).
     private static func assess(_ o: FlowObservation, options: PolicyOptions) -> (
         verdict: Verdict, reason: Reason, protocolName: String?, tls: TLSFacts?,
-        notes: [String], expected: Bool, expectedListing: ExpectedPlaintextServer?, mesh: Mesh?
+        notes: [String], expected: Bool, expectedListing: PlaintextExpectation?, mesh: Mesh?
     ) {
         let c = o.clientToServer, s = o.serverToClient
         let (verdict, reason) = decide(o, c, s)
@@ -76,8 +76,8 @@ public enum VerdictPolicy {
         }
         // The reason then says so (see `FlowReport.reason`).
         let byIstio = verdict == .plaintext && options.istioAllowance && PolicyOptions.isIstioPlaintextPort(port)
-        let listing = verdict == .plaintext && !byIstio && !options.expectedPlaintextServers.isEmpty
-            ? options.expectedPlaintextServers.first(where: { $0.matches(o) }) : nil
+        let listing = verdict == .plaintext && !byIstio && !options.expectedPlaintext.isEmpty
+            ? options.expectedPlaintext.first(where: { $0.matches(o) }) : nil
         return (verdict, reason, protocolName(c, s), tls, notes(o, c, s, keyExchange: keyExchange), byIstio || listing != nil, listing, mesh)
     }
 

@@ -334,7 +334,7 @@ public struct FlowReport: Sendable {
     public var expected = false
     /// The `--expect-plaintext` entry that made it expected (nil: Istio's
     /// allowance, or not expected).
-    public var expectedListing: ExpectedPlaintextServer? = nil
+    public var expectedListing: PlaintextExpectation? = nil
     /// The service mesh the TLS handshake points to; nil for other TLS and for non-TLS flows.
     public var mesh: Mesh? = nil
 
@@ -353,7 +353,9 @@ public struct FlowReport: Sendable {
     public func writeReason(to out: inout ByteWriter) {
         why.write(to: &out)
         guard expected else { return }
-        if let expectedListing {
+        if expectedListing == .kubeletProbe {
+            out.append(" (expected: kubelet's probe, and kube-probe is listed by --expect-plaintext)")
+        } else if let expectedListing {
             out.append(" (expected: ")
             out.append(expectedListing.description)
             out.append(" is listed by --expect-plaintext)")

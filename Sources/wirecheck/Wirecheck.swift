@@ -104,8 +104,8 @@ struct Wirecheck: ParsableCommand {
     var noIstioAllowance = false
 
     @Option(help: ArgumentHelp(
-        "Servers whose plaintext is expected, comma-separated: a port on any address (4191, Linkerd's proxy admin port, which kubelet probes and Prometheus scrapes in clear), or on an address or range (10.111.1.0/24:9100, [fd00::1]:8080): reported as plaintext (expected), not failing.",
-        valueName: "servers"))
+        "Plaintext expected by design, comma-separated: to a port on any address (4191, Linkerd's proxy admin port, which kubelet probes and Prometheus scrapes in clear), or on an address or range (10.111.1.0/24:9100, [fd00::1]:8080), or kube-probe (kubelet's HTTP probes): reported as plaintext (expected), not failing.",
+        valueName: "list"))
     var expectPlaintext: String?
 
     @Option(help: ArgumentHelp("Flows tracked at once; beyond it the oldest idle flow gets its verdict and is dropped.", valueName: "flows"))
@@ -132,7 +132,7 @@ struct Wirecheck: ParsableCommand {
         if bufferSize <= 0 { throw ValidationError("-B must be positive") }
         if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
         _ = try failOnVerdicts()
-        _ = try expectedPlaintextServers()
+        _ = try plaintextExpectations()
         _ = try shownVerdicts()
         if maxFlows <= 0 || maxFlowBuffer <= 0 || maxBuffer <= 0 {
             throw ValidationError("--max-flows, --max-flow-buffer and --max-buffer must be positive")
@@ -147,21 +147,21 @@ struct Wirecheck: ParsableCommand {
         }
     }
 
-    /// `--expect-plaintext`'s servers, in the order given (the first that
+    /// `--expect-plaintext`'s entries, in the order given (the first that
     /// matches a flow is the one its reason names).
-    func expectedPlaintextServers() throws -> [ExpectedPlaintextServer] {
+    func plaintextExpectations() throws -> [PlaintextExpectation] {
         guard let expectPlaintext else { return [] }
-        var servers: [ExpectedPlaintextServer] = []
+        var entries: [PlaintextExpectation] = []
         for word in expectPlaintext.split(separator: ",", omittingEmptySubsequences: false) {
             let text = String(word.filter { $0 != " " })
             do {
-                let server = try ExpectedPlaintextServer(parsing: Substring(text))
-                if !servers.contains(server) { servers.append(server) }
+                let entry = try PlaintextExpectation(parsing: Substring(text))
+                if !entries.contains(entry) { entries.append(entry) }
             } catch {
                 throw ValidationError("--expect-plaintext: \(error)")
             }
         }
-        return servers
+        return entries
     }
 
     func failOnVerdicts() throws -> Set<Verdict> {
@@ -346,7 +346,7 @@ struct Wirecheck: ParsableCommand {
         var configuration = AnalyzerConfiguration()
         configuration.idleTimeoutNanoseconds = Int64(idleTimeout * 1e9)
         configuration.policy.istioAllowance = !noIstioAllowance
-        configuration.policy.expectedPlaintextServers = (try? expectedPlaintextServers()) ?? []
+        configuration.policy.expectedPlaintext = (try? plaintextExpectations()) ?? []
         configuration.maximumFlows = maxFlows
         configuration.budget = ReassemblyBudget(perDirectionBytes: maxFlowBuffer * 1024, totalBytes: maxBuffer * 1024 * 1024)
         batchReports = !source.isLive

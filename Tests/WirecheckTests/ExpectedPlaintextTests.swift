@@ -55,16 +55,16 @@ import Testing
         }
     }
 
-    static func entry(_ text: String) throws(ExpectedPlaintextServer.ParseError) -> ExpectedPlaintextServer {
-        try ExpectedPlaintextServer(parsing: Substring(text))
+    static func entry(_ text: String) throws(PlaintextExpectation.ParseError) -> PlaintextExpectation {
+        try PlaintextExpectation(parsing: Substring(text))
     }
 
     @Test func entriesTakeAPortAnAddressOrARange() throws {
-        #expect(try Self.entry("4191") == ExpectedPlaintextServer(port: 4191))
-        #expect(try Self.entry("10.111.1.122:9100") == ExpectedPlaintextServer(port: 9100, network: Self.network("10.111.1.122")))
-        #expect(try Self.entry("10.111.1.0/24:9100") == ExpectedPlaintextServer(port: 9100, network: Self.network("10.111.1.0/24")))
-        #expect(try Self.entry("[fd00::1]:8080") == ExpectedPlaintextServer(port: 8080, network: Self.network("fd00::1")))
-        #expect(try Self.entry("[fd00::/64]:8080") == ExpectedPlaintextServer(port: 8080, network: Self.network("fd00::/64")))
+        #expect(try Self.entry("4191") == .port(4191))
+        #expect(try Self.entry("10.111.1.122:9100") == PlaintextExpectation.server(Self.network("10.111.1.122"), port: 9100))
+        #expect(try Self.entry("10.111.1.0/24:9100") == PlaintextExpectation.server(Self.network("10.111.1.0/24"), port: 9100))
+        #expect(try Self.entry("[fd00::1]:8080") == PlaintextExpectation.server(Self.network("fd00::1"), port: 8080))
+        #expect(try Self.entry("[fd00::/64]:8080") == PlaintextExpectation.server(Self.network("fd00::/64"), port: 8080))
         // As the reason names them.
         #expect(try Self.entry("4191").description == "port 4191")
         #expect(try Self.entry("10.111.1.0/24:9100").description == "10.111.1.0/24:9100")
@@ -144,12 +144,12 @@ import Testing
         o.serverToClient = http
         var options = PolicyOptions()
         #expect(!VerdictPolicy.judge(o, options: options).expected)
-        options.expectedPlaintextServers = [try Self.entry("10.111.2.0/24:8080"), try Self.entry("10.96.0.0/12:80"), try Self.entry("8080")]
+        options.expectedPlaintext = [try Self.entry("10.111.2.0/24:8080"), try Self.entry("10.96.0.0/12:80"), try Self.entry("8080")]
         let report = VerdictPolicy.judge(o, options: options)
         #expect(report.expected && report.verdict == .plaintext)
         #expect(report.expectedListing == (try Self.entry("10.96.0.0/12:80")))
         #expect(report.reason.hasSuffix("(expected: 10.96.0.0/12:80 is listed by --expect-plaintext)"), "\(report.reason)")
-        options.expectedPlaintextServers = [try Self.entry("10.111.2.0/24:8080")]
+        options.expectedPlaintext = [try Self.entry("10.111.2.0/24:8080")]
         #expect(!VerdictPolicy.judge(o, options: options).expected)
         // Encrypted flows are never "expected".
         var tls = DirectionSummary()
@@ -159,8 +159,74 @@ import Testing
         tls.handshake.clientHelloSeen = true
         o.clientToServer = tls
         o.serverToClient = tls
-        options.expectedPlaintextServers = [try Self.entry("8080")]
+        options.expectedPlaintext = [try Self.entry("8080")]
         let encrypted = VerdictPolicy.judge(o, options: options)
         #expect(encrypted.verdict == .encrypted && !encrypted.expected && encrypted.expectedListing == nil)
+    }
+
+    // MARK: kubelet's probes
+
+    /// The request kubelet's prober sends (Go's client, `DisableKeepAlives`).
+    static func probe(agent: String = "kube-probe/1.32", method: String = "GET", close: Bool = true) -> [UInt8] {
+        Array(("\(method) /healthz HTTP/1.1\r\nHost: 10.244.1.7:8080\r\nUser-Agent: \(agent)\r\nAccept: */*\r\n"
+            + (close ? "Connection: close\r\n" : "") + "\r\n").utf8)
+    }
+
+    static let answer = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+
+    /// One probe request and nothing else, whole or cut anywhere, is a
+    /// probe; anything more or other is not.
+    @Test func aDirectionIsAProbeOnlyWhenItSaysOneProbeRequest() {
+        let request = Self.probe()
+        #expect(ClassifierTests.classify(request).kubeletProbeOnly)
+        for cut in [1, 5, 30, request.count - 4, request.count - 1] {
+            let pieces: [StreamPiece] = [.data(Array(request[..<cut])), .data(Array(request[cut...]))]
+            #expect(ClassifierTests.classify(pieces).kubeletProbeOnly, "cut at \(cut)")
+        }
+        // A second request on the connection (kubelet opens one per probe).
+        #expect(!ClassifierTests.classify(Self.probe(close: false) + request).kubeletProbeOnly)
+        // A body, another client, another method, the header in another case
+        // (Go writes it as `User-Agent`), bytes the capture lost.
+        #expect(!ClassifierTests.classify(request + Array("x".utf8)).kubeletProbeOnly)
+        #expect(!ClassifierTests.classify(Self.probe(agent: "curl/8.5.0")).kubeletProbeOnly)
+        #expect(!ClassifierTests.classify(Self.probe(agent: "not-kube-probe/1.32")).kubeletProbeOnly)
+        #expect(!ClassifierTests.classify(Self.probe(method: "POST")).kubeletProbeOnly)
+        let lower = Array(String(decoding: request, as: UTF8.self).replacingOccurrences(of: "User-Agent", with: "user-agent").utf8)
+        #expect(!ClassifierTests.classify(lower).kubeletProbeOnly)
+        // Go's client writes Host, then User-Agent: elsewhere, it is another client.
+        let reordered = Array("GET /healthz HTTP/1.1\r\nHost: 10.244.1.7:8080\r\nAccept: */*\r\nUser-Agent: kube-probe/1.32\r\n\r\n".utf8)
+        #expect(!ClassifierTests.classify(reordered).kubeletProbeOnly)
+        #expect(!ClassifierTests.classify([.gap(10), .data(request)]).kubeletProbeOnly)
+        #expect(!ClassifierTests.classify(request, midStream: true).kubeletProbeOnly)
+        // The answer's side never is.
+        #expect(!ClassifierTests.classify(Self.answer).kubeletProbeOnly)
+    }
+
+    /// The evidence names kubelet's prober as the client; other agents are
+    /// not shown.
+    @Test func theEvidenceNamesKubeletsProber() {
+        #expect(ClassifierTests.classify(Self.probe()).evidence == "GET /healthz HTTP/1.1 (Host: 10.244.1.7:8080; User-Agent: kube-probe/1.32)")
+        #expect(ClassifierTests.classify(Self.probe(agent: "curl/8.5.0")).evidence == "GET /healthz HTTP/1.1 (Host: 10.244.1.7:8080)")
+    }
+
+    /// `kube-probe` allows a probe flow answered in HTTP or not at all, and
+    /// names kubelet in the reason; not a flow whose client said more.
+    @Test func kubeProbeAllowsProbesOnly() throws {
+        var options = PolicyOptions()
+        options.expectedPlaintext = [try Self.entry("kube-probe")]
+        var o = Self.flow(server: "10.244.1.7:8080")
+        o.clientToServer = ClassifierTests.classify(Self.probe())
+        o.serverToClient = ClassifierTests.classify(Self.answer)
+        let report = VerdictPolicy.judge(o, options: options)
+        #expect(report.verdict == .plaintext && report.expected && report.expectedListing == .kubeletProbe)
+        #expect(report.reason.hasSuffix("(expected: kubelet's probe, and kube-probe is listed by --expect-plaintext)"), "\(report.reason)")
+        #expect(!VerdictPolicy.judge(o, options: PolicyOptions()).expected)
+        // Answered with something other than HTTP: not a probe's exchange.
+        o.serverToClient = ClassifierTests.classify(Array("SSH-2.0-OpenSSH_9.6\r\n".utf8))
+        #expect(VerdictPolicy.judge(o, options: options).verdict == .plaintext)
+        #expect(!VerdictPolicy.judge(o, options: options).expected)
+        o.serverToClient = ClassifierTests.classify(Self.answer)
+        o.clientToServer = ClassifierTests.classify(Self.probe(close: false) + Self.probe())
+        #expect(!VerdictPolicy.judge(o, options: options).expected)
     }
 }

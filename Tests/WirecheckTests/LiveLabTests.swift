@@ -297,6 +297,33 @@ struct LiveLabTests {
         #expect(status == 1, "stderr: \(stderr)")
     }
 
+    /// kubelet's probes, live: from the node's address, one GET with
+    /// kubelet's User-Agent per connection, allowed by `--expect-plaintext
+    /// kube-probe`; two such requests on one connection are not (kubelet
+    /// never sends them), nor is the legacy client's request.
+    @Test func liveKubeletProbes() throws {
+        let (output, status, stderr) = try Self.captureLabTraffic(
+            mode: "permissive", filter: ["--expect-plaintext", "kube-probe", "host", "10.111.1.122", "and", "port", "80"],
+            traffic: "probe-traffic")
+        let flows = try TestSupport.jsonLines(output).filter { $0["type"] as? String == "flow" }
+        let fromNode = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.1:") == true }
+        let legacy = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.20:") == true }
+        #expect(fromNode.count == 2 && legacy.count == 1, "flows: \(output)")
+        let probe = fromNode.filter { $0["bytesToServer"] as? Int ?? 0 < 150 }, twice = fromNode.filter { $0["bytesToServer"] as? Int ?? 0 >= 150 }
+        #expect(probe.count == 1 && twice.count == 1, "flows: \(output)")
+        for flow in fromNode {
+            #expect(flow["verdict"] as? String == "plaintext", "\(flow)")
+            #expect((flow["evidence"] as? String)?.contains("User-Agent: kube-probe/1.32") == true, "\(flow)")
+        }
+        #expect(probe.first?["expected"] as? Bool == true, "\(probe)")
+        #expect((probe.first?["reason"] as? String)?.hasSuffix("(expected: kubelet's probe, and kube-probe is listed by --expect-plaintext)") == true, "\(probe)")
+        #expect(twice.first?["expected"] == nil, "\(twice)")
+        #expect(legacy.first?["verdict"] as? String == "plaintext" && legacy.first?["expected"] == nil, "\(legacy)")
+        let summary = try #require(TestSupport.jsonLines(output).last)
+        #expect(summary["plaintextExpected"] as? Int == 1, "\(summary)")
+        #expect(status == 1, "stderr: \(stderr)")
+    }
+
     /// A node's long capture as it is kept: rotated by tcpdump every second
     /// and each closed file gzipped (`tcpdump -G 1 -z gzip`). Read as
     /// several files, given newest first, every connection comes out whole
