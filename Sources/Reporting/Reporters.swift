@@ -194,6 +194,19 @@ public struct TextReporter: Reporter {
 
     /// "failing flows by server": the servers that took the failing flows,
     /// most first, for the summary. Empty when no flow failed.
+    /// `expected plaintext: 12 flows by --expect-plaintext kube-probe, 2 to Istio's port 15021`:
+    /// what passed as expected, and by which rule.
+    static func allowancesText(_ summary: RunSummary) -> String {
+        let ranked = summary.allowancesRanked
+        guard !ranked.isEmpty else { return "" }
+        let parts = ranked.map { entry -> String in
+            let flows = "\(entry.flows) flow\(entry.flows == 1 ? "" : "s")"
+            if case .istioPort = entry.allowance { return "\(flows) to \(entry.allowance) (by design)" }
+            return "\(flows) by \(entry.allowance)"
+        }
+        return "expected plaintext: " + parts.joined(separator: ", ") + "\n"
+    }
+
     static func failingServersText(_ servers: FailingServers, names: EndpointNames? = nil) -> String {
         guard !servers.isEmpty else { return "" }
         let ranked = servers.ranked
@@ -370,6 +383,7 @@ public struct TextReporter: Reporter {
         }
         text += Self.keyExchangeText(summary)
         text += Self.failingServersText(summary.failingServers, names: names)
+        text += Self.allowancesText(summary)
         if capture.untrackedResets > 0 {
             let one = capture.untrackedResets == 1
             text += "note: \(capture.untrackedResets) TCP reset packet\(one ? " of a connection" : "s of connections")"
@@ -493,6 +507,19 @@ public struct JSONLinesReporter: Reporter {
         json.add("encrypted", summary.count(.encrypted))
         json.add("plaintext", summary.count(.plaintext))
         json.add("plaintextExpected", summary.expectedPlaintext)
+        if !summary.allowances.isEmpty {
+            json.addObjects("plaintextExpectedBy", summary.allowancesRanked) { object, entry in
+                switch entry.allowance {
+                case .istioPort(let port):
+                    object.add("by", "istio")
+                    object.add("entry", "port \(port)")
+                case .listed(let listed):
+                    object.add("by", "--expect-plaintext")
+                    object.add("entry", listed.description)
+                }
+                object.add("flows", entry.flows)
+            }
+        }
         json.add("plaintextRejected", summary.count(.plaintextRejected))
         json.add("opaque", summary.count(.opaque))
         json.add("inconclusive", summary.count(.inconclusive))

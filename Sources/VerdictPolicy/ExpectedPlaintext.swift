@@ -101,3 +101,21 @@ public enum PlaintextExpectation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// What let a plaintext flow pass: Istio's plaintext-by-design port, or an
+/// `--expect-plaintext` entry. Counted in the summary, so that an auditor
+/// sees what was waved through, and by which rule.
+public enum PlaintextAllowance: Sendable, Equatable, CustomStringConvertible {
+    case istioPort(UInt16)
+    case listed(PlaintextExpectation)
+
+    /// `Istio's port 15021`, `--expect-plaintext kube-probe`.
+    public var description: String {
+        switch self {
+        case .istioPort(let port): return "Istio's port \(port)"
+        case .listed(let entry):
+            if case .port(let port) = entry { return "--expect-plaintext \(port)" }
+            return "--expect-plaintext \(entry)"
+        }
+    }
+}

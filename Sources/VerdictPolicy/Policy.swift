@@ -560,6 +560,9 @@ public struct RunSummary: Sendable {
     public private(set) var keyExchanges: [(exchange: TLSFacts.KeyExchange, flows: Int)] = []
     /// Encrypted TLS flows that resumed a TLS 1.2 session: their keys were
     /// agreed in an earlier handshake, perhaps not in this capture.
+    /// Expected plaintext flows by what allowed them (a list searched in
+    /// order, as `keyExchanges`: a run has a few allowances).
+    public private(set) var allowances: [(allowance: PlaintextAllowance, flows: Int)] = []
     public private(set) var keyExchangeResumed = 0
     public private(set) var keyExchangeNotSeen = 0
     /// The first and last packet times of the flows judged (nanoseconds
@@ -579,6 +582,13 @@ public struct RunSummary: Sendable {
         latest = max(latest, report.observation.lastSeenNanoseconds)
         flowsSeen = true
         if fails(report.verdict, expected: report.expected) { failingServers.add(report) }
+        if let allowance = report.allowance {
+            if let index = allowances.firstIndex(where: { $0.allowance == allowance }) {
+                allowances[index].flows += 1
+            } else {
+                allowances.append((allowance, 1))
+            }
+        }
         if report.verdict == .encrypted, report.protocolName == "tls" {
             if let exchange = report.tls?.keyExchange {
                 if let index = keyExchanges.firstIndex(where: { $0.exchange == exchange }) {
@@ -592,6 +602,11 @@ public struct RunSummary: Sendable {
                 keyExchangeNotSeen += 1
             }
         }
+    }
+
+    /// `allowances`, most flows first (then by name, for a stable order).
+    public var allowancesRanked: [(allowance: PlaintextAllowance, flows: Int)] {
+        allowances.sorted { $0.flows != $1.flows ? $0.flows > $1.flows : $0.allowance.description < $1.allowance.description }
     }
 
     /// `keyExchanges`, most flows first (then by name, for a stable order).

@@ -341,6 +341,12 @@ public struct FlowReport: Sendable {
     public var client: Endpoint { observation.client }
     public var server: Endpoint { observation.server }
 
+    /// What let this plaintext pass; nil when it was not expected.
+    public var allowance: PlaintextAllowance? {
+        guard expected else { return nil }
+        return expectedListing.map(PlaintextAllowance.listed) ?? .istioPort(observation.listeningPort)
+    }
+
     /// One sentence: why this verdict.
     public var reason: String {
         guard expected else { return why.description }

@@ -174,6 +174,26 @@ import Testing
         #expect(refused.stderr.contains("--expect-plaintext: '10.244.1.5/16:9100': '10.244.1.5/16' has bits set past its prefix: the range is 10.244.0.0/16"), "\(refused.stderr)")
     }
 
+    /// The summary says what passed as expected and by which rule: Istio's
+    /// port by design, each `--expect-plaintext` entry; nothing when none did.
+    @Test func summaryCountsExpectedPlaintextByRule() throws {
+        let health = TestSupport.capturesDirectory.appendingPathComponent("crafted-istio-health-port.pcap").path
+        let text = try wirecheck(["-r", health])
+        #expect(text.stdout.contains("\nexpected plaintext: 1 flow to Istio's port 15021 (by design)\n"), "\(text.stdout)")
+        let listed = try wirecheck(["-r", health, "--no-istio-allowance", "--expect-plaintext", "4191,15021"])
+        #expect(listed.stdout.contains("\nexpected plaintext: 1 flow by --expect-plaintext 15021\n"), "\(listed.stdout)")
+        let json = try TestSupport.jsonLines(try wirecheck(["-r", health, "--json"]).stdout)
+        let by = try #require(json.last?["plaintextExpectedBy"] as? [[String: Any]])
+        #expect(by.count == 1 && by[0]["by"] as? String == "istio" && by[0]["entry"] as? String == "port 15021" && by[0]["flows"] as? Int == 1, "\(by)")
+        let permissive = TestSupport.capturesDirectory.appendingPathComponent("permissive.pcap").path
+        let none = try wirecheck(["-r", permissive, "--json", "--expect-plaintext", "4191"])
+        #expect(try TestSupport.jsonLines(none.stdout).last?["plaintextExpectedBy"] == nil)
+        #expect(try !wirecheck(["-r", permissive]).stdout.contains("expected plaintext:"))
+        let range = try TestSupport.jsonLines(try wirecheck(["-r", permissive, "--json", "--expect-plaintext", "10.111.1.0/24:80"]).stdout)
+        let entries = try #require(range.last?["plaintextExpectedBy"] as? [[String: Any]])
+        #expect(entries.count == 1 && entries[0]["by"] as? String == "--expect-plaintext" && entries[0]["entry"] as? String == "10.111.1.0/24:80", "\(entries)")
+    }
+
     /// A full flow table judges the oldest flow early: every flow still gets its verdict.
     @Test func evictedFlowsKeepTheirVerdicts() throws {
         let run = try wirecheck(["-r", permissive, "--json", "--max-flows", "1"])

@@ -229,4 +229,24 @@ import Testing
         o.clientToServer = ClassifierTests.classify(Self.probe(close: false) + Self.probe())
         #expect(!VerdictPolicy.judge(o, options: options).expected)
     }
+
+    /// Allowances are counted per rule, most flows first, then by name.
+    @Test func theSummaryRanksAllowances() throws {
+        var http = DirectionSummary()
+        http.kind = .http
+        http.bytes = 100
+        http.protocolName = "http"
+        var options = PolicyOptions()
+        options.expectedPlaintext = [try Self.entry("10.96.0.0/12:80"), try Self.entry("kube-probe")]
+        var summary = RunSummary()
+        for server in ["10.96.0.10:80", "10.111.1.5:15021", "10.96.0.11:80", "10.111.1.6:15020", "10.111.1.7:8080"] {
+            var o = Self.flow(server: server)
+            o.clientToServer = http
+            o.serverToClient = http
+            summary.add(VerdictPolicy.judge(o, options: options))
+        }
+        let ranked = summary.allowancesRanked.map { "\($0.allowance): \($0.flows)" }
+        #expect(ranked == ["--expect-plaintext 10.96.0.0/12:80: 2", "Istio's port 15020: 1", "Istio's port 15021: 1"], "\(ranked)")
+        #expect(summary.expectedPlaintext == 4 && summary.count(.plaintext) == 5 && summary.result == .fail)
+    }
 }
