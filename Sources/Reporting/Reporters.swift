@@ -422,6 +422,19 @@ public struct JSONLinesReporter: Reporter {
 
     public init(names: EndpointNames? = nil) { self.names = names }
 
+    /// `by` (`istio` or `--expect-plaintext`) and `entry` (`port 15021`,
+    /// `kube-probe`): the same on a flow and in the summary's count.
+    static func addAllowance(_ allowance: PlaintextAllowance, to object: inout JSONObject) {
+        switch allowance {
+        case .istioPort(let port):
+            object.add("by", "istio")
+            object.add("entry", "port \(port)")
+        case .listed(let listed):
+            object.add("by", "--expect-plaintext")
+            object.add("entry", listed.description)
+        }
+    }
+
     public mutating func write(_ flow: FlowReport, to output: inout ByteWriter) {
         let o = flow.observation
         var json = JSONObject(appendingTo: output)
@@ -437,7 +450,10 @@ public struct JSONLinesReporter: Reporter {
             json.add("translatedClientName", o.translatedClient.flatMap { names.name(of: $0.address) })
         }
         json.add("verdict", flow.verdict.rawValue)
-        if flow.expected { json.add("expected", true) }
+        if let allowance = flow.allowance {
+            json.add("expected", true)
+            json.addObject("expectedBy") { Self.addAllowance(allowance, to: &$0) }
+        }
         let reason = json.openString("reason")
         flow.writeReason(to: &json.bytes)
         json.closeString(openedAt: reason, hasValue: true)
@@ -509,14 +525,7 @@ public struct JSONLinesReporter: Reporter {
         json.add("plaintextExpected", summary.expectedPlaintext)
         if !summary.allowances.isEmpty {
             json.addObjects("plaintextExpectedBy", summary.allowancesRanked) { object, entry in
-                switch entry.allowance {
-                case .istioPort(let port):
-                    object.add("by", "istio")
-                    object.add("entry", "port \(port)")
-                case .listed(let listed):
-                    object.add("by", "--expect-plaintext")
-                    object.add("entry", listed.description)
-                }
+                Self.addAllowance(entry.allowance, to: &object)
                 object.add("flows", entry.flows)
             }
         }

@@ -185,6 +185,13 @@ import Testing
         let json = try TestSupport.jsonLines(try wirecheck(["-r", health, "--json"]).stdout)
         let by = try #require(json.last?["plaintextExpectedBy"] as? [[String: Any]])
         #expect(by.count == 1 && by[0]["by"] as? String == "istio" && by[0]["entry"] as? String == "port 15021" && by[0]["flows"] as? Int == 1, "\(by)")
+        // Each expected flow says the same; others carry neither field.
+        let flows = json.filter { $0["type"] as? String == "flow" }
+        let expected = flows.filter { $0["expected"] as? Bool == true }
+        #expect(expected.count == 1 && flows.count == 2, "\(flows)")
+        let flowBy = expected.first?["expectedBy"] as? [String: Any]
+        #expect(flowBy?["by"] as? String == "istio" && flowBy?["entry"] as? String == "port 15021", "\(expected)")
+        #expect(flows.filter { $0["expectedBy"] != nil }.count == 1)
         let permissive = TestSupport.capturesDirectory.appendingPathComponent("permissive.pcap").path
         let none = try wirecheck(["-r", permissive, "--json", "--expect-plaintext", "4191"])
         #expect(try TestSupport.jsonLines(none.stdout).last?["plaintextExpectedBy"] == nil)
@@ -192,6 +199,8 @@ import Testing
         let range = try TestSupport.jsonLines(try wirecheck(["-r", permissive, "--json", "--expect-plaintext", "10.111.1.0/24:80"]).stdout)
         let entries = try #require(range.last?["plaintextExpectedBy"] as? [[String: Any]])
         #expect(entries.count == 1 && entries[0]["by"] as? String == "--expect-plaintext" && entries[0]["entry"] as? String == "10.111.1.0/24:80", "\(entries)")
+        let listedFlow = range.first { $0["expected"] as? Bool == true }?["expectedBy"] as? [String: Any]
+        #expect(listedFlow?["by"] as? String == "--expect-plaintext" && listedFlow?["entry"] as? String == "10.111.1.0/24:80", "\(range)")
     }
 
     /// A full flow table judges the oldest flow early: every flow still gets its verdict.
