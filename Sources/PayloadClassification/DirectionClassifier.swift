@@ -295,6 +295,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             resynchronised: sofar.resynchronised, windowShed: sofar.windowShed,
             kubeletProbeOnly: sofar.kubeletProbeHead && sofar.kind == .http && sofar.gapBytes == 0
                 && sofar.unverifiedBytes == 0 && sofar.bytes == Int(httpHeadEnd),
+            openedWithKubeletProbe: sofar.kubeletProbeHead && sofar.kind == .http,
             tlsRecords: walked ? walker.records : 0,
             tlsApplicationDataRecords: walked ? walker.applicationDataRecords : 0,
             tlsAlertRecords: walked ? walker.alertRecords : 0,

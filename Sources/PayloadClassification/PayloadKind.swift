@@ -52,6 +52,9 @@ public struct DirectionSummary: Sendable, Equatable {
     /// (kubelet opens a connection for each). (Here, in the padding after
     /// the flags above, it costs no space.)
     public var kubeletProbeOnly: Bool
+    /// The direction opened with such a request head, whatever followed:
+    /// so that a flow `kube-probe` did not allow can say why.
+    public var openedWithKubeletProbe: Bool
     /// TLS records walked.
     public var tlsRecords: Int
     public var tlsApplicationDataRecords: Int
@@ -83,7 +86,7 @@ public struct DirectionSummary: Sendable, Equatable {
     public init() {
         self.init(
             kind: .none, protocolName: nil, bytes: 0, gapBytes: 0, unverifiedBytes: 0,
-            startedMidStream: false, resynchronised: false, windowShed: false, kubeletProbeOnly: false,
+            startedMidStream: false, resynchronised: false, windowShed: false, kubeletProbeOnly: false, openedWithKubeletProbe: false,
             tlsRecords: 0, tlsApplicationDataRecords: 0,
             tlsAlertRecords: 0, tlsEndsOnRecordBoundary: false, framingBreak: nil, preamble: nil,
             evidence: nil, entropy: nil, handshake: TLSHandshakeDetails(), tlsPayloadSample: TLSPayloadSample(),
@@ -95,7 +98,7 @@ public struct DirectionSummary: Sendable, Equatable {
     @inlinable
     public init(
         kind: PayloadKind, protocolName: String?, bytes: Int, gapBytes: Int, unverifiedBytes: Int,
-        startedMidStream: Bool, resynchronised: Bool, windowShed: Bool, kubeletProbeOnly: Bool = false,
+        startedMidStream: Bool, resynchronised: Bool, windowShed: Bool, kubeletProbeOnly: Bool = false, openedWithKubeletProbe: Bool = false,
         tlsRecords: Int, tlsApplicationDataRecords: Int,
         tlsAlertRecords: Int, tlsEndsOnRecordBoundary: Bool, framingBreak: FramingBreak?, preamble: String?,
         evidence: String?, entropy: Double?, handshake: TLSHandshakeDetails, tlsPayloadSample: TLSPayloadSample,
@@ -110,6 +113,7 @@ public struct DirectionSummary: Sendable, Equatable {
         self.resynchronised = resynchronised
         self.windowShed = windowShed
         self.kubeletProbeOnly = kubeletProbeOnly
+        self.openedWithKubeletProbe = openedWithKubeletProbe
         self.tlsRecords = tlsRecords
         self.tlsApplicationDataRecords = tlsApplicationDataRecords
         self.tlsAlertRecords = tlsAlertRecords

@@ -78,7 +78,16 @@ public enum VerdictPolicy {
         let byIstio = verdict == .plaintext && options.istioAllowance && PolicyOptions.isIstioPlaintextPort(port)
         let listing = verdict == .plaintext && !byIstio && !options.expectedPlaintext.isEmpty
             ? options.expectedPlaintext.first(where: { $0.matches(o) }) : nil
-        return (verdict, reason, protocolName(c, s), tls, notes(o, c, s, keyExchange: keyExchange), byIstio || listing != nil, listing, mesh)
+        var notes = notes(o, c, s, keyExchange: keyExchange)
+        if verdict == .plaintext, !byIstio, listing == nil, c.openedWithKubeletProbe,
+           options.expectedPlaintext.contains(.kubeletProbe) {
+            // Listed, and it looks like one: say why it was not taken for one.
+            let why = c.kubeletProbeOnly ? "the server answered other than in HTTP"
+                : c.gapBytes > 0 || c.unverifiedBytes > 0 ? "some of the client's bytes were not captured, so it cannot be told to be one probe"
+                : "it sent more after that request (kubelet opens a connection for each probe)"
+            notes.append("the client opened with kubelet's probe request, but \(why): not allowed as a probe (--expect-plaintext kube-probe)")
+        }
+        return (verdict, reason, protocolName(c, s), tls, notes, byIstio || listing != nil, listing, mesh)
     }
 
     static func decide(_ o: FlowObservation, _ c: DirectionSummary, _ s: DirectionSummary) -> (Verdict, Reason) {

@@ -223,11 +223,22 @@ import Testing
         #expect(!VerdictPolicy.judge(o, options: PolicyOptions()).expected)
         // Answered with something other than HTTP: not a probe's exchange.
         o.serverToClient = ClassifierTests.classify(Array("SSH-2.0-OpenSSH_9.6\r\n".utf8))
-        #expect(VerdictPolicy.judge(o, options: options).verdict == .plaintext)
-        #expect(!VerdictPolicy.judge(o, options: options).expected)
+        let sshAnswer = VerdictPolicy.judge(o, options: options)
+        #expect(sshAnswer.verdict == .plaintext && !sshAnswer.expected)
+        #expect(sshAnswer.notes.contains { $0.hasPrefix("the client opened with kubelet's probe request, but the server answered other than in HTTP") }, "\(sshAnswer.notes)")
         o.serverToClient = ClassifierTests.classify(Self.answer)
         o.clientToServer = ClassifierTests.classify(Self.probe(close: false) + Self.probe())
-        #expect(!VerdictPolicy.judge(o, options: options).expected)
+        let twice = VerdictPolicy.judge(o, options: options)
+        #expect(!twice.expected)
+        #expect(twice.notes.contains { $0.contains("but it sent more after that request (kubelet opens a connection for each probe)") }, "\(twice.notes)")
+        // Not listed: no such note.
+        #expect(!VerdictPolicy.judge(o, options: PolicyOptions()).notes.contains { $0.contains("kubelet") })
+        // Bytes after the request that the capture lost: more may have been sent.
+        o.clientToServer = ClassifierTests.classify([.data(Self.probe()), .gap(10)])
+        #expect(o.clientToServer.openedWithKubeletProbe && !o.clientToServer.kubeletProbeOnly)
+        let lost = VerdictPolicy.judge(o, options: options)
+        #expect(!lost.expected)
+        #expect(lost.notes.contains { $0.contains("some of the client's bytes were not captured, so it cannot be told to be one probe") }, "\(lost.notes)")
     }
 
     /// Allowances are counted per rule, most flows first, then by name.

@@ -318,6 +318,7 @@ struct LiveLabTests {
         #expect(probe.first?["expected"] as? Bool == true, "\(probe)")
         #expect((probe.first?["reason"] as? String)?.hasSuffix("(expected: kubelet's probe, and kube-probe is listed by --expect-plaintext)") == true, "\(probe)")
         #expect(twice.first?["expected"] == nil, "\(twice)")
+        #expect((twice.first?["notes"] as? [String])?.contains { $0.contains("sent more after that request") } == true, "\(twice)")
         #expect(legacy.first?["verdict"] as? String == "plaintext" && legacy.first?["expected"] == nil, "\(legacy)")
         let summary = try #require(TestSupport.jsonLines(output).last)
         #expect(summary["plaintextExpected"] as? Int == 1, "\(summary)")
