@@ -192,8 +192,6 @@ public struct TextReporter: Reporter {
             + verdict + "\n"
     }
 
-    /// "failing flows by server": the servers that took the failing flows,
-    /// most first, for the summary. Empty when no flow failed.
     /// `expected plaintext: 12 flows by --expect-plaintext kube-probe, 2 to Istio's port 15021`:
     /// what passed as expected, and by which rule.
     static func allowancesText(_ summary: RunSummary) -> String {
@@ -207,6 +205,8 @@ public struct TextReporter: Reporter {
         return "expected plaintext: " + parts.joined(separator: ", ") + "\n"
     }
 
+    /// "failing flows by server": the servers that took the failing flows,
+    /// most first, for the summary. Empty when no flow failed.
     static func failingServersText(_ servers: FailingServers, names: EndpointNames? = nil) -> String {
         guard !servers.isEmpty else { return "" }
         let ranked = servers.ranked

@@ -61,9 +61,7 @@ public enum PlaintextExpectation: Sendable, Equatable, CustomStringConvertible {
             } catch {
                 throw ParseError(description: "'\(text)': \(error)")
             }
-            if text.first != "[", network?.address.isIPv6 == true {
-                throw ParseError(description: "'\(text)': write an IPv6 address in brackets, then its port, as [fd00::1]:8080")
-            }
+            // (Without brackets the host has no colon, so it is never IPv6.)
             if text.first == "[", network?.address.isIPv6 == false {
                 throw ParseError(description: "'\(text)': brackets are for IPv6 addresses; write \(host):\(port)")
             }

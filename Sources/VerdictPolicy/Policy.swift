@@ -20,7 +20,7 @@ public struct PolicyOptions: Sendable, Equatable {
 
     /// Plaintext to Istio's ports is expected (`--no-istio-allowance` turns it off).
     public var istioAllowance = true
-    /// The site's own plaintext-by-design servers (`--expect-plaintext`):
+    /// The site's own plaintext by design (`--expect-plaintext`'s entries):
     /// expected too, and the reason names the entry that allowed them, the
     /// first that matches. (One array, searched only for plaintext flows: the
     /// options are copied for every packet handed to `process(…emit:)`, and
@@ -567,11 +567,11 @@ public struct RunSummary: Sendable {
     /// (A list searched in order, not a dictionary: a run sees a handful
     /// of key exchanges, and hashing one per flow cost more than the search.)
     public private(set) var keyExchanges: [(exchange: TLSFacts.KeyExchange, flows: Int)] = []
-    /// Encrypted TLS flows that resumed a TLS 1.2 session: their keys were
-    /// agreed in an earlier handshake, perhaps not in this capture.
     /// Expected plaintext flows by what allowed them (a list searched in
     /// order, as `keyExchanges`: a run has a few allowances).
     public private(set) var allowances: [(allowance: PlaintextAllowance, flows: Int)] = []
+    /// Encrypted TLS flows that resumed a TLS 1.2 session: their keys were
+    /// agreed in an earlier handshake, perhaps not in this capture.
     public private(set) var keyExchangeResumed = 0
     public private(set) var keyExchangeNotSeen = 0
     /// The first and last packet times of the flows judged (nanoseconds
