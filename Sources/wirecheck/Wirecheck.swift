@@ -283,7 +283,11 @@ struct Wirecheck: ParsableCommand {
 
     /// A live capture's counts so far, for SIGUSR1: one line, on stderr.
     static func countsSoFar(_ summary: RunSummary, open: Int, packets: Int, statistics: CaptureStatistics?) -> String {
-        let verdicts = Verdict.allCases.map { "\(summary.count($0)) \($0.rawValue)" }.joined(separator: ", ")
+        // As the summary counts them: plaintext the policy expects said apart.
+        let verdicts = Verdict.allCases.map { verdict in
+            let expected = verdict == .plaintext && summary.expectedPlaintext > 0 ? " (\(summary.expectedPlaintext) expected)" : ""
+            return "\(summary.count(verdict)) \(verdict.rawValue)\(expected)"
+        }.joined(separator: ", ")
         var line = "wirecheck: so far \(packets) packet\(packets == 1 ? "" : "s"), \(summary.flows) flow\(summary.flows == 1 ? "" : "s") judged"
         line += " (\(verdicts)), \(open) open"
         if let statistics {

@@ -26,4 +26,21 @@ struct LiveCountsTests {
         #expect(child.wait(timeout: 10) == 1, "stderr: \(child.stderr)")
         #expect(try TestSupport.jsonLines(child.stdout).last?["flows"] as? Int == 2)
     }
+
+    /// Expected plaintext is said apart, as the summary says it.
+    @Test func countsSoFarSayWhatWasExpected() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let port = 21_000 + Int(getpid() % 1000)
+        let child = try Subprocess(binary.path, ["-i", "lo", "--json", "-Z", "root", "--expect-plaintext", "\(port)", "tcp port \(port)"])
+        defer { child.send(SIGKILL); _ = child.wait(); child.removeFiles() }
+        #expect(child.waitForStderr("listening on lo", timeout: 10), "stderr: \(child.stderr)")
+        try LiveNamesTests.exchange(port: port)
+        #expect(LiveNamesTests.waitForFlows(child, count: 1).count == 1, "stdout: \(child.stdout)")
+        child.send(SIGUSR1)
+        #expect(child.waitForStderr("wirecheck: so far ", timeout: 10), "stderr: \(child.stderr)")
+        let line = child.stderr.split(separator: "\n").first { $0.hasPrefix("wirecheck: so far ") } ?? ""
+        #expect(line.contains("1 flow judged (0 encrypted, 1 plaintext (1 expected), 0 plaintext-rejected, 0 opaque, 0 inconclusive)"), "\(line)")
+        child.send(SIGINT)
+        #expect(child.wait(timeout: 10) == 0, "stderr: \(child.stderr)")
+    }
 }
