@@ -32,7 +32,8 @@ struct Wirecheck: ParsableCommand {
         nor known cleartext), inconclusive (the capture cannot tell; the reason says why). Ports are never used to decide.
 
         Exit status: 0 no plaintext flow and at least one conclusive flow; 1 at least one \
-        plaintext flow; 2 nothing conclusive (no matching traffic, or only inconclusive flows); \
+        plaintext flow not expected by design (Istio's plaintext ports, --expect-plaintext), or a \
+        verdict named by --fail-on; 2 nothing conclusive (no matching traffic, or only inconclusive flows); \
         3 usage, permission or capture error.
 
         Examples:
