@@ -42,6 +42,8 @@ public struct CaptureFacts: Sendable {
     public var readError: String?
     /// The verdicts whose flows were listed (`--show`); nil: all of them.
     public var shownVerdicts: [Verdict]?
+    /// `--show failing`: the flows that fail the run were listed too.
+    public var shownFailing = false
     /// IP traffic other than TCP, which no verdict covers.
     public var unjudged = UnjudgedTraffic()
 
@@ -55,17 +57,28 @@ public struct CaptureFacts: Sendable {
 /// wants the plaintext ones. The summary still counts every flow (the
 /// caller's `RunSummary` sees them all) and says what was left out
 /// (`CaptureFacts.shownVerdicts`).
+///
+/// `failing` lists the flows that fail the run, whatever their verdict
+/// (plaintext the policy does not expect, `--fail-on`'s verdicts): on a node
+/// where kubelet's probes are expected plaintext, `--show plaintext` lists
+/// every probe, `--show failing` only what needs a look.
 public struct ShownVerdicts<Base: Reporter>: Reporter {
     public private(set) var base: Base
     private let shown: Set<Verdict>
+    private let failing: Bool
+    private let failOn: Set<Verdict>
 
-    public init(_ base: Base, shown: Set<Verdict>) {
+    public init(_ base: Base, shown: Set<Verdict>, failing: Bool = false, failOn: Set<Verdict> = []) {
         self.base = base
         self.shown = shown
+        self.failing = failing
+        self.failOn = failOn
     }
 
     public mutating func write(_ flow: FlowReport, to output: inout ByteWriter) {
-        if shown.contains(flow.verdict) { base.write(flow, to: &output) }
+        if shown.contains(flow.verdict) || failing && RunSummary.fails(flow.verdict, expected: flow.expected, failOn: failOn) {
+            base.write(flow, to: &output)
+        }
     }
 
     public var names: EndpointNames? {
@@ -379,7 +392,8 @@ public struct TextReporter: Reporter {
             text += "warning: reading stopped early: \(error); verdicts cover only the \(capture.frames) packets before it\n"
         }
         if let shown = capture.shownVerdicts {
-            text += "note: flows listed only when \(shown.map(\.rawValue).joined(separator: ", ")) (--show); the counts cover every flow\n"
+            let listed = (capture.shownFailing ? ["failing the run"] : []) + shown.map(\.rawValue)
+            text += "note: flows listed only when \(listed.joined(separator: ", ")) (--show); the counts cover every flow\n"
         }
         text += Self.keyExchangeText(summary)
         text += Self.failingServersText(summary.failingServers, names: names)
@@ -593,7 +607,7 @@ public struct JSONLinesReporter: Reporter {
             }
             if summary.failingServers.untrackedFlows > 0 { json.add("failingFlowsToUnlistedServers", summary.failingServers.untrackedFlows) }
         }
-        if let shown = capture.shownVerdicts { json.add("shownVerdicts", shown.map(\.rawValue)) }
+        if let shown = capture.shownVerdicts { json.add("shownVerdicts", (capture.shownFailing ? ["failing"] : []) + shown.map(\.rawValue)) }
         if let error = capture.readError { json.add("readError", error) }
         return json.line()
     }

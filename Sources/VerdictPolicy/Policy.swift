@@ -625,6 +625,11 @@ public struct RunSummary: Sendable {
 
     /// Whether a flow with this verdict fails the run.
     public func fails(_ verdict: Verdict, expected: Bool) -> Bool {
+        Self.fails(verdict, expected: expected, failOn: failOn)
+    }
+
+    /// The rule itself, for those that list flows without a summary of their own (`--show failing`).
+    public static func fails(_ verdict: Verdict, expected: Bool, failOn: Set<Verdict>) -> Bool {
         verdict == .plaintext ? !expected : failOn.contains(verdict)
     }
 

@@ -87,7 +87,7 @@ struct Wirecheck: ParsableCommand {
     var failOn: String?
 
     @Option(help: ArgumentHelp(
-        "List only flows with these verdicts, comma-separated (e.g. plaintext,plaintext-rejected); the summary still counts every flow.",
+        "List only flows with these verdicts, comma-separated (e.g. plaintext,plaintext-rejected), or failing: the flows that fail the run (plaintext not expected, --fail-on's verdicts); the summary still counts every flow.",
         valueName: "verdicts"))
     var show: String?
 
@@ -134,7 +134,7 @@ struct Wirecheck: ParsableCommand {
         if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
         _ = try failOnVerdicts()
         _ = try plaintextExpectations()
-        _ = try shownVerdicts()
+        _ = try shownFlows()
         if maxFlows <= 0 || maxFlowBuffer <= 0 || maxBuffer <= 0 {
             throw ValidationError("--max-flows, --max-flow-buffer and --max-buffer must be positive")
         }
@@ -170,21 +170,25 @@ struct Wirecheck: ParsableCommand {
         return try Self.verdicts(failOn, option: "--fail-on", allowed: Verdict.allCases.filter { $0 != .encrypted })
     }
 
-    /// `--show`'s verdicts, in the order verdicts are listed; nil without it.
-    func shownVerdicts() throws -> [Verdict]? {
+    /// `--show`'s verdicts, in the order verdicts are listed, and whether
+    /// `failing` (the flows that fail the run) was named; nil without it.
+    func shownFlows() throws -> (verdicts: [Verdict], failing: Bool)? {
         guard let show else { return nil }
-        let chosen = try Self.verdicts(show, option: "--show", allowed: Verdict.allCases)
-        guard !chosen.isEmpty else { throw ValidationError("--show: name at least one verdict") }
-        return Verdict.allCases.filter(chosen.contains)
+        let words = show.split(separator: ",").map { String($0.filter { $0 != " " }) }
+        let failing = words.contains("failing")
+        let named = words.filter { $0 != "failing" }.joined(separator: ",")
+        let chosen = try Self.verdicts(named, option: "--show", allowed: Verdict.allCases, also: ["failing"])
+        guard !chosen.isEmpty || failing else { throw ValidationError("--show: name at least one verdict") }
+        return (Verdict.allCases.filter(chosen.contains), failing)
     }
 
     /// A comma-separated list of verdict names, each one of `allowed`.
-    static func verdicts(_ list: String, option: String, allowed: [Verdict]) throws -> Set<Verdict> {
+    static func verdicts(_ list: String, option: String, allowed: [Verdict], also: [String] = []) throws -> Set<Verdict> {
         var verdicts: Set<Verdict> = []
         for name in list.split(separator: ",") {
             let trimmed = String(name.filter { $0 != " " })
             guard let verdict = Verdict(rawValue: trimmed), allowed.contains(verdict) else {
-                throw ValidationError("\(option): '\(trimmed)' is not one of \(allowed.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError("\(option): '\(trimmed)' is not one of \((allowed.map(\.rawValue) + also).joined(separator: ", "))")
             }
             verdicts.insert(verdict)
         }
@@ -253,7 +257,8 @@ struct Wirecheck: ParsableCommand {
             return 3
         }
         // Wrapped only when asked: the plain reporters keep their specialised path.
-        switch (json, (try? shownVerdicts()) ?? nil) {
+        let failOn = (try? failOnVerdicts()) ?? []
+        switch (json, (try? shownFlows()) ?? nil) {
         case (true, nil):
             var reporter = JSONLinesReporter(names: endpointNames)
             return analyze(source, sourceName: sourceName, reporter: &reporter)
@@ -261,10 +266,10 @@ struct Wirecheck: ParsableCommand {
             var reporter = TextReporter(names: endpointNames)
             return analyze(source, sourceName: sourceName, reporter: &reporter)
         case (true, let shown?):
-            var reporter = ShownVerdicts(JSONLinesReporter(names: endpointNames), shown: Set(shown))
+            var reporter = ShownVerdicts(JSONLinesReporter(names: endpointNames), shown: Set(shown.verdicts), failing: shown.failing, failOn: failOn)
             return analyze(source, sourceName: sourceName, reporter: &reporter)
         case (false, let shown?):
-            var reporter = ShownVerdicts(TextReporter(names: endpointNames), shown: Set(shown))
+            var reporter = ShownVerdicts(TextReporter(names: endpointNames), shown: Set(shown.verdicts), failing: shown.failing, failOn: failOn)
             return analyze(source, sourceName: sourceName, reporter: &reporter)
         }
     }
@@ -360,7 +365,10 @@ struct Wirecheck: ParsableCommand {
         if source.isLive { facts.interface = liveInterface } else { facts.files = read }
         facts.filter = filterExpression
         facts.libpcapVersion = PacketSource.libraryVersion
-        facts.shownVerdicts = (try? shownVerdicts()) ?? nil
+        if let shown = (try? shownFlows()) ?? nil {
+            facts.shownVerdicts = shown.verdicts
+            facts.shownFailing = shown.failing
+        }
         let deadline = duration.map { wallClockNanoseconds() + Int64($0 * 1e9) }
         var packets = 0
         var lastDrops: UInt64 = 0

@@ -204,6 +204,39 @@ import Testing
         #expect(listedFlow?["by"] as? String == "--expect-plaintext" && listedFlow?["entry"] as? String == "10.111.1.0/24:80", "\(range)")
     }
 
+    /// `--show failing` lists the flows that fail the run and no others:
+    /// plaintext the policy does not expect, and `--fail-on`'s verdicts.
+    @Test func showFailingListsWhatFailsTheRun() throws {
+        let services = TestSupport.capturesDirectory.appendingPathComponent("lab-services.pcap").path
+        func servers(_ arguments: [String]) throws -> (servers: [String], summary: [String: Any]) {
+            let lines = try TestSupport.jsonLines(try wirecheck(["-r", services, "--json"] + arguments).stdout)
+            let flows = lines.filter { $0["type"] as? String == "flow" }
+            return (flows.compactMap { $0["server"] as? String }, lines.last ?? [:])
+        }
+        let all = try servers([])
+        let failing = try servers(["--show", "failing", "--expect-plaintext", "10.111.1.122:25"])
+        #expect(all.servers.count == 12 && failing.servers.count == 9, "\(failing.servers)")
+        #expect(!failing.servers.contains("10.111.1.122:25"))
+        #expect(failing.summary["flows"] as? Int == 12 && failing.summary["shownVerdicts"] as? [String] == ["failing"], "\(failing.summary)")
+        // `plaintext` lists the expected one too.
+        let plaintext = try servers(["--show", "plaintext", "--expect-plaintext", "10.111.1.122:25"])
+        #expect(plaintext.servers.count == 10 && plaintext.servers.contains("10.111.1.122:25"), "\(plaintext.servers)")
+        // With a verdict beside it, both are listed.
+        let both = try servers(["--show", "failing, encrypted", "--expect-plaintext", "10.111.1.122:25"])
+        #expect(both.servers.count == 11 && both.summary["shownVerdicts"] as? [String] == ["failing", "encrypted"], "\(both.summary)")
+        // --fail-on's verdicts fail the run, so they are listed.
+        let protocols = TestSupport.capturesDirectory.appendingPathComponent("crafted-protocols.pcap").path
+        func verdicts(_ arguments: [String]) throws -> Set<String> {
+            let lines = try TestSupport.jsonLines(try wirecheck(["-r", protocols, "--json", "--show", "failing"] + arguments).stdout)
+            return Set(lines.filter { $0["type"] as? String == "flow" }.compactMap { $0["verdict"] as? String })
+        }
+        #expect(try verdicts([]) == ["plaintext"])
+        #expect(try verdicts(["--fail-on", "opaque"]) == ["plaintext", "opaque"])
+        let text = try wirecheck(["-r", services, "--show", "failing,plaintext-rejected"])
+        #expect(text.stdout.contains("note: flows listed only when failing the run, plaintext-rejected (--show); the counts cover every flow"), "\(text.stdout)")
+        #expect(try wirecheck(["-r", services, "--show", "failng"]).stderr.contains("is not one of encrypted, plaintext, plaintext-rejected, opaque, inconclusive, failing"))
+    }
+
     /// A full flow table judges the oldest flow early: every flow still gets its verdict.
     @Test func evictedFlowsKeepTheirVerdicts() throws {
         let run = try wirecheck(["-r", permissive, "--json", "--max-flows", "1"])
