@@ -80,6 +80,21 @@ enum HTTP2Frames {
         return final ? (offset == 0 ? .invalid : .framesOnly) : .needMore
     }
 
+    /// A frame's fragment without its padding (and a HEADERS frame's
+    /// priority fields); nil when the padding does not fit.
+    static func unpadded(_ body: [UInt8], flags: UInt8, priority: Bool) -> ArraySlice<UInt8>? {
+        var start = 0
+        var end = body.count
+        if flags & 0x8 != 0 {
+            guard let padding = body.first, Int(padding) < body.count else { return nil }
+            start = 1
+            end -= Int(padding)
+        }
+        if priority, flags & 0x20 != 0 { start += 5 }
+        guard start <= end else { return nil }
+        return body[start..<end]
+    }
+
     /// Frame types whose shape is fixed by RFC 9113, checked; unknown types
     /// are allowed (peers must ignore them).
     static func frameIsValid(_ header: FrameHeader) -> Bool {
@@ -165,5 +180,71 @@ enum HTTP2Frames {
         var summary = ":status " + String(status.prefix(16))
         if let contentType = fields.contentType, !contentType.isEmpty { summary += " (content-type " + String(contentType.prefix(80)) + ")" }
         return summary
+    }
+}
+
+/// Cuts one direction's bytes into HTTP/2 frames wherever its segments were
+/// cut: a frame's header is gathered (it may come a byte at a time), then
+/// its body is kept, for the frames the caller reads, or counted past. The
+/// caller steps through the bytes:
+///
+///     while true {
+///         switch reader.step(bytes, at: &offset) {
+///         case .header(let header): check it, then reader.read(keepingBody:)
+///         case .frame(let header): use reader.body
+///         case .needMore: return
+///         }
+///     }
+struct HTTP2FrameReader: Sendable {
+    enum Step {
+        /// A frame's header is complete: check it, then call `read(keepingBody:)`.
+        case header(HTTP2Frames.FrameHeader)
+        /// A frame is complete; `body` holds its body when it was kept.
+        case frame(HTTP2Frames.FrameHeader)
+        /// Every byte given is used.
+        case needMore
+    }
+
+    private var headerBytes: [UInt8] = []
+    /// The complete frame's body, when kept (until the next frame starts).
+    private(set) var body: [UInt8] = []
+    private var bodyLeft = 0
+    private var keepsBody = false
+
+    init() {}
+
+    /// No frame is begun: the bytes so far end where a frame ends.
+    var atFrameBoundary: Bool { headerBytes.isEmpty }
+
+    /// What is held, by what the buffers hold (see `HTTP2Refusal.heldBytes`).
+    var heldBytes: Int { headerBytes.count + body.count }
+
+    private var header: HTTP2Frames.FrameHeader {
+        headerBytes.withUnsafeBytes { HTTP2Frames.FrameHeader($0, at: 0) }
+    }
+
+    /// After `.header`: read the frame's body, keeping it or not.
+    mutating func read(keepingBody: Bool) {
+        keepsBody = keepingBody
+        bodyLeft = header.length
+    }
+
+    /// The next step through `bytes` from `offset`, which it moves on.
+    mutating func step(_ bytes: UnsafeRawBufferPointer, at offset: inout Int) -> Step {
+        if headerBytes.count < HTTP2Frames.headerLength {
+            if headerBytes.isEmpty { body.removeAll(keepingCapacity: true) }
+            let take = min(HTTP2Frames.headerLength - headerBytes.count, bytes.count - offset)
+            headerBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
+            offset += take
+            return headerBytes.count == HTTP2Frames.headerLength ? .header(header) : .needMore
+        }
+        let take = min(bodyLeft, bytes.count - offset)
+        if keepsBody { body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)])) }
+        bodyLeft -= take
+        offset += take
+        guard bodyLeft == 0 else { return .needMore }
+        let complete = header
+        headerBytes.removeAll(keepingCapacity: true)
+        return .frame(complete)
     }
 }

@@ -124,12 +124,8 @@ struct HTTP2Refusal: Sendable {
         var bodyFollows: Bool
     }
 
-    /// The frame being read: its header's bytes (fewer than nine while
-    /// they arrive), then its body (kept only for the frames that are read).
-    private var frameHeader: [UInt8] = []
-    private var body: [UInt8] = []
-    private var bodyLeft = 0
-    private var keepsBody = false
+    /// The frames, wherever the segments cut them.
+    private var reader = HTTP2FrameReader()
     private var decoder = HPACKDecoder()
     /// A header block waiting for CONTINUATION frames.
     private var block: (stream: UInt32, endStream: Bool, bytes: [UInt8])?
@@ -150,38 +146,31 @@ struct HTTP2Refusal: Sendable {
     /// against the windows' limit, they made which flow gave up its window
     /// there differ from run to run; see `WindowBuffer`).
     var heldBytes: Int {
-        frameHeader.count + body.count + (block?.bytes.count ?? 0) + bodyDue.count * 4 + decoder.heldBytes
+        reader.heldBytes + (block?.bytes.count ?? 0) + bodyDue.count * 4 + decoder.heldBytes
     }
 
     /// Follows `bytes`; false once the direction is more than refusals (the
     /// watch is then over: drop it).
     mutating func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var offset = 0
-        while offset < bytes.count {
-            if frameHeader.count < HTTP2Frames.headerLength {
-                let take = min(HTTP2Frames.headerLength - frameHeader.count, bytes.count - offset)
-                frameHeader.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
-                offset += take
-                guard frameHeader.count == HTTP2Frames.headerLength else { break }
-                guard startFrame() else { return false }
-            } else {
-                let take = min(bodyLeft, bytes.count - offset)
-                if keepsBody { body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)])) }
-                bodyLeft -= take
-                offset += take
-            }
-            if frameHeader.count == HTTP2Frames.headerLength, bodyLeft == 0 {
-                guard endFrame() else { return false }
+        while true {
+            switch reader.step(bytes, at: &offset) {
+            case .header(let header):
+                guard let keep = Self.keepsBody(header, blockPending: block?.stream) else { return false }
+                reader.read(keepingBody: keep)
+            case .frame(let header):
+                guard endFrame(header) else { return false }
+            case .needMore:
+                walked += bytes.count
+                return true
             }
         }
-        walked += bytes.count
-        return true
     }
 
     /// The refusal and how many requests it answered, when the direction so
     /// far is nothing else and ends where a frame ends; `evidence` to show.
     func outcome() -> (refusal: ProxyRefusal, evidence: String)? {
-        guard let first, frameHeader.isEmpty, block == nil, bodyDue.isEmpty else { return nil }
+        guard let first, reader.atFrameBoundary, block == nil, bodyDue.isEmpty else { return nil }
         var evidence: String
         if let status = first.grpcStatus {
             evidence = "gRPC status \(status) (\(status == 16 ? "UNAUTHENTICATED" : "PERMISSION_DENIED"))"
@@ -196,44 +185,33 @@ struct HTTP2Refusal: Sendable {
         return (ProxyRefusal(mesh: first.mesh, responseLength: walked, grpcStatus: first.grpcStatus), evidence)
     }
 
-    private var header: HTTP2Frames.FrameHeader {
-        frameHeader.withUnsafeBytes { HTTP2Frames.FrameHeader($0, at: 0) }
-    }
-
-    /// A frame's header is complete: whether it may belong to a refusal, and
-    /// whether its body is to be read.
-    private mutating func startFrame() -> Bool {
-        let header = self.header
-        guard header.length <= HTTP2Frames.defaultMaximumFrame, HTTP2Frames.frameIsValid(header) else { return false }
+    /// A frame's header is complete: whether it may belong to a refusal
+    /// (nil: it may not), and whether its body is to be read.
+    private static func keepsBody(_ header: HTTP2Frames.FrameHeader, blockPending: UInt32?) -> Bool? {
+        guard header.length <= HTTP2Frames.defaultMaximumFrame, HTTP2Frames.frameIsValid(header) else { return nil }
         // A header block, once begun, continues in CONTINUATION frames of its stream alone.
-        if let block, header.type != HTTP2Frames.continuationType || header.stream != block.stream { return false }
+        if let blockPending, header.type != HTTP2Frames.continuationType || header.stream != blockPending { return nil }
         switch header.type {
         case HTTP2Frames.headersType, HTTP2Frames.continuationType:
-            keepsBody = true
+            return true
         case HTTP2Frames.dataType:
             // Empty, or Envoy's denial with at most a pad-length byte and padding.
-            guard header.length <= Self.envoyDenial.count + 256 else { return false }
-            keepsBody = true
+            guard header.length <= envoyDenial.count + 256 else { return nil }
+            return true
         case 0x2, 0x3, HTTP2Frames.settingsType, 0x6, 0x7, 0x8:
-            keepsBody = false  // PRIORITY, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE
+            return false  // PRIORITY, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE
         default:
-            return false       // PUSH_PROMISE, or a type not known here
+            return nil    // PUSH_PROMISE, or a type not known here
         }
-        bodyLeft = header.length
-        return true
     }
 
     /// A frame is complete: apply it.
-    private mutating func endFrame() -> Bool {
-        let header = self.header
-        defer {
-            frameHeader.removeAll(keepingCapacity: true)
-            body.removeAll(keepingCapacity: true)
-        }
+    private mutating func endFrame(_ header: HTTP2Frames.FrameHeader) -> Bool {
+        let body = reader.body
         let endStream = header.flags & 0x1 != 0
         switch header.type {
         case HTTP2Frames.headersType:
-            guard let fragment = Self.unpadded(body, flags: header.flags, priority: true) else { return false }
+            guard let fragment = HTTP2Frames.unpadded(body, flags: header.flags, priority: true) else { return false }
             if header.flags & 0x4 != 0 { return answered(fragment, stream: header.stream, endStream: endStream) }
             block = (header.stream, endStream, Array(fragment))
             return true
@@ -245,7 +223,7 @@ struct HTTP2Refusal: Sendable {
             block = pending
             return true
         case HTTP2Frames.dataType:
-            guard let payload = Self.unpadded(body, flags: header.flags, priority: false) else { return false }
+            guard let payload = HTTP2Frames.unpadded(body, flags: header.flags, priority: false) else { return false }
             if payload.isEmpty { return !(endStream && bodyDue.contains(header.stream)) }
             guard let due = bodyDue.firstIndex(of: header.stream), endStream, payload.elementsEqual(Self.envoyDenial) else { return false }
             bodyDue.remove(at: due)
@@ -253,21 +231,6 @@ struct HTTP2Refusal: Sendable {
         default:
             return true
         }
-    }
-
-    /// A frame's fragment without its padding (and a HEADERS frame's
-    /// priority fields); nil when the padding does not fit.
-    private static func unpadded(_ body: [UInt8], flags: UInt8, priority: Bool) -> ArraySlice<UInt8>? {
-        var start = 0
-        var end = body.count
-        if flags & 0x8 != 0 {
-            guard let padding = body.first, Int(padding) < body.count else { return nil }
-            start = 1
-            end -= Int(padding)
-        }
-        if priority, flags & 0x20 != 0 { start += 5 }
-        guard start <= end else { return nil }
-        return body[start..<end]
     }
 
     /// A complete header block on `stream`: it must decode, and be a refusal
