@@ -16,7 +16,8 @@ struct LiveGRPCRefusalTests {
         let modules = try TestSupport.run(python, ["-c", "import grpc, h2"])
         try #require(modules.status == 0, "python3-grpcio and python3-h2 are needed (scripts/setup.sh --lab): \(modules.stderr)")
 
-        let port = 19_000 + Int(getpid() % 1000)
+        // A range of its own: the live tests run at once, each listening on lo.
+        let port = 22_000 + Int(getpid() % 1000)
         let child = try Subprocess(binary.path, ["-i", "lo", "--json", "-Z", "root", "tcp port \(port)"])
         defer { child.send(SIGKILL); _ = child.wait(); child.removeFiles() }
         #expect(child.waitForStderr("listening on lo", timeout: 10), "stderr: \(child.stderr)")
