@@ -47,9 +47,10 @@ public struct DirectionClassifier: StreamSink, Sendable {
     private var followingSSHKeyExchange = false
     /// Next slot to overwrite in `tail` once it is full.
     private var tailNext: UInt16 = 0
-    /// Memory that following holds, in 16-byte units (saturating): kept
-    /// here, where `heldBytes` reads it inline, the watch being out of line.
-    @usableFromInline var refusalWatchUnits: UInt16 = 0
+    /// Memory that following a side's frames holds (a server's refusals, a
+    /// client's gRPC probe), in 16-byte units (saturating): kept here, where
+    /// `heldBytes` reads it inline, the following being out of line.
+    @usableFromInline var followedUnits: UInt16 = 0
     /// Probe prefix, resync window, or post-break sample, depending on state.
     @usableFromInline var buffer = WindowBuffer()
     /// Offsets in `buffer` below this cannot start a record chain (32 bits:
@@ -112,6 +113,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 followPackets(bytes, streamOffset: start)
             } else if summary.kind.isCleartext {
                 if watchingRefusals { watchRefusals(bytes) }
+                if summary.followingGRPCProbe { followGRPCProbe(bytes) }
                 if start < Self.upgradeScanLimit { scanForUpgrade(bytes, streamOffset: start) }
                 if case .decided = state { upgradeIfTLS(bytes, streamOffset: start) }
             } else if summary.kind == .binary && start <= 1_024 {
@@ -177,6 +179,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             if rare.value?.nextPacket != nil { stopFollowing() }
             if followingSSHKeyExchange { followSSHKeyExchange { $0.noteGap() } }
             if watchingRefusals { stopWatchingRefusals() }
+            if summary.followingGRPCProbe { stopFollowingGRPCProbe() }
         case .broken:
             return
         case .webSocket:
@@ -287,15 +290,21 @@ public struct DirectionClassifier: StreamSink, Sendable {
             summary.protocolName = "tls"
         }
         let walked = summary.kind == .tls || walker.records > 0
+        var grpcProbeOnly = false
+        if summary.followingGRPCProbe, summary.kind == .h2c, let probe = rare.value?.kubeletGRPCProbe {
+            grpcProbeOnly = probe.isOneWholeProbe
+            summary.kubeletProbeHead = probe.sentProbeCall
+        }
         var sofar = SummarySoFar()
         swap(&sofar, &summary)
         return DirectionSummary(
             kind: sofar.kind, protocolName: sofar.protocolName, bytes: sofar.bytes, gapBytes: sofar.gapBytes,
             unverifiedBytes: sofar.unverifiedBytes, startedMidStream: sofar.startedMidStream,
             resynchronised: sofar.resynchronised, windowShed: sofar.windowShed,
-            kubeletProbeOnly: sofar.kubeletProbeHead && sofar.kind == .http && sofar.gapBytes == 0
-                && sofar.unverifiedBytes == 0 && sofar.bytes == Int(httpHeadEnd),
-            openedWithKubeletProbe: sofar.kubeletProbeHead && sofar.kind == .http,
+            kubeletProbeOnly: sofar.gapBytes == 0 && sofar.unverifiedBytes == 0
+                && (sofar.kubeletProbeHead && sofar.kind == .http && sofar.bytes == Int(httpHeadEnd)
+                    || grpcProbeOnly),
+            openedWithKubeletProbe: sofar.kubeletProbeHead && (sofar.kind == .http || sofar.kind == .h2c),
             tlsRecords: walked ? walker.records : 0,
             tlsApplicationDataRecords: walked ? walker.applicationDataRecords : 0,
             tlsAlertRecords: walked ? walker.alertRecords : 0,
@@ -500,9 +509,9 @@ public struct DirectionClassifier: StreamSink, Sendable {
     // MARK: Memory
 
     /// Memory the window holds (probe prefix, resynchronisation window,
-    /// post-break sample, a mesh refusal being followed), counted by the
+    /// post-break sample, a mesh refusal or a gRPC probe being followed), counted by the
     /// flow analysis against a limit on all flows' windows together.
-    @inlinable public var heldBytes: Int { Int(buffer.reserved) + Int(refusalWatchUnits) * 16 }
+    @inlinable public var heldBytes: Int { Int(buffer.reserved) + Int(followedUnits) * 16 }
 
     /// Gives the window up, because all flows' windows together are at their
     /// limit: a probe decides on what it has; a resynchronisation tries its
@@ -512,6 +521,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         // A refusal no longer followed cannot be told from an answer: the
         // flow reads as the cleartext it is, never as refused.
         if watchingRefusals { stopWatchingRefusals() }
+        if summary.followingGRPCProbe { stopFollowingGRPCProbe() }
         switch state {
         case .probing:
             if !buffer.isEmpty { probeBuffer(final: true) }
@@ -811,6 +821,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 // The server's side: it may be all a mesh proxy's refusals.
                 watchRefusals(bytes, starting: .http2(HTTP2Refusal()))
             }
+            if kind == .h2c, streamOffset == 0, !summary.startedMidStream, Probes.startsWith(bytes, Probes.h2cPreface) {
+                // The client's side: it may be one of kubelet's gRPC probes.
+                summary.followingGRPCProbe = true
+                rare.change(initial: RareState()) { $0.kubeletGRPCProbe = KubeletGRPCProbe() }
+                followGRPCProbe(UnsafeRawBufferPointer(rebasing: bytes[Probes.h2cPreface.utf8CodeUnitCount...]))
+            }
             if kind == .http, streamOffset < Self.upgradeScanLimit, let end = Probes.find(bytes, "\r\n\r\n") {
                 httpHeadEnd = Int32(streamOffset + end + 4)
                 if streamOffset == 0, !summary.startedMidStream {
@@ -863,13 +879,46 @@ public struct DirectionClassifier: StreamSink, Sendable {
         }
         watchingRefusals = refusalsOnly
         let held = refusalsOnly ? rare.value?.refusals?.heldBytes ?? 0 : 0
-        refusalWatchUnits = UInt16(clamping: (held + 15) / 16)
+        followedUnits = UInt16(clamping: (held + 15) / 16)
     }
 
     private mutating func stopWatchingRefusals() {
         watchingRefusals = false
-        refusalWatchUnits = 0
+        followedUnits = 0
         rare.change(initial: RareState()) { $0.refusals = nil }
+    }
+
+    /// Follows an h2c client's frames (`KubeletGRPCProbe`); once they are
+    /// more than one probe, keeps only whether its call was a probe's.
+    private mutating func followGRPCProbe(_ bytes: UnsafeRawBufferPointer) {
+        var probeOnly = false, sentProbeCall = false, held = 0
+        rare.change(initial: RareState()) {
+            // Taken out of its slot before it changes, so that its buffers
+            // are not shared with a copy left behind (see `RefusalWatch`).
+            guard var probe = $0.kubeletGRPCProbe else { return }
+            $0.kubeletGRPCProbe = nil
+            probeOnly = probe.receive(bytes)
+            sentProbeCall = probe.sentProbeCall
+            held = probe.heldBytes
+            if probeOnly { $0.kubeletGRPCProbe = probe }
+        }
+        guard probeOnly else {
+            summary.followingGRPCProbe = false
+            summary.kubeletProbeHead = sentProbeCall
+            followedUnits = 0
+            return
+        }
+        followedUnits = UInt16(clamping: (held + 15) / 16)
+    }
+
+    /// Bytes lost or a window given up: the frames cannot be followed on,
+    /// and a probe whose bytes were not all seen cannot be told to be one.
+    private mutating func stopFollowingGRPCProbe() {
+        let sentProbeCall = rare.value?.kubeletGRPCProbe?.sentProbeCall ?? false
+        rare.change(initial: RareState()) { $0.kubeletGRPCProbe = nil }
+        summary.followingGRPCProbe = false
+        summary.kubeletProbeHead = sentProbeCall
+        followedUnits = 0
     }
 
     private mutating func decide(kind: PayloadKind, name: String?, evidence: String?) {
@@ -1172,6 +1221,8 @@ struct RareState: Sendable {
     var refusals: RefusalWatch?
     /// An SSH stream from its first byte: its key exchange in clear.
     var sshKeyExchange: SSHKeyExchange?
+    /// An h2c client's side while it may be one of kubelet's gRPC probes.
+    var kubeletGRPCProbe: KubeletGRPCProbe?
 }
 
 /// What a classifier has concluded so far: `DirectionSummary` without the
@@ -1193,9 +1244,13 @@ struct SummarySoFar: Sendable {
     var windowShed = false
     /// An SSH side sent NEWKEYS (see `SSHKeyExchange`).
     var sshNewKeysSent = false
-    /// The stream opened with a kubelet probe's request head (see
-    /// `DirectionSummary.kubeletProbeOnly`).
+    /// The stream opened with a kubelet probe's request head, or its
+    /// call, over HTTP/2 (see `DirectionSummary.kubeletProbeOnly`).
     var kubeletProbeHead = false
+    /// An h2c client's frames are followed while they may be one of
+    /// kubelet's gRPC probes (`RareState.kubeletGRPCProbe`): a flag here,
+    /// inline, so that other h2c streams' segments need not look out of line.
+    var followingGRPCProbe = false
 
     var preamble: String? {
         get { rare.value?.preamble }

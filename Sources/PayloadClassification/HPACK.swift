@@ -1,6 +1,6 @@
 /// Just enough HPACK (RFC 7541) to read the fields that name an HTTP/2
 /// request or response in clear: `:method`, `:path`, `:authority`,
-/// `:status` and `content-type`. Every other field is stepped over without
+/// `:status`, `content-type` and `user-agent`. Every other field is stepped over without
 /// decoding its value, so `authorization` or `cookie` values are never even
 /// decoded. `decode` reads a connection's first header block in a direction,
 /// where the decoder's dynamic table starts empty, so the entries one block
@@ -10,14 +10,15 @@ enum HPACK {
     /// The fields wirecheck reads: those the evidence shows, and those a mesh
     /// proxy's refusal is recognised by (see `HTTP2Refusal`).
     enum Name: Equatable, Sendable {
-        case authority, method, path, status, contentType
+        case authority, method, path, status, contentType, userAgent
         case contentLength, date, server, grpcStatus, grpcMessage, l5dProxyError, l5dProxyConnection
         case other
 
-        /// Shown as evidence of a request or response (`Fields`).
+        /// Shown as evidence of a request or response (`Fields`; the
+        /// user agent only when it is kubelet's prober).
         var isShown: Bool {
             switch self {
-            case .authority, .method, .path, .status, .contentType: return true
+            case .authority, .method, .path, .status, .contentType, .userAgent: return true
             default: return false
             }
         }
@@ -29,6 +30,7 @@ enum HPACK {
             case ":path": self = .path
             case ":status": self = .status
             case "content-type": self = .contentType
+            case "user-agent": self = .userAgent
             case "content-length": self = .contentLength
             case "date": self = .date
             case "server": self = .server
@@ -48,8 +50,11 @@ enum HPACK {
         var authority: String?
         var status: String?
         var contentType: String?
+        var userAgent: String?
 
-        var isEmpty: Bool { method == nil && path == nil && authority == nil && status == nil && contentType == nil }
+        var isEmpty: Bool {
+            method == nil && path == nil && authority == nil && status == nil && contentType == nil && userAgent == nil
+        }
     }
 
     /// Longest value kept; longer ones are cut (the evidence shortens them anyway).
@@ -208,6 +213,7 @@ extension HPACK.Fields {
         case .path: if path == nil { path = value ?? "" }
         case .status: if status == nil { status = value ?? "" }
         case .contentType: if contentType == nil { contentType = value ?? "" }
+        case .userAgent: if userAgent == nil { userAgent = value ?? "" }
         default: break
         }
     }

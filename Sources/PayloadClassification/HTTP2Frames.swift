@@ -170,6 +170,8 @@ enum HTTP2Frames {
             details.append(":authority " + String(host.prefix(120)))
         }
         if let contentType = fields.contentType, !contentType.isEmpty { details.append("content-type " + String(contentType.prefix(80))) }
+        // Shown only when it is kubelet's prober (as in HTTP/1's evidence).
+        if let agent = fields.userAgent, agent.hasPrefix("kube-probe/") { details.append("user-agent " + String(agent.prefix(60))) }
         if !details.isEmpty { summary += " (" + details.joined(separator: "; ") + ")" }
         return summary
     }

@@ -48,12 +48,14 @@ public struct DirectionSummary: Sendable, Equatable {
     /// flows' windows (they count in `unverifiedBytes`).
     public var windowShed: Bool
     /// The direction's bytes, from its first, are one HTTP GET request head
-    /// with kubelet's `User-Agent: kube-probe/…` and nothing else: a probe
-    /// (kubelet opens a connection for each). (Here, in the padding after
-    /// the flags above, it costs no space.)
+    /// with kubelet's `User-Agent: kube-probe/…` and nothing else, or over
+    /// HTTP/2 in clear one gRPC health check call with that user agent and
+    /// only connection frames besides (`KubeletGRPCProbe`): a probe (kubelet
+    /// opens a connection for each). (Here, in the padding after the flags
+    /// above, it costs no space.)
     public var kubeletProbeOnly: Bool
-    /// The direction opened with such a request head, whatever followed:
-    /// so that a flow `kube-probe` did not allow can say why.
+    /// The direction opened with such a request head (or call), whatever
+    /// followed: so that a flow `kube-probe` did not allow can say why.
     public var openedWithKubeletProbe: Bool
     /// TLS records walked.
     public var tlsRecords: Int

@@ -11,9 +11,10 @@ public enum PlaintextExpectation: Sendable, Equatable, CustomStringConvertible {
     case port(UInt16)
     /// A port on an address or range.
     case server(IPNetwork, port: UInt16)
-    /// kubelet's HTTP probes (`kube-probe`): a connection whose client sent
-    /// one GET request with kubelet's `User-Agent: kube-probe/…` and nothing
-    /// else, answered in HTTP or not at all. A mesh that lets probes through
+    /// kubelet's HTTP and gRPC probes (`kube-probe`): a connection whose
+    /// client sent one GET request with kubelet's `User-Agent: kube-probe/…`,
+    /// or over HTTP/2 in clear one gRPC health check call with that user
+    /// agent, and nothing else, answered in HTTP (or HTTP/2) or not at all. A mesh that lets probes through
     /// in clear (Linkerd's default policy authorizes them) shows one such
     /// flow per probe and pod; by what was said, not by address or port.
     case kubeletProbe
@@ -84,7 +85,7 @@ public enum PlaintextExpectation: Sendable, Equatable, CustomStringConvertible {
             return translated.port == port && network.contains(translated.address)
         case .kubeletProbe:
             let answer = observation.serverToClient.kind
-            return observation.clientToServer.kubeletProbeOnly && (answer == .http || answer == .none)
+            return observation.clientToServer.kubeletProbeOnly && (answer == .http || answer == .h2c || answer == .none)
         }
     }
 

@@ -82,7 +82,7 @@ public enum VerdictPolicy {
         if verdict == .plaintext, !byIstio, listing == nil, c.openedWithKubeletProbe,
            options.expectedPlaintext.contains(.kubeletProbe) {
             // Listed, and it looks like one: say why it was not taken for one.
-            let why = c.kubeletProbeOnly ? "the server answered other than in HTTP"
+            let why = c.kubeletProbeOnly ? "the server answered other than in HTTP or HTTP/2"
                 : c.gapBytes > 0 || c.unverifiedBytes > 0 ? "some of the client's bytes were not captured, so it cannot be told to be one probe"
                 : "it sent more after that request (kubelet opens a connection for each probe)"
             notes.append("the client opened with kubelet's probe request, but \(why): not allowed as a probe (--expect-plaintext kube-probe)")

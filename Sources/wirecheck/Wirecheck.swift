@@ -105,7 +105,7 @@ struct Wirecheck: ParsableCommand {
     var noIstioAllowance = false
 
     @Option(help: ArgumentHelp(
-        "Plaintext expected by design, comma-separated: to a port on any address (4191, Linkerd's proxy admin port, which kubelet probes and Prometheus scrapes in clear), or on an address or range (10.111.1.0/24:9100, [fd00::1]:8080), or kube-probe (kubelet's HTTP probes): reported as plaintext (expected), not failing.",
+        "Plaintext expected by design, comma-separated: to a port on any address (4191, Linkerd's proxy admin port, which kubelet probes and Prometheus scrapes in clear), or on an address or range (10.111.1.0/24:9100, [fd00::1]:8080), or kube-probe (kubelet's HTTP and gRPC probes): reported as plaintext (expected), not failing.",
         valueName: "list"))
     var expectPlaintext: String?
 
