@@ -21,6 +21,14 @@
 #   scripts/lab.sh probe-traffic               a kubelet probe from the node (one GET, User-Agent
 #                                              kube-probe/1.32), two such requests on one connection,
 #                                              legacy plaintext
+#   scripts/lab.sh grpc-probe-traffic          a gRPC health server (grpc-go) in the webserver
+#                                              pod on 50051; from the node, a probe as kubelet's
+#                                              gRPC prober sends it (one Check call, User-Agent
+#                                              kube-probe/1.32), then two calls on one
+#                                              connection; from the legacy client, one call
+#                                              with grpc-go's own User-Agent
+#   scripts/lab.sh record-grpc-probes OUT.pcap up, tcpdump -i any in the node on port 50051,
+#                                              grpc-probe-traffic, stop
 #   scripts/lab.sh record OUT.pcap [mode]      up, tcpdump -i any in the node, traffic, stop
 #   scripts/lab.sh secrets                     start PostgreSQL (password auth), SMTP, an MQTT
 #                                              broker (mosquitto) and an LDAP server (slapd) in
@@ -66,6 +74,7 @@ LEGACY_IP=$SUBNET_PREFIX.20
 NODE_IP=$SUBNET_PREFIX.1
 SERVICE_IP=10.96.0.10
 NODE_PORT=30080
+GRPC_PORT=50051
 SNI=outbound_.80_._.webserver.default.svc.cluster.local
 ALPN=istio-peer-exchange,istio-http/1.1,istio,http/1.1
 STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
@@ -265,6 +274,50 @@ probe_traffic() {
   sleep 0.3
   legacy_request
   sleep 0.3
+}
+
+# The gRPC health server and kubelet-like prober (scripts/lab-grpc-probe.go),
+# built from Debian's grpc-go in GOPATH mode, again when the source is newer.
+build_grpc_probe() {
+  local source
+  source=$(dirname "$0")/lab-grpc-probe.go
+  [[ -x $STATE/grpc-probe && $STATE/grpc-probe -nt $source ]] && return 0
+  command -v go >/dev/null || die "go not installed (scripts/setup.sh --lab installs golang-go and grpc-go)"
+  mkdir -p "$STATE/gocache"
+  GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$STATE/gocache GOFLAGS= \
+    go build -o "$STATE/grpc-probe" "$source" || die "could not build $source"
+}
+
+start_grpc_health() {
+  stop_grpc_health
+  build_grpc_probe
+  in_ns wc-web "$STATE/grpc-probe" serve "$WEB_IP:$GRPC_PORT" </dev/null >/dev/null 2>"$STATE/grpc-health.log" &
+  echo $! >"$STATE/grpc-health.pid"
+  wait_for_port "$GRPC_PORT" "gRPC health server (see $STATE/grpc-health.log)"
+}
+
+stop_grpc_health() { stop_pidfile "$STATE/grpc-health.pid"; }
+
+# grpc-probe-traffic: kubelet's gRPC probe from the node's address (a
+# connection per probe, one Health/Check call), two calls on one connection
+# from the node, and an application's call from the legacy client.
+grpc_probe_traffic() {
+  ip netns pids wc-web >/dev/null 2>&1 || die "lab is not up (scripts/lab.sh up)"
+  start_grpc_health
+  in_ns wc-node ip addr replace "$NODE_IP/24" dev wcbr0
+  in_ns wc-node "$STATE/grpc-probe" probe "$WEB_IP:$GRPC_PORT"
+  sleep 0.3
+  in_ns wc-node "$STATE/grpc-probe" twice "$WEB_IP:$GRPC_PORT"
+  sleep 0.3
+  in_ns wc-legacy "$STATE/grpc-probe" call "$WEB_IP:$GRPC_PORT"
+  sleep 0.3
+  stop_grpc_health
+}
+
+record_grpc_probes() {
+  local out=${1:?usage: lab.sh record-grpc-probes OUT.pcap}
+  up permissive
+  record_with "host $WEB_IP and port $GRPC_PORT" grpc_probe_traffic "$(realpath -m "$out")"
 }
 
 # record_with FILTER SCENARIO OUT: tcpdump -i any in the node while SCENARIO runs.
@@ -647,6 +700,7 @@ down_network() {
 }
 
 down() {
+  stop_grpc_health
   stop_alertmanagers
   stop_erlang
   stop_nginx
@@ -663,6 +717,8 @@ case ${1:-} in
   up) up "${2:-permissive}" ;;
   traffic) traffic ;;
   probe-traffic) probe_traffic ;;
+  grpc-probe-traffic) grpc_probe_traffic ;;
+  record-grpc-probes) shift; record_grpc_probes "$@" ;;
   record) shift; record "$@" ;;
   secrets) secrets ;;
   record-services) shift; record_services "$@" ;;

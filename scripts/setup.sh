@@ -9,7 +9,8 @@
 #                             PostgreSQL, mosquitto and slapd (the secrets test
 #                             sends passwords to them), Alertmanager (memberlist gossip), Erlang
 #                             (EPMD and distribution, as RabbitMQ clusters), grpcio
-#                             and python-h2 (a real gRPC client refused in clear),
+#                             and python-h2 (a real gRPC client refused in clear), Go
+#                             and grpc-go (a gRPC health server, kubelet's gRPC probe),
 #                             nftables (a Service's DNAT, as kube-proxy makes it)
 #   scripts/setup.sh --kubectl  also kubectl (Debian's kubernetes-client) unless one is
 #                             installed: the README's --names commands are tested with it
@@ -26,6 +27,7 @@ fi
 if [[ "${1:-}" == "--lab" ]]; then
   packages+=(tcpdump nginx libnginx-mod-stream openssl curl iproute2 python3-scapy procps postgresql
     mosquitto mosquitto-clients slapd ldap-utils prometheus-alertmanager erlang-base python3-grpcio python3-h2
+    golang-go golang-google-grpc-dev
     wireguard-go wireguard-tools openssh-server openssh-client nftables)
 fi
 if [[ "${1:-}" == "--kubectl" ]]; then

@@ -175,6 +175,26 @@ import Testing
         #expect(refused.stderr.contains("--expect-plaintext: '10.244.1.5/16:9100': '10.244.1.5/16' has bits set past its prefix: the range is 10.244.0.0/16"), "\(refused.stderr)")
     }
 
+    /// kubelet's gRPC probe in the lab's capture (grpc-go, one Health/Check
+    /// call on its own connection) passes with `kube-probe`; the same client's
+    /// two calls on one connection and an application's call do not.
+    @Test func kubeProbeAllowsTheLabsGRPCProbe() throws {
+        let capture = TestSupport.capturesDirectory.appendingPathComponent("lab-grpc-probes.pcap").path
+        let run = try wirecheck(["-r", capture, "--json", "--expect-plaintext", "kube-probe"])
+        #expect(run.status == 1, "\(run.stdout)")
+        let lines = try TestSupport.jsonLines(run.stdout)
+        let flows = lines.filter { $0["type"] as? String == "flow" }
+        #expect(flows.map { $0["client"] as? String } == ["10.111.1.1:43784", "10.111.1.1:43796", "10.111.1.20:37416"], "\(flows)")
+        #expect(flows.map { $0["expected"] as? Bool ?? false } == [true, false, false], "\(flows)")
+        let by = flows.first?["expectedBy"] as? [String: Any]
+        #expect(by?["by"] as? String == "--expect-plaintext" && by?["entry"] as? String == "kube-probe", "\(flows)")
+        #expect((flows.dropFirst().first?["notes"] as? [String])?.contains { $0.contains("sent more after that request") } == true, "\(flows)")
+        #expect((flows.last?["notes"] as? [String])?.isEmpty == true, "\(flows)")
+        #expect(lines.last?["plaintextExpected"] as? Int == 1, "\(lines.last ?? [:])")
+        let text = try wirecheck(["-r", capture, "--expect-plaintext", "kube-probe"])
+        #expect(text.stdout.contains("\nexpected plaintext: 1 flow by --expect-plaintext kube-probe\n"), "\(text.stdout)")
+    }
+
     /// The summary says what passed as expected and by which rule: Istio's
     /// port by design, each `--expect-plaintext` entry; nothing when none did.
     @Test func summaryCountsExpectedPlaintextByRule() throws {

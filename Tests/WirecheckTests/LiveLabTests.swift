@@ -325,6 +325,35 @@ struct LiveLabTests {
         #expect(status == 1, "stderr: \(stderr)")
     }
 
+    /// kubelet's gRPC probes, live: a grpc-go health server in the webserver
+    /// pod, probed from the node's address as kubelet's gRPC prober does
+    /// (grpc-go, `kube-probe/1.32`, one call per connection), allowed by
+    /// `--expect-plaintext kube-probe`; two calls on one connection and an
+    /// application's call are not.
+    @Test func liveKubeletGRPCProbes() throws {
+        let (output, status, stderr) = try Self.captureLabTraffic(
+            mode: "permissive", filter: ["--expect-plaintext", "kube-probe", "host", "10.111.1.122", "and", "port", "50051"],
+            traffic: "grpc-probe-traffic")
+        let flows = try TestSupport.jsonLines(output).filter { $0["type"] as? String == "flow" }
+        #expect(flows.count == 3, "flows: \(output)\nstderr: \(stderr)")
+        for flow in flows {
+            #expect(flow["verdict"] as? String == "plaintext" && flow["protocol"] as? String == "h2c", "\(flow)")
+            #expect((flow["evidence"] as? String)?.contains("POST /grpc.health.v1.Health/Check") == true, "\(flow)")
+        }
+        let fromNode = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.1:") == true }
+        let probe = fromNode.filter { $0["expected"] as? Bool == true }
+        #expect(fromNode.count == 2 && probe.count == 1, "flows: \(output)")
+        #expect((probe.first?["evidence"] as? String)?.contains("user-agent kube-probe/1.32 grpc-go/") == true, "\(probe)")
+        #expect((probe.first?["reason"] as? String)?.hasSuffix("(expected: kubelet's probe, and kube-probe is listed by --expect-plaintext)") == true, "\(probe)")
+        let twice = fromNode.filter { $0["expected"] == nil }
+        #expect((twice.first?["notes"] as? [String])?.contains { $0.contains("sent more after that request") } == true, "\(twice)")
+        let legacy = flows.filter { ($0["client"] as? String)?.hasPrefix("10.111.1.20:") == true }
+        #expect(legacy.count == 1 && legacy.first?["expected"] == nil, "\(legacy)")
+        let summary = try #require(TestSupport.jsonLines(output).last)
+        #expect(summary["plaintextExpected"] as? Int == 1, "\(summary)")
+        #expect(status == 1, "stderr: \(stderr)")
+    }
+
     /// A node's long capture as it is kept: rotated by tcpdump every second
     /// and each closed file gzipped (`tcpdump -G 1 -z gzip`). Read as
     /// several files, given newest first, every connection comes out whole
