@@ -521,7 +521,12 @@ public struct DirectionClassifier: StreamSink, Sendable {
         // A refusal no longer followed cannot be told from an answer: the
         // flow reads as the cleartext it is, never as refused.
         if watchingRefusals { stopWatchingRefusals() }
-        if summary.followingGRPCProbe { stopFollowingGRPCProbe() }
+        if summary.followingGRPCProbe {
+            // Not followed to its end, it cannot be told to be one probe;
+            // the flow's notes say why.
+            stopFollowingGRPCProbe()
+            summary.windowShed = true
+        }
         switch state {
         case .probing:
             if !buffer.isEmpty { probeBuffer(final: true) }

@@ -45,7 +45,8 @@ public struct DirectionSummary: Sendable, Equatable {
     /// TLS framing had to be found again after a gap or a mid-stream start.
     public var resynchronised: Bool
     /// Bytes held while deciding were given up at the memory limit on all
-    /// flows' windows (they count in `unverifiedBytes`).
+    /// flows' windows (they count in `unverifiedBytes`), or a client's
+    /// frames were no longer followed there (a possible gRPC probe).
     public var windowShed: Bool
     /// The direction's bytes, from its first, are one HTTP GET request head
     /// with kubelet's `User-Agent: kube-probe/…` and nothing else, or over

@@ -84,6 +84,7 @@ public enum VerdictPolicy {
             // Listed, and it looks like one: say why it was not taken for one.
             let why = c.kubeletProbeOnly ? "the server answered other than in HTTP or HTTP/2"
                 : c.gapBytes > 0 || c.unverifiedBytes > 0 ? "some of the client's bytes were not captured, so it cannot be told to be one probe"
+                : c.windowShed ? "its frames were no longer followed at the memory limit, so it cannot be told to be one probe"
                 : "it sent more after that request (kubelet opens a connection for each probe)"
             notes.append("the client opened with kubelet's probe request, but \(why): not allowed as a probe (--expect-plaintext kube-probe)")
         }
@@ -522,7 +523,7 @@ public enum VerdictPolicy {
             notes.append("\(c.unverifiedBytes + s.unverifiedBytes) bytes before resynchronisation were not classified")
         }
         if c.windowShed || s.windowShed {
-            notes.append("bytes held while looking for TLS records were given up at the memory limit on all flows' windows (a quarter of --max-buffer)")
+            notes.append("bytes held while looking for TLS records (or a client's frames followed) were given up at the memory limit on all flows' windows (a quarter of --max-buffer)")
         }
         if !o.handshakeSeen { notes.append("TCP handshake not captured: picked up mid-stream") }
         switch s.handshake.selectedVersion {

@@ -164,6 +164,24 @@ import Testing
         Array(Self.probe[(dataStart + 11)...]).withUnsafeBytes { classifier.receive($0) }
         #expect(classifier.heldBytes == 0)
         #expect(classifier.finish().kubeletProbeOnly)
+        // Given up at the memory limit on all flows' windows: not followed
+        // to its end, it is not one; the notes say why.
+        var shed = DirectionClassifier()
+        Array(Self.probe[..<(dataStart + 20)]).withUnsafeBytes { shed.receive($0) }
+        shed.shedHeldBytes()
+        #expect(shed.heldBytes == 0)
+        Array(Self.probe[(dataStart + 20)...]).withUnsafeBytes { shed.receive($0) }
+        let shedSummary = shed.finish()
+        #expect(!shedSummary.kubeletProbeOnly && shedSummary.openedWithKubeletProbe && shedSummary.windowShed)
+        var options = PolicyOptions()
+        options.expectedPlaintext = [.kubeletProbe]
+        var o = ExpectedPlaintextTests.flow(server: "10.111.1.122:50051")
+        o.clientToServer = shedSummary
+        o.serverToClient = ClassifierTests.classify(Self.served)
+        let report = VerdictPolicy.judge(o, options: options)
+        #expect(!report.expected)
+        #expect(report.notes.contains { $0.contains("but its frames were no longer followed at the memory limit") }, "\(report.notes)")
+        #expect(report.notes.contains { $0.contains("(or a client's frames followed) were given up at the memory limit") }, "\(report.notes)")
         // A block too large for a probe's ends the following and frees it.
         var large = DirectionClassifier()
         let big = Self.call(path: KubeletGRPCProbe.healthCheckPath + String(repeating: "x", count: 2_000))
