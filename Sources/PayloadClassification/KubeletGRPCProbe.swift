@@ -31,11 +31,18 @@ struct KubeletGRPCProbe: Sendable {
     static let blockLimit = 1_024
     /// A `HealthCheckRequest` names one service: a few dozen bytes.
     static let messageLimit = 1_024
+    /// kubelet's client sends about 200 bytes in all (its preface and
+    /// settings, the call, a few PINGs and WINDOW_UPDATEs): a side that
+    /// goes on sending connection frames past this is no probe, however
+    /// well formed its frames.
+    static let sideLimit = 4_096
 
     private var reader = HTTP2FrameReader()
     private(set) var stage = Stage.beforeCall
     /// The header block, then the message, as they arrive.
     private var held: [UInt8] = []
+    /// Bytes of the frames begun, from just after the preface.
+    private var followed = 0
 
     init() {}
 
@@ -61,7 +68,10 @@ struct KubeletGRPCProbe: Sendable {
         while true {
             switch reader.step(bytes, at: &offset) {
             case .header(let header):
-                guard let keep = keepsBody(header) else { return endFollowing() }
+                // Counted by frames, so that however the segments cut them
+                // the same frame is the first past the limit.
+                followed += HTTP2Frames.headerLength + header.length
+                guard followed <= Self.sideLimit, let keep = keepsBody(header) else { return endFollowing() }
                 reader.read(keepingBody: keep)
             case .frame(let header):
                 guard endFrame(header) else { return endFollowing() }

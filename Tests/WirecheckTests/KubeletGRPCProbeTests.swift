@@ -111,6 +111,12 @@ import Testing
         // Connection frames after the call (a GOAWAY as newer grpc-go sends at close, the call's reset) keep it one.
         let closing = HTTP2RefusalTests.frame(0x7, 0, 0, [0, 0, 0, 1, 0, 0, 0, 0]) + HTTP2RefusalTests.frame(0x3, 0, 1, [0, 0, 0, 8])
         #expect(ClassifierTests.classify(Self.probe + closing).kubeletProbeOnly)
+        // But not a side that goes on pinging past what a probe's client sends.
+        let ping = HTTP2RefusalTests.frame(0x6, 0, 0, [UInt8](repeating: 7, count: 8))
+        let pings = (KubeletGRPCProbe.sideLimit - Self.probe.count + Self.preface.count) / ping.count
+        #expect(ClassifierTests.classify(Self.probe + Array([[UInt8]](repeating: ping, count: pings).joined())).kubeletProbeOnly)
+        let pinging = ClassifierTests.classify(Self.probe + Array([[UInt8]](repeating: ping, count: pings + 1).joined()))
+        #expect(!pinging.kubeletProbeOnly && pinging.openedWithKubeletProbe)
     }
 
     @Test func aProbeNotWhollyCapturedIsNotOne() {
