@@ -18,9 +18,9 @@
 #   scripts/lab.sh check                       can the lab run here? (reason on stderr)
 #   scripts/lab.sh up [permissive|strict]      build (or switch) the lab
 #   scripts/lab.sh traffic                     mesh TLS 1.3, mesh TLS 1.2, legacy plaintext
-#   scripts/lab.sh probe-traffic               a kubelet probe from the node (one GET, User-Agent
-#                                              kube-probe/1.32), two such requests on one connection,
-#                                              legacy plaintext
+#   scripts/lab.sh probe-traffic               a kubelet probe from the node (Go's client, one GET,
+#                                              User-Agent kube-probe/1.32), two such requests on one
+#                                              connection, legacy plaintext
 #   scripts/lab.sh grpc-probe-traffic          a gRPC health server (grpc-go) in the webserver
 #                                              pod on 50051; from the node, a probe as kubelet's
 #                                              gRPC prober sends it (one Check call, User-Agent
@@ -234,21 +234,15 @@ legacy_request() {
 }
 
 # kubelet_probe [REQUESTS]: an HTTP probe of the webserver from the node's
-# address, as kubelet's prober sends one (Go's client: a connection per probe,
-# one GET with User-Agent kube-probe/1.32, Accept */* and Connection: close).
-# REQUESTS > 1 sends that many on the one connection, which kubelet never does.
+# address, sent as kubelet's prober sends one: Go's HTTP client, keep-alives
+# off (a connection per probe), GET with User-Agent kube-probe/1.32 and
+# Accept */* (scripts/lab-kubelet-probes.go). REQUESTS 2 sends two on one
+# connection, which kubelet never does.
 kubelet_probe() {
-  in_ns wc-node python3 - "$WEB_IP" "${1:-1}" <<'PROBE'
-import socket, sys
-address, requests = sys.argv[1], int(sys.argv[2])
-def head(last):
-    return (f"GET / HTTP/1.1\r\nHost: {address}:80\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\n"
-            + ("Connection: close\r\n" if last else "") + "\r\n").encode()
-with socket.create_connection((address, 80), timeout=5) as s:
-    s.sendall(b"".join(head(i == requests - 1) for i in range(requests)))
-    while s.recv(65536):
-        pass
-PROBE
+  build_kubelet_probes
+  local mode=http-probe
+  [[ ${1:-1} -gt 1 ]] && mode=http-twice
+  in_ns wc-node "$STATE/kubelet-probes" "$mode" "http://$WEB_IP:80/"
 }
 
 traffic() {
@@ -276,22 +270,22 @@ probe_traffic() {
   sleep 0.3
 }
 
-# The gRPC health server and kubelet-like prober (scripts/lab-grpc-probe.go),
-# built from Debian's grpc-go in GOPATH mode, again when the source is newer.
-build_grpc_probe() {
+# kubelet's probes and a gRPC health server (scripts/lab-kubelet-probes.go),
+# built with Debian's Go and grpc-go in GOPATH mode, again when the source is newer.
+build_kubelet_probes() {
   local source
-  source=$(dirname "$0")/lab-grpc-probe.go
-  [[ -x $STATE/grpc-probe && $STATE/grpc-probe -nt $source ]] && return 0
+  source=$(dirname "$0")/lab-kubelet-probes.go
+  [[ -x $STATE/kubelet-probes && $STATE/kubelet-probes -nt $source ]] && return 0
   command -v go >/dev/null || die "go not installed (scripts/setup.sh --lab installs golang-go and grpc-go)"
   mkdir -p "$STATE/gocache"
   GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$STATE/gocache GOFLAGS= \
-    go build -o "$STATE/grpc-probe" "$source" || die "could not build $source"
+    go build -o "$STATE/kubelet-probes" "$source" || die "could not build $source"
 }
 
 start_grpc_health() {
   stop_grpc_health
-  build_grpc_probe
-  in_ns wc-web "$STATE/grpc-probe" serve "$WEB_IP:$GRPC_PORT" </dev/null >/dev/null 2>"$STATE/grpc-health.log" &
+  build_kubelet_probes
+  in_ns wc-web "$STATE/kubelet-probes" grpc-serve "$WEB_IP:$GRPC_PORT" </dev/null >/dev/null 2>"$STATE/grpc-health.log" &
   echo $! >"$STATE/grpc-health.pid"
   wait_for_port "$GRPC_PORT" "gRPC health server (see $STATE/grpc-health.log)"
 }
@@ -305,11 +299,11 @@ grpc_probe_traffic() {
   ip netns pids wc-web >/dev/null 2>&1 || die "lab is not up (scripts/lab.sh up)"
   start_grpc_health
   in_ns wc-node ip addr replace "$NODE_IP/24" dev wcbr0
-  in_ns wc-node "$STATE/grpc-probe" probe "$WEB_IP:$GRPC_PORT"
+  in_ns wc-node "$STATE/kubelet-probes" grpc-probe "$WEB_IP:$GRPC_PORT"
   sleep 0.3
-  in_ns wc-node "$STATE/grpc-probe" twice "$WEB_IP:$GRPC_PORT"
+  in_ns wc-node "$STATE/kubelet-probes" grpc-twice "$WEB_IP:$GRPC_PORT"
   sleep 0.3
-  in_ns wc-legacy "$STATE/grpc-probe" call "$WEB_IP:$GRPC_PORT"
+  in_ns wc-legacy "$STATE/kubelet-probes" grpc-call "$WEB_IP:$GRPC_PORT"
   sleep 0.3
   stop_grpc_health
 }
