@@ -9,9 +9,9 @@
 /// than a health check's, or a frame type not known here is more than a
 /// probe, and the following ends.
 ///
-/// Only h2c clients hold one (out of line), and it keeps at most
-/// `blockLimit` bytes of the call's header block and `messageLimit` bytes
-/// of its message.
+/// Only h2c clients hold one (out of line). It keeps the frame being read
+/// and the call's header block or message, within the `sideLimit` bytes of
+/// frames a probe's client may send at all.
 struct KubeletGRPCProbe: Sendable {
     enum Stage: Equatable, Sendable {
         /// Connection frames so far; the call's HEADERS has not come.
