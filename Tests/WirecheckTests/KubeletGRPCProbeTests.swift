@@ -108,7 +108,7 @@ import Testing
         }
         let unended = Self.call(message: [0, 0, 0, 0, 0]).dropLast(14) + HTTP2RefusalTests.frame(0x0, 0, 1, [0, 0, 0, 0, 0])
         #expect(!ClassifierTests.classify(Array(unended)).kubeletProbeOnly)
-        // Connection frames after the call (a GOAWAY as newer grpc-go sends at close, the call's reset) keep it one.
+        // Connection frames after the call (a GOAWAY, which a client may send at close, the call's reset) keep it one.
         let closing = HTTP2RefusalTests.frame(0x7, 0, 0, [0, 0, 0, 1, 0, 0, 0, 0]) + HTTP2RefusalTests.frame(0x3, 0, 1, [0, 0, 0, 8])
         #expect(ClassifierTests.classify(Self.probe + closing).kubeletProbeOnly)
         // But not a side that goes on pinging past what a probe's client sends.
