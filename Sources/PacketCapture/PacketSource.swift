@@ -141,6 +141,18 @@ public final class PacketSource {
     /// Where every packet `next()` returns is also written (`-w`): libpcap's
     /// dump file; nil when not asked.
     @exclusivity(unchecked) private var dumper: OpaquePointer?
+    /// `-C`/`-W`: when the file is split, and where the next file comes from
+    /// (given its number, a descriptor open for writing).
+    private var rotation: (plan: PacketFileRotation, openFile: (Int) throws(CaptureError) -> Int32)?
+    /// Bytes in the file being written (libpcap's 24-byte file header, 16 per
+    /// record and the bytes captured), counted rather than asked of stdio.
+    private var writtenBytes: Int64 = 0
+    /// The number of the file being written (`PacketFileRotation.fileName`).
+    public private(set) var writtenFileIndex = 0
+    /// Files started so far, the first included (a ring's reused ones counted again).
+    public private(set) var writtenFiles = 0
+    /// Why writing stopped at a rotation, until `flushWritten` reports it.
+    private var rotationFailure: String?
 
     private init(handle: OpaquePointer, isLive: Bool, timeoutMilliseconds: Int32 = 0, fileBuffer: UnsafeMutableRawPointer? = nil) {
         self.handle = handle
@@ -391,16 +403,57 @@ public final class PacketSource {
     private func nextWritten() -> ReadResult {
         let result: ReadResult
         if let merge { result = breakRequested ? .end : merge.next() } else { result = read() }
-        if let dumper, case .packet(let packet) = result { Self.dump(packet, to: dumper) }
+        if dumper != nil, case .packet(let packet) = result {
+            if let rotation, writtenBytes > rotation.plan.bytesPerFile { startNextFile() }
+            if let dumper {
+                Self.dump(packet, to: dumper)
+                writtenBytes += 16 + Int64(UInt32(clamping: packet.bytes.count))
+            }
+        }
         return result
+    }
+
+    /// `-C`: closes the file written (its data handed to the kernel) and opens
+    /// the next; on failure, writing stops and `flushWritten` says why.
+    private func startNextFile() {
+        guard let rotation, let current = dumper else { return }
+        if let failure = flushWritten() {
+            rotationFailure = failure
+            return
+        }
+        dumper = nil
+        if fclose(pcap_dump_file(current)) != 0 {
+            rotationFailure = String(cString: strerror(errno))
+            return
+        }
+        let next = rotation.plan.index(after: writtenFileIndex)
+        do {
+            try openDumper(rotation.openFile(next))
+            writtenFileIndex = next
+        } catch {
+            rotationFailure = error.message
+        }
     }
 
     /// From now on, writes every packet `next()` returns to `descriptor` (which
     /// it takes over) as a pcap file, as `tcpdump -w` does: this capture's
     /// link type and snapshot length, nanosecond timestamps, each packet as
     /// captured (so a replay of the file gives the same verdicts).
-    public func startWriting(to descriptor: Int32) throws(CaptureError) {
+    ///
+    /// With `rotation`, a file larger than its limit is closed before the next
+    /// packet and `openFile(n)` gives the next (n from 1, back to 0 in a
+    /// ring), as tcpdump's `-C` and `-W`.
+    public func startWriting(
+        to descriptor: Int32, rotation: PacketFileRotation? = nil, openFile: ((Int) throws(CaptureError) -> Int32)? = nil
+    ) throws(CaptureError) {
         guard dumper == nil else { throw CaptureError(.openFailed, "already writing the packets to a file") }
+        try openDumper(descriptor)
+        writtenFileIndex = 0
+        if let rotation, let openFile { self.rotation = (rotation, openFile) }
+    }
+
+    /// Makes `descriptor` (taken over) the file written, its header first.
+    private func openDumper(_ descriptor: Int32) throws(CaptureError) {
         guard let file = fdopen(descriptor, "w") else {
             let reason = String(cString: strerror(errno))
             close(descriptor)
@@ -412,12 +465,18 @@ public final class PacketSource {
             throw CaptureError(.openFailed, reason)
         }
         dumper = opened
+        writtenBytes = 24
+        writtenFiles += 1
     }
 
     /// Hands what was written so far to the kernel, so that the file is whole
     /// up to here if wirecheck is killed. The error, if writing failed (the
     /// disk full): writing then stops, the file ending at an earlier packet.
     public func flushWritten() -> String? {
+        if let failure = rotationFailure {
+            rotationFailure = nil
+            return failure
+        }
         guard let dumper else { return nil }
         guard pcap_dump_flush(dumper) != 0 || ferror(pcap_dump_file(dumper)) != 0 else { return nil }
         // The error number of the write that failed, if nothing has set
@@ -430,7 +489,7 @@ public final class PacketSource {
 
     /// Flushes and closes the written file; the error, if writing failed.
     public func finishWriting() -> String? {
-        guard let dumper else { return nil }
+        guard let dumper else { return flushWritten() }
         let failure = flushWritten()
         if failure == nil {
             self.dumper = nil

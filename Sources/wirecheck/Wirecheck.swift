@@ -81,6 +81,16 @@ struct Wirecheck: ParsableCommand {
         valueName: "file"))
     var packetFile: String?
 
+    @Option(name: [.customShort("C"), .customLong("file-size")], help: ArgumentHelp(
+        "With -w: once the file is larger than this many millions of bytes, start a new one (named as tcpdump -C names them: FILE, FILE1, FILE2…).",
+        valueName: "millions of bytes"))
+    var fileSize: Int64?
+
+    @Option(name: [.customShort("W"), .customLong("file-count")], help: ArgumentHelp(
+        "With -C: keep at most this many files, overwriting the oldest (a ring, named FILE0, FILE1… as tcpdump -W names them).",
+        valueName: "files"))
+    var fileCount: Int?
+
     @Option(help: ArgumentHelp(
         "Also fail (exit 1) on these verdicts, comma-separated: opaque, inconclusive, plaintext-rejected.",
         valueName: "verdicts"))
@@ -131,6 +141,16 @@ struct Wirecheck: ParsableCommand {
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
         if snaplen <= 0 { throw ValidationError("-s must be positive") }
         if bufferSize <= 0 { throw ValidationError("-B must be positive") }
+        if let fileSize {
+            guard packetFile != nil else { throw ValidationError("-C splits -w's file: give -w FILE too") }
+            guard fileSize > 0, fileSize <= Int64.max / PacketFileRotation.unitBytes else {
+                throw ValidationError("-C must be a positive number of millions of bytes")
+            }
+        }
+        if let fileCount {
+            guard fileSize != nil else { throw ValidationError("-W keeps a ring of -C's files: give -C too") }
+            guard fileCount > 0 else { throw ValidationError("-W must be a positive number of files") }
+        }
         if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
         _ = try failOnVerdicts()
         _ = try plaintextExpectations()
@@ -307,29 +327,22 @@ struct Wirecheck: ParsableCommand {
     /// lost before it was read) nor the report's.
     private func openPacketFile(for source: PacketSource) -> Bool {
         guard let packetFile else { return true }
-        var target = stat()
-        if stat(packetFile, &target) == 0 {
-            for input in read where input != "-" {
-                var info = stat()
-                if stat(input, &info) == 0, info.st_dev == target.st_dev, info.st_ino == target.st_ino {
-                    standardError("wirecheck: -w \(packetFile): is \(input), a capture being read; write elsewhere\n")
-                    return false
+        let rotation = fileSize.map { PacketFileRotation(bytesPerFile: $0 * PacketFileRotation.unitBytes, fileCount: fileCount) }
+        do {
+            // In a ring the first file's name has its number too (FILE0).
+            let first = rotation?.fileName(packetFile, index: 0) ?? packetFile
+            let descriptor = try Self.openPacketFile(first, reading: read, rotating: rotation != nil)
+            // Each next file is checked and opened as the first was, as the
+            // user wirecheck runs as by then (as tcpdump opens them).
+            let inputs = read
+            try source.startWriting(to: descriptor, rotation: rotation) { (index: Int) throws(CaptureError) -> Int32 in
+                let name = rotation?.fileName(packetFile, index: index) ?? packetFile
+                do throws(OutputFile.Failure) {
+                    return try Self.openPacketFile(name, reading: inputs, rotating: true)
+                } catch {
+                    throw CaptureError(.openFailed, error.description)
                 }
             }
-        }
-        do {
-            let descriptor = try OutputFile.open(packetFile, option: "-w", mode: 0o600)
-            var written = stat(), report = stat()
-            if fstat(descriptor, &written) == 0, fstat(reportDescriptor, &report) == 0,
-               written.st_dev == report.st_dev, written.st_ino == report.st_ino {
-                close(descriptor)
-                standardError("wirecheck: -w \(packetFile): is where the report goes too; write elsewhere\n")
-                return false
-            }
-            // It holds what crossed in clear, credentials included: its owner's
-            // only, also when it was there before (and wirecheck's).
-            if written.st_mode & S_IFMT == S_IFREG, written.st_uid == geteuid() { fchmod(descriptor, 0o600) }
-            try source.startWriting(to: descriptor)
             return true
         } catch let failure as OutputFile.Failure {
             standardError("wirecheck: \(failure)\n")
@@ -337,6 +350,44 @@ struct Wirecheck: ParsableCommand {
             standardError("wirecheck: -w \(packetFile): \(error)\n")
         }
         return false
+    }
+
+    /// Which file a failed write left short: with `-C`, the last one started.
+    private func writtenEnd(_ source: PacketSource) -> String {
+        guard let packetFile, let fileSize else { return "the file" }
+        let rotation = PacketFileRotation(bytesPerFile: fileSize * PacketFileRotation.unitBytes, fileCount: fileCount)
+        return "the last file, \(rotation.fileName(packetFile, index: source.writtenFileIndex)),"
+    }
+
+    /// Opens one of `-w`'s files for writing: never one of the files being
+    /// read (truncated, it would be lost before it was read) nor the
+    /// report's; `rotating`, only a regular file (`-C` would otherwise
+    /// create `/dev/null1`…).
+    private static func openPacketFile(_ path: String, reading inputs: [String], rotating: Bool) throws(OutputFile.Failure) -> Int32 {
+        var target = stat()
+        if stat(path, &target) == 0 {
+            for input in inputs where input != "-" {
+                var info = stat()
+                if stat(input, &info) == 0, info.st_dev == target.st_dev, info.st_ino == target.st_ino {
+                    throw OutputFile.Failure(description: "-w \(path): is \(input), a capture being read; write elsewhere")
+                }
+            }
+        }
+        let descriptor = try OutputFile.open(path, option: "-w", mode: 0o600)
+        var written = stat(), report = stat()
+        if fstat(descriptor, &written) == 0, fstat(reportDescriptor, &report) == 0,
+           written.st_dev == report.st_dev, written.st_ino == report.st_ino {
+            close(descriptor)
+            throw OutputFile.Failure(description: "-w \(path): is where the report goes too; write elsewhere")
+        }
+        if rotating, written.st_mode & S_IFMT != S_IFREG {
+            close(descriptor)
+            throw OutputFile.Failure(description: "-w \(path): -C splits a regular file, and this is not one")
+        }
+        // It holds what crossed in clear, credentials included: its owner's
+        // only, also when it was there before (and wirecheck's).
+        if written.st_mode & S_IFMT == S_IFREG, written.st_uid == geteuid() { fchmod(descriptor, 0o600) }
+        return descriptor
     }
 
     /// Points the report at `--output`, if given; says why not on failure.
@@ -494,7 +545,7 @@ struct Wirecheck: ParsableCommand {
                 if now - lastStatsCheck >= 1_000_000_000 {
                     lastStatsCheck = now
                     if let failure = source.flushWritten() {
-                        standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); the file ends at an earlier packet, the analysis goes on\n")
+                        standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); \(writtenEnd(source)) ends at an earlier packet, the analysis goes on\n")
                     }
                     if let stats = source.statistics(), stats.droppedByKernel + stats.droppedByInterface > lastDrops {
                         lastDrops = stats.droppedByKernel + stats.droppedByInterface
@@ -505,7 +556,7 @@ struct Wirecheck: ParsableCommand {
         }
         readAhead?.stop()
         if let failure = source.finishWriting() {
-            standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); the file is incomplete\n")
+            standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); \(writtenEnd(source)) ends at an earlier packet\n")
         }
         if let stats = source.statistics() {
             if stats.droppedByKernel + stats.droppedByInterface > lastDrops { analyzer.noteDrops() }

@@ -21,7 +21,10 @@ import Testing
     @Test(arguments: [["--no-such-flag"], ["-c", "0", "-r", "x.pcap"], ["-i", "lo", "-r", "x.pcap"], ["--duration", "-1"],
                       ["--idle-timeout", "1e30"], ["--duration", "nan"], ["--max-buffer", "9223372036854775807"],
                       ["--show", "nope"], ["--show", ","], ["--fail-on", "encrypted"], ["--expect-plaintext", "0"],
-                      ["--expect-plaintext", "65536"], ["--expect-plaintext", "80,,443"], ["--expect-plaintext", "http"]])
+                      ["--expect-plaintext", "65536"], ["--expect-plaintext", "80,,443"], ["--expect-plaintext", "http"],
+                      ["-r", "x.pcap", "-C", "1"], ["-r", "x.pcap", "-w", "y.pcap", "-W", "2"], ["-r", "x.pcap", "-w", "y.pcap", "-C", "0"],
+                      ["-r", "x.pcap", "-w", "y.pcap", "-C", "1.5"], ["-r", "x.pcap", "-w", "y.pcap", "-C", "9223372036855"],
+                      ["-r", "x.pcap", "-w", "y.pcap", "-C", "1", "-W", "0"]])
     func usageErrorsExitThree(_ arguments: [String]) throws {
         let run = try wirecheck(arguments)
         #expect(run.status == 3)

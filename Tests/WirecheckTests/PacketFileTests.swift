@@ -103,9 +103,140 @@ import Testing
     func aFullDiskStopsTheWritingNotTheAnalysis() throws {
         let run = try wirecheck(["-r", services, "--json", "-w", "/dev/full"])
         let whole = try wirecheck(["-r", services, "--json"])
-        #expect(run.stderr.contains("-w /dev/full: writing failed (No space left on device); the file is incomplete"), "\(run.stderr)")
+        #expect(run.stderr.contains("-w /dev/full: writing failed (No space left on device); the file ends at an earlier packet"), "\(run.stderr)")
         #expect(run.status == whole.status)
         #expect(TestSupport.flowLines(run.stdout) == TestSupport.flowLines(whole.stdout))
+    }
+
+    /// A capture of `connections` connections from the lab's flows
+    /// (`scripts/bench/gen-capture.py mix`, about 3.3 KB each), in `directory`.
+    func generatedCapture(connections: Int, in directory: URL) throws -> String {
+        let output = directory.appendingPathComponent("generated-\(connections).pcap").path
+        let generator = TestSupport.packageRoot.appendingPathComponent("scripts/bench/gen-capture.py").path
+        let run = try TestSupport.run(URL(fileURLWithPath: "/usr/bin/env"), [
+            "python3", generator, "mix", output, String(connections), TestSupport.capturesDirectory.appendingPathComponent("permissive.pcap").path,
+        ])
+        try #require(run.status == 0, "gen-capture.py: \(run.stderr)")
+        return output
+    }
+
+    static func size(of path: String) -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? -1
+    }
+
+    /// `-C 1`: a new file once the one written is larger than 1 000 000
+    /// bytes, named FILE, FILE1, FILE2… as tcpdump names them; the files
+    /// read back together give the flows of the capture read whole.
+    @Test func fileSizeSplitsTheWrittenFile() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let capture = try generatedCapture(connections: 1000, in: directory)
+        #expect(Self.size(of: capture) > 3_000_000)
+        let written = directory.appendingPathComponent("kept").path
+        let run = try wirecheck(["-r", capture, "--json", "-w", written, "-C", "1"])
+        #expect(run.stderr.isEmpty, "\(run.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("kept") }.sorted()
+        #expect(names == ["kept", "kept1", "kept2", "kept3"])
+        // Each but the last ends with the first packet past the limit (the
+        // capture's largest frame is a 1448-byte segment's).
+        for name in names.dropLast() {
+            let size = Self.size(of: directory.appendingPathComponent(name).path)
+            #expect(size > 1_000_000 && size <= 1_000_000 + 16 + 1514, "\(name): \(size)")
+            #expect(Self.mode(of: directory.appendingPathComponent(name).path) == 0o600)
+        }
+        // Each file a capture of its own (its header and whole packets) …
+        for name in names {
+            let alone = try wirecheck(["-r", directory.appendingPathComponent(name).path, "--json"])
+            #expect(alone.stderr.isEmpty, "\(name): \(alone.stderr)")
+        }
+        // … and together the capture: the same flows and packets.
+        let together = try wirecheck(names.flatMap { ["-r", directory.appendingPathComponent($0).path] } + ["--json"])
+        #expect(TestSupport.flowLines(together.stdout) == TestSupport.flowLines(run.stdout))
+        #expect(try TestSupport.jsonLines(together.stdout).last?["packets"] as? Int
+                == TestSupport.jsonLines(run.stdout).last?["packets"] as? Int)
+        #expect(together.status == run.status)
+    }
+
+    /// `-W 2` with `-C 1`: a ring of two files, FILE0 and FILE1, the oldest
+    /// overwritten; what is left is the capture's last packets, in order.
+    @Test func fileCountKeepsARing() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let capture = try generatedCapture(connections: 1000, in: directory)
+        let written = directory.appendingPathComponent("ring").path
+        let run = try wirecheck(["-r", capture, "--json", "-w", written, "-C", "1", "-W", "2"])
+        #expect(run.stderr.isEmpty, "\(run.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("ring") }.sorted()
+        #expect(names == ["ring0", "ring1"])
+        // Four files' worth: the third went over the first (ring0), the fourth, the capture's end, over the second.
+        let whole = try TestSupport.jsonLines(run.stdout).last?["packets"] as? Int ?? 0
+        let first = try TestSupport.jsonLines(wirecheck(["-r", directory.appendingPathComponent("ring0").path, "--json"]).stdout)
+        let second = try TestSupport.jsonLines(wirecheck(["-r", directory.appendingPathComponent("ring1").path, "--json"]).stdout)
+        let kept = (first.last?["packets"] as? Int ?? 0) + (second.last?["packets"] as? Int ?? 0)
+        #expect(kept > 0 && kept < whole / 2, "\(kept) of \(whole)")
+        #expect(Self.size(of: directory.appendingPathComponent("ring0").path) > 1_000_000)
+        #expect(Self.size(of: directory.appendingPathComponent("ring1").path) < 1_000_000)
+        // Ten files: two digits, ring00 to ring09; the four written are ring00 to ring03.
+        let ten = directory.appendingPathComponent("ten").path
+        _ = try wirecheck(["-r", capture, "-w", ten, "-C", "1", "-W", "10"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("ten") }.sorted()
+                == ["ten0", "ten1", "ten2", "ten3"])
+        let eleven = directory.appendingPathComponent("eleven").path
+        _ = try wirecheck(["-r", capture, "-w", eleven, "-C", "1", "-W", "11"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("eleven") }.sorted()
+                == ["eleven00", "eleven01", "eleven02", "eleven03"])
+    }
+
+    /// The same names and sizes as tcpdump's `-C`/`-W` over the same capture
+    /// (its files are microsecond pcap and wirecheck's nanosecond: the same
+    /// header and record sizes).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump"), "tcpdump not installed"))
+    func rotationMatchesTcpdumps() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let capture = try generatedCapture(connections: 1000, in: directory)
+        let expected: [(options: [String], suffixes: [String])] = [
+            (["-C", "1"], ["", "1", "2", "3"]), (["-C", "1", "-W", "3"], ["0", "1", "2"]), (["-C", "2", "-W", "1"], [""]),
+        ]
+        for (options, suffixes) in expected {
+            let ours = directory.appendingPathComponent("ours").path, theirs = directory.appendingPathComponent("theirs").path
+            _ = try wirecheck(["-r", capture, "-w", ours] + options)
+            let tcpdump = try TestSupport.run(URL(fileURLWithPath: "/usr/bin/tcpdump"), ["-r", capture, "-w", theirs, "-Z", "root"] + options)
+            #expect(tcpdump.status == 0, "\(tcpdump.stderr)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            let ourFiles = files.filter { $0.hasPrefix("ours") }.sorted(), theirFiles = files.filter { $0.hasPrefix("theirs") }.sorted()
+            #expect(ourFiles.map { String($0.dropFirst(4)) } == suffixes, "\(options)")
+            #expect(theirFiles.map { String($0.dropFirst(6)) } == suffixes, "\(options)")
+            for (mine, other) in zip(ourFiles, theirFiles) {
+                #expect(Self.size(of: directory.appendingPathComponent(mine).path) == Self.size(of: directory.appendingPathComponent(other).path),
+                        "\(options): \(mine)")
+            }
+            for file in ourFiles + theirFiles { try FileManager.default.removeItem(at: directory.appendingPathComponent(file)) }
+        }
+    }
+
+    /// A next file that cannot be opened (a directory by its name): the
+    /// writing stops with a warning naming it, the files before stay whole,
+    /// and the analysis goes on to the same verdicts.
+    @Test func aNextFileThatCannotBeOpenedStopsTheWriting() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let capture = try generatedCapture(connections: 1000, in: directory)
+        let written = directory.appendingPathComponent("kept").path
+        try FileManager.default.createDirectory(atPath: written + "2", withIntermediateDirectories: false)
+        let run = try wirecheck(["-r", capture, "--json", "-w", written, "-C", "1"])
+        let whole = try wirecheck(["-r", capture, "--json"])
+        #expect(run.stderr.contains("-w \(written): writing failed (-w \(written)2: "), "\(run.stderr)")
+        #expect(run.stderr.contains("the last file, \(written)1, ends at an earlier packet"), "\(run.stderr)")
+        #expect(run.status == whole.status)
+        #expect(TestSupport.flowLines(run.stdout) == TestSupport.flowLines(whole.stdout))
+        let replay = try wirecheck(["-r", written, "-r", written + "1", "--json"])
+        #expect(replay.stderr.isEmpty, "\(replay.stderr)")
+        #expect(Self.size(of: written + "1") > 1_000_000)
+        // Not a regular file: -C has nothing to split.
+        let device = try wirecheck(["-r", capture, "-w", "/dev/null", "-C", "1"])
+        #expect(device.status == 3)
+        #expect(device.stderr.contains("-C splits a regular file"), "\(device.stderr)")
     }
 
     /// Never over a capture being read (it would be emptied before it was
@@ -166,7 +297,61 @@ struct LivePacketFileTests {
         #expect(child.wait(timeout: 10) == 1, "stderr: \(child.stderr)")
         #expect(PacketFileTests.mode(of: written) == 0o600)
 
-        let replay = try TestSupport.run(binary, ["-r", written, "--json"])
+        let replay = try Self.expectReplay(of: [written], binary: binary, toGive: live)
+        let liveSummary = try #require(try TestSupport.jsonLines(child.stdout).last)
+        #expect(try TestSupport.jsonLines(replay.stdout).last?["packets"] as? Int == liveSummary["packets"] as? Int)
+    }
+
+    /// `-C` live, as tcpdump runs on a node: privileges dropped to the
+    /// tcpdump user (when there is one) before the first file, each next file
+    /// opened as that user; a 2.5 MB answer over loopback fills three files,
+    /// which read back together give the flow seen live.
+    @Test func liveCaptureSplitByFileSize() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-live-rotate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let user = getpwnam("tcpdump")
+        if let user { chown(directory.path, user.pointee.pw_uid, user.pointee.pw_gid) }
+        let written = directory.appendingPathComponent("live").path
+        let port = 23_000 + Int(getpid() % 1000)
+        let child = try Subprocess(binary.path, ["-i", "lo", "--json", "-w", written, "-C", "1", "tcp port \(port)"])
+        defer { child.send(SIGKILL); _ = child.wait(); child.removeFiles() }
+        #expect(child.waitForStderr("listening on lo", timeout: 10), "stderr: \(child.stderr)")
+        let script = """
+            import socket, threading
+            server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind(("127.0.0.1", \(port))); server.listen(1)
+            def serve():
+                conn, _ = server.accept(); conn.recv(4096)
+                body = b"x" * 2500000
+                conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body); conn.close()
+            worker = threading.Thread(target=serve); worker.start()
+            client = socket.create_connection(("127.0.0.1", \(port)))
+            client.sendall(b"GET /large HTTP/1.1\\r\\nHost: rotate-test\\r\\n\\r\\n")
+            while client.recv(65536): pass
+            client.close(); worker.join(); server.close()
+            """
+        let exchange = try TestSupport.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script])
+        try #require(exchange.status == 0, "\(exchange.stderr)")
+        let live = LiveNamesTests.waitForFlows(child, count: 1)
+        #expect(live.count == 1, "stdout: \(child.stdout)")
+        child.send(SIGINT)
+        #expect(child.wait(timeout: 10) == 1, "stderr: \(child.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(names == ["live", "live1", "live2"], "stderr: \(child.stderr)")
+        for name in names {
+            var info = stat()
+            #expect(stat(directory.appendingPathComponent(name).path, &info) == 0)
+            #expect(info.st_uid == (user?.pointee.pw_uid ?? 0), "\(name) owned by uid \(info.st_uid)")
+            #expect(info.st_mode & 0o777 == 0o600)
+        }
+        _ = try Self.expectReplay(of: names.map { directory.appendingPathComponent($0).path }, binary: binary, toGive: live)
+    }
+
+    /// Replays `files` (one capture) and expects the one plaintext flow seen live.
+    static func expectReplay(of files: [String], binary: URL, toGive live: [[String: Any]]) throws -> TestSupport.ProcessResult {
+        let replay = try TestSupport.run(binary, files.flatMap { ["-r", $0] } + ["--json"])
         #expect(replay.status == 1, "stderr: \(replay.stderr)")
         let flows = try TestSupport.jsonLines(replay.stdout).filter { $0["type"] as? String == "flow" }
         #expect(flows.count == 1)
@@ -174,7 +359,6 @@ struct LivePacketFileTests {
             #expect(flows.first?[key] as? String == live.first?[key] as? String, "\(key)")
         }
         #expect(flows.first?["packets"] as? Int == live.first?["packets"] as? Int)
-        let liveSummary = try #require(try TestSupport.jsonLines(child.stdout).last)
-        #expect(try TestSupport.jsonLines(replay.stdout).last?["packets"] as? Int == liveSummary["packets"] as? Int)
+        return replay
     }
 }
