@@ -18,6 +18,11 @@ public enum PlaintextExpectation: Sendable, Equatable, CustomStringConvertible {
     /// in clear (Linkerd's default policy authorizes them) shows one such
     /// flow per probe and pod; by what was said, not by address or port.
     case kubeletProbe
+    /// From clients in an address range, to any server or to those of a
+    /// server entry (`from 35.191.0.0/16 to 8080`): plaintext a site
+    /// expects from a client outside the mesh (a cloud load balancer's
+    /// health checkers, a scraper), not from everyone to that port.
+    indirect case fromClients(IPNetwork, to: PlaintextExpectation?)
 
     /// Why an entry was refused, in words that show the forms taken.
     public struct ParseError: Error, Equatable, CustomStringConvertible {
@@ -25,8 +30,44 @@ public enum PlaintextExpectation: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `PORT`, `ADDRESS:PORT` or `RANGE:PORT` (`10.244.0.0/16:9100`), IPv6
-    /// in brackets (`[fd00::1]:8080`, `[fd00::/64]:8080`), or `kube-probe`.
+    /// in brackets (`[fd00::1]:8080`, `[fd00::/64]:8080`), `kube-probe`, or
+    /// `from RANGE` and `from RANGE to` one of the first three. Spaces
+    /// elsewhere are ignored (`10.0.0.0/8 : 80`, as a list is often typed).
     public init(parsing text: Substring) throws(ParseError) {
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        if words.first == "from" {
+            self = try Self.fromClients(words, entry: text)
+            return
+        }
+        try self.init(server: Substring(words.joined()))
+    }
+
+    /// `from RANGE` or `from RANGE to SERVER`, in words.
+    private static func fromClients(_ words: [Substring], entry: Substring) throws(ParseError) -> PlaintextExpectation {
+        let entry = entry.trimmingSpaces
+        guard words.count == 2 || words.count == 4 && words[2] == "to" else {
+            throw ParseError(description: "'\(entry)': write from RANGE, or from RANGE to a port, ADDRESS:PORT or RANGE:PORT, e.g. from 35.191.0.0/16 to 8080")
+        }
+        // A client's address alone: its ports are the kernel's choice.
+        let clientText = words[1].first == "[" && words[1].last == "]" ? words[1].dropFirst().dropLast() : words[1]
+        let clients: IPNetwork
+        do {
+            clients = try IPNetwork(parsing: clientText)
+        } catch {
+            // `10.1.2.3:5000`: a port where none belongs.
+            let hint = clientText.contains(".") && clientText.contains(":") ? " (a client is an address or range, without a port)" : ""
+            throw ParseError(description: "'\(entry)': \(error)\(hint)")
+        }
+        guard words.count == 4 else { return .fromClients(clients, to: nil) }
+        let server = try PlaintextExpectation(server: words[3])
+        guard server != .kubeletProbe else {
+            throw ParseError(description: "'\(entry)': kube-probe is an entry of its own, not a server")
+        }
+        return .fromClients(clients, to: server)
+    }
+
+    /// A server entry: `PORT`, `ADDRESS:PORT`, `RANGE:PORT` or `kube-probe`.
+    private init(server text: Substring) throws(ParseError) {
         if text == "kube-probe" {
             self = .kubeletProbe
             return
@@ -86,6 +127,11 @@ public enum PlaintextExpectation: Sendable, Equatable, CustomStringConvertible {
         case .kubeletProbe:
             let answer = observation.serverToClient.kind
             return observation.clientToServer.kubeletProbeOnly && (answer == .http || answer == .h2c || answer == .none)
+        case .fromClients(let clients, let server):
+            // The client as it sent, or as the server saw it after the node's source NAT.
+            guard clients.contains(observation.client.address)
+                    || observation.translatedClient.map({ clients.contains($0.address) }) == true else { return false }
+            return server?.matches(observation) ?? true
         }
     }
 
@@ -97,7 +143,23 @@ public enum PlaintextExpectation: Sendable, Equatable, CustomStringConvertible {
         case .server(let network, let port):
             return network.address.isIPv6 ? "[\(network)]:\(port)" : "\(network):\(port)"
         case .kubeletProbe: return "kube-probe"
+        case .fromClients(let clients, let server):
+            return server.map { "from \(clients) to \($0.listed)" } ?? "from \(clients)"
         }
+    }
+
+    /// As written in the list: a port alone as its number (`to 30080`).
+    var listed: String {
+        if case .port(let port) = self { return String(port) }
+        return description
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: Substring {
+        var trimmed = drop(while: { $0 == " " || $0 == "\t" })
+        while let last = trimmed.last, last == " " || last == "\t" { trimmed = trimmed.dropLast() }
+        return trimmed
     }
 }
 
@@ -113,8 +175,8 @@ public enum PlaintextAllowance: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .istioPort(let port): return "Istio's port \(port)"
         case .listed(let entry):
-            if case .port(let port) = entry { return "--expect-plaintext \(port)" }
-            return "--expect-plaintext \(entry)"
+            if case .fromClients = entry { return "--expect-plaintext '\(entry)'" }
+            return "--expect-plaintext \(entry.listed)"
         }
     }
 }

@@ -115,7 +115,7 @@ struct Wirecheck: ParsableCommand {
     var noIstioAllowance = false
 
     @Option(help: ArgumentHelp(
-        "Plaintext expected by design, comma-separated: to a port on any address (4191, Linkerd's proxy admin port, which kubelet probes and Prometheus scrapes in clear), or on an address or range (10.111.1.0/24:9100, [fd00::1]:8080), or kube-probe (kubelet's HTTP and gRPC probes): reported as plaintext (expected), not failing.",
+        "Plaintext expected by design, comma-separated: to a port on any address (4191, Linkerd's proxy admin port, which kubelet probes and Prometheus scrapes in clear), or on an address or range (10.111.1.0/24:9100, [fd00::1]:8080), or kube-probe (kubelet's HTTP and gRPC probes), or from clients in a range, to any server or to one of those ('from 35.191.0.0/16 to 8080', quoted): reported as plaintext (expected), not failing.",
         valueName: "list"))
     var expectPlaintext: String?
 
@@ -174,9 +174,8 @@ struct Wirecheck: ParsableCommand {
         guard let expectPlaintext else { return [] }
         var entries: [PlaintextExpectation] = []
         for word in expectPlaintext.split(separator: ",", omittingEmptySubsequences: false) {
-            let text = String(word.filter { $0 != " " })
             do {
-                let entry = try PlaintextExpectation(parsing: Substring(text))
+                let entry = try PlaintextExpectation(parsing: word)
                 if !entries.contains(entry) { entries.append(entry) }
             } catch {
                 throw ValidationError("--expect-plaintext: \(error)")

@@ -178,6 +178,31 @@ import Testing
         #expect(refused.stderr.contains("--expect-plaintext: '10.244.1.5/16:9100': '10.244.1.5/16' has bits set past its prefix: the range is 10.244.0.0/16"), "\(refused.stderr)")
     }
 
+    /// `from RANGE [to SERVER]` allows the plaintext of clients in the range
+    /// only: on the lab's NodePort capture (kube-proxy's DNAT and SNAT), the
+    /// legacy client's flow by its own address or, as the pod saw it, the
+    /// node's; another client's range, or the right one to another port, not.
+    @Test func expectPlaintextFromClients() throws {
+        let nodePort = TestSupport.capturesDirectory.appendingPathComponent("lab-nodeport-permissive.pcap").path
+        for listed in ["from 10.111.1.20 to 80", "from 10.111.1.0/24", "from 10.111.1.1 to 10.111.1.1:30080"] {
+            let run = try wirecheck(["-r", nodePort, "--json", "--expect-plaintext", "4191, \(listed)"])
+            #expect(run.status == 0, "\(listed): \(run.stdout)")
+            let plaintext = try TestSupport.jsonLines(run.stdout).filter { $0["verdict"] as? String == "plaintext" }
+            #expect(plaintext.count == 1 && plaintext.first?["expected"] as? Bool == true, "\(listed)")
+            let by = plaintext.first?["expectedBy"] as? [String: Any]
+            #expect(by?["by"] as? String == "--expect-plaintext" && by?["entry"] as? String == listed, "\(listed): \(String(describing: by))")
+        }
+        let text = try wirecheck(["-r", nodePort, "--expect-plaintext", "from 10.111.1.20 to 80"])
+        #expect(text.stdout.contains("(expected: from 10.111.1.20 to 80 is listed by --expect-plaintext)"), "\(text.stdout)")
+        #expect(text.stdout.contains("expected plaintext: 1 flow by --expect-plaintext 'from 10.111.1.20 to 80'"), "\(text.stdout)")
+        for other in ["from 10.111.1.21", "from 10.111.1.20 to 81", "from 10.111.2.0/24 to 80"] {
+            #expect(try wirecheck(["-r", nodePort, "--expect-plaintext", other]).status == 1, "\(other)")
+        }
+        let refused = try wirecheck(["-r", nodePort, "--expect-plaintext", "from 10.111.1.20:52006 to 80"])
+        #expect(refused.status == 3)
+        #expect(refused.stderr.contains("a client is an address or range, without a port"), "\(refused.stderr)")
+    }
+
     /// kubelet's gRPC probe in the lab's capture (grpc-go, one Health/Check
     /// call on its own connection) passes with `kube-probe`; the same client's
     /// two calls on one connection and an application's call do not.

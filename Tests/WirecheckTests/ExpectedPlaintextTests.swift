@@ -98,6 +98,61 @@ import Testing
         }
     }
 
+    /// `from RANGE [to SERVER]`: clients in a range, to any server or to a
+    /// server entry's; spelled back as written, a port alone as its number.
+    @Test func entriesFromClients() throws {
+        let checkers = try Self.network("35.191.0.0/16")
+        #expect(try Self.entry("from 35.191.0.0/16") == .fromClients(checkers, to: nil))
+        #expect(try Self.entry("from 35.191.0.0/16 to 8080") == .fromClients(checkers, to: .port(8080)))
+        #expect(try Self.entry(" from\t35.191.0.0/16  to 10.0.0.0/8:30080 ")
+                == .fromClients(checkers, to: .server(Self.network("10.0.0.0/8"), port: 30080)))
+        #expect(try Self.entry("from [fd00::/64] to [fd00::1]:80") == .fromClients(Self.network("fd00::/64"), to: .server(Self.network("fd00::1"), port: 80)))
+        #expect(try Self.entry("from 35.191.0.0/16 to 8080").description == "from 35.191.0.0/16 to 8080")
+        #expect(try Self.entry("from 35.191.0.0/16").description == "from 35.191.0.0/16")
+        #expect(try Self.entry("from 10.1.2.3 to [fd00::/64]:80").description == "from 10.1.2.3 to [fd00::/64]:80")
+        #expect(try PlaintextAllowance.listed(Self.entry("from 35.191.0.0/16 to 8080")).description
+                == "--expect-plaintext 'from 35.191.0.0/16 to 8080'")
+        #expect(try PlaintextAllowance.listed(Self.entry("8080")).description == "--expect-plaintext 8080")
+    }
+
+    @Test(arguments: [
+        ("from", "write from RANGE, or from RANGE to"), ("from 10.1.2.3 8080", "write from RANGE"),
+        ("from 10.1.2.3 to", "write from RANGE"), ("from 10.1.2.3 at 80", "write from RANGE"),
+        ("from 10.1.2.3 to 80 to 81", "write from RANGE"), ("from pods to 80", "is not an IPv4 or IPv6 address"),
+        ("from 10.1.2.3:5000 to 80", "a client is an address or range, without a port"),
+        ("from 10.244.1.5/16", "the range is 10.244.0.0/16"), ("from 10.1.2.3 to 0", "is not a port"),
+        ("from 10.1.2.3 to kube-probe", "kube-probe is an entry of its own"),
+        ("from 10.1.2.3 to from 10.1.2.4", "write from RANGE"), ("from 10.1.2.3 to 10.1.2.4", "has no port"),
+    ])
+    func clientEntriesRefusedSayWhy(text: String, says: String) {
+        do {
+            let taken = try Self.entry(text)
+            Issue.record("'\(text)' was taken as \(taken)")
+        } catch {
+            #expect(error.description.contains(says), "\(error)")
+        }
+    }
+
+    /// The client as it sent, or as the server saw it after the node's
+    /// source NAT; with a server entry, that entry must match too.
+    @Test func clientEntriesMatchTheClientAsItSentOrAsTranslated() throws {
+        var nodePort = Self.flow(server: "10.111.1.1:30080", translatedServer: "10.111.1.122:80")
+        nodePort.translatedClient = Endpoint(address: Self.address("10.111.1.1"), port: 20324)
+        for entry in ["from 10.111.1.20", "from 10.111.1.0/24", "from 10.111.1.1", "from 10.111.1.20 to 80",
+                      "from 10.111.1.20 to 10.111.1.1:30080", "from 10.0.0.0/8 to 10.111.1.122:80"] {
+            #expect(try Self.entry(entry).matches(nodePort), "\(entry)")
+        }
+        // Not another client, nor the right client to another server or port.
+        for entry in ["from 10.111.1.21", "from 10.111.2.0/24", "from fd00::/8", "from 10.111.1.20 to 81",
+                      "from 10.111.1.20 to 10.111.1.2:30080", "from 10.111.1.20 to 30080"] {
+            #expect(try !Self.entry(entry).matches(nodePort), "\(entry)")
+        }
+        // Without a source NAT only the client as it sent.
+        let direct = Self.flow(server: "10.111.1.122:80")
+        #expect(try Self.entry("from 10.111.1.20 to 80").matches(direct))
+        #expect(try !Self.entry("from 10.111.1.1 to 80").matches(direct))
+    }
+
     static func flow(server: String, translatedServer: String? = nil) -> FlowObservation {
         func endpoint(_ text: String) -> Endpoint {
             let colon = text.lastIndex(of: ":") ?? text.endIndex
