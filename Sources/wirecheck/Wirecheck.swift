@@ -351,11 +351,12 @@ struct Wirecheck: ParsableCommand {
         return false
     }
 
-    /// Which file a failed write left short: with `-C`, the last one started.
+    /// Where a failed write left the packets written: "the file ends", or
+    /// with `-C` "the files written end with" the last one started.
     private func writtenEnd(_ source: PacketSource) -> String {
-        guard let packetFile, let fileSize else { return "the file" }
+        guard let packetFile, let fileSize else { return "the file ends" }
         let rotation = PacketFileRotation(bytesPerFile: fileSize * PacketFileRotation.unitBytes, fileCount: fileCount)
-        return "the last file, \(rotation.fileName(packetFile, index: source.writtenFileIndex)),"
+        return "the files written end with \(rotation.fileName(packetFile, index: source.writtenFileIndex)),"
     }
 
     /// Opens one of `-w`'s files for writing: never one of the files being
@@ -544,7 +545,7 @@ struct Wirecheck: ParsableCommand {
                 if now - lastStatsCheck >= 1_000_000_000 {
                     lastStatsCheck = now
                     if let failure = source.flushWritten() {
-                        standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); \(writtenEnd(source)) ends at an earlier packet, the analysis goes on\n")
+                        standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); \(writtenEnd(source)) at an earlier packet, the analysis goes on\n")
                     }
                     if let stats = source.statistics(), stats.droppedByKernel + stats.droppedByInterface > lastDrops {
                         lastDrops = stats.droppedByKernel + stats.droppedByInterface
@@ -555,7 +556,7 @@ struct Wirecheck: ParsableCommand {
         }
         readAhead?.stop()
         if let failure = source.finishWriting() {
-            standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); \(writtenEnd(source)) ends at an earlier packet\n")
+            standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); \(writtenEnd(source)) at an earlier packet\n")
         }
         if let stats = source.statistics() {
             if stats.droppedByKernel + stats.droppedByInterface > lastDrops { analyzer.noteDrops() }
