@@ -153,6 +153,8 @@ public final class PacketSource {
     public private(set) var writtenFiles = 0
     /// Why writing stopped at a rotation, until `flushWritten` reports it.
     private var rotationFailure: String?
+    /// The error number of the first write that failed (0: none yet).
+    private var writeError: Int32 = 0
 
     private init(handle: OpaquePointer, isLive: Bool, timeoutMilliseconds: Int32 = 0, fileBuffer: UnsafeMutableRawPointer? = nil) {
         self.handle = handle
@@ -408,6 +410,10 @@ public final class PacketSource {
             if let dumper {
                 Self.dump(packet, to: dumper)
                 writtenBytes += 16 + Int64(UInt32(clamping: packet.bytes.count))
+                // The first failed write's error number, taken on the thread
+                // that wrote (errno is per thread; by the flush, on the
+                // analysing thread or later, it says something else).
+                if writeError == 0, ferror_unlocked(pcap_dump_file(dumper)) != 0 { writeError = errno }
             }
         }
         return result
@@ -465,6 +471,7 @@ public final class PacketSource {
             throw CaptureError(.openFailed, reason)
         }
         dumper = opened
+        writeError = 0
         writtenBytes = 24
         writtenFiles += 1
     }
@@ -478,10 +485,11 @@ public final class PacketSource {
             return failure
         }
         guard let dumper else { return nil }
-        guard pcap_dump_flush(dumper) != 0 || ferror(pcap_dump_file(dumper)) != 0 else { return nil }
-        // The error number of the write that failed, if nothing has set
-        // another since (the flush itself, when it failed).
-        let reason = errno != 0 ? String(cString: strerror(errno)) : "a write failed"
+        let flushed = pcap_dump_flush(dumper) == 0
+        // The error of the first write that failed, else of the flush.
+        let code = writeError != 0 ? writeError : flushed ? 0 : errno
+        guard !flushed || ferror(pcap_dump_file(dumper)) != 0 else { return nil }
+        let reason = code != 0 ? String(cString: strerror(code)) : "a write failed"
         pcap_dump_close(dumper)
         self.dumper = nil
         return reason

@@ -104,6 +104,8 @@ public final class ReadAhead: @unchecked Sendable {
     private var stopping = false
     private var thread = pthread_t()
     private var running = false
+    /// The reading thread writes `-w`'s file as it reads (`PacketSource.next()`).
+    private let writesAhead: Bool
 
     /// The consumer's batch and its position; only the consumer touches them
     /// (so, per packet, without dynamic exclusivity checks).
@@ -123,15 +125,22 @@ public final class ReadAhead: @unchecked Sendable {
     ///     the batch being filled, when it is there (nil after a packet that
     ///     was not copied, or at a batch's start): what a copy of it can be
     ///     compared with byte for byte.
+    ///   - writesAhead: a source writing its packets (`-w`) is read ahead too,
+    ///     its file written by the reading thread as it reads: for a caller
+    ///     that reads to the end (no `-c`, which would stop the analysis
+    ///     short of what was read and so written). Without it such a source
+    ///     is not read ahead.
     ///   - notesCopies: a packet whose note says `repeatsPrevious` is then
     ///     not handed over when the packet before it is in the same batch
     ///     with a note that holds no copy yet: that note takes its time
     ///     (`copyTimestampNanoseconds`). Others are handed over as they are.
     public init(
         source: PacketSource, batchBytes: Int = 1 << 20, batchRecords: Int = 4096, batchCount: Int = 6,
-        note: (@Sendable (CapturedPacket, _ previous: UnsafeRawBufferPointer?) -> FrameNote?)? = nil, notesCopies: Bool = false
+        note: (@Sendable (CapturedPacket, _ previous: UnsafeRawBufferPointer?) -> FrameNote?)? = nil, notesCopies: Bool = false,
+        writesAhead: Bool = false
     ) {
         self.source = source
+        self.writesAhead = writesAhead
         self.note = note
         self.notesCopies = notesCopies
         self.batchBytes = max(batchBytes, 1)
@@ -176,9 +185,9 @@ public final class ReadAhead: @unchecked Sendable {
     /// Starts reading; false if no thread could be made (then read `source` directly).
     public func start() -> Bool {
         guard !running else { return true }
-        // Its reads skip the writing (`PacketSource.nextUnwritten`); and
-        // reading ahead would write past where the analysis stops (`-c`).
-        guard !source.isWriting else { return false }
+        // Reading ahead would write past where the analysis stops (`-c`),
+        // unless the caller reads to the end.
+        guard !source.isWriting || writesAhead else { return false }
         // The thread keeps the reader alive while it reads.
         guard let thread = startBackgroundThread(name: "wc-read", { self.readLoop() }) else { return false }
         self.thread = thread
@@ -260,7 +269,8 @@ public final class ReadAhead: @unchecked Sendable {
                 carried = nil
             }
             filling: while true {
-                let result = source._withUnsafeGuaranteedRef { $0.nextUnwritten() }
+                // Unwritten, reads skip the check for the file (7 instructions a packet).
+                let result = writesAhead ? source._withUnsafeGuaranteedRef { $0.next() } : source._withUnsafeGuaranteedRef { $0.nextUnwritten() }
                 switch result {
                 case .packet(let packet):
                     // Computed once: a packet carried to the next batch keeps it.

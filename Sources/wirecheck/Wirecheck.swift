@@ -458,13 +458,16 @@ struct Wirecheck: ParsableCommand {
         // libpcap's read loop is a third or more of a replay's time.
         // `-c` counts every packet: copies are then handed over one by one.
         let readAhead = threaded
-            ? ReadAhead(source: source, note: Self.frameNotes(linkType: source.linkType), notesCopies: count == nil) : nil
+            ? ReadAhead(source: source, note: Self.frameNotes(linkType: source.linkType), notesCopies: count == nil,
+                        writesAhead: count == nil && duration == nil) : nil
         // Without it, this loop recognises copies itself.
         var copies = FrameCopyDetector(linkType: source.linkType)
         // Kept alive by `readAhead` (stopped after the loop); used unretained,
         // which spares a retain and a release per packet.
-        // It does not start for a source writing `-w`'s file (it would read,
-        // and write, past `-c`): this loop then reads the source itself.
+        // A source writing `-w`'s file is read ahead (and written by that
+        // thread) only where the replay reads to the end: with `-c` or
+        // `--duration` it would write past where the analysis stops, and
+        // this loop then reads the source itself.
         let ahead = readAhead?.start() == true ? readAhead.map { Unmanaged.passUnretained($0) } : nil
         // Read once: an option's property wrapper costs hundreds of instructions per access.
         let packetLimit = count

@@ -91,6 +91,28 @@ import Testing
         #expect(read > 0 && written == read)
     }
 
+    /// Allowed to (`writesAhead`, a replay read to the end), the reading
+    /// thread writes each packet as it reads it: the file holds every packet
+    /// handed over, in order, and then the capture's end.
+    @Test func aWritingSourceReadAheadWritesAsItReads() throws {
+        let source = try PacketSource.openFile(Self.capture)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-readahead-\(UUID().uuidString).pcap").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        try #require(descriptor >= 0)
+        try source.startWriting(to: descriptor)
+        let reader = ReadAhead(source: source, batchBytes: 2_000, batchRecords: 5, batchCount: 2, writesAhead: true)
+        #expect(reader.start())
+        let ahead = Self.drain(reader.next)
+        reader.stop()
+        #expect(source.finishWriting() == nil)
+        let written = Self.drain(try PacketSource.openFile(path).next)
+        let direct = Self.drain(try PacketSource.openFile(Self.capture).next)
+        #expect(ahead.packets.count > 10)
+        #expect(written.packets == ahead.packets)
+        #expect(written.packets == direct.packets)
+    }
+
     @Test func stopsWhileTheReaderWaits() throws {
         let reader = ReadAhead(source: try PacketSource.openFile(Self.capture), batchBytes: 100, batchRecords: 1, batchCount: 2)
         #expect(reader.start())
