@@ -67,17 +67,24 @@ import Testing
         #expect(ahead.packets == direct.packets)
     }
 
-    /// Stopping early (`-c`, Ctrl-C) while the reading thread waits for a free
-    /// batch returns promptly, and so does stopping before anything was read.
-    /// A source writing its packets (`-w`) is not read ahead: its reads
-    /// would skip the writing, and run past where the analysis stops.
-    @Test func aWritingSourceIsNotReadAhead() throws {
+    /// The bundled capture opened to be read, writing what is read to a new
+    /// file (`-w`) at the path returned.
+    static func writingSource() throws -> (PacketSource, String) {
         let source = try PacketSource.openFile(Self.capture)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-readahead-\(UUID().uuidString).pcap").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         try #require(descriptor >= 0)
         try source.startWriting(to: descriptor)
+        return (source, path)
+    }
+
+    /// Stopping early (`-c`, Ctrl-C) while the reading thread waits for a free
+    /// batch returns promptly, and so does stopping before anything was read.
+    /// A source writing its packets (`-w`) is not read ahead unless allowed
+    /// to: its reads would run past where the analysis stops (`-c`).
+    @Test func aWritingSourceIsNotReadAhead() throws {
+        let (source, path) = try Self.writingSource()
+        defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(source.isWriting)
         let reader = ReadAhead(source: source)
         #expect(!reader.start())
@@ -95,12 +102,8 @@ import Testing
     /// thread writes each packet as it reads it: the file holds every packet
     /// handed over, in order, and then the capture's end.
     @Test func aWritingSourceReadAheadWritesAsItReads() throws {
-        let source = try PacketSource.openFile(Self.capture)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-readahead-\(UUID().uuidString).pcap").path
+        let (source, path) = try Self.writingSource()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        try #require(descriptor >= 0)
-        try source.startWriting(to: descriptor)
         let reader = ReadAhead(source: source, batchBytes: 2_000, batchRecords: 5, batchCount: 2, writesAhead: true)
         #expect(reader.start())
         let ahead = Self.drain(reader.next)
