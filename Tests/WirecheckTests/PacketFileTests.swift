@@ -240,6 +240,17 @@ import Testing
         let replay = try wirecheck(["-r", written, "-r", written + "1", "--json"])
         #expect(replay.stderr.isEmpty, "\(replay.stderr)")
         #expect(Self.size(of: written + "1") > 1_000_000)
+        // A symbolic link planted under a next name (wirecheck runs as root,
+        // often into /tmp) is refused as the first file's would be; the
+        // file it points to is left alone.
+        let target = directory.appendingPathComponent("target").path
+        try Data("not a capture".utf8).write(to: URL(fileURLWithPath: target))
+        let planted = directory.appendingPathComponent("planted").path
+        try FileManager.default.createSymbolicLink(atPath: planted + "1", withDestinationPath: target)
+        let symbolic = try wirecheck(["-r", capture, "-w", planted, "-C", "1"])
+        #expect(symbolic.stderr.contains("writing failed (-w \(planted)1: is a symbolic link; refusing to follow it)"), "\(symbolic.stderr)")
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "not a capture")
+        #expect(symbolic.status == whole.status)
         // Not a regular file: -C has nothing to split.
         let device = try wirecheck(["-r", capture, "-w", "/dev/null", "-C", "1"])
         #expect(device.status == 3)
