@@ -149,8 +149,6 @@ public final class PacketSource {
     private var writtenBytes: Int64 = 0
     /// The number of the file being written (`PacketFileRotation.fileName`).
     public private(set) var writtenFileIndex = 0
-    /// Files started so far, the first included (a ring's reused ones counted again).
-    public private(set) var writtenFiles = 0
     /// Why writing stopped at a rotation, until `flushWritten` reports it.
     private var rotationFailure: String?
     /// The error number of the first write that failed (0: none yet).
@@ -473,7 +471,6 @@ public final class PacketSource {
         dumper = opened
         writeError = 0
         writtenBytes = 24
-        writtenFiles += 1
     }
 
     /// Hands what was written so far to the kernel, so that the file is whole

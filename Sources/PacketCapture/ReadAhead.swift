@@ -127,9 +127,9 @@ public final class ReadAhead: @unchecked Sendable {
     ///     compared with byte for byte.
     ///   - writesAhead: a source writing its packets (`-w`) is read ahead too,
     ///     its file written by the reading thread as it reads: for a caller
-    ///     that reads to the end (no `-c`, which would stop the analysis
-    ///     short of what was read and so written). Without it such a source
-    ///     is not read ahead.
+    ///     that reads to the end (no `-c` or `--duration`, which would stop
+    ///     the analysis short of what was read and so written). Without it
+    ///     such a source is not read ahead.
     ///   - notesCopies: a packet whose note says `repeatsPrevious` is then
     ///     not handed over when the packet before it is in the same batch
     ///     with a note that holds no copy yet: that note takes its time
