@@ -115,6 +115,31 @@ import Testing
         #expect(try PlaintextAllowance.listed(Self.entry("8080")).description == "--expect-plaintext 8080")
     }
 
+    /// Entries made of random words (the forms' own, pieces of them, stray
+    /// brackets, colons and slashes): each is taken or refused with a
+    /// reason naming it, never a trap; each taken is written back, as the
+    /// list spells it, into the same entry.
+    @Test func randomEntriesAreTakenOrRefusedAndSpelledBack() {
+        let pieces = ["from", "to", "kube-probe", "10.1.2.3", "10.0.0.0/8", "10.1.2.3/33", "[fd00::1]", "fd00::/64", "[fd00::/64]:80",
+                      "80", "0", "65536", ":", "/", "[", "]", "[]", "10.1.2.3:80", "10.0.0.0/8:9100", " ", "\t", "x", "", "from from"]
+        // Seeded: a failure names an entry that fails again.
+        var generator = SplitMix(seed: 38)
+        var taken = 0
+        for _ in 0..<5_000 {
+            let count = Int.random(in: 1...5, using: &generator)
+            let text = (0..<count).map { _ in pieces.randomElement(using: &generator) ?? "" }
+                .joined(separator: Bool.random(using: &generator) ? " " : "")
+            do {
+                let entry = try Self.entry(text)
+                taken += 1
+                #expect(try Self.entry(entry.listed) == entry, "'\(text)' taken as \(entry), written back as '\(entry.listed)'")
+            } catch {
+                #expect(!error.description.isEmpty, "'\(text)'")
+            }
+        }
+        #expect(taken > 100, "\(taken) of 5000 random entries taken")
+    }
+
     @Test(arguments: [
         ("from", "write from RANGE, or from RANGE to"), ("from 10.1.2.3 8080", "write from RANGE"),
         ("from 10.1.2.3 to", "write from RANGE"), ("from 10.1.2.3 at 80", "write from RANGE"),
