@@ -2,7 +2,7 @@
 /// that a capture left running on a node cannot fill its disk: once the
 /// file is larger than `bytesPerFile`, the next packet starts a new file;
 /// with `fileCount`, the files form a ring and the oldest is overwritten.
-public struct PacketFileRotation: Sendable, Equatable {
+public struct PacketFileRotation: Sendable {
     /// A file is closed before the packet that would follow its first
     /// `bytesPerFile` bytes: each ends at most one packet past it, as tcpdump's.
     public let bytesPerFile: Int64

@@ -36,15 +36,16 @@ public enum PlaintextExpectation: Sendable, Equatable, CustomStringConvertible {
     public init(parsing text: Substring) throws(ParseError) {
         let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
         if words.first == "from" {
-            self = try Self.fromClients(words, entry: text)
+            self = try Self.fromClients(words)
             return
         }
         try self.init(server: Substring(words.joined()))
     }
 
     /// `from RANGE` or `from RANGE to SERVER`, in words.
-    private static func fromClients(_ words: [Substring], entry: Substring) throws(ParseError) -> PlaintextExpectation {
-        let entry = entry.trimmingSpaces
+    private static func fromClients(_ words: [Substring]) throws(ParseError) -> PlaintextExpectation {
+        // The entry as messages quote it, spaced as the forms are.
+        let entry = words.joined(separator: " ")
         guard words.count == 2 || words.count == 4 && words[2] == "to" else {
             throw ParseError(description: "'\(entry)': write from RANGE, or from RANGE to a port, ADDRESS:PORT or RANGE:PORT, e.g. from 35.191.0.0/16 to 8080")
         }
@@ -152,14 +153,6 @@ public enum PlaintextExpectation: Sendable, Equatable, CustomStringConvertible {
     var listed: String {
         if case .port(let port) = self { return String(port) }
         return description
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingSpaces: Substring {
-        var trimmed = drop(while: { $0 == " " || $0 == "\t" })
-        while let last = trimmed.last, last == " " || last == "\t" { trimmed = trimmed.dropLast() }
-        return trimmed
     }
 }
 
