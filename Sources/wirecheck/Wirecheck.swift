@@ -326,7 +326,7 @@ struct Wirecheck: ParsableCommand {
     /// lost before it was read) nor the report's.
     private func openPacketFile(for source: PacketSource) -> Bool {
         guard let packetFile else { return true }
-        let rotation = fileSize.map { PacketFileRotation(bytesPerFile: $0 * PacketFileRotation.unitBytes, fileCount: fileCount) }
+        let rotation = packetFileRotation
         do {
             // In a ring the first file's name has its number too (FILE0).
             let first = rotation?.fileName(packetFile, index: 0) ?? packetFile
@@ -351,11 +351,15 @@ struct Wirecheck: ParsableCommand {
         return false
     }
 
+    /// How `-C` and `-W` split `-w`'s file; nil without `-C`.
+    private var packetFileRotation: PacketFileRotation? {
+        fileSize.map { PacketFileRotation(bytesPerFile: $0 * PacketFileRotation.unitBytes, fileCount: fileCount) }
+    }
+
     /// Where a failed write left the packets written: "the file ends", or
     /// with `-C` "the files written end with" the last one started.
     private func writtenEnd(_ source: PacketSource) -> String {
-        guard let packetFile, let fileSize else { return "the file ends" }
-        let rotation = PacketFileRotation(bytesPerFile: fileSize * PacketFileRotation.unitBytes, fileCount: fileCount)
+        guard let packetFile, let rotation = packetFileRotation else { return "the file ends" }
         return "the files written end with \(rotation.fileName(packetFile, index: source.writtenFileIndex)),"
     }
 
