@@ -141,14 +141,19 @@ public final class PacketSource {
     /// Where every packet `next()` returns is also written (`-w`): libpcap's
     /// dump file; nil when not asked.
     @exclusivity(unchecked) private var dumper: OpaquePointer?
-    /// `-C`/`-W`: when the file is split, and where the next file comes from
-    /// (given its number, a descriptor open for writing).
-    private var rotation: (plan: PacketFileRotation, openFile: (Int) throws(CaptureError) -> Int32)?
+    /// `-C`/`-G`/`-W`: when the file is split, and where the next file comes
+    /// from (given its slot, a descriptor open for writing).
+    private var rotation: (plan: PacketFileRotation, openFile: (PacketFileRotation.Slot) throws(CaptureError) -> Int32)?
     /// Bytes in the file being written (libpcap's 24-byte file header, 16 per
     /// record and the bytes captured), counted rather than asked of stdio.
     private var writtenBytes: Int64 = 0
-    /// The number of the file being written (`PacketFileRotation.fileName`).
-    public private(set) var writtenFileIndex = 0
+    /// The file being written (`PacketFileRotation.fileName`).
+    public private(set) var writtenFile = PacketFileRotation.Slot()
+    /// Files of `-G`'s intervals started, the first included (for `-W`).
+    private var timedFilesStarted = 1
+    /// Set when `-G` with `-W` has written its files: reading then ends, as
+    /// tcpdump exits, before the packet that would have started one more.
+    public private(set) var fileLimitReached = false
     /// Why writing stopped at a rotation, until `flushWritten` reports it.
     private var rotationFailure: String?
     /// The error number of the first write that failed (0: none yet).
@@ -401,10 +406,28 @@ public final class PacketSource {
     /// `next()` while writing the packets to `-w`'s file.
     @inline(never)
     private func nextWritten() -> ReadResult {
+        // Stopped by -G's -W: nothing more is read (or written).
+        if fileLimitReached { return .end }
         let result: ReadResult
         if let merge { result = breakRequested ? .end : merge.next() } else { result = read() }
         if dumper != nil, case .packet(let packet) = result {
-            if let rotation, writtenBytes > rotation.plan.bytesPerFile { startNextFile() }
+            if let rotation {
+                // Whole seconds, as tcpdump's clock; floored for times before 1970.
+                let nanoseconds = packet.timestampNanoseconds
+                let second = nanoseconds / 1_000_000_000 - (nanoseconds % 1_000_000_000 < 0 ? 1 : 0)
+                switch rotation.plan.step(from: writtenFile, writtenBytes: writtenBytes, at: second, filesStarted: timedFilesStarted) {
+                case .same:
+                    break
+                case .nextInterval(let slot):
+                    timedFilesStarted += 1
+                    startNextFile(slot)
+                case .nextFile(let slot):
+                    startNextFile(slot)
+                case .stop:
+                    fileLimitReached = true
+                    return .end
+                }
+            }
             if let dumper {
                 Self.dump(packet, to: dumper)
                 writtenBytes += 16 + Int64(UInt32(clamping: packet.bytes.count))
@@ -417,9 +440,9 @@ public final class PacketSource {
         return result
     }
 
-    /// `-C`: closes the file written (its data handed to the kernel) and opens
-    /// the next; on failure, writing stops and `flushWritten` says why.
-    private func startNextFile() {
+    /// `-C`, `-G`: closes the file written (its data handed to the kernel) and
+    /// opens `next`; on failure, writing stops and `flushWritten` says why.
+    private func startNextFile(_ next: PacketFileRotation.Slot) {
         guard let rotation, let current = dumper else { return }
         if let failure = flushWritten() {
             rotationFailure = failure
@@ -430,10 +453,9 @@ public final class PacketSource {
             rotationFailure = String(cString: strerror(errno))
             return
         }
-        let next = rotation.plan.index(after: writtenFileIndex)
         do {
             try openDumper(rotation.openFile(next))
-            writtenFileIndex = next
+            writtenFile = next
         } catch {
             rotationFailure = error.message
         }
@@ -444,15 +466,19 @@ public final class PacketSource {
     /// link type and snapshot length, nanosecond timestamps, each packet as
     /// captured (so a replay of the file gives the same verdicts).
     ///
-    /// With `rotation`, a file larger than its limit is closed before the next
-    /// packet and `openFile(n)` gives the next (n from 1, back to 0 in a
-    /// ring), as tcpdump's `-C` and `-W`.
+    /// With `rotation`, a file larger than its limit, or older than its
+    /// seconds, is closed before the next packet and `openFile(slot)` gives
+    /// the next, as tcpdump's `-C`, `-G` and `-W`; `first` is the file
+    /// `descriptor` is (for `-G`, the second it was started, by the clock).
     public func startWriting(
-        to descriptor: Int32, rotation: PacketFileRotation? = nil, openFile: ((Int) throws(CaptureError) -> Int32)? = nil
+        to descriptor: Int32, rotation: PacketFileRotation? = nil, first: PacketFileRotation.Slot = .init(),
+        openFile: ((PacketFileRotation.Slot) throws(CaptureError) -> Int32)? = nil
     ) throws(CaptureError) {
         guard dumper == nil else { throw CaptureError(.openFailed, "already writing the packets to a file") }
         try openDumper(descriptor)
-        writtenFileIndex = 0
+        writtenFile = first
+        timedFilesStarted = 1
+        fileLimitReached = false
         if let rotation, let openFile { self.rotation = (rotation, openFile) }
     }
 

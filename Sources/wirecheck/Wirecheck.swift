@@ -86,8 +86,13 @@ struct Wirecheck: ParsableCommand {
         valueName: "millions of bytes"))
     var fileSize: Int64?
 
+    @Option(name: [.customShort("G"), .customLong("rotate-seconds")], help: ArgumentHelp(
+        "With -w, in a live capture: start a new file with the first packet this many seconds after the file began, -w's name being a strftime pattern (cap-%Y%m%d-%H%M%S.pcap), as tcpdump -G.",
+        valueName: "seconds"))
+    var rotateSeconds: Int64?
+
     @Option(name: [.customShort("W"), .customLong("file-count")], help: ArgumentHelp(
-        "With -C: keep at most this many files, overwriting the oldest (a ring, named FILE0, FILE1… as tcpdump -W names them).",
+        "With -C: keep at most this many files, overwriting the oldest (a ring, named FILE0, FILE1… as tcpdump -W names them). With -G alone: stop the capture after this many files.",
         valueName: "files"))
     var fileCount: Int?
 
@@ -147,8 +152,22 @@ struct Wirecheck: ParsableCommand {
                 throw ValidationError("-C must be a positive number of millions of bytes")
             }
         }
+        if let rotateSeconds {
+            guard let packetFile else { throw ValidationError("-G splits -w's file: give -w FILE too") }
+            guard read.isEmpty else {
+                throw ValidationError("-G splits a live capture's file by the clock; a capture file is split by time with editcap -i SECONDS")
+            }
+            guard rotateSeconds > 0, rotateSeconds <= 1_000_000_000 else {
+                throw ValidationError("-G must be a positive number of seconds, under 10^9")
+            }
+            guard PacketFileRotation.hasTimeConversion(packetFile) else {
+                throw ValidationError("-G names each file by the time it began: give -w a strftime pattern, such as cap-%Y%m%d-%H%M%S.pcap")
+            }
+        }
         if let fileCount {
-            guard fileSize != nil else { throw ValidationError("-W keeps a ring of -C's files: give -C too") }
+            guard fileSize != nil || rotateSeconds != nil else {
+                throw ValidationError("-W keeps a ring of -C's files or stops -G's after so many: give -C or -G too")
+            }
             guard fileCount > 0 else { throw ValidationError("-W must be a positive number of files") }
         }
         if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
@@ -328,14 +347,17 @@ struct Wirecheck: ParsableCommand {
         guard let packetFile else { return true }
         let rotation = packetFileRotation
         do {
-            // In a ring the first file's name has its number too (FILE0).
-            let first = rotation?.fileName(packetFile, index: 0) ?? packetFile
+            // In a ring the first file's name has its number too (FILE0);
+            // with -G, the time it began, by the clock (as tcpdump's).
+            let firstSlot = PacketFileRotation.Slot(index: 0, startSecond: Int64(time(nil)))
+            let first = rotation?.fileName(packetFile, slot: firstSlot) ?? packetFile
             let descriptor = try Self.openPacketFile(first, reading: read, rotating: rotation != nil)
             // Each next file is checked and opened as the first was, as the
             // user wirecheck runs as by then (as tcpdump opens them).
             let inputs = read
-            try source.startWriting(to: descriptor, rotation: rotation) { (index: Int) throws(CaptureError) -> Int32 in
-                let name = rotation?.fileName(packetFile, index: index) ?? packetFile
+            try source.startWriting(to: descriptor, rotation: rotation, first: firstSlot) {
+                (slot: PacketFileRotation.Slot) throws(CaptureError) -> Int32 in
+                let name = rotation?.fileName(packetFile, slot: slot) ?? packetFile
                 do throws(OutputFile.Failure) {
                     return try Self.openPacketFile(name, reading: inputs, rotating: true)
                 } catch {
@@ -351,16 +373,18 @@ struct Wirecheck: ParsableCommand {
         return false
     }
 
-    /// How `-C` and `-W` split `-w`'s file; nil without `-C`.
+    /// How `-C`, `-G` and `-W` split `-w`'s file; nil without `-C` or `-G`.
     private var packetFileRotation: PacketFileRotation? {
-        fileSize.map { PacketFileRotation(bytesPerFile: $0 * PacketFileRotation.unitBytes, fileCount: fileCount) }
+        guard fileSize != nil || rotateSeconds != nil else { return nil }
+        return PacketFileRotation(bytesPerFile: fileSize.map { $0 * PacketFileRotation.unitBytes },
+                                  secondsPerFile: rotateSeconds, fileCount: fileCount)
     }
 
     /// Where a failed write left the packets written: "the file ends", or
-    /// with `-C` "the files written end with" the last one started.
+    /// with `-C` or `-G` "the files written end with" the last one started.
     private func writtenEnd(_ source: PacketSource) -> String {
         guard let packetFile, let rotation = packetFileRotation else { return "the file ends" }
-        return "the files written end with \(rotation.fileName(packetFile, index: source.writtenFileIndex)),"
+        return "the files written end with \(rotation.fileName(packetFile, slot: source.writtenFile)),"
     }
 
     /// Opens one of `-w`'s files for writing: never one of the files being
@@ -386,7 +410,7 @@ struct Wirecheck: ParsableCommand {
         }
         if rotating, written.st_mode & S_IFMT != S_IFREG {
             close(descriptor)
-            throw OutputFile.Failure(description: "-w \(path): -C splits a regular file, and this is not one")
+            throw OutputFile.Failure(description: "-w \(path): -C and -G split a regular file, and this is not one")
         }
         // It holds what crossed in clear, credentials included: its owner's
         // only, also when it was there before (and wirecheck's).
@@ -562,6 +586,11 @@ struct Wirecheck: ParsableCommand {
             }
         }
         readAhead?.stop()
+        if source.fileLimitReached, let packetFile, let rotation = packetFileRotation, let fileCount {
+            // As tcpdump's -G with -W: the files asked for are written.
+            standardError("wirecheck: -G \(rotateSeconds ?? 0) -W \(fileCount): \(fileCount) file\(fileCount == 1 ? "" : "s") written, "
+                          + "the last \(rotation.fileName(packetFile, slot: source.writtenFile)); the capture stops\n")
+        }
         if let failure = source.finishWriting() {
             standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); \(writtenEnd(source)) at an earlier packet\n")
         }

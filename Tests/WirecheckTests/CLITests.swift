@@ -32,6 +32,26 @@ import Testing
         #expect(run.stdout.isEmpty)
     }
 
+    /// `-G` splits a live capture's file by the clock, naming each by its
+    /// time: refused, saying why, with a replay, without a pattern to name
+    /// the files by, and with the options it needs missing or out of range.
+    @Test(arguments: [
+        (["-r", "x.pcap", "-w", "y-%s", "-G", "60"], "-G splits a live capture's file by the clock; a capture file is split by time with editcap -i"),
+        (["-G", "60"], "-G splits -w's file: give -w FILE too"),
+        (["-w", "plain.pcap", "-G", "60"], "-G names each file by the time it began: give -w a strftime pattern"),
+        (["-w", "100%%.pcap", "-G", "60"], "-G names each file by the time it began"),
+        (["-w", "y-%s", "-G", "0"], "-G must be a positive number of seconds"),
+        (["-w", "y-%s", "-G", "1000000001"], "-G must be a positive number of seconds"),
+        (["-w", "y-%s", "-G", "1.5"], "-G"),
+        (["-w", "y", "-W", "2"], "-W keeps a ring of -C's files or stops -G's after so many: give -C or -G too"),
+    ])
+    func rotateSecondsUsageErrors(_ arguments: [String], _ message: String) throws {
+        let run = try wirecheck(arguments)
+        #expect(run.status == 3)
+        #expect(run.stderr.contains(message), "stderr: \(run.stderr)")
+        #expect(run.stdout.isEmpty)
+    }
+
     @Test func fileThatIsNotACaptureExitsThree() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-not-a-capture-\(UUID()).txt")
         try Data("GET / HTTP/1.1\r\nHost: example\r\n\r\n".utf8).write(to: path)

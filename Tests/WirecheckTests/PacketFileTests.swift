@@ -254,7 +254,7 @@ import Testing
         // Not a regular file: -C has nothing to split.
         let device = try wirecheck(["-r", capture, "-w", "/dev/null", "-C", "1"])
         #expect(device.status == 3)
-        #expect(device.stderr.contains("-C splits a regular file"), "\(device.stderr)")
+        #expect(device.stderr.contains("-C and -G split a regular file, and this is not one"), "\(device.stderr)")
     }
 
     /// Never over a capture being read (it would be emptied before it was
@@ -326,11 +326,8 @@ struct LivePacketFileTests {
     /// which read back together give the flow seen live.
     @Test func liveCaptureSplitByFileSize() throws {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-live-rotate-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+        let directory = try Self.directoryForTheDroppedUser("wirecheck-live-rotate")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let user = getpwnam("tcpdump")
-        if let user { chown(directory.path, user.pointee.pw_uid, user.pointee.pw_gid) }
         let written = directory.appendingPathComponent("live").path
         let port = 23_000 + Int(getpid() % 1000)
         let child = try Subprocess(binary.path, ["-i", "lo", "--json", "-w", written, "-C", "1", "tcp port \(port)"])
@@ -358,25 +355,105 @@ struct LivePacketFileTests {
         #expect(child.wait(timeout: 10) == 1, "stderr: \(child.stderr)")
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
         #expect(names == ["live", "live1", "live2"], "stderr: \(child.stderr)")
-        for name in names {
-            var info = stat()
-            #expect(stat(directory.appendingPathComponent(name).path, &info) == 0)
-            #expect(info.st_uid == (user?.pointee.pw_uid ?? 0), "\(name) owned by uid \(info.st_uid)")
-            #expect(info.st_mode & 0o777 == 0o600)
-        }
+        for name in names { try Self.expectOwnedByTheDroppedUser(directory.appendingPathComponent(name).path) }
         _ = try Self.expectReplay(of: names.map { directory.appendingPathComponent($0).path }, binary: binary, toGive: live)
     }
 
-    /// Replays `files` (one capture) and expects the one plaintext flow seen live.
+    /// Replays `files` (one capture) and expects the plaintext flows seen live.
     static func expectReplay(of files: [String], binary: URL, toGive live: [[String: Any]]) throws -> TestSupport.ProcessResult {
         let replay = try TestSupport.run(binary, files.flatMap { ["-r", $0] } + ["--json"])
         #expect(replay.status == 1, "stderr: \(replay.stderr)")
         let flows = try TestSupport.jsonLines(replay.stdout).filter { $0["type"] as? String == "flow" }
-        #expect(flows.count == 1)
-        for key in ["client", "server", "verdict", "evidence", "firstSeen", "lastSeen"] {
-            #expect(flows.first?[key] as? String == live.first?[key] as? String, "\(key)")
+        #expect(flows.count == live.count)
+        // Live, flows are reported as they end; replayed, in the same order.
+        for (replayed, seen) in zip(flows, live) {
+            for key in ["client", "server", "verdict", "evidence", "firstSeen", "lastSeen"] {
+                #expect(replayed[key] as? String == seen[key] as? String, "\(key)")
+            }
+            #expect(replayed["packets"] as? Int == seen["packets"] as? Int)
         }
-        #expect(flows.first?["packets"] as? Int == live.first?["packets"] as? Int)
         return replay
+    }
+
+    /// `-G 1` live: a file a second, named by the second it began (`%s`),
+    /// opened as the tcpdump user; three exchanges 1.2 s apart land in three
+    /// files, each holding only packets of its own second, and the files
+    /// read back together give the three flows seen live.
+    @Test func liveCaptureSplitBySeconds() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let directory = try Self.directoryForTheDroppedUser("wirecheck-live-seconds")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pattern = directory.appendingPathComponent("live-%s.pcap").path
+        let port = 24_000 + Int(getpid() % 1000)
+        let child = try Subprocess(binary.path, ["-i", "lo", "--json", "-w", pattern, "-G", "1", "tcp port \(port)"])
+        defer { child.send(SIGKILL); _ = child.wait(); child.removeFiles() }
+        #expect(child.waitForStderr("listening on lo", timeout: 10), "stderr: \(child.stderr)")
+        let started = Int64(time(nil))
+        for round in 0..<3 {
+            if round > 0 { Thread.sleep(forTimeInterval: 1.2) }
+            try LiveNamesTests.exchange(port: port)
+        }
+        let live = LiveNamesTests.waitForFlows(child, count: 3)
+        #expect(live.count == 3, "stdout: \(child.stdout)")
+        child.send(SIGINT)
+        #expect(child.wait(timeout: 10) == 1, "stderr: \(child.stderr)")
+
+        var holding: [String] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() {
+            let path = directory.appendingPathComponent(name).path
+            let second = try #require(Int64(name.dropFirst("live-".count).dropLast(".pcap".count)), "\(name)")
+            #expect(name.hasPrefix("live-") && name.hasSuffix(".pcap"))
+            #expect(second >= started - 1 && second <= Int64(time(nil)), "\(name)")
+            try Self.expectOwnedByTheDroppedUser(path)
+            let packets = try PacketFileRotationTests.packets(in: path)
+            #expect(packets.allSatisfy { $0.nanoseconds / 1_000_000_000 == second }, "\(name)")
+            // The first file, begun by the clock, may have no packet.
+            if !packets.isEmpty { holding.append(path) }
+        }
+        #expect(holding.count == 3, "\(holding)")
+        _ = try Self.expectReplay(of: holding, binary: binary, toGive: live)
+    }
+
+    /// `-G 1 -W 2`: two files written, then the capture stops by itself, as
+    /// tcpdump's, with the verdicts and summary of what it analysed.
+    @Test func liveCaptureStopsAfterItsTimedFiles() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let directory = try Self.directoryForTheDroppedUser("wirecheck-live-stop")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pattern = directory.appendingPathComponent("t%s").path
+        let port = 25_000 + Int(getpid() % 1000)
+        let child = try Subprocess(binary.path, ["-i", "lo", "--json", "-w", pattern, "-G", "1", "-W", "2", "tcp port \(port)"])
+        defer { child.send(SIGKILL); _ = child.wait(); child.removeFiles() }
+        #expect(child.waitForStderr("listening on lo", timeout: 10), "stderr: \(child.stderr)")
+        // Every 1.2 s until it stops: within three exchanges at most.
+        var status: Int32?
+        for _ in 0..<4 where status == nil {
+            try LiveNamesTests.exchange(port: port)
+            status = child.wait(timeout: 1.2)
+        }
+        #expect(status == 1 || status == 2, "stderr: \(child.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(names.count == 2, "\(names)")
+        #expect(child.stderr.contains("-G 1 -W 2: 2 files written, the last \(directory.path)/\(names.last ?? "")"), "stderr: \(child.stderr)")
+        let summary = try TestSupport.jsonLines(child.stdout).last
+        #expect(summary?["type"] as? String == "summary")
+        let replay = try TestSupport.run(binary, names.flatMap { ["-r", directory.appendingPathComponent($0).path] } + ["--json"])
+        #expect(try TestSupport.jsonLines(replay.stdout).last?["packets"] as? Int == summary?["packets"] as? Int)
+    }
+
+    /// A new directory the user wirecheck drops to (tcpdump, when there is one) can write in.
+    static func directoryForTheDroppedUser(_ prefix: String) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+        if let user = getpwnam("tcpdump") { chown(directory.path, user.pointee.pw_uid, user.pointee.pw_gid) }
+        return directory
+    }
+
+    /// Written as the user wirecheck dropped to, readable by it alone.
+    static func expectOwnedByTheDroppedUser(_ path: String) throws {
+        var info = stat()
+        #expect(stat(path, &info) == 0)
+        #expect(info.st_uid == (getpwnam("tcpdump")?.pointee.pw_uid ?? 0), "\(path) owned by uid \(info.st_uid)")
+        #expect(info.st_mode & 0o777 == 0o600)
     }
 }
