@@ -6,7 +6,7 @@ import VerdictPolicy
 /// rules judged a run that an auditor keeps. A packaged binary's commit is in
 /// the tarball's `BUILD` file.
 public enum WirecheckVersion {
-    public static let current = "0.38.0"
+    public static let current = "0.39.0"
 }
 
 /// Facts about the capture itself, for the summary.
