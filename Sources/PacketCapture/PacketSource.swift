@@ -154,6 +154,8 @@ public final class PacketSource {
     /// Set when `-G` with `-W` has written its files: reading then ends, as
     /// tcpdump exits, before the packet that would have started one more.
     public private(set) var fileLimitReached = false
+    /// Told of each file closed whole (`-z`), the last one too.
+    private var closed: ((PacketFileRotation.Slot) -> Void)?
     /// Why writing stopped at a rotation, until `flushWritten` reports it.
     private var rotationFailure: String?
     /// The error number of the first write that failed (0: none yet).
@@ -453,6 +455,7 @@ public final class PacketSource {
             rotationFailure = String(cString: strerror(errno))
             return
         }
+        closed?(writtenFile)
         do {
             try openDumper(rotation.openFile(next))
             writtenFile = next
@@ -470,9 +473,11 @@ public final class PacketSource {
     /// seconds, is closed before the next packet and `openFile(slot)` gives
     /// the next, as tcpdump's `-C`, `-G` and `-W`; `first` is the file
     /// `descriptor` is (for `-G`, the second it was started, by the clock).
+    /// `closed` is told of each file once closed whole, the last one by
+    /// `finishWriting` (not one whose writing failed).
     public func startWriting(
         to descriptor: Int32, rotation: PacketFileRotation? = nil, first: PacketFileRotation.Slot = .init(),
-        openFile: ((PacketFileRotation.Slot) throws(CaptureError) -> Int32)? = nil
+        closed: ((PacketFileRotation.Slot) -> Void)? = nil, openFile: ((PacketFileRotation.Slot) throws(CaptureError) -> Int32)? = nil
     ) throws(CaptureError) {
         guard dumper == nil else { throw CaptureError(.openFailed, "already writing the packets to a file") }
         try openDumper(descriptor)
@@ -480,6 +485,7 @@ public final class PacketSource {
         timedFilesStarted = 1
         fileLimitReached = false
         if let rotation, let openFile { self.rotation = (rotation, openFile) }
+        self.closed = closed
     }
 
     /// Makes `descriptor` (taken over) the file written, its header first.
@@ -525,6 +531,7 @@ public final class PacketSource {
         if failure == nil {
             self.dumper = nil
             if fclose(pcap_dump_file(dumper)) != 0 { return String(cString: strerror(errno)) }
+            closed?(writtenFile)
         }
         return failure
     }

@@ -96,6 +96,11 @@ struct Wirecheck: ParsableCommand {
         valueName: "files"))
     var fileCount: Int?
 
+    @Option(name: [.customShort("z"), .customLong("postrotate-command")], help: ArgumentHelp(
+        "With -C or -G: run this command on each file once it is closed, the last one too (-z gzip), as tcpdump -z: 'COMMAND FILE', no shell, at the lowest priority; wirecheck waits for it at the end.",
+        valueName: "command"))
+    var postRotateCommand: String?
+
     @Option(help: ArgumentHelp(
         "Also fail (exit 1) on these verdicts, comma-separated: opaque, inconclusive, plaintext-rejected.",
         valueName: "verdicts"))
@@ -169,6 +174,14 @@ struct Wirecheck: ParsableCommand {
                 throw ValidationError("-W keeps a ring of -C's files or stops -G's after so many: give -C or -G too")
             }
             guard fileCount > 0 else { throw ValidationError("-W must be a positive number of files") }
+        }
+        if let postRotateCommand {
+            guard fileSize != nil || rotateSeconds != nil else {
+                throw ValidationError("-z runs on each of -C's or -G's files: give -C or -G too")
+            }
+            guard PostRotateCommand.canRun(postRotateCommand) else {
+                throw ValidationError("-z \(postRotateCommand): \(postRotateCommand.contains("/") ? "not an executable file" : "no such program on PATH")")
+            }
         }
         if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
         _ = try failOnVerdicts()
@@ -275,6 +288,7 @@ struct Wirecheck: ParsableCommand {
                           + "it reads \(readable.joined(separator: ", "))\n")
             return 3
         }
+        let postRotate = postRotateCommand.map(PostRotateCommand.init)
         if source.isLive {
             // The capture socket is open and filtered: root is no longer needed.
             var runningAs = ""
@@ -288,10 +302,10 @@ struct Wirecheck: ParsableCommand {
                 }
             }
             // The report file is opened as the user wirecheck now runs as, as tcpdump does with -w.
-            if !openOutput() || !openPacketFile(for: source) { return 3 }
+            if !openOutput() || !openPacketFile(for: source, postRotate: postRotate) { return 3 }
             // Like tcpdump: say where we listen, on stderr, once capture is active.
             standardError("wirecheck: listening on \(liveInterface), link-type \(LinkType.name(source.linkType)), snapshot length \(source.snapshotLength) bytes\(runningAs)\n")
-        } else if !openOutput() || !openPacketFile(for: source) {
+        } else if !openOutput() || !openPacketFile(for: source, postRotate: postRotate) {
             return 3
         }
         // Wrapped only when asked: the plain reporters keep their specialised path.
@@ -299,16 +313,16 @@ struct Wirecheck: ParsableCommand {
         switch (json, (try? shownFlows()) ?? nil) {
         case (true, nil):
             var reporter = JSONLinesReporter(names: endpointNames)
-            return analyze(source, sourceName: sourceName, reporter: &reporter)
+            return analyze(source, sourceName: sourceName, reporter: &reporter, postRotate: postRotate)
         case (false, nil):
             var reporter = TextReporter(names: endpointNames)
-            return analyze(source, sourceName: sourceName, reporter: &reporter)
+            return analyze(source, sourceName: sourceName, reporter: &reporter, postRotate: postRotate)
         case (true, let shown?):
             var reporter = ShownVerdicts(JSONLinesReporter(names: endpointNames), shown: Set(shown.verdicts), failing: shown.failing, failOn: failOn)
-            return analyze(source, sourceName: sourceName, reporter: &reporter)
+            return analyze(source, sourceName: sourceName, reporter: &reporter, postRotate: postRotate)
         case (false, let shown?):
             var reporter = ShownVerdicts(TextReporter(names: endpointNames), shown: Set(shown.verdicts), failing: shown.failing, failOn: failOn)
-            return analyze(source, sourceName: sourceName, reporter: &reporter)
+            return analyze(source, sourceName: sourceName, reporter: &reporter, postRotate: postRotate)
         }
     }
 
@@ -343,7 +357,7 @@ struct Wirecheck: ParsableCommand {
     /// Has `source` write what it reads to `-w`'s file, if given; says why not
     /// on failure. Never one of the files being read (truncated, it would be
     /// lost before it was read) nor the report's.
-    private func openPacketFile(for source: PacketSource) -> Bool {
+    private func openPacketFile(for source: PacketSource, postRotate: PostRotateCommand?) -> Bool {
         guard let packetFile else { return true }
         let rotation = packetFileRotation
         do {
@@ -355,7 +369,16 @@ struct Wirecheck: ParsableCommand {
             // Each next file is checked and opened as the first was, as the
             // user wirecheck runs as by then (as tcpdump opens them).
             let inputs = read
-            try source.startWriting(to: descriptor, rotation: rotation, first: firstSlot) {
+            // -z: each file once closed (the last one too, at the end).
+            let closed = postRotate.map { commands in
+                { (slot: PacketFileRotation.Slot) in
+                    let name = rotation?.fileName(packetFile, slot: slot) ?? packetFile
+                    if let failure = commands.start(on: name) {
+                        standardError("wirecheck: -z \(commands.command): \(name): could not be started (\(failure))\n")
+                    }
+                }
+            }
+            try source.startWriting(to: descriptor, rotation: rotation, first: firstSlot, closed: closed) {
                 (slot: PacketFileRotation.Slot) throws(CaptureError) -> Int32 in
                 let name = rotation?.fileName(packetFile, slot: slot) ?? packetFile
                 do throws(OutputFile.Failure) {
@@ -371,6 +394,35 @@ struct Wirecheck: ParsableCommand {
             standardError("wirecheck: -w \(packetFile): \(error)\n")
         }
         return false
+    }
+
+    /// `-z`'s commands that ended, those that failed named on stderr.
+    static func sayHowTheyEnded(_ ended: [(file: String, failure: String?)], of commands: PostRotateCommand) {
+        for (file, failure) in ended {
+            if let failure { standardError("wirecheck: -z \(commands.command): \(file): \(failure)\n") }
+        }
+    }
+
+    /// Waits for `-z`'s commands, so that what runs after wirecheck finds the
+    /// files done; a Ctrl-C or SIGTERM while it waits leaves them running.
+    static func waitForTheEnd(of commands: PostRotateCommand) {
+        let signalled = stopRequested
+        let started = wallClockNanoseconds()
+        var said = false
+        while true {
+            sayHowTheyEnded(commands.finished(), of: commands)
+            let files = commands.runningFiles
+            if files.isEmpty { return }
+            if stopRequested != signalled {
+                standardError("wirecheck: -z \(commands.command): left running on \(files.joined(separator: ", "))\n")
+                return
+            }
+            if !said, wallClockNanoseconds() - started >= 1_000_000_000 {
+                said = true
+                standardError("wirecheck: -z \(commands.command): waiting for it on \(files.joined(separator: ", ")) (Ctrl-C leaves it running)\n")
+            }
+            usleep(20_000)
+        }
     }
 
     /// How `-C`, `-G` and `-W` split `-w`'s file; nil without `-C` or `-G`.
@@ -430,7 +482,7 @@ struct Wirecheck: ParsableCommand {
         }
     }
 
-    private func analyze<R: Reporter>(_ source: PacketSource, sourceName: String, reporter: inout R) -> Int32 {
+    private func analyze<R: Reporter>(_ source: PacketSource, sourceName: String, reporter: inout R, postRotate: PostRotateCommand?) -> Int32 {
         installSignalHandlers()
         var configuration = AnalyzerConfiguration()
         configuration.idleTimeoutNanoseconds = Int64(idleTimeout * 1e9)
@@ -578,6 +630,7 @@ struct Wirecheck: ParsableCommand {
                     if let failure = source.flushWritten() {
                         standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); \(writtenEnd(source)) at an earlier packet, the analysis goes on\n")
                     }
+                    if let postRotate { Self.sayHowTheyEnded(postRotate.finished(), of: postRotate) }
                     if let stats = source.statistics(), stats.droppedByKernel + stats.droppedByInterface > lastDrops {
                         lastDrops = stats.droppedByKernel + stats.droppedByInterface
                         analyzer.noteDrops()
@@ -594,6 +647,7 @@ struct Wirecheck: ParsableCommand {
         if let failure = source.finishWriting() {
             standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); \(writtenEnd(source)) at an earlier packet\n")
         }
+        if let postRotate { Self.waitForTheEnd(of: postRotate) }
         if let stats = source.statistics() {
             if stats.droppedByKernel + stats.droppedByInterface > lastDrops { analyzer.noteDrops() }
             facts.droppedByKernel = stats.droppedByKernel
@@ -655,7 +709,8 @@ extension Wirecheck {
 }
 
 func installSignalHandlers() {
-    let handler: @convention(c) (Int32) -> Void = { _ in stopRequested = 1 }
+    // Counted, not just set: a second one leaves -z's commands running.
+    let handler: @convention(c) (Int32) -> Void = { _ in stopRequested &+= 1 }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
     // Caught in replays too, where it does nothing: by default it would end the process.

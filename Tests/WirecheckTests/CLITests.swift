@@ -44,8 +44,12 @@ import Testing
         (["-w", "y-%s", "-G", "1000000001"], "-G must be a positive number of seconds"),
         (["-w", "y-%s", "-G", "1.5"], "-G"),
         (["-w", "y", "-W", "2"], "-W keeps a ring of -C's files or stops -G's after so many: give -C or -G too"),
+        (["-r", "x.pcap", "-w", "y", "-z", "gzip"], "-z runs on each of -C's or -G's files: give -C or -G too"),
+        (["-r", "x.pcap", "-w", "y", "-C", "1", "-z", "no-such-program-here"], "-z no-such-program-here: no such program on PATH"),
+        (["-r", "x.pcap", "-w", "y", "-C", "1", "-z", "/nonexistent/gzip"], "-z /nonexistent/gzip: not an executable file"),
+        (["-r", "x.pcap", "-w", "y", "-C", "1", "-z", "/etc/passwd"], "-z /etc/passwd: not an executable file"),
     ])
-    func rotateSecondsUsageErrors(_ arguments: [String], _ message: String) throws {
+    func fileRotationUsageErrors(_ arguments: [String], _ message: String) throws {
         let run = try wirecheck(arguments)
         #expect(run.status == 3)
         #expect(run.stderr.contains(message), "stderr: \(run.stderr)")

@@ -164,6 +164,56 @@ import Testing
         #expect(together.status == run.status)
     }
 
+    /// `-z gzip` with `-C 1`: each file compressed once closed, the last one
+    /// too (tcpdump leaves its last file as it is), and wirecheck returns
+    /// once they are: the compressed files read back together give the flows
+    /// of the capture read whole.
+    @Test(.enabled(if: PostRotate.found("gzip"), "gzip not installed"))
+    func postRotateCommandCompressesEveryFile() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let capture = try generatedCapture(connections: 1000, in: directory)
+        let written = directory.appendingPathComponent("kept").path
+        let run = try wirecheck(["-r", capture, "--json", "-w", written, "-C", "1", "-z", "gzip"])
+        #expect(run.stderr.isEmpty, "\(run.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("kept") }.sorted()
+        #expect(names == ["kept.gz", "kept1.gz", "kept2.gz", "kept3.gz"])
+        let together = try wirecheck(names.flatMap { ["-r", directory.appendingPathComponent($0).path] } + ["--json"])
+        #expect(TestSupport.flowLines(together.stdout) == TestSupport.flowLines(run.stdout))
+        #expect(try TestSupport.jsonLines(together.stdout).last?["packets"] as? Int
+                == TestSupport.jsonLines(run.stdout).last?["packets"] as? Int)
+        #expect(together.status == run.status)
+    }
+
+    /// A command that fails is named with each file on stderr, the files and
+    /// the verdicts as without it; one that writes on stdout does not reach
+    /// the report there; and a slow one is waited for.
+    @Test func postRotateCommandFailuresOutputAndWaiting() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let capture = try generatedCapture(connections: 1000, in: directory)
+        let plain = try wirecheck(["-r", capture, "--json"])
+        let failing = try wirecheck(["-r", capture, "--json", "-w", directory.appendingPathComponent("f").path, "-C", "1", "-z", "false"])
+        for name in ["f", "f1", "f2", "f3"] {
+            #expect(failing.stderr.contains("wirecheck: -z false: \(directory.appendingPathComponent(name).path): exited with status 1\n"),
+                    "\(failing.stderr)")
+            #expect(Self.size(of: directory.appendingPathComponent(name).path) > 24)
+        }
+        #expect(failing.status == plain.status)
+        #expect(TestSupport.flowLines(failing.stdout) == TestSupport.flowLines(plain.stdout))
+
+        let script = directory.appendingPathComponent("slow.sh").path
+        try Data("#!/bin/sh\necho \"handed $1\"\nsleep 1.5\nmv \"$1\" \"$1.done\"\n".utf8).write(to: URL(fileURLWithPath: script))
+        chmod(script, 0o755)
+        let slow = try wirecheck(["-r", capture, "--json", "-w", directory.appendingPathComponent("s").path, "-C", "2", "-z", script])
+        // Its echo went to stderr; stdout is the report alone.
+        #expect(try TestSupport.jsonLines(slow.stdout).count == TestSupport.jsonLines(plain.stdout).count)
+        #expect(slow.stderr.contains("handed \(directory.appendingPathComponent("s1").path)\n"), "\(slow.stderr)")
+        #expect(slow.stderr.contains("wirecheck: -z \(script): waiting for it on"), "\(slow.stderr)")
+        let done = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("s") && $0 != "slow.sh" }.sorted()
+        #expect(done == ["s.done", "s1.done"])
+    }
+
     /// `-W 2` with `-C 1`: a ring of two files, FILE0 and FILE1, the oldest
     /// overwritten; what is left is the capture's last packets, in order.
     @Test func fileCountKeepsARing() throws {
@@ -333,6 +383,19 @@ struct LivePacketFileTests {
         let child = try Subprocess(binary.path, ["-i", "lo", "--json", "-w", written, "-C", "1", "tcp port \(port)"])
         defer { child.send(SIGKILL); _ = child.wait(); child.removeFiles() }
         #expect(child.waitForStderr("listening on lo", timeout: 10), "stderr: \(child.stderr)")
+        try Self.sendLargeAnswer(port: port)
+        let live = LiveNamesTests.waitForFlows(child, count: 1)
+        #expect(live.count == 1, "stdout: \(child.stdout)")
+        child.send(SIGINT)
+        #expect(child.wait(timeout: 10) == 1, "stderr: \(child.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(names == ["live", "live1", "live2"], "stderr: \(child.stderr)")
+        for name in names { try Self.expectOwnedByTheDroppedUser(directory.appendingPathComponent(name).path) }
+        _ = try Self.expectReplay(of: names.map { directory.appendingPathComponent($0).path }, binary: binary, toGive: live)
+    }
+
+    /// One HTTP request over loopback answered with 2.5 MB: three of `-C 1`'s files.
+    static func sendLargeAnswer(port: Int) throws {
         let script = """
             import socket, threading
             server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -349,12 +412,34 @@ struct LivePacketFileTests {
             """
         let exchange = try TestSupport.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script])
         try #require(exchange.status == 0, "\(exchange.stderr)")
+    }
+
+    /// `-z` live, as on a node: run as the tcpdump user on each file, and
+    /// the Ctrl-C typed at a terminal (the signal to wirecheck's whole
+    /// process group) does not cut short a command still running: the last
+    /// file is handed over after it and waited for.
+    @Test func livePostRotateCommandOutlivesCtrlC() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let directory = try Self.directoryForTheDroppedUser("wirecheck-live-postrotate")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = directory.appendingPathComponent("slow.sh").path
+        try Data("#!/bin/sh\nsleep 3\nmv \"$1\" \"$1.done\"\n".utf8).write(to: URL(fileURLWithPath: script))
+        chmod(script, 0o755)
+        let written = directory.appendingPathComponent("live").path
+        let port = 26_000 + Int(getpid() % 1000)
+        // setsid: a process group of its own, which the test can signal whole.
+        let child = try Subprocess("/usr/bin/setsid", [binary.path, "-i", "lo", "--json", "-w", written, "-C", "1", "-z", script,
+                                                       "tcp port \(port)"])
+        defer { child.send(SIGKILL); _ = child.wait(); child.removeFiles() }
+        #expect(child.waitForStderr("listening on lo", timeout: 10), "stderr: \(child.stderr)")
+        try LivePacketFileTests.sendLargeAnswer(port: port)
         let live = LiveNamesTests.waitForFlows(child, count: 1)
         #expect(live.count == 1, "stdout: \(child.stdout)")
-        child.send(SIGINT)
+        // At once: the last rotation's command is still in its second.
+        kill(-child.pid, SIGINT)
         #expect(child.wait(timeout: 10) == 1, "stderr: \(child.stderr)")
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
-        #expect(names == ["live", "live1", "live2"], "stderr: \(child.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0 != "slow.sh" }.sorted()
+        #expect(names == ["live.done", "live1.done", "live2.done"], "stderr: \(child.stderr)")
         for name in names { try Self.expectOwnedByTheDroppedUser(directory.appendingPathComponent(name).path) }
         _ = try Self.expectReplay(of: names.map { directory.appendingPathComponent($0).path }, binary: binary, toGive: live)
     }
@@ -455,5 +540,12 @@ struct LivePacketFileTests {
         #expect(stat(path, &info) == 0)
         #expect(info.st_uid == (getpwnam("tcpdump")?.pointee.pw_uid ?? 0), "\(path) owned by uid \(info.st_uid)")
         #expect(info.st_mode & 0o777 == 0o600)
+    }
+}
+
+/// `-z`'s programs, where the tests need one.
+enum PostRotate {
+    static func found(_ program: String) -> Bool {
+        ["/usr/bin", "/bin"].contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(program)") }
     }
 }
