@@ -16,11 +16,19 @@ import Musl
 final class PostRotateCommand {
     /// As given to `-z`: a name looked up on PATH, or a path.
     let command: String
+    /// Commands run at once, at most: a replay closes files far faster than
+    /// gzip compresses them, and must not start a process per file at once.
+    let concurrency: Int
     /// Commands started and not yet waited for, with the file each was given.
     private var running: [(pid: pid_t, file: String)] = []
+    /// Files waiting for one of those to end, oldest first.
+    private var waiting: [String] = []
+    /// How commands ended or why they could not start, until `finished` hands them over.
+    private var outcomes: [(file: String, failure: String?)] = []
 
-    init(command: String) {
+    init(command: String, concurrency: Int) {
         self.command = command
+        self.concurrency = max(concurrency, 1)
     }
 
     /// Whether `command` can be started: a path to an executable file, or a
@@ -38,11 +46,27 @@ final class PostRotateCommand {
         }
     }
 
+    /// Runs the command on `file` now, or once fewer than `concurrency` run
+    /// (never waiting: the capture goes on).
+    func run(on file: String) {
+        reap()
+        waiting.append(file)
+        startWaiting()
+    }
+
+    /// Starts the files waiting, as far as `concurrency` allows.
+    private func startWaiting() {
+        while running.count < concurrency, !waiting.isEmpty {
+            let file = waiting.removeFirst()
+            if let failure = start(on: file) { outcomes.append((file, "could not be started (\(failure))")) }
+        }
+    }
+
     /// Starts the command on `file`; the reason, if it could not be started.
     /// Its output goes to stderr (never into the report on stdout), its input
     /// is /dev/null, and it runs in a process group of its own, so that the
     /// Ctrl-C that ends the capture does not cut short the last compression.
-    func start(on file: String) -> String? {
+    private func start(on file: String) -> String? {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
         posix_spawn_file_actions_init(&actions)
@@ -81,10 +105,18 @@ final class PostRotateCommand {
     }
 
     /// The commands that have ended since the last look, each with how it
-    /// failed (nil when it exited with status 0). Never waits: a blocking
-    /// wait would not return on Ctrl-C (signal handlers restart it).
+    /// failed (nil when it exited with status 0); those waiting are started
+    /// as others end. Never waits: a blocking wait would not return on
+    /// Ctrl-C (signal handlers restart it).
     func finished() -> [(file: String, failure: String?)] {
-        var ended: [(file: String, failure: String?)] = []
+        reap()
+        startWaiting()
+        defer { outcomes.removeAll() }
+        return outcomes
+    }
+
+    /// Takes in the commands that have ended (into `outcomes`).
+    private func reap() {
         running.removeAll { command in
             var status: Int32 = 0
             var result: pid_t
@@ -92,14 +124,13 @@ final class PostRotateCommand {
                 result = waitpid(command.pid, &status, WNOHANG)
             } while result < 0 && errno == EINTR
             guard result != 0 else { return false }
-            ended.append((command.file, result < 0 ? String(cString: strerror(errno)) : Self.failure(status)))
+            outcomes.append((command.file, result < 0 ? String(cString: strerror(errno)) : Self.failure(status)))
             return true
         }
-        return ended
     }
 
-    /// Commands still running, by the file each was given.
-    var runningFiles: [String] { running.map(\.file) }
+    /// Files whose commands run, and those that wait to.
+    var unfinishedFiles: (running: [String], waiting: [String]) { (running.map(\.file), waiting) }
 
     /// How a wait status says the command failed; nil for exit status 0.
     static func failure(_ status: Int32) -> String? {

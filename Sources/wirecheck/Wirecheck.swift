@@ -288,7 +288,8 @@ struct Wirecheck: ParsableCommand {
                           + "it reads \(readable.joined(separator: ", "))\n")
             return 3
         }
-        let postRotate = postRotateCommand.map(PostRotateCommand.init)
+        // As many at once as processors (the command is usually gzip).
+        let postRotate = postRotateCommand.map { PostRotateCommand(command: $0, concurrency: usableProcessors()) }
         if source.isLive {
             // The capture socket is open and filtered: root is no longer needed.
             var runningAs = ""
@@ -371,12 +372,7 @@ struct Wirecheck: ParsableCommand {
             let inputs = read
             // -z: each file once closed (the last one too, at the end).
             let closed = postRotate.map { commands in
-                { (slot: PacketFileRotation.Slot) in
-                    let name = rotation?.fileName(packetFile, slot: slot) ?? packetFile
-                    if let failure = commands.start(on: name) {
-                        standardError("wirecheck: -z \(commands.command): \(name): could not be started (\(failure))\n")
-                    }
-                }
+                { (slot: PacketFileRotation.Slot) in commands.run(on: rotation?.fileName(packetFile, slot: slot) ?? packetFile) }
             }
             try source.startWriting(to: descriptor, rotation: rotation, first: firstSlot, closed: closed) {
                 (slot: PacketFileRotation.Slot) throws(CaptureError) -> Int32 in
@@ -411,18 +407,24 @@ struct Wirecheck: ParsableCommand {
         var said = false
         while true {
             sayHowTheyEnded(commands.finished(), of: commands)
-            let files = commands.runningFiles
-            if files.isEmpty { return }
+            let (running, waiting) = commands.unfinishedFiles
+            if running.isEmpty, waiting.isEmpty { return }
             if stopRequested != signalled {
-                standardError("wirecheck: -z \(commands.command): left running on \(files.joined(separator: ", "))\n")
+                let notRun = waiting.isEmpty ? "" : "; not run on \(listed(waiting))"
+                standardError("wirecheck: -z \(commands.command): left running on \(listed(running))\(notRun)\n")
                 return
             }
             if !said, wallClockNanoseconds() - started >= 1_000_000_000 {
                 said = true
-                standardError("wirecheck: -z \(commands.command): waiting for it on \(files.joined(separator: ", ")) (Ctrl-C leaves it running)\n")
+                standardError("wirecheck: -z \(commands.command): waiting for it on \(listed(running + waiting)) (Ctrl-C leaves it running)\n")
             }
             usleep(20_000)
         }
+    }
+
+    /// Files named in a message: all of a few, else the first two and how many more.
+    static func listed(_ files: [String]) -> String {
+        files.count <= 3 ? files.joined(separator: ", ") : "\(files[0]), \(files[1]) and \(files.count - 2) more"
     }
 
     /// How `-C`, `-G` and `-W` split `-w`'s file; nil without `-C` or `-G`.

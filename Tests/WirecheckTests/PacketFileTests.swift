@@ -214,6 +214,51 @@ import Testing
         #expect(done == ["s.done", "s1.done"])
     }
 
+    /// As many commands at once as wirecheck may use processors: allowed one
+    /// (`taskset`), a replay's four files are handed over one after the
+    /// other, never two at once, however fast they were closed.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset"), "taskset not installed"))
+    func postRotateCommandsRunAsManyAtOnceAsProcessors() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let capture = try generatedCapture(connections: 1000, in: directory)
+        let log = directory.appendingPathComponent("log").path
+        let script = directory.appendingPathComponent("log.sh").path
+        try Data("#!/bin/sh\necho start >> \(log)\nsleep 0.3\necho end >> \(log)\n".utf8).write(to: URL(fileURLWithPath: script))
+        chmod(script, 0o755)
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let run = try TestSupport.run(URL(fileURLWithPath: "/usr/bin/taskset"), [
+            "-c", "0", binary.path, "-r", capture, "-w", directory.appendingPathComponent("k").path, "-C", "1", "-z", script,
+        ])
+        #expect(run.status == 1, "\(run.stderr)")
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(lines == Array(repeating: ["start", "end"], count: 4).flatMap { $0 }, "\(lines)")
+        // After a second of waiting, the one or two files left are named.
+        #expect(run.stderr.contains("waiting for it on \(directory.appendingPathComponent("k").path)"), "\(run.stderr)")
+    }
+
+    /// A Ctrl-C while wirecheck waits for the commands leaves the one running
+    /// and runs none of those waiting, saying which; the report is whole.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset"), "taskset not installed"))
+    func ctrlCWhileWaitingLeavesTheCommands() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let capture = try generatedCapture(connections: 1000, in: directory)
+        let script = directory.appendingPathComponent("slow.sh").path
+        try Data("#!/bin/sh\nsleep 3\n".utf8).write(to: URL(fileURLWithPath: script))
+        chmod(script, 0o755)
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let kept = directory.appendingPathComponent("k").path
+        let child = try Subprocess("/usr/bin/taskset", ["-c", "0", binary.path, "-r", capture, "--json", "-w", kept, "-C", "1", "-z", script])
+        defer { child.send(SIGKILL); _ = child.wait(); child.removeFiles() }
+        #expect(child.waitForStderr("waiting for it on", timeout: 10), "stderr: \(child.stderr)")
+        child.send(SIGINT)
+        #expect(child.wait(timeout: 2) == 1, "stderr: \(child.stderr)")
+        #expect(child.stderr.contains("wirecheck: -z \(script): left running on \(kept); not run on \(kept)1, \(kept)2, \(kept)3\n"),
+                "stderr: \(child.stderr)")
+        #expect(try TestSupport.jsonLines(child.stdout).last?["type"] as? String == "summary")
+    }
+
     /// `-W 2` with `-C 1`: a ring of two files, FILE0 and FILE1, the oldest
     /// overwritten; what is left is the capture's last packets, in order.
     @Test func fileCountKeepsARing() throws {
