@@ -202,9 +202,7 @@ import Testing
         #expect(failing.status == plain.status)
         #expect(TestSupport.flowLines(failing.stdout) == TestSupport.flowLines(plain.stdout))
 
-        let script = directory.appendingPathComponent("slow.sh").path
-        try Data("#!/bin/sh\necho \"handed $1\"\nsleep 1.5\nmv \"$1\" \"$1.done\"\n".utf8).write(to: URL(fileURLWithPath: script))
-        chmod(script, 0o755)
+        let script = try PostRotate.script("echo \"handed $1\"\nsleep 1.5\nmv \"$1\" \"$1.done\"\n", named: "slow.sh", in: directory)
         let slow = try wirecheck(["-r", capture, "--json", "-w", directory.appendingPathComponent("s").path, "-C", "2", "-z", script])
         // Its echo went to stderr; stdout is the report alone.
         #expect(try TestSupport.jsonLines(slow.stdout).count == TestSupport.jsonLines(plain.stdout).count)
@@ -223,9 +221,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let capture = try generatedCapture(connections: 1000, in: directory)
         let log = directory.appendingPathComponent("log").path
-        let script = directory.appendingPathComponent("log.sh").path
-        try Data("#!/bin/sh\necho start >> \(log)\nsleep 0.3\necho end >> \(log)\n".utf8).write(to: URL(fileURLWithPath: script))
-        chmod(script, 0o755)
+        let script = try PostRotate.script("echo start >> \(log)\nsleep 0.3\necho end >> \(log)\n", named: "log.sh", in: directory)
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
         let run = try TestSupport.run(URL(fileURLWithPath: "/usr/bin/taskset"), [
             "-c", "0", binary.path, "-r", capture, "-w", directory.appendingPathComponent("k").path, "-C", "1", "-z", script,
@@ -244,9 +240,7 @@ import Testing
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let capture = try generatedCapture(connections: 1000, in: directory)
-        let script = directory.appendingPathComponent("slow.sh").path
-        try Data("#!/bin/sh\nsleep 3\n".utf8).write(to: URL(fileURLWithPath: script))
-        chmod(script, 0o755)
+        let script = try PostRotate.script("sleep 3\n", named: "slow.sh", in: directory)
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
         let kept = directory.appendingPathComponent("k").path
         let child = try Subprocess("/usr/bin/taskset", ["-c", "0", binary.path, "-r", capture, "--json", "-w", kept, "-C", "1", "-z", script])
@@ -467,9 +461,7 @@ struct LivePacketFileTests {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
         let directory = try Self.directoryForTheDroppedUser("wirecheck-live-postrotate")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let script = directory.appendingPathComponent("slow.sh").path
-        try Data("#!/bin/sh\nsleep 3\nmv \"$1\" \"$1.done\"\n".utf8).write(to: URL(fileURLWithPath: script))
-        chmod(script, 0o755)
+        let script = try PostRotate.script("sleep 3\nmv \"$1\" \"$1.done\"\n", named: "slow.sh", in: directory)
         let written = directory.appendingPathComponent("live").path
         let port = 26_000 + Int(getpid() % 1000)
         // setsid: a process group of its own, which the test can signal whole.
@@ -592,5 +584,13 @@ struct LivePacketFileTests {
 enum PostRotate {
     static func found(_ program: String) -> Bool {
         ["/usr/bin", "/bin"].contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(program)") }
+    }
+
+    /// A shell script for `-z`, `body` after its `#!` line; its path.
+    static func script(_ body: String, named name: String, in directory: URL) throws -> String {
+        let path = directory.appendingPathComponent(name).path
+        try Data(("#!/bin/sh\n" + body).utf8).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o755)
+        return path
     }
 }
