@@ -148,12 +148,14 @@ public final class PacketSource {
     /// record and the bytes captured), counted rather than asked of stdio.
     private var writtenBytes: Int64 = 0
     /// The file being written (`PacketFileRotation.fileName`).
-    public private(set) var writtenFile = PacketFileRotation.Slot()
+    @exclusivity(unchecked) public private(set) var writtenFile = PacketFileRotation.Slot()
     /// Files of `-G`'s intervals started, the first included (for `-W`).
-    private var timedFilesStarted = 1
+    @exclusivity(unchecked) private var timedFilesStarted = 1
     /// Set when `-G` with `-W` has written its files: reading then ends, as
     /// tcpdump exits, before the packet that would have started one more.
-    public private(set) var fileLimitReached = false
+    /// Read per packet written, by the one thread that reads: unchecked (the
+    /// runtime's exclusivity check was 76 instructions a packet).
+    @exclusivity(unchecked) public private(set) var fileLimitReached = false
     /// Told of each file closed whole (`-z`), the last one too.
     private var closed: ((PacketFileRotation.Slot) -> Void)?
     /// Why writing stopped at a rotation, until `flushWritten` reports it.
