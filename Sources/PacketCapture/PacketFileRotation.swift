@@ -42,8 +42,8 @@ public struct PacketFileRotation: Sendable {
         }
     }
 
-    /// What the packet about to be written, captured at `second`, does to
-    /// the file being written (`slot`, holding `writtenBytes`).
+    /// What the packet about to be written, captured at `nanoseconds` (Unix
+    /// time), does to the file being written (`slot`, holding `writtenBytes`).
     public enum Step: Equatable {
         /// Written to the same file.
         case same
@@ -60,10 +60,15 @@ public struct PacketFileRotation: Sendable {
     /// looked at first: when both are due, the new interval's file starts
     /// empty and `-C`'s count starts again (as tcpdump's). `filesStarted`
     /// counts the files of `-G`'s intervals started so far, the first included.
-    public func step(from slot: Slot, writtenBytes: Int64, at second: Int64, filesStarted: Int) -> Step {
-        if let secondsPerFile, second - slot.startSecond >= secondsPerFile {
-            if bytesPerFile == nil, let fileCount, filesStarted >= fileCount { return .stop }
-            return .nextInterval(Slot(index: 0, startSecond: second))
+    @inline(__always)
+    public func step(from slot: Slot, writtenBytes: Int64, at nanoseconds: Int64, filesStarted: Int) -> Step {
+        if let secondsPerFile {
+            // Whole seconds, as tcpdump's clock; floored before 1970.
+            let second = nanoseconds / 1_000_000_000 - (nanoseconds % 1_000_000_000 < 0 ? 1 : 0)
+            if second - slot.startSecond >= secondsPerFile {
+                if bytesPerFile == nil, let fileCount, filesStarted >= fileCount { return .stop }
+                return .nextInterval(Slot(index: 0, startSecond: second))
+            }
         }
         if let bytesPerFile, writtenBytes > bytesPerFile {
             return .nextFile(Slot(index: index(after: slot.index), startSecond: slot.startSecond))

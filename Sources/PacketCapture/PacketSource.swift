@@ -416,10 +416,8 @@ public final class PacketSource {
         if let merge { result = breakRequested ? .end : merge.next() } else { result = read() }
         if dumper != nil, case .packet(let packet) = result {
             if let rotation {
-                // Whole seconds, as tcpdump's clock; floored for times before 1970.
-                let nanoseconds = packet.timestampNanoseconds
-                let second = nanoseconds / 1_000_000_000 - (nanoseconds % 1_000_000_000 < 0 ? 1 : 0)
-                switch rotation.plan.step(from: writtenFile, writtenBytes: writtenBytes, at: second, filesStarted: timedFilesStarted) {
+                switch rotation.plan.step(from: writtenFile, writtenBytes: writtenBytes, at: packet.timestampNanoseconds,
+                                          filesStarted: timedFilesStarted) {
                 case .same:
                     break
                 case .nextInterval(let slot):

@@ -7,31 +7,38 @@ import Testing
 @Suite struct PacketFileRotationTests {
     typealias Slot = PacketFileRotation.Slot
 
+    /// A packet time, in nanoseconds, `second` seconds and a half after 1970.
+    func s(_ second: Int64) -> Int64 { second * 1_000_000_000 + 500_000_000 }
+
     /// `-G` is looked at first: when both are due, the new interval starts
     /// with `-C`'s count at 0; otherwise `-C` numbers on within the interval.
     @Test func timeComesBeforeSize() {
         let both = PacketFileRotation(bytesPerFile: 1_000, secondsPerFile: 60)
         let slot = Slot(index: 2, startSecond: 100)
-        #expect(both.step(from: slot, writtenBytes: 1_000, at: 159, filesStarted: 1) == .same)
-        #expect(both.step(from: slot, writtenBytes: 1_001, at: 159, filesStarted: 1) == .nextFile(Slot(index: 3, startSecond: 100)))
-        #expect(both.step(from: slot, writtenBytes: 1_001, at: 160, filesStarted: 1) == .nextInterval(Slot(index: 0, startSecond: 160)))
-        #expect(both.step(from: slot, writtenBytes: 24, at: 7_000, filesStarted: 1) == .nextInterval(Slot(index: 0, startSecond: 7_000)))
+        #expect(both.step(from: slot, writtenBytes: 1_000, at: s(159), filesStarted: 1) == .same)
+        #expect(both.step(from: slot, writtenBytes: 1_001, at: s(159), filesStarted: 1) == .nextFile(Slot(index: 3, startSecond: 100)))
+        #expect(both.step(from: slot, writtenBytes: 1_001, at: s(160), filesStarted: 1) == .nextInterval(Slot(index: 0, startSecond: 160)))
+        #expect(both.step(from: slot, writtenBytes: 24, at: s(7_000), filesStarted: 1) == .nextInterval(Slot(index: 0, startSecond: 7_000)))
+        // Whole seconds: 59.999 s after is not yet a minute; before 1970, floored.
+        #expect(both.step(from: slot, writtenBytes: 24, at: 160 * 1_000_000_000 - 1, filesStarted: 1) == .same)
+        #expect(both.step(from: Slot(startSecond: -61), writtenBytes: 24, at: -1, filesStarted: 1) == .nextInterval(Slot(startSecond: -1)))
+        #expect(both.step(from: Slot(startSecond: -60), writtenBytes: 24, at: -1, filesStarted: 1) == .same)
         // A clock set back is no reason for a new file.
-        #expect(both.step(from: slot, writtenBytes: 24, at: 40, filesStarted: 1) == .same)
+        #expect(both.step(from: slot, writtenBytes: 24, at: s(40), filesStarted: 1) == .same)
     }
 
     /// `-W` with `-C` is a ring (within each of `-G`'s intervals); with `-G`
     /// alone it is how many files are written before the capture stops.
     @Test func fileCountRingsOrStops() {
         let ring = PacketFileRotation(bytesPerFile: 10, secondsPerFile: 60, fileCount: 3)
-        #expect(ring.step(from: Slot(index: 2, startSecond: 0), writtenBytes: 11, at: 1, filesStarted: 5) == .nextFile(Slot(index: 0, startSecond: 0)))
-        #expect(ring.step(from: Slot(index: 1, startSecond: 0), writtenBytes: 11, at: 60, filesStarted: 5) == .nextInterval(Slot(index: 0, startSecond: 60)))
+        #expect(ring.step(from: Slot(index: 2, startSecond: 0), writtenBytes: 11, at: s(1), filesStarted: 5) == .nextFile(Slot(index: 0, startSecond: 0)))
+        #expect(ring.step(from: Slot(index: 1, startSecond: 0), writtenBytes: 11, at: s(60), filesStarted: 5) == .nextInterval(Slot(index: 0, startSecond: 60)))
         let timed = PacketFileRotation(secondsPerFile: 10, fileCount: 3)
-        #expect(timed.step(from: Slot(startSecond: 0), writtenBytes: 1 << 40, at: 9, filesStarted: 3) == .same)
-        #expect(timed.step(from: Slot(startSecond: 0), writtenBytes: 24, at: 10, filesStarted: 2) == .nextInterval(Slot(startSecond: 10)))
-        #expect(timed.step(from: Slot(startSecond: 0), writtenBytes: 24, at: 10, filesStarted: 3) == .stop)
+        #expect(timed.step(from: Slot(startSecond: 0), writtenBytes: 1 << 40, at: s(9), filesStarted: 3) == .same)
+        #expect(timed.step(from: Slot(startSecond: 0), writtenBytes: 24, at: s(10), filesStarted: 2) == .nextInterval(Slot(startSecond: 10)))
+        #expect(timed.step(from: Slot(startSecond: 0), writtenBytes: 24, at: s(10), filesStarted: 3) == .stop)
         let unbounded = PacketFileRotation(secondsPerFile: 10)
-        #expect(unbounded.step(from: Slot(startSecond: 0), writtenBytes: 24, at: 10, filesStarted: 1_000) == .nextInterval(Slot(startSecond: 10)))
+        #expect(unbounded.step(from: Slot(startSecond: 0), writtenBytes: 24, at: s(10), filesStarted: 1_000) == .nextInterval(Slot(startSecond: 10)))
     }
 
     /// Names: `-G`'s pattern through strftime (`%s`, seconds since 1970,
