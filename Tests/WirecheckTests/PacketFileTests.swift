@@ -461,7 +461,8 @@ struct LivePacketFileTests {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
         let directory = try Self.directoryForTheDroppedUser("wirecheck-live-postrotate")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let script = try PostRotate.script("sleep 3\nmv \"$1\" \"$1.done\"\n", named: "slow.sh", in: directory)
+        // It says who it ran as, in a file beside the one it was handed.
+        let script = try PostRotate.script("sleep 3\nid -u > \"$1.uid\"\nmv \"$1\" \"$1.done\"\n", named: "slow.sh", in: directory)
         let written = directory.appendingPathComponent("live").path
         let port = 26_000 + Int(getpid() % 1000)
         // setsid: a process group of its own, which the test can signal whole.
@@ -475,9 +476,14 @@ struct LivePacketFileTests {
         // At once: the last rotation's command is still in its second.
         kill(-child.pid, SIGINT)
         #expect(child.wait(timeout: 10) == 1, "stderr: \(child.stderr)")
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0 != "slow.sh" }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".done") }.sorted()
         #expect(names == ["live.done", "live1.done", "live2.done"], "stderr: \(child.stderr)")
-        for name in names { try Self.expectOwnedByTheDroppedUser(directory.appendingPathComponent(name).path) }
+        let dropped = getpwnam("tcpdump")?.pointee.pw_uid ?? 0
+        for name in names {
+            try Self.expectOwnedByTheDroppedUser(directory.appendingPathComponent(name).path)
+            let ranAs = try String(contentsOfFile: directory.appendingPathComponent(name.dropLast(".done".count) + ".uid").path, encoding: .utf8)
+            #expect(ranAs == "\(dropped)\n", "\(name)")
+        }
         _ = try Self.expectReplay(of: names.map { directory.appendingPathComponent($0).path }, binary: binary, toGive: live)
     }
 
