@@ -649,7 +649,6 @@ struct Wirecheck: ParsableCommand {
         if let failure = source.finishWriting() {
             standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); \(writtenEnd(source)) at an earlier packet\n")
         }
-        if let postRotate { Self.waitForTheEnd(of: postRotate) }
         if let stats = source.statistics() {
             if stats.droppedByKernel + stats.droppedByInterface > lastDrops { analyzer.noteDrops() }
             facts.droppedByKernel = stats.droppedByKernel
@@ -659,6 +658,7 @@ struct Wirecheck: ParsableCommand {
             settle()
             // Nothing could be read: an error, not an empty result.
             standardError("wirecheck: \(sourceName): \(error)\n")
+            if let postRotate { Self.waitForTheEnd(of: postRotate) }
             return 3
         }
         analyzer.finish(observe: observe)
@@ -677,6 +677,8 @@ struct Wirecheck: ParsableCommand {
         if let error = facts.readError {
             standardError("wirecheck: warning: \(sourceName): reading stopped early: \(error); results cover the \(packets) packets before it\n")
         }
+        // After the report: it is not held back while the last file is compressed.
+        if let postRotate { Self.waitForTheEnd(of: postRotate) }
         return summary.exitCode
     }
 }

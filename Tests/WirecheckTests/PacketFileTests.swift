@@ -246,6 +246,8 @@ import Testing
         let child = try Subprocess("/usr/bin/taskset", ["-c", "0", binary.path, "-r", capture, "--json", "-w", kept, "-C", "1", "-z", script])
         defer { child.send(SIGKILL); _ = child.wait(); child.removeFiles() }
         #expect(child.waitForStderr("waiting for it on", timeout: 10), "stderr: \(child.stderr)")
+        // The report is whole before the wait: not held back by the commands.
+        #expect(try TestSupport.jsonLines(child.stdout).last?["type"] as? String == "summary")
         child.send(SIGINT)
         #expect(child.wait(timeout: 2) == 1, "stderr: \(child.stderr)")
         #expect(child.stderr.contains("wirecheck: -z \(script): left running on \(kept); not run on \(kept)1, \(kept)2, \(kept)3\n"),
