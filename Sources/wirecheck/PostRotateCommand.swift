@@ -21,8 +21,10 @@ final class PostRotateCommand {
     let concurrency: Int
     /// Commands started and not yet waited for, with the file each was given.
     private var running: [(pid: pid_t, file: String)] = []
-    /// Files waiting for one of those to end, oldest first.
+    /// Files waiting for one of those to end, oldest first, from `nextWaiting`
+    /// (an index, not removals from the front: a replay may queue thousands).
     private var waiting: [String] = []
+    private var nextWaiting = 0
     /// How commands ended or why they could not start, until `finished` hands them over.
     private var outcomes: [(file: String, failure: String?)] = []
 
@@ -56,9 +58,14 @@ final class PostRotateCommand {
 
     /// Starts the files waiting, as far as `concurrency` allows.
     private func startWaiting() {
-        while running.count < concurrency, !waiting.isEmpty {
-            let file = waiting.removeFirst()
+        while running.count < concurrency, nextWaiting < waiting.count {
+            let file = waiting[nextWaiting]
+            nextWaiting += 1
             if let failure = start(on: file) { outcomes.append((file, "could not be started (\(failure))")) }
+        }
+        if nextWaiting == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            nextWaiting = 0
         }
     }
 
@@ -130,7 +137,7 @@ final class PostRotateCommand {
     }
 
     /// Files whose commands run, and those that wait to.
-    var unfinishedFiles: (running: [String], waiting: [String]) { (running.map(\.file), waiting) }
+    var unfinishedFiles: (running: [String], waiting: [String]) { (running.map(\.file), Array(waiting[nextWaiting...])) }
 
     /// How a wait status says the command failed; nil for exit status 0.
     static func failure(_ status: Int32) -> String? {
