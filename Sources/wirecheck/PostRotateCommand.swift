@@ -1,3 +1,5 @@
+import CSpawn
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -71,8 +73,9 @@ final class PostRotateCommand {
 
     /// Starts the command on `file`; the reason, if it could not be started.
     /// Its output goes to stderr (never into the report on stdout), its input
-    /// is /dev/null, and it runs in a process group of its own, so that the
-    /// Ctrl-C that ends the capture does not cut short the last compression.
+    /// is /dev/null, it has no other descriptor of wirecheck's, and it runs
+    /// in a process group of its own, so that the Ctrl-C that ends the
+    /// capture does not cut short the last compression.
     private func start(on file: String) -> String? {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
@@ -84,6 +87,11 @@ final class PostRotateCommand {
         }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, 2, 1)
+        // Nothing else of wirecheck's: not the capture socket (a command
+        // outliving wirecheck would keep the kernel capturing into it), not
+        // the file being written, not the report.
+        let closing = wirecheck_spawn_close_from(&actions, 3)
+        guard closing == 0 else { return String(cString: strerror(closing)) }
         // Signals as a new program expects them: none blocked (the thread
         // that writes may block some), SIGPIPE and those wirecheck catches
         // at their defaults.

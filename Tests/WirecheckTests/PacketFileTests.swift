@@ -463,8 +463,11 @@ struct LivePacketFileTests {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
         let directory = try Self.directoryForTheDroppedUser("wirecheck-live-postrotate")
         defer { try? FileManager.default.removeItem(at: directory) }
-        // It says who it ran as, in a file beside the one it was handed.
-        let script = try PostRotate.script("sleep 3\nid -u > \"$1.uid\"\nmv \"$1\" \"$1.done\"\n", named: "slow.sh", in: directory)
+        // It says who it ran as, and how many sockets it holds (the capture's
+        // is not handed down), in files beside the one it was handed.
+        let script = try PostRotate.script(
+            "ls -l /proc/$$/fd | grep -c socket: > \"$1.sockets\"\nsleep 3\nid -u > \"$1.uid\"\nmv \"$1\" \"$1.done\"\n",
+            named: "slow.sh", in: directory)
         let written = directory.appendingPathComponent("live").path
         let port = 26_000 + Int(getpid() % 1000)
         // setsid: a process group of its own, which the test can signal whole.
@@ -485,6 +488,8 @@ struct LivePacketFileTests {
             try Self.expectOwnedByTheDroppedUser(directory.appendingPathComponent(name).path)
             let ranAs = try String(contentsOfFile: directory.appendingPathComponent(name.dropLast(".done".count) + ".uid").path, encoding: .utf8)
             #expect(ranAs == "\(dropped)\n", "\(name)")
+            let sockets = try String(contentsOfFile: directory.appendingPathComponent(name.dropLast(".done".count) + ".sockets").path, encoding: .utf8)
+            #expect(sockets == "0\n", "\(name)")
         }
         _ = try Self.expectReplay(of: names.map { directory.appendingPathComponent($0).path }, binary: binary, toGive: live)
     }
