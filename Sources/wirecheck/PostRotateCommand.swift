@@ -35,8 +35,8 @@ final class PostRotateCommand {
         self.concurrency = max(concurrency, 1)
     }
 
-    /// Whether `command` can be started: a path to an executable file, or a
-    /// name found on PATH (as posix_spawnp looks).
+    /// Whether `command` can be started, by the real user (`access`): a path
+    /// to an executable file, or a name found on PATH (as posix_spawnp looks).
     static func canRun(_ command: String) -> Bool {
         guard !command.isEmpty else { return false }
         func executable(_ path: String) -> Bool {

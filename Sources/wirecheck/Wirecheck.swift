@@ -360,6 +360,13 @@ struct Wirecheck: ParsableCommand {
     /// lost before it was read) nor the report's.
     private func openPacketFile(for source: PacketSource, postRotate: PostRotateCommand?) -> Bool {
         guard let packetFile else { return true }
+        // Checked again as the user wirecheck now runs as, who will start it.
+        if let postRotate, !PostRotateCommand.canRun(postRotate.command) {
+            let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(geteuid())"
+            standardError("wirecheck: -z \(postRotate.command): \(user), the user wirecheck runs as, cannot run it; "
+                          + "put it where that user can, or keep root with -Z root\n")
+            return false
+        }
         let rotation = packetFileRotation
         do {
             // In a ring the first file's name has its number too (FILE0);

@@ -494,6 +494,25 @@ struct LivePacketFileTests {
         _ = try Self.expectReplay(of: names.map { directory.appendingPathComponent($0).path }, binary: binary, toGive: live)
     }
 
+    /// A command root can run and the user wirecheck drops to cannot (in a
+    /// directory only root may enter) is refused once dropped, before
+    /// anything is captured, saying how to mend it.
+    @Test(.enabled(if: getpwnam("tcpdump") != nil, "no tcpdump user to drop to"))
+    func postRotateCommandTheDroppedUserCannotRun() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let directory = try Self.directoryForTheDroppedUser("wirecheck-live-unrunnable")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let hidden = directory.appendingPathComponent("root-only")
+        try FileManager.default.createDirectory(at: hidden, withIntermediateDirectories: false)
+        chmod(hidden.path, 0o700)
+        let script = try PostRotate.script("exit 0\n", named: "compress.sh", in: hidden)
+        let run = try TestSupport.run(binary, ["-i", "lo", "--duration", "2", "-w", directory.appendingPathComponent("k").path, "-C", "1", "-z", script])
+        #expect(run.status == 3)
+        #expect(run.stderr.contains("wirecheck: -z \(script): tcpdump, the user wirecheck runs as, cannot run it; put it where that user can, or keep root with -Z root"),
+                "stderr: \(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("k").path))
+    }
+
     /// Replays `files` (one capture) and expects the plaintext flows seen live.
     static func expectReplay(of files: [String], binary: URL, toGive live: [[String: Any]]) throws -> TestSupport.ProcessResult {
         let replay = try TestSupport.run(binary, files.flatMap { ["-r", $0] } + ["--json"])
