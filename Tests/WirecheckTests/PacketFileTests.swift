@@ -531,8 +531,8 @@ struct LivePacketFileTests {
 
     /// `-G 1` live: a file a second, named by the second it began (`%s`),
     /// opened as the tcpdump user; three exchanges 1.2 s apart land in three
-    /// files, each holding only packets of its own second, and the files
-    /// read back together give the three flows seen live.
+    /// files or more, each holding only packets of its own second, and the
+    /// files read back together give the three flows seen live.
     @Test func liveCaptureSplitBySeconds() throws {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
         let directory = try Self.directoryForTheDroppedUser("wirecheck-live-seconds")
@@ -564,7 +564,8 @@ struct LivePacketFileTests {
             // The first file, begun by the clock, may have no packet.
             if !packets.isEmpty { holding.append(path) }
         }
-        #expect(holding.count == 3, "\(holding)")
+        // One a second (an exchange crossing into the next second is in two).
+        #expect(holding.count >= 3 && holding.count <= 6, "\(holding)")
         _ = try Self.expectReplay(of: holding, binary: binary, toGive: live)
     }
 
