@@ -111,12 +111,25 @@ import Testing
     }
 
     /// `-G 1 -W 2` on the same capture: reading ends at the first packet of
-    /// a third second, which is neither returned nor written, and stays ended.
+    /// a third second, which is neither returned nor written, and stays ended,
+    /// even for a packet stamped earlier that follows it (a live capture's
+    /// timestamps are not always in order), which would otherwise fit the
+    /// last file.
     @Test func aSourceStopsAfterItsTimedFiles() throws {
-        let capture = TestSupport.capturesDirectory.appendingPathComponent("lab-services.pcap").path
+        let bundled = TestSupport.capturesDirectory.appendingPathComponent("lab-services.pcap").path
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("wirecheck-stop-\(UUID().uuidString)-%s").path
-        let whole = try Self.packets(in: capture)
+        let whole = try Self.packets(in: bundled)
         let firstSecond = try #require(whole.first).nanoseconds / 1_000_000_000
+        // The second file begins with the first packet of a later second; the
+        // stop comes with the first packet of a second after that one's.
+        let secondStart = try #require(whole.first { $0.nanoseconds / 1_000_000_000 > firstSecond }).nanoseconds / 1_000_000_000
+        let expected = whole.prefix { $0.nanoseconds / 1_000_000_000 <= secondStart }
+        let stopping = try #require(whole.dropFirst(expected.count).first)
+        let earlier = Packet(nanoseconds: secondStart * 1_000_000_000, bytes: stopping.bytes)
+        let capture = path.replacingOccurrences(of: "%s", with: "input.pcap")
+        try Self.write(Array(expected) + [stopping, earlier] + whole.dropFirst(expected.count + 1),
+                       linkType: PacketSource.openFile(bundled).linkType, to: capture)
+        defer { unlink(capture) }
         let rotation = PacketFileRotation(secondsPerFile: 1, fileCount: 2)
         var opened: [String] = []
         func open(_ slot: Slot) throws(CaptureError) -> Int32 {
@@ -132,10 +145,6 @@ import Testing
         #expect(source.fileLimitReached)
         guard case .end = source.next() else { Issue.record("read on after the stop"); return }
         #expect(source.finishWriting() == nil)
-        // The second file begins with the first packet of a later second; the
-        // stop comes with the first packet of a second after that one's.
-        let secondStart = try #require(whole.first { $0.nanoseconds / 1_000_000_000 > firstSecond }).nanoseconds / 1_000_000_000
-        let expected = whole.prefix { $0.nanoseconds / 1_000_000_000 <= secondStart }
         #expect(returned == expected.map(\.nanoseconds))
         #expect(returned.count < whole.count)
         #expect(opened.count == 2)
@@ -146,6 +155,20 @@ import Testing
     struct Packet: Equatable {
         var nanoseconds: Int64
         var bytes: [UInt8]
+    }
+
+    /// `packets` as a nanosecond pcap file of `linkType`.
+    static func write(_ packets: [Packet], linkType: Int32, to path: String) throws {
+        var bytes: [UInt8] = []
+        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+        append(UInt32(0xa1b2_3c4d)); append(UInt16(2)); append(UInt16(4)); append(Int32(0)); append(UInt32(0))
+        append(UInt32(262_144)); append(UInt32(linkType))
+        for packet in packets {
+            append(UInt32(packet.nanoseconds / 1_000_000_000)); append(UInt32(packet.nanoseconds % 1_000_000_000))
+            append(UInt32(packet.bytes.count)); append(UInt32(packet.bytes.count))
+            bytes += packet.bytes
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
     static func packets(in path: String) throws -> [Packet] {
