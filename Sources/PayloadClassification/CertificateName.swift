@@ -116,7 +116,7 @@ enum CertificateName {
         // The usual name is plain ASCII: found so by one pass, then copied
         // whole. (Array(unsafeUninitializedCapacity:) took 680 instructions
         // a name here, most of them finding the array's metadata.)
-        let plain = kept.allSatisfy(ByteReader.printsAsIs)
+        let plain = ByteReader.allPrintAsIs(kept)
         if plain, !commonName, name.count <= maximumShown { return Array(kept) }
         var out: [UInt8] = []
         out.reserveCapacity(3 + (plain ? kept.count : 4 * kept.count) + 3)

@@ -602,8 +602,6 @@ struct ByteReader {
         }
     }()
 
-    /// The unread bytes as text, with anything unprintable escaped, so names
-    /// from the wire cannot inject control characters into reports.
     /// Whether a byte of a name from the wire is shown as it is: printable
     /// ASCII but the backslash, which starts the `\xNN` escape any other
     /// byte is shown as (here and in `CertificateName`).
@@ -612,30 +610,40 @@ struct ByteReader {
         byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\\")
     }
 
+    /// Whether every byte prints as it is (`printsAsIs`), eight at a time:
+    /// the names this is asked about (an SNI, a certificate's SPIFFE ID) are
+    /// tens of bytes, and a byte at a time took about eight instructions each.
+    static func allPrintAsIs(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let count = bytes.count
+        guard count >= 8 else { return bytes.allSatisfy(printsAsIs) }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        // Each term is non-zero when some byte of the word is outside what
+        // prints as it is: its high bit set; below 0x20 (a borrow into the
+        // high bit of a byte under 0x80); 0x7F or the backslash (a zero
+        // byte after the exclusive or). Exact for "some byte", which is all
+        // that is asked.
+        @inline(__always) func bad(_ word: UInt64) -> Bool {
+            let low = (word &- 0x20 &* ones) & ~word
+            let delete = word ^ (0x7F &* ones), backslash = word ^ (0x5C &* ones)
+            return (word | low | ((delete &- ones) & ~delete) | ((backslash &- ones) & ~backslash)) & highs != 0
+        }
+        var offset = 0
+        while offset + 8 <= count {
+            if bad(bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) { return false }
+            offset += 8
+        }
+        // The last word, overlapping ones already looked at.
+        return offset == count || !bad(bytes.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+    }
+
+    /// The unread bytes as text, with anything unprintable escaped, so names
+    /// from the wire cannot inject control characters into reports.
     func printableText() -> String {
         let bytes = UnsafeRawBufferPointer(rebasing: storage[position...])
-        // The usual case (SNI, ALPN): plain ASCII, checked as it is copied
-        // into the string's storage (checking first and then decoding read
-        // the bytes twice and validated UTF-8 that is ASCII).
-        var plain = true
-        let count = bytes.count
-        let copied = String(unsafeUninitializedCapacity: count) { target in
-            guard let source = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), let destination = target.baseAddress else {
-                return 0
-            }
-            var index = 0
-            while index < count {
-                let byte = source[index]
-                guard Self.printsAsIs(byte) else {
-                    plain = false
-                    return 0
-                }
-                destination[index] = byte
-                index += 1
-            }
-            return count
-        }
-        if plain { return copied }
+        // The usual case (SNI, ALPN): plain ASCII, checked a word at a time,
+        // then copied as UTF-8, which ASCII is (checked and copied byte by
+        // byte, about 530 instructions an SNI).
+        if Self.allPrintAsIs(bytes) { return String(decoding: bytes, as: UTF8.self) }
         var text = ""
         for byte in bytes {
             if Self.printsAsIs(byte) {

@@ -98,6 +98,34 @@ enum StreamPiece: Sendable {
         #expect(bytes.withUnsafeBytes { ByteReader($0).protocolID() } == expected)
     }
 
+    /// Names are checked eight bytes at a time (`allPrintAsIs`): every byte
+    /// value, at every position of names of 1 to 24 bytes (whole words, a
+    /// last word overlapping the one before, and shorter than a word), among
+    /// bytes that print, must give what the byte-by-byte rule gives; and
+    /// a name made of two unprintable bytes, and SNIs, read back escaped.
+    @Test func namesAreCheckedAWordAtATime() {
+        for length in 1...24 {
+            for position in 0..<length {
+                for value in 0...255 {
+                    var name = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    name[position] = UInt8(value)
+                    // A neighbour that a borrow could reach wrongly: the lowest printable byte.
+                    if position + 1 < length { name[position + 1] = 0x20 }
+                    let expected = name.allSatisfy(ByteReader.printsAsIs)
+                    let got = name.withUnsafeBytes { ByteReader.allPrintAsIs($0) }
+                    if got != expected {
+                        Issue.record("length \(length), byte 0x\(String(value, radix: 16)) at \(position): \(got), not \(expected)")
+                        return
+                    }
+                }
+            }
+        }
+        #expect([UInt8]().withUnsafeBytes { ByteReader.allPrintAsIs($0) })
+        let sni = Array("outbound_.9080_._.reviews.default.svc.cluster.local\\".utf8)
+        #expect(sni.withUnsafeBytes { ByteReader($0).printableText() } == "outbound_.9080_._.reviews.default.svc.cluster.local\\x5c")
+        #expect(Array("api.example.com".utf8).withUnsafeBytes { ByteReader($0).printableText() } == "api.example.com")
+    }
+
     @Test func clientHelloDetails() {
         let summary = Self.classify(T.clientFlight)
         #expect(summary.kind == .tls)
