@@ -756,7 +756,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
         let result = Probes.probe(prefix, final: true)
         guard case .cleartext(let kind, _, _) = result, kind.isCleartext else { return .never }
         // HTTP turns into TLS only right after its first head (CONNECT), never inside a body.
-        if kind == .http, Probes.find(prefix, "\r\n\r\n").map({ $0 + 4 }) != prefix.count { return .never }
+        if kind == .http, Probes.headEnd(prefix).map({ $0 + 4 }) != prefix.count { return .never }
         apply(result, to: prefix, streamOffset: streamOffset)
         upgrade(carried: [], then: UnsafeRawBufferPointer(rebasing: window[k...]), tlsOffset: streamOffset + k)
         return .split
@@ -832,7 +832,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
                 rare.change(initial: RareState()) { $0.kubeletGRPCProbe = KubeletGRPCProbe() }
                 followGRPCProbe(UnsafeRawBufferPointer(rebasing: bytes[Probes.h2cPreface.utf8CodeUnitCount...]))
             }
-            if kind == .http, streamOffset < Self.upgradeScanLimit, let end = Probes.find(bytes, "\r\n\r\n") {
+            if kind == .http, streamOffset < Self.upgradeScanLimit, let end = Probes.headEnd(bytes) {
                 httpHeadEnd = Int32(streamOffset + end + 4)
                 if streamOffset == 0, !summary.startedMidStream {
                     summary.kubeletProbeHead = Probes.isKubeletProbe(head: UnsafeRawBufferPointer(rebasing: bytes[..<end]))

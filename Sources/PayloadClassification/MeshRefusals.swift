@@ -23,7 +23,7 @@ struct HTTP1Refusals: Sendable {
         walked += bytes.count
         while true {
             let found: (end: Int, forbidden: Bool, answer: (refusal: ProxyRefusal, evidence: String)?)? = pending.withUnsafeBytes { raw in
-                guard let end = Probes.find(raw, "\r\n\r\n") else { return nil }
+                guard let end = Probes.headEnd(raw) else { return nil }
                 let forbidden = Probes.startsWith(raw, "HTTP/1.1 403") || Probes.startsWith(raw, "HTTP/1.0 403")
                 return (end, forbidden, Probes.proxyRefusal(raw, headEnd: end))
             }

@@ -126,6 +126,35 @@ enum StreamPiece: Sendable {
         #expect(Array("api.example.com".utf8).withUnsafeBytes { ByteReader($0).printableText() } == "api.example.com")
     }
 
+    /// The end of an HTTP head (`Probes.headEnd`, which skips from line
+    /// feed to line feed) is the first "\r\n\r\n", as a plain search finds
+    /// it: every text of up to 9 bytes made of CR, LF and one other byte
+    /// (all 29 523 of them: matches at the start, at the end, overlapping
+    /// runs such as "\r\n\r\n\r\n", lone LFs), and a real head.
+    @Test func theHeadEndsAtTheFirstBlankLine() {
+        let alphabet: [UInt8] = [0x0D, 0x0A, UInt8(ascii: "a")]
+        func plainSearch(_ text: [UInt8]) -> Int? {
+            guard text.count >= 4 else { return nil }
+            return (0...(text.count - 4)).first { text[$0..<($0 + 4)].elementsEqual([0x0D, 0x0A, 0x0D, 0x0A]) }
+        }
+        var texts: [[UInt8]] = [[]]
+        var checked = 0
+        for _ in 1...9 {
+            texts = texts.flatMap { text in alphabet.map { text + [$0] } }
+            for text in texts {
+                let got = text.withUnsafeBytes { Probes.headEnd($0) }
+                checked += 1
+                if got != plainSearch(text) {
+                    Issue.record("\(text): \(String(describing: got)), not \(String(describing: plainSearch(text)))")
+                    return
+                }
+            }
+        }
+        #expect(checked == 29_523)
+        let head = Array("GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: curl/7.88.1\r\n\r\nbody\r\n\r\n".utf8)
+        #expect(head.withUnsafeBytes { Probes.headEnd($0) } == 48)
+    }
+
     @Test func clientHelloDetails() {
         let summary = Self.classify(T.clientFlight)
         #expect(summary.kind == .tls)
