@@ -641,8 +641,8 @@ struct ByteReader {
     func printableText() -> String {
         let bytes = UnsafeRawBufferPointer(rebasing: storage[position...])
         // The usual case (SNI, ALPN): plain ASCII, checked a word at a time,
-        // then copied as UTF-8, which ASCII is (checked and copied byte by
-        // byte, about 530 instructions an SNI).
+        // then copied as UTF-8, which ASCII is. (Checking and copying it
+        // byte by byte took about 530 instructions an SNI.)
         if Self.allPrintAsIs(bytes) { return String(decoding: bytes, as: UTF8.self) }
         var text = ""
         for byte in bytes {
