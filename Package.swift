@@ -1,11 +1,17 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-/// Every target is built with the same strictness: explicit existentials and
-/// imports that say which module a name comes from.
-let strict: [SwiftSetting] = [
+/// Every target is built with the same settings: explicit existentials and
+/// imports that say which module a name comes from; and, in release builds,
+/// cross-module optimization. The pipeline's stages are modules of their own,
+/// and without it a call into another stage's small functions (a reader's
+/// bytes, a search in a probe) stays a call: with it the analysing thread of
+/// a replay ran 1.5 % fewer instructions and the replay 2.4 % faster, taking
+/// turns with the build without it (stop 40, performance history).
+let settings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 let package = Package(
@@ -31,20 +37,20 @@ let package = Package(
         // DWARF 4: valgrind 3.19 (Debian 12), which the benchmarks profile
         // with, gives up on the binary over this file's DWARF 5.
         .target(name: "CGzip", cSettings: [.unsafeFlags(["-gdwarf-4"])], linkerSettings: [.linkedLibrary("z")]),
-        .target(name: "PacketCapture", dependencies: ["CPcap", "CacheHints", "CGzip"], swiftSettings: strict),
-        .target(name: "PacketDecoding", swiftSettings: strict),
-        .target(name: "StreamReassembly", swiftSettings: strict),
+        .target(name: "PacketCapture", dependencies: ["CPcap", "CacheHints", "CGzip"], swiftSettings: settings),
+        .target(name: "PacketDecoding", swiftSettings: settings),
+        .target(name: "StreamReassembly", swiftSettings: settings),
         // zlib's inflate, to tell compressed data (cleartext to anyone) from
         // ciphertext: one C function, DWARF 4 for valgrind as above.
         .target(name: "CInflate", cSettings: [.unsafeFlags(["-gdwarf-4"])], linkerSettings: [.linkedLibrary("z")]),
-        .target(name: "PayloadClassification", dependencies: ["StreamReassembly", "CInflate"], swiftSettings: strict),
-        .target(name: "VerdictPolicy", dependencies: ["PacketDecoding", "PayloadClassification"], swiftSettings: strict),
+        .target(name: "PayloadClassification", dependencies: ["StreamReassembly", "CInflate"], swiftSettings: settings),
+        .target(name: "VerdictPolicy", dependencies: ["PacketDecoding", "PayloadClassification"], swiftSettings: settings),
         .target(
             name: "FlowAnalysis",
             dependencies: ["PacketDecoding", "StreamReassembly", "PayloadClassification", "VerdictPolicy"],
-            swiftSettings: strict
+            swiftSettings: settings
         ),
-        .target(name: "Reporting", dependencies: ["VerdictPolicy", "PayloadClassification", "PacketDecoding"], swiftSettings: strict),
+        .target(name: "Reporting", dependencies: ["VerdictPolicy", "PayloadClassification", "PacketDecoding"], swiftSettings: settings),
         // -z's commands start with only the descriptors they are given (one
         // glibc call Swift cannot see; DWARF 4 for valgrind as above).
         .target(name: "CSpawn", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
@@ -54,7 +60,7 @@ let package = Package(
                 "PacketCapture", "PacketDecoding", "StreamReassembly", "VerdictPolicy", "FlowAnalysis", "Reporting", "CSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strict
+            swiftSettings: settings
         ),
 
         // Micro-benchmarks of the hot paths: the workloads, and a runner that
@@ -64,24 +70,24 @@ let package = Package(
         .target(
             name: "BenchmarkWorkloads",
             dependencies: ["PacketDecoding", "StreamReassembly", "PayloadClassification", "FlowAnalysis"],
-            path: "Benchmarks/Workloads", swiftSettings: strict
+            path: "Benchmarks/Workloads", swiftSettings: settings
         ),
         .executableTarget(
             name: "wirecheck-micro", dependencies: ["BenchmarkWorkloads"],
-            path: "Benchmarks/MicroBenchmarks", swiftSettings: strict
+            path: "Benchmarks/MicroBenchmarks", swiftSettings: settings
         ),
 
         // Fuzz harnesses (scripts/fuzz.sh builds them with -sanitize=fuzzer and
         // -DFUZZING; a plain build makes replay tools that run files through the
         // same harness, so they are compiled, and their corpus replayed, in every test run).
-        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: strict),
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: settings),
         .executableTarget(name: "fuzz-decoder", dependencies: ["FuzzSupport", "PacketDecoding"],
-                          path: "Fuzz/FuzzDecoder", swiftSettings: strict),
+                          path: "Fuzz/FuzzDecoder", swiftSettings: settings),
         .executableTarget(name: "fuzz-pipeline",
                           dependencies: ["FuzzSupport", "PacketDecoding", "StreamReassembly", "VerdictPolicy", "FlowAnalysis", "Reporting"],
-                          path: "Fuzz/FuzzPipeline", swiftSettings: strict),
+                          path: "Fuzz/FuzzPipeline", swiftSettings: settings),
         .executableTarget(name: "fuzz-handshake", dependencies: ["FuzzSupport", "PayloadClassification"],
-                          path: "Fuzz/FuzzHandshake", swiftSettings: strict),
+                          path: "Fuzz/FuzzHandshake", swiftSettings: settings),
 
         .testTarget(
             name: "WirecheckTests",
@@ -89,7 +95,7 @@ let package = Package(
                 "PacketCapture", "PacketDecoding", "StreamReassembly", "PayloadClassification",
                 "VerdictPolicy", "FlowAnalysis", "Reporting",
             ],
-            swiftSettings: strict
+            swiftSettings: settings
         ),
     ]
 )
