@@ -3,11 +3,11 @@ import PackageDescription
 
 /// Every target is built with the same settings: explicit existentials and
 /// imports that say which module a name comes from; and, in release builds,
-/// cross-module optimization. The pipeline's stages are modules of their own,
-/// and without it a call into another stage's small functions (a reader's
-/// bytes, a search in a probe) stays a call: with it the analysing thread of
-/// a replay ran 1.5 % fewer instructions and the replay 2.4 % faster, taking
-/// turns with the build without it (stop 40, performance history).
+/// cross-module optimization, since the pipeline's stages are modules of
+/// their own: with it the analysing thread of a replay ran 1.3 % fewer
+/// instructions, and the replay 2.4 % faster taking turns with the build
+/// without it (the flag then given on the command line; stop 40,
+/// performance history).
 let settings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
