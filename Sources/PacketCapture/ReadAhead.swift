@@ -35,21 +35,33 @@ public final class ReadAhead: @unchecked Sendable {
         // instructions per access, are left out.
         @exclusivity(unchecked) var storage: UnsafeMutableRawBufferPointer
         @exclusivity(unchecked) var used = 0
-        @exclusivity(unchecked) var records: [Record] = []
+        /// The records, in memory of their own rather than an array: the
+        /// consumer reads them through a pointer it keeps for the batch
+        /// (`ReadAhead.next()`), with no array access per packet.
+        let records: UnsafeMutablePointer<Record>
+        let recordCapacity: Int
+        @exclusivity(unchecked) var recordCount = 0
         /// How reading ended after this batch's packets, if it did.
         @exclusivity(unchecked) var ending: ReadResult?
 
         init(bytes: Int, records capacity: Int) {
             storage = .allocate(byteCount: bytes, alignment: 16)
-            records.reserveCapacity(capacity)
+            recordCapacity = max(capacity, 1)
+            records = .allocate(capacity: recordCapacity)
         }
 
-        deinit { storage.deallocate() }
+        deinit {
+            storage.deallocate()
+            // Records are plain values: nothing to deinitialize.
+            records.deallocate()
+        }
+
+        var isFull: Bool { recordCount >= recordCapacity }
 
         func reset() {
             used = 0
             lastRecordBytes = UnsafeRawBufferPointer(start: nil, count: 0)
-            records.removeAll(keepingCapacity: true)
+            recordCount = 0
             ending = nil
         }
 
@@ -57,9 +69,10 @@ public final class ReadAhead: @unchecked Sendable {
         @inline(__always)
         func append(_ packet: CapturedPacket, note: FrameNote?) -> Bool {
             let count = packet.bytes.count
+            guard recordCount < recordCapacity else { return false }
             if count > storage.count - used {
                 // A packet larger than an empty batch gets a batch of its size.
-                guard used == 0, records.isEmpty else { return false }
+                guard used == 0, recordCount == 0 else { return false }
                 storage.deallocate()
                 storage = .allocate(byteCount: count, alignment: 16)
             }
@@ -69,8 +82,9 @@ public final class ReadAhead: @unchecked Sendable {
             } else {
                 lastRecordBytes = UnsafeRawBufferPointer(start: nil, count: 0)
             }
-            records.append(Record(offset: used, count: count, originalLength: packet.originalLength,
-                                  timestampNanoseconds: packet.timestampNanoseconds, note: note))
+            (records + recordCount).initialize(to: Record(offset: used, count: count, originalLength: packet.originalLength,
+                                                          timestampNanoseconds: packet.timestampNanoseconds, note: note))
+            recordCount += 1
             used += count
             return true
         }
@@ -83,9 +97,9 @@ public final class ReadAhead: @unchecked Sendable {
         /// it; false if the last packet has no note, or one copy noted already.
         @inline(__always)
         func noteCopy(timestampNanoseconds: Int64) -> Bool {
-            guard timestampNanoseconds != FrameNote.noCopy, !records.isEmpty, let note = records[records.count - 1].note,
+            guard timestampNanoseconds != FrameNote.noCopy, recordCount > 0, let note = records[recordCount - 1].note,
                   !note.hasCopy else { return false }
-            records[records.count - 1].note?.copyTimestampNanoseconds = timestampNanoseconds
+            records[recordCount - 1].note?.copyTimestampNanoseconds = timestampNanoseconds
             return true
         }
     }
@@ -110,9 +124,12 @@ public final class ReadAhead: @unchecked Sendable {
     /// The consumer's batch and its position; only the consumer touches them
     /// (so, per packet, without dynamic exclusivity checks).
     @exclusivity(unchecked) private var current: Batch?
-    /// `current`, unretained: read per packet without a retain and a
-    /// release (`current` keeps it alive).
-    @exclusivity(unchecked) private var currentUnretained: Unmanaged<Batch>?
+    /// `current`'s records, bytes and record count, read per packet without
+    /// going through the batch object (`current` keeps them alive; a
+    /// published batch is not changed until it is recycled).
+    @exclusivity(unchecked) private var currentRecords: UnsafeMutablePointer<Batch.Record>?
+    @exclusivity(unchecked) private var currentBytes: UnsafeMutableRawPointer?
+    @exclusivity(unchecked) private var currentCount = 0
     @exclusivity(unchecked) private var position = 0
 
     /// - Parameters:
@@ -172,9 +189,10 @@ public final class ReadAhead: @unchecked Sendable {
     static let prefetchDistance = 3
     static let prefetchBytes = 2048
 
-    private func prefetch(_ batch: Batch, record index: Int) {
-        guard index < batch.records.count, let base = batch.storage.baseAddress else { return }
-        let record = batch.records[index]
+    @inline(__always)
+    private func prefetch(record index: Int) {
+        guard index < currentCount, let records = currentRecords, let base = currentBytes else { return }
+        let record = records[index]
         var line = 0
         while line < min(record.count, Self.prefetchBytes) {
             wirecheck_prefetch(base + record.offset + line)
@@ -198,34 +216,34 @@ public final class ReadAhead: @unchecked Sendable {
     /// The next packet, or how reading ended (`.end`, `.failed`), as `PacketSource.next()`.
     public func next() -> ReadResult {
         while true {
-            if let unretained = currentUnretained {
-                let packet = unretained._withUnsafeGuaranteedRef { batch -> ReadResult? in
-                    guard position < batch.records.count else { return nil }
-                    let record = batch.records[position]
-                    position += 1
-                    prefetch(batch, record: position + Self.prefetchDistance)
-                    return .packet(CapturedPacket(
-                        timestampNanoseconds: record.timestampNanoseconds,
-                        originalLength: record.originalLength,
-                        bytes: UnsafeRawBufferPointer(rebasing: batch.storage[record.offset..<(record.offset + record.count)]),
-                        note: record.note
-                    ))
-                }
-                if let packet { return packet }
-                if let batch = current {
-                    if let ending = batch.ending { return ending }
-                    recycle(batch)
-                }
+            if position < currentCount, let records = currentRecords {
+                let record = records[position]
+                position += 1
+                prefetch(record: position + Self.prefetchDistance)
+                return .packet(CapturedPacket(
+                    timestampNanoseconds: record.timestampNanoseconds,
+                    originalLength: record.originalLength,
+                    bytes: UnsafeRawBufferPointer(start: currentBytes.map { $0 + record.offset }, count: record.count),
+                    note: record.note
+                ))
+            }
+            if let batch = current {
+                if let ending = batch.ending { return ending }
+                currentRecords = nil
+                currentBytes = nil
+                currentCount = 0
                 current = nil
-                currentUnretained = nil
+                recycle(batch)
             }
             guard running else { return .end }
             pthread_mutex_lock(&mutex)
             while filled.isEmpty { pthread_cond_wait(&changed, &mutex) }
             let batch = filled.removeFirst()
-            current = batch
-            currentUnretained = Unmanaged.passUnretained(batch)
             pthread_mutex_unlock(&mutex)
+            current = batch
+            currentRecords = batch.records
+            currentBytes = batch.storage.baseAddress
+            currentCount = batch.recordCount
             position = 0
         }
     }
@@ -284,7 +302,7 @@ public final class ReadAhead: @unchecked Sendable {
                         break filling
                     }
                     previousStored = true
-                    if batch.records.count >= batchRecords || batch.used >= batchBytes { break filling }
+                    if batch.isFull || batch.used >= batchBytes { break filling }
                 case .timeout:
                     continue
                 case .end, .failed:
