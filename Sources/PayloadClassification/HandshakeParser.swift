@@ -493,57 +493,69 @@ public struct HandshakeParser: Sendable {
 /// A view valid only while its buffer is: parsing a hello then costs no
 /// reference counting (an ArraySlice per vector did, a tenth of the parse).
 struct ByteReader {
-    private let storage: UnsafeRawBufferPointer
-    private var position = 0
+    /// The first unread byte and how many are left: a read is a check of
+    /// `remaining`, a load and two adds, with no offset into a buffer to
+    /// add and check on every access (the handshake's extension loops read
+    /// a few fields per extension, tens of extensions per hello).
+    private var cursor: UnsafeRawPointer?
+    private(set) var remaining: Int
 
-    init(_ bytes: UnsafeRawBufferPointer) { storage = bytes }
-
-    var remaining: Int { storage.count - position }
+    init(_ bytes: UnsafeRawBufferPointer) {
+        cursor = bytes.baseAddress
+        remaining = bytes.baseAddress == nil ? 0 : bytes.count
+    }
 
     /// The bytes not read yet.
-    var unreadBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[position...]) }
+    var unreadBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: cursor, count: remaining) }
+
+    /// Moves past `count` bytes, which the caller has checked are there.
+    @inline(__always)
+    private mutating func advance(_ count: Int) {
+        cursor = cursor.map { $0 + count }
+        remaining -= count
+    }
 
     @inline(__always)
     mutating func u8() -> UInt8? {
-        guard remaining >= 1 else { return nil }
-        defer { position += 1 }
-        return storage[position]
+        guard remaining >= 1, let at = cursor else { return nil }
+        advance(1)
+        return at.load(as: UInt8.self)
     }
 
     @inline(__always)
     mutating func u16() -> UInt16? {
-        guard remaining >= 2 else { return nil }
-        defer { position += 2 }
-        return UInt16(storage[position]) << 8 | UInt16(storage[position + 1])
+        guard remaining >= 2, let at = cursor else { return nil }
+        advance(2)
+        return UInt16(bigEndian: at.loadUnaligned(as: UInt16.self))
     }
 
     @inline(__always)
     mutating func u24() -> Int? {
-        guard remaining >= 3 else { return nil }
-        defer { position += 3 }
-        return Int(storage[position]) << 16 | Int(storage[position + 1]) << 8 | Int(storage[position + 2])
+        guard remaining >= 3, let at = cursor else { return nil }
+        advance(3)
+        return Int(at.load(as: UInt8.self)) << 16 | Int(UInt16(bigEndian: at.loadUnaligned(fromByteOffset: 1, as: UInt16.self)))
     }
 
     @inline(__always)
     mutating func u32() -> UInt32? {
-        guard remaining >= 4 else { return nil }
-        defer { position += 4 }
-        return UInt32(storage[position]) << 24 | UInt32(storage[position + 1]) << 16
-            | UInt32(storage[position + 2]) << 8 | UInt32(storage[position + 3])
+        guard remaining >= 4, let at = cursor else { return nil }
+        advance(4)
+        return UInt32(bigEndian: at.loadUnaligned(as: UInt32.self))
     }
 
     @inline(__always)
     mutating func skip(_ count: Int) -> Bool {
         guard count >= 0, remaining >= count else { return false }
-        position += count
+        advance(count)
         return true
     }
 
     @inline(__always)
     mutating func bytes(_ count: Int) -> UnsafeRawBufferPointer? {
         guard count >= 0, remaining >= count else { return nil }
-        defer { position += count }
-        return UnsafeRawBufferPointer(rebasing: storage[position..<(position + count)])
+        let taken = UnsafeRawBufferPointer(start: cursor, count: count)
+        advance(count)
+        return taken
     }
 
     @inline(__always)
@@ -571,7 +583,7 @@ struct ByteReader {
     /// decoding and validating each name cost about 330 instructions, and a
     /// mesh client offers four or five per connection.
     func protocolID() -> String {
-        let bytes = UnsafeRawBufferPointer(rebasing: storage[position...])
+        let bytes = unreadBytes
         guard let base = bytes.baseAddress else { return "" }
         let known = Self.commonProtocolIDBytes.withUnsafeBufferPointer { blob -> Int? in
             Self.commonProtocolIDSpans.withUnsafeBufferPointer { spans in
@@ -639,7 +651,7 @@ struct ByteReader {
     /// The unread bytes as text, with anything unprintable escaped, so names
     /// from the wire cannot inject control characters into reports.
     func printableText() -> String {
-        let bytes = UnsafeRawBufferPointer(rebasing: storage[position...])
+        let bytes = unreadBytes
         // The usual case (SNI, ALPN): plain ASCII, checked a word at a time,
         // then copied as UTF-8, which ASCII is. (Checking and copying it
         // byte by byte took about 530 instructions an SNI.)

@@ -126,6 +126,63 @@ enum StreamPiece: Sendable {
         #expect(Array("api.example.com".utf8).withUnsafeBytes { ByteReader($0).printableText() } == "api.example.com")
     }
 
+    /// `ByteReader`, which every handshake, certificate and binary probe
+    /// parses with, reads fields big-endian, from every starting offset of
+    /// a buffer; a read or skip that would pass the end fails and moves
+    /// nothing, so the next read still sees the same bytes; a negative count
+    /// is refused; `unreadBytes` and `remaining` follow every read.
+    @Test func theReaderReadsBigEndianAndNeverPastTheEnd() {
+        let bytes: [UInt8] = [0x01, 0x82, 0x03, 0xF4, 0x05, 0x06, 0xA7, 0x08, 0x09]
+        bytes.withUnsafeBytes { buffer in
+            for start in 0...buffer.count {
+                var reader = ByteReader(buffer)
+                let skipped = reader.skip(start)
+                #expect(skipped)
+                let left = buffer.count - start
+                #expect(reader.remaining == left)
+                #expect(Array(reader.unreadBytes) == Array(bytes[start...]))
+                func value(_ width: Int) -> UInt64 {
+                    bytes[start..<(start + width)].reduce(0) { $0 << 8 | UInt64($1) }
+                }
+                var probe = reader
+                let u8 = probe.u8().map(UInt64.init)
+                #expect(u8 == (left >= 1 ? value(1) : nil))
+                probe = reader
+                let u16 = probe.u16().map(UInt64.init)
+                #expect(u16 == (left >= 2 ? value(2) : nil))
+                probe = reader
+                let u24 = probe.u24().map(UInt64.init)
+                #expect(u24 == (left >= 3 ? value(3) : nil))
+                probe = reader
+                let u32 = probe.u32().map(UInt64.init)
+                #expect(u32 == (left >= 4 ? value(4) : nil))
+                #expect(probe.remaining == (left >= 4 ? left - 4 : left))
+                // Past the end: refused, and nothing moved.
+                probe = reader
+                let tooMany = probe.bytes(left + 1), skippedTooMany = probe.skip(left + 1)
+                let negative = probe.bytes(-1), skippedNegative = probe.skip(-1)
+                #expect(tooMany == nil && !skippedTooMany && negative == nil && !skippedNegative)
+                #expect(probe.remaining == left)
+                let rest = probe.bytes(left).map(Array.init)
+                #expect(rest == Array(bytes[start...]))
+                let after = probe.u8()
+                #expect(probe.remaining == 0 && after == nil && probe.unreadBytes.isEmpty)
+            }
+        }
+        // A vector whose length runs past the end is refused, and one that fits is read.
+        [UInt8]([0x00, 0x05, 0x01, 0x02]).withUnsafeBytes { buffer in
+            var reader = ByteReader(buffer)
+            let vector = reader.vector16()
+            #expect(vector == nil)
+        }
+        [UInt8]([0x02, 0x68, 0x32, 0x09]).withUnsafeBytes { buffer in
+            var reader = ByteReader(buffer)
+            let name = reader.vector8()?.protocolID(), next = reader.u8()
+            #expect(name == "h2" && next == 0x09)
+        }
+        #expect(ByteReader(UnsafeRawBufferPointer(start: nil, count: 0)).remaining == 0)
+    }
+
     /// The end of an HTTP head (`Probes.headEnd`, which skips from line
     /// feed to line feed) is the first "\r\n\r\n", as a plain search finds
     /// it: every text of up to 9 bytes made of CR, LF and one other byte
