@@ -670,20 +670,27 @@ public struct FlowAnalyzer: Sendable {
     private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, observe: (consuming FlowObservation) -> Void) -> Int {
         if openFlows >= min(configuration.maximumFlows, FlowIndex.slotLimit) { evictOldest(observe: observe) }
         let (client, server) = roles(for: segment)
-        let flow = FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp)
-        // Moved in (`consume`): used in two branches, it was copied and the
-        // original destroyed, a retain and a release of each of its ~40 lists
-        // and strings and 1.2 KB copied, per connection.
+        // Built where it will lie: made first and then moved in, the state
+        // (1.1 KB) was copied twice per connection.
         let slot: Int
         nextGeneration &+= 1
         let entry = SlotActivity(occupied: true, firstSeen: timestamp, lastSeen: timestamp, closedAt: nil, generation: nextGeneration)
         if let free = freeSlots.popLast() {
             slot = free
-            slots[slot] = consume flow
+            let placed = slots.withUnsafeMutableBufferPointer { table -> Bool in
+                guard let base = table.baseAddress, free < table.count else { return false }
+                // A free slot holds nil: nothing to release.
+                (base + free).deinitialize(count: 1)
+                (base + free).initialize(to: FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp))
+                return true
+            }
+            if !placed {
+                slots[slot] = FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp)
+            }
             activity[slot] = entry
         } else {
             slot = slots.count
-            slots.append(consume flow)
+            slots.append(FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp))
             activity.append(entry)
             if slots.count >= prepareAt { prepareStorageAhead() }
         }
