@@ -248,9 +248,16 @@ public struct HandshakeParser: Sendable {
                 if bodyLeft == 0 { finishKeptMessage() }
                 continue
             }
-            header = header << 8 | UInt32(bytes[i])
-            headerCount += 1
-            i += 1
+            if headerCount == 0, bytes.count - i >= 4 {
+                // A whole header in this feed (the usual case): one load.
+                header = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self))
+                headerCount = 4
+                i += 4
+            } else {
+                header = header << 8 | UInt32(bytes[i])
+                headerCount += 1
+                i += 1
+            }
             if headerCount == 4 {
                 bodyType = UInt8(truncatingIfNeeded: header >> 24)
                 let length = Int(header & 0xFF_FFFF)
