@@ -677,15 +677,13 @@ public struct FlowAnalyzer: Sendable {
         let entry = SlotActivity(occupied: true, firstSeen: timestamp, lastSeen: timestamp, closedAt: nil, generation: nextGeneration)
         if let free = freeSlots.popLast() {
             slot = free
-            let placed = slots.withUnsafeMutableBufferPointer { table -> Bool in
-                guard let base = table.baseAddress, free < table.count else { return false }
+            // Free slots are ones `finalize` emptied, and the table never
+            // shrinks: the guard always passes.
+            slots.withUnsafeMutableBufferPointer { table in
+                guard let base = table.baseAddress, free < table.count else { return }
                 // A free slot holds nil: nothing to release.
                 (base + free).deinitialize(count: 1)
                 (base + free).initialize(to: FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp))
-                return true
-            }
-            if !placed {
-                slots[slot] = FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp)
             }
             activity[slot] = entry
         } else {
