@@ -129,10 +129,11 @@ public struct FlowAnalyzer: Sendable {
     private let decoder: FrameDecoder
     private var budget: ReassemblyBudget
     private var index = FlowIndex()
-    /// The last key looked up and its slot: segments come in runs of one
-    /// flow, and a hit skips hashing the key. Cleared when that flow ends.
-    /// `secondLeg`: the key is a translated flow's second capture (see `translatedLeg`).
-    private var lastLookup: (key: FlowKey, slot: Int, secondLeg: Bool)?
+    /// The last flow looked up (a segment's endpoints and tunnel, and its
+    /// key's hash) and its slot: segments come in runs of one flow, and a
+    /// hit skips the index. Cleared when that flow ends. `secondLeg`: the
+    /// endpoints are a translated flow's second capture (see `translatedLeg`).
+    private var lastLookup: LastLookup?
     /// The flow the last frame's segment went to (slot, or -1, and the
     /// slot's generation), for that frame's copy (`processCopy`).
     private var lastHandledSlot = -1
@@ -222,13 +223,23 @@ public struct FlowAnalyzer: Sendable {
     /// `payloadFingerprint`: the fingerprint of `frame[range]`, computed by
     /// whoever read the frame (a `FrameCopyDetector`, on a reading thread);
     /// used only if `range` is exactly the TCP payload found here.
+    /// `flowHash`: `FlowAnalyzer.flowHash(of:)` of the TCP segment in
+    /// `frame`, likewise computed by whoever read and decoded it.
     public mutating func process(
         frame: UnsafeRawBufferPointer, originalLength: Int, timestamp: Int64,
-        payloadFingerprint: (range: Range<Int>, fingerprint: PayloadFingerprint)? = nil,
+        payloadFingerprint: (range: Range<Int>, fingerprint: PayloadFingerprint)? = nil, flowHash: UInt32? = nil,
         observe: (consuming FlowObservation) -> Void
     ) {
         _ = processFrame(frame, originalLength: originalLength, timestamp: timestamp, payloadFingerprint: payloadFingerprint,
-                         copyAt: nil, observe: observe)
+                         flowHash: flowHash, copyAt: nil, observe: observe)
+    }
+
+    /// The hash by which the analysis finds `segment`'s flow: the same for
+    /// both directions, and seeded at start (see `FlowKey.fold`). Public so
+    /// that a reading thread that decoded the segment anyway can hand it
+    /// over with the frame (`process(frame:…flowHash:…)`).
+    public static func flowHash(of segment: TCPSegment) -> UInt32 {
+        FlowKey(segment.source, segment.destination, tunnel: segment.tunnel).indexHash
     }
 
     /// As `process(frame:…)`, for a frame that a copy of it followed,
@@ -239,11 +250,11 @@ public struct FlowAnalyzer: Sendable {
     @discardableResult
     public mutating func process(
         frame: UnsafeRawBufferPointer, originalLength: Int, timestamp: Int64,
-        payloadFingerprint: (range: Range<Int>, fingerprint: PayloadFingerprint)?, copyAt: Int64,
+        payloadFingerprint: (range: Range<Int>, fingerprint: PayloadFingerprint)?, flowHash: UInt32? = nil, copyAt: Int64,
         observe: (consuming FlowObservation) -> Void
     ) -> Bool {
         processFrame(frame, originalLength: originalLength, timestamp: timestamp, payloadFingerprint: payloadFingerprint,
-                     copyAt: copyAt, observe: observe)
+                     flowHash: flowHash, copyAt: copyAt, observe: observe)
     }
 
     /// The two above: inlined into each, so that frames without a copy
@@ -251,7 +262,7 @@ public struct FlowAnalyzer: Sendable {
     @inline(__always)
     private mutating func processFrame(
         _ frame: UnsafeRawBufferPointer, originalLength: Int, timestamp: Int64,
-        payloadFingerprint: (range: Range<Int>, fingerprint: PayloadFingerprint)?, copyAt: Int64?,
+        payloadFingerprint: (range: Range<Int>, fingerprint: PayloadFingerprint)?, flowHash: UInt32?, copyAt: Int64?,
         observe: (consuming FlowObservation) -> Void
     ) -> Bool {
         statistics.frames += 1
@@ -261,7 +272,7 @@ public struct FlowAnalyzer: Sendable {
         case .success(let segment):
             statistics.tcpSegments += 1
             let fingerprint = payloadFingerprint.flatMap { $0.range == segment.payloadRange ? $0.fingerprint : nil }
-            handle(segment, frame: frame, fingerprint: fingerprint, timestamp: timestamp, observe: observe)
+            handle(segment, frame: frame, fingerprint: fingerprint, flowHash: flowHash, timestamp: timestamp, observe: observe)
             guard let copyAt else { return false }
             return countCopyInPassing(at: copyAt)
         case .failure(let failure):
@@ -330,14 +341,15 @@ public struct FlowAnalyzer: Sendable {
     /// frame), is processed as a frame.
     public mutating func processCopy(
         at timestamp: Int64, of frame: UnsafeRawBufferPointer, originalLength: Int,
-        payloadFingerprint: (range: Range<Int>, fingerprint: PayloadFingerprint)? = nil,
+        payloadFingerprint: (range: Range<Int>, fingerprint: PayloadFingerprint)? = nil, flowHash: UInt32? = nil,
         observe: (consuming FlowObservation) -> Void
     ) {
         // The clock moved first, as for any frame; then the move is done
         // and the copy is counted as in passing, if its flow is still there.
         advanceClock(to: timestamp, observe: observe)
         if !countCopyInPassing(at: timestamp) {
-            process(frame: frame, originalLength: originalLength, timestamp: timestamp, payloadFingerprint: payloadFingerprint, observe: observe)
+            process(frame: frame, originalLength: originalLength, timestamp: timestamp, payloadFingerprint: payloadFingerprint,
+                    flowHash: flowHash, observe: observe)
         }
     }
 
@@ -449,25 +461,28 @@ public struct FlowAnalyzer: Sendable {
 
     // MARK: Per segment
 
+    /// `flowHash`: `Self.flowHash(of: segment)`, if the reading thread
+    /// computed it (trusted: a wrong one would split the flow's directions).
     private mutating func handle(
-        _ segment: TCPSegment, frame: UnsafeRawBufferPointer, fingerprint: PayloadFingerprint?, timestamp: Int64,
-        observe: (consuming FlowObservation) -> Void
+        _ segment: TCPSegment, frame: UnsafeRawBufferPointer, fingerprint: PayloadFingerprint?, flowHash: UInt32? = nil,
+        timestamp: Int64, observe: (consuming FlowObservation) -> Void
     ) {
-        let key = FlowKey(segment.source, segment.destination, tunnel: segment.tunnel)
+        let hash = flowHash ?? Self.flowHash(of: segment)
         let isSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
         var slot: Int?
         var secondLeg = false
-        if let last = lastLookup, last.key == key {
+        if let last = lastLookup, last.hash == hash,
+           FlowKey.same(last.source, last.destination, last.tunnel, as: segment.source, segment.destination, segment.tunnel) {
             slot = last.slot
             secondLeg = last.secondLeg
         } else {
-            slot = index.slot(hash: key.indexHash) { candidate in
-                if slotHolds(candidate, key: key) { return true }
-                guard holdsTranslated(candidate, key: key) else { return false }
+            slot = index.slot(hash: hash) { candidate in
+                if slotHolds(candidate, segment: segment) { return true }
+                guard holdsTranslated(candidate, segment: segment) else { return false }
                 secondLeg = true
                 return true
             }
-            if let slot { lastLookup = (key, slot, secondLeg) }
+            if let slot { lastLookup = LastLookup(segment, hash: hash, slot: slot, secondLeg: secondLeg) }
         }
         if secondLeg, let existing = slot {
             // A translated flow's other capture is analysed as its first: in
@@ -493,10 +508,10 @@ public struct FlowAnalyzer: Sendable {
             }
             if isSYN, let translated = translatedLeg(of: segment, frame: frame, timestamp: timestamp) {
                 addLeg(Translation(client: segment.source, server: segment.destination), to: translated)
-                lastLookup = (key, translated, true)
+                lastLookup = LastLookup(segment, hash: hash, slot: translated, secondLeg: true)
                 return apply(asFirstLeg(segment, slot: translated), to: translated, frame: frame, fingerprint: fingerprint, timestamp: timestamp)
             }
-            let started = startFlow(key: key, segment: segment, timestamp: timestamp, observe: observe)
+            let started = startFlow(hash: hash, segment: segment, timestamp: timestamp, observe: observe)
             if isSYN { rememberSYN(segment, frame: frame, slot: started, timestamp: timestamp) }
             slot = started
         }
@@ -541,25 +556,26 @@ public struct FlowAnalyzer: Sendable {
         return activity[slot].closedAt != nil
     }
 
-    /// Whether `slot` holds `key`'s flow: the index keeps only hashes, and
-    /// the flow's addresses are read where it lies (the packet's update reads
-    /// them next anyway), not copied out with the rest of its state.
-    private func slotHolds(_ slot: Int, key: FlowKey) -> Bool {
+    /// Whether `slot` holds `segment`'s flow: the index keeps only hashes,
+    /// and the flow's addresses are read where it lies (the packet's update
+    /// reads them next anyway), not copied out with the rest of its state.
+    private func slotHolds(_ slot: Int, segment: TCPSegment) -> Bool {
         slots.withUnsafeBufferPointer { table in
             guard let base = table.baseAddress, table.indices.contains(slot),
                   let client = (base + slot).pointee?.client,
                   let server = (base + slot).pointee?.server,
                   let tunnel = (base + slot).pointee?.tunnel else { return false }
-            return FlowKey(client, server, tunnel: tunnel) == key
+            return FlowKey.same(client, server, tunnel, as: segment.source, segment.destination, segment.tunnel)
         }
     }
 
-    /// Whether `slot` holds a translated flow whose second capture `key` is
-    /// (see `translatedLeg`). Apart from `slotHolds`' closure: the table
-    /// of translations read inside it made every lookup retain and release it.
-    private func holdsTranslated(_ slot: Int, key: FlowKey) -> Bool {
+    /// Whether `slot` holds a translated flow whose second capture
+    /// `segment` is (see `translatedLeg`). Apart from `slotHolds`' closure:
+    /// the table of translations read inside it made every lookup retain
+    /// and release it.
+    private func holdsTranslated(_ slot: Int, segment: TCPSegment) -> Bool {
         guard !translations.isEmpty, let legs = translations[slot] else { return false }
-        return legs.leg(matching: key) != nil
+        return legs.leg(matching: segment.source, segment.destination, tunnel: segment.tunnel) != nil
     }
 
     /// The flow's client and server, read where the flow lies.
@@ -596,7 +612,7 @@ public struct FlowAnalyzer: Sendable {
     @inline(never)  // Seldom taken: kept out of the per-packet handler.
     private func asFirstLeg(_ segment: TCPSegment, slot: Int) -> TCPSegment {
         guard let legs = translations[slot],
-              let translated = legs.leg(matching: FlowKey(segment.source, segment.destination, tunnel: segment.tunnel)),
+              let translated = legs.leg(matching: segment.source, segment.destination, tunnel: segment.tunnel),
               let endpoints = endpoints(of: slot) else { return segment }
         var first = segment
         if segment.source == translated.client {
@@ -667,7 +683,7 @@ public struct FlowAnalyzer: Sendable {
     static let translationWindowNanoseconds: Int64 = 1_000_000_000
     static let recentSYNMask: UInt32 = 63
 
-    private mutating func startFlow(key: FlowKey, segment: TCPSegment, timestamp: Int64, observe: (consuming FlowObservation) -> Void) -> Int {
+    private mutating func startFlow(hash: UInt32, segment: TCPSegment, timestamp: Int64, observe: (consuming FlowObservation) -> Void) -> Int {
         if openFlows >= min(configuration.maximumFlows, FlowIndex.slotLimit) { evictOldest(observe: observe) }
         let (client, server) = roles(for: segment)
         // Built where it will lie: made first and then moved in, the state
@@ -692,8 +708,8 @@ public struct FlowAnalyzer: Sendable {
             activity.append(entry)
             if slots.count >= prepareAt { prepareStorageAhead() }
         }
-        index.insert(hash: key.indexHash, slot: slot)
-        lastLookup = (key, slot, false)
+        index.insert(hash: hash, slot: slot)
+        lastLookup = LastLookup(segment, hash: hash, slot: slot, secondLeg: false)
         return slot
     }
 
@@ -1146,15 +1162,16 @@ struct TranslatedLegs: Sendable {
 
     /// Adds `new` unless it is there already or there is no room.
     mutating func add(_ new: Translation) -> Bool {
-        guard leg(matching: FlowKey(new.client, new.server, tunnel: tunnel)) == nil else { return false }
+        guard leg(matching: new.client, new.server, tunnel: tunnel) == nil else { return false }
         if legs.0 == nil { legs.0 = new } else if legs.1 == nil { legs.1 = new } else if legs.2 == nil { legs.2 = new } else { return false }
         return true
     }
 
-    func leg(matching key: FlowKey) -> Translation? {
+    /// The leg with these endpoints (either way round) in `tunnel`.
+    func leg(matching a: Endpoint, _ b: Endpoint, tunnel: Tunnel) -> Translation? {
         for position in 0..<3 {
             guard let leg = leg(position) else { return nil }
-            if FlowKey(leg.client, leg.server, tunnel: tunnel) == key { return leg }
+            if FlowKey.same(leg.client, leg.server, self.tunnel, as: a, b, tunnel) { return leg }
         }
         return nil
     }
@@ -1171,6 +1188,25 @@ struct TranslatedLegs: Sendable {
     func firstClient(otherThan client: Endpoint) -> Endpoint? {
         for position in 0..<3 { if let leg = leg(position), leg.client != client { return leg.client } }
         return nil
+    }
+}
+
+/// See `FlowAnalyzer.lastLookup`.
+struct LastLookup: Sendable {
+    var hash: UInt32
+    var source: Endpoint
+    var destination: Endpoint
+    var tunnel: Tunnel
+    var slot: Int
+    var secondLeg: Bool
+
+    init(_ segment: TCPSegment, hash: UInt32, slot: Int, secondLeg: Bool) {
+        self.hash = hash
+        source = segment.source
+        destination = segment.destination
+        tunnel = segment.tunnel
+        self.slot = slot
+        self.secondLeg = secondLeg
     }
 }
 

@@ -61,12 +61,29 @@ public struct FrameNote: Sendable, Equatable {
     /// before it (for what the caller reads of packets). `ReadAhead` then
     /// notes it in that packet's note rather than handing it over.
     public var repeatsPrevious: Bool
+    /// The hash by which the analysis finds the packet's flow (see
+    /// `flowHash`), if the reader computed it. Two fields, not an Optional,
+    /// so that the note stays 32 bytes.
+    private var flowHashKnown = false
+    private var knownFlowHash: UInt32 = 0
 
-    public init(offset: Int32, count: Int32, value: UInt64, repeatsPrevious: Bool = false) {
+    public init(offset: Int32, count: Int32, value: UInt64, repeatsPrevious: Bool = false, flowHash: UInt32? = nil) {
         self.offset = offset
         self.count = count
         self.value = value
         self.repeatsPrevious = repeatsPrevious
+        self.flowHash = flowHash
+    }
+
+    /// Computed on the reading thread from the segment it decoded anyway
+    /// (`FlowAnalyzer.flowHash(of:)`), so that the analysing thread, which
+    /// has the most work, does not hash the flow's key again.
+    public var flowHash: UInt32? {
+        get { flowHashKnown ? knownFlowHash : nil }
+        set {
+            flowHashKnown = newValue != nil
+            knownFlowHash = newValue ?? 0
+        }
     }
 
     public var range: Range<Int> { Int(offset)..<(Int(offset) + Int(count)) }

@@ -573,25 +573,27 @@ struct Wirecheck: ParsableCommand {
                         continue reading
                     }
                     let fingerprint = note.count > 0 ? (note.range, PayloadFingerprint(value: note.value)) : nil
+                    let flowHash = note.flowHash
                     // A copy noted with the packet is counted by its flow
                     // with it where it can be (`copyAt`), else on its own.
                     var copyTaken = false
                     if note.repeatsPrevious {
                         analyzer.processCopy(at: packet.timestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
-                                             payloadFingerprint: fingerprint, observe: observe)
+                                             payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
                     } else if note.hasCopy {
                         copyTaken = analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
                                                      timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint,
-                                                     copyAt: note.copyTimestampNanoseconds, observe: observe)
+                                                     flowHash: flowHash, copyAt: note.copyTimestampNanoseconds, observe: observe)
                     } else {
                         analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                         timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint, observe: observe)
+                                         timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint, flowHash: flowHash,
+                                         observe: observe)
                     }
                     if note.hasCopy {
                         packets += 1
                         if !copyTaken {
                             analyzer.processCopy(at: note.copyTimestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
-                                                 payloadFingerprint: fingerprint, observe: observe)
+                                                 payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
                         }
                     }
                     continue reading
@@ -707,7 +709,8 @@ extension Wirecheck {
         @Sendable func note(_ found: FrameCopyDetector.Examined?) -> FrameNote? {
             guard let found, let offset = Int32(exactly: found.segment.payloadRange.lowerBound),
                   let count = Int32(exactly: found.segment.payloadRange.count) else { return nil }
-            return FrameNote(offset: offset, count: count, value: found.fingerprint?.value ?? 0, repeatsPrevious: found.repeatsPrevious)
+            return FrameNote(offset: offset, count: count, value: found.fingerprint?.value ?? 0, repeatsPrevious: found.repeatsPrevious,
+                             flowHash: FlowAnalyzer.flowHash(of: found.segment))
         }
         guard state.detector.comparesPreviousFrame else {
             return { packet, _ in note(state.detector.examine(packet.bytes, originalLength: packet.originalLength)) }

@@ -14,7 +14,12 @@ import VerdictPolicy
     /// How a fingerprint is supplied for each frame during a replay.
     enum Supply { case none, computedAhead, constantValue, shiftedRange }
 
-    static func replay(_ path: String, supply: Supply) throws -> [String] {
+    /// How the flow's hash is supplied for each frame: not at all, as the
+    /// reading thread computes it, or wrongly (from the source alone, so
+    /// that a flow's two directions hash apart).
+    enum HashSupply { case none, computedAhead, sourceOnly }
+
+    static func replay(_ path: String, supply: Supply, hashes: HashSupply = .none) throws -> [String] {
         let source = try PacketSource.openFile(path)
         // Fingerprints as the reading thread computes them (copies are not counted here).
         var detector = FrameCopyDetector(linkType: source.linkType)
@@ -29,8 +34,18 @@ import VerdictPolicy
         reading: while true {
             switch source.next() {
             case .packet(let packet):
-                var supplied = detector.examine(packet.bytes, originalLength: packet.originalLength)
-                    .flatMap { found in found.fingerprint.map { (range: found.segment.payloadRange, fingerprint: $0) } }
+                let examined = detector.examine(packet.bytes, originalLength: packet.originalLength)
+                var supplied = examined.flatMap { found in found.fingerprint.map { (range: found.segment.payloadRange, fingerprint: $0) } }
+                let flowHash: UInt32? = examined.flatMap { found in
+                    switch hashes {
+                    case .none: return nil
+                    case .computedAhead: return FlowAnalyzer.flowHash(of: found.segment)
+                    case .sourceOnly:
+                        var oneSided = found.segment
+                        oneSided.destination = Endpoint(address: IPAddress(ipv4: 0), port: 0)
+                        return FlowAnalyzer.flowHash(of: oneSided)
+                    }
+                }
                 switch supply {
                 case .none: supplied = nil
                 case .computedAhead: break
@@ -39,7 +54,7 @@ import VerdictPolicy
                     supplied = supplied.map { (($0.range.lowerBound + 1)..<($0.range.upperBound + 1), PayloadFingerprint(value: 7)) }
                 }
                 analyzer.process(frame: packet.bytes, originalLength: packet.originalLength, timestamp: packet.timestampNanoseconds,
-                                 payloadFingerprint: supplied, observe: observe)
+                                 payloadFingerprint: supplied, flowHash: flowHash, observe: observe)
             case .timeout: continue
             case .end, .failed: break reading
             }
@@ -63,6 +78,26 @@ import VerdictPolicy
         }
     }
 
+    /// The flow's hash, computed on the reading thread from the segment it
+    /// decoded, changes no report.
+    @Test func reportsAreTheSameWithFlowHashesComputedAhead() throws {
+        for name in Self.captures {
+            let path = TestSupport.capturesDirectory.appendingPathComponent(name).path
+            let inline = try Self.replay(path, supply: .none)
+            #expect(try Self.replay(path, supply: .computedAhead, hashes: .computedAhead) == inline, "\(name)")
+        }
+    }
+
+    /// A handed-over hash is what finds the flow (the analyzer does not
+    /// hash the segment again): one that differs between a flow's two
+    /// directions splits each connection in two.
+    @Test func aHandedOverFlowHashIsWhatFindsTheFlow() throws {
+        let path = TestSupport.capturesDirectory.appendingPathComponent("permissive.pcap").path
+        let inline = try Self.replay(path, supply: .none)
+        let split = try Self.replay(path, supply: .none, hashes: .sourceOnly)
+        #expect(split.count > inline.count, "\(inline.count) flows, \(split.count) with one-sided hashes")
+    }
+
     /// The conflicting retransmission is found through the fingerprints: a
     /// supplied one for the right bytes is believed (one value for every
     /// payload hides the conflict, which shows that it was used), one for
@@ -74,6 +109,21 @@ import VerdictPolicy
         #expect(try Self.replay(path, supply: .shiftedRange) == inline)
         let believed = try Self.replay(path, supply: .constantValue)
         #expect(believed.allSatisfy { $0.hasSuffix("conflicting 0") }, "\(believed)")
+    }
+
+    /// The note carries a flow hash or none (0 and the largest are hashes
+    /// like any other), and stays 32 bytes: one is copied with every packet.
+    @Test func theNoteCarriesAFlowHashOrNone() {
+        var note = FrameNote(offset: 1, count: 2, value: 3)
+        #expect(note.flowHash == nil)
+        for hash: UInt32 in [0, 1, 0x8000_0000, .max] {
+            note.flowHash = hash
+            #expect(note.flowHash == hash)
+            #expect(FrameNote(offset: 1, count: 2, value: 3, flowHash: hash) == note)
+        }
+        note.flowHash = nil
+        #expect(note.flowHash == nil && note == FrameNote(offset: 1, count: 2, value: 3))
+        #expect(MemoryLayout<FrameNote>.size <= 32)
     }
 
     /// The reading thread's note for a packet comes back with that packet,

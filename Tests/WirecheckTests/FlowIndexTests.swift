@@ -98,4 +98,60 @@ import Testing
         #expect(FlowKey(a, b, tunnel: Tunnel(kind: .none)).indexHash == FlowKey(b, a, tunnel: Tunnel(kind: .none)).indexHash)
         #expect(FlowKey(a, b, tunnel: Tunnel(kind: .none)) == FlowKey(b, a, tunnel: Tunnel(kind: .none)))
     }
+
+    /// Endpoints and tunnels from small pools, so that equal addresses,
+    /// ports, families and tunnels are common: an IPv4 address and an IPv6
+    /// one with the same low bits, ports that decide an order alone.
+    static let endpoints: [Endpoint] = {
+        let addresses = [IPAddress(ipv4: 0x0A00_0001), IPAddress(ipv4: 0x0A00_0002), IPAddress(ipv6High: 0, low: 0x0A00_0001),
+                         IPAddress(ipv6High: 0xFD00_0000_0000_0000, low: 0x0A00_0001), IPAddress(ipv6High: 0xFD00_0000_0000_0000, low: 2)]
+        return addresses.flatMap { address in [80, 443, 51_000].map { Endpoint(address: address, port: UInt16($0)) } }
+    }()
+    static let tunnels = [Tunnel(kind: .none), Tunnel(kind: .vxlan, identifier: 1), Tunnel(kind: .vxlan, identifier: 2),
+                          Tunnel(kind: .gtpU, identifier: 1), Tunnel(kind: .gtpU, identifier: 2), Tunnel(kind: .gre)]
+
+    /// The key orders its endpoints as `Endpoint`'s `<` does (its own
+    /// comparison is written out for speed), whichever way round it is given them.
+    @Test func theKeyOrdersItsEndpointsAsEndpointsCompare() {
+        for a in Self.endpoints {
+            for b in Self.endpoints {
+                let (low, high) = a < b ? (a, b) : (b, a)
+                for key in [FlowKey(a, b, tunnel: .none), FlowKey(b, a, tunnel: .none)] {
+                    #expect(key.lowAddressHigh == low.address.high && key.lowAddressLow == low.address.low && key.lowPort == low.port
+                            && key.highAddressHigh == high.address.high && key.highAddressLow == high.address.low
+                            && key.highPort == high.port && key.isIPv6 == low.address.isIPv6, "\(a) \(b)")
+                }
+            }
+        }
+    }
+
+    /// `FlowKey.same`, which the analyzer asks per packet instead of
+    /// building keys, says what comparing the two keys says: for every pair
+    /// of views drawn from the pools (GTP-U's per-direction TEIDs included).
+    /// A view's two endpoints are of one family, as one IP header's are
+    /// (the key keeps one family flag, so it would take an IPv4 address and
+    /// an IPv6 one with the same bits for one; `same` does not).
+    @Test func sameAgreesWithComparingKeys() {
+        var random = SplitMix(seed: 42)
+        func pick<T>(_ pool: [T]) -> T { pool[Int(random.next() % UInt64(pool.count))] }
+        let families = [Self.endpoints.filter { !$0.address.isIPv6 }, Self.endpoints.filter { $0.address.isIPv6 }]
+        func pair() -> (Endpoint, Endpoint) {
+            let family = pick(families)
+            return (pick(family), pick(family))
+        }
+        var agreed = 0, same = 0
+        for _ in 0..<200_000 {
+            let (a, b) = pair(), t = pick(Self.tunnels)
+            // Half the time the second view is the first, reversed or not, in a related tunnel.
+            let related = random.next() % 2 == 0
+            let (c, d) = related ? (random.next() % 2 == 0 ? (a, b) : (b, a)) : pair()
+            let u = related && random.next() % 2 == 0 ? t : pick(Self.tunnels)
+            let expected = FlowKey(a, b, tunnel: t) == FlowKey(c, d, tunnel: u)
+            #expect(FlowKey.same(a, b, t, as: c, d, u) == expected, "\(a) \(b) \(t) against \(c) \(d) \(u)")
+            agreed += 1
+            if expected { same += 1 }
+        }
+        // Both answers were asked for often.
+        #expect(same > 20_000 && agreed - same > 20_000, "\(same) of \(agreed)")
+    }
 }
