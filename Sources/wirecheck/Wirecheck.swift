@@ -703,14 +703,23 @@ extension Wirecheck {
         // Only the reading thread calls the closure, one packet after another.
         final class Detector: @unchecked Sendable {
             @exclusivity(unchecked) var detector: FrameCopyDetector
+            /// The last note's flow hash: a copy's segment is the one before
+            /// it in every field, its hash too (half of a cooked capture's frames).
+            @exclusivity(unchecked) var lastFlowHash: UInt32?
             init(linkType: Int32) { detector = FrameCopyDetector(linkType: linkType) }
         }
         let state = Detector(linkType: linkType)
         @Sendable func note(_ found: FrameCopyDetector.Examined?) -> FrameNote? {
             guard let found, let offset = Int32(exactly: found.segment.payloadRange.lowerBound),
-                  let count = Int32(exactly: found.segment.payloadRange.count) else { return nil }
+                  let count = Int32(exactly: found.segment.payloadRange.count) else {
+                state.lastFlowHash = nil
+                return nil
+            }
+            let flowHash = found.repeatsPrevious ? state.lastFlowHash ?? FlowAnalyzer.flowHash(of: found.segment)
+                                                 : FlowAnalyzer.flowHash(of: found.segment)
+            state.lastFlowHash = flowHash
             return FrameNote(offset: offset, count: count, value: found.fingerprint?.value ?? 0, repeatsPrevious: found.repeatsPrevious,
-                             flowHash: FlowAnalyzer.flowHash(of: found.segment))
+                             flowHash: flowHash)
         }
         guard state.detector.comparesPreviousFrame else {
             return { packet, _ in note(state.detector.examine(packet.bytes, originalLength: packet.originalLength)) }
