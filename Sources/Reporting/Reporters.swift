@@ -222,13 +222,14 @@ public struct TextReporter: Reporter {
     /// most first, for the summary. Empty when no flow failed.
     static func failingServersText(_ servers: FailingServers, names: EndpointNames? = nil) -> String {
         guard !servers.isEmpty else { return "" }
-        let ranked = servers.ranked
+        // Only the servers shown are ranked out: up to 10 000 are tracked.
+        let shown = servers.ranked(first: failingServersShown)
         var text = "failing flows by server, most first:\n"
         func label(_ server: Endpoint) -> String {
             names?.name(of: server.address).map { "\(server) (\($0))" } ?? "\(server)"
         }
-        let width = ranked.prefix(failingServersShown).map { label($0.server).count }.max() ?? 0
-        for entry in ranked.prefix(failingServersShown) {
+        let width = shown.map { label($0.server).count }.max() ?? 0
+        for entry in shown {
             let server = label(entry.server)
             text += "  " + server + String(repeating: " ", count: width - server.count)
             text += "  \(entry.verdict.rawValue)  \(entry.flows) flow\(entry.flows == 1 ? "" : "s") from "
@@ -236,11 +237,11 @@ public struct TextReporter: Reporter {
             if !entry.protocols.isEmpty { text += " (\(entry.protocols.joined(separator: ", ")))" }
             text += "\n"
         }
-        let unlisted = ranked.dropFirst(failingServersShown)
-        let unlistedFlows = unlisted.reduce(0) { $0 + $1.flows } + servers.untrackedFlows
+        let unlistedServers = servers.count - shown.count
+        let unlistedFlows = servers.trackedFlows - shown.reduce(0) { $0 + $1.flows } + servers.untrackedFlows
         if unlistedFlows > 0 {
-            let count = servers.untrackedFlows > 0 ? "more than \(unlisted.count)" : "\(unlisted.count)"
-            text += "  and \(unlistedFlows) failing flow\(unlistedFlows == 1 ? "" : "s") to \(count) other server\(unlisted.count == 1 && servers.untrackedFlows == 0 ? "" : "s")"
+            let count = servers.untrackedFlows > 0 ? "more than \(unlistedServers)" : "\(unlistedServers)"
+            text += "  and \(unlistedFlows) failing flow\(unlistedFlows == 1 ? "" : "s") to \(count) other server\(unlistedServers == 1 && servers.untrackedFlows == 0 ? "" : "s")"
             text += servers.untrackedFlows > 0
                 ? " (only the first \(FailingServers.serverLimit) servers seen are tracked; --json lists those)\n"
                 : " (--json lists them all)\n"

@@ -91,11 +91,32 @@ public struct FailingServers: Sendable {
     }
 
     /// Most flows first; ties by verdict, then server, so output is stable.
-    public var ranked: [Entry] {
-        entries.sorted {
-            if $0.flows != $1.flows { return $0.flows > $1.flows }
-            if $0.verdict != $1.verdict { return $0.verdict < $1.verdict }
-            return $0.server < $1.server
+    public var ranked: [Entry] { ranked(first: entries.count) }
+
+    /// The first `count` entries of `ranked`. The entries' positions are
+    /// sorted, not the entries: each is some 300 bytes holding four strings,
+    /// and sorting 10 000 of them took about 57 M instructions (15 ms) at the
+    /// end of a replay, when every other thread had finished.
+    public func ranked(first count: Int) -> [Entry] {
+        entries.withUnsafeBufferPointer { table in
+            let order = table.indices.sorted { a, b in
+                if table[a].flows != table[b].flows { return table[a].flows > table[b].flows }
+                if table[a].verdict != table[b].verdict { return table[a].verdict < table[b].verdict }
+                return table[a].server < table[b].server
+            }
+            return order.prefix(max(0, count)).map { table[$0] }
+        }
+    }
+
+    /// Servers (and verdicts) tracked: at most `serverLimit`.
+    public var count: Int { entries.count }
+
+    /// Failing flows to the servers tracked (`untrackedFlows` besides).
+    public var trackedFlows: Int {
+        entries.withUnsafeBufferPointer { table in
+            var flows = 0
+            for position in table.indices { flows += table[position].flows }
+            return flows
         }
     }
 }

@@ -77,6 +77,37 @@ import Testing
         #expect(TextReporter.failingServersText(RunSummary().failingServers).isEmpty)
     }
 
+    /// The ranking (sorted by position, not by moving entries) against a
+    /// model sort of the same servers: many ties in flows, broken by
+    /// verdict and then server; the first `n` of it for any `n`; the flows
+    /// counted in all.
+    @Test func rankingMatchesAModelSort() {
+        var summary = RunSummary(failOn: [.plaintext, .opaque])
+        var random = SplitMix(seed: 11)
+        var model: [UInt32: (plain: Int, opaque: Int)] = [:]
+        for _ in 0..<3_000 {
+            let server = UInt32(random.next() % 400) + 1, opaque = random.next() % 3 == 0
+            summary.add(Self.report(client: UInt32(random.next() % 20), server: server, opaque: opaque))
+            model[server, default: (0, 0)].plain += opaque ? 0 : 1
+            model[server, default: (0, 0)].opaque += opaque ? 1 : 0
+        }
+        let expected = model.flatMap { server, counts -> [(flows: Int, verdict: Verdict, server: UInt32)] in
+            [(counts.plain, .plaintext, server), (counts.opaque, .opaque, server)].filter { $0.0 > 0 }
+        }.sorted { a, b in
+            if a.flows != b.flows { return a.flows > b.flows }
+            if a.verdict != b.verdict { return a.verdict < b.verdict }
+            return a.server < b.server
+        }
+        let servers = summary.failingServers
+        let ranked = servers.ranked
+        #expect(ranked.map { "\($0.flows) \($0.verdict) \($0.server.address)" }
+                == expected.map { "\($0.flows) \($0.verdict) \(IPAddress(ipv4: $0.server))" })
+        #expect(servers.count == expected.count && servers.trackedFlows == 3_000)
+        for n in [0, 1, 20, expected.count - 1, expected.count, expected.count + 5] {
+            #expect(servers.ranked(first: n).map(\.server) == Array(ranked.prefix(n)).map(\.server), "first \(n)")
+        }
+    }
+
     /// In the binary's summaries, text and JSON, on a real lab capture.
     @Test func summariesListTheServers() throws {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
