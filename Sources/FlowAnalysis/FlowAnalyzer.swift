@@ -467,15 +467,20 @@ public struct FlowAnalyzer: Sendable {
         _ segment: TCPSegment, frame: UnsafeRawBufferPointer, fingerprint: PayloadFingerprint?, flowHash: UInt32? = nil,
         timestamp: Int64, observe: (consuming FlowObservation) -> Void
     ) {
-        let hash = flowHash ?? Self.flowHash(of: segment)
         let isSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
+        let hash: UInt32
         var slot: Int?
         var secondLeg = false
-        if let last = lastLookup, last.hash == hash,
+        // The same flow as the last segment's: its hash is the last one's.
+        // Without a hash handed over (live captures, one processor) none
+        // is computed for a run of one flow's segments.
+        if let last = lastLookup, flowHash == nil || flowHash == last.hash,
            FlowKey.same(last.source, last.destination, last.tunnel, as: segment.source, segment.destination, segment.tunnel) {
+            hash = last.hash
             slot = last.slot
             secondLeg = last.secondLeg
         } else {
+            hash = flowHash ?? Self.flowHash(of: segment)
             slot = index.slot(hash: hash) { candidate in
                 if slotHolds(candidate, segment: segment) { return true }
                 guard holdsTranslated(candidate, segment: segment) else { return false }
