@@ -18,7 +18,7 @@ struct FlowKey: Hashable, Sendable {
     init(_ a: Endpoint, _ b: Endpoint, tunnel: Tunnel) {
         // `a < b` field by field, each compared once: through `Endpoint`'s
         // `<`, the addresses were compared for equality and then again for
-        // order, in calls the compiler did not inline (every packet pays it).
+        // order (every packet pays it, on the reading thread).
         let aFirst: Bool
         if a.address.isIPv6 != b.address.isIPv6 {
             aFirst = !a.address.isIPv6
