@@ -138,7 +138,7 @@ public struct FlowAnalyzer: Sendable {
     /// slot's generation), for that frame's copy (`processCopy`).
     private var lastHandledSlot = -1
     private var lastHandledGeneration: UInt32 = 0
-    private var slots: [FlowState?] = []
+    private var slots: FlowTable
     /// Per slot, the times sweeps and eviction look at, kept apart from the
     /// large flow state so that scanning them reads a small dense array.
     private var activity: [SlotActivity] = []
@@ -186,7 +186,7 @@ public struct FlowAnalyzer: Sendable {
         index.reserveCapacity(initial)
         // Address space only: pages are touched as slots fill, and growth by
         // doubling would copy every open flow's state each time.
-        slots.reserveCapacity(initial)
+        slots = FlowTable(reservingCapacity: initial)
         activity.reserveCapacity(initial)
         freeSlots.reserveCapacity(initial)
     }
@@ -368,12 +368,8 @@ public struct FlowAnalyzer: Sendable {
                     && (Self.elapsed(from: lastCloseSweep, to: timestamp) < 1_000_000 || closingHead >= closing.count)),
               slot >= 0, slot < activity.count, activity[slot].occupied, activity[slot].generation == lastHandledGeneration
         else { return false }
-        // In place: comparing the slot with nil copied the state out (1.1 KB).
-        let counted = slots.withUnsafeMutableBufferPointer { table -> Bool in
-            guard let base = table.baseAddress, slot < table.count else { return false }
-            return (base + slot).pointee?.noteCopy(at: timestamp) != nil
-        }
-        guard counted else { return false }
+        guard let flow = slots.state(at: slot) else { return false }
+        flow.pointee.noteCopy(at: timestamp)
         now = max(now, timestamp)
         statistics.frames += 1
         statistics.tcpSegments += 1
@@ -435,7 +431,7 @@ public struct FlowAnalyzer: Sendable {
 
     /// Marks every open flow as having been open while the kernel dropped packets.
     public mutating func noteDrops() {
-        for slot in slots.indices where slots[slot] != nil { slots[slot]?.dropsWhileOpen = true }
+        for slot in 0..<slots.count { slots.state(at: slot)?.pointee.dropsWhileOpen = true }
     }
 
     private mutating func copyFragmentStatistics() {
@@ -530,9 +526,9 @@ public struct FlowAnalyzer: Sendable {
         _ segment: TCPSegment, to slot: Int, frame: UnsafeRawBufferPointer, fingerprint: PayloadFingerprint?, timestamp: Int64
     ) {
         // Mutated where it lies: a flow's state is large and copying it per
-        // packet shows in profiles. One write access per array and packet:
-        // each costs a call to check that the array's storage is unshared.
-        let closed = slots[slot]?.update(with: segment, frame: frame, fingerprint: fingerprint, timestamp: timestamp, budget: &budget) ?? false
+        // packet shows in profiles.
+        let closed = slots.state(at: slot)?.pointee.update(
+            with: segment, frame: frame, fingerprint: fingerprint, timestamp: timestamp, budget: &budget) ?? false
         var entry = activity[slot]
         entry.lastSeen = max(entry.lastSeen, timestamp)
         if closed { entry.closedAt = timestamp }
@@ -548,11 +544,8 @@ public struct FlowAnalyzer: Sendable {
     /// Mutating only so that the analyzer is passed by reference, not copied.
     private mutating func isNewConnection(slot: Int, syn: TCPSegment) -> Bool {
         // Through a pointer: the array's getter copied the whole state.
-        let fields = slots.withUnsafeBufferPointer { table -> (client: Endpoint, clientISN: UInt32?)? in
-            guard let base = table.baseAddress, table.indices.contains(slot), let client = (base + slot).pointee?.client else { return nil }
-            return (client, (base + slot).pointee?.clientISN ?? nil)
-        }
-        guard let (client, clientISN) = fields else { return false }
+        guard let flow = slots.stateForReading(at: slot) else { return false }
+        let client = flow.pointee.client, clientISN = flow.pointee.clientISN
         guard syn.source == client || clientISN == nil else {
             // A SYN from the server side: the roles are reversed, a new connection.
             return true
@@ -565,13 +558,9 @@ public struct FlowAnalyzer: Sendable {
     /// and the flow's addresses are read where it lies (the packet's update
     /// reads them next anyway), not copied out with the rest of its state.
     private func slotHolds(_ slot: Int, segment: TCPSegment) -> Bool {
-        slots.withUnsafeBufferPointer { table in
-            guard let base = table.baseAddress, table.indices.contains(slot),
-                  let client = (base + slot).pointee?.client,
-                  let server = (base + slot).pointee?.server,
-                  let tunnel = (base + slot).pointee?.tunnel else { return false }
-            return FlowKey.same(client, server, tunnel, as: segment.source, segment.destination, segment.tunnel)
-        }
+        guard let flow = slots.stateForReading(at: slot) else { return false }
+        return FlowKey.same(flow.pointee.client, flow.pointee.server, flow.pointee.tunnel,
+                            as: segment.source, segment.destination, segment.tunnel)
     }
 
     /// Whether `slot` holds a translated flow whose second capture
@@ -585,11 +574,8 @@ public struct FlowAnalyzer: Sendable {
 
     /// The flow's client and server, read where the flow lies.
     private func endpoints(of slot: Int) -> (client: Endpoint, server: Endpoint, tunnel: Tunnel)? {
-        slots.withUnsafeBufferPointer { table in
-            guard let base = table.baseAddress, table.indices.contains(slot), let client = (base + slot).pointee?.client,
-                  let server = (base + slot).pointee?.server, let tunnel = (base + slot).pointee?.tunnel else { return nil }
-            return (client, server, tunnel)
-        }
+        guard let flow = slots.stateForReading(at: slot) else { return nil }
+        return (flow.pointee.client, flow.pointee.server, flow.pointee.tunnel)
     }
 
     /// Takes `leg` as another capture of `slot`'s flow: its key leads there.
@@ -662,12 +648,9 @@ public struct FlowAnalyzer: Sendable {
               Self.elapsed(from: entry.timestamp, to: timestamp) <= Self.translationWindowNanoseconds,
               translations[entry.slot]?.isFull != true else { return nil }
         // Field by field where the flow lies (the whole state is 1.1 KB).
-        let unanswered = slots.withUnsafeBufferPointer { table -> Bool in
-            guard let base = table.baseAddress, let tunnel = (base + entry.slot).pointee?.tunnel,
-                  let server = (base + entry.slot).pointee?.server,
-                  let answered = (base + entry.slot).pointee?.toClient.assembler.isStarted else { return false }
-            return tunnel == syn.tunnel && (server != syn.destination || !sameClient) && !answered
-        }
+        guard let flow = slots.stateForReading(at: entry.slot) else { return nil }
+        let unanswered = flow.pointee.tunnel == syn.tunnel && (flow.pointee.server != syn.destination || !sameClient)
+            && !flow.pointee.toClient.assembler.isStarted
         return unanswered ? entry.slot : nil
     }
 
@@ -691,25 +674,16 @@ public struct FlowAnalyzer: Sendable {
     private mutating func startFlow(hash: UInt32, segment: TCPSegment, timestamp: Int64, observe: (consuming FlowObservation) -> Void) -> Int {
         if openFlows >= min(configuration.maximumFlows, FlowIndex.slotLimit) { evictOldest(observe: observe) }
         let (client, server) = roles(for: segment)
-        // Built where it will lie: made first and then moved in, the state
-        // (1.1 KB) was copied twice per connection.
         let slot: Int
         nextGeneration &+= 1
         let entry = SlotActivity(occupied: true, firstSeen: timestamp, lastSeen: timestamp, closedAt: nil, generation: nextGeneration)
+        // Free slots are ones `finalize` emptied: `put` always takes the state.
         if let free = freeSlots.popLast() {
             slot = free
-            // Free slots are ones `finalize` emptied, and the table never
-            // shrinks: the guard always passes.
-            slots.withUnsafeMutableBufferPointer { table in
-                guard let base = table.baseAddress, free < table.count else { return }
-                // A free slot holds nil: nothing to release.
-                (base + free).deinitialize(count: 1)
-                (base + free).initialize(to: FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp))
-            }
+            slots.put(at: free) { FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp) }
             activity[slot] = entry
         } else {
-            slot = slots.count
-            slots.append(FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp))
+            slot = slots.append { FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp) }
             activity.append(entry)
             if slots.count >= prepareAt { prepareStorageAhead() }
         }
@@ -725,8 +699,8 @@ public struct FlowAnalyzer: Sendable {
             prepareAt = Int.max
             return
         }
-        let stride = MemoryLayout<FlowState?>.stride
-        let base = slots.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let stride = FlowTable.stride
+        let base = slots.baseAddress
         let used = slots.count * stride
         if base != preparedBase {
             // New storage (the table grew): what the move copied in is present.
@@ -802,15 +776,10 @@ public struct FlowAnalyzer: Sendable {
         // Summarised where the state lies, then emptied: taking the state out
         // first copied all of it (about 1.1 KB, cold after the close linger)
         // to read a part.
+        guard let flow = slots.state(at: slot) else { return }
         let translated = translations.isEmpty ? nil : translations.removeValue(forKey: slot)
-        guard let observation = slots[slot]?.observation(end: end, translation: translated, budget: &budget) else { return }
-        // Emptied in place: assigning nil built an empty state beside it and
-        // copied it over the slot (1.1 KB, twice).
-        slots.withUnsafeMutableBufferPointer { table in
-            guard let base = table.baseAddress, slot < table.count else { return }
-            (base + slot).deinitialize(count: 1)
-            (base + slot).initialize(to: nil)
-        }
+        let observation = flow.pointee.observation(end: end, translation: translated, budget: &budget)
+        slots.remove(slot)
         activity[slot].occupied = false
         // The key is direction-symmetric: the observation's roles, swapped or not, give it.
         index.remove(hash: FlowKey(observation.client, observation.server, tunnel: observation.tunnel).indexHash, slot: slot)

@@ -47,7 +47,7 @@ import PacketDecoding
         var configuration = AnalyzerConfiguration()
         configuration.prepareMemory = { requests.add($0, $1) }
         var analyzer = FlowAnalyzer(linkType: LinkType.rawLinktype, configuration: configuration)
-        let stride = MemoryLayout<FlowState?>.stride
+        let stride = FlowTable.stride
         let flows = 20_000
         for n in 0..<flows {
             // A SYN each, from its own address and port: a new flow each.

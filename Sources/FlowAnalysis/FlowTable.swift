@@ -1,0 +1,142 @@
+/// The flow table's states, in one block of memory: a slot holds a state
+/// only while a flow occupies it, and a state is reached through a pointer
+/// to where it lies.
+///
+/// It replaces an array of optional states. Reaching into one of those went
+/// through the array's accessor coroutine and outlined helpers that test the
+/// optional's tag (up to six calls a packet), and a new flow's state was
+/// copied on its way into its slot, through the optional (five copies a
+/// connection, 440 instructions). Here a state is reached by a pointer,
+/// built by a closure where it will lie (four copies of its parts remain,
+/// the compiler's), and ended where it lies.
+///
+/// Copy on write, as the array was: the analyser is a value, and a copy of
+/// it must not share its flows' states.
+struct FlowTable: Sendable {
+    private final class Storage: @unchecked Sendable {
+        let base: UnsafeMutablePointer<FlowState>
+        let capacity: Int
+        /// Slots handed out so far (occupied or not): those below `count`.
+        /// Unchecked: the table is a value, and only its owner reaches it
+        /// (checked, each access was a call into the runtime).
+        @exclusivity(unchecked) var count = 0
+        /// One bit per slot: whether it holds a state (which must be
+        /// deinitialized with the storage, and copied with it).
+        let occupied: UnsafeMutablePointer<UInt64>
+        let occupiedWords: Int
+
+        init(capacity: Int) {
+            self.capacity = max(1, capacity)
+            base = .allocate(capacity: self.capacity)
+            occupiedWords = (self.capacity + 63) / 64
+            occupied = .allocate(capacity: occupiedWords)
+            occupied.initialize(repeating: 0, count: occupiedWords)
+        }
+
+        deinit {
+            for slot in 0..<count where isOccupied(slot) { (base + slot).deinitialize(count: 1) }
+            base.deallocate()
+            occupied.deallocate()
+        }
+
+        @inline(__always)
+        func isOccupied(_ slot: Int) -> Bool { occupied[slot >> 6] & (1 << UInt64(slot & 63)) != 0 }
+
+        @inline(__always)
+        func mark(_ slot: Int, occupied isOccupied: Bool) {
+            if isOccupied { occupied[slot >> 6] |= 1 << UInt64(slot & 63) } else { occupied[slot >> 6] &= ~(1 << UInt64(slot & 63)) }
+        }
+
+        /// A storage of `capacity` slots holding what this one holds: states
+        /// copied (`moving`: false) or moved bit for bit (true, for growth;
+        /// Swift moves any value of these types by copying its bytes, and
+        /// this storage then holds no state: it must not deinitialize them).
+        func copy(capacity newCapacity: Int, moving: Bool) -> Storage {
+            let new = Storage(capacity: max(newCapacity, count))
+            new.count = count
+            new.occupied.update(from: occupied, count: occupiedWords)
+            if moving {
+                UnsafeMutableRawPointer(new.base).copyMemory(from: base, byteCount: count * MemoryLayout<FlowState>.stride)
+                occupied.update(repeating: 0, count: occupiedWords)
+                count = 0
+            } else {
+                for slot in 0..<count where isOccupied(slot) { (new.base + slot).initialize(to: base[slot]) }
+            }
+            return new
+        }
+    }
+
+    private var storage: Storage
+
+    init(reservingCapacity capacity: Int) {
+        storage = Storage(capacity: capacity)
+    }
+
+    /// Slots handed out so far (occupied or not); new slots are numbered from here.
+    var count: Int { storage.count }
+    /// Slots the storage has room for before it grows (and moves).
+    var capacity: Int { storage.capacity }
+    /// Where the storage begins (for `AnalyzerConfiguration.prepareMemory`).
+    var baseAddress: UInt { UInt(bitPattern: storage.base) }
+    static var stride: Int { MemoryLayout<FlowState>.stride }
+
+    func isOccupied(_ slot: Int) -> Bool {
+        slot >= 0 && slot < storage.count && storage.isOccupied(slot)
+    }
+
+    /// Makes the storage this table's own before a change.
+    @inline(__always)
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy(capacity: storage.capacity, moving: false) }
+    }
+
+    /// The state in `slot`, to read or change where it lies; nil if the slot
+    /// holds none. Valid until the table next changes (a state put in or
+    /// ended, or the storage grown or copied).
+    @inline(__always)
+    mutating func state(at slot: Int) -> UnsafeMutablePointer<FlowState>? {
+        guard isOccupied(slot) else { return nil }
+        makeUnique()
+        return storage.base + slot
+    }
+
+    /// The state in `slot`, to read; nil if the slot holds none. Valid until the table next changes.
+    @inline(__always)
+    func stateForReading(at slot: Int) -> UnsafePointer<FlowState>? {
+        guard isOccupied(slot) else { return nil }
+        return UnsafePointer(storage.base + slot)
+    }
+
+    /// Puts the state `make` builds in a new slot at the end (the storage
+    /// doubles when full); returns the slot. Built by a closure, the state
+    /// is made where it will lie, not made and then copied there.
+    @inline(__always)
+    mutating func append(_ make: () -> FlowState) -> Int {
+        makeUnique()
+        if storage.count == storage.capacity { storage = storage.copy(capacity: storage.capacity * 2, moving: true) }
+        let slot = storage.count
+        storage.count += 1
+        (storage.base + slot).initialize(to: make())
+        storage.mark(slot, occupied: true)
+        return slot
+    }
+
+    /// Puts the state `make` builds in `slot`, one handed out before and
+    /// empty now; false (and nothing built) otherwise.
+    @inline(__always) @discardableResult
+    mutating func put(at slot: Int, _ make: () -> FlowState) -> Bool {
+        guard slot >= 0, slot < storage.count, !storage.isOccupied(slot) else { return false }
+        makeUnique()
+        (storage.base + slot).initialize(to: make())
+        storage.mark(slot, occupied: true)
+        return true
+    }
+
+    /// Ends the state in `slot` where it lies, leaving the slot empty.
+    mutating func remove(_ slot: Int) {
+        guard isOccupied(slot) else { return }
+        makeUnique()
+        storage.mark(slot, occupied: false)
+        (storage.base + slot).deinitialize(count: 1)
+    }
+}
