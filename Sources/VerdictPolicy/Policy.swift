@@ -367,14 +367,6 @@ public enum VerdictPolicy {
 
     static func tlsFacts(_ c: DirectionSummary, _ s: DirectionSummary) -> TLSFacts {
         let hello = c.handshake, server = s.handshake
-        let offered: [String]
-        if !hello.offeredVersions.isEmpty {
-            offered = hello.offeredVersions.map(TLSFacts.versionName)
-        } else if let version = hello.clientHelloVersion {
-            offered = [TLSFacts.versionName(version)]
-        } else {
-            offered = []
-        }
         let external = usesExternalKey(hello, server)
         let certificate: String?
         if server.selectedVersion == 0x0304 {
@@ -399,7 +391,8 @@ public enum VerdictPolicy {
             clientCertificate: certificate,
             legacySSLv2Hello: hello.sslv2Hello || server.sslv2Hello,
             handshakeIncomplete: hello.gapInHandshake || server.gapInHandshake,
-            offeredVersions: offered,
+            offeredVersionNumbers: hello.offeredVersions,
+            helloVersion: hello.clientHelloVersion,
             helloRetryRequest: server.helloRetryRequest,
             alerts: c.tlsAlertRecords + s.tlsAlertRecords,
             keyExchange: keyExchange(server),

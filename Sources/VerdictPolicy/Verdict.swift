@@ -165,7 +165,7 @@ public struct TLSFacts: Sendable, Equatable {
     // Stored in an order that leaves no padding (words, then the small
     // fields): the reporting thread copies the facts several times a flow,
     // and at 144 bytes it did so with memcpy calls, three per flow more (a
-    // test keeps them within 128; 119 now).
+    // test keeps them within 128; 121 now).
     /// "TLS 1.3", from the ServerHello; nil when the handshake was not seen.
     public var version: Optional<String>
     public var serverName: Optional<String>
@@ -174,8 +174,16 @@ public struct TLSFacts: Sendable, Equatable {
     /// Client certificate: "sent", "empty", "requested", "not visible (TLS 1.3)",
     /// `notExchangedResumed`, or nil when unknown.
     public var clientCertificate: Optional<String>
-    /// Versions the client offered (supported_versions, else its hello's version), by name.
-    public var offeredVersions: [String]
+    /// Versions the client offered (supported_versions, else its hello's
+    /// version), by name. Named when asked (only JSON lines show them):
+    /// the list of names was an allocation per TLS flow on the reporting thread.
+    public var offeredVersions: [String] {
+        offeredVersionNumbers.isEmpty
+            ? (helloVersion == 0 ? [] : [Self.versionName(helloVersion)])
+            : offeredVersionNumbers.map(Self.versionName)
+    }
+    /// Versions the client's supported_versions offered (GREASE removed), as the handshake parser kept them.
+    public var offeredVersionNumbers: [UInt16]
     public var alerts: Int
     /// The names the server's and the client's TLS 1.2 certificates give
     /// their holders (a SPIFFE ID, a DNS name, `CN=…`), as presented: not
@@ -189,6 +197,9 @@ public struct TLSFacts: Sendable, Equatable {
     public var keyExchange: Optional<KeyExchange>
     public var cipherSuite: Optional<UInt16>
     public var serverCertificateNameCount: UInt16
+    /// The ClientHello's own version field, 0 without one: what the client
+    /// offered when it sent no supported_versions.
+    public var helloVersion: UInt16
     /// The handshake's cleartext part was captured.
     public var handshakeSeen: Bool
     public var legacySSLv2Hello: Bool
@@ -265,7 +276,7 @@ public struct TLSFacts: Sendable, Equatable {
     public init() {
         self.init(
             version: nil, serverName: nil, alpnOffered: [], alpnSelected: nil, cipherSuite: nil, handshakeSeen: false,
-            clientCertificate: nil, legacySSLv2Hello: false, handshakeIncomplete: false, offeredVersions: [],
+            clientCertificate: nil, legacySSLv2Hello: false, handshakeIncomplete: false, offeredVersionNumbers: [], helloVersion: nil,
             helloRetryRequest: false, alerts: 0, keyExchange: nil, resumed: false, echOffered: false, externalPreSharedKey: false,
             serverCertificateNameBytes: [], clientCertificateNameBytes: []
         )
@@ -275,7 +286,7 @@ public struct TLSFacts: Sendable, Equatable {
     public init(
         version: String?, serverName: String?, alpnOffered: [String], alpnSelected: String?, cipherSuite: UInt16?,
         handshakeSeen: Bool, clientCertificate: String?, legacySSLv2Hello: Bool, handshakeIncomplete: Bool,
-        offeredVersions: [String], helloRetryRequest: Bool, alerts: Int, keyExchange: KeyExchange?, resumed: Bool,
+        offeredVersionNumbers: [UInt16], helloVersion: UInt16?, helloRetryRequest: Bool, alerts: Int, keyExchange: KeyExchange?, resumed: Bool,
         echOffered: Bool, externalPreSharedKey: Bool, serverCertificateNameBytes: [UInt8], clientCertificateNameBytes: [UInt8]
     ) {
         self.version = version
@@ -287,7 +298,8 @@ public struct TLSFacts: Sendable, Equatable {
         self.clientCertificate = clientCertificate
         self.legacySSLv2Hello = legacySSLv2Hello
         self.handshakeIncomplete = handshakeIncomplete
-        self.offeredVersions = offeredVersions
+        self.offeredVersionNumbers = offeredVersionNumbers
+        self.helloVersion = helloVersion ?? 0
         self.helloRetryRequest = helloRetryRequest
         self.alerts = alerts
         self.keyExchange = keyExchange

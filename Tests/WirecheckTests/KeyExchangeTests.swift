@@ -99,6 +99,20 @@ import Testing
         return (report.tls ?? TLSFacts(), report.notes)
     }
 
+    /// The versions the client offered, named in the report: its
+    /// supported_versions (GREASE removed), else its hello's own version.
+    @Test func offeredVersionsAreNamedFromTheHello() {
+        func offered(_ versions: [Int]) -> [String] {
+            let hello = T.clientHello(serverName: "a.example", alpn: ["h2"], versions: versions)
+            let client = ClassifierTests.classify(T.record(22, hello, version: 0x0301))
+            return (Self.report(client: client, server: Self.server(T.record(22, T.serverHello()))).tls ?? TLSFacts()).offeredVersions
+        }
+        #expect(offered([0x0A0A, 0x0304, 0x0303]) == ["TLS 1.3", "TLS 1.2"])
+        #expect(offered([0x7F1C, 0x0304]) == ["0x7f1c", "TLS 1.3"])
+        #expect(offered([0x0A0A]) == ["TLS 1.2"], "only GREASE offered: the hello's own version")
+        #expect(TLSFacts().offeredVersions.isEmpty)
+    }
+
     @Test func tls13ServerHelloNamesItsGroup() {
         let s = Self.server(T.record(22, Self.serverHello13(group: 0x11EC, keyLength: 1_120)) + T.changeCipherSpec
             + T.applicationData(500, seed: 1))
