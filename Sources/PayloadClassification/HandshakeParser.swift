@@ -376,6 +376,13 @@ public struct HandshakeParser: Sendable {
                 }
             case 16: // application_layer_protocol_negotiation
                 guard var list = data.vector16() else { return false }
+                // A list clients commonly send is taken whole, an array made
+                // once: built name by name, the list was an allocation per
+                // ClientHello here and its release on the reporting thread.
+                if details.alpnOffered.isEmpty, let common = Self.commonALPNList(list.unreadBytes) {
+                    details.alpnOffered = common
+                    continue
+                }
                 // Counted first so the list is allocated once, not regrown per name.
                 details.alpnOffered.reserveCapacity(details.alpnOffered.count + list.countVector8Entries())
                 while list.remaining > 0 {
@@ -406,6 +413,38 @@ public struct HandshakeParser: Sendable {
             }
         }
         return true
+    }
+
+    /// ALPN lists as clients commonly send them, whole: an Istio sidecar's
+    /// (the lab's captures), and the usual HTTP ones.
+    static let commonALPNLists: [[String]] = [
+        ["istio-peer-exchange", "istio-http/1.1", "istio", "http/1.1"],
+        ["h2", "http/1.1"],
+        ["h2"],
+        ["http/1.1"],
+    ]
+    /// Their wire encodings (each name after its length byte), end to end, and where each lies.
+    static let commonALPNListBytes: [UInt8] = commonALPNLists.flatMap { $0.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) } }
+    static let commonALPNListSpans: [(offset: Int, count: Int)] = {
+        var offset = 0
+        return commonALPNLists.map { names in
+            let count = names.reduce(0) { $0 + 1 + $1.utf8.count }
+            defer { offset += count }
+            return (offset, count)
+        }
+    }()
+
+    /// The common list (`commonALPNLists`) whose encoding `bytes` is, if any.
+    static func commonALPNList(_ bytes: UnsafeRawBufferPointer) -> [String]? {
+        guard let base = bytes.baseAddress else { return nil }
+        let index = commonALPNListBytes.withUnsafeBufferPointer { blob -> Int? in
+            guard let blobBase = blob.baseAddress else { return nil }
+            for (index, span) in commonALPNListSpans.enumerated() where span.count == bytes.count {
+                if memcmp(blobBase + span.offset, base, span.count) == 0 { return index }
+            }
+            return nil
+        }
+        return index.map { commonALPNLists[$0] }
     }
 
     private mutating func parseServerHello(_ r: inout ByteReader) -> Bool {

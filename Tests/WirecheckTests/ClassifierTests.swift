@@ -233,6 +233,19 @@ enum StreamPiece: Sendable {
         #expect(!summary.startedMidStream && !summary.resynchronised)
     }
 
+    /// ALPN lists: the common ones are taken whole (`HandshakeParser.commonALPNLists`),
+    /// any other name by name; either way the names as offered, in order.
+    @Test func alpnListsCommonOrNot() {
+        func offered(_ alpn: [String]) -> [String] {
+            Self.classify(T.record(22, T.clientHello(serverName: "a.example", alpn: alpn), version: 0x0301)).handshake.alpnOffered
+        }
+        for common in HandshakeParser.commonALPNLists { #expect(offered(common) == common) }
+        for other in [["h2", "http/1.1", "h3"], ["http/1.1", "h2"], ["istio-peer-exchange", "istio"], ["h3"], ["h2c"], ["x-weird"]] {
+            #expect(offered(other) == other)
+        }
+        #expect(offered([]) == [])
+    }
+
     /// A ClientHello split over two handshake records is parsed across them.
     @Test func clientHelloAcrossRecords() {
         let hello = T.clientHello(serverName: "split.example", alpn: ["http/1.1"])
