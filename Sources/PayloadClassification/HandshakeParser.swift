@@ -403,6 +403,13 @@ public struct HandshakeParser: Sendable {
                 }
             case 43: // supported_versions
                 guard var list = data.vector8() else { return false }
+                // TLS 1.3 alone (an Istio sidecar's mutual TLS, as the lab
+                // captures show it), or 1.3 then 1.2 (most other clients),
+                // GREASE aside: an array made once, not one per ClientHello.
+                if details.offeredVersions.isEmpty, let common = Self.commonVersionList(list) {
+                    details.offeredVersions = common
+                    continue
+                }
                 details.offeredVersions.reserveCapacity(details.offeredVersions.count + list.remaining / 2)
                 while list.remaining >= 2 {
                     guard let v = list.u16() else { return false }
@@ -413,6 +420,22 @@ public struct HandshakeParser: Sendable {
             }
         }
         return true
+    }
+
+    static let tls13Only: [UInt16] = [0x0304]
+    static let tls13Then12: [UInt16] = [0x0304, 0x0303]
+
+    /// `tls13Only` or `tls13Then12` if a supported_versions list is one of
+    /// them with nothing else but GREASE; nil otherwise.
+    static func commonVersionList(_ list: ByteReader) -> [UInt16]? {
+        var probe = list, found = 0
+        while probe.remaining >= 2 {
+            guard let version = probe.u16() else { return nil }
+            if isGREASE(version) { continue }
+            guard found < 2, version == (found == 0 ? 0x0304 : 0x0303) else { return nil }
+            found += 1
+        }
+        return found == 1 ? tls13Only : found == 2 ? tls13Then12 : nil
     }
 
     /// ALPN lists as clients commonly send them, whole: an Istio sidecar's

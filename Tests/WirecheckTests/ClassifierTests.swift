@@ -246,6 +246,26 @@ enum StreamPiece: Sendable {
         #expect(offered([]) == [])
     }
 
+    /// supported_versions: the common lists are taken whole
+    /// (`HandshakeParser.commonVersionList`), any other version by version;
+    /// either way GREASE removed and the rest in order.
+    @Test func versionListsCommonOrNot() {
+        func offered(_ versions: [Int]) -> [UInt16] {
+            Self.classify(T.record(22, T.clientHello(serverName: "a.example", alpn: ["h2"], versions: versions), version: 0x0301))
+                .handshake.offeredVersions
+        }
+        #expect(offered([0x0304]) == [0x0304])
+        #expect(offered([0x3A3A, 0x0304]) == [0x0304])
+        #expect(offered([0x0304, 0x0303]) == [0x0304, 0x0303])
+        #expect(offered([0x0304, 0xFAFA, 0x0303]) == [0x0304, 0x0303])
+        #expect(offered([0x0303, 0x0304]) == [0x0303, 0x0304])
+        #expect(offered([0x0304, 0x0303, 0x0302]) == [0x0304, 0x0303, 0x0302])
+        #expect(offered([0x0304, 0x0304]) == [0x0304, 0x0304])
+        #expect(offered([0x0303]) == [0x0303])
+        #expect(offered([0x7F1C, 0x0304]) == [0x7F1C, 0x0304])
+        #expect(offered([0x0A0A]) == [])
+    }
+
     /// A ClientHello split over two handshake records is parsed across them.
     @Test func clientHelloAcrossRecords() {
         let hello = T.clientHello(serverName: "split.example", alpn: ["http/1.1"])
