@@ -446,28 +446,14 @@ public struct HandshakeParser: Sendable {
         ["h2"],
         ["http/1.1"],
     ]
-    /// Their wire encodings (each name after its length byte), end to end, and where each lies.
-    static let commonALPNListBytes: [UInt8] = commonALPNLists.flatMap { $0.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) } }
-    static let commonALPNListSpans: [(offset: Int, count: Int)] = {
-        var offset = 0
-        return commonALPNLists.map { names in
-            let count = names.reduce(0) { $0 + 1 + $1.utf8.count }
-            defer { offset += count }
-            return (offset, count)
-        }
-    }()
+    /// Their wire encodings: each name after its length byte.
+    static let commonALPNListEncodings = KnownByteStrings(commonALPNLists.map { names in
+        names.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
+    })
 
     /// The common list (`commonALPNLists`) whose encoding `bytes` is, if any.
     static func commonALPNList(_ bytes: UnsafeRawBufferPointer) -> [String]? {
-        guard let base = bytes.baseAddress else { return nil }
-        let index = commonALPNListBytes.withUnsafeBufferPointer { blob -> Int? in
-            guard let blobBase = blob.baseAddress else { return nil }
-            for (index, span) in commonALPNListSpans.enumerated() where span.count == bytes.count {
-                if memcmp(blobBase + span.offset, base, span.count) == 0 { return index }
-            }
-            return nil
-        }
-        return index.map { commonALPNLists[$0] }
+        commonALPNListEncodings.index(of: bytes).map { commonALPNLists[$0] }
     }
 
     private mutating func parseServerHello(_ r: inout ByteReader) -> Bool {
@@ -653,17 +639,8 @@ struct ByteReader {
     /// mesh client offers four or five per connection.
     func protocolID() -> String {
         let bytes = unreadBytes
-        guard let base = bytes.baseAddress else { return "" }
-        let known = Self.commonProtocolIDBytes.withUnsafeBufferPointer { blob -> Int? in
-            Self.commonProtocolIDSpans.withUnsafeBufferPointer { spans in
-                guard let blobBase = blob.baseAddress else { return nil }
-                for (index, span) in spans.enumerated() where span.count == bytes.count {
-                    if memcmp(blobBase + span.offset, base, span.count) == 0 { return index }
-                }
-                return nil
-            }
-        }
-        if let known { return Self.commonProtocolIDs[known] }
+        guard bytes.baseAddress != nil else { return "" }
+        if let known = Self.commonProtocolIDBytes.index(of: bytes) { return Self.commonProtocolIDs[known] }
         return printableText()
     }
 
@@ -671,17 +648,9 @@ struct ByteReader {
         "h2", "http/1.1", "http/1.0", "h3", "h2c", "grpc-exp", "acme-tls/1", "dot", "postgresql", "mqtt",
         "istio", "istio-peer-exchange", "istio-http/1.0", "istio-http/1.1", "istio-h2", "transport.l5d.io/v1",
     ]
-    /// Their bytes end to end, and where each lies: compared without a
-    /// reference count or a UTF-8 view per name (that loop was two thirds
-    /// of the lookup).
-    static let commonProtocolIDBytes: [UInt8] = commonProtocolIDs.flatMap(\.utf8)
-    static let commonProtocolIDSpans: [(offset: Int, count: Int)] = {
-        var offset = 0
-        return commonProtocolIDs.map { name in
-            defer { offset += name.utf8.count }
-            return (offset, name.utf8.count)
-        }
-    }()
+    /// Their bytes, compared without a reference count or a UTF-8 view per
+    /// name (that loop was two thirds of the lookup).
+    static let commonProtocolIDBytes = KnownByteStrings(commonProtocolIDs.map { Array($0.utf8) })
 
     /// Whether a byte of a name from the wire is shown as it is: printable
     /// ASCII but the backslash, which starts the `\xNN` escape any other
@@ -734,5 +703,35 @@ struct ByteReader {
             }
         }
         return text
+    }
+}
+
+/// Byte strings known in advance, end to end in one array, each found by
+/// an exact match (its length first, then `memcmp`): for names from the wire
+/// that are usually one of a few, looked up without a String, a reference
+/// count or a UTF-8 view per candidate.
+struct KnownByteStrings: Sendable {
+    private let blob: [UInt8]
+    private let spans: [(offset: Int, count: Int)]
+
+    init(_ strings: [[UInt8]]) {
+        blob = strings.flatMap { $0 }
+        var offset = 0
+        spans = strings.map { string in
+            defer { offset += string.count }
+            return (offset, string.count)
+        }
+    }
+
+    /// The position, among the strings given, of the one `bytes` equals; nil for none.
+    func index(of bytes: UnsafeRawBufferPointer) -> Int? {
+        guard let base = bytes.baseAddress else { return nil }
+        return blob.withUnsafeBufferPointer { blob in
+            guard let blobBase = blob.baseAddress else { return nil }
+            for (index, span) in spans.enumerated() where span.count == bytes.count {
+                if memcmp(blobBase + span.offset, base, span.count) == 0 { return index }
+            }
+            return nil
+        }
     }
 }

@@ -246,6 +246,18 @@ enum StreamPiece: Sendable {
         #expect(offered([]) == [])
     }
 
+    /// Byte strings known in advance are found only by an exact match.
+    @Test func knownByteStringsMatchExactly() {
+        let known = KnownByteStrings([Array("h2".utf8), Array("http/1.1".utf8), [], Array("h3".utf8)])
+        func index(_ text: String) -> Int? { Array(text.utf8).withUnsafeBytes { known.index(of: $0) } }
+        #expect(index("h2") == 0 && index("http/1.1") == 1 && index("h3") == 3)
+        #expect(index("h") == nil && index("h2c") == nil && index("http/1.0") == nil && index("H2") == nil)
+        #expect(index("") == 2, "the empty string, given, matches exactly")
+        let withoutEmpty = KnownByteStrings([Array("h2".utf8)])
+        #expect(Array("".utf8).withUnsafeBytes { withoutEmpty.index(of: $0) } == nil)
+        #expect(withoutEmpty.index(of: UnsafeRawBufferPointer(start: nil, count: 0)) == nil)
+    }
+
     /// supported_versions: the common lists are taken whole
     /// (`HandshakeParser.commonVersionList`), any other version by version;
     /// either way GREASE removed and the rest in order.
