@@ -640,7 +640,7 @@ struct ByteReader {
     func protocolID() -> String {
         let bytes = unreadBytes
         guard bytes.baseAddress != nil else { return "" }
-        if let known = Self.commonProtocolIDBytes.index(of: bytes) { return Self.commonProtocolIDs[known] }
+        if let known = Self.commonProtocolIDTable.index(of: bytes) { return Self.commonProtocolIDs[known] }
         return printableText()
     }
 
@@ -650,7 +650,7 @@ struct ByteReader {
     ]
     /// Their bytes, compared without a reference count or a UTF-8 view per
     /// name (that loop was two thirds of the lookup).
-    static let commonProtocolIDBytes = KnownByteStrings(commonProtocolIDs.map { Array($0.utf8) })
+    static let commonProtocolIDTable = KnownByteStrings(commonProtocolIDs.map { Array($0.utf8) })
 
     /// Whether a byte of a name from the wire is shown as it is: printable
     /// ASCII but the backslash, which starts the `\xNN` escape any other
