@@ -268,6 +268,15 @@ public struct FlowAnalyzer: Sendable {
         statistics.frames += 1
         advanceClockPerPacket(to: timestamp, observe: observe)
         lastHandledSlot = -1
+        // The usual frame first, without `decode`'s large result (its branch
+        // below handles the same segment the same way).
+        if let segment = decoder.decodeCommon(frame, originalLength: originalLength) {
+            statistics.tcpSegments += 1
+            let fingerprint = payloadFingerprint.flatMap { $0.range == segment.payloadRange ? $0.fingerprint : nil }
+            handle(segment, frame: frame, fingerprint: fingerprint, flowHash: flowHash, timestamp: timestamp, observe: observe)
+            guard let copyAt else { return false }
+            return countCopyInPassing(at: copyAt)
+        }
         switch decoder.decode(frame, originalLength: originalLength) {
         case .success(let segment):
             statistics.tcpSegments += 1
@@ -916,7 +925,7 @@ public struct FrameCopyDetector: Sendable {
     /// agree in every header field and their payloads' fingerprints match.
     public mutating func examine(_ frame: UnsafeRawBufferPointer, originalLength: Int) -> Examined? {
         previousOriginalLength = originalLength
-        guard case .success(let segment) = decoder.decode(frame, originalLength: originalLength) else {
+        guard let segment = segment(of: frame, originalLength: originalLength) else {
             hasPrevious = false
             return nil
         }
@@ -944,7 +953,7 @@ public struct FrameCopyDetector: Sendable {
                             repeatsPrevious: true)
         }
         previousOriginalLength = originalLength
-        guard case .success(let segment) = decoder.decode(frame, originalLength: originalLength) else {
+        guard let segment = segment(of: frame, originalLength: originalLength) else {
             hasPrevious = false
             return nil
         }
@@ -962,6 +971,14 @@ public struct FrameCopyDetector: Sendable {
             ? nil : PayloadFingerprint(of: UnsafeRawBufferPointer(rebasing: frame[segment.payloadRange]))
         let value = fingerprint?.value ?? 0
         return remember(segment, fingerprint: fingerprint, repeats: headersRepeat && value == previousFingerprint)
+    }
+
+    /// The frame's TCP segment, the usual frame by the short path.
+    @inline(__always)
+    private func segment(of frame: UnsafeRawBufferPointer, originalLength: Int) -> TCPSegment? {
+        if let segment = decoder.decodeCommon(frame, originalLength: originalLength) { return segment }
+        guard case .success(let segment) = decoder.decode(frame, originalLength: originalLength) else { return nil }
+        return segment
     }
 
     private mutating func remember(_ segment: TCPSegment, fingerprint: PayloadFingerprint?, repeats: Bool) -> Examined {

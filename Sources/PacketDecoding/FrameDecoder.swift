@@ -178,6 +178,28 @@ public struct FrameDecoder: Sendable {
         self.linkType = linkType
     }
 
+    /// The usual frame alone (untagged IPv4 carrying TCP over Ethernet or
+    /// Linux cooked v2, as `plainIPv4TCP` takes it); nil for any other, which
+    /// `decode` then takes. The same segment `decode` gives, without its
+    /// `Result`: building and handing back that large enum (a failure can
+    /// describe a fragment or another transport) was most of `decode`'s 160
+    /// instructions a packet, and both replay threads decode every packet.
+    public func decodeCommon(_ frame: UnsafeRawBufferPointer, originalLength: Int? = nil) -> TCPSegment? {
+        let offset: Int
+        switch linkType {
+        case LinkType.ethernet:
+            guard frame.count >= 15, frame[12] == 0x08, frame[13] == 0x00 else { return nil }
+            offset = 14
+        case LinkType.linuxCooked2:
+            guard frame.count >= 21, frame[0] == 0x08, frame[1] == 0x00 else { return nil }
+            offset = 20
+        default:
+            return nil
+        }
+        guard frame[offset] >> 4 == 4 else { return nil }
+        return plainIPv4TCP(FrameReader(frame, wireLength: originalLength), offset: offset)
+    }
+
     /// Decodes one frame. `originalLength` is its length on the wire (pcap's
     /// `len`); when it exceeds the captured bytes the segment reports the
     /// payload it is missing rather than treating the lengths as malformed.

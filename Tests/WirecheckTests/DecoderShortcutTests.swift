@@ -8,7 +8,9 @@ import Testing
 /// shared corpus as recorded, and each of their Ethernet and cooked frames
 /// with header bytes changed and cut short (lengths, header lengths, flags,
 /// fragment fields, protocol, snapshot length), where the shortcut must step
-/// aside and leave the general path to name the failure.
+/// aside and leave the general path to name the failure. `decodeCommon`,
+/// the usual frame without `decode`'s result, likewise: the same segment,
+/// or nil and `decode` takes the frame.
 @Suite struct DecoderShortcutTests {
     static func captures() -> [URL] {
         var urls: [URL] = []
@@ -21,7 +23,7 @@ import Testing
 
     @Test func shortcutAgreesWithTheGeneralPath() throws {
         var generator = SystemRandomNumberGenerator()
-        var frames = 0, decoded = 0, mutants = 0
+        var frames = 0, decoded = 0, mutants = 0, common = 0
         for url in Self.captures() {
             guard let source = try? PacketSource.openFile(url.path) else { continue }
             let decoder = FrameDecoder(linkType: source.linkType)
@@ -36,13 +38,18 @@ import Testing
                             let fast = decoder.decode(frame, originalLength: wire)
                             let general = decoder.decodeGenerally(frame, originalLength: wire)
                             #expect(fast == general, "\(url.lastPathComponent) frame \(frames)")
+                            if let segment = decoder.decodeCommon(frame, originalLength: wire) {
+                                common += 1
+                                #expect(general == .success(segment), "\(url.lastPathComponent) frame \(frames)")
+                            }
                         }
                     }
                     check(original, packet.originalLength)
                     guard let ip = ipOffset, original.count > ip + 40 else { continue }
                     if case .success = original.withUnsafeBytes({ decoder.decode($0, originalLength: packet.originalLength) }) { decoded += 1 }
                     // Header fields that decide, and cuts at every header boundary.
-                    let positions = [ip, ip + 2, ip + 3, ip + 6, ip + 7, ip + 9, ip + 20 + 12, ip + 20 + 13]
+                    let linkType = source.linkType == LinkType.ethernet ? 12 : 0
+                    let positions = [linkType, linkType + 1, ip, ip + 2, ip + 3, ip + 6, ip + 7, ip + 9, ip + 20 + 12, ip + 20 + 13]
                     for _ in 0..<4 {
                         var mutant = original
                         let at = positions.randomElement(using: &generator) ?? ip
@@ -60,9 +67,10 @@ import Testing
                 }
             }
         }
-        print("DecoderShortcutTests: \(frames) frames and \(mutants) changed or cut ones compared; \(decoded) Ethernet or cooked frames decoded as TCP")
+        print("DecoderShortcutTests: \(frames) frames and \(mutants) changed or cut ones compared; \(decoded) Ethernet or cooked frames decoded as TCP, \(common) frames by decodeCommon")
         // The committed captures alone (no corpus, as in a fresh clone) hold 814 frames.
         #expect(frames > 500)
         #expect(decoded > 100)
+        #expect(common > 100)
     }
 }
