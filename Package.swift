@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "VerdictPolicy", dependencies: ["PacketDecoding", "PayloadClassification"], swiftSettings: settings),
         .target(
             name: "FlowAnalysis",
-            dependencies: ["PacketDecoding", "StreamReassembly", "PayloadClassification", "VerdictPolicy"],
+            dependencies: ["CacheHints", "PacketDecoding", "StreamReassembly", "PayloadClassification", "VerdictPolicy"],
             swiftSettings: settings
         ),
         .target(name: "Reporting", dependencies: ["VerdictPolicy", "PayloadClassification", "PacketDecoding"], swiftSettings: settings),
