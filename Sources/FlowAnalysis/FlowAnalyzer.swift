@@ -202,6 +202,13 @@ public struct FlowAnalyzer: Sendable {
     /// Flows being tracked now (a translated flow's second key is not another flow).
     public var openFlows: Int { index.count - translatedKeys }
 
+    /// Asks for the memory where the flow of a coming segment whose hash is
+    /// `flowHash` will be looked up (a hint; see `flowHash(of:)`).
+    @inline(__always)
+    public func prefetchLookup(flowHash: UInt32) {
+        index.prefetch(hash: flowHash)
+    }
+
     /// Takes one captured frame. Reports of flows that became final are passed to `emit`.
     public mutating func process(
         frame: UnsafeRawBufferPointer, originalLength: Int, timestamp: Int64,

@@ -1,3 +1,4 @@
+import CacheHints
 /// Flow hash to flow-table slot: open addressing with linear probing over
 /// 8-byte entries, each 32 bits of the key's hash and the slot.
 ///
@@ -44,6 +45,14 @@ struct FlowIndex {
     private static func hash(of entry: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: entry >> 32) }
 
     private static func slot(of entry: UInt64) -> Int { Int(UInt32(truncatingIfNeeded: entry)) }
+
+    /// Asks for the cache line where a lookup of `hash` starts (a hint).
+    @inline(__always)
+    func prefetch(hash: UInt32) {
+        entries.withUnsafeBufferPointer { table in
+            if let base = table.baseAddress { wirecheck_prefetch(base + (Int(hash) & mask)) }
+        }
+    }
 
     /// The slot whose hash is `hash` and which `matches` confirms, if any.
     func slot(hash: UInt32, where matches: (Int) -> Bool) -> Int? {

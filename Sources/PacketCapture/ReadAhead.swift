@@ -200,6 +200,16 @@ public final class ReadAhead: @unchecked Sendable {
         }
     }
 
+    /// The note of the packet `distance` packets after the one `next()`
+    /// returned last, if it is in the batch at hand: for a caller that asks
+    /// for memory it will need then.
+    @inline(__always)
+    public func note(ahead distance: Int) -> FrameNote? {
+        let index = position - 1 + distance
+        guard index < currentCount, let records = currentRecords else { return nil }
+        return records[index].note
+    }
+
     /// Starts reading; false if no thread could be made (then read `source` directly).
     public func start() -> Bool {
         guard !running else { return true }

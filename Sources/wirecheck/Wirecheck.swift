@@ -567,6 +567,14 @@ struct Wirecheck: ParsableCommand {
                 switch ahead._withUnsafeGuaranteedRef({ $0.next() }) {
                 case .packet(let packet):
                     packets += 1
+                    // The flow index's line for the packet four ahead, by the
+                    // hash the reading thread noted: the index is larger than
+                    // the cache, and its first load was a third of the flow
+                    // lookup's time (perf). (The whole state too cost more
+                    // than it saved, as stop 18 found.)
+                    if let hash = ahead._withUnsafeGuaranteedRef({ $0.note(ahead: 4) })?.flowHash {
+                        analyzer.prefetchLookup(flowHash: hash)
+                    }
                     guard let note = packet.note else {
                         analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
                                          timestamp: packet.timestampNanoseconds, observe: observe)

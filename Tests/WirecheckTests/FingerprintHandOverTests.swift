@@ -126,6 +126,36 @@ import VerdictPolicy
         #expect(MemoryLayout<FrameNote>.size <= 32)
     }
 
+    /// A note looked at ahead (`note(ahead:)`, for prefetching) is the note
+    /// that packet then comes back with, or nil past the batch at hand.
+    @Test(arguments: [(300, 3, 2), (1 << 20, 4096, 6)])
+    func notesAheadAreTheComingPacketsNotes(shape: (bytes: Int, records: Int, count: Int)) throws {
+        let path = TestSupport.capturesDirectory.appendingPathComponent("crafted-protocols.pcap").path
+        let reader = ReadAhead(source: try PacketSource.openFile(path), batchBytes: shape.bytes, batchRecords: shape.records,
+                               batchCount: shape.count) { packet, _ in
+            FrameNote(offset: 0, count: Int32(packet.bytes.count), value: packet.bytes.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1) })
+        }
+        #expect(reader.start())
+        var notes: [FrameNote?] = []
+        var peeked: [(index: Int, note: FrameNote)] = []
+        reading: while true {
+            switch reader.next() {
+            case .packet(let packet):
+                notes.append(packet.note)
+                for distance in [1, 3] {
+                    if let note = reader.note(ahead: distance) { peeked.append((notes.count - 1 + distance, note)) }
+                }
+            case .timeout: continue
+            case .end, .failed: break reading
+            }
+        }
+        reader.stop()
+        #expect(peeked.count > notes.count / 2)
+        for (index, note) in peeked {
+            #expect(index < notes.count && notes[index] == note, "packet \(index)")
+        }
+    }
+
     /// The reading thread's note for a packet comes back with that packet,
     /// however the packets fall across batches.
     @Test(arguments: [(1, 1, 2), (300, 3, 2), (1 << 20, 4096, 6)])
