@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CacheHints
 import PacketDecoding
 import PayloadClassification
 import StreamReassembly
@@ -441,7 +440,7 @@ public struct FlowAnalyzer: Sendable {
                 guard Self.elapsed(from: entry.closedAt, to: now) >= configuration.closeLingerNanoseconds else { break }
                 closingHead += 1
                 if closingHead + Self.summingUpLead <= closing.count {
-                    prefetchState(inSlot: closing[closingHead + Self.summingUpLead - 1].slot)
+                    slots.prefetch(closing[closingHead + Self.summingUpLead - 1].slot)
                 }
                 finalize(entry.slot, end: .closed, observe: observe)
             }
@@ -472,18 +471,6 @@ public struct FlowAnalyzer: Sendable {
     /// instructions, time enough for the next states' lines to arrive.
     static let summingUpLead = 2
 
-    /// Asks for every cache line of the state in `slot` (a hint: nothing
-    /// happens if the slot is empty, and no result depends on it).
-    @inline(__always)
-    private func prefetchState(inSlot slot: Int) {
-        guard let state = slots.stateForReading(at: slot) else { return }
-        let start = UnsafeRawPointer(state)
-        var offset = 0
-        while offset < FlowTable.stride {
-            wirecheck_prefetch(start + offset)
-            offset += 64
-        }
-    }
 
     /// Marks every open flow as having been open while the kernel dropped packets.
     public mutating func noteDrops() {
@@ -504,7 +491,7 @@ public struct FlowAnalyzer: Sendable {
             .filter { activity[$0].occupied }
             .sorted { activity[$0].firstSeen < activity[$1].firstSeen }
         for (position, slot) in remaining.enumerated() {
-            if position + Self.summingUpLead < remaining.count { prefetchState(inSlot: remaining[position + Self.summingUpLead]) }
+            if position + Self.summingUpLead < remaining.count { slots.prefetch(remaining[position + Self.summingUpLead]) }
             let end: FlowEnd = activity[slot].closedAt == nil ? .captureEnded : .closed
             finalize(slot, end: end, observe: observe)
         }

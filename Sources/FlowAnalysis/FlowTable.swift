@@ -1,3 +1,5 @@
+import CacheHints
+
 /// The flow table's states, in one block of memory: a slot holds a state
 /// only while a flow occupies it, and a state is reached through a pointer
 /// to where it lies.
@@ -105,6 +107,19 @@ struct FlowTable: Sendable {
     func stateForReading(at slot: Int) -> UnsafePointer<FlowState>? {
         guard isOccupied(slot) else { return nil }
         return UnsafePointer(storage.base + slot)
+    }
+
+    /// Asks for every cache line of the state in `slot` (a hint: nothing
+    /// happens if the slot is empty, and no result depends on it).
+    @inline(__always)
+    func prefetch(_ slot: Int) {
+        guard isOccupied(slot) else { return }
+        let start = UnsafeRawPointer(storage.base + slot)
+        var offset = 0
+        while offset < Self.stride {
+            wirecheck_prefetch(start + offset)
+            offset += 64
+        }
     }
 
     /// Puts the state `make` builds in a new slot at the end (the storage
