@@ -12,4 +12,13 @@ extern int pthread_setname_np(pthread_t thread, const char *name);
 static inline int wirecheck_name_this_thread(const char *name) {
     return pthread_setname_np(pthread_self(), name);
 }
+/* Puts the calling thread in SCHED_BATCH (Linux): the scheduler does not
+ * let it preempt a running thread when it wakes. 0, or -1 and errno.
+ * Defined here: glibc's <sched.h> shows SCHED_BATCH only to _GNU_SOURCE
+ * builds, and Swift does not import sched_param's use. */
+#include <sched.h>
+static inline int wirecheck_batch_schedule_this_thread(void) {
+    struct sched_param parameter = { .sched_priority = 0 };
+    return sched_setscheduler(0, 3 /* SCHED_BATCH */, &parameter);
+}
 #endif

@@ -12,6 +12,14 @@ import Musl
 ///
 /// Plain pthreads rather than Dispatch or Swift concurrency: the reading and
 /// reporting loops block on condition variables by design and must own a thread.
+///
+/// The thread runs in Linux's SCHED_BATCH class (if the system allows it):
+/// both users are a replay's helpers, woken hundreds of times a second by
+/// the analysing thread, which binds the replay. As ordinary threads each
+/// wake-up preempted the analysing thread on its own processor (perf's
+/// scheduler events: 847 preemptions at the report hand-over in one replay
+/// of the benchmark capture); a batch thread waits for a free processor or
+/// the next tick instead.
 public func startBackgroundThread(name: String, _ body: @escaping () -> Void) -> pthread_t? {
     final class Box {
         let name: String
@@ -24,6 +32,7 @@ public func startBackgroundThread(name: String, _ body: @escaping () -> Void) ->
         guard let context else { return nil }
         let box = Unmanaged<Box>.fromOpaque(context).takeRetainedValue()
         _ = wirecheck_name_this_thread(box.name)
+        _ = wirecheck_batch_schedule_this_thread()
         box.body()
         return nil
     }, context)
