@@ -439,9 +439,9 @@ public struct FlowAnalyzer: Sendable {
                 // Close times grow with packet time; a later one is not due if this one is not.
                 guard Self.elapsed(from: entry.closedAt, to: now) >= configuration.closeLingerNanoseconds else { break }
                 closingHead += 1
-                if closingHead + Self.summingUpLead <= closing.count {
-                    slots.prefetch(closing[closingHead + Self.summingUpLead - 1].slot)
-                }
+                let far = closingHead - 1 + Self.summingUpLead, near = closingHead - 1 + Self.summingUpLead / 2
+                prepareSummingUp(farSlot: far < closing.count ? closing[far].slot : nil,
+                                 nearSlot: near < closing.count ? closing[near].slot : nil)
                 finalize(entry.slot, end: .closed, observe: observe)
             }
             if closingHead > 1_024, closingHead * 2 > closing.count {
@@ -469,8 +469,23 @@ public struct FlowAnalyzer: Sendable {
     /// another (perf: the summing-up's functions took several times their
     /// share of the instructions). Summing one up takes a few thousand
     /// instructions, time enough for the next states' lines to arrive.
-    static let summingUpLead = 2
+    static let summingUpLead = 4
 
+    /// Before a flow is summed up: asks for the state of the flow
+    /// `summingUpLead` flows on (`farSlot`), and for the flow index's line
+    /// of the one half as far (`nearSlot`), whose state has arrived by then
+    /// and names its key. Removing a finished flow from the index waited on
+    /// that line: with the states prefetched, that one load had 73 % of
+    /// `finalize`'s own perf samples. Mutating, though it changes nothing:
+    /// a non-mutating method called here was handed a copy of the whole
+    /// analyser (see `FlowTable.prefetch`).
+    @inline(__always)
+    private mutating func prepareSummingUp(farSlot: Int?, nearSlot: Int?) {
+        if let farSlot { slots.prefetch(farSlot) }
+        if let nearSlot, let state = slots.stateForReading(at: nearSlot) {
+            index.prefetch(hash: FlowKey(state.pointee.client, state.pointee.server, tunnel: state.pointee.tunnel).indexHash)
+        }
+    }
 
     /// Marks every open flow as having been open while the kernel dropped packets.
     public mutating func noteDrops() {
@@ -491,7 +506,8 @@ public struct FlowAnalyzer: Sendable {
             .filter { activity[$0].occupied }
             .sorted { activity[$0].firstSeen < activity[$1].firstSeen }
         for (position, slot) in remaining.enumerated() {
-            if position + Self.summingUpLead < remaining.count { slots.prefetch(remaining[position + Self.summingUpLead]) }
+            let far = position + Self.summingUpLead, near = position + Self.summingUpLead / 2
+            prepareSummingUp(farSlot: far < remaining.count ? remaining[far] : nil, nearSlot: near < remaining.count ? remaining[near] : nil)
             let end: FlowEnd = activity[slot].closedAt == nil ? .captureEnded : .closed
             finalize(slot, end: end, observe: observe)
         }
