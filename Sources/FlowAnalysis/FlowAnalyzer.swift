@@ -1013,7 +1013,7 @@ public struct FrameCopyDetector: Sendable {
     /// The frame's TCP segment, the usual frame by the short path.
     @inline(__always)
     private func segment(of frame: UnsafeRawBufferPointer, originalLength: Int) -> TCPSegment? {
-        if let segment = decoder.decodeCommon(frame, originalLength: originalLength) { return segment }
+        if let segment = decoder.decodeCommonOutOfLine(frame, originalLength: originalLength) { return segment }
         guard case .success(let segment) = decoder.decode(frame, originalLength: originalLength) else { return nil }
         return segment
     }
