@@ -10,7 +10,12 @@ func decodeOneFrame(_ data: UnsafeRawBufferPointer) {
     let linkType = types[Int(selector) % types.count]
     let frame = input.rest()
     let decoder = FrameDecoder(linkType: linkType)
-    switch decoder.decode(frame, originalLength: frame.count + Int(missing)) {
+    let decoded = decoder.decode(frame, originalLength: frame.count + Int(missing))
+    // The short path for the usual frame gives what the full decoder gives, or nothing.
+    if let common = decoder.decodeCommon(frame, originalLength: frame.count + Int(missing)) {
+        precondition(decoded == .success(common), "decodeCommon disagrees with decode")
+    }
+    switch decoded {
     case .success(let segment):
         // A decoded payload must lie inside the frame it came from.
         precondition(segment.payloadRange.lowerBound >= 0 && segment.payloadRange.upperBound <= frame.count,
