@@ -15,7 +15,7 @@ static inline int wirecheck_name_this_thread(const char *name) {
 /* Puts the calling thread in SCHED_BATCH (Linux): the scheduler does not
  * let it preempt a running thread when it wakes. 0, or -1 and errno.
  * Defined here: glibc's <sched.h> shows SCHED_BATCH only to _GNU_SOURCE
- * builds, and Swift does not import sched_param's use. */
+ * builds. */
 #include <sched.h>
 static inline int wirecheck_batch_schedule_this_thread(void) {
     struct sched_param parameter = { .sched_priority = 0 };

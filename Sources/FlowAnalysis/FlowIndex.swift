@@ -1,4 +1,5 @@
 import CacheHints
+
 /// Flow hash to flow-table slot: open addressing with linear probing over
 /// 8-byte entries, each 32 bits of the key's hash and the slot.
 ///

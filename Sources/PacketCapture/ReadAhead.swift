@@ -200,13 +200,13 @@ public final class ReadAhead: @unchecked Sendable {
         }
     }
 
-    /// The note of the packet `distance` packets after the one `next()`
-    /// returned last, if it is in the batch at hand: for a caller that asks
-    /// for memory it will need then.
+    /// The note of the packet `distance` packets (1 or more) after the one
+    /// `next()` returned last, if it is in the batch at hand: for a caller
+    /// that asks for memory it will need then. Only the consumer may call it.
     @inline(__always)
     public func note(ahead distance: Int) -> FrameNote? {
         let index = position - 1 + distance
-        guard index < currentCount, let records = currentRecords else { return nil }
+        guard distance > 0, index >= 0, index < currentCount, let records = currentRecords else { return nil }
         return records[index].note
     }
 

@@ -145,6 +145,8 @@ import VerdictPolicy
                 for distance in [1, 3] {
                     if let note = reader.note(ahead: distance) { peeked.append((notes.count - 1 + distance, note)) }
                 }
+                // Not ahead: nothing.
+                #expect(reader.note(ahead: 0) == nil && reader.note(ahead: -5) == nil)
             case .timeout: continue
             case .end, .failed: break reading
             }
