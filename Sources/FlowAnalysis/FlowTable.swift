@@ -109,12 +109,19 @@ struct FlowTable: Sendable {
         return UnsafePointer(storage.base + slot)
     }
 
+    /// Where `prefetch` starts for `slot`: its state's first byte, nil when
+    /// the slot holds none (nothing is asked for then).
+    @inline(__always)
+    func prefetchStart(_ slot: Int) -> UnsafeRawPointer? {
+        guard isOccupied(slot) else { return nil }
+        return UnsafeRawPointer(storage.base + slot)
+    }
+
     /// Asks for every cache line of the state in `slot` (a hint: nothing
     /// happens if the slot is empty, and no result depends on it).
     @inline(__always)
     func prefetch(_ slot: Int) {
-        guard isOccupied(slot) else { return }
-        let start = UnsafeRawPointer(storage.base + slot)
+        guard let start = prefetchStart(slot) else { return }
         var offset = 0
         while offset < Self.stride {
             wirecheck_prefetch(start + offset)

@@ -569,7 +569,7 @@ struct Wirecheck: ParsableCommand {
                     packets += 1
                     // The flow index's line for the packet four ahead, by the
                     // hash the reading thread noted: the index is larger than
-                    // the cache, and its first load was a third of the flow
+                    // the cache, and its first load was 29 % of the flow
                     // lookup's time (perf). (The whole state too cost more
                     // than it saved, as stop 18 found.)
                     if let hash = ahead._withUnsafeGuaranteedRef({ $0.note(ahead: 4) })?.flowHash {

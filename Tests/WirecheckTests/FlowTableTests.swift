@@ -40,13 +40,19 @@ import Testing
     }
 
     /// A copy of the table (as of the analyser, a value) has its own states.
-    /// A prefetch is a hint on any slot: occupied, emptied, never handed
-    /// out, negative; it changes no state and shares none with a copy.
+    /// A prefetch asks for an occupied slot's own state and for nothing
+    /// else (emptied, never handed out, negative slots); it changes no state
+    /// and shares none with a copy.
     @Test func prefetchingAnySlotChangesNothing() {
         var table = FlowTable(reservingCapacity: 4)
         for n in 0..<5 { _ = table.append { Self.state(n) } }
         table.remove(3)
         let copy = table
+        for slot in [0, 1, 2, 4] {
+            #expect(table.prefetchStart(slot) == table.stateForReading(at: slot).map { UnsafeRawPointer($0) }, "slot \(slot)")
+            #expect(table.prefetchStart(slot) != nil)
+        }
+        for slot in [-1, 3, 5, 1_000, Int.max] { #expect(table.prefetchStart(slot) == nil, "slot \(slot)") }
         for slot in [-1, 0, 3, 4, 5, 1_000, Int.max] { table.prefetch(slot) }
         for n in [0, 1, 2, 4] { #expect(Self.client(table, n) == UInt16(1_000 + n)) }
         #expect(!table.isOccupied(3) && table.count == 5)
