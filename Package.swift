@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(
             name: "WirecheckTests",
             dependencies: [
-                "PacketCapture", "PacketDecoding", "StreamReassembly", "PayloadClassification",
+                "CacheHints", "PacketCapture", "PacketDecoding", "StreamReassembly", "PayloadClassification",
                 "VerdictPolicy", "FlowAnalysis", "Reporting",
             ],
             swiftSettings: settings

@@ -44,8 +44,12 @@ public final class ReadAhead: @unchecked Sendable {
         /// How reading ended after this batch's packets, if it did.
         @exclusivity(unchecked) var ending: ReadResult?
 
+        /// Packets copied with non-temporal stores, each from a 64-byte line
+        /// (see `ReadAhead.init`'s `streamsPackets`); set while the batch is empty.
+        @exclusivity(unchecked) var streams = false
+
         init(bytes: Int, records capacity: Int) {
-            storage = .allocate(byteCount: bytes, alignment: 16)
+            storage = .allocate(byteCount: bytes, alignment: 64)
             recordCapacity = max(capacity, 1)
             records = .allocate(capacity: recordCapacity)
         }
@@ -70,14 +74,20 @@ public final class ReadAhead: @unchecked Sendable {
         func append(_ packet: CapturedPacket, note: FrameNote?) -> Bool {
             let count = packet.bytes.count
             guard recordCount < recordCapacity else { return false }
-            if count > storage.count - used {
+            // Streamed, a packet takes whole lines.
+            let size = streams ? wirecheck_streamed_size(count) : count
+            if size > storage.count - used {
                 // A packet larger than an empty batch gets a batch of its size.
                 guard used == 0, recordCount == 0 else { return false }
                 storage.deallocate()
-                storage = .allocate(byteCount: count, alignment: 16)
+                storage = .allocate(byteCount: size, alignment: 64)
             }
             if count > 0, let source = packet.bytes.baseAddress, let target = storage.baseAddress {
-                (target + used).copyMemory(from: source, byteCount: count)
+                if streams {
+                    wirecheck_copy_streaming(target + used, source, count)
+                } else {
+                    (target + used).copyMemory(from: source, byteCount: count)
+                }
                 lastRecordBytes = UnsafeRawBufferPointer(start: target + used, count: count)
             } else {
                 lastRecordBytes = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -85,7 +95,7 @@ public final class ReadAhead: @unchecked Sendable {
             (records + recordCount).initialize(to: Record(offset: used, count: count, originalLength: packet.originalLength,
                                                           timestampNanoseconds: packet.timestampNanoseconds, note: note))
             recordCount += 1
-            used += count
+            used += size
             return true
         }
 
@@ -109,6 +119,10 @@ public final class ReadAhead: @unchecked Sendable {
     private let notesCopies: Bool
     private let batchBytes: Int
     private let batchRecords: Int
+    private let streamsPackets: Bool
+    /// Only the reading thread touches these.
+    private var chooser: CopyModeChooser
+    private var unfilledBatches: Int
 
     private var mutex = pthread_mutex_t()
     private var changed = pthread_cond_t()
@@ -151,11 +165,24 @@ public final class ReadAhead: @unchecked Sendable {
     ///     not handed over when the packet before it is in the same batch
     ///     with a note that holds no copy yet: that note takes its time
     ///     (`copyTimestampNanoseconds`). Others are handed over as they are.
+    ///   - streamsPackets: packets may be copied into the batches with
+    ///     non-temporal stores (x86-64), each from a 64-byte line, batch by
+    ///     batch where `CopyModeChooser` finds it cheaper. A batch's memory
+    ///     was last read on the analysing thread's processor; written the
+    ///     usual way, each line is first fetched from there for ownership,
+    ///     and with that processor far away the reading thread's stores wait
+    ///     on those fetches (in perf, its hottest instructions were then
+    ///     stores just after the copy). `note` is then given no previous
+    ///     packet (read back at once it would come from memory): for notes
+    ///     that do not compare.
     public init(
         source: PacketSource, batchBytes: Int = 1 << 20, batchRecords: Int = 4096, batchCount: Int = 6,
         note: (@Sendable (CapturedPacket, _ previous: UnsafeRawBufferPointer?) -> FrameNote?)? = nil, notesCopies: Bool = false,
-        writesAhead: Bool = false
+        writesAhead: Bool = false, streamsPackets: Bool = false, chooser: CopyModeChooser = CopyModeChooser()
     ) {
+        self.streamsPackets = streamsPackets
+        self.chooser = chooser
+        unfilledBatches = max(batchCount, 2)
         self.source = source
         self.writesAhead = writesAhead
         self.note = note
@@ -289,6 +316,8 @@ public final class ReadAhead: @unchecked Sendable {
         // after it is copied.
         var carried: (packet: CapturedPacket, note: FrameNote?)?
         while let batch = takeFree() {
+            batch.streams = streamsPackets && chooser.streamsNext
+            let started = streamsPackets ? Self.threadCPUNanoseconds() : 0
             // Whether the last packet read is the batch's last record.
             var previousStored = false
             if let (packet, note) = carried {
@@ -302,7 +331,7 @@ public final class ReadAhead: @unchecked Sendable {
                 switch result {
                 case .packet(let packet):
                     // Computed once: a packet carried to the next batch keeps it.
-                    let packetNote = note?(packet, previousStored ? batch.lastRecordBytes : nil)
+                    let packetNote = note?(packet, previousStored && !batch.streams ? batch.lastRecordBytes : nil)
                     if notesCopies, let packetNote, packetNote.repeatsPrevious, batch.noteCopy(timestampNanoseconds: packet.timestampNanoseconds) {
                         previousStored = false
                         continue
@@ -321,8 +350,24 @@ public final class ReadAhead: @unchecked Sendable {
                     return
                 }
             }
+            // A batch's first filling also faults its pages in: not counted.
+            if streamsPackets {
+                if unfilledBatches > 0 {
+                    unfilledBatches -= 1
+                } else {
+                    chooser.record(nanoseconds: Self.threadCPUNanoseconds() - started, bytes: batch.used)
+                }
+            }
             publish(batch)
         }
+    }
+
+    /// The calling thread's CPU time: what filling a batch cost it, however
+    /// long it was preempted meanwhile.
+    private static func threadCPUNanoseconds() -> Int {
+        var time = timespec()
+        guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time) == 0 else { return 0 }
+        return time.tv_sec &* 1_000_000_000 &+ time.tv_nsec
     }
 
     /// A free batch, or nil once stopping.
@@ -335,6 +380,8 @@ public final class ReadAhead: @unchecked Sendable {
     }
 
     private func publish(_ batch: Batch) {
+        // Streamed stores are weakly ordered: they land before the batch is handed over.
+        if batch.streams { wirecheck_store_fence() }
         pthread_mutex_lock(&mutex)
         filled.append(batch)
         pthread_cond_broadcast(&changed)

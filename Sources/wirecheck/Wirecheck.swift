@@ -546,9 +546,12 @@ struct Wirecheck: ParsableCommand {
 
         // libpcap's read loop is a third or more of a replay's time.
         // `-c` counts every packet: copies are then handed over one by one.
+        // Packets may be streamed into the batches (`CopyModeChooser`) where
+        // the notes need not read the packet before back (not `-i any`'s).
         let readAhead = threaded
             ? ReadAhead(source: source, note: Self.frameNotes(linkType: source.linkType), notesCopies: count == nil,
-                        writesAhead: count == nil && duration == nil) : nil
+                        writesAhead: count == nil && duration == nil,
+                        streamsPackets: !FrameCopyDetector(linkType: source.linkType).comparesPreviousFrame) : nil
         // Without it, this loop recognises copies itself.
         var copies = FrameCopyDetector(linkType: source.linkType)
         // Kept alive by `readAhead` (stopped after the loop); used unretained,

@@ -1,3 +1,4 @@
+import CacheHints
 import Foundation
 import PacketCapture
 import Testing
@@ -35,13 +36,32 @@ import Testing
     /// packet larger than a batch), a few packets, the default.
     static let shapes: [(bytes: Int, records: Int, count: Int)] = [(1, 1, 2), (300, 3, 2), (4_000, 7, 3), (1 << 20, 4096, 6)]
 
-    @Test(arguments: 0..<shapes.count) func sameAsReadingDirectly(shape: Int) throws {
+    enum Copying: CaseIterable { case usual, streamed, chosen }
+
+    /// Copied the usual way, streamed (`streamsPackets`, each packet from a
+    /// line of its own, padded to whole lines), and each way in turn as a
+    /// chooser that tries both on every other batch has it.
+    @Test(arguments: 0..<shapes.count, Copying.allCases) func sameAsReadingDirectly(shape: Int, copying: Copying) throws {
         let direct = Self.drain(try PacketSource.openFile(Self.capture).next)
         #expect(direct.packets.count > 100)
         let (bytes, records, count) = Self.shapes[shape]
-        let reader = ReadAhead(source: try PacketSource.openFile(Self.capture), batchBytes: bytes, batchRecords: records, batchCount: count)
+        let chooser = switch copying {
+        case .usual: CopyModeChooser(always: false)
+        case .streamed: CopyModeChooser(always: true)
+        case .chosen: CopyModeChooser(trial: 1_000_000, stretch: 0)
+        }
+        let reader = ReadAhead(source: try PacketSource.openFile(Self.capture), batchBytes: bytes, batchRecords: records, batchCount: count,
+                               streamsPackets: copying != .usual, chooser: chooser)
         #expect(reader.start())
-        let ahead = Self.drain(reader.next)
+        var misaligned = 0
+        let ahead = Self.drain {
+            let result = reader.next()
+            if case .packet(let packet) = result, let start = packet.bytes.baseAddress, Int(bitPattern: start) % 64 != 0 { misaligned += 1 }
+            return result
+        }
+        // Streamed, every packet starts a line; copied back to back, several
+        // to a batch, most do not.
+        if copying == .streamed { #expect(misaligned == 0) } else if records > 1 { #expect(misaligned > 0) }
         reader.stop()
         #expect(ahead.ending == direct.ending)
         #expect(ahead.packets.count == direct.packets.count)
@@ -59,12 +79,40 @@ import Testing
 
         let direct = Self.drain(try PacketSource.openFile(url.path).next)
         #expect(direct.ending.hasPrefix("failed"))
-        let reader = ReadAhead(source: try PacketSource.openFile(url.path), batchBytes: 2_000, batchRecords: 5, batchCount: 2)
-        #expect(reader.start())
-        let ahead = Self.drain(reader.next)
-        reader.stop()
-        #expect(ahead.ending == direct.ending)
-        #expect(ahead.packets == direct.packets)
+        for streams in [false, true] {
+            let reader = ReadAhead(source: try PacketSource.openFile(url.path), batchBytes: 2_000, batchRecords: 5, batchCount: 2,
+                                   streamsPackets: streams, chooser: CopyModeChooser(always: streams))
+            #expect(reader.start())
+            let ahead = Self.drain(reader.next)
+            reader.stop()
+            #expect(ahead.ending == direct.ending)
+            #expect(ahead.packets == direct.packets)
+        }
+    }
+
+    /// The streamed copy writes every byte and zeroes the last line's rest,
+    /// for every length up to a few lines and every source alignment.
+    @Test func aStreamedCopyIsExactAndPadded() {
+        let source = (0..<400).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        let target = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 64)
+        defer { target.deallocate() }
+        var wrong = 0
+        for length in 0...260 {
+            for offset in 0..<17 {
+                target.initializeMemory(as: UInt8.self, repeating: 0xEE)
+                source.withUnsafeBytes { bytes in
+                    wirecheck_copy_streaming(target.baseAddress!, bytes.baseAddress! + offset, length)
+                }
+                wirecheck_store_fence()
+                let padded = wirecheck_streamed_size(length)
+                if padded % 64 != 0 || padded < length || padded >= length + 64 { wrong += 1 }
+                if Array(target[0..<length]) != Array(source[offset..<offset + length]) { wrong += 1 }
+                if target[length..<padded].contains(where: { $0 != 0 }) { wrong += 1 }
+                // Nothing past the whole lines is written.
+                if target[padded...].contains(where: { $0 != 0xEE }) { wrong += 1 }
+            }
+        }
+        #expect(wrong == 0)
     }
 
     /// The bundled capture opened to be read, writing what is read to a new

@@ -6,4 +6,61 @@
 static inline void wirecheck_prefetch(const void *address) {
     __builtin_prefetch(address, 0, 3);
 }
+#include <stddef.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
+/* Bytes a streamed copy writes for `count` bytes: whole 64-byte lines. */
+static inline size_t wirecheck_streamed_size(size_t count) {
+    return (count + 63) & ~(size_t)63;
+}
+
+/* Copies `count` bytes from `source` to `target`, which must be 64-byte
+ * aligned with room for wirecheck_streamed_size(count) bytes (the last
+ * line's bytes past `count` are zeroed), with non-temporal stores on x86-64:
+ * the lines are written to memory without first being fetched for
+ * ownership, which for memory last read by another processor is a wait on
+ * that processor for every line. Other architectures copy with memcpy. The
+ * stores are weakly ordered: wirecheck_store_fence() before handing the
+ * bytes to another thread. */
+static inline void wirecheck_copy_streaming(void *target, const void *source, size_t count) {
+#if defined(__x86_64__)
+    __m128i *to = (__m128i *)target;
+    const char *from = (const char *)source;
+    size_t whole = count & ~(size_t)63;
+    for (size_t i = 0; i < whole; i += 64, to += 4) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(from + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(from + i + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(from + i + 32));
+        __m128i d = _mm_loadu_si128((const __m128i *)(from + i + 48));
+        _mm_stream_si128(to, a);
+        _mm_stream_si128(to + 1, b);
+        _mm_stream_si128(to + 2, c);
+        _mm_stream_si128(to + 3, d);
+    }
+    if (whole < count) {
+        __attribute__((aligned(16))) char line[64] = {0};
+        memcpy(line, from + whole, count - whole);
+        const __m128i *l = (const __m128i *)line;
+        _mm_stream_si128(to, _mm_load_si128(l));
+        _mm_stream_si128(to + 1, _mm_load_si128(l + 1));
+        _mm_stream_si128(to + 2, _mm_load_si128(l + 2));
+        _mm_stream_si128(to + 3, _mm_load_si128(l + 3));
+    }
+#else
+    memcpy(target, source, count);
+    memset((char *)target + count, 0, wirecheck_streamed_size(count) - count);
+#endif
+}
+
+/* Orders the streamed stores before any later store (the hand-over). */
+static inline void wirecheck_store_fence(void) {
+#if defined(__x86_64__)
+    _mm_sfence();
+#else
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+#endif
+}
 #endif
