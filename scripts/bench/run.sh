@@ -28,6 +28,9 @@ out=scripts/bench/out
 mkdir -p "$out"
 swift build -c release --product wirecheck >&2
 cc -O2 -o "$out/pcap-floor" scripts/bench/pcap-floor.c -lpcap
+# How far apart the two processors are, before and after the runs (see core-distance.c).
+cc -O2 -pthread -o "$out/core-distance" scripts/bench/core-distance.c
+distance_before=$("$out/core-distance" 2>&1 || true)
 capture=$out/mix-$flows-$link.$format
 [[ -f $capture ]] || python3 scripts/bench/gen-capture.py mix "$capture" "$flows" Captures/permissive.pcap \
   --link "$link" --format "$format" --bulk
@@ -106,6 +109,8 @@ if median["tcpdump"] < median["floor"]:
     print(f"WARNING: tcpdump ({median['tcpdump']:.3f} s) beat the floor ({median['floor']:.3f} s): "
           "the floor is not minimal, its ratios are not to be trusted")
 PY
+
+echo "before the runs, $distance_before; after them, $("$out/core-distance" 2>&1 || true)"
 
 # The ratio that matters, measured so that drift on a shared machine cannot
 # skew it: the floor, the 1 MiB floor and wirecheck take turns, run after

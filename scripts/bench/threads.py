@@ -12,6 +12,10 @@ ratio much), and the CPU time of each of its threads, read from the kernel's
 wirecheck (wirecheck: decoding, reassembly and classification; wc-read:
 reading ahead; wc-report: judging and reporting). Prints medians.
 
+It also says how far apart the first two processors are (core-distance.c),
+before and after the rounds: on a virtual machine the host may move them,
+and the threads' times depend on it.
+
 With two processors the replay cannot finish before the larger of the
 analysing thread's CPU time and half the three threads' total: which one
 binds says what to make faster.
@@ -76,6 +80,17 @@ def main():
     if "locked in memory" not in said:
         # Without CAP_IPC_LOCK or a large memlock limit: measured all the same.
         print(f"warning: {said.strip()}: {capture} not locked in memory, runs may read it from disk", file=sys.stderr)
+    # How far apart the processors are (see core-distance.c): the host may
+    # move them while the rounds run, so it is said before and after.
+    distance_source = "scripts/bench/core-distance.c"
+    distance_binary = "scripts/bench/out/core-distance"
+    subprocess.run(["cc", "-O2", "-pthread", "-o", distance_binary, distance_source], check=True)
+
+    def distance():
+        said = subprocess.run([distance_binary], capture_output=True, text=True)
+        return (said.stdout or said.stderr).strip()
+
+    distance_before = distance()
     floors, results = [], {b: [] for b in binaries}
     try:
         for round_number in range(rounds):
@@ -86,6 +101,7 @@ def main():
     finally:
         pin.kill()
     print(f"{rounds} rounds on {capture}: floor median {statistics.median(floors):.3f} s (min {min(floors):.3f})")
+    print(f"before the rounds, {distance_before}; after them, {distance()}")
     for binary, runs in results.items():
         walls = [r[0] for r in runs]
         ratios = [r[1] for r in runs]
