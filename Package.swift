@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "wirecheck",
             dependencies: [
-                "PacketCapture", "PacketDecoding", "StreamReassembly", "VerdictPolicy", "FlowAnalysis", "Reporting", "CSpawn",
+                "CacheHints", "PacketCapture", "PacketDecoding", "StreamReassembly", "VerdictPolicy", "FlowAnalysis", "Reporting", "CSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: settings

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CacheHints
 import FlowAnalysis
 import PacketCapture
 import Reporting
@@ -163,6 +164,20 @@ final class ObservationBatch: @unchecked Sendable {
     func takeNext() -> FlowObservation? {
         guard taken < count else { return nil }
         defer { taken += 1 }
+        // The batch was written on the analysing thread's processor: moving
+        // an observation out (about 700 bytes) first waited for its lines to
+        // come across (half of this thread's memmove samples in perf). The
+        // one two ahead is asked for now, while this one is judged.
+        if taken + Self.prefetchDistance < count {
+            let next = UnsafeRawPointer(storage + taken + Self.prefetchDistance)
+            var line = 0
+            while line < MemoryLayout<FlowObservation>.size {
+                wirecheck_prefetch(next + line)
+                line += 64
+            }
+        }
         return (storage + taken).move()
     }
+    /// Observations ahead whose lines `takeNext()` asks for.
+    static var prefetchDistance: Int { 2 }
 }
