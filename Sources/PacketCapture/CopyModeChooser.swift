@@ -4,11 +4,12 @@
 /// Which is faster depends on where the two threads run, and that can change
 /// while wirecheck runs. On the development machine's 2-vCPU virtual machine
 /// the host placed the vCPUs sometimes close (a cache line's round trip about
-/// 110 ns) and sometimes far (about 430 ns), changing within hours. Far, the
-/// usual copy's stores each waited for the line to come back from the other
-/// processor and streaming made the replay 7.5 % faster; close, streaming
-/// cost 1 to 2.5 % (the analysing thread then reads the packets from memory
-/// rather than from a shared cache). The reading thread's own CPU time per
+/// 110 ns) and sometimes far (about 430 ns), changing within minutes to
+/// hours. Far, the usual copy's stores each waited for the line to come back
+/// from the other processor, and streaming made the replay 8 to 16 % faster
+/// (taking turns); close, streaming every batch cost 1 to 2.5 % (the
+/// analysing thread then reads the packets from memory rather than from a
+/// shared cache). The reading thread's own CPU time per
 /// byte shows the first effect and not the second, so streaming is chosen
 /// only when the usual copy's batches cost clearly more (`margin`): over
 /// 1 GB replays, the usual copy's trials cost 0.91 to 1.14 times the

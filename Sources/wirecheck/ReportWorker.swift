@@ -178,6 +178,7 @@ final class ObservationBatch: @unchecked Sendable {
         }
         return (storage + taken).move()
     }
+
     /// Observations ahead whose lines `takeNext()` asks for.
     static var prefetchDistance: Int { 2 }
 }
