@@ -9,8 +9,10 @@ import Musl
 ///
 /// libpcap's read loop alone takes a third to a half of a replay's time; on
 /// a machine with a second core that time can overlap the analysis. The
-/// reading thread copies each packet (one `memcpy`, into a batch buffer that
-/// is reused) because libpcap's own buffer is valid only until its next read.
+/// reading thread copies each packet (once, into a batch buffer that is
+/// reused; streamed past the caches where that is cheaper, see `init`'s
+/// `streamsPackets`) because libpcap's own buffer is valid only until its
+/// next read.
 /// Memory is bounded: `batchCount` batches of `batchBytes` each, recycled; the
 /// reader waits while the analysis holds all of them.
 ///
