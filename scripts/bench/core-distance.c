@@ -8,10 +8,11 @@
  * thread to the analysing thread on the other processor, and on this 2-vCPU
  * virtual machine the host placed the two vCPUs sometimes close (a round trip
  * of about 110 ns: a shared cache) and sometimes far (about 430 ns: another
- * core complex or socket), changing within hours (2026-12-05). The same
- * binary's replay took a quarter to a third longer when far, while the
- * single-threaded floor barely moved; a ratio to the floor means little
- * without this figure beside it. */
+ * core complex or socket), changing within minutes to hours (2026-12-05).
+ * Far, stop 44's build of wirecheck took 40 to 50 % longer to replay the
+ * benchmark capture (stop 45's, which then streams its copies, 25 to 30 %),
+ * while the single-threaded floor barely moved; a ratio to the floor means
+ * little without this figure beside it. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
