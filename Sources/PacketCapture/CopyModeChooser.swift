@@ -6,8 +6,8 @@
 /// the host placed the vCPUs sometimes close (a cache line's round trip about
 /// 110 ns) and sometimes far (about 430 ns), changing within minutes to
 /// hours. Far, the usual copy's stores each waited for the line to come back
-/// from the other processor, and streaming made the replay 8 to 16 % faster
-/// (taking turns); close, streaming every batch cost 1 to 2.5 % (the
+/// from the other processor, and streaming made the replay 6 to 16 % faster
+/// (taking turns, 5-round blocks); close, streaming every batch cost 1 to 2.5 % (the
 /// analysing thread then reads the packets from memory rather than from a
 /// shared cache). The reading thread's own CPU time per
 /// byte shows the first effect and not the second, so streaming is chosen

@@ -1,16 +1,17 @@
 #ifndef WIRECHECK_CACHE_HINTS_H
 #define WIRECHECK_CACHE_HINTS_H
+#include <stddef.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 /* Asks for the cache line holding `address` ahead of its use. Only a hint:
  * it never faults (any address will do) and never changes a result. Swift
  * has no spelling for it; this inlines into the Swift caller. */
 static inline void wirecheck_prefetch(const void *address) {
     __builtin_prefetch(address, 0, 3);
 }
-#include <stddef.h>
-#include <string.h>
-#if defined(__x86_64__)
-#include <emmintrin.h>
-#endif
 
 /* Bytes a streamed copy writes for `count` bytes: whole 64-byte lines. */
 static inline size_t wirecheck_streamed_size(size_t count) {
