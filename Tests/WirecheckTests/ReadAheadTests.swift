@@ -10,6 +10,7 @@ import Testing
         var timestamp: Int64
         var originalLength: Int
         var bytes: [UInt8]
+        var note: FrameNote? = nil
     }
 
     /// Everything a reader yields, and how it ended.
@@ -19,7 +20,7 @@ import Testing
             switch next() {
             case .packet(let packet):
                 packets.append(Seen(timestamp: packet.timestampNanoseconds, originalLength: packet.originalLength,
-                                    bytes: Array(packet.bytes)))
+                                    bytes: Array(packet.bytes), note: packet.note))
             case .timeout:
                 continue
             case .end:
@@ -38,12 +39,30 @@ import Testing
 
     enum Copying: CaseIterable { case usual, streamed, chosen }
 
+    /// A note made from a packet's bytes with every field set and varied
+    /// (a flow hash on some packets only), as a reading thread's would be.
+    @Sendable static func note(of packet: CapturedPacket, previous: UnsafeRawBufferPointer?) -> FrameNote? {
+        note(of: packet.bytes)
+    }
+
+    static func note(of bytes: UnsafeRawBufferPointer) -> FrameNote? {
+        guard bytes.count % 5 != 0 else { return nil }
+        let value = bytes.prefix(8).reduce(UInt64(bytes.count)) { $0 << 8 | UInt64($1) }
+        return FrameNote(offset: Int32(bytes.count / 3), count: Int32(bytes.count / 2), value: value,
+                         repeatsPrevious: false, flowHash: bytes.count % 2 == 0 ? UInt32(bytes.count) &* 2_654_435_761 : nil)
+    }
+
     /// Copied the usual way, streamed (`streamsPackets`, each packet from a
     /// line of its own, padded to whole lines), and each way in turn as a
     /// chooser that tries both on every other batch has it.
+    /// Each packet keeps its own note (`note` is given).
     @Test(arguments: 0..<shapes.count, Copying.allCases) func sameAsReadingDirectly(shape: Int, copying: Copying) throws {
-        let direct = Self.drain(try PacketSource.openFile(Self.capture).next)
+        var direct = Self.drain(try PacketSource.openFile(Self.capture).next)
         #expect(direct.packets.count > 100)
+        for index in direct.packets.indices {
+            direct.packets[index].note = direct.packets[index].bytes.withUnsafeBytes { Self.note(of: $0) }
+        }
+        #expect(direct.packets.contains { $0.note?.flowHash != nil } && direct.packets.contains { $0.note == nil })
         let (bytes, records, count) = Self.shapes[shape]
         let chooser = switch copying {
         case .usual: CopyModeChooser(always: false)
@@ -51,7 +70,7 @@ import Testing
         case .chosen: CopyModeChooser(trial: 1_000_000, stretch: 0)
         }
         let reader = ReadAhead(source: try PacketSource.openFile(Self.capture), batchBytes: bytes, batchRecords: records, batchCount: count,
-                               streamsPackets: copying != .usual, chooser: chooser)
+                               note: Self.note(of:previous:), streamsPackets: copying != .usual, chooser: chooser)
         #expect(reader.start())
         var misaligned = 0
         let ahead = Self.drain {

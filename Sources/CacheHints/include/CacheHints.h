@@ -56,6 +56,22 @@ static inline void wirecheck_copy_streaming(void *target, const void *source, si
 #endif
 }
 
+/* Writes the 64 bytes at `source` to the 64-byte aligned line at `target`
+ * with non-temporal stores (memcpy elsewhere), for the same reason as
+ * wirecheck_copy_streaming: a whole line written so is never fetched. */
+static inline void wirecheck_store_line_streaming(void *target, const void *source) {
+#if defined(__x86_64__)
+    __m128i *to = (__m128i *)target;
+    const __m128i *from = (const __m128i *)source;
+    _mm_stream_si128(to, _mm_loadu_si128(from));
+    _mm_stream_si128(to + 1, _mm_loadu_si128(from + 1));
+    _mm_stream_si128(to + 2, _mm_loadu_si128(from + 2));
+    _mm_stream_si128(to + 3, _mm_loadu_si128(from + 3));
+#else
+    memcpy(target, source, 64);
+#endif
+}
+
 /* Orders the streamed stores before any later store (the hand-over). */
 static inline void wirecheck_store_fence(void) {
 #if defined(__x86_64__)
