@@ -18,6 +18,22 @@ static inline size_t wirecheck_streamed_size(size_t count) {
     return (count + 63) & ~(size_t)63;
 }
 
+/* Writes the 64 bytes at `source` to the 64-byte aligned line at `target`
+ * with non-temporal stores (memcpy elsewhere), for the same reason as
+ * wirecheck_copy_streaming: a whole line written so is never fetched. */
+static inline void wirecheck_store_line_streaming(void *target, const void *source) {
+#if defined(__x86_64__)
+    __m128i *to = (__m128i *)target;
+    const __m128i *from = (const __m128i *)source;
+    _mm_stream_si128(to, _mm_loadu_si128(from));
+    _mm_stream_si128(to + 1, _mm_loadu_si128(from + 1));
+    _mm_stream_si128(to + 2, _mm_loadu_si128(from + 2));
+    _mm_stream_si128(to + 3, _mm_loadu_si128(from + 3));
+#else
+    memcpy(target, source, 64);
+#endif
+}
+
 /* Copies `count` bytes from `source` to `target`, which must be 64-byte
  * aligned with room for wirecheck_streamed_size(count) bytes (the last
  * line's bytes past `count` are zeroed), with non-temporal stores on x86-64:
@@ -32,43 +48,16 @@ static inline void wirecheck_copy_streaming(void *target, const void *source, si
     const char *from = (const char *)source;
     size_t whole = count & ~(size_t)63;
     for (size_t i = 0; i < whole; i += 64, to += 4) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(from + i));
-        __m128i b = _mm_loadu_si128((const __m128i *)(from + i + 16));
-        __m128i c = _mm_loadu_si128((const __m128i *)(from + i + 32));
-        __m128i d = _mm_loadu_si128((const __m128i *)(from + i + 48));
-        _mm_stream_si128(to, a);
-        _mm_stream_si128(to + 1, b);
-        _mm_stream_si128(to + 2, c);
-        _mm_stream_si128(to + 3, d);
+        wirecheck_store_line_streaming(to, from + i);
     }
     if (whole < count) {
         __attribute__((aligned(16))) char line[64] = {0};
         memcpy(line, from + whole, count - whole);
-        const __m128i *l = (const __m128i *)line;
-        _mm_stream_si128(to, _mm_load_si128(l));
-        _mm_stream_si128(to + 1, _mm_load_si128(l + 1));
-        _mm_stream_si128(to + 2, _mm_load_si128(l + 2));
-        _mm_stream_si128(to + 3, _mm_load_si128(l + 3));
+        wirecheck_store_line_streaming(to, line);
     }
 #else
     memcpy(target, source, count);
     memset((char *)target + count, 0, wirecheck_streamed_size(count) - count);
-#endif
-}
-
-/* Writes the 64 bytes at `source` to the 64-byte aligned line at `target`
- * with non-temporal stores (memcpy elsewhere), for the same reason as
- * wirecheck_copy_streaming: a whole line written so is never fetched. */
-static inline void wirecheck_store_line_streaming(void *target, const void *source) {
-#if defined(__x86_64__)
-    __m128i *to = (__m128i *)target;
-    const __m128i *from = (const __m128i *)source;
-    _mm_stream_si128(to, _mm_loadu_si128(from));
-    _mm_stream_si128(to + 1, _mm_loadu_si128(from + 1));
-    _mm_stream_si128(to + 2, _mm_loadu_si128(from + 2));
-    _mm_stream_si128(to + 3, _mm_loadu_si128(from + 3));
-#else
-    memcpy(target, source, 64);
 #endif
 }
 
