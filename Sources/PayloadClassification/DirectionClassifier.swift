@@ -297,12 +297,8 @@ public struct DirectionClassifier: StreamSink, Sendable {
         }
         var sofar = SummarySoFar()
         swap(&sofar, &summary)
-        // Moved out rather than copied: a copy retained the evidence string,
-        // by now usually out of the caches (about 3 % of the analysing
-        // thread in perf), only for `sofar` to release it again.
-        let protocolName = sofar.protocolName.take(), evidence = sofar.evidence.take()
         return DirectionSummary(
-            kind: sofar.kind, protocolName: protocolName, bytes: sofar.bytes, gapBytes: sofar.gapBytes,
+            kind: sofar.kind, protocolName: sofar.protocolName, bytes: sofar.bytes, gapBytes: sofar.gapBytes,
             unverifiedBytes: sofar.unverifiedBytes, startedMidStream: sofar.startedMidStream,
             resynchronised: sofar.resynchronised, windowShed: sofar.windowShed,
             kubeletProbeOnly: sofar.gapBytes == 0 && sofar.unverifiedBytes == 0
@@ -313,7 +309,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
             tlsApplicationDataRecords: walked ? walker.applicationDataRecords : 0,
             tlsAlertRecords: walked ? walker.alertRecords : 0,
             tlsEndsOnRecordBoundary: walked ? walker.isAtRecordBoundary : false,
-            framingBreak: sofar.framingBreak, preamble: sofar.preamble, evidence: evidence,
+            framingBreak: sofar.framingBreak, preamble: sofar.preamble, evidence: sofar.evidence,
             entropy: sofar.entropy, handshake: walked ? walker.handshake.takeDetails() : TLSHandshakeDetails(),
             tlsPayloadSample: walked ? walker.payloadSample : TLSPayloadSample(),
             proxyRefusal: sofar.proxyRefusal,
