@@ -1,6 +1,6 @@
 import CacheHints
 import Foundation
-import PacketCapture
+@testable import PacketCapture
 import Testing
 
 /// Reading ahead on another thread must hand over exactly what libpcap read,
@@ -107,6 +107,15 @@ import Testing
             #expect(ahead.ending == direct.ending)
             #expect(ahead.packets == direct.packets)
         }
+    }
+
+    /// A streamed batch writes each record as one whole line: records are
+    /// 64 bytes and start a line. Were the note to grow, records would
+    /// quietly go back to the usual stores (slower far apart); this says so.
+    @Test func aRecordIsOneLine() {
+        #expect(MemoryLayout<ReadAhead.Batch.Record>.stride == 64)
+        let batch = ReadAhead.Batch(bytes: 4_096, records: 3)
+        #expect(Int(bitPattern: batch.records) % 64 == 0)
     }
 
     /// The streamed copy writes every byte and zeroes the last line's rest,
