@@ -72,7 +72,7 @@ struct Wirecheck: ParsableCommand {
     var json = false
 
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp(
-        "Write the report to this file instead of standard output (opened after privileges are dropped; symbolic links and other users' files in shared directories are refused).",
+        "Write the report to this file instead of standard output (\"-\": standard output; opened after privileges are dropped; symbolic links and other users' files in shared directories are refused).",
         valueName: "file"))
     var output: String?
 
@@ -480,8 +480,10 @@ struct Wirecheck: ParsableCommand {
     }
 
     /// Points the report at `--output`, if given; says why not on failure.
+    /// "-" is standard output, as `-r -` is standard input (it made a file
+    /// named "-").
     private func openOutput() -> Bool {
-        guard let output else { return true }
+        guard let output, output != "-" else { return true }
         do {
             reportDescriptor = try OutputFile.open(output)
             return true

@@ -680,6 +680,20 @@ import Testing
         #expect(try String(contentsOf: file, encoding: .utf8) == toStdout.stdout)
     }
 
+    /// `-o -` is standard output, as `-r -` is standard input: no file named "-".
+    @Test func outputDashIsStandardOutput() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let directory = try sharedDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = "cd '\(directory.path)' && '\(binary.path)' -r '\(permissive)' --json -o -"
+        let dash = try TestSupport.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
+        let plain = try wirecheck(["-r", permissive, "--json"])
+        #expect(dash.status == 1, "stderr: \(dash.stderr)")
+        #expect(!dash.stdout.isEmpty)
+        #expect(dash.stdout == plain.stdout)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+    }
+
     /// Plants `report.txt` in a shared directory as a link (made by `link`)
     /// to a file holding "precious", runs wirecheck with `-o report.txt`, and
     /// checks it refused with `message` and left the file alone.
