@@ -147,6 +147,8 @@ struct Wirecheck: ParsableCommand {
     func validate() throws {
         if interface != nil, !read.isEmpty { throw ValidationError("-i and -r cannot be used together") }
         if read.count > 1, read.contains("-") { throw ValidationError("-r -: standard input cannot be read together with other files") }
+        // tcpdump's `-w -` writes packets to standard output; here the report goes there.
+        if packetFile == "-" { throw ValidationError("-w -: packets cannot go to standard output (the report does); give a file name") }
         if let count, count <= 0 { throw ValidationError("-c must be a positive number of packets") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
         if snaplen <= 0 { throw ValidationError("-s must be positive") }

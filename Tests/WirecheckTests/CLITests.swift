@@ -38,6 +38,7 @@ import Testing
     @Test(arguments: [
         (["-r", "x.pcap", "-w", "y-%s", "-G", "60"], "-G splits a live capture's file by the clock; a capture file is split by time with editcap -i"),
         (["-G", "60"], "-G splits -w's file: give -w FILE too"),
+        (["-r", "x.pcap", "-w", "-"], "-w -: packets cannot go to standard output (the report does); give a file name"),
         (["-w", "plain.pcap", "-G", "60"], "-G names each file by the time it began: give -w a strftime pattern"),
         (["-w", "100%%.pcap", "-G", "60"], "-G names each file by the time it began"),
         (["-w", "y-%s", "-G", "0"], "-G must be a positive number of seconds"),
