@@ -60,8 +60,10 @@ public final class ReadAhead: @unchecked Sendable {
 
         deinit {
             storage.deallocate()
-            // Records are plain values: nothing to deinitialize.
-            records.deallocate()
+            // Records are plain values: nothing to deinitialize. Freed as
+            // raw memory, which does not assume the type's own alignment
+            // (they were allocated 64-byte aligned).
+            UnsafeMutableRawPointer(records).deallocate()
         }
 
         var isFull: Bool { recordCount >= recordCapacity }
