@@ -60,7 +60,17 @@ let package = Package(
                 "CacheHints", "PacketCapture", "PacketDecoding", "StreamReassembly", "VerdictPolicy", "FlowAnalysis", "Reporting", "CSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: settings
+            swiftSettings: settings,
+            // jemalloc (Debian's libjemalloc-dev) instead of glibc's malloc:
+            // the analysing thread allocates a finished flow's evidence and
+            // names, the reporting thread frees them, and glibc gives those
+            // back to the allocating thread's arena under its lock, where its
+            // next malloc finds them in lines the other processor last wrote.
+            // jemalloc keeps each thread's frees in its own cache and returns
+            // them in batches: the replay 3 to 11 % faster (stop 47,
+            // performance history). Linked ahead of the C library, so its
+            // malloc serves libpcap and the Swift runtime as well.
+            linkerSettings: [.linkedLibrary("jemalloc")]
         ),
 
         // Micro-benchmarks of the hot paths: the workloads, and a runner that

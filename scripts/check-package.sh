@@ -45,6 +45,17 @@ if ! chroot "$root" "$loader" --list "$binary" >"$work/list" 2>&1 || grep -q 'no
 fi
 
 failures=0
+# The allocator the replay's speed was measured with (Package.swift): the
+# bundled jemalloc must serve malloc there, not the root's glibc (which it
+# would, silently, were the C library ahead of it in the binary's list).
+cp Captures/permissive.pcap "$root/Captures/"
+MALLOC_CONF=stats_print:true chroot "$root" "$binary" -r Captures/permissive.pcap >/dev/null 2>"$work/malloc" || true
+if grep -q 'Begin jemalloc statistics' "$work/malloc"; then
+  echo "check-package: ok: malloc is the bundled jemalloc"
+else
+  echo "check-package: FAIL: malloc is not jemalloc in the packaged binary" >&2
+  failures=$((failures + 1))
+fi
 scripts/setup.sh --lab >/dev/null   # python3, iproute2
 swift build -c release --product wirecheck >/dev/null
 for capture in permissive strict; do

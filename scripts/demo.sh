@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the build needs (libpcap-dev, zlib1g-dev), builds wirecheck in release mode
+# Installs what the build needs (libpcap-dev, zlib1g-dev, libjemalloc-dev), builds wirecheck in release mode
 # and runs it on a bundled capture. Extra arguments go to wirecheck, e.g.
 #   scripts/demo.sh                                  the PERMISSIVE lab capture
 #   scripts/demo.sh -r Captures/strict.pcap --json   another capture, JSON Lines

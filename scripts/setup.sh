@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what wirecheck needs on a fresh Debian machine, and nothing more.
-#   scripts/setup.sh          build dependencies (libpcap and zlib headers)
+#   scripts/setup.sh          build dependencies (libpcap, zlib and jemalloc headers)
 #   scripts/setup.sh --bench    also the micro-benchmarks: valgrind, gcc
 #   scripts/setup.sh --compare  also the side-by-side benchmark: tcpdump, tshark,
 #                               ndpiReader, hyperfine, valgrind, gcc
@@ -17,7 +17,7 @@
 # Packages already present are skipped, so this is cheap to run every time.
 set -euo pipefail
 
-packages=(libpcap-dev zlib1g-dev pkg-config)
+packages=(libpcap-dev zlib1g-dev libjemalloc-dev pkg-config)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(valgrind gcc)
 fi
