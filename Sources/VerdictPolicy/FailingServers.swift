@@ -48,44 +48,70 @@ public struct FailingServers: Sendable {
     public static let serverLimit = 10_000
     public static let clientLimit = InlineArray<8, IPAddress>.count
 
-    private struct Key: Hashable {
-        var server: Endpoint
-        var verdict: Verdict
-
-        /// Two words into the hasher, not five fields one by one.
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(server.address.low)
-            hasher.combine(server.address.high ^ UInt64(server.port) << 48 ^ UInt64(verdict.rank) << 44
-                ^ (server.address.isIPv6 ? 1 << 40 : 0))
-        }
-    }
-
-    private var positions: [Key: Int] = [:]
+    /// Where each tracked entry lies: an open-addressing table of
+    /// `indexSlots` words (a tag of the key's hash above the entry's position
+    /// plus one; 0 empty), probed linearly, at most a third full. A
+    /// dictionary here hashed every failing flow's key through SipHash and
+    /// probed storage of some 700 KB; a busy capture's flows to servers past
+    /// the limit each missed in it (the summary's largest cost on the
+    /// reporting thread, perf). Made at the first failing flow.
+    private var index: [UInt32] = []
+    private static let indexSlots = 32_768
+    /// Keys are mixed with these (chosen per run), so that traffic cannot
+    /// be made to collide in the index.
+    private let seeds: (UInt64, UInt64)
     private var entries: [Entry] = []
     /// Failing flows to servers beyond `serverLimit`.
     public private(set) var untrackedFlows = 0
 
-    public init() {}
+    public init() {
+        var generator = SystemRandomNumberGenerator()
+        seeds = (generator.next(), generator.next() | 1)
+    }
+
+    /// 64 bits of `server` and `verdict`, keyed: the index's slot and tag.
+    @inline(__always)
+    private func hash(server: Endpoint, verdict: Verdict) -> UInt64 {
+        let second = server.address.high ^ UInt64(server.port) << 48 ^ UInt64(verdict.rank) << 44
+            ^ (server.address.isIPv6 ? 1 << 40 : 0)
+        let (high, low) = (server.address.low ^ seeds.0).multipliedFullWidth(by: second ^ seeds.1)
+        return high ^ low
+    }
 
     public var isEmpty: Bool { entries.isEmpty && untrackedFlows == 0 }
 
     mutating func add(_ report: FlowReport) {
-        let key = Key(server: report.server, verdict: report.verdict)
+        let server = report.server, verdict = report.verdict
+        if index.isEmpty {
+            index = [UInt32](repeating: 0, count: Self.indexSlots)
+            entries.reserveCapacity(256)
+        }
+        let hash = hash(server: server, verdict: verdict)
+        // The tag: 16 bits of the hash the slot number does not use.
+        let tag = UInt32(truncatingIfNeeded: hash >> 48) << 16
+        let mask = Self.indexSlots - 1
+        var slot = Int(truncatingIfNeeded: hash) & mask
         let position: Int
-        if let known = positions[key] {
-            position = known
-        } else {
-            guard entries.count < Self.serverLimit else {
-                untrackedFlows += 1
-                return
+        while true {
+            let word = index[slot]
+            if word == 0 {
+                guard entries.count < Self.serverLimit else {
+                    untrackedFlows += 1
+                    return
+                }
+                position = entries.count
+                index[slot] = tag | UInt32(position + 1)
+                entries.append(Entry(server: server, verdict: verdict))
+                break
             }
-            if entries.isEmpty {
-                positions.reserveCapacity(256)
-                entries.reserveCapacity(256)
+            if word & 0xFFFF_0000 == tag {
+                let candidate = Int(word & 0xFFFF) - 1
+                if entries[candidate].server == server, entries[candidate].verdict == verdict {
+                    position = candidate
+                    break
+                }
             }
-            position = entries.count
-            positions[key] = position
-            entries.append(Entry(server: report.server, verdict: report.verdict))
+            slot = (slot + 1) & mask
         }
         entries[position].add(client: report.client.address, protocolName: report.protocolName)
     }

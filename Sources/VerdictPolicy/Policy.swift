@@ -552,7 +552,10 @@ public struct RunSummary: Sendable {
     /// Plaintext flows on the expected-plaintext allowance (counted in `.plaintext` too).
     public var expectedPlaintext = 0
     /// Verdicts besides `plaintext` that fail the run (`--fail-on`).
-    public var failOn: Set<Verdict>
+    public var failOn: Set<Verdict> { didSet { failOnRanks = Self.ranks(failOn) } }
+    /// `failOn` as one bit per verdict rank: asked for every flow, where the
+    /// set hashed the verdict each time.
+    private var failOnRanks: UInt8
     /// Where the flows that fail the run went.
     public private(set) var failingServers = FailingServers()
     /// Encrypted TLS flows by the key exchange their server chose, and
@@ -577,6 +580,11 @@ public struct RunSummary: Sendable {
 
     public init(failOn: Set<Verdict> = []) {
         self.failOn = failOn
+        failOnRanks = Self.ranks(failOn)
+    }
+
+    private static func ranks(_ verdicts: Set<Verdict>) -> UInt8 {
+        verdicts.reduce(0) { $0 | 1 << $1.rank }
     }
 
     public mutating func add(_ report: FlowReport) {
@@ -619,7 +627,7 @@ public struct RunSummary: Sendable {
 
     /// Whether a flow with this verdict fails the run.
     public func fails(_ verdict: Verdict, expected: Bool) -> Bool {
-        Self.fails(verdict, expected: expected, failOn: failOn)
+        verdict == .plaintext ? !expected : failOnRanks & 1 << verdict.rank != 0
     }
 
     /// The rule itself, for those that list flows without a summary of their own (`--show failing`).

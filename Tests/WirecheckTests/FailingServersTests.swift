@@ -54,6 +54,35 @@ import Testing
         #expect(strict.failingServers.ranked.map(\.verdict) == [.opaque])
     }
 
+    /// A server is its whole address, its port and the verdict: an IPv6
+    /// address whose low word is an IPv4 address's, or the same address on
+    /// another port, is another server (the index compares every part).
+    @Test func serversDifferInAnyPartOfTheirKey() {
+        var summary = RunSummary(failOn: [.opaque])
+        let v4 = Endpoint(address: IPAddress(ipv4: 0x0A00_0001), port: 80)
+        let servers = [v4, Endpoint(address: v4.address, port: 443),
+                       Endpoint(address: IPAddress(ipv6High: 0, low: 0x0A00_0001), port: 80),
+                       Endpoint(address: IPAddress(ipv6High: 1, low: 0x0A00_0001), port: 80)]
+        for (index, server) in servers.enumerated() {
+            for opaque in [false, true] {
+                // Each key index + 1 times, so that each entry's count says which it is.
+                for _ in 0...index {
+                    var report = Self.report(client: 9, server: 0, opaque: opaque)
+                    report.observation.server = server
+                    summary.add(report)
+                }
+            }
+        }
+        let tracked = summary.failingServers.ranked
+        #expect(tracked.count == servers.count * 2)
+        for (index, server) in servers.enumerated() {
+            for verdict in [Verdict.plaintext, .opaque] {
+                let entries = tracked.filter { $0.server == server && $0.verdict == verdict }
+                #expect(entries.map(\.flows) == [index + 1], "\(server) \(verdict)")
+            }
+        }
+    }
+
     @Test func boundedInServersAndClients() {
         var summary = RunSummary()
         for client in 0..<UInt32(FailingServers.clientLimit + 5) { summary.add(Self.report(client: client, server: 1)) }
