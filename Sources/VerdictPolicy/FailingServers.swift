@@ -49,8 +49,9 @@ public struct FailingServers: Sendable {
     public static let clientLimit = InlineArray<8, IPAddress>.count
 
     /// Where each tracked entry lies: an open-addressing table of
-    /// `indexSlots` words (a tag of the key's hash above the entry's position
-    /// plus one; 0 empty), probed linearly, at most a third full. A
+    /// `indexSlots` words (16 bits of the key's hash above the entry's
+    /// position plus one, which `serverLimit` keeps within the low 16 bits;
+    /// 0 empty), probed linearly, at most a third full. A
     /// dictionary here hashed every failing flow's key through SipHash and
     /// probed storage of some 700 KB; a busy capture's flows to servers past
     /// the limit each missed in it (the summary's largest cost on the
@@ -66,7 +67,7 @@ public struct FailingServers: Sendable {
 
     public init() {
         var generator = SystemRandomNumberGenerator()
-        seeds = (generator.next(), generator.next() | 1)
+        seeds = (generator.next(), generator.next())
     }
 
     /// 64 bits of `server` and `verdict`, keyed: the index's slot and tag.
