@@ -99,10 +99,12 @@ let package = Package(
         .executableTarget(name: "fuzz-handshake", dependencies: ["FuzzSupport", "PayloadClassification"],
                           path: "Fuzz/FuzzHandshake", swiftSettings: settings),
 
+        // Test support only: glibc's count of heap bytes in use.
+        .target(name: "CMallocStatistics", path: "Tests/CMallocStatistics"),
         .testTarget(
             name: "WirecheckTests",
             dependencies: [
-                "CacheHints", "PacketCapture", "PacketDecoding", "StreamReassembly", "PayloadClassification",
+                "CMallocStatistics", "CacheHints", "PacketCapture", "PacketDecoding", "StreamReassembly", "PayloadClassification",
                 "VerdictPolicy", "FlowAnalysis", "Reporting",
             ],
             swiftSettings: settings

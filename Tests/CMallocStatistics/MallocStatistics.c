@@ -1,0 +1,1 @@
+/* Only a header; SwiftPM wants one source file in a C target. */
