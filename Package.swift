@@ -37,7 +37,9 @@ let package = Package(
         // DWARF 4: valgrind 3.19 (Debian 12), which the benchmarks profile
         // with, gives up on the binary over this file's DWARF 5.
         .target(name: "CGzip", cSettings: [.unsafeFlags(["-gdwarf-4"])], linkerSettings: [.linkedLibrary("z")]),
-        .target(name: "PacketCapture", dependencies: ["CPcap", "CacheHints", "CGzip"], swiftSettings: settings),
+        // Captures streamed in through a pipe, read so that Ctrl-C is noticed while the writer is quiet.
+        .target(name: "CStreamInput", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
+        .target(name: "PacketCapture", dependencies: ["CPcap", "CacheHints", "CGzip", "CStreamInput"], swiftSettings: settings),
         .target(name: "PacketDecoding", swiftSettings: settings),
         .target(name: "StreamReassembly", swiftSettings: settings),
         // zlib's inflate, to tell compressed data (cleartext to anyone) from
@@ -58,6 +60,7 @@ let package = Package(
             name: "wirecheck",
             dependencies: [
                 "CacheHints", "PacketCapture", "PacketDecoding", "StreamReassembly", "VerdictPolicy", "FlowAnalysis", "Reporting", "CSpawn",
+                "CStreamInput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: settings,

@@ -126,7 +126,7 @@ final class FileMerge {
     private func open(_ file: File) -> ReadResult? {
         var reader: Reader
         do {
-            let (handle, buffer, gzip) = try PacketSource.openFileHandle(file.path)
+            let (handle, buffer, gzip, _) = try PacketSource.openFileHandle(file.path)
             reader = Reader(path: file.path, handle: handle, buffer: buffer, gzip: gzip)
         } catch {
             // It opened when checked, so it changed since.

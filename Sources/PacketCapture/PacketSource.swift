@@ -1,5 +1,6 @@
 import CGzip
 import CPcap
+import CStreamInput
 
 #if canImport(Glibc)
 import Glibc
@@ -155,6 +156,10 @@ public final class PacketSource {
     private var breakRequested = false
     /// Whether the file being read is gzip-compressed (read through zlib).
     private var readingGzip = false
+    /// Whether the capture comes through a pipe or socket (`tcpdump
+    /// -w - | wirecheck -r -`, `-r <(zcat F)`) rather than from a file: it
+    /// has no end of its own to reach, and arrives as it is written.
+    public private(set) var isStream = false
     /// Where every packet `next()` returns is also written (`-w`): libpcap's
     /// dump file; nil when not asked.
     @exclusivity(unchecked) private var dumper: OpaquePointer?
@@ -202,10 +207,19 @@ public final class PacketSource {
 
     /// Opens a pcap or pcapng file; `-` reads standard input.
     public static func openFile(_ path: String) throws(CaptureError) -> PacketSource {
-        let (handle, buffer, gzip) = try openFileHandle(path)
+        let (handle, buffer, gzip, stream) = try openFileHandle(path)
         let source = PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
         source.readingGzip = gzip
+        source.isStream = stream
         return source
+    }
+
+    /// Ends every capture being read from a pipe or socket at its
+    /// next read, even one waiting for its writer (a Ctrl-C while `tcpdump -w
+    /// -` on another node is quiet): the packets read so far are analysed,
+    /// as when a live capture is stopped. Async-signal-safe.
+    public static func stopStreams() {
+        wirecheck_stop_streams()
     }
 
     /// Opens several capture files to be read as one capture, merged by
@@ -227,7 +241,7 @@ public final class PacketSource {
             guard path != "-" else {
                 throw CaptureError(.openFailed, "standard input ('-r -') cannot be read together with other files")
             }
-            let (handle, buffer, _) = try openFileHandle(path)
+            let (handle, buffer, _, _) = try openFileHandle(path)
             let probe = PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
             if let (firstPath, type) = linkType, probe.linkType != type {
                 throw CaptureError(.openFailed, "\(path): link type \(linkTypeName(probe.linkType)), "
@@ -257,16 +271,18 @@ public final class PacketSource {
     }
 
     /// Opens a file for libpcap, through a large stdio buffer (see
-    /// `fileReadBufferBytes`); also says whether it is read through zlib.
-    static func openFileHandle(_ path: String) throws(CaptureError) -> (OpaquePointer, UnsafeMutableRawPointer?, gzip: Bool) {
+    /// `fileReadBufferBytes`); also says whether it is read through zlib, and
+    /// whether it is a stream (a pipe or socket, see `isStream`).
+    static func openFileHandle(_ path: String) throws(CaptureError) -> (OpaquePointer, UnsafeMutableRawPointer?, gzip: Bool, stream: Bool) {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         let precision = UInt32(PCAP_TSTAMP_PRECISION_NANO)
+        if let handle = try openStreamHandle(path, precision: precision, errbuf: &errbuf) { return (handle, nil, false, true) }
         guard path != "-" else {
             guard let handle = pcap_open_offline_with_tstamp_precision(path, precision, &errbuf) else {
                 throw openFailure(path, errbuf)
             }
             if let stream = pcap_file(handle) { readByOneThread(stream) }
-            return (handle, nil, false)
+            return (handle, nil, false, false)
         }
         // Opened here rather than by libpcap, to give it a larger buffer,
         // and to read a gzip-compressed file (as tcpdump -z leaves rotated
@@ -284,7 +300,36 @@ public final class PacketSource {
             buffer.deallocate()
             throw openFailure(path, errbuf)
         }
-        return (handle, buffer, gzip)
+        return (handle, buffer, gzip, false)
+    }
+
+    /// `path` ("-": standard input) opened as a stream for libpcap when it is
+    /// a pipe or socket (`wirecheck_open_stream`: reads that wait in slices,
+    /// so that `stopStreams()` ends them); nil for a regular file or a
+    /// device (`/dev/null` stays an empty file, an error), read as files.
+    private static func openStreamHandle(_ path: String, precision: UInt32, errbuf: inout [CChar]) throws(CaptureError) -> OpaquePointer? {
+        var status = stat()
+        let described = path == "-" ? fstat(STDIN_FILENO, &status) : stat(path, &status)
+        let kind = status.st_mode & S_IFMT
+        guard described == 0, kind == S_IFIFO || kind == S_IFSOCK else { return nil }
+        let descriptor = path == "-" ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw CaptureError(.openFailed, "\(path): \(String(cString: strerror(errno)))")
+        }
+        guard let file = wirecheck_open_stream(descriptor) else {
+            close(descriptor)
+            throw CaptureError(.openFailed, "\(path): \(String(cString: strerror(errno)))")
+        }
+        // What is there is read at once, whatever the buffer's size; 64 KiB is a pipe's.
+        setvbuf(file, nil, _IOFBF, 1 << 16)
+        readByOneThread(file)
+        guard let handle = pcap_fopen_offline_with_tstamp_precision(file, precision, &errbuf) else {
+            fclose(file)
+            // An empty stream's end, or a stop before its header came.
+            if wirecheck_streams_stopped() != 0 { throw CaptureError(.openFailed, "\(path): stopped before a capture header arrived") }
+            throw openFailure(path, errbuf)
+        }
+        return handle
     }
 
     /// libpcap reads a file with two `fread` calls per packet, and in a
@@ -594,6 +639,8 @@ public final class PacketSource {
             // A file's end, or `breakLoop()`.
             return .end
         default:
+            // A stream stopped (`stopStreams()`) within a packet: its end, not a fault.
+            if isStream, wirecheck_streams_stopped() != 0 { return .end }
             return .failed(CaptureError(.readFailed, withHint(Self.readFailure(handle, isLive: isLive, gzip: readingGzip))))
         }
     }

@@ -142,6 +142,10 @@ public final class ReadAhead: @unchecked Sendable {
     private var filled: [Batch] = []
     private var free: [Batch] = []
     private var stopping = false
+    /// Set by `finishEarly()`: the reading thread publishes what it has read
+    /// (the packet it read last included) and ends, with `readingEnded`.
+    private var finishingEarly = false
+    private var readingEnded = false
     private var thread = pthread_t()
     private var running = false
     /// The reading thread writes `-w`'s file as it reads (`PacketSource.next()`).
@@ -157,6 +161,10 @@ public final class ReadAhead: @unchecked Sendable {
     @exclusivity(unchecked) private var currentBytes: UnsafeMutableRawPointer?
     @exclusivity(unchecked) private var currentCount = 0
     @exclusivity(unchecked) private var position = 0
+    /// Whether `next()`'s `.end` came from `finishEarly()` rather than the
+    /// source's end (a file read to its last packet before the request).
+    /// For the consumer.
+    public private(set) var endedEarly = false
 
     /// - Parameters:
     ///   - batchBytes: bytes of packets per batch (a larger packet gets a batch of its own size).
@@ -278,25 +286,53 @@ public final class ReadAhead: @unchecked Sendable {
                     note: record.note
                 ))
             }
-            if let batch = current {
-                if let ending = batch.ending { return ending }
-                currentRecords = nil
-                currentBytes = nil
-                currentCount = 0
-                current = nil
-                recycle(batch)
-            }
-            guard running else { return .end }
-            pthread_mutex_lock(&mutex)
-            while filled.isEmpty { pthread_cond_wait(&changed, &mutex) }
-            let batch = filled.removeFirst()
-            pthread_mutex_unlock(&mutex)
-            current = batch
-            currentRecords = batch.records
-            currentBytes = batch.storage.baseAddress
-            currentCount = batch.recordCount
-            position = 0
+            if let ending = nextBatch() { return ending }
         }
+    }
+
+    /// Recycles the batch read to its end and takes the next one (waiting
+    /// for it); how reading ended instead, when it has. Once per batch, kept
+    /// out of `next()`, whose per-packet path it would otherwise weigh on.
+    @inline(never)
+    private func nextBatch() -> ReadResult? {
+        if let batch = current {
+            if let ending = batch.ending { return ending }
+            currentRecords = nil
+            currentBytes = nil
+            currentCount = 0
+            current = nil
+            recycle(batch)
+        }
+        guard running else { return .end }
+        pthread_mutex_lock(&mutex)
+        while filled.isEmpty, !readingEnded { pthread_cond_wait(&changed, &mutex) }
+        guard !filled.isEmpty else {
+            // Ended early (`finishEarly()`), everything it read handed over.
+            pthread_mutex_unlock(&mutex)
+            endedEarly = true
+            return .end
+        }
+        let batch = filled.removeFirst()
+        pthread_mutex_unlock(&mutex)
+        current = batch
+        currentRecords = batch.records
+        currentBytes = batch.storage.baseAddress
+        currentCount = batch.recordCount
+        position = 0
+        return nil
+    }
+
+    /// Asks the reading thread to stop reading, as `stop()`, but to hand
+    /// over first every packet it has read: `next()` returns them, then
+    /// `.end`. For a replay stopped by Ctrl-C: `-w`'s file, which that
+    /// thread writes as it reads, then holds exactly the packets analysed.
+    /// Only the consumer may call it; `stop()` after, as always.
+    public func finishEarly() {
+        guard running else { return }
+        pthread_mutex_lock(&mutex)
+        finishingEarly = true
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
     }
 
     /// Stops the reading thread (after `-c`, a deadline or Ctrl-C) and waits for it.
@@ -329,7 +365,13 @@ public final class ReadAhead: @unchecked Sendable {
         // stay valid (in libpcap's buffer) until the next read, which comes
         // after it is copied.
         var carried: (packet: CapturedPacket, note: FrameNote?)?
-        while let batch = takeFree() {
+        defer {
+            pthread_mutex_lock(&mutex)
+            readingEnded = true
+            pthread_cond_broadcast(&changed)
+            pthread_mutex_unlock(&mutex)
+        }
+        while let (batch, last) = takeFree(carrying: carried != nil) {
             batch.streams = streamsPackets && chooser.streamsNext
             let started = streamsPackets ? Self.threadCPUNanoseconds() : 0
             // Whether the last packet read is the batch's last record.
@@ -338,6 +380,11 @@ public final class ReadAhead: @unchecked Sendable {
                 // An empty batch takes any packet (and has none to count a copy in).
                 previousStored = batch.append(packet, note: note)
                 carried = nil
+            }
+            if last {
+                // Finishing early: the packet read last, handed over, and no more read.
+                publish(batch)
+                return
             }
             filling: while true {
                 // Unwritten, reads skip the check for the file (7 instructions a packet).
@@ -384,13 +431,15 @@ public final class ReadAhead: @unchecked Sendable {
         return time.tv_sec &* 1_000_000_000 &+ time.tv_nsec
     }
 
-    /// A free batch, or nil once stopping.
-    private func takeFree() -> Batch? {
+    /// A free batch, or nil once stopping. Finishing early, nil too, unless
+    /// `carrying` a packet already read: then a batch for it alone (`last`;
+    /// the consumer, still reading, frees one).
+    private func takeFree(carrying: Bool) -> (batch: Batch, last: Bool)? {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
-        while free.isEmpty, !stopping { pthread_cond_wait(&changed, &mutex) }
-        if stopping { return nil }
-        return free.removeLast()
+        while free.isEmpty, !stopping, !(finishingEarly && !carrying) { pthread_cond_wait(&changed, &mutex) }
+        if stopping || (finishingEarly && !carrying) { return nil }
+        return (free.removeLast(), finishingEarly)
     }
 
     private func publish(_ batch: Batch) {

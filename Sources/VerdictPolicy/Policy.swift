@@ -644,13 +644,19 @@ public struct RunSummary: Sendable {
 
     public func count(_ verdict: Verdict) -> Int { countsByRank[verdict.rank] }
 
+    /// False when a replay was stopped (Ctrl-C, SIGTERM) before the end of
+    /// its file: the flows judged cover part of the capture, and none failing
+    /// there proves nothing of the rest. A failure found stands.
+    public var coversWholeCapture = true
+
     /// fail: any plaintext flow not on the allowance, or any verdict named by
-    /// `--fail-on`. pass: none, and at least one conclusive flow.
-    /// inconclusive: nothing conclusive (no matching traffic, only inconclusive flows).
+    /// `--fail-on`. pass: none, at least one conclusive flow, and the whole
+    /// capture read. inconclusive: nothing conclusive (no matching traffic,
+    /// only inconclusive flows), or a replay stopped before its end.
     public var result: Result {
         if count(.plaintext) - expectedPlaintext > 0 { return .fail }
         if failOn.contains(where: { count($0) > 0 }) { return .fail }
-        if flows - count(.inconclusive) > 0 { return .pass }
+        if flows - count(.inconclusive) > 0, coversWholeCapture { return .pass }
         return .inconclusive
     }
 

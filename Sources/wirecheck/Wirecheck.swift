@@ -1,4 +1,5 @@
 import ArgumentParser
+import CStreamInput
 import FlowAnalysis
 import PacketCapture
 import PacketDecoding
@@ -503,7 +504,8 @@ struct Wirecheck: ParsableCommand {
         configuration.policy.expectedPlaintext = (try? plaintextExpectations()) ?? []
         configuration.maximumFlows = maxFlows
         configuration.budget = ReassemblyBudget(perDirectionBytes: maxFlowBuffer * 1024, totalBytes: maxBuffer * 1024 * 1024)
-        batchReports = !source.isLive
+        // A stream's verdicts go out as they come, as a live capture's.
+        batchReports = !source.isLive && !source.isStream
         var summary = RunSummary(failOn: (try? failOnVerdicts()) ?? [])
         var facts = CaptureFacts(source: sourceName)
         if source.isLive { facts.interface = liveInterface } else { facts.files = read }
@@ -527,7 +529,9 @@ struct Wirecheck: ParsableCommand {
         // (with one, handing work between threads only costs). Live captures
         // report inline, as soon as each flow is final.
         let policy = configuration.policy
-        let threaded = !source.isLive && usableProcessors() >= 2
+        // Nor streams (`tcpdump -w - | wirecheck -r -`): read ahead, a batch
+        // waited to fill before any of it was analysed.
+        let threaded = !source.isLive && !source.isStream && usableProcessors() >= 2
         let worker = threaded ? ReportWorker(reporter: reporter, summary: summary, policy: policy) : nil
         let workerRunning = worker?.start() ?? false
         if workerRunning, let worker {
@@ -567,102 +571,120 @@ struct Wirecheck: ParsableCommand {
         let ahead = readAhead?.start() == true ? readAhead.map { Unmanaged.passUnretained($0) } : nil
         // Read once: an option's property wrapper costs hundreds of instructions per access.
         let packetLimit = count
-        reading: while stopRequested == 0 {
-            if let packetLimit, packets >= packetLimit { break }
-            if let deadline, wallClockNanoseconds() >= deadline { break }
-            if let ahead {
-                switch ahead._withUnsafeGuaranteedRef({ $0.next() }) {
-                case .packet(let packet):
-                    packets += 1
-                    // The flow index's line for the packet four ahead, by the
-                    // hash the reading thread noted: the index is larger than
-                    // the cache, and its first load was 29 % of the flow
-                    // lookup's time (perf). (The whole state too cost more
-                    // than it saved, as stop 18 found.)
-                    if let hash = ahead._withUnsafeGuaranteedRef({ $0.note(ahead: 4) })?.flowHash {
-                        analyzer.prefetchLookup(flowHash: hash)
-                    }
-                    guard let note = packet.note else {
-                        analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                         timestamp: packet.timestampNanoseconds, observe: observe)
+        // Set when a signal asked the replay to finish early.
+        var finishing = false
+        draining: while true {
+            reading: while stopRequested == 0 {
+                if let packetLimit, packets >= packetLimit { break draining }
+                if let deadline, wallClockNanoseconds() >= deadline { break draining }
+                if let ahead {
+                    switch ahead._withUnsafeGuaranteedRef({ $0.next() }) {
+                    case .packet(let packet):
+                        packets += 1
+                        // The flow index's line for the packet four ahead, by the
+                        // hash the reading thread noted: the index is larger than
+                        // the cache, and its first load was 29 % of the flow
+                        // lookup's time (perf). (The whole state too cost more
+                        // than it saved, as stop 18 found.)
+                        if let hash = ahead._withUnsafeGuaranteedRef({ $0.note(ahead: 4) })?.flowHash {
+                            analyzer.prefetchLookup(flowHash: hash)
+                        }
+                        guard let note = packet.note else {
+                            analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
+                                             timestamp: packet.timestampNanoseconds, observe: observe)
+                            continue reading
+                        }
+                        let fingerprint = note.count > 0 ? (note.range, PayloadFingerprint(value: note.value)) : nil
+                        let flowHash = note.flowHash
+                        // A copy noted with the packet is counted by its flow
+                        // with it where it can be (`copyAt`), else on its own.
+                        var copyTaken = false
+                        if note.repeatsPrevious {
+                            analyzer.processCopy(at: packet.timestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
+                                                 payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
+                        } else if note.hasCopy {
+                            copyTaken = analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
+                                                         timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint,
+                                                         flowHash: flowHash, copyAt: note.copyTimestampNanoseconds, observe: observe)
+                        } else {
+                            analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
+                                             timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint, flowHash: flowHash,
+                                             observe: observe)
+                        }
+                        if note.hasCopy {
+                            packets += 1
+                            if !copyTaken {
+                                analyzer.processCopy(at: note.copyTimestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
+                                                     payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
+                            }
+                        }
+                        continue reading
+                    case .end:
+                        // The file's end, reached before a stop could cut it short.
+                        if !ahead._withUnsafeGuaranteedRef({ $0.endedEarly }) { facts.stoppedEarly = false }
+                        break draining
+                    case .failed(let error):
+                        facts.readError = error.message
+                        break draining
+                    case .timeout:
                         continue reading
                     }
-                    let fingerprint = note.count > 0 ? (note.range, PayloadFingerprint(value: note.value)) : nil
-                    let flowHash = note.flowHash
-                    // A copy noted with the packet is counted by its flow
-                    // with it where it can be (`copyAt`), else on its own.
-                    var copyTaken = false
-                    if note.repeatsPrevious {
-                        analyzer.processCopy(at: packet.timestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
-                                             payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
-                    } else if note.hasCopy {
-                        copyTaken = analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                                     timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint,
-                                                     flowHash: flowHash, copyAt: note.copyTimestampNanoseconds, observe: observe)
-                    } else {
-                        analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                         timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint, flowHash: flowHash,
-                                         observe: observe)
-                    }
-                    if note.hasCopy {
-                        packets += 1
-                        if !copyTaken {
-                            analyzer.processCopy(at: note.copyTimestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
-                                                 payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
-                        }
-                    }
-                    continue reading
+                }
+                let result = source.next()
+                switch result {
+                case .packet(let packet):
+                    packets += 1
+                    analyzer.process(copies.examine(packet.bytes, originalLength: packet.originalLength), frame: packet.bytes,
+                                     originalLength: packet.originalLength, timestamp: packet.timestampNanoseconds, observe: observe)
+                case .timeout:
+                    analyzer.advanceClock(to: wallClockNanoseconds(), observe: observe)
                 case .end:
-                    break reading
+                    break draining
                 case .failed(let error):
                     facts.readError = error.message
-                    break reading
-                case .timeout:
-                    continue reading
+                    break draining
                 }
-            }
-            let result = source.next()
-            switch result {
-            case .packet(let packet):
-                packets += 1
-                analyzer.process(copies.examine(packet.bytes, originalLength: packet.originalLength), frame: packet.bytes,
-                                 originalLength: packet.originalLength, timestamp: packet.timestampNanoseconds, observe: observe)
-            case .timeout:
-                analyzer.advanceClock(to: wallClockNanoseconds(), observe: observe)
-            case .end:
-                break reading
-            case .failed(let error):
-                facts.readError = error.message
-                break reading
-            }
-            if source.isLive {
-                if countsRequested != 0 {
-                    countsRequested = 0
-                    standardError(Self.countsSoFar(summary, open: analyzer.openFlows, packets: analyzer.statistics.frames,
-                                                   statistics: source.statistics()))
-                }
-                let now = wallClockNanoseconds()
-                switch namesWatch?.check(now: now) {
-                case .reloaded(let fresh)?:
-                    reporter.names = fresh
-                    standardError("wirecheck: --names \(names ?? ""): read again, \(fresh.count) address\(fresh.count == 1 ? "" : "es") named\n")
-                case .failed(let message)?:
-                    standardError("wirecheck: \(message)\n")
-                default:
-                    break
-                }
-                if now - lastStatsCheck >= 1_000_000_000 {
-                    lastStatsCheck = now
-                    if let failure = source.flushWritten() {
-                        standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); \(writtenEnd(source)) at an earlier packet, the analysis goes on\n")
+                if source.isLive {
+                    if countsRequested != 0 {
+                        countsRequested = 0
+                        standardError(Self.countsSoFar(summary, open: analyzer.openFlows, packets: analyzer.statistics.frames,
+                                                       statistics: source.statistics()))
                     }
-                    if let postRotate { Self.sayHowTheyEnded(postRotate.finished(), of: postRotate) }
-                    if let stats = source.statistics(), stats.droppedByKernel + stats.droppedByInterface > lastDrops {
-                        lastDrops = stats.droppedByKernel + stats.droppedByInterface
-                        analyzer.noteDrops()
+                    let now = wallClockNanoseconds()
+                    switch namesWatch?.check(now: now) {
+                    case .reloaded(let fresh)?:
+                        reporter.names = fresh
+                        standardError("wirecheck: --names \(names ?? ""): read again, \(fresh.count) address\(fresh.count == 1 ? "" : "es") named\n")
+                    case .failed(let message)?:
+                        standardError("wirecheck: \(message)\n")
+                    default:
+                        break
+                    }
+                    if now - lastStatsCheck >= 1_000_000_000 {
+                        lastStatsCheck = now
+                        if let failure = source.flushWritten() {
+                            standardError("wirecheck: -w \(packetFile ?? ""): writing failed (\(failure)); \(writtenEnd(source)) at an earlier packet, the analysis goes on\n")
+                        }
+                        if let postRotate { Self.sayHowTheyEnded(postRotate.finished(), of: postRotate) }
+                        if let stats = source.statistics(), stats.droppedByKernel + stats.droppedByInterface > lastDrops {
+                            lastDrops = stats.droppedByKernel + stats.droppedByInterface
+                            analyzer.noteDrops()
+                        }
                     }
                 }
             }
+            // Ctrl-C or SIGTERM: a live capture or a stream ends here, as
+            // asked; a file's replay stops short of its end, which the report
+            // says. Read ahead, what the reading thread has read (and written
+            // to -w's file) is analysed first, unless a second signal comes.
+            guard !finishing else { break draining }
+            facts.stoppedEarly = !source.isLive && !source.isStream
+            guard let ahead else { break draining }
+            finishing = true
+            // Taken: the loop goes on until the reading thread's last packet,
+            // or a second signal.
+            stopRequested = 0
+            ahead._withUnsafeGuaranteedRef { $0.finishEarly() }
         }
         readAhead?.stop()
         if source.fileLimitReached, let packetFile, let rotation = packetFileRotation, let fileCount {
@@ -687,6 +709,7 @@ struct Wirecheck: ParsableCommand {
         }
         analyzer.finish(observe: observe)
         settle()
+        summary.coversWholeCapture = !facts.stoppedEarly
         facts.frames = analyzer.statistics.frames
         facts.tcpSegments = analyzer.statistics.tcpSegments
         facts.unjudged = analyzer.unjudged
@@ -700,6 +723,9 @@ struct Wirecheck: ParsableCommand {
         flushReports()
         if let error = facts.readError {
             standardError("wirecheck: warning: \(sourceName): reading stopped early: \(error); results cover the \(packets) packets before it\n")
+        }
+        if facts.stoppedEarly {
+            standardError("wirecheck: warning: \(sourceName): the replay was stopped before its end; results cover the \(packets) packets read\n")
         }
         // After the report: it is not held back while the last file is compressed.
         if let postRotate { Self.waitForTheEnd(of: postRotate) }
@@ -748,7 +774,11 @@ extension Wirecheck {
 
 func installSignalHandlers() {
     // Counted, not just set: a second one leaves -z's commands running.
-    let handler: @convention(c) (Int32) -> Void = { _ in stopRequested &+= 1 }
+    let handler: @convention(c) (Int32) -> Void = { _ in
+        stopRequested &+= 1
+        // A capture streamed in ends at its next read, even while its writer is quiet.
+        wirecheck_stop_streams()
+    }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
     // Caught in replays too, where it does nothing: by default it would end the process.

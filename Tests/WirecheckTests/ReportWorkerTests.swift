@@ -100,19 +100,36 @@ import VerdictPolicy
         let single = try TestSupport.run(taskset, ["-c", "\(first)", binary.path, "-r", url.path, "--json"])
         #expect(single.status == threaded.status, "stderr: \(single.stderr)")
         #expect(single.stdout == threaded.stdout)
-        // Threads, from the kernel, while the replay waits for more input on
-        // a pipe that stays open: one allowed processor, one thread; two, three.
-        func threads(_ prefix: String) throws -> String {
-            let script = "(cat \(url.path); sleep 1) | \(prefix)\(binary.path) -r - --json >/dev/null & "
-                + "sleep 0.5; grep Threads: /proc/$!/status; cat /proc/$!/task/*/comm; wait"
-            return try TestSupport.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script]).stdout
+        // Threads, from the kernel, polled while a long replay runs: one
+        // allowed processor, one thread; two, three. (A capture streamed in
+        // through a pipe is always analysed on one thread: StoppedReplayTests.)
+        let (long, _) = try StoppedReplayTests.longPassingCapture(copies: 3_000)
+        defer { unlink(long) }
+        func threads(_ processors: String) throws -> (most: Int, names: Set<String>) {
+            let child = try Subprocess(taskset.path, ["-c", processors, binary.path, "-r", long, "--json"])
+            defer { child.removeFiles() }
+            var most = 0
+            var names = Set<String>()
+            while let status = try? String(contentsOfFile: "/proc/\(child.pid)/status", encoding: .utf8), !status.contains("State:\tZ") {
+                let count = status.split(separator: "\n").first { $0.hasPrefix("Threads:") }.flatMap { Int($0.dropFirst(8).trimmingCharacters(in: .whitespaces)) } ?? 0
+                most = max(most, count)
+                // Every name seen once it runs wirecheck (before, taskset's or the
+                // test's; a thread just started is named a moment later).
+                let main = try? String(contentsOfFile: "/proc/\(child.pid)/comm", encoding: .utf8)
+                guard main?.hasPrefix("wirecheck") == true else { usleep(500); continue }
+                let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(child.pid)/task")) ?? []
+                names.formUnion(tasks.compactMap { try? String(contentsOfFile: "/proc/\(child.pid)/task/\($0)/comm", encoding: .utf8) }
+                    .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+                usleep(500)
+            }
+            #expect(child.wait() == 0, "stderr: \(child.stderr)")
+            return (most, names)
         }
-        #expect(try threads("taskset -c \(first) ").contains("Threads:\t1"))
+        #expect(try threads("\(first)").most == 1)
         if allowed.count >= 2 {
-            let listing = try threads("taskset -c \(allowed[0]),\(allowed[1]) ")
-            #expect(listing.contains("Threads:\t3"))
+            let (most, names) = try threads("\(allowed[0]),\(allowed[1])")
+            #expect(most == 3)
             // Named, so that `top -H` tells the reading and reporting threads apart.
-            let names = Set(listing.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("Threads:") })
             #expect(names == ["wirecheck", "wc-report", "wc-read"], "thread names: \(names)")
         }
     }

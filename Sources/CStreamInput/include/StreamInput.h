@@ -1,0 +1,21 @@
+#ifndef WIRECHECK_STREAM_INPUT_H
+#define WIRECHECK_STREAM_INPUT_H
+#include <stdio.h>
+
+/* Opens the descriptor `fd` (a pipe or socket: a capture streamed
+ * in, as `tcpdump -w - | wirecheck -r -`) as a stdio stream for libpcap that
+ * waits for data in slices of 100 ms, so that wirecheck_stop_streams() is
+ * noticed even while the writer is silent: a read after it ends the stream
+ * (end of file). Without this a read blocked on a quiet pipe held wirecheck
+ * past Ctrl-C and SIGTERM (glibc restarts the read after the handler).
+ * Closing the stream closes `fd`. NULL, with errno set, on failure. */
+FILE *wirecheck_open_stream(int fd);
+
+/* Makes every stream opened above end at its next read; async-signal-safe
+ * (a store to a sig_atomic_t), for a SIGINT or SIGTERM handler. */
+void wirecheck_stop_streams(void);
+
+/* Whether wirecheck_stop_streams() was called. */
+int wirecheck_streams_stopped(void);
+
+#endif
