@@ -519,8 +519,11 @@ struct Wirecheck: ParsableCommand {
         var packets = 0
         var lastDrops: UInt64 = 0
         var lastStatsCheck = wallClockNanoseconds()
-        // Pods come and go during a live capture: keep their names current.
-        var namesWatch = source.isLive ? names.map {
+        // A live capture, or one streamed in, runs for as long as it is let:
+        // counts on SIGUSR1, names kept current as pods come and go, -w's
+        // file flushed each second (at the next packet, for a stream).
+        let runsOn = source.isLive || source.isStream
+        var namesWatch = runsOn ? names.map {
             NamesFile.Watch(path: $0, interval: Int64(namesInterval * 1e9), now: lastStatsCheck)
         } : nil
 
@@ -644,7 +647,7 @@ struct Wirecheck: ParsableCommand {
                     facts.readError = error.message
                     break draining
                 }
-                if source.isLive {
+                if runsOn {
                     if countsRequested != 0 {
                         countsRequested = 0
                         standardError(Self.countsSoFar(summary, open: analyzer.openFlows, packets: analyzer.statistics.frames,

@@ -68,6 +68,49 @@ import Glibc
         #expect(!child.stdout.contains("stopped") && child.stderr.isEmpty, "stderr: \(child.stderr)")
     }
 
+    /// A stream runs for as long as a live capture: SIGUSR1 asks for the
+    /// counts so far, written to stderr when the next packet comes through.
+    @Test func aStreamGivesItsCountsOnSIGUSR1() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let fifo = Self.temporary("fifo-counts")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        let child = try Subprocess(binary.path, ["-r", fifo])
+        defer { child.removeFiles() }
+        let writer = open(fifo, O_RDWR)
+        #expect(writer >= 0)
+        defer { close(writer) }
+        let capture = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.permissive)))
+        // All of it but its last record, then (after the signal) that record.
+        var offset = 24, lastRecord = 24
+        while offset + 16 <= capture.count {
+            lastRecord = offset
+            offset += 16 + Int(UInt32(capture[offset + 8]) | UInt32(capture[offset + 9]) << 8 | UInt32(capture[offset + 10]) << 16)
+        }
+        #expect(capture[0..<lastRecord].withUnsafeBytes { write(writer, $0.baseAddress, $0.count) } == lastRecord)
+        var unread: Int32 = 1
+        let deadline = Date().addingTimeInterval(10)
+        while unread > 0, Date() < deadline {
+            _ = ioctl(writer, UInt(FIONREAD), &unread)
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        child.send(SIGUSR1)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(!child.stderr.contains("so far"), "counts before a packet came: \(child.stderr)")
+        let rest = capture.count - lastRecord
+        #expect(capture[lastRecord...].withUnsafeBytes { write(writer, $0.baseAddress, $0.count) } == rest)
+        #expect(child.waitForStderr("wirecheck: so far 84 packets, ", timeout: 5), "stderr: \(child.stderr)")
+        child.send(SIGINT)
+        guard child.wait(timeout: 5) != nil else {
+            child.send(SIGKILL)
+            _ = child.wait()
+            Issue.record("wirecheck still ran 5 s after SIGINT")
+            return
+        }
+        #expect(child.stdout.contains("84 packets read from \(fifo)"), "\(child.stdout)")
+    }
+
     /// `strict.pcap`'s records again and again, each copy a second later
     /// than the last ended (its connections closed and let go by then, the
     /// next copy's are new flows): a capture that passes, large enough that
