@@ -22,6 +22,55 @@ import Glibc
         report.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains(" packets read from ") }.joined(separator: "\n")
     }
 
+    /// wirecheck reading a FIFO the test writes into. The test opens it to
+    /// read and write, so that opening does not wait for wirecheck, and the
+    /// pipe stays open (with nothing more in it) for as long as the test holds it.
+    final class Stream {
+        let fifo: String
+        let child: Subprocess
+        let writer: Int32
+
+        init(_ name: String) throws {
+            let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+            fifo = StoppedReplayTests.temporary(name)
+            #expect(mkfifo(fifo, 0o600) == 0)
+            child = try Subprocess(binary.path, ["-r", fifo])
+            writer = open(fifo, O_RDWR)
+            #expect(writer >= 0)
+        }
+
+        deinit {
+            close(writer)
+            unlink(fifo)
+            child.removeFiles()
+        }
+
+        /// Writes `bytes`, and waits until wirecheck has read them all
+        /// (nothing left in the pipe), then a moment for it to analyse them.
+        func send(_ bytes: ArraySlice<UInt8>) {
+            #expect(bytes.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) } == bytes.count)
+            var unread: Int32 = 1
+            let deadline = Date().addingTimeInterval(10)
+            while unread > 0, Date() < deadline {
+                _ = ioctl(writer, UInt(FIONREAD), &unread)
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            #expect(unread == 0, "wirecheck did not read the FIFO")
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+
+        /// Sends `signal` and waits at most 5 s for wirecheck to end; nil
+        /// (and an issue) if it still ran, which it is then killed for.
+        func stop(with signal: Int32) -> Int32? {
+            child.send(signal)
+            if let status = child.wait(timeout: 5) { return status }
+            child.send(SIGKILL)
+            _ = child.wait()
+            Issue.record("wirecheck still ran 5 s after signal \(signal), its input quiet but open")
+            return nil
+        }
+    }
+
     /// A capture fed through a FIFO whose writer then falls silent, the pipe
     /// left open (`ssh node tcpdump -w - | wirecheck -r -`, the remote side
     /// quiet): SIGINT ends it within moments, with the verdicts of what came
@@ -32,54 +81,21 @@ import Glibc
     @Test(arguments: [SIGINT, SIGTERM])
     func aStreamEndsAtOnceWhenStoppedWhileItsWriterIsQuiet(signal: Int32) throws {
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
-        let fifo = Self.temporary("fifo")
-        #expect(mkfifo(fifo, 0o600) == 0)
-        defer { unlink(fifo) }
-        let child = try Subprocess(binary.path, ["-r", fifo])
-        defer { child.removeFiles() }
-        // Read and write: opening does not wait for the reader, and the pipe
-        // stays open (with no more data) for as long as the test holds it.
-        let writer = open(fifo, O_RDWR)
-        #expect(writer >= 0)
-        defer { close(writer) }
-        let capture = try Data(contentsOf: URL(fileURLWithPath: Self.permissive))
-        let written = capture.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
-        #expect(written == capture.count)
-        // Until wirecheck has read it all (nothing left in the pipe), then a moment to analyse it.
-        var unread: Int32 = 1
-        let deadline = Date().addingTimeInterval(10)
-        while unread > 0, Date() < deadline {
-            _ = ioctl(writer, UInt(FIONREAD), &unread)
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        #expect(unread == 0, "wirecheck did not read the FIFO")
-        Thread.sleep(forTimeInterval: 0.5)
-        child.send(signal)
-        guard let status = child.wait(timeout: 5) else {
-            child.send(SIGKILL)
-            _ = child.wait()
-            Issue.record("wirecheck still ran 5 s after signal \(signal), its input quiet but open")
-            return
-        }
+        let stream = try Stream("fifo")
+        stream.send(try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.permissive)))[...])
+        guard let status = stream.stop(with: signal) else { return }
         let file = try TestSupport.run(binary, ["-r", Self.permissive])
+        let child = stream.child
         #expect(status == file.status && status == 1, "stderr: \(child.stderr)")
         #expect(Self.withoutSource(child.stdout) == Self.withoutSource(file.stdout))
-        #expect(child.stdout.contains("84 packets read from \(fifo)"), "\(child.stdout)")
+        #expect(child.stdout.contains("84 packets read from \(stream.fifo)"), "\(child.stdout)")
         #expect(!child.stdout.contains("stopped") && child.stderr.isEmpty, "stderr: \(child.stderr)")
     }
 
     /// A stream runs for as long as a live capture: SIGUSR1 asks for the
     /// counts so far, written to stderr when the next packet comes through.
     @Test func aStreamGivesItsCountsOnSIGUSR1() throws {
-        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
-        let fifo = Self.temporary("fifo-counts")
-        #expect(mkfifo(fifo, 0o600) == 0)
-        defer { unlink(fifo) }
-        let child = try Subprocess(binary.path, ["-r", fifo])
-        defer { child.removeFiles() }
-        let writer = open(fifo, O_RDWR)
-        #expect(writer >= 0)
-        defer { close(writer) }
+        let stream = try Stream("fifo-counts")
         let capture = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.permissive)))
         // All of it but its last record, then (after the signal) that record.
         var offset = 24, lastRecord = 24
@@ -87,28 +103,14 @@ import Glibc
             lastRecord = offset
             offset += 16 + Int(UInt32(capture[offset + 8]) | UInt32(capture[offset + 9]) << 8 | UInt32(capture[offset + 10]) << 16)
         }
-        #expect(capture[0..<lastRecord].withUnsafeBytes { write(writer, $0.baseAddress, $0.count) } == lastRecord)
-        var unread: Int32 = 1
-        let deadline = Date().addingTimeInterval(10)
-        while unread > 0, Date() < deadline {
-            _ = ioctl(writer, UInt(FIONREAD), &unread)
-            Thread.sleep(forTimeInterval: 0.02)
-        }
+        stream.send(capture[0..<lastRecord])
+        stream.child.send(SIGUSR1)
         Thread.sleep(forTimeInterval: 0.3)
-        child.send(SIGUSR1)
-        Thread.sleep(forTimeInterval: 0.3)
-        #expect(!child.stderr.contains("so far"), "counts before a packet came: \(child.stderr)")
-        let rest = capture.count - lastRecord
-        #expect(capture[lastRecord...].withUnsafeBytes { write(writer, $0.baseAddress, $0.count) } == rest)
-        #expect(child.waitForStderr("wirecheck: so far 84 packets, ", timeout: 5), "stderr: \(child.stderr)")
-        child.send(SIGINT)
-        guard child.wait(timeout: 5) != nil else {
-            child.send(SIGKILL)
-            _ = child.wait()
-            Issue.record("wirecheck still ran 5 s after SIGINT")
-            return
-        }
-        #expect(child.stdout.contains("84 packets read from \(fifo)"), "\(child.stdout)")
+        #expect(!stream.child.stderr.contains("so far"), "counts before a packet came: \(stream.child.stderr)")
+        stream.send(capture[lastRecord...])
+        #expect(stream.child.waitForStderr("wirecheck: so far 84 packets, ", timeout: 5), "stderr: \(stream.child.stderr)")
+        guard stream.stop(with: SIGINT) != nil else { return }
+        #expect(stream.child.stdout.contains("84 packets read from \(stream.fifo)"), "\(stream.child.stdout)")
     }
 
     /// `strict.pcap`'s records again and again, each copy a second later
