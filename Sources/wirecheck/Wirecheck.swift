@@ -516,6 +516,8 @@ struct Wirecheck: ParsableCommand {
             facts.shownFailing = shown.failing
         }
         let deadline = duration.map { wallClockNanoseconds() + Int64($0 * 1e9) }
+        // A stream's quiet writer would hold the read past it.
+        if let deadline, source.isStream { wirecheck_stop_streams_at(deadline) }
         var packets = 0
         var lastDrops: UInt64 = 0
         var lastStatsCheck = wallClockNanoseconds()

@@ -30,11 +30,11 @@ import Glibc
         let child: Subprocess
         let writer: Int32
 
-        init(_ name: String) throws {
+        init(_ name: String, options: [String] = []) throws {
             let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
             fifo = StoppedReplayTests.temporary(name)
             #expect(mkfifo(fifo, 0o600) == 0)
-            child = try Subprocess(binary.path, ["-r", fifo])
+            child = try Subprocess(binary.path, ["-r", fifo] + options)
             writer = open(fifo, O_RDWR)
             #expect(writer >= 0)
         }
@@ -90,6 +90,24 @@ import Glibc
         #expect(Self.withoutSource(child.stdout) == Self.withoutSource(file.stdout))
         #expect(child.stdout.contains("84 packets read from \(stream.fifo)"), "\(child.stdout)")
         #expect(!child.stdout.contains("stopped") && child.stderr.isEmpty, "stderr: \(child.stderr)")
+    }
+
+    /// `--duration` ends a stream on time, its writer quiet or not (it
+    /// ran until the next packet came, or the pipe closed).
+    @Test func aStreamEndsWhenItsDurationIsUp() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let started = Date()
+        let stream = try Stream("fifo-duration", options: ["--duration", "2"])
+        stream.send(try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.permissive)))[...])
+        guard let status = stream.child.wait(timeout: 8) else {
+            _ = stream.stop(with: SIGKILL)
+            Issue.record("wirecheck still ran 8 s into a 2 s --duration, its input quiet but open")
+            return
+        }
+        #expect(Date().timeIntervalSince(started) >= 1.9)
+        let file = try TestSupport.run(binary, ["-r", Self.permissive])
+        #expect(status == file.status, "stderr: \(stream.child.stderr)")
+        #expect(Self.withoutSource(stream.child.stdout) == Self.withoutSource(file.stdout))
     }
 
     /// A stream runs for as long as a live capture: SIGUSR1 asks for the

@@ -1,5 +1,6 @@
 #ifndef WIRECHECK_STREAM_INPUT_H
 #define WIRECHECK_STREAM_INPUT_H
+#include <stdint.h>
 #include <stdio.h>
 
 /* Opens the descriptor `fd` (a pipe or socket: a capture streamed
@@ -15,7 +16,12 @@ FILE *wirecheck_open_stream(int fd);
  * (a store to a sig_atomic_t), for a SIGINT or SIGTERM handler. */
 void wirecheck_stop_streams(void);
 
-/* Whether wirecheck_stop_streams() was called. */
+/* Whether wirecheck_stop_streams() was called, or the deadline passed. */
 int wirecheck_streams_stopped(void);
+
+/* Makes the streams end by themselves once CLOCK_REALTIME passes `deadline`
+ * (nanoseconds; `--duration`), however quiet their writers; 0: never. Call
+ * it before reading any. */
+void wirecheck_stop_streams_at(int64_t deadline);
 
 #endif
