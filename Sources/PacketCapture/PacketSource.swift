@@ -214,14 +214,6 @@ public final class PacketSource {
         return source
     }
 
-    /// Ends every capture being read from a pipe or socket at its
-    /// next read, even one waiting for its writer (a Ctrl-C while `tcpdump -w
-    /// -` on another node is quiet): the packets read so far are analysed,
-    /// as when a live capture is stopped. Async-signal-safe.
-    public static func stopStreams() {
-        wirecheck_stop_streams()
-    }
-
     /// Opens several capture files to be read as one capture, merged by
     /// packet time as `mergecap` merges them: a capture rotated by `tcpdump
     /// -C` or `-G` (whose files follow one another, whatever order the
@@ -305,7 +297,8 @@ public final class PacketSource {
 
     /// `path` ("-": standard input) opened as a stream for libpcap when it is
     /// a pipe or socket (`wirecheck_open_stream`: reads that wait in slices,
-    /// so that `stopStreams()` ends them); nil for a regular file or a
+    /// so that `wirecheck_stop_streams()`, called by a signal handler, or a
+    /// `--duration` ends them); nil for a regular file or a
     /// device (`/dev/null` stays an empty file, an error), read as files.
     private static func openStreamHandle(_ path: String, precision: UInt32, errbuf: inout [CChar]) throws(CaptureError) -> OpaquePointer? {
         var status = stat()
@@ -639,7 +632,7 @@ public final class PacketSource {
             // A file's end, or `breakLoop()`.
             return .end
         default:
-            // A stream stopped (`stopStreams()`) within a packet: its end, not a fault.
+            // A stream stopped (`wirecheck_stop_streams()`, a deadline) within a packet: its end, not a fault.
             if isStream, wirecheck_streams_stopped() != 0 { return .end }
             return .failed(CaptureError(.readFailed, withHint(Self.readFailure(handle, isLive: isLive, gzip: readingGzip))))
         }
