@@ -59,16 +59,8 @@ import Glibc
             Thread.sleep(forTimeInterval: 0.3)
         }
 
-        /// Sends `signal` and waits at most 5 s for wirecheck to end; nil
-        /// (and an issue) if it still ran, which it is then killed for.
-        func stop(with signal: Int32) -> Int32? {
-            child.send(signal)
-            if let status = child.wait(timeout: 5) { return status }
-            child.send(SIGKILL)
-            _ = child.wait()
-            Issue.record("wirecheck still ran 5 s after signal \(signal), its input quiet but open")
-            return nil
-        }
+        /// Sends `signal` and waits at most 5 s for wirecheck to end.
+        func stop(with signal: Int32) -> Int32? { child.stop(with: signal, within: 5) }
     }
 
     /// A capture fed through a FIFO whose writer then falls silent, the pipe
@@ -116,11 +108,7 @@ import Glibc
         let stream = try Stream("fifo-counts")
         let capture = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.permissive)))
         // All of it but its last record, then (after the signal) that record.
-        var offset = 24, lastRecord = 24
-        while offset + 16 <= capture.count {
-            lastRecord = offset
-            offset += 16 + Int(UInt32(capture[offset + 8]) | UInt32(capture[offset + 9]) << 8 | UInt32(capture[offset + 10]) << 16)
-        }
+        let lastRecord = try #require(Self.records(of: capture).last).offset
         stream.send(capture[0..<lastRecord])
         stream.child.send(SIGUSR1)
         Thread.sleep(forTimeInterval: 0.3)
@@ -135,20 +123,28 @@ import Glibc
     /// than the last ended (its connections closed and let go by then, the
     /// next copy's are new flows): a capture that passes, large enough that
     /// a replay can be stopped in the middle.
-    static func longPassingCapture(copies: Int) throws -> (path: String, packets: Int) {
-        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: strict)))
-        // Little-endian microsecond pcap (as tcpdump writes on x86).
-        #expect(original.prefix(4) == [0xD4, 0xC3, 0xB2, 0xA1])
-        func word(_ offset: Int) -> UInt32 {
-            UInt32(original[offset]) | UInt32(original[offset + 1]) << 8 | UInt32(original[offset + 2]) << 16 | UInt32(original[offset + 3]) << 24
-        }
+    /// A little-endian 32-bit word of a pcap file (as tcpdump writes on x86).
+    static func word(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
+        UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
+    }
+
+    /// Where each record of a little-endian pcap file lies (its 16-byte header included).
+    static func records(of capture: [UInt8]) -> [(offset: Int, length: Int)] {
+        #expect(capture.prefix(4) == [0xD4, 0xC3, 0xB2, 0xA1])
         var records: [(offset: Int, length: Int)] = []
         var offset = 24
-        while offset + 16 <= original.count {
-            let length = 16 + Int(word(offset + 8))
+        while offset + 16 <= capture.count {
+            let length = 16 + Int(word(capture, offset + 8))
             records.append((offset, length))
             offset += length
         }
+        return records
+    }
+
+    static func longPassingCapture(copies: Int) throws -> (path: String, packets: Int) {
+        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: strict)))
+        func word(_ offset: Int) -> UInt32 { Self.word(original, offset) }
+        let records = Self.records(of: original)
         let first = Int(word(24)), last = Int(word(records[records.count - 1].offset))
         let span = UInt32(last - first + 3)
         var output = Array(original[0..<24])
@@ -209,8 +205,7 @@ import Glibc
         defer { child.removeFiles() }
         let deadline = Date().addingTimeInterval(20)
         while (Self.readPosition(of: child.pid, in: capture) ?? 0) <= Self.readBeforeHandlers, Date() < deadline { usleep(200) }
-        child.send(SIGINT)
-        let status = child.wait()
+        guard let status = child.stop(with: SIGINT, within: 60) else { return }
         let lines = try TestSupport.jsonLines(child.stdout)
         let summary = try #require(lines.last)
         let analysed = try #require(summary["packets"] as? Int)
@@ -240,8 +235,7 @@ import Glibc
         defer { child.removeFiles() }
         let deadline = Date().addingTimeInterval(20)
         while (Self.readPosition(of: child.pid, in: capture) ?? 0) <= Self.readBeforeHandlers, Date() < deadline { usleep(200) }
-        child.send(SIGTERM)
-        let status = child.wait()
+        guard let status = child.stop(with: SIGTERM, within: 60) else { return }
         let read = child.stdout.split(separator: "\n").first { $0.contains(" packets read from ") }
         let analysed = read.flatMap { Int($0.prefix { $0 != " " }) } ?? packets
         try #require(analysed < packets, "the replay ended before the signal came: nothing to test")
@@ -264,5 +258,19 @@ import Glibc
         summary.coversWholeCapture = false
         summary.add(FailingServersTests.report(client: 1, server: 3))
         #expect(summary.result == .fail && summary.exitCode == 1)
+    }
+}
+
+extension Subprocess {
+    /// Sends `signal` and waits at most `seconds` for the process to end:
+    /// its exit status, or nil (and an issue) if it still ran, for which it
+    /// is then killed.
+    func stop(with signal: Int32, within seconds: Double) -> Int32? {
+        send(signal)
+        if let status = wait(timeout: seconds) { return status }
+        send(SIGKILL)
+        _ = wait()
+        Issue.record("still running \(seconds) s after signal \(signal)")
+        return nil
     }
 }
