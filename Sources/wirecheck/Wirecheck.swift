@@ -34,8 +34,8 @@ struct Wirecheck: ParsableCommand {
 
         Exit status: 0 no plaintext flow and at least one conclusive flow; 1 at least one \
         plaintext flow not expected by design (Istio's plaintext ports, --expect-plaintext), or a \
-        verdict named by --fail-on; 2 nothing conclusive (no matching traffic, or only inconclusive flows); \
-        3 usage, permission or capture error.
+        verdict named by --fail-on; 2 nothing conclusive (no matching traffic, or only inconclusive flows, \
+        or a file's replay stopped by Ctrl-C before its end); 3 usage, permission or capture error.
 
         Examples:
           wirecheck -i any host 10.111.1.122 and port 80

@@ -16,6 +16,7 @@ import Testing
         #expect(run.stdout.contains("Exit status"))
         #expect(run.stdout.contains("plaintext-rejected"))
         #expect(run.stdout.replacingOccurrences(of: "\n", with: " ").contains("not expected by design (Istio's plaintext ports, --expect-plaintext)"))
+        #expect(run.stdout.replacingOccurrences(of: "\n", with: " ").contains("or a file's replay stopped by Ctrl-C before its end"))
     }
 
     @Test(arguments: [["--no-such-flag"], ["-c", "0", "-r", "x.pcap"], ["-i", "lo", "-r", "x.pcap"], ["--duration", "-1"],
