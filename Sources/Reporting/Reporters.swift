@@ -40,10 +40,6 @@ public struct CaptureFacts: Sendable {
     public var lostDatagrams = 0
     /// Set when reading stopped early because of an error (e.g. a truncated file).
     public var readError: String?
-    /// Set when a signal (Ctrl-C, SIGTERM) stopped a replay before the end
-    /// of its file: the rest was not checked. (A live capture or a stream
-    /// ends that way by design.)
-    public var stoppedEarly = false
     /// The verdicts whose flows were listed (`--show`); nil: all of them.
     public var shownVerdicts: [Verdict]?
     /// `--show failing`: the flows that fail the run were listed too.
@@ -396,7 +392,7 @@ public struct TextReporter: Reporter {
         if let error = capture.readError {
             text += "warning: reading stopped early: \(error); verdicts cover only the \(capture.frames) packets before it\n"
         }
-        if capture.stoppedEarly {
+        if !summary.coversWholeCapture {
             text += "warning: the replay was stopped (Ctrl-C or SIGTERM) before the end of the capture: verdicts cover only the \(capture.frames) packets read, the rest was not checked\n"
         }
         if let shown = capture.shownVerdicts {
@@ -431,7 +427,7 @@ public struct TextReporter: Reporter {
             text += expected == 0 ? "result: PASS (no plaintext flow)\n"
                 : "result: PASS (no plaintext flow besides the \(expected) expected)\n"
         case .inconclusive:
-            text += capture.stoppedEarly ? "result: INCONCLUSIVE (the replay was stopped before the end of the capture)\n"
+            text += !summary.coversWholeCapture ? "result: INCONCLUSIVE (the replay was stopped before the end of the capture)\n"
                 : "result: INCONCLUSIVE (no flow could be judged)\n"
         }
         return text
@@ -619,7 +615,7 @@ public struct JSONLinesReporter: Reporter {
         }
         if let shown = capture.shownVerdicts { json.add("shownVerdicts", (capture.shownFailing ? ["failing"] : []) + shown.map(\.rawValue)) }
         if let error = capture.readError { json.add("readError", error) }
-        if capture.stoppedEarly { json.add("stoppedEarly", true) }
+        if !summary.coversWholeCapture { json.add("stoppedEarly", true) }
         return json.line()
     }
 }

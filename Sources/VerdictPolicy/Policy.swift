@@ -646,7 +646,9 @@ public struct RunSummary: Sendable {
 
     /// False when a replay was stopped (Ctrl-C, SIGTERM) before the end of
     /// its file: the flows judged cover part of the capture, and none failing
-    /// there proves nothing of the rest. A failure found stands.
+    /// there proves nothing of the rest. A failure found stands. The reports
+    /// say so (text `warning:`, JSON `stoppedEarly`). A live capture or a
+    /// stream, which end that way by design, always cover theirs.
     public var coversWholeCapture = true
 
     /// fail: any plaintext flow not on the allowance, or any verdict named by

@@ -576,8 +576,10 @@ struct Wirecheck: ParsableCommand {
         let ahead = readAhead?.start() == true ? readAhead.map { Unmanaged.passUnretained($0) } : nil
         // Read once: an option's property wrapper costs hundreds of instructions per access.
         let packetLimit = count
-        // Set when a signal asked the replay to finish early.
+        // Set when a signal asked the replay to finish early; and whether
+        // that left part of a file unread.
         var finishing = false
+        var stoppedEarly = false
         draining: while true {
             reading: while stopRequested == 0 {
                 if let packetLimit, packets >= packetLimit { break draining }
@@ -626,7 +628,7 @@ struct Wirecheck: ParsableCommand {
                         continue reading
                     case .end:
                         // The file's end, reached before a stop could cut it short.
-                        if !ahead._withUnsafeGuaranteedRef({ $0.endedEarly }) { facts.stoppedEarly = false }
+                        if !ahead._withUnsafeGuaranteedRef({ $0.endedEarly }) { stoppedEarly = false }
                         break draining
                     case .failed(let error):
                         facts.readError = error.message
@@ -683,7 +685,7 @@ struct Wirecheck: ParsableCommand {
             // says. Read ahead, what the reading thread has read (and written
             // to -w's file) is analysed first, unless a second signal comes.
             guard !finishing else { break draining }
-            facts.stoppedEarly = !source.isLive && !source.isStream
+            stoppedEarly = !source.isLive && !source.isStream
             guard let ahead else { break draining }
             finishing = true
             // Taken: the loop goes on until the reading thread's last packet,
@@ -714,7 +716,7 @@ struct Wirecheck: ParsableCommand {
         }
         analyzer.finish(observe: observe)
         settle()
-        summary.coversWholeCapture = !facts.stoppedEarly
+        summary.coversWholeCapture = !stoppedEarly
         facts.frames = analyzer.statistics.frames
         facts.tcpSegments = analyzer.statistics.tcpSegments
         facts.unjudged = analyzer.unjudged
@@ -729,7 +731,7 @@ struct Wirecheck: ParsableCommand {
         if let error = facts.readError {
             standardError("wirecheck: warning: \(sourceName): reading stopped early: \(error); results cover the \(packets) packets before it\n")
         }
-        if facts.stoppedEarly {
+        if stoppedEarly {
             standardError("wirecheck: warning: \(sourceName): the replay was stopped before its end; results cover the \(packets) packets read\n")
         }
         // After the report: it is not held back while the last file is compressed.
