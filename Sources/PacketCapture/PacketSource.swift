@@ -93,8 +93,9 @@ public struct FrameNote: Sendable, Equatable {
 /// What one read from the source produced.
 public enum ReadResult {
     case packet(CapturedPacket)
-    /// Live capture only: the read timeout expired with no packet, a chance to
-    /// check for Ctrl-C or a deadline.
+    /// A live capture's read timeout expired with no packet, or a stream's
+    /// writer has been quiet for 100 ms between two packets: a chance to
+    /// check for Ctrl-C or a deadline, and to move the flows' clock.
     case timeout
     /// End of the file, or the loop was broken.
     case end
@@ -160,6 +161,9 @@ public final class PacketSource {
     /// -w - | wirecheck -r -`, `-r <(zcat F)`) rather than from a file: it
     /// has no end of its own to reach, and arrives as it is written.
     public private(set) var isStream = false
+    /// A stream's quiet writer: the wall time (CLOCK_REALTIME nanoseconds) at
+    /// which its data last arrived, as of its last `.timeout`.
+    public private(set) var streamLastArrival: Int64 = 0
     /// Where every packet `next()` returns is also written (`-w`): libpcap's
     /// dump file; nil when not asked.
     @exclusivity(unchecked) private var dumper: OpaquePointer?
@@ -211,6 +215,9 @@ public final class PacketSource {
         let source = PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
         source.readingGzip = gzip
         source.isStream = stream
+        // Read alone (not merged with other files), a stream's quiet
+        // writer hands control back as a live capture's read timeout does.
+        if stream, let file = pcap_file(handle) { _ = wirecheck_stream_report_quiet(file) }
         return source
     }
 
@@ -632,11 +639,38 @@ public final class PacketSource {
             // A file's end, or `breakLoop()`.
             return .end
         default:
-            // A stream stopped (`wirecheck_stop_streams()`, a deadline) within a packet: its end, not a fault.
-            if isStream, wirecheck_streams_stopped() != 0 { return .end }
+            if isStream {
+                // Its writer quiet between two packets (nothing of the next read).
+                if let file = pcap_file(handle), wirecheck_stream_take_quiet(file, &streamLastArrival) != 0 {
+                    clearerr(file)
+                    return .timeout
+                }
+                // Stopped (`wirecheck_stop_streams()`, a deadline) within a packet: its end, not a fault.
+                if wirecheck_streams_stopped() != 0 { return .end }
+            }
             return .failed(CaptureError(.readFailed, withHint(Self.readFailure(handle, isLive: isLive, gzip: readingGzip))))
         }
     }
+
+    /// How far a quiet stream's clock has come: the last packet's time
+    /// moved on by the wall time since its data arrived, so that flows
+    /// closed before the quiet get their verdicts (1 s after their close, as
+    /// in a live capture) without waiting for a next packet. Only for a
+    /// stream whose packets looked live when they arrived (their time within
+    /// `liveSkewNanoseconds` of the wall clock, as `tcpdump -w - | wirecheck -r -`'s
+    /// are): an old capture fed through a pipe keeps its own time, which a
+    /// pause in the pipe says nothing about. Nil when the clock stays.
+    public static func quietStreamClock(lastPacket: Int64, lastArrival: Int64, now: Int64) -> Int64? {
+        guard lastPacket > 0, lastArrival > 0, now > lastArrival else { return nil }
+        let (skew, overflow) = lastArrival.subtractingReportingOverflow(lastPacket)
+        guard !overflow, skew.magnitude <= UInt64(liveSkewNanoseconds) else { return nil }
+        let (clock, late) = lastPacket.addingReportingOverflow(now - lastArrival)
+        return late ? nil : clock
+    }
+
+    /// How far a stream's packet times may be from the wall clock for it
+    /// to count as live: the way over ssh, and the two clocks' difference.
+    public static let liveSkewNanoseconds: Int64 = 60_000_000_000
 
     /// The packet `pcap_next_ex` returned.
     @inline(__always)

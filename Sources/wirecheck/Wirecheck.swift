@@ -580,6 +580,8 @@ struct Wirecheck: ParsableCommand {
         // that left part of a file unread.
         var finishing = false
         var stoppedEarly = false
+        // The last packet's time, read directly (a quiet stream's clock starts from it).
+        var lastPacketTime: Int64 = 0
         draining: while true {
             reading: while stopRequested == 0 {
                 if let packetLimit, packets >= packetLimit { break draining }
@@ -641,8 +643,15 @@ struct Wirecheck: ParsableCommand {
                 switch result {
                 case .packet(let packet):
                     packets += 1
+                    lastPacketTime = packet.timestampNanoseconds
                     analyzer.process(copies.examine(packet.bytes, originalLength: packet.originalLength), frame: packet.bytes,
                                      originalLength: packet.originalLength, timestamp: packet.timestampNanoseconds, observe: observe)
+                case .timeout where source.isStream:
+                    // Quiet: flows closed before it are judged when a live capture's would be.
+                    if let clock = PacketSource.quietStreamClock(lastPacket: lastPacketTime, lastArrival: source.streamLastArrival,
+                                                                 now: wallClockNanoseconds()) {
+                        analyzer.advanceClock(to: clock, observe: observe)
+                    }
                 case .timeout:
                     analyzer.advanceClock(to: wallClockNanoseconds(), observe: observe)
                 case .end:

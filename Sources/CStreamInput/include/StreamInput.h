@@ -12,6 +12,20 @@
  * Closing the stream closes `fd`. NULL, with errno set, on failure. */
 FILE *wirecheck_open_stream(int fd);
 
+/* Makes `file` (the stream opened last, by wirecheck_open_stream; 0 for any
+ * other) report a quiet writer: once its reader has taken every record
+ * handed over, a read that waits 100 ms for more fails with EAGAIN and
+ * marks the stream quiet (wirecheck_stream_take_quiet). libpcap then returns
+ * an error from pcap_next_ex having read nothing of the next record; after
+ * clearerr() the stream reads on. Call it after libpcap has opened the
+ * stream (a pcapng header is followed by reads for its interfaces).
+ * Bytes whose framing is neither pcap's nor pcapng's are never reported. */
+int wirecheck_stream_report_quiet(FILE *file);
+
+/* Whether `file`'s last read failed for quiet (then cleared), with the
+ * CLOCK_REALTIME nanoseconds at which data last arrived. */
+int wirecheck_stream_take_quiet(FILE *file, int64_t *last_arrival);
+
 /* Makes every stream opened above end at its next read; async-signal-safe
  * (a store to a sig_atomic_t), for a SIGINT or SIGTERM handler. */
 void wirecheck_stop_streams(void);
