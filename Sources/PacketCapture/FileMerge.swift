@@ -25,6 +25,10 @@ final class FileMerge {
     struct File {
         var path: String
         var firstTimestamp: Int64?
+        /// A stream's (or standard input's) handle, kept open since it was
+        /// checked: it cannot be opened again. Its first packet is not read
+        /// yet; `firstTimestamp` is then `.min`, so that it opens first.
+        var opened: Reader?
     }
 
     /// An open file and its next packet. A value, not an object, so that
@@ -82,6 +86,7 @@ final class FileMerge {
 
     deinit {
         for reader in readers { reader.close() }
+        for file in waiting { file.opened?.close() }
     }
 
     /// The earliest packet of all files, or how reading ended. After a
@@ -126,8 +131,12 @@ final class FileMerge {
     private func open(_ file: File) -> ReadResult? {
         var reader: Reader
         do {
-            let (handle, buffer, gzip, _) = try PacketSource.openFileHandle(file.path)
-            reader = Reader(path: file.path, handle: handle, buffer: buffer, gzip: gzip)
+            if let opened = file.opened {
+                reader = opened
+            } else {
+                let (handle, buffer, gzip, _) = try PacketSource.openFileHandle(file.path)
+                reader = Reader(path: file.path, handle: handle, buffer: buffer, gzip: gzip)
+            }
         } catch {
             // It opened when checked, so it changed since.
             return failure(error, in: file.path, othersOpen: readers.count)
@@ -163,6 +172,7 @@ final class FileMerge {
             text += "; the \(waiting.count) later file\(waiting.count == 1 ? " was" : "s were") not read"
         }
         for reader in readers { reader.close() }
+        for file in waiting { file.opened?.close() }
         readers.removeAll()
         waiting.removeAll()
         return .failed(CaptureError(error.kind, withHint(text)))

@@ -236,19 +236,35 @@ public final class PacketSource {
         var firstPackets: [FileMerge.File] = []
         var linkType: (path: String, type: Int32)?
         var snapshotLength: Int32 = 0
+        // Streams and standard input cannot be opened a second time: their
+        // handles are kept from here for the merge (closed if this fails).
+        var kept: [FileMerge.Reader] = []
+        func giveUp(_ error: CaptureError) -> CaptureError {
+            for reader in kept { reader.close() }
+            return error
+        }
         for path in paths {
-            guard path != "-" else {
-                throw CaptureError(.openFailed, "standard input ('-r -') cannot be read together with other files")
+            let handle: OpaquePointer, buffer: UnsafeMutableRawPointer?, gzip: Bool, stream: Bool
+            do { (handle, buffer, gzip, stream) = try openFileHandle(path) } catch { throw giveUp(error) }
+            let type = pcap_datalink(handle)
+            if let (firstPath, firstType) = linkType, type != firstType {
+                pcap_close(handle)
+                buffer?.deallocate()
+                throw giveUp(CaptureError(.openFailed, "\(path): link type \(linkTypeName(type)), "
+                    + "but \(firstPath) has \(linkTypeName(firstType)): several files are read as one capture "
+                    + "only when they share a link type (read them one at a time, or convert one with editcap -T)"))
             }
-            let (handle, buffer, _, _) = try openFileHandle(path)
-            let probe = PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
-            if let (firstPath, type) = linkType, probe.linkType != type {
-                throw CaptureError(.openFailed, "\(path): link type \(linkTypeName(probe.linkType)), "
-                    + "but \(firstPath) has \(linkTypeName(type)): several files are read as one capture "
-                    + "only when they share a link type (read them one at a time, or convert one with editcap -T)")
-            }
-            linkType = linkType ?? (path, probe.linkType)
+            linkType = linkType ?? (path, type)
             snapshotLength = max(snapshotLength, pcap_snapshot(handle))
+            if stream || path == "-" {
+                // Read from the start of the merge: its first packet's time
+                // is known only once it has come.
+                let reader = FileMerge.Reader(path: path, handle: handle, buffer: buffer, gzip: gzip)
+                kept.append(reader)
+                firstPackets.append(FileMerge.File(path: path, firstTimestamp: .min, opened: reader))
+                continue
+            }
+            let probe = PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
             var first: Int64?
             if case .packet(let packet) = probe.next() { first = packet.timestampNanoseconds }
             firstPackets.append(FileMerge.File(path: path, firstTimestamp: first))

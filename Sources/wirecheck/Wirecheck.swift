@@ -147,7 +147,7 @@ struct Wirecheck: ParsableCommand {
 
     func validate() throws {
         if interface != nil, !read.isEmpty { throw ValidationError("-i and -r cannot be used together") }
-        if read.count > 1, read.contains("-") { throw ValidationError("-r -: standard input cannot be read together with other files") }
+        if read.filter({ $0 == "-" }).count > 1 { throw ValidationError("-r -: standard input can be read only once") }
         // tcpdump's `-w -` writes packets to standard output; here the report goes there.
         if packetFile == "-" { throw ValidationError("-w -: packets cannot go to standard output (the report does); give a file name") }
         if let count, count <= 0 { throw ValidationError("-c must be a positive number of packets") }

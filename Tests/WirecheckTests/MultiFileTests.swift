@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Several files read as one capture (`-r A -r B …`), merged by packet time:
 /// a capture rotated by `tcpdump -C` or `-G`, or captures taken at once on
@@ -225,8 +228,68 @@ import Testing
         #expect(missing.stdout.isEmpty)
         #expect(missing.stderr.contains("/nonexistent/part9.pcap"))
 
-        let stdin = try wirecheck(["-r", capture, "-r", "-"])
+        let stdin = try wirecheck(["-r", "-", "-r", capture, "-r", "-"])
         #expect(stdin.status == 3)
-        #expect(stdin.stderr.contains("standard input"))
+        #expect(stdin.stderr.contains("standard input can be read only once"), "stderr: \(stdin.stderr)")
+    }
+
+    /// A stream (a FIFO, `-r <(xzcat old.pcap.xz)`) or standard input cannot
+    /// be opened twice, as a file is (once to check it, again when the merge
+    /// reaches it): kept open from the check, each joins the merge from its
+    /// start. Dealt out with a file, packet by packet, with and without a
+    /// filter: the whole capture's flows. (Before, the stream was reopened
+    /// and read as an unknown format; standard input was refused.)
+    @Test(arguments: ["fifo", "stdin", "both"])
+    func streamsJoinTheMerge(how: String) throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let path = TestSupport.capturesDirectory.appendingPathComponent("lab-services.pcap").path
+        let (header, records) = try self.records(of: path)
+        let parts = (0..<3).map { part in records.enumerated().filter { $0.offset % 3 == part }.map(\.element) }
+        let paths = try write(header: header, parts: parts, name: "streamed")
+        defer { remove(paths) }
+        for filter in [[], ["tcp", "port", "5432"]] {
+            let whole = try wirecheck(["-r", path, "--json"] + filter)
+            // The FIFO's bytes are written by a thread of their own (more than a pipe holds).
+            let fifo = paths[1] + ".fifo"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            defer { unlink(fifo) }
+            let contents = try Data(contentsOf: URL(fileURLWithPath: paths[1]))
+            // A reader that goes away fails the write (EPIPE) instead of ending the tests.
+            signal(SIGPIPE, SIG_IGN)
+            let writer = Thread {
+                // Waits at most 30 s for wirecheck to open the FIFO (ENXIO until then).
+                var descriptor: Int32 = -1
+                for _ in 0..<3_000 {
+                    descriptor = open(fifo, O_WRONLY | O_NONBLOCK)
+                    if descriptor >= 0 || errno != ENXIO { break }
+                    usleep(10_000)
+                }
+                guard descriptor >= 0 else { return }
+                _ = fcntl(descriptor, F_SETFL, 0)
+                _ = contents.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+                close(descriptor)
+            }
+            var arguments: [String], stdin: String?
+            switch how {
+            case "fifo": (arguments, stdin) = (["-r", paths[0], "-r", fifo, "-r", paths[2]], nil)
+            case "stdin": (arguments, stdin) = (["-r", paths[0], "-r", "-", "-r", paths[1]], paths[2])
+            default: (arguments, stdin) = (["-r", "-", "-r", fifo, "-r", paths[0]], paths[2])
+            }
+            if how != "stdin" { writer.start() }
+            let child = try Subprocess(binary.path, arguments + ["--json"] + filter, stdinPath: stdin)
+            defer { child.removeFiles() }
+            guard let status = child.wait(timeout: 30) else {
+                child.send(SIGKILL)
+                _ = child.wait()
+                Issue.record("wirecheck still ran after 30 s (\(how)): a stream opened twice waits for a writer that is gone")
+                return
+            }
+            let merged = TestSupport.ProcessResult(status: status, stdout: child.stdout, stderr: child.stderr)
+            #expect(TestSupport.flowLines(whole.stdout).count >= 1)
+            #expect(TestSupport.flowLines(merged.stdout) == TestSupport.flowLines(whole.stdout), "\(how), filter \(filter)")
+            #expect(merged.status == whole.status && merged.stderr.isEmpty, "stderr: \(merged.stderr)")
+            let summary = try #require(try TestSupport.jsonLines(merged.stdout).last)
+            #expect(summary["packets"] as? Int == (try TestSupport.jsonLines(whole.stdout).last)?["packets"] as? Int)
+        }
     }
 }
