@@ -285,7 +285,8 @@ build_kubelet_probes() {
 start_grpc_health() {
   stop_grpc_health
   build_kubelet_probes
-  in_ns wc-web "$STATE/kubelet-probes" grpc-serve "$WEB_IP:$GRPC_PORT" </dev/null >/dev/null 2>"$STATE/grpc-health.log" &
+  # Directly, not through in_ns, so that $! is the server (as start_smtp).
+  ip netns exec wc-web "$STATE/kubelet-probes" grpc-serve "$WEB_IP:$GRPC_PORT" </dev/null >/dev/null 2>"$STATE/grpc-health.log" &
   echo $! >"$STATE/grpc-health.pid"
   wait_for_port "$GRPC_PORT" "gRPC health server (see $STATE/grpc-health.log)"
 }
