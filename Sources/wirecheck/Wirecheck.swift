@@ -523,7 +523,7 @@ struct Wirecheck: ParsableCommand {
         var lastStatsCheck = wallClockNanoseconds()
         // A live capture, or one streamed in, runs for as long as it is let:
         // counts on SIGUSR1, names kept current as pods come and go, -w's
-        // file flushed each second (at the next packet, for a stream).
+        // file flushed each second (for a stream, after a packet or 100 ms of quiet).
         let runsOn = source.isLive || source.isStream
         var namesWatch = runsOn ? names.map {
             NamesFile.Watch(path: $0, interval: Int64(namesInterval * 1e9), now: lastStatsCheck)
