@@ -36,9 +36,8 @@ enum framing { FRAMING_UNKNOWN, FRAMING_PCAP, FRAMING_PCAPNG, FRAMING_LOST };
  * far smaller ones, and the framing is no longer followed. */
 #define LARGEST_UNIT (256u << 20)
 
-struct stream {
+struct wirecheck_stream {
     int fd;
-    FILE *file;
     enum framing framing;
     int big_endian;
     /* pcap's record header: 16 bytes, 24 in the "modified" format. */
@@ -56,9 +55,6 @@ struct stream {
     int64_t last_arrival;
 };
 
-/* The stream opened last: the one wirecheck reads (one at a time). */
-static struct stream *last_opened = NULL;
-
 static uint32_t word_at(const unsigned char *bytes, int big_endian) {
     return big_endian
         ? (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 | (uint32_t)bytes[2] << 8 | bytes[3]
@@ -66,7 +62,7 @@ static uint32_t word_at(const unsigned char *bytes, int big_endian) {
 }
 
 /* How many of its first bytes the unit at next_unit needs to be measured. */
-static uint32_t head_needed(const struct stream *s) {
+static uint32_t head_needed(const struct wirecheck_stream *s) {
     switch (s->framing) {
     case FRAMING_UNKNOWN: return 4;                  /* the file's magic number */
     case FRAMING_PCAP: return 12;                    /* the record's captured length */
@@ -77,7 +73,7 @@ static uint32_t head_needed(const struct stream *s) {
 }
 
 /* The unit's head is complete: where the next one starts. */
-static void measure(struct stream *s) {
+static void measure(struct wirecheck_stream *s) {
     const unsigned char *h = s->head;
     switch (s->framing) {
     case FRAMING_UNKNOWN: {
@@ -119,7 +115,7 @@ static void measure(struct stream *s) {
 }
 
 /* Follows the framing through `count` bytes just handed to stdio. */
-static void follow(struct stream *s, const unsigned char *bytes, size_t count) {
+static void follow(struct wirecheck_stream *s, const unsigned char *bytes, size_t count) {
     uint64_t end = s->delivered + count;
     while (s->framing != FRAMING_LOST && s->delivered < end) {
         if (s->delivered < s->next_unit) {
@@ -141,7 +137,7 @@ static void follow(struct stream *s, const unsigned char *bytes, size_t count) {
     s->delivered = end;
 }
 
-static int between_units(const struct stream *s) {
+static int between_units(const struct wirecheck_stream *s) {
     return (s->framing == FRAMING_PCAP || s->framing == FRAMING_PCAPNG)
         && s->head_count == 0 && s->delivered == s->next_unit;
 }
@@ -150,7 +146,7 @@ static int between_units(const struct stream *s) {
  * or once the streams are stopped; -1 with EAGAIN after 100 ms of quiet
  * between two records, when asked to report quiet. */
 static ssize_t read_stream(void *cookie, char *buffer, size_t size) {
-    struct stream *s = cookie;
+    struct wirecheck_stream *s = cookie;
     for (;;) {
         if (!streams_stopped && streams_deadline > 0 && realtime_nanoseconds() >= streams_deadline) streams_stopped = 1;
         if (streams_stopped) return 0;
@@ -175,45 +171,34 @@ static ssize_t read_stream(void *cookie, char *buffer, size_t size) {
 }
 
 static int close_stream(void *cookie) {
-    struct stream *s = cookie;
+    struct wirecheck_stream *s = cookie;
     int closed = close(s->fd);
-    if (last_opened == s) last_opened = NULL;
     free(s);
     return closed == 0 ? 0 : EOF;
 }
 
-FILE *wirecheck_open_stream(int fd) {
-    struct stream *s = calloc(1, sizeof *s);
+FILE *wirecheck_open_stream(int fd, struct wirecheck_stream **stream) {
+    struct wirecheck_stream *s = calloc(1, sizeof *s);
     if (s == NULL) return NULL;
     s->fd = fd;
     s->framing = FRAMING_UNKNOWN;
     cookie_io_functions_t functions = {
         .read = read_stream, .write = NULL, .seek = NULL, .close = close_stream,
     };
-    s->file = fopencookie(s, "rb", functions);
-    if (s->file == NULL) {
+    FILE *file = fopencookie(s, "rb", functions);
+    if (file == NULL) {
         free(s);
         return NULL;
     }
-    last_opened = s;
-    return s->file;
+    if (stream != NULL) *stream = s;
+    return file;
 }
 
-static struct stream *stream_of(FILE *file) {
-    return last_opened != NULL && last_opened->file == file ? last_opened : NULL;
-}
+void wirecheck_stream_report_quiet(struct wirecheck_stream *stream) { stream->reports_quiet = 1; }
 
-int wirecheck_stream_report_quiet(FILE *file) {
-    struct stream *s = stream_of(file);
-    if (s == NULL) return 0;
-    s->reports_quiet = 1;
-    return 1;
-}
-
-int wirecheck_stream_take_quiet(FILE *file, int64_t *last_arrival) {
-    struct stream *s = stream_of(file);
-    if (s == NULL || !s->quiet) return 0;
-    s->quiet = 0;
-    if (last_arrival != NULL) *last_arrival = s->last_arrival;
+int wirecheck_stream_take_quiet(struct wirecheck_stream *stream, int64_t *last_arrival) {
+    if (!stream->quiet) return 0;
+    stream->quiet = 0;
+    if (last_arrival != NULL) *last_arrival = stream->last_arrival;
     return 1;
 }

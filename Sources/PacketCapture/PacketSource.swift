@@ -160,7 +160,9 @@ public final class PacketSource {
     /// Whether the capture comes through a pipe or socket (`tcpdump
     /// -w - | wirecheck -r -`, `-r <(zcat F)`) rather than from a file: it
     /// has no end of its own to reach, and arrives as it is written.
-    public private(set) var isStream = false
+    public var isStream: Bool { streamInput != nil }
+    /// The stream reader's state when `isStream` (owned by the handle's FILE).
+    private var streamInput: OpaquePointer?
     /// A stream's quiet writer: the wall time (CLOCK_REALTIME nanoseconds) at
     /// which its data last arrived, as of its last `.timeout`.
     public private(set) var streamLastArrival: Int64 = 0
@@ -214,10 +216,10 @@ public final class PacketSource {
         let (handle, buffer, gzip, stream) = try openFileHandle(path)
         let source = PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
         source.readingGzip = gzip
-        source.isStream = stream
+        source.streamInput = stream
         // Read alone (not merged with other files), a stream's quiet
         // writer hands control back as a live capture's read timeout does.
-        if stream, let file = pcap_file(handle) { _ = wirecheck_stream_report_quiet(file) }
+        if let stream { wirecheck_stream_report_quiet(stream) }
         return source
     }
 
@@ -244,7 +246,7 @@ public final class PacketSource {
             return error
         }
         for path in paths {
-            let handle: OpaquePointer, buffer: UnsafeMutableRawPointer?, gzip: Bool, stream: Bool
+            let handle: OpaquePointer, buffer: UnsafeMutableRawPointer?, gzip: Bool, stream: OpaquePointer?
             do { (handle, buffer, gzip, stream) = try openFileHandle(path) } catch { throw giveUp(error) }
             let type = pcap_datalink(handle)
             if let (firstPath, firstType) = linkType, type != firstType {
@@ -256,7 +258,7 @@ public final class PacketSource {
             }
             linkType = linkType ?? (path, type)
             snapshotLength = max(snapshotLength, pcap_snapshot(handle))
-            if stream || path == "-" {
+            if stream != nil || path == "-" {
                 // Read from the start of the merge: its first packet's time
                 // is known only once it has come.
                 let reader = FileMerge.Reader(path: path, handle: handle, buffer: buffer, gzip: gzip)
@@ -287,17 +289,17 @@ public final class PacketSource {
 
     /// Opens a file for libpcap, through a large stdio buffer (see
     /// `fileReadBufferBytes`); also says whether it is read through zlib, and
-    /// whether it is a stream (a pipe or socket, see `isStream`).
-    static func openFileHandle(_ path: String) throws(CaptureError) -> (OpaquePointer, UnsafeMutableRawPointer?, gzip: Bool, stream: Bool) {
+    /// the stream reader's state when it is a stream (a pipe or socket, see `isStream`).
+    static func openFileHandle(_ path: String) throws(CaptureError) -> (OpaquePointer, UnsafeMutableRawPointer?, gzip: Bool, stream: OpaquePointer?) {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         let precision = UInt32(PCAP_TSTAMP_PRECISION_NANO)
-        if let handle = try openStreamHandle(path, precision: precision, errbuf: &errbuf) { return (handle, nil, false, true) }
+        if let (handle, stream) = try openStreamHandle(path, precision: precision, errbuf: &errbuf) { return (handle, nil, false, stream) }
         guard path != "-" else {
             guard let handle = pcap_open_offline_with_tstamp_precision(path, precision, &errbuf) else {
                 throw openFailure(path, errbuf)
             }
             if let stream = pcap_file(handle) { readByOneThread(stream) }
-            return (handle, nil, false, false)
+            return (handle, nil, false, nil)
         }
         // Opened here rather than by libpcap, to give it a larger buffer,
         // and to read a gzip-compressed file (as tcpdump -z leaves rotated
@@ -315,7 +317,7 @@ public final class PacketSource {
             buffer.deallocate()
             throw openFailure(path, errbuf)
         }
-        return (handle, buffer, gzip, false)
+        return (handle, buffer, gzip, nil)
     }
 
     /// `path` ("-": standard input) opened as a stream for libpcap when it is
@@ -323,7 +325,7 @@ public final class PacketSource {
     /// so that `wirecheck_stop_streams()`, called by a signal handler, or a
     /// `--duration` ends them); nil for a regular file or a
     /// device (`/dev/null` stays an empty file, an error), read as files.
-    private static func openStreamHandle(_ path: String, precision: UInt32, errbuf: inout [CChar]) throws(CaptureError) -> OpaquePointer? {
+    private static func openStreamHandle(_ path: String, precision: UInt32, errbuf: inout [CChar]) throws(CaptureError) -> (OpaquePointer, stream: OpaquePointer)? {
         var status = stat()
         let described = path == "-" ? fstat(STDIN_FILENO, &status) : stat(path, &status)
         let kind = status.st_mode & S_IFMT
@@ -332,7 +334,8 @@ public final class PacketSource {
         guard descriptor >= 0 else {
             throw CaptureError(.openFailed, "\(path): \(String(cString: strerror(errno)))")
         }
-        guard let file = wirecheck_open_stream(descriptor) else {
+        var stream: OpaquePointer?
+        guard let file = wirecheck_open_stream(descriptor, &stream), let stream else {
             close(descriptor)
             throw CaptureError(.openFailed, "\(path): \(String(cString: strerror(errno)))")
         }
@@ -345,7 +348,7 @@ public final class PacketSource {
             if wirecheck_streams_stopped() != 0 { throw CaptureError(.openFailed, "\(path): stopped before a capture header arrived") }
             throw openFailure(path, errbuf)
         }
-        return handle
+        return (handle, stream)
     }
 
     /// libpcap reads a file with two `fread` calls per packet, and in a
@@ -657,8 +660,8 @@ public final class PacketSource {
         default:
             if isStream {
                 // Its writer quiet between two packets (nothing of the next read).
-                if let file = pcap_file(handle), wirecheck_stream_take_quiet(file, &streamLastArrival) != 0 {
-                    clearerr(file)
+                if let streamInput, wirecheck_stream_take_quiet(streamInput, &streamLastArrival) != 0 {
+                    if let file = pcap_file(handle) { clearerr(file) }
                     return .timeout
                 }
                 // Stopped (`wirecheck_stop_streams()`, a deadline) within a packet: its end, not a fault.

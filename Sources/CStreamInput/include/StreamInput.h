@@ -3,28 +3,34 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* A stream opened below: its reading state, owned by its FILE (freed when
+ * that is closed). */
+struct wirecheck_stream;
+
 /* Opens the descriptor `fd` (a pipe or socket: a capture streamed
  * in, as `tcpdump -w - | wirecheck -r -`) as a stdio stream for libpcap that
  * waits for data in slices of 100 ms, so that wirecheck_stop_streams() is
  * noticed even while the writer is silent: a read after it ends the stream
  * (end of file). Without this a read blocked on a quiet pipe held wirecheck
  * past Ctrl-C and SIGTERM (glibc restarts the read after the handler).
- * Closing the stream closes `fd`. NULL, with errno set, on failure. */
-FILE *wirecheck_open_stream(int fd);
+ * `*stream`, when given, is set to the stream's state, for the two calls
+ * below, valid until the FILE is closed. Closing the stream closes `fd`.
+ * NULL, with errno set, on failure. */
+FILE *wirecheck_open_stream(int fd, struct wirecheck_stream **stream);
 
-/* Makes `file` (the stream opened last, by wirecheck_open_stream; 0 for any
- * other) report a quiet writer: once its reader has taken every record
- * handed over, a read that waits 100 ms for more fails with EAGAIN and
- * marks the stream quiet (wirecheck_stream_take_quiet). libpcap then returns
- * an error from pcap_next_ex having read nothing of the next record; after
- * clearerr() the stream reads on. Call it after libpcap has opened the
- * stream (a pcapng header is followed by reads for its interfaces).
- * Bytes whose framing is neither pcap's nor pcapng's are never reported. */
-int wirecheck_stream_report_quiet(FILE *file);
+/* Makes the stream report a quiet writer: once its reader has taken every
+ * record handed over, a read that waits 100 ms for more fails with EAGAIN
+ * and marks the stream quiet (wirecheck_stream_take_quiet). libpcap then
+ * returns an error from pcap_next_ex having read nothing of the next record;
+ * after clearerr() the stream reads on. The stream follows the pcap or
+ * pcapng framing of the bytes it hands over to know where records end;
+ * other bytes are never reported quiet. Call it after libpcap has opened the
+ * stream (a pcapng header is followed by reads for its interfaces). */
+void wirecheck_stream_report_quiet(struct wirecheck_stream *stream);
 
-/* Whether `file`'s last read failed for quiet (then cleared), with the
+/* Whether the stream's last read failed for quiet (then cleared), with the
  * CLOCK_REALTIME nanoseconds at which data last arrived. */
-int wirecheck_stream_take_quiet(FILE *file, int64_t *last_arrival);
+int wirecheck_stream_take_quiet(struct wirecheck_stream *stream, int64_t *last_arrival);
 
 /* Makes every stream opened above end at its next read; async-signal-safe
  * (a store to a sig_atomic_t), for a SIGINT or SIGTERM handler. */
