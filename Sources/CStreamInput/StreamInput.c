@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,4 +202,11 @@ int wirecheck_stream_take_quiet(struct wirecheck_stream *stream, int64_t *last_a
     stream->quiet = 0;
     if (last_arrival != NULL) *last_arrival = stream->last_arrival;
     return 1;
+}
+
+int64_t wirecheck_stream_position(const struct wirecheck_stream *stream, FILE *file) {
+    /* glibc's FILE: what was read ahead and not yet taken lies between
+     * _IO_read_ptr and _IO_read_end. */
+    ptrdiff_t unread = file->_IO_read_end - file->_IO_read_ptr;
+    return (int64_t)stream->delivered - (unread > 0 ? (int64_t)unread : 0);
 }

@@ -39,6 +39,8 @@ final class FileMerge {
         let handle: OpaquePointer
         let buffer: UnsafeMutableRawPointer?
         let gzip: Bool
+        /// A stream's reader state (see `PacketSource.openFileHandle`), nil for a file.
+        var stream: OpaquePointer? = nil
         /// Valid until this reader's next `advance()`.
         var head = CapturedPacket(timestampNanoseconds: 0, originalLength: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
 
@@ -60,7 +62,7 @@ final class FileMerge {
             case PCAP_ERROR_BREAK:
                 return .end
             default:
-                return .failed(CaptureError(.readFailed, PacketSource.readFailure(handle, isLive: false, gzip: gzip)))
+                return .failed(CaptureError(.readFailed, PacketSource.readFailure(handle, isLive: false, gzip: gzip, stream: stream)))
             }
         }
     }

@@ -261,7 +261,7 @@ public final class PacketSource {
             if stream != nil || path == "-" {
                 // Read from the start of the merge: its first packet's time
                 // is known only once it has come.
-                let reader = FileMerge.Reader(path: path, handle: handle, buffer: buffer, gzip: gzip)
+                let reader = FileMerge.Reader(path: path, handle: handle, buffer: buffer, gzip: gzip, stream: stream)
                 kept.append(reader)
                 firstPackets.append(FileMerge.File(path: path, firstTimestamp: .min, opened: reader))
                 continue
@@ -667,7 +667,7 @@ public final class PacketSource {
                 // Stopped (`wirecheck_stop_streams()`, a deadline) within a packet: its end, not a fault.
                 if wirecheck_streams_stopped() != 0 { return .end }
             }
-            return .failed(CaptureError(.readFailed, withHint(Self.readFailure(handle, isLive: isLive, gzip: readingGzip))))
+            return .failed(CaptureError(.readFailed, withHint(Self.readFailure(handle, isLive: isLive, gzip: readingGzip, stream: streamInput))))
         }
     }
 
@@ -708,13 +708,17 @@ public final class PacketSource {
     }
 
     /// libpcap's message for a failed read, and where in the file it stopped.
-    static func readFailure(_ handle: OpaquePointer, isLive: Bool, gzip: Bool) -> String {
+    static func readFailure(_ handle: OpaquePointer, isLive: Bool, gzip: Bool, stream: OpaquePointer? = nil) -> String {
         var text = String(cString: pcap_geterr(handle))
         // Where in the file reading stopped, so a user can look at the bytes
-        // (unknown for pipes and live captures).
+        // (unknown for live captures; a stream, which ftell cannot place, counts its own).
         if !isLive, let file = pcap_file(handle) {
-            let position = ftell(file)
-            if position >= 0 { text += " (reading stopped at byte offset \(position) of the file)" }
+            if let stream {
+                text += " (reading stopped at byte offset \(wirecheck_stream_position(stream, file)) of the stream)"
+            } else {
+                let position = ftell(file)
+                if position >= 0 { text += " (reading stopped at byte offset \(position) of the file)" }
+            }
         }
         if gzip { text += gzipReadFailure }
         return text

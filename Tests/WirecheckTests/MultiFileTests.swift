@@ -254,28 +254,13 @@ import Glibc
             #expect(mkfifo(fifo, 0o600) == 0)
             defer { unlink(fifo) }
             let contents = try Data(contentsOf: URL(fileURLWithPath: paths[1]))
-            // A reader that goes away fails the write (EPIPE) instead of ending the tests.
-            signal(SIGPIPE, SIG_IGN)
-            let writer = Thread {
-                // Waits at most 30 s for wirecheck to open the FIFO (ENXIO until then).
-                var descriptor: Int32 = -1
-                for _ in 0..<3_000 {
-                    descriptor = open(fifo, O_WRONLY | O_NONBLOCK)
-                    if descriptor >= 0 || errno != ENXIO { break }
-                    usleep(10_000)
-                }
-                guard descriptor >= 0 else { return }
-                _ = fcntl(descriptor, F_SETFL, 0)
-                _ = contents.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-                close(descriptor)
-            }
             var arguments: [String], stdin: String?
             switch how {
             case "fifo": (arguments, stdin) = (["-r", paths[0], "-r", fifo, "-r", paths[2]], nil)
             case "stdin": (arguments, stdin) = (["-r", paths[0], "-r", "-", "-r", paths[1]], paths[2])
             default: (arguments, stdin) = (["-r", "-", "-r", fifo, "-r", paths[0]], paths[2])
             }
-            if how != "stdin" { writer.start() }
+            if how != "stdin" { _ = TestSupport.feed(fifo: fifo, with: contents) }
             let child = try Subprocess(binary.path, arguments + ["--json"] + filter, stdinPath: stdin)
             defer { child.removeFiles() }
             guard let status = child.wait(timeout: 30) else {

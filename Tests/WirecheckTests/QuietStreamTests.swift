@@ -139,6 +139,40 @@ import Glibc
                 "\(stream.child.stdout)")
     }
 
+    /// A capture cut off, or broken, in a stream: the warning says where
+    /// reading stopped, as for a file (ftell cannot say it for a pipe; the
+    /// stream counts what its reader took), also for a stream merged with a file.
+    @Test(arguments: ["cut off", "broken"])
+    func aStreamSaysWhereReadingStopped(how: String) throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: StoppedReplayTests.strict)))
+        let expected: String
+        if how == "cut off" {
+            bytes = Array(bytes.prefix(10_000))
+            expected = "only got 339 (reading stopped at byte offset 10000 of the "
+        } else {
+            // The tenth record's captured length made impossible: libpcap
+            // stops after its header, with more of the stream read ahead.
+            let record = StoppedReplayTests.records(of: bytes)[9].offset
+            bytes[record + 8 ..< record + 12] = [0, 0, 0x42, 0]
+            expected = "invalid packet capture length 4325376, bigger than snaplen of 262144 (reading stopped at byte offset \(record + 16) of the "
+        }
+        let path = StoppedReplayTests.temporary("stopped") + ".pcap"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { unlink(path) }
+        let file = try TestSupport.run(binary, ["-r", path])
+        #expect(file.stderr.contains(expected + "file)"), "stderr: \(file.stderr)")
+        for merged in [false, true] {
+            let fifo = StoppedReplayTests.temporary("stopped-fifo")
+            #expect(mkfifo(fifo, 0o600) == 0)
+            defer { unlink(fifo) }
+            _ = TestSupport.feed(fifo: fifo, with: Data(bytes))
+            let stream = try TestSupport.run(binary, (merged ? ["-r", Self.permissive] : []) + ["-r", fifo])
+            #expect(merged || stream.status == file.status, "stderr: \(stream.stderr)")
+            #expect(stream.stderr.contains(expected + "stream)"), "stderr: \(stream.stderr)")
+        }
+    }
+
     @Test func aQuietStreamsClockMovesOnlyForLivePackets() {
         let second: Int64 = 1_000_000_000
         let arrival = 1_800_000_000 * second

@@ -107,6 +107,29 @@ enum TestSupport {
     }
 
     static var isRoot: Bool { geteuid() == 0 }
+
+    /// Writes `contents` into the FIFO at `path` on a thread of its own (more
+    /// than a pipe holds would block the test), once a reader has it open
+    /// (waiting at most 30 s), then closes it: the reader sees the end.
+    /// A reader that goes away fails the write (EPIPE) instead of ending the tests.
+    static func feed(fifo path: String, with contents: Data) -> Thread {
+        signal(SIGPIPE, SIG_IGN)
+        let writer = Thread {
+            // ENXIO while no reader has it open.
+            var descriptor: Int32 = -1
+            for _ in 0..<3_000 {
+                descriptor = open(path, O_WRONLY | O_NONBLOCK)
+                if descriptor >= 0 || errno != ENXIO { break }
+                usleep(10_000)
+            }
+            guard descriptor >= 0 else { return }
+            _ = fcntl(descriptor, F_SETFL, 0)
+            _ = contents.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            close(descriptor)
+        }
+        writer.start()
+        return writer
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {

@@ -32,6 +32,11 @@ void wirecheck_stream_report_quiet(struct wirecheck_stream *stream);
  * CLOCK_REALTIME nanoseconds at which data last arrived. */
 int wirecheck_stream_take_quiet(struct wirecheck_stream *stream, int64_t *last_arrival);
 
+/* How many of the stream's bytes its reader has taken (those handed to
+ * `file`, its stdio stream, less what stdio holds unread): where a read
+ * stopped, as ftell() says for a file, which it cannot for a pipe. */
+int64_t wirecheck_stream_position(const struct wirecheck_stream *stream, FILE *file);
+
 /* Makes every stream opened above end at its next read; async-signal-safe
  * (a store to a sig_atomic_t), for a SIGINT or SIGTERM handler. */
 void wirecheck_stop_streams(void);
