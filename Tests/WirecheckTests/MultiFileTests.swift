@@ -249,7 +249,6 @@ import Glibc
         defer { remove(paths) }
         for filter in [[], ["tcp", "port", "5432"]] {
             let whole = try wirecheck(["-r", path, "--json"] + filter)
-            // The FIFO's bytes are written by a thread of their own (more than a pipe holds).
             let fifo = paths[1] + ".fifo"
             #expect(mkfifo(fifo, 0o600) == 0)
             defer { unlink(fifo) }
@@ -260,7 +259,7 @@ import Glibc
             case "stdin": (arguments, stdin) = (["-r", paths[0], "-r", "-", "-r", paths[1]], paths[2])
             default: (arguments, stdin) = (["-r", "-", "-r", fifo, "-r", paths[0]], paths[2])
             }
-            if how != "stdin" { _ = TestSupport.feed(fifo: fifo, with: contents) }
+            if how != "stdin" { TestSupport.feed(fifo: fifo, with: contents) }
             let child = try Subprocess(binary.path, arguments + ["--json"] + filter, stdinPath: stdin)
             defer { child.removeFiles() }
             guard let status = child.wait(timeout: 30) else {

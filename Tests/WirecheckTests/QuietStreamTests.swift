@@ -166,7 +166,7 @@ import Glibc
             let fifo = StoppedReplayTests.temporary("stopped-fifo")
             #expect(mkfifo(fifo, 0o600) == 0)
             defer { unlink(fifo) }
-            _ = TestSupport.feed(fifo: fifo, with: Data(bytes))
+            TestSupport.feed(fifo: fifo, with: Data(bytes))
             let stream = try TestSupport.run(binary, (merged ? ["-r", Self.permissive] : []) + ["-r", fifo])
             #expect(merged || stream.status == file.status, "stderr: \(stream.stderr)")
             #expect(stream.stderr.contains(expected + "stream)"), "stderr: \(stream.stderr)")

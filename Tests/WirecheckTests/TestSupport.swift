@@ -112,7 +112,7 @@ enum TestSupport {
     /// than a pipe holds would block the test), once a reader has it open
     /// (waiting at most 30 s), then closes it: the reader sees the end.
     /// A reader that goes away fails the write (EPIPE) instead of ending the tests.
-    static func feed(fifo path: String, with contents: Data) -> Thread {
+    static func feed(fifo path: String, with contents: Data) {
         signal(SIGPIPE, SIG_IGN)
         let writer = Thread {
             // ENXIO while no reader has it open.
@@ -128,7 +128,6 @@ enum TestSupport {
             close(descriptor)
         }
         writer.start()
-        return writer
     }
 }
 
