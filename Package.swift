@@ -39,7 +39,9 @@ let package = Package(
         .target(name: "CGzip", cSettings: [.unsafeFlags(["-gdwarf-4"])], linkerSettings: [.linkedLibrary("z")]),
         // Captures streamed in through a pipe, read so that Ctrl-C is noticed while the writer is quiet.
         .target(name: "CStreamInput", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
-        .target(name: "PacketCapture", dependencies: ["CPcap", "CacheHints", "CGzip", "CStreamInput"], swiftSettings: settings),
+        // Capture files read where they are mapped, kept from ending the process if they shrink meanwhile.
+        .target(name: "CMappedFile", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
+        .target(name: "PacketCapture", dependencies: ["CPcap", "CacheHints", "CGzip", "CStreamInput", "CMappedFile"], swiftSettings: settings),
         .target(name: "PacketDecoding", swiftSettings: settings),
         .target(name: "StreamReassembly", swiftSettings: settings),
         // zlib's inflate, to tell compressed data (cleartext to anyone) from

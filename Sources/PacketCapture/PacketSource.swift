@@ -1,4 +1,5 @@
 import CGzip
+import CMappedFile
 import CPcap
 import CStreamInput
 
@@ -153,11 +154,22 @@ public final class PacketSource {
     /// The stdio buffer libpcap reads a capture file through, when we gave it one.
     private var fileBuffer: UnsafeMutableRawPointer?
 
+    /// A file's packets read where it is mapped (`MappedRecords`), until one
+    /// is left to libpcap; nil for anything else, and from then on.
+    @exclusivity(unchecked) private var inPlace: MappedRecords?
+    /// The mapping `inPlace` reads, kept to the end: the packets read from it
+    /// stay valid until then (`holdsInPlace`).
+    @exclusivity(unchecked) private var mapping: OpaquePointer?
+    @exclusivity(unchecked) private var mappedBytes: UnsafeRawBufferPointer?
+    /// The filter, compiled again for `inPlace` to apply (libpcap's handle
+    /// has its own copy for the packets left to it).
+    @exclusivity(unchecked) private var inPlaceFilter: bpf_program?
+
     /// Several files read as one capture (`openFiles`), merged by packet
     /// time; nil for one file or an interface.
     @exclusivity(unchecked) private var merge: FileMerge?
     /// Set by `breakLoop()`: the end it causes is not a file's end.
-    private var breakRequested = false
+    @exclusivity(unchecked) private var breakRequested = false
     /// Whether the file being read is gzip-compressed (read through zlib).
     private var readingGzip = false
     /// Whether the capture comes through a pipe or socket (`tcpdump
@@ -207,6 +219,20 @@ public final class PacketSource {
         // Closes the file too; its buffer is freed after it.
         pcap_close(handle)
         fileBuffer?.deallocate()
+        if var program = inPlaceFilter { pcap_freecode(&program) }
+        if let mapping { wirecheck_unmap(mapping) }
+    }
+
+    /// Whether this source reads its file in place (see `MappedRecords`),
+    /// as far as it has read.
+    public var readsInPlace: Bool { inPlace != nil }
+
+    /// Whether `bytes`, a packet `next()` returned, were read in place: they
+    /// then stay valid as long as this source, not only until the next read.
+    @inline(__always)
+    public func holdsInPlace(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let mapped = mappedBytes, let start = bytes.baseAddress, let base = mapped.baseAddress else { return false }
+        return start >= base && start < base + mapped.count
     }
 
     /// Bytes per read from a capture file. libpcap reads through stdio, whose
@@ -214,12 +240,21 @@ public final class PacketSource {
     /// was a fifth of libpcap's own read loop on a 2 GB capture.
     public static let fileReadBufferBytes = 1 << 20
 
-    /// Opens a pcap or pcapng file; `-` reads standard input.
-    public static func openFile(_ path: String) throws(CaptureError) -> PacketSource {
+    /// Opens a pcap or pcapng file; `-` reads standard input. With
+    /// `inPlace`, a regular file's packets are read where the file is
+    /// mapped, as far as `MappedRecords` can (without, libpcap reads them
+    /// all: the tests compare the two).
+    public static func openFile(_ path: String, inPlace: Bool = true) throws(CaptureError) -> PacketSource {
         let (handle, buffer, gzip, stream) = try openFileHandle(path)
         let source = PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
         source.readingGzip = gzip
         source.streamInput = stream
+        if inPlace, !gzip, stream == nil, path != "-", let file = pcap_file(handle),
+           let records = MappedRecords.open(file: file, handle: handle) {
+            source.inPlace = records
+            source.mapping = records.mapping
+            source.mappedBytes = UnsafeRawBufferPointer(start: records.base, count: records.size)
+        }
         // Read alone (not merged with other files), a stream's quiet
         // writer hands control back as a live capture's read timeout does.
         if let stream { wirecheck_stream_report_quiet(stream) }
@@ -457,19 +492,31 @@ public final class PacketSource {
     public func setFilter(_ expression: String) throws(CaptureError) {
         // Several files: compiled here, where an error belongs (the merged
         // capture's own handle takes no filter); each file gets it as it opens.
-        try Self.install(filter: expression, on: handle, compileOnly: merge != nil)
+        let program = try Self.install(filter: expression, on: handle, compileOnly: merge != nil, keep: inPlace != nil)
         merge?.filter = expression
+        if var replaced = inPlaceFilter { pcap_freecode(&replaced) }
+        inPlaceFilter = program
     }
 
-    static func install(filter expression: String, on handle: OpaquePointer, compileOnly: Bool = false) throws(CaptureError) {
+    /// Compiles `expression` for `handle` and installs it there (unless
+    /// `compileOnly`); with `keep`, also returns the compiled program, for
+    /// the caller to apply (`pcap_offline_filter`) and free.
+    @discardableResult
+    static func install(filter expression: String, on handle: OpaquePointer, compileOnly: Bool = false,
+                        keep: Bool = false) throws(CaptureError) -> bpf_program? {
         var program = bpf_program()
         if pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
             throw CaptureError(.invalidFilter, "invalid filter \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
         }
-        defer { pcap_freecode(&program) }
         if !compileOnly, pcap_setfilter(handle, &program) != 0 {
+            pcap_freecode(&program)
             throw CaptureError(.invalidFilter, "cannot install filter: \(String(cString: pcap_geterr(handle)))")
         }
+        guard keep else {
+            pcap_freecode(&program)
+            return nil
+        }
+        return program
     }
 
     /// Reads the next packet. The packet's bytes stay valid until the next call.
@@ -643,6 +690,7 @@ public final class PacketSource {
     /// inlined into the reading loop.
     @inline(__always)
     private func read() -> ReadResult {
+        if inPlace != nil { return readInPlace() }
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let status = pcap_next_ex(handle, &header, &data)
@@ -672,6 +720,56 @@ public final class PacketSource {
             }
             return .failed(CaptureError(.readFailed, withHint(Self.readFailure(handle, isLive: isLive, gzip: readingGzip, stream: streamInput))))
         }
+    }
+
+    /// `read()` from the mapping: the next packet the filter passes, or, at
+    /// a record left to libpcap, libpcap's read from there on.
+    @inline(__always)
+    private func readInPlace() -> ReadResult {
+        while true {
+            // As libpcap's read after `pcap_breakloop`.
+            if breakRequested { return .end }
+            switch inPlace?.next() {
+            case nil, .end:
+                return .end
+            case .packet(let packet):
+                if inPlaceFilter != nil, !passesInPlaceFilter(packet) { continue }
+                return .packet(packet)
+            case .leave(let offset):
+                return leaveToLibpcap(at: offset)
+            case .shrank(let offset):
+                inPlace = nil
+                return .failed(CaptureError(.readFailed, "the file shrank while it was being read (another program "
+                    + "truncated or rewrote it): nothing after byte offset \(offset) was read, and the last packets "
+                    + "before it may have been read as zeros"))
+            }
+        }
+    }
+
+    /// Whether the filter passes a packet read in place, as libpcap's read
+    /// applies it (to the captured bytes, with the original length).
+    @inline(never)
+    private func passesInPlaceFilter(_ packet: CapturedPacket) -> Bool {
+        guard var program = inPlaceFilter else { return true }
+        var header = pcap_pkthdr()
+        header.caplen = UInt32(truncatingIfNeeded: packet.bytes.count)
+        header.len = UInt32(truncatingIfNeeded: packet.originalLength)
+        var none: UInt8 = 0
+        guard let bytes = packet.bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+            return pcap_offline_filter(&program, &header, &none) != 0
+        }
+        return pcap_offline_filter(&program, &header, bytes) != 0
+    }
+
+    /// Leaves reading to libpcap from the record at `offset` on: its stream
+    /// is moved there (libpcap has read nothing since the file's header).
+    @inline(never)
+    private func leaveToLibpcap(at offset: Int) -> ReadResult {
+        inPlace = nil
+        guard let file = pcap_file(handle), fseeko(file, off_t(offset), SEEK_SET) == 0 else {
+            return .failed(CaptureError(.readFailed, "cannot move to byte offset \(offset) of the file: \(String(cString: strerror(errno)))"))
+        }
+        return read()
     }
 
     /// How far a quiet stream's clock has come: the last packet's time

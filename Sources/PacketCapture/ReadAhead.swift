@@ -26,7 +26,9 @@ public final class ReadAhead: @unchecked Sendable {
     /// Packets, copied back to back, and where each one starts.
     final class Batch {
         struct Record {
-            var offset: Int
+            /// The packet's first byte: in the batch's storage, or where the
+            /// source read it in place (`PacketSource.holdsInPlace`).
+            var start: UnsafeRawPointer?
             var count: Int
             var originalLength: Int
             var timestampNanoseconds: Int64
@@ -70,9 +72,29 @@ public final class ReadAhead: @unchecked Sendable {
 
         func reset() {
             used = 0
+            inPlaceBytes = 0
             lastRecordBytes = UnsafeRawBufferPointer(start: nil, count: 0)
             recordCount = 0
             ending = nil
+        }
+
+        /// Bytes of the packets recorded where the source read them
+        /// (`appendInPlace`), counted against the batch's size all the same,
+        /// so that a batch spans about as much of the file either way.
+        @exclusivity(unchecked) var inPlaceBytes = 0
+
+        /// Records a packet whose bytes stay valid where they are (read in
+        /// place) without copying them; false when the batch is full.
+        @inline(__always)
+        func appendInPlace(_ packet: CapturedPacket, note: FrameNote?) -> Bool {
+            guard recordCount < recordCapacity else { return false }
+            lastRecordBytes = packet.bytes
+            (records + recordCount).initialize(to: Record(
+                start: packet.bytes.baseAddress, count: packet.bytes.count, originalLength: packet.originalLength,
+                timestampNanoseconds: packet.timestampNanoseconds, note: note))
+            recordCount += 1
+            inPlaceBytes += packet.bytes.count
+            return true
         }
 
         /// Copies a packet in; false when it does not fit (the batch is handed over first).
@@ -98,7 +120,7 @@ public final class ReadAhead: @unchecked Sendable {
             } else {
                 lastRecordBytes = UnsafeRawBufferPointer(start: nil, count: 0)
             }
-            var record = Record(offset: used, count: count, originalLength: packet.originalLength,
+            var record = Record(start: storage.baseAddress.map { UnsafeRawPointer($0 + used) }, count: count, originalLength: packet.originalLength,
                                 timestampNanoseconds: packet.timestampNanoseconds, note: note)
             // A record is plain bytes (no references), so writing them initializes it.
             if streams, MemoryLayout<Record>.stride == 64 {
@@ -154,11 +176,10 @@ public final class ReadAhead: @unchecked Sendable {
     /// The consumer's batch and its position; only the consumer touches them
     /// (so, per packet, without dynamic exclusivity checks).
     @exclusivity(unchecked) private var current: Batch?
-    /// `current`'s records, bytes and record count, read per packet without
+    /// `current`'s records and record count, read per packet without
     /// going through the batch object (`current` keeps them alive; a
     /// published batch is not changed until it is recycled).
     @exclusivity(unchecked) private var currentRecords: UnsafeMutablePointer<Batch.Record>?
-    @exclusivity(unchecked) private var currentBytes: UnsafeMutableRawPointer?
     @exclusivity(unchecked) private var currentCount = 0
     @exclusivity(unchecked) private var position = 0
     /// Whether `next()`'s `.end` came from `finishEarly()` rather than the
@@ -240,11 +261,12 @@ public final class ReadAhead: @unchecked Sendable {
 
     @inline(__always)
     private func prefetch(record index: Int) {
-        guard index < currentCount, let records = currentRecords, let base = currentBytes else { return }
+        guard index < currentCount, let records = currentRecords else { return }
         let record = records[index]
+        guard let start = record.start else { return }
         var line = 0
         while line < min(record.count, Self.prefetchBytes) {
-            wirecheck_prefetch(base + record.offset + line)
+            wirecheck_prefetch(start + line)
             line += 64
         }
     }
@@ -282,7 +304,7 @@ public final class ReadAhead: @unchecked Sendable {
                 return .packet(CapturedPacket(
                     timestampNanoseconds: record.timestampNanoseconds,
                     originalLength: record.originalLength,
-                    bytes: UnsafeRawBufferPointer(start: currentBytes.map { $0 + record.offset }, count: record.count),
+                    bytes: UnsafeRawBufferPointer(start: record.start, count: record.count),
                     note: record.note
                 ))
             }
@@ -298,7 +320,6 @@ public final class ReadAhead: @unchecked Sendable {
         if let batch = current {
             if let ending = batch.ending { return ending }
             currentRecords = nil
-            currentBytes = nil
             currentCount = 0
             current = nil
             recycle(batch)
@@ -316,7 +337,6 @@ public final class ReadAhead: @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
         current = batch
         currentRecords = batch.records
-        currentBytes = batch.storage.baseAddress
         currentCount = batch.recordCount
         position = 0
         return nil
@@ -371,14 +391,18 @@ public final class ReadAhead: @unchecked Sendable {
             pthread_cond_broadcast(&changed)
             pthread_mutex_unlock(&mutex)
         }
+        // A source reading its file in place: its packets' bytes are
+        // recorded where they are, not copied (nor streamed, nor timed).
+        let inPlace = source._withUnsafeGuaranteedRef { $0.readsInPlace }
         while let (batch, last) = takeFree(carrying: carried != nil) {
-            batch.streams = streamsPackets && chooser.streamsNext
+            batch.streams = streamsPackets && !inPlace && chooser.streamsNext
             let started = streamsPackets ? Self.threadCPUNanoseconds() : 0
             // Whether the last packet read is the batch's last record.
             var previousStored = false
             if let (packet, note) = carried {
                 // An empty batch takes any packet (and has none to count a copy in).
-                previousStored = batch.append(packet, note: note)
+                previousStored = inPlace && source._withUnsafeGuaranteedRef({ $0.holdsInPlace(packet.bytes) })
+                    ? batch.appendInPlace(packet, note: note) : batch.append(packet, note: note)
                 carried = nil
             }
             if last {
@@ -397,12 +421,16 @@ public final class ReadAhead: @unchecked Sendable {
                         previousStored = false
                         continue
                     }
-                    guard batch.append(packet, note: packetNote) else {
+                    // Read in place, a packet stays valid: recorded, not copied
+                    // (those libpcap reads after a record left to it are copied).
+                    let stored = inPlace && source._withUnsafeGuaranteedRef({ $0.holdsInPlace(packet.bytes) })
+                        ? batch.appendInPlace(packet, note: packetNote) : batch.append(packet, note: packetNote)
+                    guard stored else {
                         carried = (packet, packetNote)
                         break filling
                     }
                     previousStored = true
-                    if batch.isFull || batch.used >= batchBytes { break filling }
+                    if batch.isFull || batch.used + batch.inPlaceBytes >= batchBytes { break filling }
                 case .timeout:
                     continue
                 case .end, .failed:
@@ -412,7 +440,7 @@ public final class ReadAhead: @unchecked Sendable {
                 }
             }
             // A batch's first filling also faults its pages in: not counted.
-            if streamsPackets {
+            if streamsPackets, !inPlace {
                 if unfilledBatches > 0 {
                     unfilledBatches -= 1
                 } else {

@@ -37,7 +37,10 @@ import Testing
     /// packet larger than a batch), a few packets, the default.
     static let shapes: [(bytes: Int, records: Int, count: Int)] = [(1, 1, 2), (300, 3, 2), (4_000, 7, 3), (1 << 20, 4096, 6)]
 
-    enum Copying: CaseIterable { case usual, streamed, chosen }
+    /// How packets get into the batches: copied the usual way, streamed,
+    /// either as a chooser finds cheaper, or recorded where the source read
+    /// them in place (not copied).
+    enum Copying: CaseIterable { case usual, streamed, chosen, inPlace }
 
     /// A note made from a packet's bytes with every field set and varied
     /// (a flow hash on some packets only), as a reading thread's would be.
@@ -53,11 +56,11 @@ import Testing
     }
 
     /// Copied the usual way, streamed (`streamsPackets`, each packet from a
-    /// line of its own, padded to whole lines), and each way in turn as a
-    /// chooser that tries both on every other batch has it.
-    /// Each packet keeps its own note (`note` is given).
+    /// line of its own, padded to whole lines), each way in turn as a
+    /// chooser that tries both on every other batch has it, and recorded in
+    /// place from the mapped file. Each packet keeps its own note (`note` is given).
     @Test(arguments: 0..<shapes.count, Copying.allCases) func sameAsReadingDirectly(shape: Int, copying: Copying) throws {
-        var direct = Self.drain(try PacketSource.openFile(Self.capture).next)
+        var direct = Self.drain(try PacketSource.openFile(Self.capture, inPlace: false).next)
         #expect(direct.packets.count > 100)
         for index in direct.packets.indices {
             direct.packets[index].note = direct.packets[index].bytes.withUnsafeBytes { Self.note(of: $0) }
@@ -65,19 +68,26 @@ import Testing
         #expect(direct.packets.contains { $0.note?.flowHash != nil } && direct.packets.contains { $0.note == nil })
         let (bytes, records, count) = Self.shapes[shape]
         let chooser = switch copying {
-        case .usual: CopyModeChooser(always: false)
+        case .usual, .inPlace: CopyModeChooser(always: false)
         case .streamed: CopyModeChooser(always: true)
         case .chosen: CopyModeChooser(trial: 1_000_000, stretch: 0)
         }
-        let reader = ReadAhead(source: try PacketSource.openFile(Self.capture), batchBytes: bytes, batchRecords: records, batchCount: count,
+        let source = try PacketSource.openFile(Self.capture, inPlace: copying == .inPlace)
+        #expect(source.readsInPlace == (copying == .inPlace))
+        let reader = ReadAhead(source: source, batchBytes: bytes, batchRecords: records, batchCount: count,
                                note: Self.note(of:previous:), streamsPackets: copying != .usual, chooser: chooser)
         #expect(reader.start())
-        var misaligned = 0
+        var misaligned = 0, inPlace = 0
         let ahead = Self.drain {
             let result = reader.next()
-            if case .packet(let packet) = result, let start = packet.bytes.baseAddress, Int(bitPattern: start) % 64 != 0 { misaligned += 1 }
+            if case .packet(let packet) = result {
+                if let start = packet.bytes.baseAddress, Int(bitPattern: start) % 64 != 0 { misaligned += 1 }
+                if source.holdsInPlace(packet.bytes) { inPlace += 1 }
+            }
             return result
         }
+        // Read in place, every packet is handed over from the mapping.
+        #expect(inPlace == (copying == .inPlace ? direct.packets.count : 0))
         // Streamed, every packet starts a line; copied back to back, several
         // to a batch, most do not.
         if copying == .streamed { #expect(misaligned == 0) } else if records > 1 { #expect(misaligned > 0) }
@@ -96,11 +106,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: url) }
         try whole.prefix(whole.count / 2 + 7).write(to: url)
 
-        let direct = Self.drain(try PacketSource.openFile(url.path).next)
+        let direct = Self.drain(try PacketSource.openFile(url.path, inPlace: false).next)
         #expect(direct.ending.hasPrefix("failed"))
-        for streams in [false, true] {
-            let reader = ReadAhead(source: try PacketSource.openFile(url.path), batchBytes: 2_000, batchRecords: 5, batchCount: 2,
-                                   streamsPackets: streams, chooser: CopyModeChooser(always: streams))
+        for (streams, inPlace) in [(false, false), (true, false), (false, true)] {
+            let reader = ReadAhead(source: try PacketSource.openFile(url.path, inPlace: inPlace), batchBytes: 2_000, batchRecords: 5,
+                                   batchCount: 2, streamsPackets: streams, chooser: CopyModeChooser(always: streams))
             #expect(reader.start())
             let ahead = Self.drain(reader.next)
             reader.stop()

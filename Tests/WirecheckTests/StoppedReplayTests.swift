@@ -172,6 +172,34 @@ import Glibc
     /// signals: past the second MiB it is replaying.
     static let readBeforeHandlers = 2 << 20
 
+    /// How far the process has read its file `path`: its descriptor's
+    /// position (what libpcap read), or the bytes of the file's mapping in
+    /// memory (a file read in place, whose pages are mapped as they are
+    /// read), whichever is larger; nil while it has not opened it.
+    static func readProgress(of pid: pid_t, in path: String) -> Int? {
+        let mapped = mappedResidentBytes(of: pid, in: path)
+        let position = readPosition(of: pid, in: path)
+        guard mapped != nil || position != nil else { return nil }
+        return max(mapped ?? 0, position ?? 0)
+    }
+
+    /// The resident bytes of the process's mappings of `path` (`/proc/PID/smaps`).
+    static func mappedResidentBytes(of pid: pid_t, in path: String) -> Int? {
+        // Read to its end: String(contentsOfFile:) stops at a /proc file's first few KiB.
+        guard let data = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps")?.readDataToEndOfFile() else { return nil }
+        let smaps = String(decoding: data, as: UTF8.self)
+        var inMapping = false, total: Int?
+        for line in smaps.split(separator: "\n") {
+            if line.first?.isHexDigit == true, line.contains("-") {
+                inMapping = line.hasSuffix(" " + path)
+            } else if inMapping, line.hasPrefix("Rss:") {
+                let kilobytes = line.dropFirst(4).trimmingCharacters(in: .whitespaces).split(separator: " ").first.flatMap { Int($0) } ?? 0
+                total = (total ?? 0) + kilobytes * 1024
+            }
+        }
+        return total
+    }
+
     /// Where the process has read its open file `path` up to (its
     /// descriptor's position), nil while it has not opened it.
     static func readPosition(of pid: pid_t, in path: String) -> Int? {
@@ -204,7 +232,7 @@ import Glibc
         let child = try Subprocess(binary.path, ["-r", capture, "-w", written, "--json"] + Self.tlsOnly)
         defer { child.removeFiles() }
         let deadline = Date().addingTimeInterval(20)
-        while (Self.readPosition(of: child.pid, in: capture) ?? 0) <= Self.readBeforeHandlers, Date() < deadline { usleep(200) }
+        while (Self.readProgress(of: child.pid, in: capture) ?? 0) <= Self.readBeforeHandlers, Date() < deadline { usleep(200) }
         guard let status = child.stop(with: SIGINT, within: 60) else { return }
         let lines = try TestSupport.jsonLines(child.stdout)
         let summary = try #require(lines.last)
@@ -234,7 +262,7 @@ import Glibc
         let child = try Subprocess(taskset, ["-c", "0", binary.path, "-r", capture] + Self.tlsOnly)
         defer { child.removeFiles() }
         let deadline = Date().addingTimeInterval(20)
-        while (Self.readPosition(of: child.pid, in: capture) ?? 0) <= Self.readBeforeHandlers, Date() < deadline { usleep(200) }
+        while (Self.readProgress(of: child.pid, in: capture) ?? 0) <= Self.readBeforeHandlers, Date() < deadline { usleep(200) }
         guard let status = child.stop(with: SIGTERM, within: 60) else { return }
         let read = child.stdout.split(separator: "\n").first { $0.contains(" packets read from ") }
         let analysed = read.flatMap { Int($0.prefix { $0 != " " }) } ?? packets
