@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Side by side on one warm capture: the bare libpcap loop (the floor; and the
-# same loop reading through a 1 MiB stdio buffer, as wirecheck does), cat (the
-# ceiling), wirecheck, tcpdump, tshark and ndpiReader. Medians of several runs
+# same loop reading through a 1 MiB stdio buffer, as wirecheck did until stop
+# 50), the same loop over the file mapped in memory (as wirecheck reads a
+# regular file since, see mapped-floor.c), cat (the ceiling), wirecheck,
+# tcpdump, tshark and ndpiReader. Medians of several runs
 # (hyperfine), CPU time, MB/s, packets/s, peak RSS, and each tool's time
 # relative to the floor; then that ratio for wirecheck once more, measured with
 # the two run in alternation. Checks wirecheck's verdict counts against the
@@ -35,6 +37,7 @@ mkdir -p "$out"
 swift build -c release --static-swift-stdlib --build-path .build-static --product wirecheck >&2
 wirecheck=.build-static/release/wirecheck
 cc -O2 -o "$out/pcap-floor" scripts/bench/pcap-floor.c -lpcap
+cc -O2 -o "$out/mapped-floor" scripts/bench/mapped-floor.c
 # How far apart the two processors are, before and after the runs (see core-distance.c).
 cc -O2 -pthread -o "$out/core-distance" scripts/bench/core-distance.c
 distance_before=$("$out/core-distance" 2>&1 || true)
@@ -70,13 +73,14 @@ trap unpin EXIT
 declare -A commands=(
   [floor]="$out/pcap-floor $capture"
   [floor-1MiB]="$out/pcap-floor $capture 1048576"
+  [mapped-floor]="$out/mapped-floor $capture"
   [cat]="cat $capture"
   [wirecheck]="$wirecheck -r $capture"
   [tcpdump]="tcpdump -nn -r $capture -w /dev/null"
   [tshark]="tshark -n -r $capture -T fields -e tcp.stream -e tls.record.content_type -e http.request.method"
   [ndpiReader]="ndpiReader -q -i $capture"
 )
-order=(floor floor-1MiB cat wirecheck tcpdump tshark ndpiReader)
+order=(floor floor-1MiB mapped-floor cat wirecheck tcpdump tshark ndpiReader)
 for tool in "${order[@]}"; do
   n=$runs
   [[ $tool == tshark || $tool == ndpiReader ]] && n=$slow_runs
@@ -98,17 +102,17 @@ median = {t: r["median"] for t, r in results.items()}
 # reports on other threads, so its wall time can be below its CPU time.
 cpu = {t: r["user"] + r["system"] for t, r in results.items()}
 print(f"capture: {capture}, {mb:.0f} MB, {packets} packets")
-print("| tool | median s | CPU s | MB/s | packets/s | peak RSS MiB | time / floor | time / 1 MiB floor |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| tool | median s | CPU s | MB/s | packets/s | peak RSS MiB | time / floor | time / 1 MiB floor | time / mapped floor |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for t in tools:
     rss = int(open(f"{out}/{t}.rss").read().split()[-1]) / 1024
     m = median[t]
     log = open(f"{out}/{t}.log", errors="replace").read() if os.path.exists(f"{out}/{t}.log") else ""
     if "Unsupported datalink" in log:  # ndpiReader skips link types it does not know
-        print(f"| {t} | n/a: link type not supported | | | | | | |")
+        print(f"| {t} | n/a: link type not supported | | | | | | | |")
         continue
     print(f"| {t} | {m:.3f} | {cpu[t]:.3f} | {mb / m:.0f} | {packets / m:,.0f} | {rss:.0f} "
-          f"| {m / median['floor']:.2f} | {m / median['floor-1MiB']:.2f} |")
+          f"| {m / median['floor']:.2f} | {m / median['floor-1MiB']:.2f} | {m / median['mapped-floor']:.2f} |")
 # The floor must be a floor: a libpcap tool that beats it (tcpdump does no
 # more than read and copy) means the loop does needless work and every
 # ratio above flatters wirecheck.
@@ -120,24 +124,28 @@ PY
 echo "before the runs, $distance_before; after them, $("$out/core-distance" 2>&1 || true)"
 
 # The ratio that matters, measured so that drift on a shared machine cannot
-# skew it: the floor, the 1 MiB floor and wirecheck take turns, run after
-# run, and each wirecheck time is divided by the floor times just before it.
-python3 - "$out/pcap-floor" "$capture" "$runs" "$wirecheck" <<'PY'
+# skew it: the floor, the 1 MiB floor, the mapped floor and wirecheck take
+# turns, run after run, and each wirecheck time is divided by the floor
+# times just before it.
+python3 - "$out/pcap-floor" "$out/mapped-floor" "$capture" "$runs" "$wirecheck" <<'PY'
 import statistics, subprocess, sys, time
-floor, capture, runs, wirecheck = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+floor, mapped, capture, runs, wirecheck = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 def timed(command):
     start = time.perf_counter()
     subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
-ratios, buffered = [], []
+ratios, buffered, in_place = [], [], []
 for _ in range(max(runs, 5)):
     f = timed([floor, capture])
     b = timed([floor, capture, "1048576"])
+    m = timed([mapped, capture])
     w = timed([wirecheck, "-r", capture])
     ratios.append(w / f)
     buffered.append(w / b)
+    in_place.append(w / m)
 def line(name, values):
     return f"{name} median {statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f})"
 print(f"interleaved, {len(ratios)} rounds: wirecheck / " + line("floor", ratios) + "; wirecheck / "
-      + line("1 MiB floor", buffered) + "; the target (throughput >= 0.8x the floor) needs <= 1.25")
+      + line("1 MiB floor", buffered) + "; wirecheck / " + line("mapped floor", in_place)
+      + "; the target (throughput >= 0.8x the floor) needs <= 1.25")
 PY
