@@ -730,8 +730,15 @@ public final class PacketSource {
             // As libpcap's read after `pcap_breakloop`.
             if breakRequested { return .end }
             switch inPlace?.next() {
-            case nil, .end:
+            case nil:
                 return .end
+            case .end:
+                // A file still being written (tcpdump -w) has grown since it
+                // was mapped: libpcap reads on, as it would have.
+                guard let mapped = mappedBytes, let file = pcap_file(handle) else { return .end }
+                var status = stat()
+                guard fstat(fileno(file), &status) == 0, Int(status.st_size) > mapped.count else { return .end }
+                return leaveToLibpcap(at: mapped.count)
             case .packet(let packet):
                 if inPlaceFilter != nil, !passesInPlaceFilter(packet) { continue }
                 return .packet(packet)

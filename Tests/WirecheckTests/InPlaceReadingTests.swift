@@ -274,7 +274,35 @@ import Testing
         if Corpus.available { #expect(inPlace > paths.count / 2, "\(inPlace) of \(paths.count) read in place") }
     }
 
-    // MARK: a file that shrinks
+    // MARK: a file that grows or shrinks
+
+    /// Still being written (tcpdump -w) when it was mapped: the records
+    /// written since are read too (by libpcap, from the mapping's end), as
+    /// libpcap reading the whole file would have read them.
+    @Test(arguments: [false, true]) func aFileThatGrowsIsReadToItsNewEnd(cutMidRecord: Bool) throws {
+        let records = (0..<20).map { Record(fraction: UInt32($0), bytes: Self.frame(500 + $0, seed: $0)) }
+        let whole = Self.pcap(records)
+        let first = cutMidRecord ? whole.count / 2 : Self.pcap(Array(records.prefix(10))).count
+        let url = try Self.temporary(whole.prefix(first))
+        defer { try? FileManager.default.removeItem(at: url) }
+        let source = try PacketSource.openFile(url.path)
+        #expect(source.readsInPlace)
+        var packets: [ReadAheadTests.Seen] = []
+        // Read what there is first (up to a cut record, which waits).
+        for _ in 0..<5 {
+            guard case .packet(let packet) = source.next() else { Issue.record("expected a packet"); return }
+            packets.append(.init(timestamp: packet.timestampNanoseconds, originalLength: packet.originalLength, bytes: Array(packet.bytes)))
+        }
+        let handle = try FileHandle(forWritingTo: url)
+        handle.seekToEndOfFile()
+        handle.write(whole.dropFirst(first))
+        try handle.close()
+        let rest = ReadAheadTests.drain(source.next)
+        #expect(rest.ending == "end")
+        let plain = ReadAheadTests.drain(try PacketSource.openFile(url.path, inPlace: false).next)
+        #expect(plain.packets.count == 20)
+        #expect(packets + rest.packets == plain.packets)
+    }
 
     /// Truncated while it is read (as tcpdump -C -W rewrites a name): no
     /// SIGBUS, the packets before the cut as they were, then an error that
