@@ -9,10 +9,10 @@ import Musl
 /// Several capture files read as one, packet by packet in time order, as
 /// `mergecap` merges them (`PacketSource.openFiles`).
 ///
-/// Each open file holds its next packet (its head) in its own libpcap
-/// buffer, so the merge copies nothing: the earliest head is handed out, and
-/// that file alone is read again on the next call, after the caller is done
-/// with the packet. Equal times go to the file that starts first. Files are
+/// Each open file holds its next packet (its head) where its source read it
+/// (its libpcap buffer, or in place: `PacketSource`), so the merge copies
+/// nothing: the earliest head is handed out, and that file alone is read
+/// again on the next call, after the caller is done with the packet. Equal times go to the file that starts first. Files are
 /// opened when the merge reaches their first packet and closed at their
 /// end: a rotation of hundreds of files keeps one or two open.
 ///
@@ -31,39 +31,21 @@ final class FileMerge {
         var opened: Reader?
     }
 
-    /// An open file and its next packet. A value, not an object, so that
-    /// the merge's per-packet work takes no reference counts; `close()` ends
-    /// it (the merge closes every reader it drops, and the rest in `deinit`).
+    /// An open file and its next packet. The file is closed when the last
+    /// copy of its reader is dropped (the merge drops a reader at its file's
+    /// end, and all of them at a failure or in `deinit`).
     struct Reader {
         let path: String
-        let handle: OpaquePointer
-        let buffer: UnsafeMutableRawPointer?
-        let gzip: Bool
-        /// A stream's reader state (see `PacketSource.openFileHandle`), nil for a file.
-        var stream: OpaquePointer? = nil
+        /// The file's own source: libpcap's handle, read in place where it can be.
+        let source: PacketSource
         /// Valid until this reader's next `advance()`.
         var head = CapturedPacket(timestampNanoseconds: 0, originalLength: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
 
-        /// Closes the file; its buffer is freed after it.
-        func close() {
-            pcap_close(handle)
-            buffer?.deallocate()
-        }
-
         /// Reads the next packet into `head`: `.packet` (with it), `.end` or `.failed`.
         mutating func advance() -> ReadResult {
-            var header: UnsafeMutablePointer<pcap_pkthdr>?
-            var data: UnsafePointer<UInt8>?
-            switch pcap_next_ex(handle, &header, &data) {
-            case 1:
-                let result = PacketSource.packet(header: header, data: data)
-                if case .packet(let packet) = result { head = packet }
-                return result
-            case PCAP_ERROR_BREAK:
-                return .end
-            default:
-                return .failed(CaptureError(.readFailed, PacketSource.readFailure(handle, isLive: false, gzip: gzip, stream: stream)))
-            }
+            let result = source.nextUnwritten()
+            if case .packet(let packet) = result { head = packet }
+            return result
         }
     }
 
@@ -86,11 +68,6 @@ final class FileMerge {
         self.linkType = linkType
     }
 
-    deinit {
-        for reader in readers { reader.close() }
-        for file in waiting { file.opened?.close() }
-    }
-
     /// The earliest packet of all files, or how reading ended. After a
     /// failure, the caller stops reading (as with one file cut off).
     func next() -> ReadResult {
@@ -100,7 +77,7 @@ final class FileMerge {
             case .packet, .timeout:
                 break
             case .end:
-                readers.remove(at: index).close()
+                readers.remove(at: index)
             case .failed(let error):
                 return failure(error, in: readers[index].path, othersOpen: readers.count - 1)
             }
@@ -136,18 +113,19 @@ final class FileMerge {
             if let opened = file.opened {
                 reader = opened
             } else {
-                let (handle, buffer, gzip, _) = try PacketSource.openFileHandle(file.path)
-                reader = Reader(path: file.path, handle: handle, buffer: buffer, gzip: gzip)
+                let (handle, buffer, gzip, stream) = try PacketSource.openFileHandle(file.path)
+                reader = Reader(path: file.path, source: PacketSource.fileSource(path: file.path, handle: handle, buffer: buffer,
+                                                                                 gzip: gzip, stream: stream))
             }
         } catch {
             // It opened when checked, so it changed since.
             return failure(error, in: file.path, othersOpen: readers.count)
         }
         var problem: CaptureError?
-        if pcap_datalink(reader.handle) != linkType {
+        if reader.source.linkType != linkType {
             problem = CaptureError(.readFailed, "its link type changed since it was opened")
         } else if let filter {
-            do { try PacketSource.install(filter: filter, on: reader.handle) } catch { problem = error }
+            do { try reader.source.setFilter(filter) } catch { problem = error }
         }
         if problem == nil {
             switch reader.advance() {
@@ -160,7 +138,6 @@ final class FileMerge {
                 problem = error
             }
         }
-        reader.close()
         return problem.map { failure($0, in: file.path, othersOpen: readers.count) }
     }
 
@@ -173,8 +150,6 @@ final class FileMerge {
         if !waiting.isEmpty {
             text += "; the \(waiting.count) later file\(waiting.count == 1 ? " was" : "s were") not read"
         }
-        for reader in readers { reader.close() }
-        for file in waiting { file.opened?.close() }
         readers.removeAll()
         waiting.removeAll()
         return .failed(CaptureError(error.kind, withHint(text)))

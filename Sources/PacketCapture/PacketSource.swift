@@ -246,6 +246,18 @@ public final class PacketSource {
     /// all: the tests compare the two).
     public static func openFile(_ path: String, inPlace: Bool = true) throws(CaptureError) -> PacketSource {
         let (handle, buffer, gzip, stream) = try openFileHandle(path)
+        let source = fileSource(path: path, handle: handle, buffer: buffer, gzip: gzip, stream: stream, inPlace: inPlace)
+        // Read alone (not merged with other files), a stream's quiet
+        // writer hands control back as a live capture's read timeout does.
+        if let stream { wirecheck_stream_report_quiet(stream) }
+        return source
+    }
+
+    /// The source reading a handle `openFileHandle` opened (which it takes
+    /// over), in place where it can (`MappedRecords`): a regular file,
+    /// neither compressed nor standard input.
+    static func fileSource(path: String, handle: OpaquePointer, buffer: UnsafeMutableRawPointer?, gzip: Bool, stream: OpaquePointer?,
+                           inPlace: Bool = true) -> PacketSource {
         let source = PacketSource(handle: handle, isLive: false, fileBuffer: buffer)
         source.readingGzip = gzip
         source.streamInput = stream
@@ -255,9 +267,6 @@ public final class PacketSource {
             source.mapping = records.mapping
             source.mappedBytes = UnsafeRawBufferPointer(start: records.base, count: records.size)
         }
-        // Read alone (not merged with other files), a stream's quiet
-        // writer hands control back as a live capture's read timeout does.
-        if let stream { wirecheck_stream_report_quiet(stream) }
         return source
     }
 
@@ -277,20 +286,16 @@ public final class PacketSource {
         var linkType: (path: String, type: Int32)?
         var snapshotLength: Int32 = 0
         // Streams and standard input cannot be opened a second time: their
-        // handles are kept from here for the merge (closed if this fails).
-        var kept: [FileMerge.Reader] = []
-        func giveUp(_ error: CaptureError) -> CaptureError {
-            for reader in kept { reader.close() }
-            return error
-        }
+        // sources are kept from here for the merge (closed with it, or when
+        // this fails and drops them).
         for path in paths {
             let handle: OpaquePointer, buffer: UnsafeMutableRawPointer?, gzip: Bool, stream: OpaquePointer?
-            do { (handle, buffer, gzip, stream) = try openFileHandle(path) } catch { throw giveUp(error) }
+            (handle, buffer, gzip, stream) = try openFileHandle(path)
             let type = pcap_datalink(handle)
             if let (firstPath, firstType) = linkType, type != firstType {
                 pcap_close(handle)
                 buffer?.deallocate()
-                throw giveUp(CaptureError(.openFailed, "\(path): link type \(linkTypeName(type)), "
+                throw (CaptureError(.openFailed, "\(path): link type \(linkTypeName(type)), "
                     + "but \(firstPath) has \(linkTypeName(firstType)): several files are read as one capture "
                     + "only when they share a link type (read them one at a time, or convert one with editcap -T)"))
             }
@@ -299,8 +304,7 @@ public final class PacketSource {
             if stream != nil || path == "-" {
                 // Read from the start of the merge: its first packet's time
                 // is known only once it has come.
-                let reader = FileMerge.Reader(path: path, handle: handle, buffer: buffer, gzip: gzip, stream: stream)
-                kept.append(reader)
+                let reader = FileMerge.Reader(path: path, source: fileSource(path: path, handle: handle, buffer: buffer, gzip: gzip, stream: stream))
                 firstPackets.append(FileMerge.File(path: path, firstTimestamp: .min, opened: reader))
                 continue
             }

@@ -274,6 +274,38 @@ import Testing
         if Corpus.available { #expect(inPlace > paths.count / 2, "\(inPlace) of \(paths.count) read in place") }
     }
 
+    /// Several files merged (`-r A -r B`): each is read in place too (its
+    /// mapping is there while the merge reads it), and the merge gives
+    /// their packets, as libpcap reads them, in time order.
+    @Test func mergedFilesAreReadInPlace() throws {
+        func records(_ times: [UInt32]) -> [Record] {
+            times.map { Record(seconds: 1_700_000_000 + $0, bytes: Self.frame(100 + Int($0), seed: Int($0))) }
+        }
+        let first = try Self.temporary(Self.pcap(records([1, 3, 5, 7])))
+        let second = try Self.temporary(Data(Self.sectionHeader() + Self.interface() + (0..<4).flatMap { index in
+            Self.packet(time: (1_700_000_000 + UInt64(2 * index + 2)) * 1_000_000, bytes: Self.frame(50 + index, seed: index))
+        }), "pcapng")
+        defer {
+            try? FileManager.default.removeItem(at: first)
+            try? FileManager.default.removeItem(at: second)
+        }
+        let merged = try PacketSource.openFiles([second.path, first.path])
+        var mappedWhileReading = false
+        let read = ReadAheadTests.drain {
+            let result = merged.next()
+            if !mappedWhileReading, let maps = FileHandle(forReadingAtPath: "/proc/self/maps")?.readDataToEndOfFile() {
+                let text = String(decoding: maps, as: UTF8.self)
+                mappedWhileReading = text.contains(first.path) && text.contains(second.path)
+            }
+            return result
+        }
+        #expect(mappedWhileReading)
+        #expect(read.ending == "end")
+        let each = try [first, second].flatMap { ReadAheadTests.drain(try PacketSource.openFile($0.path, inPlace: false).next).packets }
+        #expect(read.packets == each.sorted { $0.timestamp < $1.timestamp })
+        #expect(read.packets.count == 8)
+    }
+
     // MARK: a file that grows or shrinks
 
     /// Still being written (tcpdump -w) when it was mapped: the records
