@@ -27,14 +27,16 @@ static _Atomic(struct wirecheck_mapping *) slots[slot_count];
 static struct sigaction previous_action;
 static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
 static int handler_installed;
+/* Read before the handler is installed: sysconf is not on POSIX's list of
+ * functions a signal handler may call. */
+static uintptr_t page_size = 4096;
 
 static void on_bus_error(int signal, siginfo_t *info, void *context) {
     char *address = info->si_addr;
     for (int i = 0; i < slot_count; i++) {
         struct wirecheck_mapping *mapping = atomic_load_explicit(&slots[i], memory_order_acquire);
         if (!mapping || address < mapping->base || address >= mapping->base + mapping->size) continue;
-        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-        char *from = (char *)((uintptr_t)address & ~(page - 1));
+        char *from = (char *)((uintptr_t)address & ~(page_size - 1));
         /* Zeros over the rest: the read is retried and finds them. */
         if (mmap(from, (size_t)(mapping->base + mapping->size - from), PROT_READ,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
@@ -59,6 +61,8 @@ static void on_bus_error(int signal, siginfo_t *info, void *context) {
 }
 
 static void install_handler(void) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page > 0) page_size = (uintptr_t)page;
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_sigaction = on_bus_error;
@@ -98,9 +102,8 @@ size_t wirecheck_mapping_size(const struct wirecheck_mapping *mapping) { return 
 int wirecheck_mapping_shrank(const struct wirecheck_mapping *mapping) { return mapping->shrank != 0; }
 
 void wirecheck_mapping_release(struct wirecheck_mapping *mapping, size_t offset) {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
     if (offset > mapping->size) offset = mapping->size;
-    size_t whole = offset & ~(page - 1);
+    size_t whole = offset & ~(size_t)(page_size - 1);
     if (whole <= mapping->released) return;
     (void)madvise(mapping->base + mapping->released, whole - mapping->released, MADV_DONTNEED);
     mapping->released = whole;

@@ -12,9 +12,10 @@ import Musl
 /// Each open file holds its next packet (its head) where its source read it
 /// (its libpcap buffer, or in place: `PacketSource`), so the merge copies
 /// nothing: the earliest head is handed out, and that file alone is read
-/// again on the next call, after the caller is done with the packet. Equal times go to the file that starts first. Files are
-/// opened when the merge reaches their first packet and closed at their
-/// end: a rotation of hundreds of files keeps one or two open.
+/// again on the next call, after the caller is done with the packet. Equal
+/// times go to the file that starts first. Files are opened when the merge
+/// reaches their first packet and closed at their end: a rotation of
+/// hundreds of files keeps one or two open.
 ///
 /// Packets within one file keep their order even where their times do not
 /// (`-i any` on several processors can write a packet slightly out of time

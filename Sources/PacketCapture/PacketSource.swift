@@ -295,9 +295,9 @@ public final class PacketSource {
             if let (firstPath, firstType) = linkType, type != firstType {
                 pcap_close(handle)
                 buffer?.deallocate()
-                throw (CaptureError(.openFailed, "\(path): link type \(linkTypeName(type)), "
+                throw CaptureError(.openFailed, "\(path): link type \(linkTypeName(type)), "
                     + "but \(firstPath) has \(linkTypeName(firstType)): several files are read as one capture "
-                    + "only when they share a link type (read them one at a time, or convert one with editcap -T)"))
+                    + "only when they share a link type (read them one at a time, or convert one with editcap -T)")
             }
             linkType = linkType ?? (path, type)
             snapshotLength = max(snapshotLength, pcap_snapshot(handle))
