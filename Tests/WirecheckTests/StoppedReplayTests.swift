@@ -84,6 +84,25 @@ import Glibc
         #expect(!child.stdout.contains("stopped") && child.stderr.isEmpty, "stderr: \(child.stderr)")
     }
 
+    /// A stream in a merge (`-r FIFO -r FILE`) whose writer falls quiet in
+    /// the middle of a record, then SIGINT: the stream ends as one read
+    /// alone does (its records before the cut analysed), the file is read
+    /// to its end, and there is no error (stop 49 said "truncated dump file"
+    /// and that the replay was stopped before its end).
+    @Test func aStreamInAMergeStoppedMidRecordEndsQuietly() throws {
+        let stream = try Stream("fifo-merged", options: ["-r", Self.permissive])
+        let capture = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.strict)))
+        let records = Self.records(of: capture)
+        try #require(records.count > 6)
+        // Five records, and ten bytes of the sixth's header.
+        stream.send(capture[0..<(records[5].offset + 10)])
+        guard stream.stop(with: SIGINT) != nil else { return }
+        let child = stream.child
+        #expect(child.stderr.isEmpty, "stderr: \(child.stderr)")
+        #expect(child.stdout.contains("89 packets read from 2 files"), "\(child.stdout.suffix(400))")
+        #expect(!child.stdout.contains("stopped"), "\(child.stdout.suffix(400))")
+    }
+
     /// `--duration` ends a stream on time, its writer quiet or not (it
     /// ran until the next packet came, or the pipe closed).
     @Test func aStreamEndsWhenItsDurationIsUp() throws {
