@@ -319,12 +319,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: url) }
         let source = try PacketSource.openFile(url.path)
         #expect(source.readsInPlace)
-        var packets: [ReadAheadTests.Seen] = []
         // Read what there is first (up to a cut record, which waits).
-        for _ in 0..<5 {
-            guard case .packet(let packet) = source.next() else { Issue.record("expected a packet"); return }
-            packets.append(.init(timestamp: packet.timestampNanoseconds, originalLength: packet.originalLength, bytes: Array(packet.bytes)))
-        }
+        guard let packets = ReadAheadTests.take(5, source.next) else { return }
         let handle = try FileHandle(forWritingTo: url)
         handle.seekToEndOfFile()
         handle.write(whole.dropFirst(first))
@@ -345,11 +341,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: url) }
         let source = try PacketSource.openFile(url.path)
         #expect(source.readsInPlace)
-        var before: [ReadAheadTests.Seen] = []
-        for _ in 0..<10 {
-            guard case .packet(let packet) = source.next() else { Issue.record("expected a packet"); return }
-            before.append(.init(timestamp: packet.timestampNanoseconds, originalLength: packet.originalLength, bytes: Array(packet.bytes)))
-        }
+        guard let before = ReadAheadTests.take(10, source.next) else { return }
         #expect(truncate(url.path, 200_000) == 0)
         let rest = ReadAheadTests.drain(source.next)
         #expect(rest.ending.hasPrefix("failed: the file shrank while it was being read"), "\(rest.ending)")

@@ -13,14 +13,31 @@ import Testing
         var note: FrameNote? = nil
     }
 
+    /// What the test keeps of a packet (its bytes copied: they are valid only until the next read).
+    static func seen(_ packet: CapturedPacket) -> Seen {
+        Seen(timestamp: packet.timestampNanoseconds, originalLength: packet.originalLength, bytes: Array(packet.bytes), note: packet.note)
+    }
+
+    /// The next `count` packets of `next`, or nil (an issue recorded) if it ends or fails first.
+    static func take(_ count: Int, _ next: () -> ReadResult) -> [Seen]? {
+        var packets: [Seen] = []
+        while packets.count < count {
+            guard case .packet(let packet) = next() else {
+                Issue.record("expected \(count) packets, got \(packets.count)")
+                return nil
+            }
+            packets.append(seen(packet))
+        }
+        return packets
+    }
+
     /// Everything a reader yields, and how it ended.
     static func drain(_ next: () -> ReadResult) -> (packets: [Seen], ending: String) {
         var packets: [Seen] = []
         while true {
             switch next() {
             case .packet(let packet):
-                packets.append(Seen(timestamp: packet.timestampNanoseconds, originalLength: packet.originalLength,
-                                    bytes: Array(packet.bytes), note: packet.note))
+                packets.append(seen(packet))
             case .timeout:
                 continue
             case .end:
