@@ -71,6 +71,7 @@ public final class ReadAhead: @unchecked Sendable {
         var isFull: Bool { recordCount >= recordCapacity }
 
         func reset() {
+            holdsRecord = false
             used = 0
             inPlaceBytes = 0
             lastRecordBytes = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -83,15 +84,49 @@ public final class ReadAhead: @unchecked Sendable {
         /// so that a batch spans about as much of the file either way.
         @exclusivity(unchecked) var inPlaceBytes = 0
 
+        /// Records are streamed to their lines (non-temporal stores), each
+        /// one when the next comes (`heldRecord`): set for batches of
+        /// packets read in place, whose records are all the reading thread
+        /// writes. A batch's record lines were last read on the analysing
+        /// thread's processor; stored the usual way, each was first fetched
+        /// for ownership from there, and with that processor far away (a
+        /// cache line round trip of 400 ns and more on this project's virtual
+        /// machine) the reading thread's time on the 1 GB Ethernet capture
+        /// doubled, to about 0.4 s, nearly all of it just after reading each
+        /// packet (perf).
+        @exclusivity(unchecked) var streamsRecords = false
+        /// With `streamsRecords`, the last record (index `recordCount - 1`),
+        /// not yet stored: held until the next one comes, so that a copy's
+        /// time (`noteCopy`) goes into it here, not into a line being
+        /// streamed to memory (read back at once, it would come from there).
+        @exclusivity(unchecked) var heldRecord = Record(start: nil, count: 0, originalLength: 0, timestampNanoseconds: 0, note: nil)
+        @exclusivity(unchecked) var holdsRecord = false
+
+        /// Streams the held record to its line (with `streamsRecords`, before
+        /// another is appended and before the batch is handed over).
+        @inline(__always)
+        func storeHeldRecord() {
+            guard holdsRecord else { return }
+            holdsRecord = false
+            withUnsafeBytes(of: &heldRecord) { wirecheck_store_line_streaming(records + recordCount - 1, $0.baseAddress) }
+        }
+
         /// Records a packet whose bytes stay valid where they are (read in
         /// place) without copying them; false when the batch is full.
         @inline(__always)
         func appendInPlace(_ packet: CapturedPacket, note: FrameNote?) -> Bool {
             guard recordCount < recordCapacity else { return false }
             lastRecordBytes = packet.bytes
-            (records + recordCount).initialize(to: Record(
+            let record = Record(
                 start: packet.bytes.baseAddress, count: packet.bytes.count, originalLength: packet.originalLength,
-                timestampNanoseconds: packet.timestampNanoseconds, note: note))
+                timestampNanoseconds: packet.timestampNanoseconds, note: note)
+            if streamsRecords {
+                storeHeldRecord()
+                heldRecord = record
+                holdsRecord = true
+            } else {
+                (records + recordCount).initialize(to: record)
+            }
             recordCount += 1
             inPlaceBytes += packet.bytes.count
             return true
@@ -102,6 +137,7 @@ public final class ReadAhead: @unchecked Sendable {
         func append(_ packet: CapturedPacket, note: FrameNote?) -> Bool {
             let count = packet.bytes.count
             guard recordCount < recordCapacity else { return false }
+            storeHeldRecord()
             // Streamed, a packet takes whole lines.
             let size = streams ? wirecheck_streamed_size(count) : count
             if size > storage.count - used {
@@ -141,8 +177,13 @@ public final class ReadAhead: @unchecked Sendable {
         /// it; false if the last packet has no note, or one copy noted already.
         @inline(__always)
         func noteCopy(timestampNanoseconds: Int64) -> Bool {
-            guard timestampNanoseconds != FrameNote.noCopy, recordCount > 0, let note = records[recordCount - 1].note,
-                  !note.hasCopy else { return false }
+            guard timestampNanoseconds != FrameNote.noCopy, recordCount > 0 else { return false }
+            if holdsRecord {
+                guard let note = heldRecord.note, !note.hasCopy else { return false }
+                heldRecord.note?.copyTimestampNanoseconds = timestampNanoseconds
+                return true
+            }
+            guard let note = records[recordCount - 1].note, !note.hasCopy else { return false }
             records[recordCount - 1].note?.copyTimestampNanoseconds = timestampNanoseconds
             return true
         }
@@ -395,8 +436,13 @@ public final class ReadAhead: @unchecked Sendable {
         // recorded where they are, not copied (nor streamed, nor timed).
         let inPlace = source._withUnsafeGuaranteedRef { $0.readsInPlace }
         while let (batch, last) = takeFree(carrying: carried != nil) {
+            // Read in place, only the records are written: streamed or not,
+            // as chosen the same way (`CopyModeChooser`), by what a batch's
+            // records cost the reading thread per byte of packets.
+            let choosing = inPlace ? MemoryLayout<Batch.Record>.stride == 64 : streamsPackets
             batch.streams = streamsPackets && !inPlace && chooser.streamsNext
-            let started = streamsPackets ? Self.threadCPUNanoseconds() : 0
+            batch.streamsRecords = choosing && inPlace && chooser.streamsNext
+            let started = choosing ? Self.threadCPUNanoseconds() : 0
             // Whether the last packet read is the batch's last record.
             var previousStored = false
             if let (packet, note) = carried {
@@ -440,11 +486,11 @@ public final class ReadAhead: @unchecked Sendable {
                 }
             }
             // A batch's first filling also faults its pages in: not counted.
-            if streamsPackets, !inPlace {
+            if choosing {
                 if unfilledBatches > 0 {
                     unfilledBatches -= 1
                 } else {
-                    chooser.record(nanoseconds: Self.threadCPUNanoseconds() - started, bytes: batch.used)
+                    chooser.record(nanoseconds: Self.threadCPUNanoseconds() - started, bytes: inPlace ? batch.inPlaceBytes : batch.used)
                 }
             }
             publish(batch)
@@ -471,8 +517,9 @@ public final class ReadAhead: @unchecked Sendable {
     }
 
     private func publish(_ batch: Batch) {
+        batch.storeHeldRecord()
         // Streamed stores are weakly ordered: they land before the batch is handed over.
-        if batch.streams { wirecheck_store_fence() }
+        if batch.streams || batch.streamsRecords { wirecheck_store_fence() }
         pthread_mutex_lock(&mutex)
         filled.append(batch)
         pthread_cond_broadcast(&changed)

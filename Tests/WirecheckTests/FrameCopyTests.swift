@@ -374,12 +374,15 @@ import VerdictPolicy
     /// the note of the packet before it (one at most, with its time); a copy
     /// at the start of a batch, or a second one, is handed over, its note
     /// saying so. Nothing is lost: originals plus copies are every packet.
-    @Test(arguments: [(300, 3, 2), (4_000, 7, 3), (1 << 20, 4096, 6)])
-    func readingAheadHoldsCopiesInTheNoteBefore(shape: (bytes: Int, records: Int, count: Int)) throws {
+    /// Read in place, with the records stored the usual way and streamed
+    /// (a streamed batch holds its last record back, and a copy's time goes there).
+    @Test(arguments: [(300, 3, 2), (4_000, 7, 3), (1 << 20, 4096, 6)], [false, true])
+    func readingAheadHoldsCopiesInTheNoteBefore(shape: (bytes: Int, records: Int, count: Int), streamsRecords: Bool) throws {
         let url = try Self.tripledCapture()
         defer { try? FileManager.default.removeItem(at: url) }
         let path = url.path
         let source = try PacketSource.openFile(path)
+        #expect(source.readsInPlace)
         let linkType = source.linkType
         final class Box: @unchecked Sendable { var detector: FrameCopyDetector; init(_ l: Int32) { detector = FrameCopyDetector(linkType: l) } }
         let box = Box(linkType)
@@ -389,7 +392,7 @@ import VerdictPolicy
             guard let found = examined else { return nil }
             return FrameNote(offset: Int32(found.segment.payloadRange.lowerBound), count: Int32(found.segment.payloadRange.count),
                              value: found.fingerprint?.value ?? 0, repeatsPrevious: found.repeatsPrevious)
-        }, notesCopies: true)
+        }, notesCopies: true, chooser: CopyModeChooser(always: streamsRecords))
         #expect(reader.start())
         var timestamps: [Int64] = []
         var handedCopies = 0, heldCopies = 0

@@ -57,7 +57,11 @@ import Testing
     /// How packets get into the batches: copied the usual way, streamed,
     /// either as a chooser finds cheaper, or recorded where the source read
     /// them in place (not copied).
-    enum Copying: CaseIterable { case usual, streamed, chosen, inPlace }
+    enum Copying: CaseIterable {
+        case usual, streamed, chosen, inPlace, inPlaceStreamed, inPlaceChosen
+
+        var readsInPlace: Bool { self == .inPlace || self == .inPlaceStreamed || self == .inPlaceChosen }
+    }
 
     /// A note made from a packet's bytes with every field set and varied
     /// (a flow hash on some packets only), as a reading thread's would be.
@@ -75,7 +79,8 @@ import Testing
     /// Copied the usual way, streamed (`streamsPackets`, each packet from a
     /// line of its own, padded to whole lines), each way in turn as a
     /// chooser that tries both on every other batch has it, and recorded in
-    /// place from the mapped file. Each packet keeps its own note (`note` is given).
+    /// place from the mapped file (records stored the usual way, streamed,
+    /// and each way in turn). Each packet keeps its own note (`note` is given).
     @Test(arguments: 0..<shapes.count, Copying.allCases) func sameAsReadingDirectly(shape: Int, copying: Copying) throws {
         var direct = Self.drain(try PacketSource.openFile(Self.capture, inPlace: false).next)
         #expect(direct.packets.count > 100)
@@ -86,11 +91,11 @@ import Testing
         let (bytes, records, count) = Self.shapes[shape]
         let chooser = switch copying {
         case .usual, .inPlace: CopyModeChooser(always: false)
-        case .streamed: CopyModeChooser(always: true)
-        case .chosen: CopyModeChooser(trial: 1_000_000, stretch: 0)
+        case .streamed, .inPlaceStreamed: CopyModeChooser(always: true)
+        case .chosen, .inPlaceChosen: CopyModeChooser(trial: 1_000_000, stretch: 0)
         }
-        let source = try PacketSource.openFile(Self.capture, inPlace: copying == .inPlace)
-        #expect(source.readsInPlace == (copying == .inPlace))
+        let source = try PacketSource.openFile(Self.capture, inPlace: copying.readsInPlace)
+        #expect(source.readsInPlace == copying.readsInPlace)
         let reader = ReadAhead(source: source, batchBytes: bytes, batchRecords: records, batchCount: count,
                                note: Self.note(of:previous:), streamsPackets: copying != .usual, chooser: chooser)
         #expect(reader.start())
@@ -104,7 +109,7 @@ import Testing
             return result
         }
         // Read in place, every packet is handed over from the mapping.
-        #expect(inPlace == (copying == .inPlace ? direct.packets.count : 0))
+        #expect(inPlace == (copying.readsInPlace ? direct.packets.count : 0))
         // Streamed, every packet starts a line; copied back to back, several
         // to a batch, most do not.
         if copying == .streamed { #expect(misaligned == 0) } else if records > 1 { #expect(misaligned > 0) }
