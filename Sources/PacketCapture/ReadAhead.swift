@@ -490,7 +490,7 @@ public final class ReadAhead: @unchecked Sendable {
                 if unfilledBatches > 0 {
                     unfilledBatches -= 1
                 } else {
-                    chooser.record(nanoseconds: Self.threadCPUNanoseconds() - started, bytes: inPlace ? batch.inPlaceBytes : batch.used)
+                    chooser.record(nanoseconds: Self.threadCPUNanoseconds() - started, bytes: batch.used + batch.inPlaceBytes)
                 }
             }
             publish(batch)
