@@ -258,7 +258,10 @@ public final class ReadAhead: @unchecked Sendable {
     ///     own, is streamed with it: far apart, that took the reading thread
     ///     from 0.39 to 0.23 s on a 1 GB replay. `note` is then given no
     ///     previous packet (read back at once it would come from memory):
-    ///     for notes that do not compare.
+    ///     for notes that do not compare. A source read in place
+    ///     (`PacketSource.readsInPlace`) has no packet copied: its records
+    ///     alone may be streamed, chosen the same way whatever this says
+    ///     (a note's previous packet is then the mapped one, not a copy).
     public init(
         source: PacketSource, batchBytes: Int = 1 << 20, batchRecords: Int = 4096, batchCount: Int = 6,
         note: (@Sendable (CapturedPacket, _ previous: UnsafeRawBufferPointer?) -> FrameNote?)? = nil, notesCopies: Bool = false,
@@ -441,7 +444,7 @@ public final class ReadAhead: @unchecked Sendable {
             // records cost the reading thread per byte of packets.
             let choosing = inPlace ? MemoryLayout<Batch.Record>.stride == 64 : streamsPackets
             batch.streams = streamsPackets && !inPlace && chooser.streamsNext
-            batch.streamsRecords = choosing && inPlace && chooser.streamsNext
+            batch.streamsRecords = inPlace && choosing && chooser.streamsNext
             let started = choosing ? Self.threadCPUNanoseconds() : 0
             // Whether the last packet read is the batch's last record.
             var previousStored = false
