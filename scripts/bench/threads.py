@@ -13,8 +13,10 @@ wirecheck (wirecheck: decoding, reassembly and classification; wc-read:
 reading ahead; wc-report: judging and reporting). Prints medians.
 
 It also says how far apart the first two processors are (core-distance.c),
-before and after the rounds: on a virtual machine the host may move them,
-and the threads' times depend on it.
+before and after the rounds and before each round: on a virtual machine the
+host may move them, within minutes, and the threads' times depend on it. A
+round that found them far apart (a cache line's round trip of 200 ns or
+more) is counted apart from the close ones as well, where the rounds had both.
 
 With two processors the replay cannot finish before the larger of the
 analysing thread's CPU time and half the three threads' total: which one
@@ -29,10 +31,17 @@ on a shared machine moves both runs of a round alike; a change of a few
 per cent that the medians above cannot show may show there.
 """
 import os
+import re
 import statistics
 import subprocess
 import sys
 import time
+
+
+# A cache line's round trip between the first two processors from which
+# they count as far apart (close: 60 to 140 ns on this project's virtual
+# machines, far: 280 to 740 ns).
+FAR_NANOSECONDS = 200
 
 
 def run(command):
@@ -90,10 +99,16 @@ def main():
         said = subprocess.run([distance_binary], capture_output=True, text=True)
         return (said.stdout or said.stderr).strip()
 
+    def nanoseconds(said):
+        match = re.search(r"round trip (\d+) ns", said)
+        return int(match.group(1)) if match else None
+
     distance_before = distance()
-    floors, results = [], {b: [] for b in binaries}
+    floors, results, far = [], {b: [] for b in binaries}, []
     try:
         for round_number in range(rounds):
+            trip = nanoseconds(distance())
+            far.append(trip is not None and trip >= FAR_NANOSECONDS)
             floors.append(run([floor, capture])[0])
             for binary in (binaries if round_number % 2 == 0 else list(reversed(binaries))):
                 wall, threads = run([binary, "-r", capture])
@@ -102,27 +117,36 @@ def main():
         pin.kill()
     print(f"{rounds} rounds on {capture}: floor median {statistics.median(floors):.3f} s (min {min(floors):.3f})")
     print(f"before the rounds, {distance_before}; after them, {distance()}")
-    for binary, runs in results.items():
-        walls = [r[0] for r in runs]
-        ratios = [r[1] for r in runs]
-        names = sorted({name for r in runs for name in r[2]})
-        cpu = {n: statistics.median([r[2].get(n, 0.0) for r in runs]) for n in names}
-        threads = ", ".join(f"{n} {cpu[n]:.3f}" for n in names)
-        print(f"{binary}: wall median {statistics.median(walls):.3f} s (min {min(walls):.3f}); "
-              f"wall / floor median {statistics.median(ratios):.2f} ({min(ratios):.2f} to {max(ratios):.2f}); "
-              f"CPU s by thread (medians): {threads}; total {sum(cpu.values()):.3f}")
-    first = binaries[0]
-    for binary in binaries[1:]:
-        pairs = list(zip(results[first], results[binary]))
-        cpu_ratios = [sum(b[2].values()) / sum(a[2].values()) for a, b in pairs if sum(a[2].values()) > 0]
-        wall_ratios = [b[0] / a[0] for a, b in pairs]
-        for label, ratios in (("CPU total", cpu_ratios), ("wall", wall_ratios)):
-            if len(ratios) < 2:
-                continue
-            quartiles = statistics.quantiles(ratios, n=4)
-            faster = sum(1 for r in ratios if r < 1)
-            print(f"{binary} / {first}, {label}, round by round: median {statistics.median(ratios):.3f} "
-                  f"(middle half {quartiles[0]:.3f} to {quartiles[2]:.3f}); faster in {faster} of {len(ratios)} rounds")
+    # All rounds, then, where the rounds found the processors both ways,
+    # the close ones and the far ones apart.
+    classes = [("", [True] * rounds)]
+    if any(far) and not all(far):
+        classes += [(f" [close: {far.count(False)} rounds]", [not f for f in far]),
+                    (f" [far: {far.count(True)} rounds]", far)]
+    print(f"rounds that found the processors far apart (>= {FAR_NANOSECONDS} ns): {far.count(True)} of {rounds}")
+    for label, chosen in classes:
+        for binary, runs in results.items():
+            runs = [r for r, keep in zip(runs, chosen) if keep]
+            walls = [r[0] for r in runs]
+            ratios = [r[1] for r in runs]
+            names = sorted({name for r in runs for name in r[2]})
+            cpu = {n: statistics.median([r[2].get(n, 0.0) for r in runs]) for n in names}
+            threads = ", ".join(f"{n} {cpu[n]:.3f}" for n in names)
+            print(f"{binary}{label}: wall median {statistics.median(walls):.3f} s (min {min(walls):.3f}); "
+                  f"wall / floor median {statistics.median(ratios):.2f} ({min(ratios):.2f} to {max(ratios):.2f}); "
+                  f"CPU s by thread (medians): {threads}; total {sum(cpu.values()):.3f}")
+        first = binaries[0]
+        for binary in binaries[1:]:
+            pairs = [pair for pair, keep in zip(zip(results[first], results[binary]), chosen) if keep]
+            cpu_ratios = [sum(b[2].values()) / sum(a[2].values()) for a, b in pairs if sum(a[2].values()) > 0]
+            wall_ratios = [b[0] / a[0] for a, b in pairs]
+            for what, ratios in (("CPU total", cpu_ratios), ("wall", wall_ratios)):
+                if len(ratios) < 2:
+                    continue
+                quartiles = statistics.quantiles(ratios, n=4)
+                faster = sum(1 for r in ratios if r < 1)
+                print(f"{binary} / {first}{label}, {what}, round by round: median {statistics.median(ratios):.3f} "
+                      f"(middle half {quartiles[0]:.3f} to {quartiles[2]:.3f}); faster in {faster} of {len(ratios)} rounds")
 
 
 if __name__ == "__main__":
