@@ -112,6 +112,14 @@ struct FlowState: Sendable {
     var firstToClose: UInt8 = 0
     var silenceBeforeClientClose: UInt16 = 0
     var silenceBeforeServerClose: UInt16 = 0
+
+    /// A state as a new flow's starts, but for its endpoints, tunnel and
+    /// times, which `FlowAnalyzer.startFlow` sets. Holds no counted
+    /// reference, so that `FlowTable.putBlank` may copy it bit for bit.
+    static var blank: FlowState {
+        let nowhere = Endpoint(address: IPAddress(ipv4: 0), port: 0)
+        return FlowState(client: nowhere, server: nowhere, tunnel: .none, firstSeen: 0, lastSeen: 0)
+    }
 }
 
 /// Tracks TCP flows from decoded frames and hands each finished flow's report
@@ -737,13 +745,20 @@ public struct FlowAnalyzer: Sendable {
         let slot: Int
         nextGeneration &+= 1
         let entry = SlotActivity(occupied: true, firstSeen: timestamp, lastSeen: timestamp, closedAt: nil, generation: nextGeneration)
-        // Free slots are ones `finalize` emptied: `put` always takes the state.
-        if let free = freeSlots.popLast() {
-            slot = free
-            slots.put(at: free) { FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp) }
+        // Free slots are ones `finalize` emptied: `putBlank` always takes one.
+        // (A listed slot that is not empty, which `finalize` never leaves,
+        // would give way to a new one, never be overwritten.)
+        let handedOut = slots.count
+        let (started, state) = slots.putBlank(reusing: freeSlots.popLast())
+        slot = started
+        state.pointee.client = client
+        state.pointee.server = server
+        state.pointee.tunnel = segment.tunnel
+        state.pointee.firstSeen = timestamp
+        state.pointee.lastSeen = timestamp
+        if slot < handedOut {
             activity[slot] = entry
         } else {
-            slot = slots.append { FlowState(client: client, server: server, tunnel: segment.tunnel, firstSeen: timestamp, lastSeen: timestamp) }
             activity.append(entry)
             if slots.count >= prepareAt { prepareStorageAhead() }
         }

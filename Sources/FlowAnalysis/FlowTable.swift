@@ -9,8 +9,8 @@ import CacheHints
 /// optional's tag (up to six calls a packet), and a new flow's state was
 /// copied on its way into its slot, through the optional (five copies a
 /// connection, 440 instructions). Here a state is reached by a pointer,
-/// built by a closure where it will lie (four copies of its parts remain,
-/// the compiler's), and ended where it lies.
+/// started as a copy of a blank one where it will lie (`putBlank`), and
+/// ended where it lies.
 ///
 /// Copy on write, as the array was: the analyser is a value, and a copy of
 /// it must not share its flows' states.
@@ -26,6 +26,10 @@ struct FlowTable: Sendable {
         /// deinitialized with the storage, and copied with it).
         let occupied: UnsafeMutablePointer<UInt64>
         let occupiedWords: Int
+        /// A new flow's state as its initializer leaves it, but for the
+        /// fields every flow sets (`FlowState.blank`): copied bit for bit
+        /// into a slot to start a flow (see `putBlank`).
+        let blank: UnsafeMutablePointer<FlowState>
 
         init(capacity: Int) {
             self.capacity = max(1, capacity)
@@ -33,12 +37,16 @@ struct FlowTable: Sendable {
             occupiedWords = (self.capacity + 63) / 64
             occupied = .allocate(capacity: occupiedWords)
             occupied.initialize(repeating: 0, count: occupiedWords)
+            blank = .allocate(capacity: 1)
+            blank.initialize(to: .blank)
         }
 
         deinit {
             for slot in 0..<count where isOccupied(slot) { (base + slot).deinitialize(count: 1) }
             base.deallocate()
             occupied.deallocate()
+            blank.deinitialize(count: 1)
+            blank.deallocate()
         }
 
         @inline(__always)
@@ -129,29 +137,33 @@ struct FlowTable: Sendable {
         }
     }
 
-    /// Puts the state `make` builds in a new slot at the end (the storage
-    /// doubles when full); returns the slot. Built by a closure, the state
-    /// is made where it will lie, not made and then copied there.
+    /// Starts a state in `free`, if it is a slot handed out before and empty
+    /// now, else in a new slot at the end (the storage doubles when full), as a bit
+    /// for bit copy of `FlowState.blank`; returns the slot and where the
+    /// state lies, for the caller to set the fields each flow sets (none of
+    /// them counted references: setting them releases nothing).
+    ///
+    /// One copy of a state that lies in cache, where building one, even by
+    /// a closure where it will lie (`append`, `put`), took the compiler's
+    /// four part-copies through the stack and the initializers of every
+    /// field: 800 instructions a connection. Sound because the blank state
+    /// holds no counted reference (its lists are empty, its optionals nil;
+    /// `FlowStateSizeTests` checks it): a copy shares nothing with it.
     @inline(__always)
-    mutating func append(_ make: () -> FlowState) -> Int {
+    mutating func putBlank(reusing free: Int?) -> (slot: Int, state: UnsafeMutablePointer<FlowState>) {
         makeUnique()
-        if storage.count == storage.capacity { storage = storage.copy(capacity: storage.capacity * 2, moving: true) }
-        let slot = storage.count
-        storage.count += 1
-        (storage.base + slot).initialize(to: make())
+        let slot: Int
+        if let free, free >= 0, free < storage.count, !storage.isOccupied(free) {
+            slot = free
+        } else {
+            if storage.count == storage.capacity { storage = storage.copy(capacity: storage.capacity * 2, moving: true) }
+            slot = storage.count
+            storage.count += 1
+        }
+        let state = storage.base + slot
+        UnsafeMutableRawPointer(state).copyMemory(from: storage.blank, byteCount: MemoryLayout<FlowState>.size)
         storage.mark(slot, occupied: true)
-        return slot
-    }
-
-    /// Puts the state `make` builds in `slot`, one handed out before and
-    /// empty now; false (and nothing built) otherwise.
-    @inline(__always) @discardableResult
-    mutating func put(at slot: Int, _ make: () -> FlowState) -> Bool {
-        guard slot >= 0, slot < storage.count, !storage.isOccupied(slot) else { return false }
-        makeUnique()
-        (storage.base + slot).initialize(to: make())
-        storage.mark(slot, occupied: true)
-        return true
+        return (slot, state)
     }
 
     /// Ends the state in `slot` where it lies, leaving the slot empty.

@@ -26,3 +26,44 @@ import VerdictPolicy
         #expect(size <= 128, "the TLS facts now take \(size) bytes (measured 121 on 2026-12-05)")
     }
 }
+
+/// `FlowTable.putBlank` starts every flow as a bit-for-bit copy of
+/// `FlowState.blank`, retaining nothing: sound only while the blank state
+/// holds no counted reference. Walks every stored property, however deep:
+/// a list or string with elements, a present optional, or any object (an
+/// out-of-line box set up front, a class-based buffer) fails it.
+@Suite struct BlankFlowStateTests {
+    @Test func blankStateHoldsNoCountedReference() {
+        var found: [String] = []
+        Self.collectReferences(in: FlowState.blank, path: "FlowState", into: &found)
+        #expect(found.isEmpty, "copied bit for bit, a new flow's state would share: \(found)")
+    }
+
+    /// A mutation of the check: a state that does hold one is caught.
+    @Test func aHeldReferenceIsFound() {
+        struct Holder { var bytes: [UInt8] = [1]; var name: String? = "x" }
+        var found: [String] = []
+        Self.collectReferences(in: Holder(), path: "Holder", into: &found)
+        #expect(found.count == 2, "\(found)")
+    }
+
+    static func collectReferences(in value: Any, path: String, into found: inout [String]) {
+        let mirror = Mirror(reflecting: value)
+        if type(of: value) is AnyClass { found.append("\(path): an object (\(type(of: value)))"); return }
+        switch mirror.displayStyle {
+        case .optional:
+            if let wrapped = mirror.children.first { collectReferences(in: wrapped.value, path: path + "?", into: &found) }
+        case .collection, .dictionary, .set:
+            if !mirror.children.isEmpty { found.append("\(path): \(mirror.children.count) elements") }
+        default:
+            if let text = value as? String {
+                // Up to 15 UTF-8 bytes live inline; an empty string holds nothing.
+                if !text.isEmpty { found.append("\(path): a string") }
+                return
+            }
+            for (index, child) in mirror.children.enumerated() {
+                collectReferences(in: child.value, path: path + "." + (child.label ?? "\(index)"), into: &found)
+            }
+        }
+    }
+}

@@ -18,30 +18,50 @@ import Glibc
 
     static func client(_ table: FlowTable, _ slot: Int) -> UInt16? { table.stateForReading(at: slot)?.pointee.client.port }
 
+    /// Starts flow `n` as the analyser starts one: a blank state in `free`
+    /// (else at the end), its endpoints and times set.
+    @discardableResult
+    static func start(_ n: Int, in table: inout FlowTable, reusing free: Int? = nil) -> Int {
+        let (slot, state) = table.putBlank(reusing: free)
+        let made = Self.state(n)
+        state.pointee.client = made.client
+        state.pointee.server = made.server
+        state.pointee.tunnel = made.tunnel
+        state.pointee.firstSeen = made.firstSeen
+        state.pointee.lastSeen = made.lastSeen
+        return slot
+    }
+
     @Test func statesStayWhereTheyArePutAsTheTableGrows() {
         var table = FlowTable(reservingCapacity: 4)
-        for n in 0..<100 { #expect(table.append { Self.state(n) } == n) }
+        for n in 0..<100 { #expect(Self.start(n, in: &table) == n) }
         #expect(table.count == 100 && table.capacity >= 100)
         for n in 0..<100 { #expect(Self.client(table, n) == UInt16(1_000 + n)) }
         // Removed: the slot is empty, and removing it again does nothing.
         for slot in stride(from: 0, to: 100, by: 3) {
+            table.state(at: slot)?.pointee.packets = 77
             table.remove(slot)
             #expect(!table.isOccupied(slot) && table.stateForReading(at: slot) == nil && table.state(at: slot) == nil)
             table.remove(slot)
             #expect(Self.client(table, slot + 1) == UInt16(1_001 + slot) || slot + 1 == 100)
         }
-        // Put back into the empty slots only; changed in place.
-        for slot in 0..<100 {
-            let empty = slot % 3 == 0
-            #expect(table.put(at: slot) { Self.state(500 + slot) } == empty)
-            table.state(at: slot)?.pointee.packets = slot
+        // Started again in the empty slots; changed in place.
+        // A restarted state is as new: nothing of the one before.
+        for slot in stride(from: 0, to: 100, by: 3) {
+            #expect(Self.start(500 + slot, in: &table, reusing: slot) == slot)
+            #expect(table.stateForReading(at: slot)?.pointee.packets == 0)
         }
-        #expect(!table.put(at: 100) { Self.state(0) } && !table.put(at: -1) { Self.state(0) })
+        for slot in 0..<100 { table.state(at: slot)?.pointee.packets = slot }
         for slot in 0..<100 {
             #expect(Self.client(table, slot) == UInt16(1_000 + (slot % 3 == 0 ? 500 + slot : slot)))
             #expect(table.stateForReading(at: slot)?.pointee.packets == slot)
         }
         #expect(table.count == 100 && !table.isOccupied(100) && !table.isOccupied(-1))
+        // A slot that is not empty, or was never handed out, is not reused:
+        // the state goes at the end, and the one there is left as it was.
+        #expect(Self.start(900, in: &table, reusing: 1) == 100 && Self.client(table, 1) == 1_001)
+        #expect(Self.start(901, in: &table, reusing: -1) == 101 && Self.start(902, in: &table, reusing: 500) == 102)
+        #expect(Self.client(table, 100) == 1_900 && Self.client(table, 102) == 1_902 && table.count == 103)
     }
 
     /// A copy of the table (as of the analyser, a value) has its own states.
@@ -50,7 +70,7 @@ import Glibc
     /// and shares none with a copy.
     @Test func prefetchingAnySlotChangesNothing() {
         var table = FlowTable(reservingCapacity: 4)
-        for n in 0..<5 { _ = table.append { Self.state(n) } }
+        for n in 0..<5 { Self.start(n, in: &table) }
         table.remove(3)
         let copy = table
         for slot in [0, 1, 2, 4] {
@@ -67,11 +87,11 @@ import Glibc
 
     @Test func aCopyDoesNotShareStates() {
         var original = FlowTable(reservingCapacity: 8)
-        for n in 0..<6 { _ = original.append { Self.state(n) } }
+        for n in 0..<6 { Self.start(n, in: &original) }
         var copy = original
         copy.state(at: 1)?.pointee.packets = 42
         copy.remove(2)
-        _ = copy.append { Self.state(7) }
+        Self.start(7, in: &copy)
         #expect(original.stateForReading(at: 1)?.pointee.packets == 0)
         #expect(original.isOccupied(2) && Self.client(original, 2) == 1_002)
         #expect(original.count == 6 && copy.count == 7)
@@ -97,7 +117,7 @@ import Glibc
                 let payload = [UInt8](repeating: 0x41, count: 4_096)
                 payload.withUnsafeBytes { bytes in
                     for n in 0..<512 {
-                        let slot = table.append { FlowTableTests.state(n) }
+                        let slot = FlowTableTests.start(n, in: &table)
                         guard let state = table.state(at: slot) else { continue }
                         // The first byte starts the stream; the rest lie past a hole.
                         state.pointee.toServer.accept(sequence: 0, payload: UnsafeRawBufferPointer(rebasing: bytes[0..<1]),
