@@ -80,6 +80,31 @@ enum WebSocketBuilder {
         #expect(kept.preamble == "HTTP CONNECT (67 bytes), then TLS")
     }
 
+    /// The check that lets a first segment skip `splitAtUpgrade` must never
+    /// say no where a split could be: a window that starts with text and
+    /// holds any byte in 20...24 anywhere (the eight-byte test's false alarms
+    /// are allowed, a miss is not). Every length up to 40 and every position
+    /// of the byte, over text, line ends and binary.
+    @Test func aFirstSegmentSkipsTheUpgradeSearchOnlyWhereNoRecordCanStart() {
+        var rng = SplitMix(seed: 52)
+        let texts: [UInt8] = Array("GET / HTTP/1.1\r\nHost: a\t~ ".utf8)
+        for length in 0...40 {
+            for trial in 0..<60 {
+                var window = (0..<length).map { _ in texts[Int(rng.next() % UInt64(texts.count))] }
+                if trial % 3 == 1, length > 0 { window[Int(rng.next() % UInt64(length))] = UInt8(20 + rng.next() % 5) }
+                if trial % 3 == 2, length > 0 { window[Int(rng.next() % UInt64(length))] = UInt8(truncatingIfNeeded: rng.next()) }
+                let expected = window.first.map { Probes.isTextByte($0) } == true && window.contains { (20...24).contains($0) }
+                let said = window.withUnsafeBytes { DirectionClassifier.mayStartTLSAfterText($0) }
+                if expected { #expect(said, "\(window)") }
+                if window.first.map({ Probes.isTextByte($0) }) != true { #expect(!said, "\(window)") }
+            }
+        }
+        // Text alone, however long: no.
+        let head = Array("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n".utf8)
+        #expect(!head.withUnsafeBytes { DirectionClassifier.mayStartTLSAfterText($0) })
+        #expect(Self.connect.withUnsafeBytes { DirectionClassifier.mayStartTLSAfterText($0) })
+    }
+
     @Test func connectThenTLS() {
         let summary = Self.classify(Self.connect)
         #expect(summary.kind == .tls)
