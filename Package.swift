@@ -47,7 +47,9 @@ let package = Package(
         // zlib's inflate, to tell compressed data (cleartext to anyone) from
         // ciphertext: one C function, DWARF 4 for valgrind as above.
         .target(name: "CInflate", cSettings: [.unsafeFlags(["-gdwarf-4"])], linkerSettings: [.linkedLibrary("z")]),
-        .target(name: "PayloadClassification", dependencies: ["StreamReassembly", "CInflate"], swiftSettings: settings),
+        // Byte searches over text heads with SSE2's comparisons and masks (header-only C).
+        .target(name: "CByteScan"),
+        .target(name: "PayloadClassification", dependencies: ["StreamReassembly", "CInflate", "CByteScan"], swiftSettings: settings),
         .target(name: "VerdictPolicy", dependencies: ["PacketDecoding", "PayloadClassification"], swiftSettings: settings),
         .target(
             name: "FlowAnalysis",

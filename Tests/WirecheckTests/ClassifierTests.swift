@@ -210,6 +210,28 @@ enum StreamPiece: Sendable {
         #expect(checked == 29_523)
         let head = Array("GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: curl/7.88.1\r\n\r\nbody\r\n\r\n".utf8)
         #expect(head.withUnsafeBytes { Probes.headEnd($0) } == 48)
+        // Longer texts are searched sixteen bytes at a time: blank lines
+        // across a block's edge, at its ends, in the rest after the last
+        // whole block, and none. Random texts of the same three bytes, every
+        // length to 100, and a blank line put at every place in 64 bytes.
+        var rng = SplitMix(seed: 53)
+        for length in 10...100 {
+            for _ in 0..<40 {
+                let text = (0..<length).map { _ in alphabet[Int(rng.next() % 3)] }
+                let got = text.withUnsafeBytes { Probes.headEnd($0) }
+                if got != plainSearch(text) {
+                    Issue.record("\(text): \(String(describing: got)), not \(String(describing: plainSearch(text)))")
+                    return
+                }
+            }
+        }
+        for place in 0...60 {
+            var text = [UInt8](repeating: UInt8(ascii: "a"), count: 64)
+            text.replaceSubrange(place..<(place + 4), with: [0x0D, 0x0A, 0x0D, 0x0A])
+            #expect(text.withUnsafeBytes { Probes.headEnd($0) } == place)
+            text[place + 3] = 0x0D
+            #expect(text.withUnsafeBytes { Probes.headEnd($0) } == nil)
+        }
     }
 
     @Test func clientHelloDetails() {
