@@ -284,7 +284,11 @@ public struct HandshakeParser: Sendable {
                 case 13: keepLimit = 0
                 default: keepLimit = length
                 }
-                body.removeAll(keepingCapacity: true)
+                // Only when it holds something: on the empty list (every
+                // message parsed where it lies leaves it so) the removal
+                // still checked and released its storage, a runtime call
+                // or two per message.
+                if !body.isEmpty { body.removeAll(keepingCapacity: true) }
                 bodyLeft = length
                 bodyUntouched = true
                 if length == 0 { finishMessage(UnsafeRawBufferPointer(start: nil, count: 0)) }
