@@ -221,7 +221,12 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let capture = try generatedCapture(connections: 1000, in: directory)
         let log = directory.appendingPathComponent("log").path
-        let script = try PostRotate.script("echo start >> \(log)\nsleep 0.3\necho end >> \(log)\n", named: "log.sh", in: directory)
+        // 0.6 s each: the four take 2.4 s one after the other, so that the
+        // replay (on the one processor, whatever else the machine runs)
+        // may take up to 1.4 s past the first file and still leave the
+        // second of waiting that the message below needs (at 0.3 s each it
+        // had 0.2 s, which a loaded machine can use up).
+        let script = try PostRotate.script("echo start >> \(log)\nsleep 0.6\necho end >> \(log)\n", named: "log.sh", in: directory)
         let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
         let run = try TestSupport.run(URL(fileURLWithPath: "/usr/bin/taskset"), [
             "-c", "0", binary.path, "-r", capture, "-w", directory.appendingPathComponent("k").path, "-C", "1", "-z", script,
