@@ -149,7 +149,6 @@ public struct FlowAnalyzer: Sendable {
     private var slots: FlowTable
     /// Per slot, the times sweeps and eviction look at, kept apart from the
     /// large flow state so that scanning them reads a small dense array.
-    private var activity: [SlotActivity] = []
     private var freeSlots: [Int] = []
     private var fragments = FragmentReassembler()
     /// Flows that closed, in the order they closed, waiting out the linger.
@@ -195,7 +194,6 @@ public struct FlowAnalyzer: Sendable {
         // Address space only: pages are touched as slots fill, and growth by
         // doubling would copy every open flow's state each time.
         slots = FlowTable(reservingCapacity: initial)
-        activity.reserveCapacity(initial)
         freeSlots.reserveCapacity(initial)
     }
 
@@ -390,14 +388,14 @@ public struct FlowAnalyzer: Sendable {
         guard timestamp <= now
                 || (Self.elapsed(from: lastIdleSweep, to: timestamp) < 1_000_000_000
                     && (Self.elapsed(from: lastCloseSweep, to: timestamp) < 1_000_000 || closingHead >= closing.count)),
-              slot >= 0, slot < activity.count, activity[slot].occupied, activity[slot].generation == lastHandledGeneration
+              slots.activity(slot).occupied, slots.activity(slot).generation == lastHandledGeneration,
+              let (flow, activity) = slots.stateAndActivity(at: slot)
         else { return false }
-        guard let flow = slots.state(at: slot) else { return false }
         flow.pointee.noteCopy(at: timestamp)
         now = max(now, timestamp)
         statistics.frames += 1
         statistics.tcpSegments += 1
-        activity[slot].lastSeen = max(activity[slot].lastSeen, timestamp)
+        activity.pointee.lastSeen = max(activity.pointee.lastSeen, timestamp)
         return true
     }
 
@@ -439,7 +437,7 @@ public struct FlowAnalyzer: Sendable {
             lastCloseSweep = now
             while closingHead < closing.count {
                 let entry = closing[closingHead]
-                let current = activity[entry.slot]
+                let current = slots.activity(entry.slot)
                 guard current.occupied, current.generation == entry.generation, current.closedAt == entry.closedAt else {
                     closingHead += 1  // the flow ended otherwise, or its slot holds another flow now
                     continue
@@ -460,8 +458,8 @@ public struct FlowAnalyzer: Sendable {
         if Self.elapsed(from: lastIdleSweep, to: now) >= 1_000_000_000 {
             lastIdleSweep = now
             var idle: [Int] = []
-            for slot in activity.indices {
-                let entry = activity[slot]
+            for slot in 0..<slots.count {
+                let entry = slots.activity(slot)
                 if entry.occupied, entry.closedAt == nil, Self.elapsed(from: entry.lastSeen, to: now) >= configuration.idleTimeoutNanoseconds {
                     idle.append(slot)
                 }
@@ -510,13 +508,13 @@ public struct FlowAnalyzer: Sendable {
     public mutating func finish(observe: (consuming FlowObservation) -> Void) {
         fragments.abandonAll()
         copyFragmentStatistics()
-        let remaining = activity.indices
-            .filter { activity[$0].occupied }
-            .sorted { activity[$0].firstSeen < activity[$1].firstSeen }
+        let remaining = (0..<slots.count)
+            .filter { slots.activity($0).occupied }
+            .sorted { slots.activity($0).firstSeen < slots.activity($1).firstSeen }
         for (position, slot) in remaining.enumerated() {
             let far = position + Self.summingUpLead, near = position + Self.summingUpLead / 2
             prepareSummingUp(farSlot: far < remaining.count ? remaining[far] : nil, nearSlot: near < remaining.count ? remaining[near] : nil)
-            let end: FlowEnd = activity[slot].closedAt == nil ? .captureEnded : .closed
+            let end: FlowEnd = slots.activity(slot).closedAt == nil ? .captureEnded : .closed
             finalize(slot, end: end, observe: observe)
         }
         closing.removeAll()
@@ -595,15 +593,16 @@ public struct FlowAnalyzer: Sendable {
     ) {
         // Mutated where it lies: a flow's state is large and copying it per
         // packet shows in profiles.
-        let closed = slots.state(at: slot)?.pointee.update(
-            with: segment, frame: frame, fingerprint: fingerprint, timestamp: timestamp, budget: &budget) ?? false
-        var entry = activity[slot]
-        entry.lastSeen = max(entry.lastSeen, timestamp)
-        if closed { entry.closedAt = timestamp }
-        activity[slot] = entry
-        if closed { closing.append(ClosingEntry(slot: slot, generation: entry.generation, closedAt: timestamp)) }
+        // State and activity through one check that the table is this
+        // analyser's own (the activity's array of its own took another).
+        guard let (state, activity) = slots.stateAndActivity(at: slot) else { return }
+        let closed = state.pointee.update(with: segment, frame: frame, fingerprint: fingerprint, timestamp: timestamp, budget: &budget)
+        activity.pointee.lastSeen = max(activity.pointee.lastSeen, timestamp)
+        if closed { activity.pointee.closedAt = timestamp }
+        let generation = activity.pointee.generation
+        if closed { closing.append(ClosingEntry(slot: slot, generation: generation, closedAt: timestamp)) }
         lastHandledSlot = slot
-        lastHandledGeneration = entry.generation
+        lastHandledGeneration = generation
     }
 
     /// Reads the few fields it needs where the flow lies, rather than copy the
@@ -619,7 +618,7 @@ public struct FlowAnalyzer: Sendable {
             return true
         }
         if let isn = clientISN { return isn != syn.sequence }
-        return activity[slot].closedAt != nil
+        return slots.activity(slot).closedAt != nil
     }
 
     /// Whether `slot` holds `segment`'s flow: the index keeps only hashes,
@@ -711,8 +710,8 @@ public struct FlowAnalyzer: Sendable {
         let sameClient = entry.client == syn.source
         guard entry.initialSequence == syn.sequence,
               sameClient || (entry.timestampValue != nil && entry.timestampValue == TCPOptions.timestampValue(of: syn, in: frame)),
-              activity.indices.contains(entry.slot), activity[entry.slot].occupied,
-              activity[entry.slot].generation == entry.generation, activity[entry.slot].closedAt == nil,
+              slots.activity(entry.slot).occupied,
+              slots.activity(entry.slot).generation == entry.generation, slots.activity(entry.slot).closedAt == nil,
               Self.elapsed(from: entry.timestamp, to: timestamp) <= Self.translationWindowNanoseconds,
               translations[entry.slot]?.isFull != true else { return nil }
         // Field by field where the flow lies (the whole state is 1.1 KB).
@@ -729,7 +728,7 @@ public struct FlowAnalyzer: Sendable {
         }
         recentSYNs[Int(syn.sequence & Self.recentSYNMask)] = RecentSYN(
             client: syn.source, initialSequence: syn.sequence, timestampValue: TCPOptions.timestampValue(of: syn, in: frame),
-            slot: slot, generation: activity[slot].generation, timestamp: timestamp)
+            slot: slot, generation: slots.activity(slot).generation, timestamp: timestamp)
     }
 
     /// How far apart the two captures of a translated SYN may be; and the
@@ -748,20 +747,14 @@ public struct FlowAnalyzer: Sendable {
         // Free slots are ones `finalize` emptied: `putBlank` always takes one.
         // (A listed slot that is not empty, which `finalize` never leaves,
         // would give way to a new one, never be overwritten.)
-        let handedOut = slots.count
-        let (started, state) = slots.putBlank(reusing: freeSlots.popLast())
+        let (started, state) = slots.putBlank(reusing: freeSlots.popLast(), activity: entry)
         slot = started
         state.pointee.client = client
         state.pointee.server = server
         state.pointee.tunnel = segment.tunnel
         state.pointee.firstSeen = timestamp
         state.pointee.lastSeen = timestamp
-        if slot < handedOut {
-            activity[slot] = entry
-        } else {
-            activity.append(entry)
-            if slots.count >= prepareAt { prepareStorageAhead() }
-        }
+        if slots.count >= prepareAt { prepareStorageAhead() }
         index.insert(hash: hash, slot: slot)
         lastLookup = LastLookup(segment, hash: hash, slot: slot, secondLeg: false)
         return slot
@@ -817,8 +810,8 @@ public struct FlowAnalyzer: Sendable {
     private mutating func evictOldest(observe: (consuming FlowObservation) -> Void) {
         var candidates: [(slot: Int, lastSeen: Int64)] = []
         candidates.reserveCapacity(openFlows)
-        for slot in activity.indices where activity[slot].occupied {
-            candidates.append((slot, activity[slot].lastSeen))
+        for slot in 0..<slots.count where slots.activity(slot).occupied {
+            candidates.append((slot, slots.activity(slot).lastSeen))
         }
         let batch = max(1, configuration.maximumFlows / 100)
         // Estimate the 1% cut-off from an evenly spaced sample instead of
@@ -855,7 +848,6 @@ public struct FlowAnalyzer: Sendable {
         let translated = translations.isEmpty ? nil : translations.removeValue(forKey: slot)
         let observation = flow.pointee.observation(end: end, translation: translated, budget: &budget)
         slots.remove(slot)
-        activity[slot].occupied = false
         // The key is direction-symmetric: the observation's roles, swapped or not, give it.
         index.remove(hash: FlowKey(observation.client, observation.server, tunnel: observation.tunnel).indexHash, slot: slot)
         translated?.forEach { leg in
@@ -1180,6 +1172,9 @@ struct SlotActivity: Sendable {
     var closedAt: Int64?
     /// Which flow holds the slot: slots are reused, queue entries must not be.
     var generation: UInt32
+
+    /// A slot no flow holds.
+    static let vacant = SlotActivity(occupied: false, firstSeen: 0, lastSeen: 0, closedAt: nil, generation: 0)
 }
 
 /// A flow that began with a client's SYN (see `FlowAnalyzer.translatedLeg`).

@@ -30,6 +30,10 @@ struct FlowTable: Sendable {
         /// fields every flow sets (`FlowState.blank`): copied bit for bit
         /// into a slot to start a flow (see `putBlank`).
         let blank: UnsafeMutablePointer<FlowState>
+        /// Each slot's activity (when its flow was seen, whether it closed),
+        /// for every slot handed out, occupied or not: kept apart from the
+        /// states, small and together, for the sweeps that read them all.
+        let activity: UnsafeMutablePointer<SlotActivity>
 
         init(capacity: Int) {
             self.capacity = max(1, capacity)
@@ -39,6 +43,7 @@ struct FlowTable: Sendable {
             occupied.initialize(repeating: 0, count: occupiedWords)
             blank = .allocate(capacity: 1)
             blank.initialize(to: .blank)
+            activity = .allocate(capacity: self.capacity)
         }
 
         deinit {
@@ -47,6 +52,7 @@ struct FlowTable: Sendable {
             occupied.deallocate()
             blank.deinitialize(count: 1)
             blank.deallocate()
+            activity.deallocate()
         }
 
         @inline(__always)
@@ -65,6 +71,7 @@ struct FlowTable: Sendable {
             let new = Storage(capacity: max(newCapacity, count))
             new.count = count
             new.occupied.update(from: occupied, count: occupiedWords)
+            new.activity.initialize(from: activity, count: count)
             if moving {
                 UnsafeMutableRawPointer(new.base).copyMemory(from: base, byteCount: count * MemoryLayout<FlowState>.stride)
                 occupied.update(repeating: 0, count: occupiedWords)
@@ -110,6 +117,33 @@ struct FlowTable: Sendable {
         return storage.base + slot
     }
 
+    /// The state in `slot` and its activity, to change where they lie
+    /// (after one check that the storage is this table's own, where the
+    /// activity kept in an array of its own took a second, a runtime call
+    /// every packet); nil if the slot holds no state. Valid until the table
+    /// next changes.
+    @inline(__always)
+    mutating func stateAndActivity(at slot: Int) -> (state: UnsafeMutablePointer<FlowState>, activity: UnsafeMutablePointer<SlotActivity>)? {
+        guard isOccupied(slot) else { return nil }
+        makeUnique()
+        return (storage.base + slot, storage.activity + slot)
+    }
+
+    /// The activity noted for `slot`; a vacant one for a slot never handed out.
+    @inline(__always)
+    func activity(_ slot: Int) -> SlotActivity {
+        guard slot >= 0, slot < storage.count else { return .vacant }
+        return storage.activity[slot]
+    }
+
+    /// The activity of `slot`, one handed out, to change where it lies; nil otherwise.
+    @inline(__always)
+    mutating func activityToChange(_ slot: Int) -> UnsafeMutablePointer<SlotActivity>? {
+        guard slot >= 0, slot < storage.count else { return nil }
+        makeUnique()
+        return storage.activity + slot
+    }
+
     /// The state in `slot`, to read; nil if the slot holds none. Valid until the table next changes.
     @inline(__always)
     func stateForReading(at slot: Int) -> UnsafePointer<FlowState>? {
@@ -150,7 +184,7 @@ struct FlowTable: Sendable {
     /// holds no counted reference (its lists are empty, its optionals nil;
     /// `BlankFlowStateTests` checks it): a copy shares nothing with it.
     @inline(__always)
-    mutating func putBlank(reusing free: Int?) -> (slot: Int, state: UnsafeMutablePointer<FlowState>) {
+    mutating func putBlank(reusing free: Int?, activity: SlotActivity = .vacant) -> (slot: Int, state: UnsafeMutablePointer<FlowState>) {
         makeUnique()
         let slot: Int
         if let free, free >= 0, free < storage.count, !storage.isOccupied(free) {
@@ -162,15 +196,18 @@ struct FlowTable: Sendable {
         }
         let state = storage.base + slot
         UnsafeMutableRawPointer(state).copyMemory(from: storage.blank, byteCount: MemoryLayout<FlowState>.size)
+        (storage.activity + slot).initialize(to: activity)
         storage.mark(slot, occupied: true)
         return (slot, state)
     }
 
-    /// Ends the state in `slot` where it lies, leaving the slot empty.
+    /// Ends the state in `slot` where it lies, leaving the slot empty (and
+    /// its activity unoccupied).
     mutating func remove(_ slot: Int) {
         guard isOccupied(slot) else { return }
         makeUnique()
         storage.mark(slot, occupied: false)
+        storage.activity[slot].occupied = false
         (storage.base + slot).deinitialize(count: 1)
     }
 }

@@ -85,6 +85,29 @@ import Glibc
         #expect(copy.stateForReading(at: 0)?.pointee.packets == 0)
     }
 
+    /// Each slot's activity lives with its state: set when the state
+    /// starts, kept as the storage grows, marked unoccupied when the state
+    /// ends, its own in a copy of the table; vacant for a slot never handed out.
+    @Test func activityStaysWithItsSlot() {
+        var table = FlowTable(reservingCapacity: 2)
+        for n in 0..<40 {
+            let seen = SlotActivity(occupied: true, firstSeen: Int64(n), lastSeen: Int64(n), closedAt: nil, generation: UInt32(n))
+            #expect(table.putBlank(reusing: nil, activity: seen).slot == n)
+        }
+        for n in 0..<40 { #expect(table.activity(n).generation == UInt32(n) && table.activity(n).occupied) }
+        table.remove(7)
+        #expect(!table.activity(7).occupied && table.activity(7).generation == 7)
+        for slot in [-1, 40, Int.max] { #expect(!table.activity(slot).occupied && table.activityToChange(slot) == nil) }
+        let copy = table
+        table.stateAndActivity(at: 3)?.activity.pointee.lastSeen = 99
+        table.activityToChange(5)?.pointee.closedAt = 5
+        #expect(table.activity(3).lastSeen == 99 && copy.activity(3).lastSeen == 3)
+        #expect(table.activity(5).closedAt == 5 && copy.activity(5).closedAt == nil)
+        #expect(table.stateAndActivity(at: 7) == nil)
+        let restarted = SlotActivity(occupied: true, firstSeen: 70, lastSeen: 70, closedAt: nil, generation: 700)
+        #expect(table.putBlank(reusing: 7, activity: restarted).slot == 7 && table.activity(7).generation == 700)
+    }
+
     @Test func aCopyDoesNotShareStates() {
         var original = FlowTable(reservingCapacity: 8)
         for n in 0..<6 { Self.start(n, in: &original) }
