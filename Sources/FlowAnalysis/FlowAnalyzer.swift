@@ -146,9 +146,10 @@ public struct FlowAnalyzer: Sendable {
     /// slot's generation), for that frame's copy (`processCopy`).
     private var lastHandledSlot = -1
     private var lastHandledGeneration: UInt32 = 0
+    /// The flows' states, and per slot the times sweeps and eviction look
+    /// at (`SlotActivity`, apart from the large states in a small dense
+    /// array of the table's own).
     private var slots: FlowTable
-    /// Per slot, the times sweeps and eviction look at, kept apart from the
-    /// large flow state so that scanning them reads a small dense array.
     private var freeSlots: [Int] = []
     private var fragments = FragmentReassembler()
     /// Flows that closed, in the order they closed, waiting out the linger.
