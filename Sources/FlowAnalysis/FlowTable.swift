@@ -136,14 +136,6 @@ struct FlowTable: Sendable {
         return storage.activity[slot]
     }
 
-    /// The activity of `slot`, one handed out, to change where it lies; nil otherwise.
-    @inline(__always)
-    mutating func activityToChange(_ slot: Int) -> UnsafeMutablePointer<SlotActivity>? {
-        guard slot >= 0, slot < storage.count else { return nil }
-        makeUnique()
-        return storage.activity + slot
-    }
-
     /// The state in `slot`, to read; nil if the slot holds none. Valid until the table next changes.
     @inline(__always)
     func stateForReading(at slot: Int) -> UnsafePointer<FlowState>? {

@@ -97,10 +97,10 @@ import Glibc
         for n in 0..<40 { #expect(table.activity(n).generation == UInt32(n) && table.activity(n).occupied) }
         table.remove(7)
         #expect(!table.activity(7).occupied && table.activity(7).generation == 7)
-        for slot in [-1, 40, Int.max] { #expect(!table.activity(slot).occupied && table.activityToChange(slot) == nil) }
+        for slot in [-1, 40, Int.max] { #expect(!table.activity(slot).occupied && table.stateAndActivity(at: slot) == nil) }
         let copy = table
         table.stateAndActivity(at: 3)?.activity.pointee.lastSeen = 99
-        table.activityToChange(5)?.pointee.closedAt = 5
+        table.stateAndActivity(at: 5)?.activity.pointee.closedAt = 5
         #expect(table.activity(3).lastSeen == 99 && copy.activity(3).lastSeen == 3)
         #expect(table.activity(5).closedAt == 5 && copy.activity(5).closedAt == nil)
         #expect(table.stateAndActivity(at: 7) == nil)
