@@ -750,7 +750,9 @@ struct FrameReader {
     @usableFromInline var wireLength: Int
 
     /// Inlinable, as `decodeCommon`, its caller on every packet of both
-    /// replay threads, is: otherwise a call a packet (17 instructions).
+    /// replay threads, is: only usable from inlinable code, it was a call
+    /// a packet from the analysing thread (29 instructions a packet there,
+    /// counting what the inlined body let the compiler fold).
     @inlinable
     init(_ base: UnsafeRawBufferPointer, wireLength: Int? = nil) {
         self.base = base

@@ -417,7 +417,7 @@ public struct DirectionClassifier: StreamSink, Sendable {
     /// of every HTTP flow, a fifth of `splitAtUpgrade`'s search for the
     /// first byte that is not text, which slows at every line end (940
     /// instructions a segment in the benchmark's mix, against 490 for this
-    /// check eight bytes at a time and 200 now).
+    /// check eight bytes at a time and about 200 now).
     static func mayStartTLSAfterText(_ window: UnsafeRawBufferPointer) -> Bool {
         guard let first = window.first, Probes.isTextByte(first) else { return false }
         var i = 0

@@ -542,11 +542,11 @@ enum Probes {
 
     /// Where the first blank line ("\r\n\r\n", the end of an HTTP head)
     /// starts: each line feed found sixteen bytes at a time (SSE2, in C),
-    /// and only there are the three bytes before it looked at. About 150
-    /// instructions a head in the benchmark's mix (six or seven lines, 250
-    /// bytes; 190, and 20 for each of its `memchr` calls, finding one line
-    /// feed each; `find`'s `memchr` for each CR and byte-by-byte comparison
-    /// took about 420, and a Horspool search about 375).
+    /// and only there are the three bytes before it looked at. About 220
+    /// instructions a head in the benchmark's mix, against 320 when a
+    /// `memchr` found each line feed (190 of its own and 20 a call, six or
+    /// seven a head); before that, `find`'s `memchr` for each CR and
+    /// byte-by-byte comparison took about 420, a Horspool search about 375.
     static func headEnd(_ d: UnsafeRawBufferPointer) -> Int? {
         guard d.count >= 4, let base = d.baseAddress else { return nil }
         let start = wirecheck_blank_line(base.assumingMemoryBound(to: UInt8.self), d.count)
