@@ -176,7 +176,7 @@ struct FlowTable: Sendable {
     /// holds no counted reference (its lists are empty, its optionals nil;
     /// `BlankFlowStateTests` checks it): a copy shares nothing with it.
     @inline(__always)
-    mutating func putBlank(reusing free: Int?, activity: SlotActivity = .vacant) -> (slot: Int, state: UnsafeMutablePointer<FlowState>) {
+    mutating func putBlank(reusing free: Int?, activity: SlotActivity) -> (slot: Int, state: UnsafeMutablePointer<FlowState>) {
         makeUnique()
         let slot: Int
         if let free, free >= 0, free < storage.count, !storage.isOccupied(free) {

@@ -22,7 +22,7 @@ import Glibc
     /// (else at the end), its endpoints and times set.
     @discardableResult
     static func start(_ n: Int, in table: inout FlowTable, reusing free: Int? = nil) -> Int {
-        let (slot, state) = table.putBlank(reusing: free)
+        let (slot, state) = table.putBlank(reusing: free, activity: .vacant)
         let made = Self.state(n)
         state.pointee.client = made.client
         state.pointee.server = made.server
