@@ -113,6 +113,17 @@ struct FlowState: Sendable {
     var silenceBeforeClientClose: UInt16 = 0
     var silenceBeforeServerClose: UInt16 = 0
 
+    /// Lets every list, string and object the state holds go, leaving none
+    /// (its directions' `releaseHeld`): the state may then be abandoned
+    /// where it lies, not destroyed (`FlowTable.remove`).
+    @inline(__always)
+    mutating func releaseHeld() {
+        toServer.assembler.releaseHeld()
+        toServer.classifier.releaseHeld()
+        toClient.assembler.releaseHeld()
+        toClient.classifier.releaseHeld()
+    }
+
     /// A state as a new flow's starts, but for its endpoints, tunnel and
     /// times, which `FlowAnalyzer.startFlow` sets. Holds no counted
     /// reference, so that `FlowTable.putBlank` may copy it bit for bit.

@@ -19,6 +19,16 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
     /// named nobody. Bytes rather than a String: one word, not two, for a
     /// name only TLS 1.2 handshakes show, and written out as they are.
     public var certificateNameBytes: [UInt8] = []
+    /// Lets every list and string go: holds none after (see `DirectionClassifier.releaseHeld`).
+    @inline(__always)
+    mutating func releaseHeld() {
+        if offeredVersions.capacity != 0 { offeredVersions = [] }
+        if serverName != nil { serverName = nil }
+        if alpnOffered.capacity != 0 { alpnOffered = [] }
+        if alpnSelected != nil { alpnSelected = nil }
+        if certificateNameBytes.capacity != 0 { certificateNameBytes = [] }
+    }
+
     /// The same as text, nil for none.
     public var certificateName: String? {
         certificateNameBytes.isEmpty ? nil : String(decoding: certificateNameBytes, as: UTF8.self)
@@ -191,6 +201,13 @@ public struct HandshakeParser: Sendable {
     static let maximumMessages = 16
 
     public init() {}
+
+    /// Lets every list and string go (see `DirectionClassifier.releaseHeld`).
+    @inline(__always)
+    mutating func releaseHeld() {
+        details.releaseHeld()
+        if body.capacity != 0 { body = [] }
+    }
 
     /// Hands over what was learned, leaving nothing behind (moved, not copied:
     /// the parser is done once its stream has ended).

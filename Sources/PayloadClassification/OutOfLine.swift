@@ -18,6 +18,12 @@ struct OutOfLine<Value: Sendable>: Sendable {
     /// Whether it was ever set (without copying it out).
     var isSet: Bool { box != nil }
 
+    /// Lets the value go: holds nothing after (see `DirectionClassifier.releaseHeld`).
+    @inline(__always)
+    mutating func releaseHeld() {
+        if box != nil { box = nil }
+    }
+
     /// Changes the value, starting from `initial` when there is none yet.
     mutating func change(initial: @autoclosure () -> Value, _ body: (inout Value) -> Void) {
         if box == nil {

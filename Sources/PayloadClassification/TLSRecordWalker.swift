@@ -81,6 +81,13 @@ public struct TLSRecordWalker: Sendable {
 
     public init() {}
 
+    /// Lets every list and string go (see `DirectionClassifier.releaseHeld`).
+    @inline(__always)
+    mutating func releaseHeld() {
+        if rejectedHeader.capacity != 0 { rejectedHeader = [] }
+        handshake.releaseHeld()
+    }
+
     /// True when the walker stands exactly between records.
     public var isAtRecordBoundary: Bool { carried == 0 && remaining == 0 }
 

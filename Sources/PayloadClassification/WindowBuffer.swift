@@ -20,6 +20,12 @@ struct WindowBuffer: Sendable {
     @usableFromInline private(set) var reserved: Int32 = 0
 
     var count: Int { bytes.count }
+
+    /// Gives the bytes' storage back: holds nothing after (see `DirectionClassifier.releaseHeld`).
+    @inline(__always)
+    mutating func releaseHeld() {
+        if bytes.capacity != 0 { bytes = [] }
+    }
     var isEmpty: Bool { bytes.isEmpty }
     subscript(index: Int) -> UInt8 { bytes[index] }
 

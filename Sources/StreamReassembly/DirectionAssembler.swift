@@ -160,6 +160,16 @@ public struct DirectionAssembler: Sendable {
 
     public init() {}
 
+    /// Lets the held segments' list go, leaving the assembler holding no
+    /// counted reference: for an owner that then abandons it without
+    /// destroying it (`FlowTable.remove`; a release per list, of an empty
+    /// one for most flows, was the destruction's cost). Nothing else is
+    /// reset: the assembler is done with.
+    @inline(__always)
+    public mutating func releaseHeld() {
+        if pending.capacity != 0 { pending = [] }
+    }
+
     /// Payload bytes held out of order now.
     public private(set) var bufferedBytes = 0
 
