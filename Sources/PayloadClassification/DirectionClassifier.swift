@@ -1297,14 +1297,6 @@ struct SummarySoFar: Sendable {
     /// (TLS from the start, HTTP), so they wait out of line, 8 bytes here
     /// instead of 56 in each of the two summaries every open flow holds.
     private var rare = OutOfLine<RareSummary>()
-
-    /// Lets every string and object go (see `DirectionClassifier.releaseHeld`).
-    @inline(__always)
-    mutating func releaseHeld() {
-        if protocolName != nil { protocolName = nil }
-        if evidence != nil { evidence = nil }
-        rare.releaseHeld()
-    }
     var kind: PayloadKind = .none
     var startedMidStream = false
     var resynchronised = false
@@ -1318,6 +1310,14 @@ struct SummarySoFar: Sendable {
     /// kubelet's gRPC probes (`RareState.kubeletGRPCProbe`): a flag here,
     /// inline, so that other h2c streams' segments need not look out of line.
     var followingGRPCProbe = false
+
+    /// Lets every string and object go (see `DirectionClassifier.releaseHeld`).
+    @inline(__always)
+    mutating func releaseHeld() {
+        if protocolName != nil { protocolName = nil }
+        if evidence != nil { evidence = nil }
+        rare.releaseHeld()
+    }
 
     var preamble: String? {
         get { rare.value?.preamble }

@@ -19,6 +19,7 @@ public struct TLSHandshakeDetails: Sendable, Equatable {
     /// named nobody. Bytes rather than a String: one word, not two, for a
     /// name only TLS 1.2 handshakes show, and written out as they are.
     public var certificateNameBytes: [UInt8] = []
+
     /// Lets every list and string go: holds none after (see `DirectionClassifier.releaseHeld`).
     @inline(__always)
     mutating func releaseHeld() {

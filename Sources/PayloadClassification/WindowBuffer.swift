@@ -20,14 +20,14 @@ struct WindowBuffer: Sendable {
     @usableFromInline private(set) var reserved: Int32 = 0
 
     var count: Int { bytes.count }
+    var isEmpty: Bool { bytes.isEmpty }
+    subscript(index: Int) -> UInt8 { bytes[index] }
 
     /// Gives the bytes' storage back: holds nothing after (see `DirectionClassifier.releaseHeld`).
     @inline(__always)
     mutating func releaseHeld() {
         if bytes.capacity != 0 { bytes = [] }
     }
-    var isEmpty: Bool { bytes.isEmpty }
-    subscript(index: Int) -> UInt8 { bytes[index] }
 
     mutating func append(contentsOf new: some Collection<UInt8>) {
         let needed = bytes.count + new.count
