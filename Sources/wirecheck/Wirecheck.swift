@@ -846,7 +846,16 @@ nonisolated(unsafe) var reportDescriptor: Int32 = STDOUT_FILENO
 /// is a pipe. Replays of files batch reports into 64 KiB writes instead: a
 /// system call per flow showed in profiles of captures with many short flows.
 nonisolated(unsafe) var batchReports = false
-nonisolated(unsafe) private var pendingReports = ByteWriter(capacity: 80 << 10)
+/// The batch lies on a cache line of its own, not among the globals: the
+/// report worker writes its length at every append, and `stopRequested`,
+/// which the analysing loop reads every packet, shared its line, so that
+/// read missed whenever a report had been written since.
+nonisolated(unsafe) private let pendingReports: UnsafeMutablePointer<ByteWriter> = {
+    let line = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 128)
+    let writer = line.bindMemory(to: ByteWriter.self, capacity: 1)
+    writer.initialize(to: ByteWriter(capacity: 80 << 10))
+    return writer
+}()
 
 /// The run's summary (and any other text for the report stream), after the reports.
 func standardOutput(_ text: String) {
@@ -863,15 +872,15 @@ func writeReports(_ write: (inout ByteWriter) -> Void) {
         writeAll(UnsafeRawBufferPointer(output.bytes), to: reportDescriptor)
         return
     }
-    write(&pendingReports)
-    if pendingReports.count >= 65_536 { flushReports() }
+    write(&pendingReports.pointee)
+    if pendingReports.pointee.count >= 65_536 { flushReports() }
 }
 
 /// Writes out batched reports; called before anything goes to stderr and at the end.
 func flushReports() {
-    guard !pendingReports.isEmpty else { return }
-    writeAll(UnsafeRawBufferPointer(pendingReports.bytes), to: reportDescriptor)
-    pendingReports.removeAll()
+    guard !pendingReports.pointee.isEmpty else { return }
+    writeAll(UnsafeRawBufferPointer(pendingReports.pointee.bytes), to: reportDescriptor)
+    pendingReports.pointee.removeAll()
 }
 
 func standardError(_ text: String) {
