@@ -846,10 +846,11 @@ nonisolated(unsafe) var reportDescriptor: Int32 = STDOUT_FILENO
 /// is a pipe. Replays of files batch reports into 64 KiB writes instead: a
 /// system call per flow showed in profiles of captures with many short flows.
 nonisolated(unsafe) var batchReports = false
-/// The batch lies on a cache line of its own, not among the globals: the
-/// report worker writes its length at every append, and `stopRequested`,
-/// which the analysing loop reads every packet, shared its line, so that
-/// read missed whenever a report had been written since.
+/// The batch lies in a block of its own, not among the globals: the report
+/// worker writes its length at every append, and `stopRequested`, which the
+/// analysing loop reads every packet, shared its cache line, so that read
+/// missed whenever a report had been written since. 128 bytes, aligned:
+/// processors fetch lines in adjacent pairs.
 nonisolated(unsafe) private let pendingReports: UnsafeMutablePointer<ByteWriter> = {
     let line = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 128)
     let writer = line.bindMemory(to: ByteWriter.self, capacity: 1)
