@@ -1,8 +1,10 @@
 /* fopencookie is a GNU extension. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,6 +56,10 @@ struct wirecheck_stream {
     int reports_quiet;
     int quiet;
     int64_t last_arrival;
+    /* Where the unit measured last starts (the one ending at next_unit). */
+    uint64_t unit_start;
+    /* Set by wirecheck_stream_stop() from another thread: the next read ends the stream. */
+    atomic_int stopped;
 };
 
 static uint32_t word_at(const unsigned char *bytes, int big_endian) {
@@ -94,6 +100,7 @@ static void measure(struct wirecheck_stream *s) {
     case FRAMING_PCAP: {
         uint32_t captured = word_at(h + 8, s->big_endian);
         if (captured > LARGEST_UNIT) { s->framing = FRAMING_LOST; return; }
+        s->unit_start = s->next_unit;
         s->next_unit += s->record_header + captured;
         break;
     }
@@ -106,6 +113,7 @@ static void measure(struct wirecheck_stream *s) {
         }
         uint32_t length = word_at(h + 4, s->big_endian);
         if (length < 12 || length % 4 != 0 || length > LARGEST_UNIT) { s->framing = FRAMING_LOST; return; }
+        s->unit_start = s->next_unit;
         s->next_unit += length;
         break;
     }
@@ -150,7 +158,7 @@ static ssize_t read_stream(void *cookie, char *buffer, size_t size) {
     struct wirecheck_stream *s = cookie;
     for (;;) {
         if (!streams_stopped && streams_deadline > 0 && realtime_nanoseconds() >= streams_deadline) streams_stopped = 1;
-        if (streams_stopped) return 0;
+        if (streams_stopped || atomic_load_explicit(&s->stopped, memory_order_relaxed)) return 0;
         struct pollfd waiting = { .fd = s->fd, .events = POLLIN, .revents = 0 };
         int ready = poll(&waiting, 1, 100);
         if (ready < 0 && errno != EINTR) return -1;
@@ -183,6 +191,10 @@ FILE *wirecheck_open_stream(int fd, struct wirecheck_stream **stream) {
     if (s == NULL) return NULL;
     s->fd = fd;
     s->framing = FRAMING_UNKNOWN;
+    /* A pipe of 64 KiB (Linux's default) woke the reader and its writer
+     * for every few packets; 1 MiB, the most an unprivileged process may
+     * ask for by default, lets each read take more. Not fatal if refused. */
+    (void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
     cookie_io_functions_t functions = {
         .read = read_stream, .write = NULL, .seek = NULL, .close = close_stream,
     };
@@ -196,6 +208,19 @@ FILE *wirecheck_open_stream(int fd, struct wirecheck_stream **stream) {
 }
 
 void wirecheck_stream_report_quiet(struct wirecheck_stream *stream) { stream->reports_quiet = 1; }
+
+int wirecheck_stream_would_wait(const struct wirecheck_stream *s, FILE *file) {
+    if (s->framing != FRAMING_PCAP && s->framing != FRAMING_PCAPNG) return 0;
+    /* Where the last whole unit handed to stdio ends: past it lies a unit
+     * whose head, or whose body, has not all come. */
+    uint64_t whole = s->head_count > 0 ? s->next_unit
+                   : s->delivered >= s->next_unit ? s->delivered : s->unit_start;
+    if ((uint64_t)wirecheck_stream_position(s, file) < whole) return 0;
+    struct pollfd waiting = { .fd = s->fd, .events = POLLIN, .revents = 0 };
+    return poll(&waiting, 1, 0) == 0;
+}
+
+void wirecheck_stream_stop(struct wirecheck_stream *stream) { atomic_store_explicit(&stream->stopped, 1, memory_order_relaxed); }
 
 int wirecheck_stream_take_quiet(struct wirecheck_stream *stream, int64_t *last_arrival) {
     if (!stream->quiet) return 0;

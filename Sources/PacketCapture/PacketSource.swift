@@ -178,6 +178,22 @@ public final class PacketSource {
     public var isStream: Bool { streamInput != nil }
     /// The stream reader's state when `isStream` (owned by the handle's FILE).
     private var streamInput: OpaquePointer?
+
+    /// Whether a stream's next `next()` would wait for its writer: no whole
+    /// record left read but not taken, nothing in the pipe now. A reader on
+    /// a thread of its own (`ReadAhead`) then hands on what it has read. A
+    /// poll of the pipe only when stdio's buffer runs dry; false for a file.
+    public func streamWouldWait() -> Bool {
+        guard let streamInput, let file = pcap_file(handle) else { return false }
+        return wirecheck_stream_would_wait(streamInput, file) != 0
+    }
+
+    /// Ends a stream at its next read, within 100 ms however quiet its
+    /// writer: for a thread other than the reading one, once it needs no
+    /// more (the reading thread may be waiting in the middle of a record).
+    public func stopStream() {
+        if let streamInput { wirecheck_stream_stop(streamInput) }
+    }
     /// A stream's quiet writer: the wall time (CLOCK_REALTIME nanoseconds) at
     /// which its data last arrived, as of its last `.timeout`.
     public private(set) var streamLastArrival: Int64 = 0
@@ -381,8 +397,9 @@ public final class PacketSource {
             close(descriptor)
             throw CaptureError(.openFailed, "\(path): \(String(cString: strerror(errno)))")
         }
-        // What is there is read at once, whatever the buffer's size; 64 KiB is a pipe's.
-        setvbuf(file, nil, _IOFBF, 1 << 16)
+        // What is there is read at once, whatever the buffer's size: up to
+        // the 1 MiB the stream asks of its pipe.
+        setvbuf(file, nil, _IOFBF, 1 << 20)
         readByOneThread(file)
         guard let handle = pcap_fopen_offline_with_tstamp_precision(file, precision, &errbuf) else {
             fclose(file)

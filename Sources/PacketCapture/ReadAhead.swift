@@ -49,6 +49,10 @@ public final class ReadAhead: @unchecked Sendable {
         @exclusivity(unchecked) var recordCount = 0
         /// How reading ended after this batch's packets, if it did.
         @exclusivity(unchecked) var ending: ReadResult?
+        /// Set when a stream's reader heard its writer quiet after this
+        /// batch's packets: when data last arrived (the stream's
+        /// `streamLastArrival` then), for the consumer's clock.
+        @exclusivity(unchecked) var quietArrival: Int64?
 
         /// Packets copied with non-temporal stores, each from a 64-byte line
         /// (see `ReadAhead.init`'s `streamsPackets`); set while the batch is empty.
@@ -79,6 +83,7 @@ public final class ReadAhead: @unchecked Sendable {
             lastRecordBytes = UnsafeRawBufferPointer(start: nil, count: 0)
             recordCount = 0
             ending = nil
+            quietArrival = nil
         }
 
         /// Bytes of the packets recorded where the source read them
@@ -225,6 +230,13 @@ public final class ReadAhead: @unchecked Sendable {
     @exclusivity(unchecked) @usableFromInline var currentRecords: UnsafeMutablePointer<Batch.Record>?
     @exclusivity(unchecked) @usableFromInline var currentCount = 0
     @exclusivity(unchecked) @usableFromInline var position = 0
+    /// A stream's quiet, as `next()` returned it last (`.timeout`): when its
+    /// data last arrived, and the time of the last packet handed over
+    /// before it. For the consumer, which moves its clock by the quiet.
+    public private(set) var quietArrival: Int64 = 0
+    public private(set) var lastPacketTimestamp: Int64 = 0
+    /// Whether `current`'s quiet was returned already.
+    @exclusivity(unchecked) private var quietTaken = false
     /// Whether `next()`'s `.end` came from `finishEarly()` rather than the
     /// source's end (a file read to its last packet before the request).
     /// For the consumer.
@@ -343,7 +355,9 @@ public final class ReadAhead: @unchecked Sendable {
         return true
     }
 
-    /// The next packet, or how reading ended (`.end`, `.failed`), as `PacketSource.next()`.
+    /// The next packet, or how reading ended (`.end`, `.failed`), as
+    /// `PacketSource.next()`; `.timeout` after the packets a stream's reader
+    /// read before it heard its writer quiet (`quietArrival`).
     public func next() -> ReadResult {
         while true {
             if position < currentCount, let records = currentRecords {
@@ -368,6 +382,11 @@ public final class ReadAhead: @unchecked Sendable {
     private func nextBatch() -> ReadResult? {
         if let batch = current {
             if let ending = batch.ending { return ending }
+            if let arrival = batch.quietArrival, !quietTaken {
+                quietTaken = true
+                quietArrival = arrival
+                return .timeout
+            }
             currentRecords = nil
             currentCount = 0
             current = nil
@@ -388,6 +407,14 @@ public final class ReadAhead: @unchecked Sendable {
         currentRecords = batch.records
         currentCount = batch.recordCount
         position = 0
+        quietTaken = false
+        // A stream's consumer wants it at a quiet, when every packet handed
+        // over is analysed; kept per batch, not per packet.
+        if batch.recordCount > 0 {
+            let last = batch.records[batch.recordCount - 1]
+            lastPacketTimestamp = last.note.map { $0.hasCopy ? $0.copyTimestampNanoseconds : last.timestampNanoseconds }
+                ?? last.timestampNanoseconds
+        }
         return nil
     }
 
@@ -411,6 +438,8 @@ public final class ReadAhead: @unchecked Sendable {
         stopping = true
         pthread_cond_broadcast(&changed)
         pthread_mutex_unlock(&mutex)
+        // A stream's reader may be waiting for the rest of a record from a quiet writer.
+        source.stopStream()
         pthread_join(thread, nil)
         running = false
     }
@@ -443,6 +472,7 @@ public final class ReadAhead: @unchecked Sendable {
         // A source reading its file in place: its packets' bytes are
         // recorded where they are, not copied (nor streamed, nor timed).
         let inPlace = source._withUnsafeGuaranteedRef { $0.readsInPlace }
+        let followsWriter = source._withUnsafeGuaranteedRef { $0.isStream }
         while let (batch, last) = takeFree(carrying: carried != nil) {
             // Read in place, only the records are written: streamed or not,
             // as chosen the same way (`CopyModeChooser`), by what a batch's
@@ -453,6 +483,8 @@ public final class ReadAhead: @unchecked Sendable {
             let started = choosing ? Self.threadCPUNanoseconds() : 0
             // Whether the last packet read is the batch's last record.
             var previousStored = false
+            // Whether a stream's batch goes on before it is full.
+            var handedOnEarly = false
             if let (packet, note) = carried {
                 // An empty batch takes any packet (and has none to count a copy in).
                 previousStored = inPlace && source._withUnsafeGuaranteedRef({ $0.holdsInPlace(packet.bytes) })
@@ -485,8 +517,18 @@ public final class ReadAhead: @unchecked Sendable {
                     }
                     previousStored = true
                     if batch.isFull || batch.used + batch.inPlaceBytes >= batchBytes { break filling }
+                    // A stream's packets go on when its writer has sent no more
+                    // yet, to be analysed as they come, not when the batch is full.
+                    if followsWriter, source._withUnsafeGuaranteedRef({ $0.streamWouldWait() }) {
+                        handedOnEarly = true
+                        break filling
+                    }
                 case .timeout:
-                    continue
+                    // A stream's writer quiet (100 ms, between two records):
+                    // the consumer hears of it after what was read.
+                    batch.quietArrival = source._withUnsafeGuaranteedRef { $0.streamLastArrival }
+                    handedOnEarly = true
+                    break filling
                 case .end, .failed:
                     batch.ending = result
                     publish(batch)
@@ -494,7 +536,8 @@ public final class ReadAhead: @unchecked Sendable {
                 }
             }
             // A batch's first filling also faults its pages in: not counted.
-            if choosing {
+            // A stream's batch handed on part full says little of the copy's cost.
+            if choosing, !handedOnEarly {
                 if unfilledBatches > 0 {
                     unfilledBatches -= 1
                 } else {

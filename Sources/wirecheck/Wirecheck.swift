@@ -534,9 +534,15 @@ struct Wirecheck: ParsableCommand {
         // (with one, handing work between threads only costs). Live captures
         // report inline, as soon as each flow is final.
         let policy = configuration.policy
-        // Nor streams (`tcpdump -w - | wirecheck -r -`): read ahead, a batch
-        // waited to fill before any of it was analysed.
-        let threaded = !source.isLive && !source.isStream && usableProcessors() >= 2
+        // A stream (`zstdcat F | wirecheck -r -`, `tcpdump -w - | …`) reports
+        // inline, each verdict as soon as it is final, but is read ahead all
+        // the same: its reader hands on what it has read whenever it would
+        // wait for the writer (`ReadAhead`), not only when a batch is full.
+        // Not with `-w`, whose file this loop flushes while a stream runs
+        // (the reading thread would be writing it).
+        let processors = usableProcessors()
+        let threaded = !source.isLive && !source.isStream && processors >= 2
+        let readsAhead = threaded || (source.isStream && packetFile == nil && processors >= 2)
         let worker = threaded ? ReportWorker(reporter: reporter, summary: summary, policy: policy) : nil
         let workerRunning = worker?.start() ?? false
         if workerRunning, let worker {
@@ -561,7 +567,7 @@ struct Wirecheck: ParsableCommand {
         // `-c` counts every packet: copies are then handed over one by one.
         // Packets may be streamed into the batches (`CopyModeChooser`) where
         // the notes need not read the packet before back (not `-i any`'s).
-        let readAhead = threaded
+        let readAhead = readsAhead
             ? ReadAhead(source: source, note: Self.frameNotes(linkType: source.linkType), notesCopies: count == nil,
                         writesAhead: count == nil && duration == nil,
                         streamsPackets: !FrameCopyDetector(linkType: source.linkType).comparesPreviousFrame) : nil
@@ -598,36 +604,39 @@ struct Wirecheck: ParsableCommand {
                         if let hash = ahead._withUnsafeGuaranteedRef({ $0.note(ahead: 4) })?.flowHash {
                             analyzer.prefetchLookup(flowHash: hash)
                         }
-                        guard let note = packet.note else {
-                            analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                             timestamp: packet.timestampNanoseconds, observe: observe)
-                            continue reading
-                        }
-                        let fingerprint = note.count > 0 ? (note.range, PayloadFingerprint(value: note.value)) : nil
-                        let flowHash = note.flowHash
-                        // A copy noted with the packet is counted by its flow
-                        // with it where it can be (`copyAt`), else on its own.
-                        var copyTaken = false
-                        if note.repeatsPrevious {
-                            analyzer.processCopy(at: packet.timestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
-                                                 payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
-                        } else if note.hasCopy {
-                            copyTaken = analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                                         timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint,
-                                                         flowHash: flowHash, copyAt: note.copyTimestampNanoseconds, observe: observe)
+                        if let note = packet.note {
+                            let fingerprint = note.count > 0 ? (note.range, PayloadFingerprint(value: note.value)) : nil
+                            let flowHash = note.flowHash
+                            // A copy noted with the packet is counted by its flow
+                            // with it where it can be (`copyAt`), else on its own.
+                            var copyTaken = false
+                            if note.repeatsPrevious {
+                                analyzer.processCopy(at: packet.timestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
+                                                     payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
+                            } else if note.hasCopy {
+                                copyTaken = analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
+                                                             timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint,
+                                                             flowHash: flowHash, copyAt: note.copyTimestampNanoseconds, observe: observe)
+                            } else {
+                                analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
+                                                 timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint, flowHash: flowHash,
+                                                 observe: observe)
+                            }
+                            if note.hasCopy {
+                                packets += 1
+                                if !copyTaken {
+                                    analyzer.processCopy(at: note.copyTimestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
+                                                         payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
+                                }
+                            }
                         } else {
                             analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                             timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint, flowHash: flowHash,
-                                             observe: observe)
+                                             timestamp: packet.timestampNanoseconds, observe: observe)
                         }
-                        if note.hasCopy {
-                            packets += 1
-                            if !copyTaken {
-                                analyzer.processCopy(at: note.copyTimestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
-                                                     payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
-                            }
-                        }
-                        continue reading
+                        // A stream read ahead may never pause: its signals and names
+                        // are looked after every 1 024 packets or so all the same (the
+                        // count steps by one or two, so it meets 1024k or 1024k + 1).
+                        if !runsOn || packets & 0x3FE != 0 { continue reading }
                     case .end:
                         // The file's end, reached before a stop could cut it short.
                         if !ahead._withUnsafeGuaranteedRef({ $0.endedEarly }) { stoppedEarly = false }
@@ -636,29 +645,37 @@ struct Wirecheck: ParsableCommand {
                         facts.readError = error.message
                         break draining
                     case .timeout:
-                        continue reading
+                        // A stream read ahead, its writer quiet: the flows
+                        // closed before the quiet are judged when a live
+                        // capture's would be.
+                        if let clock = PacketSource.quietStreamClock(lastPacket: ahead._withUnsafeGuaranteedRef({ $0.lastPacketTimestamp }),
+                                                                     lastArrival: ahead._withUnsafeGuaranteedRef({ $0.quietArrival }),
+                                                                     now: wallClockNanoseconds()) {
+                            analyzer.advanceClock(to: clock, observe: observe)
+                        }
                     }
-                }
-                let result = source.next()
-                switch result {
-                case .packet(let packet):
-                    packets += 1
-                    lastPacketTime = packet.timestampNanoseconds
-                    analyzer.process(copies.examine(packet.bytes, originalLength: packet.originalLength), frame: packet.bytes,
-                                     originalLength: packet.originalLength, timestamp: packet.timestampNanoseconds, observe: observe)
-                case .timeout where source.isStream:
-                    // Quiet: flows closed before it are judged when a live capture's would be.
-                    if let clock = PacketSource.quietStreamClock(lastPacket: lastPacketTime, lastArrival: source.streamLastArrival,
-                                                                 now: wallClockNanoseconds()) {
-                        analyzer.advanceClock(to: clock, observe: observe)
+                } else {
+                    let result = source.next()
+                    switch result {
+                    case .packet(let packet):
+                        packets += 1
+                        lastPacketTime = packet.timestampNanoseconds
+                        analyzer.process(copies.examine(packet.bytes, originalLength: packet.originalLength), frame: packet.bytes,
+                                         originalLength: packet.originalLength, timestamp: packet.timestampNanoseconds, observe: observe)
+                    case .timeout where source.isStream:
+                        // Quiet: flows closed before it are judged when a live capture's would be.
+                        if let clock = PacketSource.quietStreamClock(lastPacket: lastPacketTime, lastArrival: source.streamLastArrival,
+                                                                     now: wallClockNanoseconds()) {
+                            analyzer.advanceClock(to: clock, observe: observe)
+                        }
+                    case .timeout:
+                        analyzer.advanceClock(to: wallClockNanoseconds(), observe: observe)
+                    case .end:
+                        break draining
+                    case .failed(let error):
+                        facts.readError = error.message
+                        break draining
                     }
-                case .timeout:
-                    analyzer.advanceClock(to: wallClockNanoseconds(), observe: observe)
-                case .end:
-                    break draining
-                case .failed(let error):
-                    facts.readError = error.message
-                    break draining
                 }
                 if runsOn {
                     if countsRequested != 0 {

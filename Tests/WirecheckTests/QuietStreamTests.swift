@@ -66,16 +66,22 @@ import Glibc
         return false
     }
 
-    @Test(arguments: ["pcap", "pcapng"])
-    func aLiveStreamsVerdictsComeWhileItsWriterIsQuiet(format: String) throws {
-        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
-        let pcap = try Self.capture(lastPacketAge: 1)
+    /// `pcap` replayed as a file: its report, and the verdict lines a stream of it should give.
+    static func replayed(_ pcap: [UInt8], binary: URL) throws -> (replay: TestSupport.ProcessResult, expected: String) {
         let file = StoppedReplayTests.temporary("live") + ".pcap"
         try Data(pcap).write(to: URL(fileURLWithPath: file))
         defer { unlink(file) }
         let replay = try TestSupport.run(binary, ["-r", file])
         let expected = Self.verdicts(replay.stdout)
         #expect(expected.split(separator: "\n").count == 6, "\(replay.stdout)")
+        return (replay, expected)
+    }
+
+    @Test(arguments: ["pcap", "pcapng"])
+    func aLiveStreamsVerdictsComeWhileItsWriterIsQuiet(format: String) throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let pcap = try Self.capture(lastPacketAge: 1)
+        let (replay, expected) = try Self.replayed(pcap, binary: binary)
 
         let stream = try Stream("quiet-\(format)")
         stream.send((format == "pcap" ? pcap : Self.pcapng(pcap))[...])

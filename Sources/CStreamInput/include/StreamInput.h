@@ -28,6 +28,17 @@ FILE *wirecheck_open_stream(int fd, struct wirecheck_stream **stream);
  * stream (a pcapng header is followed by reads for its interfaces). */
 void wirecheck_stream_report_quiet(struct wirecheck_stream *stream);
 
+/* Whether the reader of `file` (the stream's stdio stream), between two
+ * records, would have to wait for the writer to read the next: no whole
+ * record or block left in stdio's buffer, nothing in the pipe now. For a
+ * reader on its own thread, which then hands on what it has read rather
+ * than hold it until its batch is full. 0 while the framing is unknown. */
+int wirecheck_stream_would_wait(const struct wirecheck_stream *stream, FILE *file);
+
+/* Makes this stream end at its next read (within 100 ms, however quiet its
+ * writer): for another thread than the one reading it, done with it. */
+void wirecheck_stream_stop(struct wirecheck_stream *stream);
+
 /* Whether the stream's last read failed for quiet (then cleared), with the
  * CLOCK_REALTIME nanoseconds at which data last arrived. */
 int wirecheck_stream_take_quiet(struct wirecheck_stream *stream, int64_t *last_arrival);

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A capture streamed in (`zstdcat big.pcap.zst | wirecheck -r -`, `ssh node
+/// tcpdump -U -w - | wirecheck -r -`) is read on a thread of its own when two
+/// processors are allowed, as a file is, but what that thread has read is
+/// handed on whenever it catches up with the writer, not only when its batch
+/// is full: a stream that trickles, never quiet for the 100 ms that count as
+/// quiet, still gets its verdicts as they become final.
+@Suite struct StreamReadAheadTests {
+    typealias Stream = StoppedReplayTests.Stream
+
+    /// A Linux cooked v2 frame of no protocol wirecheck judges (ethertype
+    /// 0x88B5, for local experiments), as a pcap record timed now: filler
+    /// that moves the capture's clock without adding a flow.
+    static func fillerRecord() -> [UInt8] {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        func word(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        let frame: [UInt8] = [0x88, 0xB5, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0]
+            + [UInt8](repeating: 0, count: 46)
+        return word(UInt32(truncatingIfNeeded: now.tv_sec)) + word(UInt32(now.tv_nsec / 1_000))
+            + word(UInt32(frame.count)) + word(UInt32(frame.count)) + frame
+    }
+
+    /// The names of the process's threads (`comm`), as wirecheck names them.
+    static func threadNames(of pid: pid_t) -> [String] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.compactMap { try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8) }
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+
+    static var twoProcessorsAllowed: Bool {
+        let allowed = ReportWorkerTests.allowedProcessors().count >= 2
+        if !allowed { print("skipped: StreamReadAheadTests needs two processors allowed, to read a stream ahead") }
+        return allowed
+    }
+
+    /// permissive.pcap (3 flows, closed within 0.7 s, the last packet a second
+    /// old), then a filler frame every 30 ms: the writer never falls quiet,
+    /// and the 160 or so frames a test sends are far from filling a batch.
+    /// The verdicts come while it trickles, as replaying the file gives them.
+    @Test(.enabled(if: twoProcessorsAllowed))
+    func aTricklingStreamsVerdictsComeWhileItTrickles() throws {
+        let binary = try #require(TestSupport.binary, "wirecheck binary not built next to the tests")
+        let pcap = try QuietStreamTests.capture(lastPacketAge: 1)
+        let (replay, expected) = try QuietStreamTests.replayed(pcap, binary: binary)
+
+        let stream = try Stream("trickle")
+        #expect(pcap.withUnsafeBytes { write(stream.writer, $0.baseAddress, $0.count) } == pcap.count)
+        var seen = false
+        var sawReader = false
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            let filler = Self.fillerRecord()
+            #expect(filler.withUnsafeBytes { write(stream.writer, $0.baseAddress, $0.count) } == filler.count)
+            sawReader = sawReader || Self.threadNames(of: stream.child.pid).contains("wc-read")
+            if stream.child.stdout.contains(expected) {
+                seen = true
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.03)
+        }
+        #expect(sawReader, "the stream was not read on a thread of its own (threads: \(Self.threadNames(of: stream.child.pid)))")
+        #expect(seen, "no verdicts while the stream trickled: \(stream.child.stdout) stderr: \(stream.child.stderr)")
+        #expect(stream.child.wait(timeout: 0.1) == nil, "wirecheck ended with the stream still open")
+        guard let status = stream.stop(with: SIGINT) else { return }
+        #expect(status == replay.status, "stderr: \(stream.child.stderr)")
+        #expect(QuietStreamTests.verdicts(stream.child.stdout) == expected)
+        #expect(stream.child.stderr.isEmpty, "stderr: \(stream.child.stderr)")
+    }
+
+    /// `-c 5` on a stream whose writer stops in the middle of the sixth
+    /// record and stays open: wirecheck ends after five packets, although
+    /// its reading thread is then waiting for the rest of that record (it
+    /// is told to stop, and does within 100 ms).
+    @Test(.enabled(if: twoProcessorsAllowed))
+    func aCountEndsAStreamStalledInARecord() throws {
+        let pcap = try [UInt8](Data(contentsOf: URL(fileURLWithPath: StoppedReplayTests.permissive)))
+        let sixth = StoppedReplayTests.records(of: pcap)[5]
+        let stream = try Stream("stalled-count", options: ["-c", "5"])
+        let sent = pcap[..<(sixth.offset + 10)]
+        #expect(sent.withUnsafeBytes { write(stream.writer, $0.baseAddress, $0.count) } == sent.count)
+        let status = stream.child.wait(timeout: 5)
+        #expect(status != nil, "wirecheck did not end after -c 5 with the writer stalled in a record")
+        if status == nil { _ = stream.stop(with: SIGKILL) }
+        #expect(stream.child.stdout.contains("5 packets read from"), "\(stream.child.stdout) stderr: \(stream.child.stderr)")
+    }
+}
