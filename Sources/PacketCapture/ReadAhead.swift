@@ -230,13 +230,16 @@ public final class ReadAhead: @unchecked Sendable {
     @exclusivity(unchecked) @usableFromInline var currentRecords: UnsafeMutablePointer<Batch.Record>?
     @exclusivity(unchecked) @usableFromInline var currentCount = 0
     @exclusivity(unchecked) @usableFromInline var position = 0
-    /// A stream's quiet, as `next()` returned it last (`.timeout`): when its
-    /// data last arrived, and the time of the last packet handed over
-    /// before it. For the consumer, which moves its clock by the quiet.
+    /// A stream's `.timeout`, as `next()` returned it last: when its data
+    /// last arrived, if its writer was quiet (0 if not), and the time of the
+    /// last packet handed over before it. For the consumer, which moves its
+    /// clock by the quiet.
     public private(set) var quietArrival: Int64 = 0
     public private(set) var lastPacketTimestamp: Int64 = 0
-    /// Whether `current`'s quiet was returned already.
+    /// Whether `current`'s `.timeout` was returned already.
     @exclusivity(unchecked) private var quietTaken = false
+    /// The source is a stream: each batch ends with a `.timeout`.
+    private let followsWriter: Bool
     /// Whether `next()`'s `.end` came from `finishEarly()` rather than the
     /// source's end (a file read to its last packet before the request).
     /// For the consumer.
@@ -285,6 +288,7 @@ public final class ReadAhead: @unchecked Sendable {
         self.chooser = chooser
         unfilledBatches = max(batchCount, 2)
         self.source = source
+        followsWriter = source.isStream
         self.writesAhead = writesAhead
         self.note = note
         self.notesCopies = notesCopies
@@ -356,8 +360,9 @@ public final class ReadAhead: @unchecked Sendable {
     }
 
     /// The next packet, or how reading ended (`.end`, `.failed`), as
-    /// `PacketSource.next()`; `.timeout` after the packets a stream's reader
-    /// read before it heard its writer quiet (`quietArrival`).
+    /// `PacketSource.next()`; for a stream, `.timeout` after each batch's
+    /// packets (and `quietArrival`, when its reader then heard the writer
+    /// quiet), per batch rather than per packet.
     public func next() -> ReadResult {
         while true {
             if position < currentCount, let records = currentRecords {
@@ -382,9 +387,12 @@ public final class ReadAhead: @unchecked Sendable {
     private func nextBatch() -> ReadResult? {
         if let batch = current {
             if let ending = batch.ending { return ending }
-            if let arrival = batch.quietArrival, !quietTaken {
+            // A stream's batch ends with a `.timeout`: the consumer's turn to
+            // look after what a live loop does between packets, and, after
+            // a quiet, to move its clock.
+            if followsWriter, !quietTaken {
                 quietTaken = true
-                quietArrival = arrival
+                quietArrival = batch.quietArrival ?? 0
                 return .timeout
             }
             currentRecords = nil
@@ -472,7 +480,7 @@ public final class ReadAhead: @unchecked Sendable {
         // A source reading its file in place: its packets' bytes are
         // recorded where they are, not copied (nor streamed, nor timed).
         let inPlace = source._withUnsafeGuaranteedRef { $0.readsInPlace }
-        let followsWriter = source._withUnsafeGuaranteedRef { $0.isStream }
+        let followsWriter = self.followsWriter
         while let (batch, last) = takeFree(carrying: carried != nil) {
             // Read in place, only the records are written: streamed or not,
             // as chosen the same way (`CopyModeChooser`), by what a batch's

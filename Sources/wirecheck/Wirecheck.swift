@@ -604,39 +604,36 @@ struct Wirecheck: ParsableCommand {
                         if let hash = ahead._withUnsafeGuaranteedRef({ $0.note(ahead: 4) })?.flowHash {
                             analyzer.prefetchLookup(flowHash: hash)
                         }
-                        if let note = packet.note {
-                            let fingerprint = note.count > 0 ? (note.range, PayloadFingerprint(value: note.value)) : nil
-                            let flowHash = note.flowHash
-                            // A copy noted with the packet is counted by its flow
-                            // with it where it can be (`copyAt`), else on its own.
-                            var copyTaken = false
-                            if note.repeatsPrevious {
-                                analyzer.processCopy(at: packet.timestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
-                                                     payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
-                            } else if note.hasCopy {
-                                copyTaken = analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                                             timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint,
-                                                             flowHash: flowHash, copyAt: note.copyTimestampNanoseconds, observe: observe)
-                            } else {
-                                analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
-                                                 timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint, flowHash: flowHash,
-                                                 observe: observe)
-                            }
-                            if note.hasCopy {
-                                packets += 1
-                                if !copyTaken {
-                                    analyzer.processCopy(at: note.copyTimestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
-                                                         payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
-                                }
-                            }
-                        } else {
+                        guard let note = packet.note else {
                             analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
                                              timestamp: packet.timestampNanoseconds, observe: observe)
+                            continue reading
                         }
-                        // A stream read ahead may never pause: its signals and names
-                        // are looked after every 1 024 packets or so all the same (the
-                        // count steps by one or two, so it meets 1024k or 1024k + 1).
-                        if !runsOn || packets & 0x3FE != 0 { continue reading }
+                        let fingerprint = note.count > 0 ? (note.range, PayloadFingerprint(value: note.value)) : nil
+                        let flowHash = note.flowHash
+                        // A copy noted with the packet is counted by its flow
+                        // with it where it can be (`copyAt`), else on its own.
+                        var copyTaken = false
+                        if note.repeatsPrevious {
+                            analyzer.processCopy(at: packet.timestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
+                                                 payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
+                        } else if note.hasCopy {
+                            copyTaken = analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
+                                                         timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint,
+                                                         flowHash: flowHash, copyAt: note.copyTimestampNanoseconds, observe: observe)
+                        } else {
+                            analyzer.process(frame: packet.bytes, originalLength: packet.originalLength,
+                                             timestamp: packet.timestampNanoseconds, payloadFingerprint: fingerprint, flowHash: flowHash,
+                                             observe: observe)
+                        }
+                        if note.hasCopy {
+                            packets += 1
+                            if !copyTaken {
+                                analyzer.processCopy(at: note.copyTimestampNanoseconds, of: packet.bytes, originalLength: packet.originalLength,
+                                                     payloadFingerprint: fingerprint, flowHash: flowHash, observe: observe)
+                            }
+                        }
+                        continue reading
                     case .end:
                         // The file's end, reached before a stop could cut it short.
                         if !ahead._withUnsafeGuaranteedRef({ $0.endedEarly }) { stoppedEarly = false }
@@ -645,9 +642,10 @@ struct Wirecheck: ParsableCommand {
                         facts.readError = error.message
                         break draining
                     case .timeout:
-                        // A stream read ahead, its writer quiet: the flows
-                        // closed before the quiet are judged when a live
-                        // capture's would be.
+                        // A stream read ahead, after each batch: what a live
+                        // loop does between packets, below; and, its writer
+                        // quiet, the flows closed before the quiet judged
+                        // when a live capture's would be.
                         if let clock = PacketSource.quietStreamClock(lastPacket: ahead._withUnsafeGuaranteedRef({ $0.lastPacketTimestamp }),
                                                                      lastArrival: ahead._withUnsafeGuaranteedRef({ $0.quietArrival }),
                                                                      now: wallClockNanoseconds()) {
