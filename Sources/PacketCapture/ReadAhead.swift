@@ -513,6 +513,11 @@ public final class ReadAhead: @unchecked Sendable {
                     let packetNote = note?(packet, previousStored && !batch.streams ? batch.lastRecordBytes : nil)
                     if notesCopies, let packetNote, packetNote.repeatsPrevious, batch.noteCopy(timestampNanoseconds: packet.timestampNanoseconds) {
                         previousStored = false
+                        // `-i any`'s second capture often ends a burst.
+                        if followsWriter, source._withUnsafeGuaranteedRef({ $0.streamWouldWait() }) {
+                            handedOnEarly = true
+                            break filling
+                        }
                         continue
                     }
                     // Read in place, a packet stays valid: recorded, not copied
