@@ -24,7 +24,8 @@ import Glibc
         clock_gettime(CLOCK_REALTIME, &now)
         func word(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
         func record(_ frame: [UInt8], microsecondsLater: Int) -> [UInt8] {
-            word(UInt32(truncatingIfNeeded: now.tv_sec)) + word(UInt32(now.tv_nsec / 1_000 + microsecondsLater))
+            // Microseconds kept below a second, the copy's included.
+            word(UInt32(truncatingIfNeeded: now.tv_sec)) + word(UInt32(min(now.tv_nsec / 1_000, 999_000) + microsecondsLater))
                 + word(UInt32(frame.count)) + word(UInt32(frame.count)) + frame
         }
         // Protocol, reserved, interface index, ARPHRD_ETHER, packet type, address length, address.
