@@ -20,6 +20,11 @@ import Musl
 /// (`-i any`'s second capture of a packet) is neither copied nor handed over
 /// when that one's note can hold its time instead (`FrameNote`).
 ///
+/// A stream (`PacketSource.isStream`: a pipe or socket) is read ahead the
+/// same way, but its batch is handed over part full whenever the next read
+/// would wait for the writer, and each of its batches ends with `.timeout`,
+/// so that a consumer analysing it as it arrives is never held back.
+///
 /// `next()` has `PacketSource.next()`'s contract: a packet's bytes stay valid
 /// until the next call. Only one thread may call `next()` and `stop()`.
 public final class ReadAhead: @unchecked Sendable {
