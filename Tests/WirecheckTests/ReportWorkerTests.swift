@@ -117,9 +117,7 @@ import VerdictPolicy
                 // test's; a thread just started is named a moment later).
                 let main = try? String(contentsOfFile: "/proc/\(child.pid)/comm", encoding: .utf8)
                 guard main?.hasPrefix("wirecheck") == true else { usleep(500); continue }
-                let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(child.pid)/task")) ?? []
-                names.formUnion(tasks.compactMap { try? String(contentsOfFile: "/proc/\(child.pid)/task/\($0)/comm", encoding: .utf8) }
-                    .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+                names.formUnion(child.threadNames)
                 usleep(500)
             }
             #expect(child.wait() == 0, "stderr: \(child.stderr)")

@@ -39,13 +39,6 @@ import Glibc
             + record(cooked([0x08, 0x00], interface: 4) + ipv4 + ack, microsecondsLater: 10)
     }
 
-    /// The names of the process's threads (`comm`), as wirecheck names them.
-    static func threadNames(of pid: pid_t) -> [String] {
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        return tasks.compactMap { try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8) }
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-    }
-
     static var twoProcessorsAllowed: Bool {
         let allowed = ReportWorkerTests.allowedProcessors().count >= 2
         if !allowed { print("skipped: StreamReadAheadTests needs two processors allowed, to read a stream ahead") }
@@ -71,14 +64,14 @@ import Glibc
         while Date() < deadline {
             let filler = Self.fillerRecords(copied: copied)
             #expect(filler.withUnsafeBytes { write(stream.writer, $0.baseAddress, $0.count) } == filler.count)
-            sawReader = sawReader || Self.threadNames(of: stream.child.pid).contains("wc-read")
+            sawReader = sawReader || stream.child.threadNames.contains("wc-read")
             if stream.child.stdout.contains(expected) {
                 seen = true
                 break
             }
             Thread.sleep(forTimeInterval: 0.03)
         }
-        #expect(sawReader, "the stream was not read on a thread of its own (threads: \(Self.threadNames(of: stream.child.pid)))")
+        #expect(sawReader, "the stream was not read on a thread of its own (threads: \(stream.child.threadNames))")
         #expect(seen, "no verdicts while the stream trickled: \(stream.child.stdout) stderr: \(stream.child.stderr)")
         #expect(stream.child.wait(timeout: 0.1) == nil, "wirecheck ended with the stream still open")
         guard let status = stream.stop(with: SIGINT) else { return }

@@ -201,6 +201,12 @@ final class Subprocess: @unchecked Sendable {
     func send(_ signal: Int32) { kill(pid, signal) }
 
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    /// The names of its threads (`comm`), as wirecheck names them (`wc-read`, `wc-report`).
+    var threadNames: [String] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.compactMap { try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8) }
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
     /// Polls stderr until it contains `needle`.
