@@ -128,9 +128,10 @@ echo "before the runs, $distance_before; after them, $("$out/core-distance" 2>&1
 # skew it: the floor, the 1 MiB floor, the mapped floor and wirecheck take
 # turns, run after run, and each wirecheck time is divided by the floor
 # times just before it. TURNS rounds (default 15, at least RUNS): on a
-# shared host one round can differ from the next by half, and five rounds'
-# median moved from 1.01 to 1.30 within half an hour (stop 57), so the
-# middle half of the rounds and how many met the target are printed too.
+# shared host one round can differ from the next by half, and the median of
+# a few rounds moved from 1.01 (5 rounds) to 1.30 (9 rounds) within half an
+# hour (stop 57), so the middle half of the rounds and how many met the
+# target are printed too.
 turns=${TURNS:-15}
 (( turns >= runs )) || turns=$runs
 python3 - "$out/pcap-floor" "$out/mapped-floor" "$capture" "$turns" "$wirecheck" <<'PY'
